@@ -1,0 +1,54 @@
+# bulkhead — thin wrapper around Meson/Ninja. The two commands that matter:
+#   make demo    install what is needed, build, boot the default guest, run a command in it
+#   make check   install what is needed, build, run every test
+# Everything installs itself (Debian packages via apt-get) on first use.
+
+BUILD     ?= build
+BUILD_SAN ?= build-san
+BUILD_FUZZ ?= build-fuzz
+CACHE     ?= $(CURDIR)/.cache
+
+.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+$(BUILD_SAN)/build.ninja:
+	meson setup $(BUILD_SAN) --buildtype=debug -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dhardening=false
+
+$(BUILD_FUZZ)/build.ninja:
+	CC=clang meson setup $(BUILD_FUZZ) --buildtype=debug -Dfuzz=true -Db_lundef=false \
+		-Dhardening=false
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-san: deps $(BUILD_SAN)/build.ninja
+	ninja -C $(BUILD_SAN)
+
+# The default guest: kernel + initramfs + command line under $(CACHE)/guests/default.
+guest: build
+	@scripts/deps.sh demo
+	@scripts/prepare-guest.sh $(CACHE)
+
+demo: build guest
+	@scripts/demo.sh $(BUILD) $(CACHE)
+
+unit: build-san
+	meson test -C $(BUILD_SAN) --print-errorlogs
+
+fuzz: deps $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ)
+
+check:
+	@scripts/deps.sh check
+	@tests/check.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

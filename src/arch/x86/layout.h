@@ -1,0 +1,34 @@
+/* layout.h — the fixed guest-physical layout bulkhead uses on x86-64.
+ * Everything the VMM places in guest RAM before the first instruction lives
+ * here, so loaders, page tables, the MP table and e820 agree. All below 1 MiB
+ * except the kernel and initrd. */
+#ifndef BH_X86_LAYOUT_H
+#define BH_X86_LAYOUT_H
+
+#define X86_GDT_GPA 0x500ULL           /* boot GDT (4 entries) */
+#define X86_IDT_GPA 0x520ULL           /* empty IDT (limit 0): any fault triple-faults */
+#define X86_PVH_START_INFO_GPA 0x6000ULL /* hvm_start_info + memmap + module list */
+#define X86_ZERO_PAGE_GPA 0x7000ULL    /* Linux boot_params ("zero page"), 4 KiB */
+#define X86_PML4_GPA 0x9000ULL         /* identity page tables: PML4 */
+#define X86_PDPT_GPA 0xa000ULL         /*   PDPT */
+#define X86_PD_GPA 0xb000ULL           /*   4 PDs (0xb000-0xefff): 0-4 GiB in 2 MiB pages */
+#define X86_CMDLINE_GPA 0x20000ULL     /* kernel command line */
+#define X86_CMDLINE_MAX 0x10000ULL     /* 64 KiB, upper bound before the kernel's own limit */
+#define X86_BOOT_STACK_GPA 0x8ff0ULL   /* initial RSP for 64-bit entries (below 0x9000) */
+#define X86_EBDA_GPA 0x9fc00ULL        /* MP floating pointer + config table */
+#define X86_LOW_RAM_END 0x9fc00ULL     /* e820: usable [0, EBDA) */
+#define X86_BIOS_START 0xe0000ULL      /* e820 reserved [EBDA, 1 MiB) */
+#define X86_HIMEM_START 0x100000ULL    /* 1 MiB: bzImage protected-mode kernel */
+#define X86_IDENTITY_MAP_END (4ULL << 30) /* page tables map [0, 4 GiB) */
+
+/* KVM needs three pages for the real-mode TSS and one for the identity map
+ * just below 4 GiB on Intel; they sit in the MMIO hole, never in RAM. */
+#define X86_KVM_TSS_ADDR 0xfffbd000ULL
+#define X86_KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+/* GDT selectors matching the Linux boot protocol's expectations. */
+#define X86_SEL_CODE64 0x10
+#define X86_SEL_DATA 0x18
+#define X86_SEL_CODE32 0x08 /* PVH: flat 32-bit code */
+
+#endif

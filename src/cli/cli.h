@@ -1,0 +1,12 @@
+/* cli.h — subcommands of the `bulkhead` program. Each returns a process exit
+ * code (exit_codes.h); only main() calls exit. */
+#ifndef BH_CLI_H
+#define BH_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+int cli_run(int argc, char **argv, uint64_t start_ns);
+void cli_run_usage(FILE *out);
+
+#endif

@@ -1,0 +1,318 @@
+/* run.c — `bulkhead run`: parse options into a vm_config, build the VM, run it
+ * in the foreground, map the stop reason to an exit code. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/exit_codes.h"
+#include "common/log.h"
+#include "core/vm.h"
+
+#define DEFAULT_MEM (256ULL << 20)
+#define DEFAULT_CONSOLE_MAX (64ULL << 20)
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
+void cli_run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bulkhead run (--kernel PATH | --guest NAME) [OPTIONS]\n"
+		"\n"
+		"Boot a VM in the foreground. Options:\n"
+		"  --kernel PATH         kernel: bzImage, vmlinux ELF, or a freestanding ELF\n"
+		"  --initrd PATH         initial ramdisk\n"
+		"  --cmdline STR         kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+		"  --guest NAME          use a prepared guest: kernel, initrd and cmdline from\n"
+		"                        $BULKHEAD_GUESTS/NAME (default ~/.cache/bulkhead/guests);\n"
+		"                        explicit --kernel/--initrd/--cmdline override its parts\n"
+		"  --mem SIZE            guest RAM, e.g. 256M, 2G (default 256M; bare number = MiB)\n"
+		"  --cpus N              vCPUs (default 1)\n"
+		"  --console MODE        stdio (default), none, or file:PATH\n"
+		"  --console-max SIZE    cap on console bytes written (default 64M)\n"
+		"  --cpu-template T      host (all KVM-supported features) or baseline (default:\n"
+		"                        a conservative, migration-safe subset)\n"
+		"  --boot-protocol P     auto (default), linux64, or pvh (ELF kernels with a PVH note)\n"
+		"  --decompress WHERE    host (default: decompress a bzImage payload on the host,\n"
+		"                        cached) or guest (let the kernel decompress itself)\n"
+		"  --kernel-cache DIR    cache for host-decompressed kernels, or 'none'\n"
+		"                        (default ~/.cache/bulkhead/kernels)\n"
+		"  --test-device         add the test device (ports 0xf0-0xfb) used by test guests\n"
+		"  -v, --verbose         more diagnostics;  -q, --quiet: warnings and errors only\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Exit status: 0 guest powered off or rebooted; 1 host failure; 2 bad arguments or\n"
+		"images; 3 guest crashed (register dump on stderr); 4 stopped by a signal;\n"
+		"5 guest reported failure through the test device.\n");
+}
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_GUEST, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
+	OPT_CONSOLE_MAX, OPT_CPU_TEMPLATE, OPT_BOOT_PROTO, OPT_DECOMPRESS, OPT_KCACHE, OPT_TESTDEV,
+};
+
+static const struct option run_opts[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "guest", required_argument, NULL, OPT_GUEST },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
+	{ "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
+	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTO },
+	{ "decompress", required_argument, NULL, OPT_DECOMPRESS },
+	{ "kernel-cache", required_argument, NULL, OPT_KCACHE },
+	{ "test-device", no_argument, NULL, OPT_TESTDEV },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Paths owned by the run command (guest dir lookups, cached cmdline text). */
+struct run_paths {
+	char guest_kernel[PATH_MAX];
+	char guest_initrd[PATH_MAX];
+	char kcache[PATH_MAX];
+	char cmdline[4096];
+};
+
+static const char *cache_root(char *buf, size_t len, const char *sub)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (xdg && *xdg)
+		snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
+	else if (home && *home)
+		snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
+	else
+		return NULL;
+	return buf;
+}
+
+/* Resolve --guest NAME into kernel/initrd/cmdline (explicit options win). */
+static int resolve_guest(const char *name, struct vm_config *cfg, struct run_paths *p,
+			 bool have_cmdline, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	const char *env = getenv("BULKHEAD_GUESTS");
+	struct stat st;
+	FILE *f;
+
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+		snprintf(err, errlen, "--guest %s: a guest name, not a path", name);
+		return -EINVAL;
+	}
+	if (env && *env)
+		snprintf(dir, sizeof(dir), "%s/%s", env, name);
+	else if (!cache_root(path, sizeof(path), "guests") ||
+		 snprintf(dir, sizeof(dir), "%s/%s", path, name) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "--guest %s: cannot locate the guest directory", name);
+		return -EINVAL;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen,
+			 "--guest %s: %s does not exist (prepare it with scripts/prepare-guest.sh "
+			 "or `make guest`)",
+			 name, dir);
+		return -ENOENT;
+	}
+	if (!cfg->boot.kernel_path) {
+		snprintf(p->guest_kernel, sizeof(p->guest_kernel), "%s/kernel", dir);
+		cfg->boot.kernel_path = p->guest_kernel;
+	}
+	snprintf(p->guest_initrd, sizeof(p->guest_initrd), "%s/initrd", dir);
+	if (!cfg->boot.initrd_path && access(p->guest_initrd, F_OK) == 0)
+		cfg->boot.initrd_path = p->guest_initrd;
+	snprintf(path, sizeof(path), "%s/cmdline", dir);
+	if (!have_cmdline && (f = fopen(path, "re"))) {
+		size_t n = fread(p->cmdline, 1, sizeof(p->cmdline) - 1, f);
+
+		fclose(f);
+		p->cmdline[n] = '\0';
+		p->cmdline[strcspn(p->cmdline, "\n")] = '\0';
+		cfg->boot.cmdline = p->cmdline;
+	}
+	return 0;
+}
+
+static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
+{
+	switch (r) {
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_RESET:
+		bh_info("guest stopped: %s", vm->exit.detail);
+		return BH_EXIT_OK;
+	case VM_EXIT_TEST:
+		if (vm->exit.status == 0) {
+			bh_info("guest stopped: test status 0");
+			return BH_EXIT_OK;
+		}
+		bh_err("guest reported failure: test status %d", vm->exit.status);
+		return BH_EXIT_TEST_FAIL;
+	case VM_EXIT_CRASH:
+		bh_err("guest crashed: %s", vm->exit.detail);
+		return BH_EXIT_CRASH;
+	case VM_EXIT_SIGNAL:
+		bh_warn("%s", vm->exit.detail);
+		return BH_EXIT_SIGNAL;
+	case VM_EXIT_HOST_ERROR:
+	case VM_EXIT_NONE:
+		break;
+	}
+	bh_err("host failure: %s", vm->exit.detail);
+	return BH_EXIT_HOST;
+}
+
+static int bad(const char *msg)
+{
+	bh_err("%s", msg);
+	fprintf(stderr, "Try 'bulkhead run --help'.\n");
+	return BH_EXIT_CONFIG;
+}
+
+int cli_run(int argc, char **argv, uint64_t start_ns)
+{
+	struct vm_config cfg = {
+		.mem_bytes = DEFAULT_MEM,
+		.ncpus = 1,
+		.console = CONSOLE_STDIO,
+		.console_max_bytes = DEFAULT_CONSOLE_MAX,
+		.cpu_template = CPU_TEMPLATE_BASELINE,
+		.start_ns = start_ns,
+		.boot = { .proto = BOOT_PROTO_AUTO, .decompress = BOOT_DECOMPRESS_HOST },
+	};
+	struct run_paths paths; /* ~16 KiB: guest file paths and cmdline text */
+	const char *guest = NULL, *kcache = NULL;
+	char err[512];
+	struct vm *vm;
+	int c, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vqh", run_opts, NULL)) != -1) {
+		err[0] = '\0';
+		switch (c) {
+		case OPT_KERNEL: cfg.boot.kernel_path = optarg; break;
+		case OPT_INITRD: cfg.boot.initrd_path = optarg; break;
+		case OPT_CMDLINE: cfg.boot.cmdline = optarg; break;
+		case OPT_GUEST: guest = optarg; break;
+		case OPT_MEM:
+			if (args_parse_size("--mem", optarg, BH_MiB, &cfg.mem_bytes, err, sizeof(err)))
+				return bad(err);
+			break;
+		case OPT_CPUS:
+			if (args_parse_uint("--cpus", optarg, 1, VM_MAX_VCPUS, &cfg.ncpus, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "stdio"))
+				cfg.console = CONSOLE_STDIO;
+			else if (!strcmp(optarg, "none"))
+				cfg.console = CONSOLE_NONE;
+			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				cfg.console = CONSOLE_FILE;
+				cfg.console_path = optarg + 5;
+			} else {
+				snprintf(err, sizeof(err),
+					 "--console %s: expected stdio, none or file:PATH", optarg);
+				return bad(err);
+			}
+			break;
+		case OPT_CONSOLE_MAX:
+			if (args_parse_size("--console-max", optarg, 1, &cfg.console_max_bytes, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case OPT_CPU_TEMPLATE:
+			if (!strcmp(optarg, "host"))
+				cfg.cpu_template = CPU_TEMPLATE_HOST;
+			else if (!strcmp(optarg, "baseline"))
+				cfg.cpu_template = CPU_TEMPLATE_BASELINE;
+			else {
+				snprintf(err, sizeof(err),
+					 "--cpu-template %s: expected host or baseline", optarg);
+				return bad(err);
+			}
+			break;
+		case OPT_BOOT_PROTO:
+			if (!strcmp(optarg, "auto"))
+				cfg.boot.proto = BOOT_PROTO_AUTO;
+			else if (!strcmp(optarg, "linux64"))
+				cfg.boot.proto = BOOT_PROTO_LINUX64;
+			else if (!strcmp(optarg, "pvh"))
+				cfg.boot.proto = BOOT_PROTO_PVH;
+			else {
+				snprintf(err, sizeof(err),
+					 "--boot-protocol %s: expected auto, linux64 or pvh", optarg);
+				return bad(err);
+			}
+			break;
+		case OPT_DECOMPRESS:
+			if (!strcmp(optarg, "host"))
+				cfg.boot.decompress = BOOT_DECOMPRESS_HOST;
+			else if (!strcmp(optarg, "guest"))
+				cfg.boot.decompress = BOOT_DECOMPRESS_GUEST;
+			else {
+				snprintf(err, sizeof(err), "--decompress %s: expected host or guest",
+					 optarg);
+				return bad(err);
+			}
+			break;
+		case OPT_KCACHE: kcache = optarg; break;
+		case OPT_TESTDEV: cfg.test_device = true; break;
+		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
+		case 'q': bh_log_set_level(BH_LOG_WARN); break;
+		case 'h': cli_run_usage(stdout); return BH_EXIT_OK;
+		case ':':
+			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
+			return bad(err);
+		default:
+			snprintf(err, sizeof(err), "unknown option '%s'", argv[optind - 1]);
+			return bad(err);
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind]);
+		return bad(err);
+	}
+	if (guest && resolve_guest(guest, &cfg, &paths, cfg.boot.cmdline != NULL, err, sizeof(err)))
+		return bad(err);
+	if (!cfg.boot.kernel_path)
+		return bad("no kernel: give --kernel PATH or --guest NAME");
+	if (!cfg.boot.cmdline)
+		cfg.boot.cmdline = DEFAULT_CMDLINE;
+	if (kcache && !strcmp(kcache, "none"))
+		cfg.boot.cache_dir = NULL;
+	else if (kcache)
+		cfg.boot.cache_dir = kcache;
+	else
+		cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		bh_err("out of memory");
+		return BH_EXIT_HOST;
+	}
+	ret = vm_create(vm, &cfg);
+	if (ret) {
+		bool config = vm->err_is_config;
+
+		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
+		vm_destroy(vm);
+		free(vm);
+		return config ? BH_EXIT_CONFIG : BH_EXIT_HOST;
+	}
+	ret = exit_code_for(vm, vm_run(vm));
+	vm_destroy(vm);
+	free(vm);
+	return ret;
+}

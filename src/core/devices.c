@@ -1,0 +1,131 @@
+/* devices.c — the VM's devices, created in one explicit order:
+ *   COM1 UART (IRQ 4) -> console;  i8042 (IRQ 1/12, CPU reset);  CMOS RTC;
+ *   boot timer (port 0x440);  test device (only with --test-device).
+ * The in-kernel irqchip/PIT (vm.c) provide PIC, IOAPIC, LAPIC, PIT and
+ * port 0x61. Interrupt lines are wired to KVM_IRQ_LINE on the VM fd. */
+#include "devices.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/log.h"
+#include "core/vm.h"
+#include "devices/boot_timer.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/test_dev.h"
+#include "devices/uart_8250.h"
+
+struct vm_devices {
+	struct irq_line com1_irq, kbd_irq, aux_irq;
+	struct uart com1;
+	struct i8042 kbd;
+	struct rtc rtc;
+	struct boot_timer boot_timer;
+	struct test_dev test;
+	bool com1_ok, kbd_ok, rtc_ok, boot_timer_ok, test_ok;
+};
+
+/* KVM_IRQ_LINE drives the in-kernel PIC and IOAPIC pin for this GSI. */
+static void kvm_set_irq(void *opaque, uint32_t gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		bh_warn_guest("KVM_IRQ_LINE gsi %u level %d failed: %s", gsi, level,
+			      strerror(errno));
+}
+
+static int dev_fail(struct vm *vm, int ret, const char *what)
+{
+	snprintf(vm->err, sizeof(vm->err), "cannot create %s: %s", what, strerror(-ret));
+	return ret;
+}
+
+int vm_devices_create(struct vm *vm)
+{
+	struct vm_devices *d = calloc(1, sizeof(*d));
+	int ret;
+
+	if (!d)
+		return dev_fail(vm, -ENOMEM, "devices");
+	vm->dev = d;
+	d->com1_irq = (struct irq_line){ kvm_set_irq, vm, UART_COM1_IRQ };
+	d->kbd_irq = (struct irq_line){ kvm_set_irq, vm, I8042_KBD_IRQ };
+	d->aux_irq = (struct irq_line){ kvm_set_irq, vm, I8042_AUX_IRQ };
+
+	if ((ret = uart_init(&d->com1, UART_COM1_BASE, &d->com1_irq, console_sink(&vm->console))))
+		return dev_fail(vm, ret, "COM1");
+	d->com1_ok = true;
+	if ((ret = uart_register(&d->com1, &vm->pio)))
+		return dev_fail(vm, ret, "COM1 ports");
+
+	if ((ret = i8042_init(&d->kbd, &vm->exit, &d->kbd_irq, &d->aux_irq)))
+		return dev_fail(vm, ret, "i8042");
+	d->kbd_ok = true;
+	if ((ret = i8042_register(&d->kbd, &vm->pio)))
+		return dev_fail(vm, ret, "i8042 ports");
+
+	if ((ret = rtc_init(&d->rtc)))
+		return dev_fail(vm, ret, "RTC");
+	d->rtc_ok = true;
+	if ((ret = rtc_register(&d->rtc, &vm->pio)))
+		return dev_fail(vm, ret, "RTC ports");
+
+	if ((ret = boot_timer_init(&d->boot_timer, vm->cfg.start_ns)))
+		return dev_fail(vm, ret, "boot timer");
+	d->boot_timer_ok = true;
+	if ((ret = boot_timer_register(&d->boot_timer, &vm->pio)))
+		return dev_fail(vm, ret, "boot timer port");
+
+	if (vm->cfg.test_device) {
+		if ((ret = test_dev_init(&d->test, &vm->exit)))
+			return dev_fail(vm, ret, "test device");
+		d->test_ok = true;
+		if ((ret = test_dev_register(&d->test, &vm->pio)))
+			return dev_fail(vm, ret, "test device ports");
+	}
+	return 0;
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	struct vm_devices *d = vm->dev;
+
+	if (!d)
+		return;
+	if (d->test_ok)
+		test_dev_destroy(&d->test);
+	if (d->boot_timer_ok)
+		boot_timer_destroy(&d->boot_timer);
+	if (d->rtc_ok)
+		rtc_destroy(&d->rtc);
+	if (d->kbd_ok)
+		i8042_destroy(&d->kbd);
+	if (d->com1_ok)
+		uart_destroy(&d->com1);
+	free(d);
+	vm->dev = NULL;
+}
+
+size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)
+{
+	return vm->dev ? uart_receive(&vm->dev->com1, buf, len) : 0;
+}
+
+void vm_devices_report(struct vm *vm)
+{
+	struct vm_devices *d = vm->dev;
+
+	if (!d)
+		return;
+	if (d->test_ok)
+		fprintf(stderr, "test-device: %u vCPUs checked in\n", test_dev_checked_in(&d->test));
+	if (vm->console.dropped)
+		bh_warn("console: %llu bytes of guest output dropped (cap %llu bytes)",
+			(unsigned long long)vm->console.dropped,
+			(unsigned long long)vm->console.max_bytes);
+}

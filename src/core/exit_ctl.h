@@ -1,0 +1,53 @@
+/* exit_ctl.h — how anything in a VM (device, vCPU thread, signal handler
+ * thread) asks the whole VM to stop, and how main learns why.
+ *
+ * The first request wins; later ones are ignored (a reset racing a crash keeps
+ * the first reason). Requesting wakes exit_ctl_wait() and makes exit_ctl_fd()
+ * readable (an eventfd, for the event loop). Thread-safe; callable from any
+ * thread. Async-signal-safe it is not: signals are taken in a thread.
+ */
+#ifndef BH_EXIT_CTL_H
+#define BH_EXIT_CTL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "common/compiler.h"
+
+enum vm_exit_reason {
+	VM_EXIT_NONE = 0,
+	VM_EXIT_POWEROFF,    /* guest powered off (ACPI / test device status 0) */
+	VM_EXIT_RESET,       /* guest rebooted (i8042 CPU reset): a clean stop */
+	VM_EXIT_TEST,        /* test device wrote a status; `status` holds it */
+	VM_EXIT_CRASH,       /* triple fault, failed entry, KVM internal error, unknown exit */
+	VM_EXIT_HOST_ERROR,  /* the host failed (ioctl error, out of memory...) */
+	VM_EXIT_SIGNAL,      /* the operator stopped the VMM (SIGINT/SIGTERM) */
+};
+
+struct exit_ctl {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int efd;                    /* eventfd, readable once a request is made */
+	enum vm_exit_reason reason;
+	int status;                 /* test status, errno, or signal number */
+	char detail[256];           /* human-readable cause */
+};
+
+int exit_ctl_init(struct exit_ctl *ec) BH_WUR;
+void exit_ctl_destroy(struct exit_ctl *ec);
+
+/* Request a stop. Returns true if this call set the reason (first request). */
+bool exit_ctl_request(struct exit_ctl *ec, enum vm_exit_reason reason, int status,
+		      const char *fmt, ...) BH_PRINTF(4, 5);
+
+/* True once any stop was requested (cheap; vCPU loops poll it). */
+bool exit_ctl_requested(struct exit_ctl *ec);
+
+/* Block until a stop is requested; returns the reason. */
+enum vm_exit_reason exit_ctl_wait(struct exit_ctl *ec);
+
+int exit_ctl_fd(const struct exit_ctl *ec);
+
+const char *vm_exit_reason_name(enum vm_exit_reason r);
+
+#endif

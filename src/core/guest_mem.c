@@ -1,0 +1,130 @@
+/* guest_mem.c — see guest_mem.h. The only file that does host-pointer arithmetic
+ * on guest-physical addresses. */
+#include "guest_mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define GMEM_GUARD (2ULL * 1024 * 1024) /* one huge-page worth each side */
+
+int gmem_create(struct guest_mem *gm, uint64_t size)
+{
+	uint8_t *map;
+	int fd, ret;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (size == 0 || size > GMEM_MAX_SIZE || (size & 4095))
+		return -EINVAL;
+
+	fd = memfd_create("bulkhead-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	/* The guest's RAM never changes size: a VMM bug cannot shrink it under KVM. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+
+	/* Reserve guard + RAM + guard, then map RAM in the middle: a linear
+	 * overrun past either end faults instead of touching VMM memory. */
+	gm->map_len = size + 2 * GMEM_GUARD;
+	map = mmap(NULL, gm->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (mmap(map + GMEM_GUARD, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 0) == MAP_FAILED) {
+		ret = -errno;
+		goto err_unmap;
+	}
+	/* Guest RAM is guest data: never in a core dump, never in a forked child. */
+	(void)madvise(map + GMEM_GUARD, size, MADV_DONTDUMP);
+	(void)madvise(map + GMEM_GUARD, size, MADV_DONTFORK);
+
+	gm->memfd = fd;
+	gm->base = map + GMEM_GUARD;
+	gm->size = size;
+	gm->regions[0].gpa = 0;
+	gm->regions[0].size = size < GMEM_MMIO_HOLE_START ? size : GMEM_MMIO_HOLE_START;
+	gm->regions[0].host = gm->base;
+	gm->nregions = 1;
+	if (size > GMEM_MMIO_HOLE_START) {
+		gm->regions[1].gpa = GMEM_MMIO_HOLE_END;
+		gm->regions[1].size = size - GMEM_MMIO_HOLE_START;
+		gm->regions[1].host = gm->base + GMEM_MMIO_HOLE_START;
+		gm->nregions = 2;
+	}
+	return 0;
+
+err_unmap:
+	munmap(map, gm->map_len);
+err_close:
+	close(fd);
+	gm->map_len = 0;
+	return ret;
+}
+
+void gmem_destroy(struct guest_mem *gm)
+{
+	if (gm->base)
+		munmap(gm->base - GMEM_GUARD, gm->map_len);
+	if (gm->memfd >= 0)
+		close(gm->memfd);
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+}
+
+void *gmem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint64_t end;
+
+	if (bh_add_overflow_u64(gpa, len, &end))
+		return NULL;
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		if (gpa >= r->gpa && end <= r->gpa + r->size)
+			return r->host + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+bool gmem_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	return gmem_ptr(gm, gpa, len) != NULL;
+}
+
+int gmem_read(const struct guest_mem *gm, void *dst, uint64_t gpa, uint64_t len)
+{
+	const void *p = gmem_ptr(gm, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gmem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gmem_ptr(gm, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+uint64_t gmem_low_end(const struct guest_mem *gm)
+{
+	return gm->nregions ? gm->regions[0].size : 0;
+}

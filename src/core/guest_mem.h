@@ -1,0 +1,71 @@
+/* guest_mem.h — guest RAM and THE one checked door to it.
+ *
+ * Guest RAM is one memfd, mapped once in the VMM, exposed to KVM as one or two
+ * memslots around the 32-bit MMIO hole [3 GiB, 4 GiB):
+ *   slot 0: gpa [0, min(size, 3 GiB))          -> memfd offset 0
+ *   slot 1: gpa [4 GiB, 4 GiB + size - 3 GiB)  -> memfd offset 3 GiB (only if size > 3 GiB)
+ *
+ * Rule: no code outside guest_mem.c computes `host_base + gpa`. Every access to
+ * guest-physical memory goes through gmem_ptr()/gmem_read()/gmem_write(), which
+ * check gpa + len for overflow and require the whole range to sit inside ONE
+ * region (never spanning the hole). Guest memory may change under the caller at
+ * any time (other vCPUs): copy what you need, then validate the copy.
+ *
+ * Thread-safety: after gmem_create() the layout is immutable, so every function
+ * here may be called from any thread.
+ */
+#ifndef BH_GUEST_MEM_H
+#define BH_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+#define GMEM_MMIO_HOLE_START (3ULL << 30)
+#define GMEM_MMIO_HOLE_END (4ULL << 30)
+#define GMEM_MAX_REGIONS 2
+
+struct gmem_region {
+	uint64_t gpa;    /* guest-physical start */
+	uint64_t size;   /* bytes */
+	uint8_t *host;   /* host mapping of the region's first byte */
+};
+
+struct guest_mem {
+	int memfd;
+	uint8_t *base;      /* mmap of the whole memfd (private to guest_mem.c) */
+	uint64_t size;      /* total RAM bytes */
+	uint64_t map_len;   /* mapping length incl. guard pages */
+	unsigned nregions;
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+};
+
+/* Largest RAM size accepted (bytes). Keeps every gpa computation far from 2^64. */
+#define GMEM_MAX_SIZE (1ULL << 40)
+
+/* Create `size` bytes of guest RAM (0 < size <= GMEM_MAX_SIZE, multiple of 4 KiB). The mapping has PROT_NONE guard pages on both sides,
+ * is MADV_DONTDUMP and MADV_DONTFORK, and the memfd is sealed against resizing.
+ * Returns 0 or -errno (-EINVAL for a bad size, -ENOMEM when the host cannot). */
+int gmem_create(struct guest_mem *gm, uint64_t size) BH_WUR;
+
+/* Unmap and close. Safe on a zeroed or partly-created struct; idempotent. */
+void gmem_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) or NULL if any byte is outside one RAM region
+ * or gpa+len overflows. len == 0 is allowed (returns a valid pointer if gpa is
+ * inside or at the end of a region). The pointer stays valid until destroy. */
+void *gmem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy helpers built on gmem_ptr(): 0 or -EFAULT. */
+int gmem_read(const struct guest_mem *gm, void *dst, uint64_t gpa, uint64_t len) BH_WUR;
+int gmem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len) BH_WUR;
+
+/* True if [gpa, gpa+len) is entirely guest RAM in one region. */
+bool gmem_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Highest gpa+1 of RAM below the MMIO hole (end of region 0). */
+uint64_t gmem_low_end(const struct guest_mem *gm);
+
+#endif

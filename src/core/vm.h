@@ -1,0 +1,60 @@
+/* vm.h — one virtual machine: struct vm owns ALL of its state (no globals), so
+ * several VMs can live in one process (tests do this).
+ *
+ * Lifecycle (all on the caller's thread unless stated):
+ *   vm_create()  opens KVM, creates the VM, RAM, irqchip/PIT, devices, loads
+ *                the kernel, creates vCPUs with their CPUID/MSRs/registers;
+ *   vm_run()     starts one thread per vCPU plus the console input thread and
+ *                blocks until the VM stops; returns the stop reason;
+ *   vm_destroy() joins threads and releases everything (safe after a failed
+ *                vm_create and after vm_run).
+ */
+#ifndef BH_VM_H
+#define BH_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "arch/x86/boot.h"
+#include "bus/io_bus.h"
+#include "core/console.h"
+#include "core/exit_ctl.h"
+#include "core/guest_mem.h"
+#include "core/vm_config.h"
+
+struct vm_devices; /* devices.c */
+struct vcpu;       /* vcpu.h */
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *cpuid;   /* supported CPUID after template filtering */
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	struct exit_ctl exit;
+	struct console console;
+	struct vm_devices *dev;
+	struct boot_plan plan;
+	unsigned ncpus;
+	struct vcpu *vcpus;         /* ncpus entries */
+	char err[512];              /* first setup error, for the operator */
+	bool err_is_config;         /* err was caused by bad input, not the host */
+};
+
+/* Errors: -errno. On failure vm->err holds a message naming the cause and
+ * vm->err_is_config tells whether the operator's input was at fault (bad
+ * image, impossible size, unwritable console file) or the host; the caller
+ * then calls vm_destroy(). */
+int vm_create(struct vm *vm, const struct vm_config *cfg) BH_WUR;
+
+/* Run until the VM stops. Returns the reason; details in vm->exit. */
+enum vm_exit_reason vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+#endif

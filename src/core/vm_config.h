@@ -1,0 +1,28 @@
+/* vm_config.h — everything a VM is built from, already validated by the CLI
+ * (or later, the API). Plain data: no fds, no pointers the VM owns. */
+#ifndef BH_VM_CONFIG_H
+#define BH_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/boot.h"
+
+enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
+enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_BASELINE };
+
+#define VM_MAX_VCPUS 255 /* xAPIC IDs and the MP table's 8-bit APIC ID field */
+
+struct vm_config {
+	uint64_t mem_bytes;
+	unsigned ncpus;
+	struct boot_config boot;
+	enum console_mode console;
+	const char *console_path;   /* CONSOLE_FILE */
+	uint64_t console_max_bytes; /* cap on console output written (file/stdout) */
+	enum cpu_template cpu_template;
+	bool test_device;
+	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
+};
+
+#endif
