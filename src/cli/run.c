@@ -28,9 +28,10 @@ void cli_run_usage(FILE *out)
 		"  --kernel PATH         kernel: bzImage, vmlinux ELF, or a freestanding ELF\n"
 		"  --initrd PATH         initial ramdisk\n"
 		"  --cmdline STR         kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-		"  --guest NAME          use a prepared guest: kernel, initrd and cmdline from\n"
-		"                        $BULKHEAD_GUESTS/NAME (default ~/.cache/bulkhead/guests);\n"
-		"                        explicit --kernel/--initrd/--cmdline override its parts\n"
+		"  --guest NAME|DIR      use a prepared guest: files kernel, initrd, cmdline in\n"
+		"                        DIR (a path containing '/') or $BULKHEAD_GUESTS/NAME\n"
+		"                        (default ~/.cache/bulkhead/guests/NAME, made by\n"
+		"                        `make guest`); --kernel/--initrd/--cmdline override parts\n"
 		"  --mem SIZE            guest RAM, e.g. 256M, 2G (default 256M; bare number = MiB)\n"
 		"  --cpus N              vCPUs (default 1)\n"
 		"  --console MODE        stdio (default), none, or file:PATH\n"
@@ -87,51 +88,65 @@ struct run_paths {
 static const char *cache_root(char *buf, size_t len, const char *sub)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
 
 	if (xdg && *xdg)
-		snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
+		n = snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
 	else if (home && *home)
-		snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
+		n = snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
 	else
 		return NULL;
-	return buf;
+	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
-/* Resolve --guest NAME into kernel/initrd/cmdline (explicit options win). */
+/* dst = dir + "/" + file; false if it does not fit. */
+static bool join(char *dst, size_t len, const char *dir, const char *file)
+{
+	int n = snprintf(dst, len, "%s/%s", dir, file);
+
+	return n > 0 && (size_t)n < len;
+}
+
+/* Resolve --guest NAME|DIR into kernel/initrd/cmdline (explicit options win). */
 static int resolve_guest(const char *name, struct vm_config *cfg, struct run_paths *p,
 			 bool have_cmdline, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 16];
+	char dir[PATH_MAX], root[PATH_MAX], path[PATH_MAX];
 	const char *env = getenv("BULKHEAD_GUESTS");
 	struct stat st;
+	bool ok;
 	FILE *f;
 
-	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
-		snprintf(err, errlen, "--guest %s: a guest name, not a path", name);
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		snprintf(err, errlen, "--guest '%s': not a guest name or directory", name);
 		return -EINVAL;
 	}
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s/%s", env, name);
-	else if (!cache_root(path, sizeof(path), "guests") ||
-		 snprintf(dir, sizeof(dir), "%s/%s", path, name) >= (int)sizeof(dir)) {
-		snprintf(err, errlen, "--guest %s: cannot locate the guest directory", name);
+	if (strchr(name, '/'))
+		ok = join(dir, sizeof(dir), name, "."); /* a directory path */
+	else if (env && *env)
+		ok = join(dir, sizeof(dir), env, name);
+	else
+		ok = cache_root(root, sizeof(root), "guests") && join(dir, sizeof(dir), root, name);
+	if (!ok) {
+		snprintf(err, errlen, "--guest %.200s: cannot locate the guest directory", name);
 		return -EINVAL;
 	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen,
-			 "--guest %s: %s does not exist (prepare it with scripts/prepare-guest.sh "
-			 "or `make guest`)",
+			 "--guest %.200s: %.200s does not exist (prepare it with `make guest`)",
 			 name, dir);
 		return -ENOENT;
 	}
-	if (!cfg->boot.kernel_path) {
-		snprintf(p->guest_kernel, sizeof(p->guest_kernel), "%s/kernel", dir);
-		cfg->boot.kernel_path = p->guest_kernel;
+	if (!join(p->guest_kernel, sizeof(p->guest_kernel), dir, "kernel") ||
+	    !join(p->guest_initrd, sizeof(p->guest_initrd), dir, "initrd") ||
+	    !join(path, sizeof(path), dir, "cmdline")) {
+		snprintf(err, errlen, "--guest %.200s: path too long", name);
+		return -ENAMETOOLONG;
 	}
-	snprintf(p->guest_initrd, sizeof(p->guest_initrd), "%s/initrd", dir);
+	if (!cfg->boot.kernel_path)
+		cfg->boot.kernel_path = p->guest_kernel;
 	if (!cfg->boot.initrd_path && access(p->guest_initrd, F_OK) == 0)
 		cfg->boot.initrd_path = p->guest_initrd;
-	snprintf(path, sizeof(path), "%s/cmdline", dir);
 	if (!have_cmdline && (f = fopen(path, "re"))) {
 		size_t n = fread(p->cmdline, 1, sizeof(p->cmdline) - 1, f);
 

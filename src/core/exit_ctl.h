@@ -16,7 +16,7 @@
 
 enum vm_exit_reason {
 	VM_EXIT_NONE = 0,
-	VM_EXIT_POWEROFF,    /* guest powered off (ACPI / test device status 0) */
+	VM_EXIT_POWEROFF,    /* guest powered off (KVM system event) */
 	VM_EXIT_RESET,       /* guest rebooted (i8042 CPU reset): a clean stop */
 	VM_EXIT_TEST,        /* test device wrote a status; `status` holds it */
 	VM_EXIT_CRASH,       /* triple fault, failed entry, KVM internal error, unknown exit */

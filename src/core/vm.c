@@ -125,26 +125,36 @@ static int vm_create_kvm_vm(struct vm *vm)
 	return 0;
 }
 
-static int vm_setup_memory(struct vm *vm)
+/* Guest RAM: validated against the host before anything is allocated. */
+static int vm_alloc_memory(struct vm *vm)
 {
 	uint64_t host = host_mem_total();
 	int ret;
 
 	if (vm->cfg.mem_bytes < VM_MIN_MEM)
 		return fail_cfg(vm, -ERANGE, "--mem %llu MiB: guests need at least %llu MiB",
-			    (unsigned long long)(vm->cfg.mem_bytes >> 20),
-			    (unsigned long long)(VM_MIN_MEM >> 20));
+				(unsigned long long)(vm->cfg.mem_bytes >> 20),
+				(unsigned long long)(VM_MIN_MEM >> 20));
 	if (host && vm->cfg.mem_bytes > host)
 		return fail_cfg(vm, -ERANGE, "--mem %llu MiB: more than this host's RAM (%llu MiB)",
-			    (unsigned long long)(vm->cfg.mem_bytes >> 20),
-			    (unsigned long long)(host >> 20));
+				(unsigned long long)(vm->cfg.mem_bytes >> 20),
+				(unsigned long long)(host >> 20));
 	ret = gmem_create(&vm->mem, vm->cfg.mem_bytes);
 	if (ret == -EINVAL)
-		return fail_cfg(vm, -ERANGE, "--mem: %llu bytes is not a usable guest RAM size",
-			    (unsigned long long)vm->cfg.mem_bytes);
+		return fail_cfg(vm, -ERANGE,
+				"--mem: %llu bytes is not a usable guest RAM size (whole pages, at "
+				"most %llu GiB)",
+				(unsigned long long)vm->cfg.mem_bytes,
+				(unsigned long long)(GMEM_MAX_SIZE >> 30));
 	if (ret)
 		return fail(vm, ret, "cannot allocate %llu MiB of guest RAM: %s",
 			    (unsigned long long)(vm->cfg.mem_bytes >> 20), strerror(-ret));
+	return 0;
+}
+
+/* Hand RAM to KVM: one memslot per region (two when RAM crosses the hole). */
+static int vm_map_memory(struct vm *vm)
+{
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		const struct gmem_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
@@ -231,20 +241,22 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			    VM_MAX_VCPUS);
 	if ((ret = exit_ctl_init(&vm->exit)))
 		return fail(vm, ret, "eventfd: %s", strerror(-ret));
+	/* Operator input first (sizes, images, console file), so bad input is
+	 * reported as such even on a host without KVM; then the host side. */
+	if ((ret = vm_alloc_memory(vm)) || (ret = vm_load_guest(vm)))
+		return ret;
 	if ((ret = console_open(&vm->console, cfg->console, cfg->console_path,
 				cfg->console_max_bytes, vm->err, sizeof(vm->err)))) {
 		vm->err_is_config = true;
 		return ret;
 	}
-	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)) || (ret = vm_setup_memory(vm)))
+	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)) || (ret = vm_map_memory(vm)))
 		return ret;
 	if ((ret = vm_devices_create(vm)))
 		return ret;
 	io_bus_seal(&vm->pio);
 	io_bus_seal(&vm->mmio);
-	if ((ret = vm_load_guest(vm)) || (ret = vm_create_vcpus(vm)))
-		return ret;
-	return 0;
+	return vm_create_vcpus(vm);
 }
 
 /* Console input + signals, on its own thread, until the VM stops. */

@@ -1,0 +1,81 @@
+/* boot_timer.c — process-start → first-guest-write probe; see boot_timer.h. */
+#include "boot_timer.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+static uint64_t boot_timer_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void boot_timer_io_read(void *opaque, uint64_t offset, void *data, uint32_t len)
+{
+	(void)opaque;
+	(void)offset;
+	memset(data, 0, len);
+}
+
+static void boot_timer_io_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+	struct boot_timer *bt = opaque;
+	uint64_t now = boot_timer_now_ns();
+	uint64_t elapsed = 0;
+
+	(void)offset;
+	(void)data;
+	(void)len;
+	pthread_mutex_lock(&bt->lock);
+	if (!bt->triggered) {
+		bt->triggered = true;
+		elapsed = now > bt->start_ns ? now - bt->start_ns : 1;
+		bt->elapsed_ns = elapsed;
+	}
+	pthread_mutex_unlock(&bt->lock);
+	if (elapsed)
+		bh_info("boot-timer: first guest write after %.3f ms (process start → guest)",
+			(double)elapsed / 1e6);
+}
+
+static const struct io_dev_ops boot_timer_ops = {
+	.read = boot_timer_io_read,
+	.write = boot_timer_io_write,
+};
+
+int boot_timer_init(struct boot_timer *bt, uint64_t start_ns)
+{
+	int rc;
+
+	memset(bt, 0, sizeof(*bt));
+	rc = pthread_mutex_init(&bt->lock, NULL);
+	if (rc)
+		return -rc;
+	bt->start_ns = start_ns;
+	return 0;
+}
+
+int boot_timer_register(struct boot_timer *bt, struct io_bus *pio)
+{
+	return io_bus_register(pio, BOOT_TIMER_PORT, BOOT_TIMER_LEN, &boot_timer_ops, bt,
+			       "boot-timer");
+}
+
+uint64_t boot_timer_elapsed_ns(struct boot_timer *bt)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&bt->lock);
+	v = bt->elapsed_ns;
+	pthread_mutex_unlock(&bt->lock);
+	return v;
+}
+
+void boot_timer_destroy(struct boot_timer *bt)
+{
+	pthread_mutex_destroy(&bt->lock);
+}
