@@ -1,0 +1,240 @@
+/* boot_cache.c — on-disk cache of host-decompressed kernels.
+ *
+ * Entry: `<cache_dir>/vmlinux-<sha256 of the bzImage, hex>`, holding the ELF
+ * bytes followed by a 64-byte trailer (so the file is still a plain ELF to
+ * other tools):
+ *   magic "BHKCACHE", u32 version (1), u32 CRC-32 of the ELF bytes,
+ *   u64 ELF length, 32-byte source key (must equal the file name's), 8 pad.
+ * A cache entry is untrusted input: the trailer is verified here and the ELF is
+ * then validated by the caller exactly like any other kernel. Writes are atomic
+ * (0600 temp file in the same directory, then rename), so readers never see a
+ * partial entry; the directory is created 0700, and a directory that is not
+ * ours or that others can write to is not used at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "arch/x86/boot_internal.h"
+
+#define CACHE_MAGIC "BHKCACHE"
+#define CACHE_VERSION 1
+
+struct cache_trailer {
+	char magic[8];
+	uint32_t version;
+	uint32_t crc;
+	uint64_t elf_len;
+	uint8_t key[32];
+	uint8_t pad[8];
+};
+static_assert(sizeof(struct cache_trailer) == 64, "cache trailer");
+
+void boot_cache_key(const uint8_t *image, size_t len, uint8_t key[32])
+{
+	boot_sha256(image, len, key);
+}
+
+static BH_WUR int cache_path(char *buf, size_t buflen, const char *dir, const uint8_t key[32],
+		      const char *prefix, const char *suffix)
+{
+	char hex[65];
+	int n;
+
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	n = snprintf(buf, buflen, "%s/%svmlinux-%s%s", dir, prefix, hex, suffix);
+	if (n < 0 || (size_t)n >= buflen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The cache decides which kernel a guest boots, so only a directory that
+ * nobody else can write to is trusted: ours (euid) and not group/other
+ * writable. Anything else is bypassed (the caller logs it). */
+static BH_WUR int cache_dir_ok(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid() || (st.st_mode & 022))
+		return -EPERM;
+	return 0;
+}
+
+static uint32_t crc32_buf(const uint8_t *p, size_t len)
+{
+	return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), p, len);
+}
+
+int boot_cache_lookup(const char *dir, const uint8_t key[32], uint8_t **elfp, size_t *lenp)
+{
+	struct cache_trailer t;
+	char path[PATH_MAX], msg[256];
+	uint64_t size;
+	uint8_t *buf = NULL;
+	struct stat st;
+	int fd, ret;
+
+	*elfp = NULL;
+	*lenp = 0;
+	ret = cache_dir_ok(dir);
+	if (ret)
+		return ret; /* -ENOENT: no cache yet, a plain miss */
+	ret = cache_path(path, sizeof(path), dir, key, "", "");
+	if (ret)
+		return ret;
+	/* O_NOFOLLOW: an entry is a file we wrote, never a link elsewhere. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : errno == ELOOP ? -EBADMSG : -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)(sizeof(t) + 64) ||
+	    (uint64_t)st.st_size > BOOT_DECOMP_MAX + sizeof(t)) {
+		ret = -EBADMSG;
+		goto out_close;
+	}
+	size = (uint64_t)st.st_size;
+	buf = malloc((size_t)size);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	ret = boot_file_read(fd, "cache", path, buf, size, msg, sizeof(msg));
+	if (ret)
+		goto out_free;
+	memcpy(&t, buf + size - sizeof(t), sizeof(t));
+	if (memcmp(t.magic, CACHE_MAGIC, 8) != 0 || t.version != CACHE_VERSION ||
+	    t.elf_len != size - sizeof(t) || memcmp(t.key, key, 32) != 0 ||
+	    t.crc != crc32_buf(buf, (size_t)t.elf_len)) {
+		ret = -EBADMSG;
+		goto out_free;
+	}
+	close(fd);
+	*elfp = buf;
+	*lenp = (size_t)t.elf_len;
+	return 0;
+
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return ret;
+}
+
+/* mkdir -p with mode 0700 for every component we create; existing components
+ * must be directories. */
+static BH_WUR int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		if (stat(tmp, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		if (i < len)
+			tmp[i] = '/';
+	}
+	return 0;
+}
+
+static BH_WUR int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int boot_cache_store(const char *dir, const uint8_t key[32], const uint8_t *elf, size_t len)
+{
+	struct cache_trailer t;
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd, ret;
+
+	ret = mkdir_p(dir);
+	if (!ret)
+		ret = cache_dir_ok(dir);
+	if (ret)
+		return ret;
+	ret = cache_path(path, sizeof(path), dir, key, "", "");
+	if (!ret)
+		ret = cache_path(tmp, sizeof(tmp), dir, key, ".", ".XXXXXX");
+	if (ret)
+		return ret;
+	fd = mkostemp(tmp, O_CLOEXEC); /* created 0600 */
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	memset(&t, 0, sizeof(t));
+	memcpy(t.magic, CACHE_MAGIC, 8);
+	t.version = CACHE_VERSION;
+	t.crc = crc32_buf(elf, len);
+	t.elf_len = len;
+	memcpy(t.key, key, 32);
+	ret = write_all(fd, elf, len);
+	if (!ret)
+		ret = write_all(fd, (const uint8_t *)&t, sizeof(t));
+	if (ret)
+		goto err_unlink;
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = -errno;
+		goto err_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	return 0;
+
+err_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return ret;
+}
+
+void boot_cache_drop(const char *dir, const uint8_t key[32])
+{
+	char path[PATH_MAX];
+
+	if (!cache_path(path, sizeof(path), dir, key, "", ""))
+		(void)unlink(path);
+}
