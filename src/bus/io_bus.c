@@ -83,7 +83,10 @@ bool io_bus_access(struct io_bus *bus, uint64_t addr, void *data, uint32_t len, 
 	atomic_fetch_add(&bus->unclaimed, 1);
 	if (!is_write && len <= 8)
 		memset(data, bus->kind == IO_BUS_PIO ? 0xff : 0, len);
-	bh_warn_guest("unclaimed %s %s at 0x%llx size %u (%s)", kind,
+	/* Debug level: a normal Linux boot probes many absent ports (PCI config,
+	 * COM2-4...). The count is reported when the VM stops. */
+	if (bh_log_get_level() >= BH_LOG_DEBUG)
+		bh_dbg_guest("unclaimed %s %s at 0x%llx size %u (%s)", kind,
 		      is_write ? "write" : "read", (unsigned long long)addr, len,
 		      is_write ? "dropped" : bus->kind == IO_BUS_PIO ? "reads all-ones" : "reads zero");
 	return false;

@@ -41,4 +41,12 @@ int bh_ratelimit_ok(struct bh_ratelimit *rl, uint32_t burst, uint32_t interval_m
 			bh_log(BH_LOG_WARN, __VA_ARGS__);         \
 	} while (0)
 
+/* Same, at debug level. */
+#define bh_dbg_guest(...)                                         \
+	do {                                                      \
+		static struct bh_ratelimit bh_rl_;                \
+		if (bh_ratelimit_ok(&bh_rl_, 10, 1000))           \
+			bh_log(BH_LOG_DEBUG, __VA_ARGS__);        \
+	} while (0)
+
 #endif

@@ -125,6 +125,11 @@ void vm_devices_report(struct vm *vm)
 		return;
 	if (d->test_ok)
 		fprintf(stderr, "test-device: %u vCPUs checked in\n", test_dev_checked_in(&d->test));
+	if (atomic_load(&vm->pio.unclaimed) || atomic_load(&vm->mmio.unclaimed))
+		bh_info("unclaimed accesses: %llu PIO, %llu MMIO (reads gave all-ones/zero, "
+			"writes were dropped; -v shows them)",
+			(unsigned long long)atomic_load(&vm->pio.unclaimed),
+			(unsigned long long)atomic_load(&vm->mmio.unclaimed));
 	if (vm->console.dropped)
 		bh_warn("console: %llu bytes of guest output dropped (cap %llu bytes)",
 			(unsigned long long)vm->console.dropped,

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# scripts/deps.sh [build|check|demo|bench]...
+#
+# Installs the Debian packages bulkhead needs for one purpose, and only the
+# ones that are missing.
+#   build : compile bulkhead, its unit tests and fuzzers (clang + libFuzzer)
+#   check : build + what the end-to-end tests need (QEMU for the nested KVM
+#           test host, busybox/klibc and cpio for initramfs images, e2fsprogs)
+#   demo  : same as check (boots a real guest)
+#   bench : build + QEMU + gnuplot for plots
+# Why: machines are handed over fresh; the project's own files must install
+# what it needs. Installed packages are detected with dpkg-query first, so a
+# repeat run is fast and needs no network; `apt-get update` runs only when
+# something must be installed. Only Debian packages via apt-get are used.
+# As root it installs; otherwise it prints the exact command and fails.
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 [build|check|demo|bench]..." >&2
+    exit 2
+}
+
+build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
+            liblzma-dev zlib1g-dev libbz2-dev libcmocka-dev clang libclang-rt-14-dev)
+# binutils (strings) is pulled in by build-essential; listed for clarity.
+guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils)
+bench_pkgs=(qemu-system-x86 gnuplot-nox)
+
+[ "$#" -gt 0 ] || set -- build
+
+want=()
+for purpose in "$@"; do
+    case "$purpose" in
+        build) want+=("${build_pkgs[@]}") ;;
+        check|demo) want+=("${build_pkgs[@]}" "${guest_pkgs[@]}") ;;
+        bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+        -h|--help) usage ;;
+        *) echo "deps.sh: unknown purpose '$purpose'" >&2; usage ;;
+    esac
+done
+
+# De-duplicate while keeping order.
+declare -A seen=()
+missing=()
+for p in "${want[@]}"; do
+    [ -n "${seen[$p]:-}" ] && continue
+    seen[$p]=1
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "deps.sh: all packages for '$*' are installed" >&2
+    exit 0
+fi
+
+cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]}" >&2
+    echo "deps.sh: run as root:" >&2
+    echo "  apt-get update && DEBIAN_FRONTEND=noninteractive ${cmd[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "deps.sh: installing: ${missing[*]}" >&2
+apt-get update -q >&2
+apt-get "${cmd[@]:1}" -q >&2

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# scripts/prepare-guest.sh CACHE_DIR
+#
+# Prepares the default guest in CACHE_DIR/guests/default/ (what
+# `bulkhead run --guest default` and `make demo` boot):
+#   kernel   Debian's stock cloud kernel (bzImage; bulkhead decompresses its
+#            payload on the host) - or, on a PVM-backed host whose /dev/kvm
+#            cannot run stock kernels' userspace, the lab kernel built from
+#            Debian's linux-source (../shared/lab);
+#   initrd   an uncompressed busybox-static initramfs whose init prints
+#            uname -a, nproc, MemTotal, runs /cmd if present, then reboots;
+#   cmdline  the kernel command line for that kernel;
+#   about    one line saying which kernel was chosen and why.
+# Idempotent and cached: a second run is instant and offline. When
+# BULKHEAD_GUESTS_LINK is unset it also points ~/.cache/bulkhead/guests/default
+# at this directory, so `bulkhead run --guest default` finds it.
+set -euo pipefail
+cache=${1:?usage: prepare-guest.sh CACHE_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+dir=$cache/guests/default
+mkdir -p "$dir"
+
+# PVM-backed host: kvm_pvm loaded AND /dev/kvm a character device that opens
+# (read-only: never create anything at that path).
+pvm=0
+if [ -e /sys/module/kvm_pvm ] && [ -c /dev/kvm ] && { exec 3</dev/kvm; } 2>/dev/null; then
+	exec 3<&-
+	pvm=1
+fi
+
+if [ "$pvm" = 1 ]; then
+	kernel=$("$here/guest-kernel.sh" --lab "$cache")
+	# From ../shared/lab/README.md: what this lab's emulated ring 0 needs.
+	cmdline="console=ttyS0 panic=-1 reboot=k nr_cpus=64 noxsave clearcpuid=cx16,rdrand,rdseed,popcnt,smap nopcid noinvpcid nofsgsbase mitigations=off tsc=reliable no_timer_check rcupdate.rcu_expedited=1 rodata=off noreplace-smp"
+	about="lab kernel ($kernel): this host's /dev/kvm is PVM-backed and cannot run a stock kernel's userspace (see ../shared/lab/README.md)"
+else
+	kernel=$("$here/guest-kernel.sh" --stock "$cache")
+	cmdline="console=ttyS0 reboot=k panic=-1 quiet loglevel=4 tsc=reliable"
+	about="Debian stock cloud kernel ($(basename "$kernel")), booted unmodified"
+fi
+
+ln -sfn "$kernel" "$dir/kernel"
+if [ ! -s "$dir/initrd" ] || [ "$here/mk-initramfs.sh" -nt "$dir/initrd" ]; then
+	"$here/mk-initramfs.sh" "$dir/initrd.tmp" --busybox >/dev/null
+	mv "$dir/initrd.tmp" "$dir/initrd"
+fi
+printf '%s\n' "$cmdline" >"$dir/cmdline"
+printf '%s\n' "$about" >"$dir/about"
+
+if [ -z "${BULKHEAD_GUESTS_LINK+x}" ] && [ -n "${HOME:-}" ]; then
+	mkdir -p "$HOME/.cache/bulkhead/guests"
+	if [ "$HOME/.cache/bulkhead/guests/default" != "$dir" ]; then
+		ln -sfn "$dir" "$HOME/.cache/bulkhead/guests/default"
+	fi
+fi
+echo "$dir"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# check.sh — everything `make check` runs, in order, with one summary line.
+#   1. build (hardened release build + ASan/UBSan build)
+#   2. unit tests under ASan+UBSan (meson test)
+#   3. CLI/bad-input tests against the ASan build (no KVM needed)
+#   4. fuzz smoke: each libFuzzer target briefly on its committed corpus
+#   5. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
+#      works they run here; where it does not (this lab: PVM host that refuses
+#      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
+#      cloud kernel + its kvm modules): real KVM, just slower.
+# Prints "N passed, N failed" at the end; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${BULKHEAD_CACHE:-$ROOT/.cache}
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+count() { # count NAME RC
+	if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); fi
+}
+# add_counts NAME FILE: read the "N passed, N failed" line a sub-runner printed.
+add_counts() {
+	local line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+	if [ -z "$line" ]; then
+		count "$1 (no summary)" 1
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	[ "$f" -eq 0 ] || FAILED_NAMES+=("$1 ($f)")
+}
+
+stage "build"
+[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null || exit 1
+[ -f build-san/build.ninja ] || meson setup build-san --buildtype=debug \
+	-Db_sanitize=address,undefined -Db_lundef=false -Dhardening=false >/dev/null || exit 1
+ninja -C build || exit 1
+ninja -C build-san || exit 1
+
+stage "unit tests (ASan+UBSan)"
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-san --print-errorlogs 2>&1 | tee "$LOG"
+ok=$(sed -n 's/^Ok:[[:space:]]*\([0-9]*\).*/\1/p' "$LOG" | tail -n 1)
+fail=$(sed -n 's/^Fail:[[:space:]]*\([0-9]*\).*/\1/p' "$LOG" | tail -n 1)
+PASSED=$((PASSED + ${ok:-0}))
+FAILED=$((FAILED + ${fail:-0}))
+[ "${fail:-0}" -eq 0 ] || FAILED_NAMES+=("unit tests ($fail)")
+[ -n "$ok" ] || count "unit tests did not run" 1
+
+stage "CLI and bad-input tests (ASan build)"
+tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
+add_counts "cli_errors" "$LOG"
+
+stage "fuzz smoke"
+if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
+add_counts "fuzz smoke" "$LOG"
+
+stage "KVM tests"
+MODE=$(tests/e2e/kvmhost/env.sh)
+echo "KVM: $MODE"
+scripts/prepare-guest.sh "$CACHE" >/dev/null || { count "prepare default guest" 1; MODE=none; }
+case "$MODE" in
+native)
+	tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt \
+		"$CACHE/guests/default" 2>&1 | tee "$LOG"
+	add_counts "kvm tests" "$LOG"
+	;;
+nested)
+	tests/e2e/kvmhost/run.sh --timeout 1500 --mem 3072 --cpus 2 \
+		--add "build/bulkhead:/t/bulkhead" \
+		--add "build/tests/guest:/t/guests" \
+		--add "tests/guest/cases.txt:/t/cases.txt" \
+		--add "tests/e2e/kvm_tests.sh:/t/kvm_tests.sh" \
+		--add "$CACHE/guests/default:/t/guest" \
+		-- /t/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest 2>&1 | tee "$LOG"
+	add_counts "kvm tests (nested)" "$LOG"
+	;;
+*)
+	echo "KVM tests: cannot run: no /dev/kvm and no nested KVM host available"
+	count "KVM tests unavailable" 1
+	;;
+esac
+
+echo
+if [ ${#FAILED_NAMES[@]} -gt 0 ]; then
+	printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# cli_errors.sh — bad input to `bulkhead run` (hostile-guests.md cases 29, 30):
+# every case must exit with the config-error code (2), print a message naming
+# the bad input, and never crash (run against the ASan build: a sanitizer
+# report fails the case). Needs no KVM: input is validated before KVM is used.
+#   cli_errors.sh BULKHEAD GUEST_ELF_DIR
+set -uo pipefail
+BH=$1
+ELF=$2/hello.elf
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+# expect CODE SUBSTRING -- ARGS...
+expect() {
+	local want=$1 sub=$2
+	shift 3
+	ASAN_OPTIONS=detect_leaks=1 timeout 30 "$BH" "$@" >"$T/out" 2>"$T/err" </dev/null
+	local rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "FAIL [$*]: exit $rc, want $want"; sed 's/^/    /' "$T/err" | head -n 20
+		fail=$((fail + 1)); return
+	fi
+	if grep -q -E 'AddressSanitizer|runtime error|LeakSanitizer' "$T/err"; then
+		echo "FAIL [$*]: sanitizer report"; head -n 30 "$T/err"
+		fail=$((fail + 1)); return
+	fi
+	if ! grep -qF -- "$sub" "$T/err" "$T/out"; then
+		echo "FAIL [$*]: message lacks '$sub'"; sed 's/^/    /' "$T/err" | head -n 10
+		fail=$((fail + 1)); return
+	fi
+	echo "PASS [$*] -> $(grep -h -m1 -F -- "$sub" "$T/err" "$T/out" | cut -c1-150)"
+	pass=$((pass + 1))
+}
+
+# Crafted inputs.
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$T/notakernel"
+: >"$T/empty"
+head -c 4096 /dev/urandom >"$T/random"
+mkdir "$T/dir"
+# A bzImage-looking header that lies: "HdrS" magic, huge setup_sects.
+python3 - "$T/liar" <<'PY'
+import struct, sys
+b = bytearray(8192)
+b[0x1f1] = 200                                # setup_sects: 200*512 > file size
+b[0x1fe:0x200] = struct.pack('<H', 0xAA55)
+b[0x202:0x206] = b'HdrS'
+b[0x206:0x208] = struct.pack('<H', 0x020f)
+open(sys.argv[1], 'wb').write(b)
+PY
+head -c 3000 "$ELF" >"$T/truncated.elf"
+python3 -c 'print("x" * 200000, end="")' >"$T/longcmd"
+
+expect 2 "usage: bulkhead" -- 
+expect 2 "unknown command" -- frobnicate
+expect 2 "unknown option '--bogus'" -- run --kernel "$ELF" --bogus
+expect 2 "option --mem needs a value" -- run --kernel "$ELF" --mem
+expect 2 "no kernel" -- run
+expect 2 "--cpus 0" -- run --kernel "$ELF" --cpus 0
+expect 2 "--cpus 1000000000" -- run --kernel "$ELF" --cpus 1000000000
+expect 2 "--cpus two" -- run --kernel "$ELF" --cpus two
+expect 2 "overflows" -- run --kernel "$ELF" --mem 99999999999999T
+expect 2 "number too large" -- run --kernel "$ELF" --mem 999999999999999999999999
+expect 2 "unknown unit" -- run --kernel "$ELF" --mem 12Q
+expect 2 "more than this host's RAM" -- run --kernel "$ELF" --mem 64T
+expect 2 "at least" -- run --kernel "$ELF" --mem 1M
+expect 2 "not a usable guest RAM size" -- run --kernel "$ELF" --mem 100000B
+expect 2 "--console bogus" -- run --kernel "$ELF" --console bogus
+expect 2 "--cpu-template" -- run --kernel "$ELF" --cpu-template fast
+expect 2 "$T/missing" -- run --kernel "$T/missing"
+expect 2 "$T/notakernel" -- run --kernel "$T/notakernel"
+expect 2 "$T/empty" -- run --kernel "$T/empty"
+expect 2 "$T/random" -- run --kernel "$T/random"
+expect 2 "$T/dir" -- run --kernel "$T/dir"
+expect 2 "setup" -- run --kernel "$T/liar"
+expect 2 "$T/truncated.elf" -- run --kernel "$T/truncated.elf"
+expect 2 "$T/missing-initrd" -- run --kernel "$ELF" --initrd "$T/missing-initrd"
+expect 2 "$T/empty" -- run --kernel "$ELF" --initrd "$T/empty"
+expect 2 "cmdline" -- run --kernel "$ELF" --cmdline "$(cat "$T/longcmd")"
+expect 2 "$T/dir/no/such/file" -- run --kernel "$ELF" --console "file:$T/dir/no/such/file"
+expect 2 "does not exist" -- run --guest no-such-guest-xyz
+expect 0 "usage: bulkhead run" -- run --help
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

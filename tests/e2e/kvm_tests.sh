@@ -1,0 +1,95 @@
+#!/bin/sh
+# kvm_tests.sh — the tests that need a working /dev/kvm. POSIX sh + busybox
+# tools only: it also runs inside the nested KVM host's initramfs.
+#   kvm_tests.sh BULKHEAD GUEST_ELF_DIR CASES_FILE DEFAULT_GUEST_DIR
+# 1. every freestanding test guest in CASES_FILE (name | args | exit code |
+#    stdout substring | stderr substring), each bounded by a timeout;
+# 2. the real-Linux e2e boot of the default guest (kernel + initramfs);
+# Prints PASS/FAIL per test and "N passed, N failed" at the end.
+BH=$1
+ELF=$2
+CASES=$3
+GUEST=$4
+T=${TMPDIR:-/tmp}/kvmtests.$$
+mkdir -p "$T"
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+
+now_ms() { # monotonic-ish wall clock in ms (busybox date lacks %N on some builds)
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+run_case() { # name args code out_sub err_sub
+	name=$1 args=$2 want=$3 osub=$4 esub=$5
+	eval "set -- $args"
+	start=$(now_ms)
+	timeout 60 "$BH" run --kernel "$ELF/$name.elf" --test-device --console stdio --mem 64M \
+		"$@" </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	ms=$(( $(now_ms) - start ))
+	if [ "$rc" != "$want" ]; then
+		bad "guest/$name" "exit $rc, want $want ($ms ms)"
+		sed 's/^/    out: /' "$T/out" | tail -n 15
+		sed 's/^/    err: /' "$T/err" | tail -n 25
+		return
+	fi
+	if [ -n "$osub" ] && ! grep -qF -- "$osub" "$T/out"; then
+		bad "guest/$name" "stdout lacks '$osub'"
+		sed 's/^/    out: /' "$T/out" | tail -n 15
+		return
+	fi
+	if [ -n "$esub" ] && ! grep -qF -- "$esub" "$T/err"; then
+		bad "guest/$name" "stderr lacks '$esub'"
+		sed 's/^/    err: /' "$T/err" | tail -n 15
+		return
+	fi
+	ok "guest/$name ($ms ms)"
+}
+
+trim() { echo "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'; }
+
+echo "--- freestanding test guests"
+while IFS='|' read -r name args code osub esub; do
+	name=$(trim "$name")
+	case "$name" in '' | '#'*) continue ;; esac
+	run_case "$name" "$(trim "$args")" "$(trim "$code")" "$(trim "$osub")" "$(trim "$esub")"
+done <"$CASES"
+
+echo "--- real Linux: default guest"
+if [ -f "$GUEST/kernel" ]; then
+	CPUS=2
+	start=$(now_ms)
+	timeout 900 "$BH" run --guest "$GUEST" --cpus $CPUS --mem 256M --console stdio \
+		</dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	ms=$(( $(now_ms) - start ))
+	echo "real-Linux boot: exit $rc after $ms ms (exec -> guest reboot)"
+	grep -E 'boot-timer|kernel:' "$T/err" | sed 's/^/    /'
+	why=""
+	[ "$rc" = 0 ] || why="exit $rc"
+	grep -q 'BULKHEAD-GUEST-READY' "$T/out" || why="$why; init never ran"
+	grep -qx "nproc: $CPUS" "$T/out" || why="$why; guest did not see $CPUS CPUs"
+	# 256 MiB guest: MemTotal a little below that (kernel reservations).
+	mt=$(sed -n 's/^MemTotal: *\([0-9]*\) kB.*/\1/p' "$T/out" | head -n 1)
+	if [ -z "$mt" ] || [ "$mt" -lt 200000 ] || [ "$mt" -gt 262144 ]; then
+		why="$why; MemTotal '$mt' kB not ~256 MiB"
+	fi
+	grep -q '^Linux ' "$T/out" || why="$why; uname -a missing"
+	grep -q 'BULKHEAD-GUEST-DONE' "$T/out" || why="$why; command did not finish"
+	if [ -z "$why" ]; then
+		ok "linux/default-guest ($ms ms, MemTotal $mt kB)"
+	else
+		bad "linux/default-guest" "$why"
+		sed 's/^/    out: /' "$T/out" | tail -n 40
+		sed 's/^/    err: /' "$T/err" | tail -n 30
+	fi
+else
+	bad "linux/default-guest" "no prepared guest in $GUEST"
+fi
+
+rm -rf "$T"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

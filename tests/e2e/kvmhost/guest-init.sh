@@ -1,0 +1,45 @@
+#!/bin/sh
+# /init of the nested KVM test host (L1 VM) built by tests/e2e/kvmhost/run.sh.
+# Loads the KVM modules of the L1 kernel, mounts proc/sys/devtmpfs and a tmpfs
+# on /tmp, runs /kvmhost/cmd with a guest-side timeout, and prints
+# "KVMHOST-EXIT <rc>" (rc 124 after "KVMHOST-TIMEOUT") for run.sh to parse,
+# then powers the VM off. POSIX sh for busybox.
+PATH=/kvmhost/bin:/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+# shellcheck source=/dev/null
+. /kvmhost/config
+# modules.list: "<name> [param=value...]" in load order (dependencies first).
+while read -r m params; do
+    # shellcheck disable=SC2086 # params are separate words on purpose
+    insmod "/kvmhost/modules/$m.ko" $params || echo "KVMHOST-WARNING: insmod $m failed"
+done < /kvmhost/modules.list
+[ -c /dev/kvm ] || echo "KVMHOST-WARNING: /dev/kvm missing after loading modules"
+
+# Guest-side timeout: what is left of run.sh's budget after booting, less a
+# margin so the marker still reaches the host before it kills QEMU.
+up=$(cut -d. -f1 /proc/uptime)
+left=$((KVMHOST_TIMEOUT - up - 5))
+[ "$left" -ge 1 ] || left=1
+
+cd /tmp || exit 1
+echo "KVMHOST-START uptime=$(cut -d' ' -f1 /proc/uptime)"
+# setsid: the command gets its own process group, so the watchdog can kill
+# everything it started (e.g. a VMM stuck in KVM_RUN), not just the shell.
+setsid sh /kvmhost/cmd < /dev/null &
+pid=$!
+( sleep "$left"; touch /kvmhost/timed-out; kill -TERM -- "-$pid" "$pid"; sleep 2; kill -KILL -- "-$pid" "$pid" ) 2>/dev/null &
+wd=$!
+wait "$pid"
+rc=$?
+kill "$wd" 2>/dev/null
+if [ -e /kvmhost/timed-out ]; then
+    echo "KVMHOST-TIMEOUT after ${left}s"
+    rc=124
+fi
+echo "KVMHOST-EXIT $rc"
+sync
+poweroff -f
