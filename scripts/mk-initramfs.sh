@@ -10,8 +10,8 @@
 #                  used: mounts proc/sys/devtmpfs, prints BULKHEAD-GUEST-READY,
 #                  uname -a, the CPU count, MemTotal, /proc/cmdline, pokes the
 #                  boot-timer port 0x440 through /dev/port when it exists, runs
-#                  /cmd if present, prints BULKHEAD-GUEST-DONE and reboots
-#                  (boot the guest with reboot=k: the VMM treats the i8042
+#                  /cmd if present, prints BULKHEAD-GUEST-DONE and powers off
+#                  (ACPI S5), or reboots if that fails (the VMM treats the i8042
 #                  reset as a clean exit).
 #   --add SRC:DST  copies SRC (file or directory) to DST inside the image (a DST
 #                  ending in / keeps SRC's name; symlinks are followed). A
@@ -140,11 +140,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo BULKHEAD-GUEST-READY
 uname -a
-if command -v nproc >/dev/null 2>&1; then nproc; else
+if command -v nproc >/dev/null 2>&1; then echo "nproc: $(nproc)"; else
     n=0
     while read -r l; do case "$l" in processor*) n=$((n + 1)) ;; esac; done < /proc/cpuinfo
-    echo "$n"
+    echo "nproc: $n"
 fi
+if command -v date >/dev/null 2>&1; then echo "date: $(date -u +%Y-%m-%d)"; fi
 if command -v grep >/dev/null 2>&1; then grep MemTotal /proc/meminfo; else
     while read -r l; do case "$l" in MemTotal*) echo "$l" ;; esac; done < /proc/meminfo
 fi
@@ -153,7 +154,9 @@ cat /proc/cmdline
 if [ -e /dev/port ]; then dd if=/dev/zero of=/dev/port bs=1 count=1 seek=1088 2>/dev/null; fi
 if [ -f /cmd ]; then sh /cmd; fi
 echo BULKHEAD-GUEST-DONE
-reboot -f 2>/dev/null || reboot
+# ACPI S5 power-off; kernels without ACPI fall back to a reboot (the VMM
+# treats both as a clean stop).
+poweroff -f 2>/dev/null || reboot -f 2>/dev/null || reboot
 EOF
 fi
 chmod 0755 "$stage/init"

@@ -37,7 +37,7 @@ if [ "$pvm" = 1 ]; then
 	about="lab kernel ($kernel): this host's /dev/kvm is PVM-backed and cannot run a stock kernel's userspace (see ../shared/lab/README.md)"
 else
 	kernel=$("$here/guest-kernel.sh" --stock "$cache")
-	cmdline="console=ttyS0 reboot=k panic=-1 quiet loglevel=4 tsc=reliable"
+	cmdline="console=ttyS0 panic=-1 quiet loglevel=4"
 	about="Debian stock cloud kernel ($(basename "$kernel")), booted unmodified"
 fi
 

@@ -1,6 +1,7 @@
 /* devices.c — the VM's devices, created in one explicit order:
  *   COM1 UART (IRQ 4) -> console;  i8042 (IRQ 1/12, CPU reset);  CMOS RTC;
- *   boot timer (port 0x440);  test device (only with --test-device).
+ *   boot timer (port 0x440);  ACPI PM registers (0x600-0x602: S5 off, reset);
+ *   test device (only with --test-device).
  * The in-kernel irqchip/PIT (vm.c) provide PIC, IOAPIC, LAPIC, PIT and
  * port 0x61. Interrupt lines are wired to KVM_IRQ_LINE on the VM fd. */
 #include "devices.h"
@@ -13,6 +14,7 @@
 
 #include "common/log.h"
 #include "core/vm.h"
+#include "devices/acpi_pm.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
@@ -26,6 +28,7 @@ struct vm_devices {
 	struct rtc rtc;
 	struct boot_timer boot_timer;
 	struct test_dev test;
+	struct acpi_pm acpi_pm;
 	bool com1_ok, kbd_ok, rtc_ok, boot_timer_ok, test_ok;
 };
 
@@ -81,6 +84,10 @@ int vm_devices_create(struct vm *vm)
 	d->boot_timer_ok = true;
 	if ((ret = boot_timer_register(&d->boot_timer, &vm->pio)))
 		return dev_fail(vm, ret, "boot timer port");
+
+	acpi_pm_init(&d->acpi_pm, &vm->exit);
+	if ((ret = acpi_pm_register(&d->acpi_pm, &vm->pio)))
+		return dev_fail(vm, ret, "ACPI PM ports");
 
 	if (vm->cfg.test_device) {
 		if ((ret = test_dev_init(&d->test, &vm->exit)))

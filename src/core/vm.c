@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
@@ -178,8 +179,12 @@ static int vm_load_guest(struct vm *vm)
 	err[0] = '\0';
 	if ((ret = x86_setup_boot_tables(&vm->mem)))
 		return fail(vm, ret, "cannot write boot page tables: %s", strerror(-ret));
+	/* Both descriptions of the CPUs: ACPI for kernels built without an MP
+	 * table parser (Debian's cloud kernel), the MP table for the others. */
 	if ((ret = mptable_write(&vm->mem, vm->ncpus)))
 		return fail(vm, ret, "cannot write the MP table: %s", strerror(-ret));
+	if ((ret = acpi_write_tables(&vm->mem, vm->ncpus, &vm->cfg.boot.acpi_rsdp_gpa)))
+		return fail(vm, ret, "cannot write the ACPI tables: %s", strerror(-ret));
 	ret = boot_load(&vm->mem, &vm->cfg.boot, &vm->plan, err, sizeof(err));
 	if (ret == -ENOMEM || ret == -EIO)
 		return fail(vm, ret, "%s", err[0] ? err : strerror(-ret));

@@ -4,7 +4,9 @@
 #   kvm_tests.sh BULKHEAD GUEST_ELF_DIR CASES_FILE DEFAULT_GUEST_DIR
 # 1. every freestanding test guest in CASES_FILE (name | args | exit code |
 #    stdout substring | stderr substring), each bounded by a timeout;
-# 2. the real-Linux e2e boot of the default guest (kernel + initramfs);
+# 2. real-Linux boots of the default guest (kernel + initramfs): the main
+#    one checks vCPUs, memory, date, a command and ACPI power-off; two more
+#    enter the same kernel by in-guest decompression and by PVH;
 # Prints PASS/FAIL per test and "N passed, N failed" at the end.
 BH=$1
 ELF=$2
@@ -79,6 +81,8 @@ if [ -f "$GUEST/kernel" ]; then
 	fi
 	grep -q '^Linux ' "$T/out" || why="$why; uname -a missing"
 	grep -q 'BULKHEAD-GUEST-DONE' "$T/out" || why="$why; command did not finish"
+	grep -q "date: $(date -u +%Y-%m-%d)" "$T/out" || why="$why; guest date is not today's"
+	grep -q 'guest powered off' "$T/err" || why="$why; no ACPI power-off"
 	if [ -z "$why" ]; then
 		ok "linux/default-guest ($ms ms, MemTotal $mt kB)"
 	else
@@ -89,6 +93,29 @@ if [ -f "$GUEST/kernel" ]; then
 else
 	bad "linux/default-guest" "no prepared guest in $GUEST"
 fi
+
+# The other two ways into the same stock kernel, each to init and power-off:
+# the bzImage decompressing itself in the guest, and the PVH 32-bit entry of
+# the host-decompressed vmlinux.
+for variant in "decompress-in-guest:--decompress guest" "pvh-entry:--boot-protocol pvh"; do
+	name=${variant%%:*}
+	opts=${variant#*:}
+	[ -f "$GUEST/kernel" ] || { bad "linux/$name" "no prepared guest"; continue; }
+	start=$(now_ms)
+	# shellcheck disable=SC2086 # opts is a list of options
+	timeout 600 "$BH" run --guest "$GUEST" $opts --cpus 1 --mem 256M </dev/null \
+		>"$T/out" 2>"$T/err"
+	rc=$?
+	ms=$(( $(now_ms) - start ))
+	if [ "$rc" = 0 ] && grep -q 'Linux version\|BULKHEAD-GUEST-READY' "$T/out" &&
+		grep -q 'BULKHEAD-GUEST-DONE' "$T/out"; then
+		ok "linux/$name ($ms ms; $(sed -n 's/.*kernel: //p' "$T/err" | head -n 1))"
+	else
+		bad "linux/$name" "exit $rc after $ms ms"
+		sed 's/^/    out: /' "$T/out" | tail -n 20
+		sed 's/^/    err: /' "$T/err" | tail -n 20
+	fi
+done
 
 rm -rf "$T"
 echo "$pass passed, $fail failed"

@@ -52,6 +52,7 @@ struct boot_config {
 	enum boot_proto proto;
 	enum boot_decompress decompress;
 	const char *cache_dir;     /* where decompressed payloads are cached; NULL: no cache */
+	uint64_t acpi_rsdp_gpa;    /* ACPI RSDP handed to the kernel (zero page / PVH); 0: none */
 };
 
 struct boot_plan {

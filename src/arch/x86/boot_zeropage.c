@@ -82,6 +82,7 @@ static BH_WUR int write_zero_page(struct boot_ctx *c, uint64_t initrd_start, uin
 	bp.ext_ramdisk_image = (uint32_t)(initrd_start >> 32);
 	bp.ext_ramdisk_size = (uint32_t)(initrd_size >> 32);
 	bp.hdr.setup_data = 0; /* we pass no setup_data chain: never the image's pointer */
+	bp.acpi_rsdp_addr = c->cfg->acpi_rsdp_gpa;
 	n = boot_e820_build(c->gm, bp.e820_table, BOOT_E820_MAX_ZEROPAGE);
 	if (n == 0)
 		return boot_fail(c, -E2BIG, "guest RAM ends at or below 1 MiB");
@@ -118,6 +119,7 @@ static BH_WUR int write_pvh(struct boot_ctx *c, uint64_t initrd_start, uint64_t 
 	si.magic = BOOT_PVH_MAGIC;
 	si.version = 1;
 	si.cmdline_paddr = X86_CMDLINE_GPA;
+	si.rsdp_paddr = c->cfg->acpi_rsdp_gpa;
 	si.memmap_paddr = X86_PVH_START_INFO_GPA + BOOT_PVH_MEMMAP_OFF;
 	si.memmap_entries = n;
 	if (initrd_size) {

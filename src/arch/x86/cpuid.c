@@ -108,6 +108,13 @@ int cpuid_get_supported(int kvm_fd, enum cpu_template tmpl, struct kvm_cpuid2 **
 		}
 		n *= 2;
 	}
+	/* KVM emulates the TSC-deadline LAPIC timer but leaves advertising it to
+	 * userspace; without it a guest must calibrate the LAPIC timer against a
+	 * legacy timer, which hardware-reduced ACPI guests do not have. */
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		for (uint32_t i = 0; i < c->nent; i++)
+			if (c->entries[i].function == 1)
+				c->entries[i].ecx |= BIT(24);
 	cpuid_apply_template(c, tmpl);
 	*out = c;
 	return 0;
