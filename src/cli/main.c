@@ -1,7 +1,10 @@
 /* main.c — the `bulkhead` command: a small table of subcommands. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/exit_codes.h"
@@ -27,6 +30,25 @@ static void usage(FILE *out)
 		     "`bulkhead --version` prints the version.\n");
 }
 
+/* Make sure fds 0-2 are open: otherwise the first fds we create (the exit
+ * eventfd, the guest-RAM memfd) would land there and console output written
+ * to "stdout" would go into guest memory. */
+static int ensure_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+
+		if (nfd != fd) {
+			if (nfd >= 0)
+				close(nfd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct timespec ts;
@@ -34,6 +56,11 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (ensure_std_fds() < 0)
+		return BH_EXIT_HOST;
+	/* A console reader that goes away (| head) must not kill the VMM with
+	 * SIGPIPE: writes then fail with EPIPE and the output is dropped. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (argc < 2) {
 		usage(stderr);

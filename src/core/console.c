@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,9 +27,24 @@ static void console_write(void *opaque, const uint8_t *buf, size_t len)
 		len = room;
 	}
 	while (len > 0) {
-		ssize_t n = write(c->out_fd, buf, len);
+		struct pollfd p[2] = { { .fd = c->out_fd, .events = POLLOUT },
+				       { .fd = c->stop_fd, .events = POLLIN } };
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		/* Wait for room (a pipe or tty with POLLOUT takes a small write
+		 * without blocking) or for a stop, which drops the rest. */
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			c->dropped += len;
+			break;
+		}
+		if (p[1].revents) {
+			c->dropped += len;
+			break;
+		}
+		n = write(c->out_fd, buf, len < 512 ? len : 512);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			/* Reader gone (EPIPE) or I/O error: drop, never fail the guest. */
@@ -43,12 +59,13 @@ static void console_write(void *opaque, const uint8_t *buf, size_t len)
 }
 
 int console_open(struct console *c, enum console_mode mode, const char *path,
-		 uint64_t max_bytes, char *err, size_t errlen)
+		 uint64_t max_bytes, int stop_fd, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->mode = mode;
 	c->out_fd = -1;
 	c->in_fd = -1;
+	c->stop_fd = stop_fd;
 	c->max_bytes = max_bytes;
 	pthread_mutex_init(&c->lock, NULL);
 	c->sink.write = console_write;
@@ -62,7 +79,11 @@ int console_open(struct console *c, enum console_mode mode, const char *path,
 		c->in_fd = STDIN_FILENO;
 		return 0;
 	case CONSOLE_FILE:
-		c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		/* O_NONBLOCK only for the open: a FIFO without a reader must fail
+		 * (ENXIO) rather than hang; writes then block as usual. */
+		c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW |
+					       O_NONBLOCK,
+				 0600);
 		if (c->out_fd < 0) {
 			int e = errno;
 
@@ -70,6 +91,7 @@ int console_open(struct console *c, enum console_mode mode, const char *path,
 				 strerror(e));
 			return -e;
 		}
+		(void)fcntl(c->out_fd, F_SETFL, fcntl(c->out_fd, F_GETFL) & ~O_NONBLOCK);
 		c->own_out = true;
 		return 0;
 	}
@@ -89,6 +111,8 @@ void console_start_input(struct console *c)
 	raw.c_lflag |= ISIG;
 	/* Keep output post-processing so host-side log lines stay readable. */
 	raw.c_oflag |= OPOST;
+	/* Ctrl-Z goes to the guest: suspending a VMM with the tty raw helps no one. */
+	raw.c_cc[VSUSP] = _POSIX_VDISABLE;
 	if (tcsetattr(c->in_fd, TCSANOW, &raw) == 0)
 		c->tty_raw = true;
 }
@@ -109,6 +133,10 @@ void console_close(struct console *c)
 	c->out_fd = -1;
 	c->own_out = false;
 	c->in_fd = -1;
+	if (c->sink.write) { /* opened: the lock exists */
+		c->sink.write = NULL;
+		pthread_mutex_destroy(&c->lock);
+	}
 }
 
 const struct char_sink *console_sink(struct console *c)

@@ -3,8 +3,10 @@
  *
  * Output (console_sink()): bytes are written straight to the output fd; the
  * total is capped at max_bytes (further bytes are counted as dropped) so a
- * guest flooding its console cannot fill the host's disk. A blocked reader of
- * stdout only slows the vCPU that writes (the guest throttles itself).
+ * guest flooding its console cannot fill the host's disk. A stalled reader of
+ * stdout only slows the vCPU that writes (the guest throttles itself), and
+ * never delays a stop: each write first polls the fd together with the VM's
+ * stop eventfd, and once a stop is requested output is dropped.
  * Input (stdio mode): when stdin is a terminal it is put in raw mode (ISIG kept,
  * so Ctrl-C still stops bulkhead) and restored by console_close() and by
  * console_restore_tty() on every exit path.
@@ -25,6 +27,7 @@ struct console {
 	enum console_mode mode;
 	int out_fd;              /* -1: discard */
 	int in_fd;               /* -1: no input */
+	int stop_fd;             /* readable once the VM is stopping; -1: none */
 	bool own_out;            /* out_fd was opened by us (file mode) */
 	bool tty_raw;            /* we changed the terminal, must restore */
 	struct termios saved_tty;
@@ -39,7 +42,7 @@ struct console {
  * (never follows a symlink at the last component); failure → -errno and a
  * message in err. Must be called before any vCPU runs. */
 int console_open(struct console *c, enum console_mode mode, const char *path,
-		 uint64_t max_bytes, char *err, size_t errlen) BH_WUR;
+		 uint64_t max_bytes, int stop_fd, char *err, size_t errlen) BH_WUR;
 
 /* Put stdin in raw mode if it is a terminal (stdio mode only). */
 void console_start_input(struct console *c);

@@ -115,7 +115,8 @@ static int vm_create_kvm_vm(struct vm *vm)
 	/* Real-mode TSS and EPT identity map live in the MMIO hole, not in RAM. */
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_KVM_TSS_ADDR) < 0)
 		return fail(vm, -errno, "KVM_SET_TSS_ADDR failed: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0 && errno != EINVAL)
+	/* Only meaningful on Intel; KVM's default is the same address. */
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		bh_dbg("KVM_SET_IDENTITY_MAP_ADDR: %s (ignored)", strerror(errno));
 	/* In-kernel PIC/IOAPIC/LAPIC and PIT: timer and interrupt delivery never
 	 * bounce through this process. */
@@ -234,6 +235,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.memfd = -1;
+	vm->exit.efd = -1;
 	vm->cfg = *cfg;
 	vm->ncpus = cfg->ncpus;
 	io_bus_init(&vm->pio, IO_BUS_PIO);
@@ -251,7 +253,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if ((ret = vm_alloc_memory(vm)) || (ret = vm_load_guest(vm)))
 		return ret;
 	if ((ret = console_open(&vm->console, cfg->console, cfg->console_path,
-				cfg->console_max_bytes, vm->err, sizeof(vm->err)))) {
+				cfg->console_max_bytes, exit_ctl_fd(&vm->exit), vm->err,
+				sizeof(vm->err)))) {
 		vm->err_is_config = true;
 		return ret;
 	}
@@ -287,8 +290,11 @@ static void *input_thread(void *arg)
 		/* With bytes pending for a full FIFO, poll again shortly. */
 		int n = poll(p, 3, have ? 10 : -1);
 
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno,
+					 "console/signal thread: poll: %s", strerror(errno));
 			break;
+		}
 		if (p[0].revents)
 			break;
 		if (p[1].revents & POLLIN) {
@@ -297,6 +303,10 @@ static void *input_thread(void *arg)
 			if (read(ctx->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				exit_ctl_request(&vm->exit, VM_EXIT_SIGNAL, (int)si.ssi_signo,
 						 "stopped by signal %u", si.ssi_signo);
+			continue;
+		}
+		if (p[2].revents & POLLNVAL) {
+			in_fd = -1;
 			continue;
 		}
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -346,22 +356,30 @@ enum vm_exit_reason vm_run(struct vm *vm)
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
 	sigaddset(&stop_set, SIGHUP);
+	sigaddset(&stop_set, SIGQUIT);
 	block_set = stop_set;
 	sigaddset(&block_set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &block_set, &old_set);
 	ctx.sig_fd = signalfd(-1, &stop_set, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* Without the signalfd or the input thread nobody would read the
+	 * (blocked) stop signals: refuse to run rather than be unkillable. */
+	if (ctx.sig_fd < 0)
+		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno, "signalfd: %s",
+				 strerror(errno));
+	else if (pthread_create(&input, NULL, input_thread, &ctx) == 0)
+		input_started = true;
+	else
+		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, EAGAIN,
+				 "cannot start the console/signal thread");
 
 	console_start_input(&vm->console);
-	for (unsigned i = 0; i < vm->ncpus; i++) {
+	for (unsigned i = 0; i < vm->ncpus && !exit_ctl_requested(&vm->exit); i++) {
 		if ((ret = vcpu_start(&vm->vcpus[i]))) {
 			exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, -ret,
 					 "cannot start vCPU %u thread: %s", i, strerror(-ret));
 			break;
 		}
 	}
-	if (pthread_create(&input, NULL, input_thread, &ctx) == 0)
-		input_started = true;
-
 	reason = exit_ctl_wait(&vm->exit);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
@@ -400,6 +418,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
 	console_close(&vm->console);
-	if (vm->exit.efd > 0)
+	if (vm->exit.efd >= 0)
 		exit_ctl_destroy(&vm->exit);
 }

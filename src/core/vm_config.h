@@ -11,7 +11,9 @@
 enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
 enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_BASELINE };
 
-#define VM_MAX_VCPUS 255 /* xAPIC IDs and the MP table's 8-bit APIC ID field */
+/* xAPIC IDs are 8 bits, 0xff is broadcast, and the IOAPIC takes the ID after
+ * the last vCPU. */
+#define VM_MAX_VCPUS 254
 
 struct vm_config {
 	uint64_t mem_bytes;

@@ -14,23 +14,24 @@ fail=0
 
 # expect CODE SUBSTRING -- ARGS...
 expect() {
-	local want=$1 sub=$2
+	local want=$1 sub=$2 what
 	shift 3
+	what=$(printf '%s ' "$@" | cut -c1-120)
 	ASAN_OPTIONS=detect_leaks=1 timeout 30 "$BH" "$@" >"$T/out" 2>"$T/err" </dev/null
 	local rc=$?
 	if [ "$rc" -ne "$want" ]; then
-		echo "FAIL [$*]: exit $rc, want $want"; sed 's/^/    /' "$T/err" | head -n 20
+		echo "FAIL [$what]: exit $rc, want $want"; sed 's/^/    /' "$T/err" | head -n 20
 		fail=$((fail + 1)); return
 	fi
 	if grep -q -E 'AddressSanitizer|runtime error|LeakSanitizer' "$T/err"; then
-		echo "FAIL [$*]: sanitizer report"; head -n 30 "$T/err"
+		echo "FAIL [$what]: sanitizer report"; head -n 30 "$T/err"
 		fail=$((fail + 1)); return
 	fi
 	if ! grep -qF -- "$sub" "$T/err" "$T/out"; then
-		echo "FAIL [$*]: message lacks '$sub'"; sed 's/^/    /' "$T/err" | head -n 10
+		echo "FAIL [$what]: message lacks '$sub'"; sed 's/^/    /' "$T/err" | head -n 10
 		fail=$((fail + 1)); return
 	fi
-	echo "PASS [$*] -> $(grep -h -m1 -F -- "$sub" "$T/err" "$T/out" | cut -c1-150)"
+	echo "PASS [$what] -> $(grep -h -m1 -F -- "$sub" "$T/err" "$T/out" | cut -c1-150)"
 	pass=$((pass + 1))
 }
 
@@ -50,7 +51,7 @@ b[0x206:0x208] = struct.pack('<H', 0x020f)
 open(sys.argv[1], 'wb').write(b)
 PY
 head -c 3000 "$ELF" >"$T/truncated.elf"
-python3 -c 'print("x" * 200000, end="")' >"$T/longcmd"
+python3 -c 'print("x" * 70000, end="")' >"$T/longcmd" # > the 64 KiB limit
 
 expect 2 "usage: bulkhead" -- 
 expect 2 "unknown command" -- frobnicate
@@ -65,7 +66,7 @@ expect 2 "number too large" -- run --kernel "$ELF" --mem 99999999999999999999999
 expect 2 "unknown unit" -- run --kernel "$ELF" --mem 12Q
 expect 2 "more than this host's RAM" -- run --kernel "$ELF" --mem 64T
 expect 2 "at least" -- run --kernel "$ELF" --mem 1M
-expect 2 "not a usable guest RAM size" -- run --kernel "$ELF" --mem 100000B
+expect 2 "not a usable guest RAM size" -- run --kernel "$ELF" --mem 8388609B
 expect 2 "--console bogus" -- run --kernel "$ELF" --console bogus
 expect 2 "--cpu-template" -- run --kernel "$ELF" --cpu-template fast
 expect 2 "$T/missing" -- run --kernel "$T/missing"

@@ -28,7 +28,7 @@ run_case() { # name args code out_sub err_sub
 	name=$1 args=$2 want=$3 osub=$4 esub=$5
 	eval "set -- $args"
 	start=$(now_ms)
-	timeout 60 "$BH" run --kernel "$ELF/$name.elf" --test-device --console stdio --mem 64M \
+	timeout 30 "$BH" run --kernel "$ELF/$name.elf" --test-device --console stdio --mem 64M \
 		"$@" </dev/null >"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( $(now_ms) - start ))
@@ -64,7 +64,7 @@ echo "--- real Linux: default guest"
 if [ -f "$GUEST/kernel" ]; then
 	CPUS=2
 	start=$(now_ms)
-	timeout 900 "$BH" run --guest "$GUEST" --cpus $CPUS --mem 256M --console stdio \
+	timeout 240 "$BH" run --guest "$GUEST" --cpus $CPUS --mem 256M --console stdio \
 		</dev/null >"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( $(now_ms) - start ))
@@ -103,7 +103,7 @@ for variant in "decompress-in-guest:--decompress guest" "pvh-entry:--boot-protoc
 	[ -f "$GUEST/kernel" ] || { bad "linux/$name" "no prepared guest"; continue; }
 	start=$(now_ms)
 	# shellcheck disable=SC2086 # opts is a list of options
-	timeout 600 "$BH" run --guest "$GUEST" $opts --cpus 1 --mem 256M </dev/null \
+	timeout 240 "$BH" run --guest "$GUEST" $opts --cpus 1 --mem 256M </dev/null \
 		>"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( $(now_ms) - start ))

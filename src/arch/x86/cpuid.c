@@ -2,6 +2,7 @@
 #include "cpuid.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,6 +36,12 @@ static const struct cpuid_mask baseline_masks[] = {
 	  BIT(1) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(11) | BIT(12) | BIT(14) | BIT(16) |
 		  BIT(30) | BIT(31),
 	  BIT(2) | BIT(3) | BIT(8) | BIT(16) | BIT(18) | BIT(22) | BIT(23) | BIT(24) | BIT(25) },
+	/* leaf 7.1 EAX: avx512_bf16(5) */
+	{ 7, 1, BIT(5), 0, 0, 0 },
+	/* leaf 0xD.0 EAX (XCR0 bits the guest may enable): MPX(3,4) AVX-512(5,6,7)
+	 * PKRU(9) AMX(17,18) - else XSETBV would enable state leaf 7 hides. */
+	{ 0xd, 0, BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(9) | BIT(17) | BIT(18), 0, 0,
+	  0 },
 	/* leaf 0x80000001 ECX: svm(2) ibs(10) skinit(12) wdt(13) perfctr_core(23) */
 	{ 0x80000001, 0, 0, 0, BIT(2) | BIT(10) | BIT(12) | BIT(13) | BIT(23), 0 },
 	/* KVM leaf 0x40000001 EAX: steal_time(5), pv_eoi(6)?: keep eoi; async_pf(4),
@@ -46,6 +53,13 @@ static const struct cpuid_mask baseline_masks[] = {
 
 /* Leaves removed entirely by `baseline`: PT (0x14), SGX (0x12), perfmon (0xa). */
 static const uint32_t baseline_drop[] = { 0xa, 0x12, 0x14 };
+
+/* XSAVE state components whose leaf 0xD sub-leaves `baseline` removes. */
+static bool xsave_component_masked(uint32_t index)
+{
+	return index == 3 || index == 4 || (index >= 5 && index <= 7) || index == 9 ||
+	       index == 17 || index == 18;
+}
 
 const char *cpu_template_name(enum cpu_template t)
 {
@@ -77,6 +91,7 @@ void cpuid_apply_template(struct kvm_cpuid2 *c, enum cpu_template tmpl)
 
 		for (size_t d = 0; d < BH_ARRAY_SIZE(baseline_drop); d++)
 			drop |= c->entries[i].function == baseline_drop[d];
+		drop |= c->entries[i].function == 0xd && xsave_component_masked(c->entries[i].index);
 		if (!drop)
 			c->entries[out++] = c->entries[i];
 	}
@@ -151,7 +166,8 @@ void cpuid_set_topology(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 			/* Deterministic cache: cores per package - 1 in [31:26];
 			 * each cache private to one core ([25:14] = 0). */
 			if (e->eax & 0x1f)
-				e->eax = (e->eax & 0x3fff) | (((ncpus - 1) & 0x3f) << 26);
+				e->eax = (e->eax & 0x3fff) |
+					 ((ncpus - 1 > 63 ? 63u : ncpus - 1) << 26);
 			break;
 		case 0xb:
 		case 0x1f:
