@@ -73,7 +73,8 @@ if [ -f "$GUEST/kernel" ]; then
 	why=""
 	[ "$rc" = 0 ] || why="exit $rc"
 	grep -q 'BULKHEAD-GUEST-READY' "$T/out" || why="$why; init never ran"
-	grep -qx "nproc: $CPUS" "$T/out" || why="$why; guest did not see $CPUS CPUs"
+	# The serial console ends lines with \r\n: anchor the start only.
+	grep -q "^nproc: $CPUS[^0-9]*$" "$T/out" || why="$why; guest did not see $CPUS CPUs"
 	# 256 MiB guest: MemTotal a little below that (kernel reservations).
 	mt=$(sed -n 's/^MemTotal: *\([0-9]*\) kB.*/\1/p' "$T/out" | head -n 1)
 	if [ -z "$mt" ] || [ "$mt" -lt 200000 ] || [ "$mt" -gt 262144 ]; then
