@@ -46,7 +46,6 @@ unit: build-san
 fuzz: deps $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ)
 
-# bulkhead vs QEMU, interleaved; table in bench/results/latest.md (bench/README.md).
 bench: build
 	@scripts/deps.sh bench
 	@bench/run.sh $(BUILD) $(CACHE)
