@@ -77,10 +77,11 @@ native)
 nested)
 	# One L1 boot runs every KVM test. The L1 is QEMU TCG emulating SVM; on a
 	# loaded 2-core machine it has been seen to freeze outright (no output,
-	# no guest-side watchdog). A host-side timeout (124) is therefore retried
+	# no guest-side watchdog). A timeout (124: 600 s in all, or 180 s without
+	# any output, while every test prints within 150 s) is therefore retried
 	# once, in a fresh L1; a test failure is not.
 	for attempt in 1 2; do
-		tests/e2e/kvmhost/run.sh --timeout 600 --mem 3072 --cpus 2 \
+		tests/e2e/kvmhost/run.sh --timeout 600 --idle-timeout 180 --mem 3072 --cpus 2 \
 			--add "build/bulkhead:/t/bulkhead" \
 			--add "build/tests/guest:/t/guests" \
 			--add "tests/guest/cases.txt:/t/cases.txt" \

@@ -64,7 +64,7 @@ echo "--- real Linux: default guest"
 if [ -f "$GUEST/kernel" ]; then
 	CPUS=2
 	start=$(now_ms)
-	timeout 240 "$BH" run --guest "$GUEST" --cpus $CPUS --mem 256M --console stdio \
+	timeout 150 "$BH" run --guest "$GUEST" --cpus $CPUS --mem 256M --console stdio \
 		</dev/null >"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( $(now_ms) - start ))
@@ -104,7 +104,7 @@ for variant in "decompress-in-guest:--decompress guest" "pvh-entry:--boot-protoc
 	[ -f "$GUEST/kernel" ] || { bad "linux/$name" "no prepared guest"; continue; }
 	start=$(now_ms)
 	# shellcheck disable=SC2086 # opts is a list of options
-	timeout 240 "$BH" run --guest "$GUEST" $opts --cpus 1 --mem 256M </dev/null \
+	timeout 150 "$BH" run --guest "$GUEST" $opts --cpus 1 --mem 256M </dev/null \
 		>"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( $(now_ms) - start ))

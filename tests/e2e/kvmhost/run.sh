@@ -27,6 +27,8 @@
 #   --add SRC:DST    put SRC at DST in the guest (repeatable)
 #   --append ARGS    extra L1 kernel command line
 #   --cache DIR      kernel cache (default $BULKHEAD_CACHE or <repo>/.cache)
+#   --idle-timeout SEC  treat SEC seconds without any console output as a
+#                    frozen L1 and stop with 124 (default 0: off)
 #   --log FILE       keep the whole serial console log in FILE
 #   --verbose        relay the whole console (kernel messages too)
 # Exit status: SCRIPT's status; 124 on timeout (host- or guest-side; QEMU is
@@ -46,6 +48,7 @@ die() { echo "kvmhost: $*" >&2; exit 126; }
 mem=2048
 cpus=2
 timeout_s=300
+idle_s=0
 cpu=${KVMHOST_CPU:-EPYC,+svm}
 cache=${BULKHEAD_CACHE:-$repo/.cache}
 append=""
@@ -57,6 +60,7 @@ while [ "$#" -gt 0 ]; do
         --mem) mem=$2; shift ;;
         --cpus) cpus=$2; shift ;;
         --timeout) timeout_s=$2; shift ;;
+        --idle-timeout) idle_s=$2; shift ;;
         --cpu) cpu=$2; shift ;;
         --add) adds+=("$2"); shift ;;
         --append) append=$2; shift ;;
@@ -70,7 +74,7 @@ while [ "$#" -gt 0 ]; do
     shift
 done
 [ "$#" -ge 1 ] || { echo "kvmhost: no SCRIPT given after --" >&2; usage; }
-for n in "$mem" "$cpus" "$timeout_s"; do
+for n in "$mem" "$cpus" "$timeout_s" "$idle_s"; do
     case "$n" in ''|*[!0-9]*) echo "kvmhost: not a number: '$n'" >&2; exit 2 ;; esac
 done
 
@@ -178,9 +182,26 @@ fi
 relay_pid=$!
 
 timed_out=0
+frozen=0
 deadline=$(( $(date +%s) + timeout_s ))
+last_size=-1
+last_change=$(date +%s)
 while kill -0 "$qpid" 2>/dev/null; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then timed_out=1; break; fi
+    now=$(date +%s)
+    if [ "$now" -ge "$deadline" ]; then timed_out=1; break; fi
+    # The L1 (TCG emulating SVM) has been seen to freeze outright under load:
+    # no console output at all for --idle-timeout seconds counts as a timeout.
+    if [ "$idle_s" -gt 0 ]; then
+        size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+        if [ "$size" != "$last_size" ]; then
+            last_size=$size
+            last_change=$now
+        elif [ $(( now - last_change )) -ge "$idle_s" ]; then
+            timed_out=1
+            frozen=1
+            break
+        fi
+    fi
     # If the marker is in, give QEMU a moment to power off, then move on.
     if grep -q '^KVMHOST-EXIT ' "$log" 2>/dev/null; then
         for _ in $(seq 50); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
@@ -205,7 +226,11 @@ marker=$(tr -d '\r' < "$log" | sed -n 's/^KVMHOST-EXIT \([0-9][0-9]*\)$/\1/p' | 
 boot=$(tr -d '\r' < "$log" | sed -n 's/^KVMHOST-START uptime=//p' | tail -n 1)
 
 if [ "$timed_out" -eq 1 ] && [ -z "$marker" ]; then
-    echo "kvmhost: TIMEOUT: no result within ${timeout_s}s (QEMU killed); last console lines:" >&2
+    if [ "$frozen" -eq 1 ]; then
+        echo "kvmhost: TIMEOUT: no console output for ${idle_s}s: the L1 VM looks frozen (QEMU killed); last console lines:" >&2
+    else
+        echo "kvmhost: TIMEOUT: no result within ${timeout_s}s (QEMU killed); last console lines:" >&2
+    fi
     tr -d '\r' < "$log" | tail -n 20 | sed 's/^/  | /' >&2
     exit 124
 fi
