@@ -8,7 +8,7 @@ BUILD_SAN ?= build-san
 BUILD_FUZZ ?= build-fuzz
 CACHE     ?= $(CURDIR)/.cache
 
-.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest clean
+.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest clean bench
 
 all: build
 

@@ -171,9 +171,12 @@ qpid=$!
 
 # Relay the guest command's output (between the markers) as it arrives.
 if [ "$verbose" -eq 1 ]; then
-    tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | tr -d '\r' &
+    # sed -u, not tr: tr block-buffers into a pipe and the output would only
+    # arrive when the L1 stops.
+    tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | sed -u 's/\r$//' &
 else
-    tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | tr -d '\r' | awk '
+    tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | awk '
+                          { sub(/\r$/, "") }
         /^KVMHOST-EXIT /  { exit }
         /^KVMHOST-TIMEOUT/ { exit }
         on                { print; fflush() }

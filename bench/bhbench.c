@@ -1,0 +1,733 @@
+/* bhbench.c — bulkhead's benchmark driver: runs every benchmark interleaved
+ * (bulkhead, QEMU, bulkhead, QEMU, ... after a warm-up of each), then prints a
+ * markdown table of medians with min/max and the bulkhead/QEMU ratio, plus
+ * machine-readable lines for the plots. A C program rather than a script
+ * because it also runs inside the nested KVM host, where there is only
+ * busybox, and because it times with clock_gettime at the fork, the first
+ * byte of guest output and the exit (pidfd) instead of a shell's overhead.
+ *
+ * usage: bhbench [options]      (bench/run.sh passes all of them)
+ *   --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH
+ *   --qemu PATH          omit: bulkhead columns only
+ *   --linux DIR          prepared guest (kernel, initrd, cmdline); omit: skip
+ *   --qemu-kernel PATH   the same kernel as an ELF vmlinux for QEMU's PVH boot
+ *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache)
+ *   --reps N --linux-reps N --churn N --exits N   counts
+ *   --label TEXT         what machine/mode this is (table header)
+ *   --only G1,G2         only these groups: startup footprint exits churn linux
+ *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
+ * Output lines: progress ("# ..."), the table between BHBENCH-TABLE-BEGIN/END,
+ * "BHBENCH-DATA<TAB>group<TAB>label<TAB>6 numbers" for gnuplot, and in smoke
+ * mode "BHBENCH-SMOKE: N passed, N failed". Exit 0 unless a benchmark could
+ * not produce a single sample (or, in smoke mode, anything failed). */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+#define MAX_SAMPLES 64
+#define MAX_ROWS 16
+
+enum vmm { VMM_BH, VMM_QEMU, VMM_N };
+static const char *const vmm_name[VMM_N] = { "bulkhead", "QEMU" };
+
+struct cfg {
+	const char *bulkhead, *qemu, *guest_elf, *hello, *kvm_min;
+	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
+	int reps, linux_reps, churn, exits;
+	bool smoke;
+};
+
+struct series {
+	double v[MAX_SAMPLES];
+	int n, fails;
+};
+
+struct row {
+	const char *group, *name, *unit;
+	bool higher_better;
+	struct series s[VMM_N];
+	struct series ref; /* kvm_min, for the exit-cost rows */
+	char note[200];
+};
+
+static struct cfg cfg = { .reps = 7, .linux_reps = 3, .churn = 6, .exits = 4000,
+			  .label = "", .tmp = "/tmp" };
+static struct row rows[MAX_ROWS];
+static int nrows;
+static int smoke_pass, smoke_fail;
+
+static struct row *row_new(const char *group, const char *name, const char *unit, bool higher)
+{
+	struct row *r = &rows[nrows++];
+	r->group = group;
+	r->name = name;
+	r->unit = unit;
+	r->higher_better = higher;
+	return r;
+}
+
+static void add(struct series *s, double v)
+{
+	if (s->n < MAX_SAMPLES)
+		s->v[s->n++] = v;
+}
+
+/* A run's verdict: counted for smoke mode, failures kept per series. */
+static void verdict(struct series *s, bool ok, const char *what, const char *errpath)
+{
+	if (ok) {
+		smoke_pass++;
+		return;
+	}
+	smoke_fail++;
+	if (s)
+		s->fails++;
+	printf("# FAILED: %s\n", what);
+	FILE *f = errpath ? fopen(errpath, "re") : NULL;
+	if (f) {
+		char line[300];
+		int n = 0;
+		while (fgets(line, sizeof(line), f) && n++ < 12)
+			printf("#   | %s", line);
+		fclose(f);
+	}
+	fflush(stdout);
+}
+
+/* ---------------- argv building ---------------- */
+struct argv {
+	char *v[64];
+	int n;
+	char buf[8192];
+	size_t used;
+};
+
+static void __attribute__((format(printf, 2, 3))) arg(struct argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int len = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= sizeof(a->buf) - a->used || a->n >= 63) {
+		fprintf(stderr, "bhbench: argument list too long\n");
+		exit(2);
+	}
+	a->v[a->n++] = a->buf + a->used;
+	a->v[a->n] = NULL;
+	a->used += (size_t)len + 1;
+}
+
+struct vmspec {
+	const char *kernel, *cmdline, *initrd, *guest_dir;
+	int mem_mib, cpus;
+	bool test_device;
+};
+
+static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
+{
+	memset(a, 0, sizeof(*a));
+	if (v == VMM_BH) {
+		arg(a, "%s", cfg.bulkhead);
+		arg(a, "run");
+		if (s->guest_dir) {
+			arg(a, "--guest");
+			arg(a, "%s", s->guest_dir);
+		} else {
+			arg(a, "--kernel");
+			arg(a, "%s", s->kernel);
+		}
+		if (s->initrd) {
+			arg(a, "--initrd");
+			arg(a, "%s", s->initrd);
+		}
+		if (s->cmdline) {
+			arg(a, "--cmdline");
+			arg(a, "%s", s->cmdline);
+		}
+		if (s->test_device)
+			arg(a, "--test-device");
+		arg(a, "--mem");
+		arg(a, "%dM", s->mem_mib);
+		arg(a, "--cpus");
+		arg(a, "%d", s->cpus);
+		/* A private decompression cache, filled by the warm-up run. */
+		arg(a, "--kernel-cache");
+		arg(a, "%s/kernel-cache", cfg.tmp);
+		return;
+	}
+	/* QEMU as close to bulkhead as it gets: microvm, no option ROMs, direct
+	 * PVH entry, in-kernel irqchip, serial on stdout, no other devices.
+	 * -arch-capabilities: PVM-backed KVM rejects that MSR (environment.md). */
+	arg(a, "%s", cfg.qemu);
+	arg(a, "-M");
+	arg(a, "microvm,x-option-roms=off,rtc=on");
+	arg(a, "-enable-kvm");
+	arg(a, "-cpu");
+	arg(a, "host,-arch-capabilities");
+	arg(a, "-m");
+	arg(a, "%d", s->mem_mib);
+	arg(a, "-smp");
+	arg(a, "%d", s->cpus);
+	arg(a, "-nodefaults");
+	arg(a, "-no-user-config");
+	arg(a, "-display");
+	arg(a, "none");
+	arg(a, "-no-reboot");
+	arg(a, "-serial");
+	arg(a, "stdio");
+	if (s->test_device) {
+		arg(a, "-device");
+		arg(a, "isa-debug-exit,iobase=0xf4,iosize=4");
+	}
+	arg(a, "-kernel");
+	arg(a, "%s", s->kernel);
+	if (s->initrd) {
+		arg(a, "-initrd");
+		arg(a, "%s", s->initrd);
+	}
+	if (s->cmdline) {
+		arg(a, "-append");
+		arg(a, "%s", s->cmdline);
+	}
+}
+
+/* What a clean finish looks like: bulkhead exits 0; QEMU's isa-debug-exit
+ * turns the guest's status 0 into (0 << 1) | 1, ACPI power-off into 0. */
+static int expected_exit(enum vmm v, bool test_device)
+{
+	return v == VMM_QEMU && test_device ? 1 : 0;
+}
+
+static int nvmm(void)
+{
+	return cfg.qemu ? VMM_N : 1;
+}
+
+static void errpath(char *buf, size_t len, enum vmm v)
+{
+	snprintf(buf, len, "%s/stderr-%s.log", cfg.tmp, v == VMM_BH ? "bulkhead" : "qemu");
+}
+
+/* One VM run with captured output. pats/stop_at as proc_follow; with a
+ * stop pattern the VM is left running for the caller (then killed here after
+ * `at_stop`). Returns true if the run ended as expected. */
+struct run {
+	double first, exit, pat[PROC_MAX_WATCH];
+	double t0;
+};
+
+typedef bool (*at_stop_fn)(pid_t pid, void *arg);
+
+static bool run_vm(enum vmm v, const struct vmspec *s, const char *const *pats, int npats,
+		   int stop_at, at_stop_fn at_stop, void *at_arg, double timeout, struct run *r,
+		   const char *what, struct series *fail_to)
+{
+	struct argv a;
+	struct proc p;
+	char err[512];
+	char desc[256];
+
+	snprintf(desc, sizeof(desc), "%s %s", vmm_name[v], what);
+	vm_argv(&a, v, s);
+	errpath(err, sizeof(err), v);
+	int rc = proc_start(&p, a.v, true, err);
+	if (rc < 0) {
+		verdict(fail_to, false, desc, NULL);
+		return false;
+	}
+	double deadline = p.t0 + timeout;
+	double first;
+	rc = proc_follow(&p, pats, npats, stop_at, deadline, &first, r->pat);
+	bool ok = rc == 0;
+	if (ok && stop_at >= 0) {
+		ok = r->pat[stop_at] >= 0 && (!at_stop || at_stop(p.pid, at_arg));
+		proc_kill(&p);
+	} else {
+		ok = proc_wait(&p, deadline) == 0 && ok;
+		ok = ok && proc_exit_code(&p) == expected_exit(v, s->test_device);
+	}
+	for (int i = 0; ok && i < npats; i++)
+		ok = r->pat[i] >= 0;
+	proc_close(&p);
+	r->t0 = p.t0;
+	r->first = first >= 0 ? first - p.t0 : -1;
+	r->exit = p.t_exit - p.t0;
+	for (int i = 0; i < npats; i++)
+		if (r->pat[i] >= 0)
+			r->pat[i] -= p.t0;
+	if (!ok)
+		snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), " (exit code %d%s)",
+			 proc_exit_code(&p), rc == -ETIMEDOUT ? ", timed out" : "");
+	verdict(fail_to, ok, desc, err);
+	return ok;
+}
+
+/* Warm-up runs first, then `reps` rounds; a round runs each VMM once, in
+ * turn, so slow drifts of the machine hit both alike. */
+static int rounds(int reps)
+{
+	return cfg.smoke ? 1 : reps + 1;
+}
+
+static bool warmup(int round)
+{
+	return !cfg.smoke && round == 0;
+}
+
+/* ---------------- 1. startup ---------------- */
+static void bench_startup(void)
+{
+	struct row *first = row_new("startup", "exec → first guest output", "ms", false);
+	struct row *exit_ = row_new("startup", "exec → process exit", "ms", false);
+	struct vmspec s = { .kernel = cfg.guest_elf, .cmdline = "mode=start", .mem_mib = 64,
+			    .cpus = 1, .test_device = true };
+	const char *pats[] = { "S\n" };
+
+	printf("# startup: %s mode=start, 64 MiB, 1 vCPU: fork → first byte of guest\n"
+	       "#   COM1 output on the VMM's stdout pipe, and fork → exit (pidfd)\n", cfg.guest_elf);
+	for (int i = 0; i < rounds(cfg.reps); i++)
+		for (int v = 0; v < nvmm(); v++) {
+			struct run r;
+			if (!run_vm((enum vmm)v, &s, pats, 1, -1, NULL, NULL, 30, &r, "startup",
+				    warmup(i) ? NULL : &first->s[v]) || warmup(i))
+				continue;
+			add(&first->s[v], r.first * 1e3);
+			add(&exit_->s[v], r.exit * 1e3);
+		}
+	snprintf(first->note, sizeof(first->note),
+		 "freestanding guest writes COM1 in its first C statement");
+}
+
+/* ---------------- 2. footprint ---------------- */
+struct fp_arg {
+	enum vmm v;
+	int mem_mib;
+	double mib, ram_mib;
+};
+
+static bool fp_measure(pid_t pid, void *opaque)
+{
+	struct fp_arg *f = opaque;
+	unsigned long long total, ram;
+
+	/* Let the VMM finish whatever it does after the guest's first output
+	 * (threads, lazy allocations) before reading its smaps. */
+	usleep(300 * 1000);
+	if (proc_smaps_rss(pid, f->v == VMM_BH ? "memfd:bulkhead-guest-ram" : NULL,
+			   (unsigned long long)f->mem_mib << 20, &total, &ram) < 0)
+		return false;
+	f->mib = (double)(total - ram) / 1024.0;
+	f->ram_mib = (double)ram / 1024.0;
+	return ram > 0; /* no guest-RAM mapping found: the subtraction failed */
+}
+
+static void bench_footprint(void)
+{
+	const int cpus[2] = { 1, 4 };
+	double ram_seen[VMM_N] = { 0, 0 };
+
+	printf("# footprint: %s mode=idle (cli; hlt), 64 MiB; /proc/PID/smaps 0.3 s after the\n"
+	       "#   guest's output: sum of Rss minus the guest-RAM mapping (bulkhead: memfd:bulkhead-guest-ram;\n"
+	       "#   QEMU: anonymous mappings >= guest RAM size)\n", cfg.guest_elf);
+	for (int c = 0; c < 2; c++) {
+		struct row *r = row_new("footprint", c == 0 ? "RSS excl. guest RAM, 1 vCPU" :
+							      "RSS excl. guest RAM, 4 vCPUs", "MiB", false);
+		struct vmspec s = { .kernel = cfg.guest_elf, .cmdline = "mode=idle", .mem_mib = 64,
+				    .cpus = cpus[c], .test_device = true };
+		const char *pats[] = { "I\n" };
+		for (int i = 0; i < rounds(cfg.reps > 4 ? 4 : cfg.reps); i++)
+			for (int v = 0; v < nvmm(); v++) {
+				struct fp_arg f = { .v = (enum vmm)v, .mem_mib = 64 };
+				struct run run;
+				if (!run_vm((enum vmm)v, &s, pats, 1, 0, fp_measure, &f, 30, &run,
+					    "footprint", warmup(i) ? NULL : &r->s[v]) || warmup(i))
+					continue;
+				add(&r->s[v], f.mib);
+				ram_seen[v] = f.ram_mib;
+			}
+		snprintf(r->note, sizeof(r->note), "guest RAM RSS subtracted: %.1f / %.1f MiB",
+			 ram_seen[0], ram_seen[1]);
+	}
+}
+
+/* ---------------- 3. exit cost ---------------- */
+static bool kvm_min_run(const char *kind, int n, double *ns)
+{
+	char count[32];
+	char err[512];
+	char out[256] = "";
+	struct proc p;
+
+	snprintf(count, sizeof(count), "%d", n);
+	snprintf(err, sizeof(err), "%s/stderr-kvm_min.log", cfg.tmp);
+	char *argv[] = { (char *)(uintptr_t)cfg.kvm_min, (char *)(uintptr_t)kind, count, NULL };
+	if (proc_start(&p, argv, true, err) < 0)
+		return false;
+	double deadline = p.t0 + 60;
+	size_t used = 0;
+	for (;;) {
+		struct pollfd pf = { .fd = p.out, .events = POLLIN };
+		if (poll(&pf, 1, 1000) < 0 || proc_now() > deadline)
+			break;
+		ssize_t got = read(p.out, out + used, sizeof(out) - 1 - used);
+		if (got <= 0)
+			break;
+		used += (size_t)got;
+		if (used == sizeof(out) - 1)
+			break;
+	}
+	out[used] = 0;
+	bool ok = proc_wait(&p, deadline) == 0 && proc_exit_code(&p) == 0;
+	proc_close(&p);
+	char k[16];
+	unsigned long exits;
+	ok = ok && sscanf(out, "kvm_min %15s %lu %lf", k, &exits, ns) == 3;
+	char what[64];
+	snprintf(what, sizeof(what), "kvm_min %s %d", kind, n);
+	verdict(NULL, ok, what, err);
+	return ok;
+}
+
+static void bench_exits(void)
+{
+	const char *kinds[2] = { "pio", "mmio" };
+	int n = cfg.smoke ? 50 : cfg.exits;
+
+	printf("# exit cost: %s mode=pio|mmio n=%d: a ring-3 loop of n writes to the\n"
+	       "#   unassigned port 0x2ff / address 0xd0000000, bracketed by '[' and ']' on COM1;\n"
+	       "#   (time of ']' - time of '[') / n. Reference: kvm_min, a bare KVM_RUN loop\n",
+	       cfg.guest_elf, n);
+	for (int k = 0; k < 2; k++) {
+		struct row *r = row_new("exits", k == 0 ? "PIO write exit" : "MMIO write exit", "µs", false);
+		char cmdline[64];
+		snprintf(cmdline, sizeof(cmdline), "mode=%s n=%d", kinds[k], n);
+		struct vmspec s = { .kernel = cfg.guest_elf, .cmdline = cmdline, .mem_mib = 64,
+				    .cpus = 1, .test_device = true };
+		const char *pats[] = { "[", "]" };
+		for (int i = 0; i < rounds(cfg.reps > 5 ? 5 : cfg.reps); i++) {
+			for (int v = 0; v < nvmm(); v++) {
+				struct run run;
+				if (!run_vm((enum vmm)v, &s, pats, 2, -1, NULL, NULL, 60, &run, kinds[k],
+					    warmup(i) ? NULL : &r->s[v]) || warmup(i))
+					continue;
+				add(&r->s[v], (run.pat[1] - run.pat[0]) / n * 1e6);
+			}
+			double ns;
+			if (kvm_min_run(kinds[k], n, &ns) && !warmup(i))
+				add(&r->ref, ns / 1e3);
+		}
+	}
+}
+
+/* ---------------- 4. density / churn ---------------- */
+static void bench_churn(void)
+{
+	int k = cfg.smoke ? 2 : cfg.churn;
+	struct vmspec s = { .kernel = cfg.hello, .cmdline = "hello", .mem_mib = 64, .cpus = 1,
+			    .test_device = true };
+
+	printf("# churn: %d runs of %s (64 MiB, 1 vCPU) back to back, then with 2 in flight;\n"
+	       "#   VMs per second = %d / wall time; every run must exit cleanly\n", k, cfg.hello, k);
+	for (int par = 1; par <= 2; par++) {
+		struct row *r = row_new("churn", par == 1 ? "VMs/s, sequential" : "VMs/s, 2 in parallel",
+					"VMs/s", true);
+		for (int i = 0; i < rounds(cfg.reps > 3 ? 3 : cfg.reps); i++)
+			for (int v = 0; v < nvmm(); v++) {
+				struct argv a;
+				struct proc procs[2];
+				int started = 0, done = 0;
+				bool ok = true;
+				vm_argv(&a, (enum vmm)v, &s);
+				double t0 = proc_now(), deadline = t0 + 20.0 + 10.0 * k;
+				memset(procs, 0, sizeof(procs));
+				for (int j = 0; j < par; j++)
+					procs[j].reaped = true; /* free slot */
+				while (done < k && ok) {
+					for (int j = 0; j < par && started < k; j++) {
+						if (!procs[j].reaped)
+							continue;
+						if (proc_start(&procs[j], a.v, false, NULL) < 0) {
+							ok = false;
+							break;
+						}
+						started++;
+					}
+					int j = proc_wait_any(procs, par, deadline);
+					if (j < 0) {
+						ok = false;
+						break;
+					}
+					ok = proc_exit_code(&procs[j]) == expected_exit((enum vmm)v, true);
+					proc_close(&procs[j]);
+					done++;
+				}
+				for (int j = 0; j < par; j++)
+					if (!procs[j].reaped) {
+						proc_kill(&procs[j]);
+						proc_close(&procs[j]);
+					}
+				double dt = proc_now() - t0;
+				char what[64];
+				snprintf(what, sizeof(what), "%s churn x%d", vmm_name[v], par);
+				verdict(warmup(i) ? NULL : &r->s[v], ok, what, NULL);
+				printf("#   %s: %d VMs in %.2f s%s\n", what, done, dt, warmup(i) ? " (warm-up)" : "");
+				if (ok && !warmup(i))
+					add(&r->s[v], k / dt);
+			}
+	}
+}
+
+/* ---------------- 5. real Linux ---------------- */
+static void bench_linux(void)
+{
+	char initrd[512], cmdline_path[512], cmdline[1024] = "";
+
+	if (!cfg.linux_dir) {
+		printf("# linux boot: skipped (%s)\n",
+		       cfg.smoke ? "smoke mode: a boot takes seconds" : "no prepared guest: make guest");
+		return;
+	}
+	snprintf(initrd, sizeof(initrd), "%s/initrd", cfg.linux_dir);
+	snprintf(cmdline_path, sizeof(cmdline_path), "%s/cmdline", cfg.linux_dir);
+	FILE *f = fopen(cmdline_path, "re");
+	if (!f || !fgets(cmdline, sizeof(cmdline), f)) {
+		printf("# linux boot: skipped (cannot read %s)\n", cmdline_path);
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	cmdline[strcspn(cmdline, "\n")] = 0;
+
+	struct row *boot = row_new("linux", "Linux: exec → guest power-off", "s", false);
+	struct row *init = row_new("linux", "Linux: exec → init's first line", "s", false);
+	const char *pats[] = { "BULKHEAD-GUEST-READY", "BULKHEAD-GUEST-DONE" };
+	printf("# linux boot: %s (cmdline \"%s\"), 256 MiB, 2 vCPUs; bulkhead --guest DIR,\n"
+	       "#   QEMU microvm PVH entry of the same kernel as vmlinux (%s); fork → exit after\n"
+	       "#   init's ACPI power-off, and fork → init's first line\n",
+	       cfg.linux_dir, cmdline, cfg.qemu_kernel ? cfg.qemu_kernel : "none: QEMU skipped");
+	for (int i = 0; i < rounds(cfg.linux_reps); i++)
+		for (int v = 0; v < nvmm(); v++) {
+			struct vmspec s = { .mem_mib = 256, .cpus = 2 };
+			if (v == VMM_BH) {
+				s.guest_dir = cfg.linux_dir;
+			} else {
+				if (!cfg.qemu_kernel)
+					continue;
+				s.kernel = cfg.qemu_kernel;
+				s.initrd = initrd;
+				s.cmdline = cmdline;
+			}
+			struct run r;
+			if (!run_vm((enum vmm)v, &s, pats, 2, -1, NULL, NULL, 240, &r, "linux boot",
+				    warmup(i) ? NULL : &boot->s[v]) || warmup(i))
+				continue;
+			add(&boot->s[v], r.exit);
+			add(&init->s[v], r.pat[0]);
+			printf("#   %s: init %.2f s, off %.2f s\n", vmm_name[v], r.pat[0], r.exit);
+			fflush(stdout);
+		}
+}
+
+/* ---------------- report ---------------- */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct stat3 {
+	double med, min, max;
+	bool ok;
+};
+
+static struct stat3 stats(const struct series *s)
+{
+	struct stat3 st = { 0, 0, 0, s->n > 0 };
+	double v[MAX_SAMPLES];
+	if (!s->n)
+		return st;
+	memcpy(v, s->v, sizeof(double) * (size_t)s->n);
+	qsort(v, (size_t)s->n, sizeof(double), cmp_double);
+	st.med = s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+	st.min = v[0];
+	st.max = v[s->n - 1];
+	return st;
+}
+
+static const char *fmt_num(char *buf, size_t len, double x)
+{
+	if (x >= 100)
+		snprintf(buf, len, "%.0f", x);
+	else if (x >= 10)
+		snprintf(buf, len, "%.1f", x);
+	else
+		snprintf(buf, len, "%.2f", x);
+	return buf;
+}
+
+static const char *cell(char *buf, size_t len, const struct series *s)
+{
+	struct stat3 st = stats(s);
+	char a[32], b[32], c[32];
+	if (!st.ok)
+		snprintf(buf, len, s->fails ? "failed (%d)" : "n/a", s->fails);
+	else
+		snprintf(buf, len, "%s (%s–%s)%s", fmt_num(a, sizeof(a), st.med),
+			 fmt_num(b, sizeof(b), st.min), fmt_num(c, sizeof(c), st.max),
+			 s->fails ? " ⚠" : "");
+	return buf;
+}
+
+static void report(void)
+{
+	printf("BHBENCH-TABLE-BEGIN\n");
+	printf("Benchmarks — %s. Median (min–max) of %d runs after a warm-up (Linux boot: %d runs; footprint: %d; exit cost: %d; churn: %d).\n\n",
+	       cfg.label[0] ? cfg.label : "this machine", cfg.reps, cfg.linux_reps,
+	       cfg.reps > 4 ? 4 : cfg.reps, cfg.reps > 5 ? 5 : cfg.reps, cfg.reps > 3 ? 3 : cfg.reps);
+	printf("| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |\n");
+	printf("|---|---|---|---|---|---|\n");
+	for (int i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+		char b[96], q[96], ratio[48] = "–", note[300];
+		struct stat3 sb = stats(&r->s[VMM_BH]), sq = stats(&r->s[VMM_QEMU]);
+		if (sb.ok && sq.ok && sq.med > 0)
+			snprintf(ratio, sizeof(ratio), "%.2f×", sb.med / sq.med);
+		snprintf(note, sizeof(note), "%s%s%s", r->higher_better ? "higher is better" : "lower is better",
+			 r->note[0] ? "; " : "", r->note);
+		if (r->ref.n) {
+			char rc[96];
+			snprintf(note + strlen(note), sizeof(note) - strlen(note),
+				 "; bare KVM_RUN loop (kvm_min): %s µs", cell(rc, sizeof(rc), &r->ref));
+		}
+		printf("| %s | %s | %s | %s | %s | %s |\n", r->name, r->unit,
+		       cell(b, sizeof(b), &r->s[VMM_BH]),
+		       cfg.qemu ? cell(q, sizeof(q), &r->s[VMM_QEMU]) : "not run", ratio, note);
+	}
+	printf("| block I/O | – | – | – | – | not measured: bulkhead has no virtio-blk yet |\n");
+	printf("BHBENCH-TABLE-END\n");
+	for (int i = 0; i < nrows; i++) {
+		struct stat3 sb = stats(&rows[i].s[VMM_BH]), sq = stats(&rows[i].s[VMM_QEMU]);
+		printf("BHBENCH-DATA\t%s\t\"%s (%s)\"\t%g\t%g\t%g\t%g\t%g\t%g\n", rows[i].group,
+		       rows[i].name, rows[i].unit, sb.med, sb.min, sb.max, sq.med, sq.min, sq.max);
+	}
+}
+
+/* ---------------- main ---------------- */
+static int usage(void)
+{
+	fprintf(stderr, "usage: bhbench --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH\n"
+			"               [--qemu PATH] [--linux DIR --qemu-kernel PATH] [--tmp DIR]\n"
+			"               [--reps N] [--linux-reps N] [--churn N] [--exits N]\n"
+			"               [--label TEXT] [--only GROUPS] [--smoke]\n");
+	return 2;
+}
+
+/* --only startup,exits,...: run just those groups (for debugging). */
+static bool wanted(const char *group)
+{
+	if (!cfg.only)
+		return true;
+	size_t n = strlen(group);
+	for (const char *p = cfg.only; (p = strstr(p, group)); p += n)
+		if ((p == cfg.only || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+			return true;
+	return false;
+}
+
+static int num(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || v < 1 || v > MAX_SAMPLES * 1000) {
+		fprintf(stderr, "bhbench: bad number '%s'\n", s);
+		exit(2);
+	}
+	return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(o, "--smoke")) {
+			cfg.smoke = true;
+			continue;
+		}
+		if (!val)
+			return usage();
+		i++;
+		if (!strcmp(o, "--bulkhead"))
+			cfg.bulkhead = val;
+		else if (!strcmp(o, "--qemu"))
+			cfg.qemu = val;
+		else if (!strcmp(o, "--guest-elf"))
+			cfg.guest_elf = val;
+		else if (!strcmp(o, "--hello"))
+			cfg.hello = val;
+		else if (!strcmp(o, "--kvm-min"))
+			cfg.kvm_min = val;
+		else if (!strcmp(o, "--linux"))
+			cfg.linux_dir = val;
+		else if (!strcmp(o, "--qemu-kernel"))
+			cfg.qemu_kernel = val;
+		else if (!strcmp(o, "--tmp"))
+			cfg.tmp = val;
+		else if (!strcmp(o, "--only"))
+			cfg.only = val;
+		else if (!strcmp(o, "--label"))
+			cfg.label = val;
+		else if (!strcmp(o, "--reps"))
+			cfg.reps = num(val);
+		else if (!strcmp(o, "--linux-reps"))
+			cfg.linux_reps = num(val);
+		else if (!strcmp(o, "--churn"))
+			cfg.churn = num(val);
+		else if (!strcmp(o, "--exits"))
+			cfg.exits = num(val);
+		else
+			return usage();
+	}
+	if (!cfg.bulkhead || !cfg.guest_elf || !cfg.hello || !cfg.kvm_min)
+		return usage();
+	if (cfg.reps > MAX_SAMPLES - 1 || cfg.linux_reps > MAX_SAMPLES - 1)
+		return usage();
+	char kc[512];
+	snprintf(kc, sizeof(kc), "%s/kernel-cache", cfg.tmp);
+	mkdir(kc, 0700);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	double t0 = proc_now();
+	if (wanted("startup"))
+		bench_startup();
+	if (wanted("footprint"))
+		bench_footprint();
+	if (wanted("exits"))
+		bench_exits();
+	if (wanted("churn"))
+		bench_churn();
+	if (wanted("linux"))
+		bench_linux();
+	printf("# block I/O: not measured — bulkhead has no virtio-blk yet\n");
+	printf("# driver wall time: %.1f s\n", proc_now() - t0);
+
+	if (cfg.smoke) {
+		printf("BHBENCH-SMOKE: %d passed, %d failed\n", smoke_pass, smoke_fail);
+		return smoke_fail ? 1 : 0;
+	}
+	report();
+	for (int i = 0; i < nrows; i++)
+		if (!rows[i].s[VMM_BH].n)
+			return 1;
+	return 0;
+}

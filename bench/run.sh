@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# bench/run.sh [--smoke] BUILD CACHE
+#
+# bulkhead vs QEMU benchmarks (bench/README.md says what each one measures).
+# Builds the bench programs (a Meson project of their own, in BUILD/bench),
+# then runs the driver, bhbench, where /dev/kvm is:
+#   native  directly on this machine;
+#   nested  inside the nested KVM test host (tests/e2e/kvmhost/run.sh): one L1
+#           boot, every benchmark interleaved inside it, results relayed back.
+# Writes the markdown table to bench/results/latest.md (and echoes it), the
+# whole log to bench/results/latest.log, and, when gnuplot is installed,
+# PNG charts bench/results/<group>.png.
+#   --smoke   every benchmark program once with tiny counts (no Linux boot),
+#             prints "N passed, N failed"; exit 0 only if nothing failed.
+#             Meant for make check: < 60 s.
+# BHBENCH_ARGS in the environment adds driver options (bhbench.c's header),
+# e.g. BHBENCH_ARGS="--only churn --reps 1" while working on one benchmark.
+# Needs: BUILD/bulkhead and BUILD/tests/guest/hello.elf (ninja -C BUILD),
+# qemu-system-x86_64 for the QEMU columns (scripts/deps.sh bench), and for
+# the Linux boot the default guest (made here with scripts/prepare-guest.sh
+# CACHE if missing).
+set -euo pipefail
+
+smoke=0
+if [ "${1:-}" = "--smoke" ]; then smoke=1; shift; fi
+[ "$#" -eq 2 ] || { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+build=$(cd "$1" && pwd)
+mkdir -p "$2"
+cache=$(cd "$2" && pwd)
+results=$here/results
+mkdir -p "$results"
+start_s=$(date +%s)
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+[ -x "$build/bulkhead" ] || die "$build/bulkhead missing (make build)"
+hello=$build/tests/guest/hello.elf
+[ -f "$hello" ] || die "$hello missing (make build)"
+
+# --- the bench programs -------------------------------------------------------
+bb=$build/bench
+if [ ! -f "$bb/build.ninja" ]; then
+    meson setup "$bb" "$here" >"$results/meson-setup.log" 2>&1 \
+        || { cat "$results/meson-setup.log" >&2; die "meson setup of bench/ failed"; }
+fi
+ninja -C "$bb" >"$results/ninja.log" 2>&1 || { cat "$results/ninja.log" >&2; die "building bench/ failed"; }
+
+mode=$("$repo/tests/e2e/kvmhost/env.sh")
+qemu=$(command -v qemu-system-x86_64 || true)
+[ -n "$qemu" ] || echo "bench: qemu-system-x86_64 not installed (scripts/deps.sh bench): bulkhead columns only" >&2
+
+# --- the real-Linux guest ----------------------------------------------------------
+# QEMU boots the same kernel through its PVH entry, which needs the ELF
+# vmlinux: extract it from the bzImage (LZ4 payload located by the header's
+# payload_offset/payload_length; the last 4 bytes are the kernel build's
+# size trailer, not LZ4). bulkhead decompresses the bzImage itself.
+guest=""
+vmlinux=""
+extract_vmlinux() {  # bzImage out
+    local k=$1 out=$2 setup_sects poff plen magic
+    magic=$(od -An -tx1 -j0 -N4 "$k" | tr -d ' \n')
+    if [ "$magic" = "7f454c46" ]; then cp "$k" "$out"; return 0; fi
+    setup_sects=$(od -An -tu1 -j$((0x1f1)) -N1 "$k" | tr -d ' ')
+    [ "$setup_sects" -ne 0 ] || setup_sects=4
+    poff=$(od -An -tu4 -j$((0x248)) -N4 "$k" | tr -d ' ')
+    plen=$(od -An -tu4 -j$((0x24c)) -N4 "$k" | tr -d ' ')
+    magic=$(od -An -tx1 -j$(((setup_sects + 1) * 512 + poff)) -N4 "$k" | tr -d ' \n')
+    [ "$magic" = "02214c18" ] || return 1  # only LZ4 (Debian's choice) is handled
+    command -v lz4 >/dev/null || return 1
+    dd if="$k" iflag=skip_bytes,count_bytes skip=$(((setup_sects + 1) * 512 + poff)) count=$((plen - 4)) \
+        status=none | lz4 -dcq >"$out.tmp" && mv "$out.tmp" "$out"
+}
+if [ "$smoke" -eq 0 ]; then
+    if [ ! -f "$cache/guests/default/initrd" ]; then
+        "$repo/scripts/prepare-guest.sh" "$cache" >/dev/null 2>&1 \
+            || echo "bench: no default guest (make guest failed): Linux boot skipped" >&2
+    fi
+    if [ -f "$cache/guests/default/initrd" ]; then
+        guest=$cache/guests/default
+        kernel=$(readlink -f "$guest/kernel")
+        vmlinux=$bb/vmlinux
+        if [ ! -s "$vmlinux" ] || [ "$kernel" -nt "$vmlinux" ]; then
+            extract_vmlinux "$kernel" "$vmlinux" || {
+                echo "bench: cannot extract an ELF vmlinux from $kernel: QEMU's Linux boot skipped" >&2
+                vmlinux=""
+            }
+        fi
+    fi
+fi
+
+# --- run ------------------------------------------------------------------------
+if [ "$smoke" -eq 1 ]; then
+    counts=(--smoke)
+else
+    counts=(--reps 7 --linux-reps 3 --churn 6)
+fi
+# Extra driver options for debugging, e.g. BHBENCH_ARGS="--only churn --reps 1".
+# shellcheck disable=SC2206 # split on purpose
+counts+=(${BHBENCH_ARGS:-})
+log=$results/latest.log
+[ "$smoke" -eq 1 ] && log=$results/smoke.log
+
+case "$mode" in
+native)
+    label="native /dev/kvm on $(hostname)"
+    [ -e /sys/module/kvm_pvm ] && label="$label (PVM-backed KVM: ring 0 and exits emulated, see environment.md)"
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/bhbench.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    args=(--bulkhead "$build/bulkhead" --guest-elf "$bb/bench_guest.elf" --hello "$hello"
+          --kvm-min "$bb/kvm_min" --tmp "$tmp" --exits 20000 --label "$label" "${counts[@]}")
+    [ -n "$qemu" ] && args+=(--qemu "$qemu")
+    [ -n "$guest" ] && args+=(--linux "$guest")
+    [ -n "$vmlinux" ] && args+=(--qemu-kernel "$vmlinux")
+    set +e
+    timeout -k 5 900 "$bb/bhbench" "${args[@]}" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ;;
+nested)
+    label="nested TCG-emulated KVM on this machine (L1: QEMU TCG, emulated AMD SVM, kvm-amd)"
+    adds=(--add "$bb/bhbench:/bench/bhbench" --add "$bb/kvm_min:/bench/kvm_min"
+          --add "$bb/bench_guest.elf:/bench/bench_guest.elf" --add "$hello:/bench/hello.elf"
+          --add "$build/bulkhead:/bench/bulkhead")
+    cmd="/bench/bhbench --bulkhead /bench/bulkhead --guest-elf /bench/bench_guest.elf --hello /bench/hello.elf"
+    cmd="$cmd --kvm-min /bench/kvm_min --tmp /tmp --exits 4000 ${counts[*]}"
+    if [ -n "$qemu" ]; then
+        # QEMU finds its firmware as <exe>/../share/qemu: keep the same layout.
+        bios=$(readlink -f "$(dirname "$qemu")/../share/qemu/bios-microvm.bin")
+        [ -f "$bios" ] || die "QEMU's bios-microvm.bin not found"
+        adds+=(--add "$qemu:/usr/bin/qemu-system-x86_64" --add "$bios:/usr/share/qemu/bios-microvm.bin")
+        cmd="$cmd --qemu /usr/bin/qemu-system-x86_64"
+    fi
+    if [ -n "$guest" ]; then
+        adds+=(--add "$guest/kernel:/bench/linux/kernel" --add "$guest/initrd:/bench/linux/initrd"
+               --add "$guest/cmdline:/bench/linux/cmdline")
+        cmd="$cmd --linux /bench/linux"
+        if [ -n "$vmlinux" ]; then
+            adds+=(--add "$vmlinux:/bench/vmlinux")
+            cmd="$cmd --qemu-kernel /bench/vmlinux"
+        fi
+    fi
+    budget=600
+    [ "$smoke" -eq 1 ] && budget=55
+    set +e
+    "$repo/tests/e2e/kvmhost/run.sh" --timeout "$budget" --cpus 2 --mem 2048 --cache "$cache" \
+        "${adds[@]}" -- "$cmd --label '$label'" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ;;
+*)
+    die "no usable KVM here (tests/e2e/kvmhost/env.sh: $mode); scripts/deps.sh check installs the nested host's needs"
+    ;;
+esac
+elapsed=$(($(date +%s) - start_s))
+
+if [ "$smoke" -eq 1 ]; then
+    line=$(tr -d '\r' <"$log" | sed -n 's/^BHBENCH-SMOKE: //p' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "0 passed, 1 failed (the bench driver did not finish, status $rc; see $log)"
+        exit 1
+    fi
+    echo "$line (bench smoke, ${elapsed}s)"
+    [ "$rc" -eq 0 ]
+    exit
+fi
+
+# --- results ----------------------------------------------------------------------
+tr -d '\r' <"$log" | sed -n '/^BHBENCH-TABLE-BEGIN$/,/^BHBENCH-TABLE-END$/p' | sed '1d;$d' >"$results/latest.md.tmp"
+if [ ! -s "$results/latest.md.tmp" ]; then
+    rm -f "$results/latest.md.tmp"
+    die "no results table (driver status $rc; see $log)"
+fi
+{
+    cat "$results/latest.md.tmp"
+    echo
+    echo "Total \`make bench\` wall time: ${elapsed} s ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))."
+} >"$results/latest.md"
+rm -f "$results/latest.md.tmp"
+
+# One data file per group, one PNG per group (bars = medians, whiskers = min/max).
+groups=$(tr -d '\r' <"$log" | awk -F'\t' '$1 == "BHBENCH-DATA" { print $2 }' | sort -u)
+for g in $groups; do
+    tr -d '\r' <"$log" | awk -F'\t' -v g="$g" 'BEGIN { OFS = "\t" }
+        $1 == "BHBENCH-DATA" && $2 == g { print $3, $4, $5, $6, $7, $8, $9 }' >"$results/$g.dat"
+done
+if command -v gnuplot >/dev/null; then
+    for g in $groups; do
+        gnuplot -e "datafile='$results/$g.dat'; outfile='$results/$g.png'; chart_title='$g — $label'" \
+            "$here/plot.gp" 2>>"$results/gnuplot.log" || echo "bench: gnuplot failed for $g (see $results/gnuplot.log)" >&2
+    done
+    pngs="PNG charts: $(cd "$results" && for g in $groups; do if [ -f "$g.png" ]; then printf '%s.png ' "$g"; fi; done)"
+else
+    pngs="no PNG charts: gnuplot missing (scripts/deps.sh bench installs gnuplot-nox)"
+fi
+
+echo
+echo "=== bench/results/latest.md ==="
+cat "$results/latest.md"
+echo "$pngs (in $results)"
+exit "$rc"
