@@ -90,7 +90,12 @@ static BH_WUR int load_bzimage_host(struct boot_ctx *c, const uint8_t *data, siz
 	}
 	cname = boot_comp_name(comp);
 	if (dir) {
-		boot_cache_key(data, len, key);
+		/* The content key, from the memo when this file was hashed before. */
+		if (!c->src_st || !boot_cache_memo_get(dir, c->src_st, key)) {
+			boot_cache_key(data, len, key);
+			if (c->src_st)
+				boot_cache_memo_put(dir, c->src_st, key);
+		}
 		if (try_cache(c, key) == 0) {
 			snprintf(c->format, sizeof(c->format),
 				 "bzImage: %s payload decompressed on host (cache hit)", cname);
@@ -201,8 +206,9 @@ out:
 	return ret;
 }
 
-int boot_load_image(struct guest_mem *gm, const struct boot_config *cfg, const uint8_t *image,
-		    size_t len, struct boot_plan *plan, char *err, size_t errlen)
+static int load_image(struct guest_mem *gm, const struct boot_config *cfg, const uint8_t *image,
+		      size_t len, const struct stat *st, struct boot_plan *plan, char *err,
+		      size_t errlen)
 {
 	uint64_t initrd_start = 0, initrd_size = 0;
 	struct boot_ctx c;
@@ -218,6 +224,7 @@ int boot_load_image(struct guest_mem *gm, const struct boot_config *cfg, const u
 	c.gm = gm;
 	c.cfg = cfg;
 	c.name = cfg->kernel_path ? cfg->kernel_path : "<memory>";
+	c.src_st = st;
 	c.what = "";
 	c.err = err;
 	c.errlen = errlen;
@@ -271,9 +278,16 @@ int boot_load_image(struct guest_mem *gm, const struct boot_config *cfg, const u
 	return 0;
 }
 
+int boot_load_image(struct guest_mem *gm, const struct boot_config *cfg, const uint8_t *image,
+		    size_t len, struct boot_plan *plan, char *err, size_t errlen)
+{
+	return load_image(gm, cfg, image, len, NULL, plan, err, errlen);
+}
+
 int boot_load(struct guest_mem *gm, const struct boot_config *cfg, struct boot_plan *plan,
 	      char *err, size_t errlen)
 {
+	struct stat st;
 	uint8_t *image;
 	size_t len;
 	int ret;
@@ -282,11 +296,11 @@ int boot_load(struct guest_mem *gm, const struct boot_config *cfg, struct boot_p
 		err[0] = '\0';
 	if (!cfg || !cfg->kernel_path)
 		return boot_errf(err, errlen, -EINVAL, "kernel: no path given");
-	ret = boot_file_load("kernel", cfg->kernel_path, BOOT_KERNEL_MAX, &image, &len, err,
+	ret = boot_file_load("kernel", cfg->kernel_path, BOOT_KERNEL_MAX, &image, &len, &st, err,
 			     errlen);
 	if (ret)
 		return ret;
-	ret = boot_load_image(gm, cfg, image, len, plan, err, errlen);
+	ret = load_image(gm, cfg, image, len, &st, plan, err, errlen);
 	free(image);
 	return ret;
 }

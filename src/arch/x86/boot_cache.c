@@ -9,7 +9,13 @@
  * then validated by the caller exactly like any other kernel. Writes are atomic
  * (0600 temp file in the same directory, then rename), so readers never see a
  * partial entry; the directory is created 0700, and a directory that is not
- * ours or that others can write to is not used at all. */
+ * ours or that others can write to is not used at all.
+ *
+ * Memo: hashing a 14 MB bzImage costs ~50 ms natively and over a second where
+ * the host itself is emulated, so `<cache_dir>/src-<sha256 of the file's
+ * identity>` remembers the content key of a file seen before. Identity = device,
+ * inode, size, mtime and ctime (ns): any write to the file changes ctime, which
+ * no unprivileged user can set back, so a stale memo cannot be hit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +27,7 @@
 #include <zlib.h>
 
 #include "arch/x86/boot_internal.h"
+#include "common/log.h"
 
 #define CACHE_MAGIC "BHKCACHE"
 #define CACHE_VERSION 1
@@ -178,20 +185,76 @@ static BH_WUR int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int boot_cache_store(const char *dir, const uint8_t key[32], const uint8_t *elf, size_t len)
+#define MEMO_MAGIC "BHKMEMO1"
+
+struct cache_memo {
+	char magic[8];
+	uint8_t key[32];
+};
+
+static void memo_name(const struct stat *st, uint8_t id[32])
 {
-	struct cache_trailer t;
-	char path[PATH_MAX], tmp[PATH_MAX];
+	uint64_t f[7] = { (uint64_t)st->st_dev,         (uint64_t)st->st_ino,
+			  (uint64_t)st->st_size,        (uint64_t)st->st_mtim.tv_sec,
+			  (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec,
+			  (uint64_t)st->st_ctim.tv_nsec };
+
+	boot_sha256((const uint8_t *)f, sizeof(f), id);
+}
+
+bool boot_cache_memo_get(const char *dir, const struct stat *st, uint8_t key[32])
+{
+	struct cache_memo m;
+	char path[PATH_MAX];
+	uint8_t id[32];
+	ssize_t n;
+	int fd;
+
+	memo_name(st, id);
+	if (cache_dir_ok(dir) || cache_path(path, sizeof(path), dir, id, "src-", ""))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	n = read(fd, &m, sizeof(m));
+	close(fd);
+	if (n != (ssize_t)sizeof(m) || memcmp(m.magic, MEMO_MAGIC, 8))
+		return false;
+	memcpy(key, m.key, 32);
+	return true;
+}
+
+static int write_atomic(const char *dir, const char *path, const char *tmpl_prefix,
+			const uint8_t key[32], const uint8_t *a, size_t alen, const uint8_t *b,
+			size_t blen) BH_WUR;
+
+void boot_cache_memo_put(const char *dir, const struct stat *st, const uint8_t key[32])
+{
+	struct cache_memo m;
+	char path[PATH_MAX];
+	uint8_t id[32];
+
+	memo_name(st, id);
+	memcpy(m.magic, MEMO_MAGIC, 8);
+	memcpy(m.key, key, 32);
+	if (mkdir_p(dir) || cache_dir_ok(dir) ||
+	    cache_path(path, sizeof(path), dir, id, "src-", ""))
+		return;
+	/* Best effort: without a memo the next boot just hashes again. */
+	if (write_atomic(dir, path, ".src-", id, (const uint8_t *)&m, sizeof(m), NULL, 0))
+		bh_dbg("kernel cache: cannot record the memo in %s", dir);
+}
+
+/* Write a then b to a 0600 temp file in dir and rename it over path, so no
+ * reader ever sees a partial file. */
+static int write_atomic(const char *dir, const char *path, const char *tmpl_prefix,
+			const uint8_t key[32], const uint8_t *a, size_t alen,
+			const uint8_t *b, size_t blen)
+{
+	char tmp[PATH_MAX];
 	int fd, ret;
 
-	ret = mkdir_p(dir);
-	if (!ret)
-		ret = cache_dir_ok(dir);
-	if (ret)
-		return ret;
-	ret = cache_path(path, sizeof(path), dir, key, "", "");
-	if (!ret)
-		ret = cache_path(tmp, sizeof(tmp), dir, key, ".", ".XXXXXX");
+	ret = cache_path(tmp, sizeof(tmp), dir, key, tmpl_prefix, ".XXXXXX");
 	if (ret)
 		return ret;
 	fd = mkostemp(tmp, O_CLOEXEC); /* created 0600 */
@@ -201,15 +264,9 @@ int boot_cache_store(const char *dir, const uint8_t key[32], const uint8_t *elf,
 		ret = -errno;
 		goto err_unlink;
 	}
-	memset(&t, 0, sizeof(t));
-	memcpy(t.magic, CACHE_MAGIC, 8);
-	t.version = CACHE_VERSION;
-	t.crc = crc32_buf(elf, len);
-	t.elf_len = len;
-	memcpy(t.key, key, 32);
-	ret = write_all(fd, elf, len);
-	if (!ret)
-		ret = write_all(fd, (const uint8_t *)&t, sizeof(t));
+	ret = write_all(fd, a, alen);
+	if (!ret && blen)
+		ret = write_all(fd, b, blen);
 	if (ret)
 		goto err_unlink;
 	if (close(fd) < 0) {
@@ -229,6 +286,28 @@ err_unlink:
 		close(fd);
 	unlink(tmp);
 	return ret;
+}
+
+int boot_cache_store(const char *dir, const uint8_t key[32], const uint8_t *elf, size_t len)
+{
+	struct cache_trailer t;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = mkdir_p(dir);
+	if (!ret)
+		ret = cache_dir_ok(dir);
+	if (!ret)
+		ret = cache_path(path, sizeof(path), dir, key, "", "");
+	if (ret)
+		return ret;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.magic, CACHE_MAGIC, 8);
+	t.version = CACHE_VERSION;
+	t.crc = crc32_buf(elf, len);
+	t.elf_len = len;
+	memcpy(t.key, key, 32);
+	return write_atomic(dir, path, ".", key, elf, len, (const uint8_t *)&t, sizeof(t));
 }
 
 void boot_cache_drop(const char *dir, const uint8_t key[32])

@@ -118,7 +118,7 @@ int boot_file_read(int fd, const char *what, const char *path, void *buf, uint64
 }
 
 int boot_file_load(const char *what, const char *path, uint64_t max, uint8_t **bufp,
-		   size_t *lenp, char *err, size_t errlen)
+		   size_t *lenp, struct stat *stp, char *err, size_t errlen)
 {
 	uint64_t size;
 	uint8_t *buf;
@@ -138,6 +138,11 @@ int boot_file_load(const char *what, const char *path, uint64_t max, uint8_t **b
 	ret = boot_file_read(fd, what, path, buf, size, err, errlen);
 	if (ret)
 		goto err_free;
+	if (stp && fstat(fd, stp) < 0) {
+		ret = boot_errf(err, errlen, -errno, "%s %s: fstat: %s", what, path,
+				strerror(errno));
+		goto err_free;
+	}
 	close(fd);
 	*bufp = buf;
 	*lenp = (size_t)size;

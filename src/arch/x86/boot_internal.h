@@ -9,6 +9,7 @@
 #define BH_X86_BOOT_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct boot_ctx {
 	struct guest_mem *gm;
 	const struct boot_config *cfg;
 	const char *name;      /* kernel path (or a label) for messages */
+	const struct stat *src_st; /* the kernel file as read, or NULL (image in memory) */
 	const char *what;      /* "" or a sub-input prefix such as "decompressed lz4 payload: " */
 	char *err;
 	size_t errlen;
@@ -64,9 +66,10 @@ int boot_file_open(const char *what, const char *path, uint64_t max, int *fdp, u
 int boot_file_read(int fd, const char *what, const char *path, void *buf, uint64_t size,
 		   char *err, size_t errlen) BH_WUR;
 
-/* boot_file_open + malloc + boot_file_read. *bufp is the caller's (free()). */
+/* boot_file_open + malloc + boot_file_read. *bufp is the caller's (free()).
+ * If stp is not NULL it receives the fstat() of the file that was read. */
 int boot_file_load(const char *what, const char *path, uint64_t max, uint8_t **bufp,
-		   size_t *lenp, char *err, size_t errlen) BH_WUR;
+		   size_t *lenp, struct stat *stp, char *err, size_t errlen) BH_WUR;
 
 /* --- boot_bzimage.c --- */
 struct bzimage_info {
@@ -160,5 +163,11 @@ int boot_cache_store(const char *dir, const uint8_t key[32], const uint8_t *elf,
 
 /* Remove a bad cache entry (best effort). */
 void boot_cache_drop(const char *dir, const uint8_t key[32]);
+
+/* Memo of content keys by file identity (see boot_cache.c): get returns true
+ * and fills key if this exact file (dev, ino, size, mtime, ctime) was hashed
+ * before; put records it (best effort). */
+bool boot_cache_memo_get(const char *dir, const struct stat *st, uint8_t key[32]);
+void boot_cache_memo_put(const char *dir, const struct stat *st, const uint8_t key[32]);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "boot_test_fixture.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -308,6 +309,41 @@ static void test_cache(void **state)
 	tbuf_free(&bz);
 }
 
+/* Loading from a file records a memo of the content key by file identity;
+ * rewriting the file (new ctime) must never hit the old memo. */
+static void test_cache_memo(void **state)
+{
+	struct fx *f = *state;
+	struct tbuf a = fx_bz(BOOT_COMP_XZ, NULL), b = fx_bz(BOOT_COMP_GZIP, NULL);
+	char dir[700];
+	unsigned memos = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/memo-cache", f->dir);
+	f->cfg.cache_dir = dir;
+	assert_int_equal(fx_load_file(f, "k", a.p, a.len), 0);
+	assert_string_equal(f->plan.format, "bzImage: xz payload decompressed on host (cache miss)");
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		memos += strncmp(de->d_name, "src-vmlinux-", 12) == 0;
+	closedir(d);
+	assert_int_equal(memos, 1);
+	/* Same file again: memo hit, then cache hit. */
+	assert_int_equal(boot_load(&f->gm, &f->cfg, &f->plan, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->plan.format, "bzImage: xz payload decompressed on host (cache hit)");
+	/* Rewritten in place with other content: a new identity, a new key. */
+	assert_int_equal(fx_load_file(f, "k", b.p, b.len), 0);
+	assert_string_equal(f->plan.format,
+			    "bzImage: gzip payload decompressed on host (cache miss)");
+	assert_int_equal(boot_load(&f->gm, &f->cfg, &f->plan, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->plan.format,
+			    "bzImage: gzip payload decompressed on host (cache hit)");
+	tbuf_free(&a);
+	tbuf_free(&b);
+}
+
 static void test_real_kernel(void **state)
 {
 	const char *path = getenv("BULKHEAD_REAL_KERNEL");
@@ -353,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_lz4_legacy_details),
 		cmocka_unit_test_setup_teardown(test_gzip_bomb, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cache, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_memo, fx_setup, fx_teardown),
 		cmocka_unit_test(test_real_kernel),
 	};
 
