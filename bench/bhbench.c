@@ -14,14 +14,30 @@
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache)
  *   --reps N --linux-reps N --churn N --exits N   counts
  *   --label TEXT         what machine/mode this is (table header)
- *   --only G1,G2         only these groups: startup footprint exits churn linux
+ *   --only G1,G2         only these groups: startup footprint exits linux churn
+ *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
- * Output lines: progress ("# ..."), the table between BHBENCH-TABLE-BEGIN/END,
- * "BHBENCH-DATA<TAB>group<TAB>label<TAB>6 numbers" for gnuplot, and in smoke
- * mode "BHBENCH-SMOKE: N passed, N failed". Exit 0 unless a benchmark could
- * not produce a single sample (or, in smoke mode, anything failed). */
+ * Groups run in the order above; churn (many VMs created and destroyed fast)
+ * is last because the nested L1 has been seen to freeze during it
+ * (README.md, "Known problem"), and then only it should be lost.
+ * Output lines, all flushed as they are printed:
+ *   "# ..."                            progress, at least one line every
+ *                                      HEARTBEAT_S seconds (a heartbeat
+ *                                      thread), so silence means a freeze;
+ *   BHBENCH-PLAN g1 g2 ...             the groups that will run;
+ *   BHBENCH-HEADER<TAB>text            the table's caption;
+ *   BHBENCH-GROUP-START g              a group begins;
+ *   BHBENCH-ROW<TAB>| markdown row |   a finished group's rows, then
+ *   BHBENCH-DATA<TAB>group<TAB>label<TAB>6 numbers   (for gnuplot), then
+ *   BHBENCH-GROUP-DONE g;
+ * and at the end the whole table between BHBENCH-TABLE-BEGIN/END, or in
+ * smoke mode "BHBENCH-SMOKE: N passed, N failed". bench/run.sh rebuilds the
+ * table from the ROW lines when the end never comes. Exit 0 unless a
+ * benchmark could not produce a single sample (or, in smoke mode, anything
+ * failed). */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,7 +59,7 @@ struct cfg {
 	const char *bulkhead, *qemu, *guest_elf, *hello, *kvm_min;
 	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
 	int reps, linux_reps, churn, exits;
-	bool smoke;
+	bool smoke, no_bh, no_qemu;
 };
 
 struct series {
@@ -207,9 +223,23 @@ static int expected_exit(enum vmm v, bool test_device)
 	return v == VMM_QEMU && test_device ? 1 : 0;
 }
 
-static int nvmm(void)
+static bool vmm_on(int v)
 {
-	return cfg.qemu ? VMM_N : 1;
+	return v == VMM_BH ? !cfg.no_bh : cfg.qemu && !cfg.no_qemu;
+}
+
+/* for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)): the VMMs that run. */
+static int next_vmm(int v)
+{
+	do
+		v++;
+	while (v < VMM_N && !vmm_on(v));
+	return v;
+}
+
+static int first_vmm(void)
+{
+	return next_vmm(-1);
 }
 
 static void errpath(char *buf, size_t len, enum vmm v)
@@ -295,7 +325,7 @@ static void bench_startup(void)
 	printf("# startup: %s mode=start, 64 MiB, 1 vCPU: fork → first byte of guest\n"
 	       "#   COM1 output on the VMM's stdout pipe, and fork → exit (pidfd)\n", cfg.guest_elf);
 	for (int i = 0; i < rounds(cfg.reps); i++)
-		for (int v = 0; v < nvmm(); v++) {
+		for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
 			struct run r;
 			if (!run_vm((enum vmm)v, &s, pats, 1, -1, NULL, NULL, 30, &r, "startup",
 				    warmup(i) ? NULL : &first->s[v]) || warmup(i))
@@ -345,7 +375,7 @@ static void bench_footprint(void)
 				    .cpus = cpus[c], .test_device = true };
 		const char *pats[] = { "I\n" };
 		for (int i = 0; i < rounds(cfg.reps > 4 ? 4 : cfg.reps); i++)
-			for (int v = 0; v < nvmm(); v++) {
+			for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
 				struct fp_arg f = { .v = (enum vmm)v, .mem_mib = 64 };
 				struct run run;
 				if (!run_vm((enum vmm)v, &s, pats, 1, 0, fp_measure, &f, 30, &run,
@@ -414,7 +444,7 @@ static void bench_exits(void)
 				    .cpus = 1, .test_device = true };
 		const char *pats[] = { "[", "]" };
 		for (int i = 0; i < rounds(cfg.reps > 5 ? 5 : cfg.reps); i++) {
-			for (int v = 0; v < nvmm(); v++) {
+			for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
 				struct run run;
 				if (!run_vm((enum vmm)v, &s, pats, 2, -1, NULL, NULL, 60, &run, kinds[k],
 					    warmup(i) ? NULL : &r->s[v]) || warmup(i))
@@ -441,7 +471,7 @@ static void bench_churn(void)
 		struct row *r = row_new("churn", par == 1 ? "VMs/s, sequential" : "VMs/s, 2 in parallel",
 					"VMs/s", true);
 		for (int i = 0; i < rounds(cfg.reps > 3 ? 3 : cfg.reps); i++)
-			for (int v = 0; v < nvmm(); v++) {
+			for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
 				struct argv a;
 				struct proc procs[2];
 				int started = 0, done = 0;
@@ -516,7 +546,7 @@ static void bench_linux(void)
 	       "#   init's ACPI power-off, and fork → init's first line\n",
 	       cfg.linux_dir, cmdline, cfg.qemu_kernel ? cfg.qemu_kernel : "none: QEMU skipped");
 	for (int i = 0; i < rounds(cfg.linux_reps); i++)
-		for (int v = 0; v < nvmm(); v++) {
+		for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
 			struct vmspec s = { .mem_mib = 256, .cpus = 2 };
 			if (v == VMM_BH) {
 				s.guest_dir = cfg.linux_dir;
@@ -588,38 +618,92 @@ static const char *cell(char *buf, size_t len, const struct series *s)
 	return buf;
 }
 
-static void report(void)
+static void caption(void)
 {
-	printf("BHBENCH-TABLE-BEGIN\n");
-	printf("Benchmarks — %s. Median (min–max) of %d runs after a warm-up (Linux boot: %d runs; footprint: %d; exit cost: %d; churn: %d).\n\n",
+	printf("Benchmarks — %s. Median (min–max) of %d runs after a warm-up (Linux boot: %d runs; footprint: %d; exit cost: %d; churn: %d).\n",
 	       cfg.label[0] ? cfg.label : "this machine", cfg.reps, cfg.linux_reps,
 	       cfg.reps > 4 ? 4 : cfg.reps, cfg.reps > 5 ? 5 : cfg.reps, cfg.reps > 3 ? 3 : cfg.reps);
-	printf("| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |\n");
-	printf("|---|---|---|---|---|---|\n");
-	for (int i = 0; i < nrows; i++) {
-		struct row *r = &rows[i];
-		char b[96], q[96], ratio[48] = "–", note[300];
-		struct stat3 sb = stats(&r->s[VMM_BH]), sq = stats(&r->s[VMM_QEMU]);
-		if (sb.ok && sq.ok && sq.med > 0)
-			snprintf(ratio, sizeof(ratio), "%.2f×", sb.med / sq.med);
-		snprintf(note, sizeof(note), "%s%s%s", r->higher_better ? "higher is better" : "lower is better",
-			 r->note[0] ? "; " : "", r->note);
-		if (r->ref.n) {
-			char rc[96];
-			snprintf(note + strlen(note), sizeof(note) - strlen(note),
-				 "; bare KVM_RUN loop (kvm_min): %s µs", cell(rc, sizeof(rc), &r->ref));
-		}
-		printf("| %s | %s | %s | %s | %s | %s |\n", r->name, r->unit,
-		       cell(b, sizeof(b), &r->s[VMM_BH]),
-		       cfg.qemu ? cell(q, sizeof(q), &r->s[VMM_QEMU]) : "not run", ratio, note);
+}
+
+static void row_line(const struct row *r)
+{
+	char b[96], q[96], ratio[48] = "–", note[300];
+	struct stat3 sb = stats(&r->s[VMM_BH]), sq = stats(&r->s[VMM_QEMU]);
+	if (sb.ok && sq.ok && sq.med > 0)
+		snprintf(ratio, sizeof(ratio), "%.2f×", sb.med / sq.med);
+	snprintf(note, sizeof(note), "%s%s%s", r->higher_better ? "higher is better" : "lower is better",
+		 r->note[0] ? "; " : "", r->note);
+	if (r->ref.n) {
+		char rc[96];
+		snprintf(note + strlen(note), sizeof(note) - strlen(note),
+			 "; bare KVM_RUN loop (kvm_min): %s µs", cell(rc, sizeof(rc), &r->ref));
 	}
-	printf("| block I/O | – | – | – | – | not measured: bulkhead has no virtio-blk yet |\n");
-	printf("BHBENCH-TABLE-END\n");
+	printf("| %s | %s | %s | %s | %s | %s |\n", r->name, r->unit,
+	       vmm_on(VMM_BH) ? cell(b, sizeof(b), &r->s[VMM_BH]) : "not run",
+	       vmm_on(VMM_QEMU) ? cell(q, sizeof(q), &r->s[VMM_QEMU]) : "not run", ratio, note);
+}
+
+static const char table_head[] = "| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |\n"
+				 "|---|---|---|---|---|---|\n";
+static const char table_tail[] =
+	"| block I/O | – | – | – | – | not measured: bulkhead has no virtio-blk yet |\n";
+
+/* A group has finished: its rows and plot data now, so that a later freeze
+ * of the machine cannot take them along. */
+static void report_group(const char *group)
+{
+	flockfile(stdout); /* the heartbeat thread must not split a line */
 	for (int i = 0; i < nrows; i++) {
+		if (strcmp(rows[i].group, group))
+			continue;
+		printf("BHBENCH-ROW\t");
+		row_line(&rows[i]);
+	}
+	for (int i = 0; i < nrows; i++) {
+		if (strcmp(rows[i].group, group))
+			continue;
 		struct stat3 sb = stats(&rows[i].s[VMM_BH]), sq = stats(&rows[i].s[VMM_QEMU]);
 		printf("BHBENCH-DATA\t%s\t\"%s (%s)\"\t%g\t%g\t%g\t%g\t%g\t%g\n", rows[i].group,
 		       rows[i].name, rows[i].unit, sb.med, sb.min, sb.max, sq.med, sq.min, sq.max);
 	}
+	printf("BHBENCH-GROUP-DONE %s\n", group);
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
+static void report(void)
+{
+	flockfile(stdout);
+	printf("BHBENCH-TABLE-BEGIN\n");
+	caption();
+	printf("\n%s", table_head);
+	for (int i = 0; i < nrows; i++)
+		row_line(&rows[i]);
+	printf("%s", table_tail);
+	printf("BHBENCH-TABLE-END\n");
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
+/* ---------------- heartbeat ---------------- */
+/* In the nested host a frozen L1 is only recognisable by silence on its
+ * console (tests/e2e/kvmhost/run.sh --idle-timeout): no stretch without
+ * output may last longer than this, however long one VM run takes. */
+#define HEARTBEAT_S 30
+
+static const char *volatile cur_group = "setup";
+static volatile double group_t0;
+
+static void *heartbeat(void *unused)
+{
+	(void)unused;
+	for (;;) {
+		sleep(HEARTBEAT_S);
+		printf("# ... %s: still running, %.0f s into the group\n", cur_group,
+		       proc_now() - group_t0);
+		fflush(stdout);
+	}
+	return NULL;
 }
 
 /* ---------------- main ---------------- */
@@ -628,7 +712,7 @@ static int usage(void)
 	fprintf(stderr, "usage: bhbench --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH\n"
 			"               [--qemu PATH] [--linux DIR --qemu-kernel PATH] [--tmp DIR]\n"
 			"               [--reps N] [--linux-reps N] [--churn N] [--exits N]\n"
-			"               [--label TEXT] [--only GROUPS] [--smoke]\n");
+			"               [--label TEXT] [--only GROUPS] [--vmm bulkhead|qemu] [--smoke]\n");
 	return 2;
 }
 
@@ -685,6 +769,12 @@ int main(int argc, char **argv)
 			cfg.tmp = val;
 		else if (!strcmp(o, "--only"))
 			cfg.only = val;
+		else if (!strcmp(o, "--vmm") && !strcmp(val, "bulkhead"))
+			cfg.no_qemu = true;
+		else if (!strcmp(o, "--vmm") && !strcmp(val, "qemu"))
+			cfg.no_bh = true;
+		else if (!strcmp(o, "--vmm") && !strcmp(val, "both"))
+			cfg.no_bh = cfg.no_qemu = false;
 		else if (!strcmp(o, "--label"))
 			cfg.label = val;
 		else if (!strcmp(o, "--reps"))
@@ -706,28 +796,61 @@ int main(int argc, char **argv)
 	snprintf(kc, sizeof(kc), "%s/kernel-cache", cfg.tmp);
 	mkdir(kc, 0700);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (cfg.no_bh && !cfg.qemu) {
+		fprintf(stderr, "bhbench: --vmm qemu without --qemu PATH\n");
+		return 2;
+	}
+
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} groups[] = {
+		/* churn last: see the header */
+		{ "startup", bench_startup }, { "footprint", bench_footprint },
+		{ "exits", bench_exits },     { "linux", bench_linux },
+		{ "churn", bench_churn },
+	};
+	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
+
+	printf("BHBENCH-PLAN");
+	for (int g = 0; g < ngroups; g++)
+		if (wanted(groups[g].name))
+			printf(" %s", groups[g].name);
+	printf("\nBHBENCH-HEADER\t");
+	caption();
+	fflush(stdout);
 
 	double t0 = proc_now();
-	if (wanted("startup"))
-		bench_startup();
-	if (wanted("footprint"))
-		bench_footprint();
-	if (wanted("exits"))
-		bench_exits();
-	if (wanted("churn"))
-		bench_churn();
-	if (wanted("linux"))
-		bench_linux();
+	group_t0 = t0;
+	pthread_t hb;
+	if (pthread_create(&hb, NULL, heartbeat, NULL) == 0)
+		pthread_detach(hb);
+	else
+		printf("# warning: no heartbeat thread: long runs print nothing for a while\n");
+	for (int g = 0; g < ngroups; g++) {
+		if (!wanted(groups[g].name))
+			continue;
+		group_t0 = proc_now();
+		cur_group = groups[g].name;
+		printf("BHBENCH-GROUP-START %s\n", groups[g].name);
+		fflush(stdout);
+		groups[g].fn();
+		printf("# %s: done in %.1f s\n", groups[g].name, proc_now() - group_t0);
+		if (!cfg.smoke)
+			report_group(groups[g].name);
+	}
+	cur_group = "end";
 	printf("# block I/O: not measured — bulkhead has no virtio-blk yet\n");
 	printf("# driver wall time: %.1f s\n", proc_now() - t0);
 
 	if (cfg.smoke) {
 		printf("BHBENCH-SMOKE: %d passed, %d failed\n", smoke_pass, smoke_fail);
+		fflush(stdout);
 		return smoke_fail ? 1 : 0;
 	}
 	report();
 	for (int i = 0; i < nrows; i++)
-		if (!rows[i].s[VMM_BH].n)
+		if (!rows[i].s[first_vmm()].n)
 			return 1;
 	return 0;
 }

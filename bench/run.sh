@@ -15,6 +15,11 @@
 #             Meant for make check: < 60 s.
 # BHBENCH_ARGS in the environment adds driver options (bhbench.c's header),
 # e.g. BHBENCH_ARGS="--only churn --reps 1" while working on one benchmark.
+# BENCH_IDLE_TIMEOUT (default 120): in nested mode, this many seconds without
+# any console output count as a frozen L1 (the driver prints a heartbeat
+# every 30 s). The driver prints each group's rows as the group finishes, so
+# if the run dies (frozen L1, budget, crash) the table is rebuilt from the
+# groups that completed and the lost ones are named, with the reason.
 # Needs: BUILD/bulkhead and BUILD/tests/guest/hello.elf (ninja -C BUILD),
 # qemu-system-x86_64 for the QEMU columns (scripts/deps.sh bench), and for
 # the Linux boot the default guest (made here with scripts/prepare-guest.sh
@@ -143,10 +148,11 @@ nested)
         fi
     fi
     budget=600
-    [ "$smoke" -eq 1 ] && budget=55
+    idle=(--idle-timeout "${BENCH_IDLE_TIMEOUT:-120}")
+    [ "$smoke" -eq 1 ] && { budget=55; idle=(); }
     set +e
-    "$repo/tests/e2e/kvmhost/run.sh" --timeout "$budget" --cpus 2 --mem 2048 --cache "$cache" \
-        "${adds[@]}" -- "$cmd --label '$label'" 2>&1 | tee "$log"
+    "$repo/tests/e2e/kvmhost/run.sh" --timeout "$budget" "${idle[@]+"${idle[@]}"}" --cpus 2 --mem 2048 \
+        --cache "$cache" "${adds[@]}" -- "$cmd --label '$label'" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e
     ;;
@@ -168,22 +174,54 @@ if [ "$smoke" -eq 1 ]; then
 fi
 
 # --- results ----------------------------------------------------------------------
-tr -d '\r' <"$log" | sed -n '/^BHBENCH-TABLE-BEGIN$/,/^BHBENCH-TABLE-END$/p' | sed '1d;$d' >"$results/latest.md.tmp"
+clean_log() { tr -d '\r' <"$log"; }
+clean_log | sed -n '/^BHBENCH-TABLE-BEGIN$/,/^BHBENCH-TABLE-END$/p' | sed '1d;$d' >"$results/latest.md.tmp"
+lost_note=""
 if [ ! -s "$results/latest.md.tmp" ]; then
-    rm -f "$results/latest.md.tmp"
-    die "no results table (driver status $rc; see $log)"
+    # The driver never got to its table: rebuild it from the groups that
+    # finished (BHBENCH-ROW lines) and say which were lost, and why.
+    plan=$(clean_log | sed -n 's/^BHBENCH-PLAN //p' | head -n 1)
+    done_groups=$(clean_log | sed -n 's/^BHBENCH-GROUP-DONE //p' | tr '\n' ' ')
+    started=$(clean_log | sed -n 's/^BHBENCH-GROUP-START //p' | tail -n 1)
+    case " $done_groups " in *" $started "*) started="" ;; esac
+    if grep -q 'the L1 VM looks frozen' "$log"; then
+        why="the nested L1 VM froze (no console output for ${BENCH_IDLE_TIMEOUT:-120} s; QEMU killed)"
+    elif grep -q 'kvmhost: TIMEOUT' "$log" || [ "$rc" -eq 124 ]; then
+        why="the time budget ran out (status 124)"
+    elif [ "$rc" -eq 125 ]; then
+        why="the L1 VM ended without an exit marker (crash or panic; status 125)"
+    else
+        why="the driver stopped with status $rc"
+    fi
+    lost=""
+    for g in $plan; do
+        case " $done_groups " in *" $g "*) ;; *) lost="$lost $g" ;; esac
+    done
+    last=$(clean_log | grep -E '^#' | tail -n 1 || true)
+    [ -n "$plan" ] || die "no results: the driver did not start (status $rc; see $log)"
+    {
+        clean_log | sed -n 's/^BHBENCH-HEADER\t//p' | head -n 1
+        echo
+        echo '| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |'
+        echo '|---|---|---|---|---|---|'
+        clean_log | sed -n 's/^BHBENCH-ROW\t//p'
+        echo '| block I/O | – | – | – | – | not measured: bulkhead has no virtio-blk yet |'
+    } >"$results/latest.md.tmp"
+    lost_note="**Incomplete run**: groups lost:${lost:- none}${started:+ (was running: $started)}; cause: $why. Last driver output: \`${last:-none}\`."
+    echo "bench: incomplete run: lost${lost:- nothing}; $why" >&2
 fi
 {
     cat "$results/latest.md.tmp"
     echo
+    [ -z "$lost_note" ] || { echo "$lost_note"; echo; }
     echo "Total \`make bench\` wall time: ${elapsed} s ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))."
 } >"$results/latest.md"
 rm -f "$results/latest.md.tmp"
 
 # One data file per group, one PNG per group (bars = medians, whiskers = min/max).
-groups=$(tr -d '\r' <"$log" | awk -F'\t' '$1 == "BHBENCH-DATA" { print $2 }' | sort -u)
+groups=$(clean_log | awk -F'\t' '$1 == "BHBENCH-DATA" { print $2 }' | sort -u)
 for g in $groups; do
-    tr -d '\r' <"$log" | awk -F'\t' -v g="$g" 'BEGIN { OFS = "\t" }
+    clean_log | awk -F'\t' -v g="$g" 'BEGIN { OFS = "\t" }
         $1 == "BHBENCH-DATA" && $2 == g { print $3, $4, $5, $6, $7, $8, $9 }' >"$results/$g.dat"
 done
 if command -v gnuplot >/dev/null; then

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "devices/acpi_pm.h"
 
@@ -148,16 +149,6 @@ _Static_assert(sizeof(struct acpi_facs) == 64, "facs size");
 static const uint8_t dsdt_aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x04, 0x01, 0x0a,
 				    ACPI_PM_S5_TYPE };
 
-static uint8_t checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum += b[i];
-	return (uint8_t)-sum;
-}
-
 static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(h->signature, sig, 4);
@@ -194,7 +185,7 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	h = (struct acpi_header *)(void *)(blk + OFF_DSDT);
 	header(h, "DSDT", sizeof(*h) + sizeof(dsdt_aml), 2);
 	memcpy(blk + OFF_DSDT + sizeof(*h), dsdt_aml, sizeof(dsdt_aml));
-	h->checksum = checksum(h, h->length);
+	h->checksum = x86_table_checksum(h, h->length);
 
 	/* FACS: required outside hardware-reduced mode; all zero but the header. */
 	struct acpi_facs facs;
@@ -230,7 +221,7 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	fadt.reset_value = ACPI_PM_RESET_VALUE;
 	fadt.minor_version = 0;
 	memcpy(fadt.hypervisor_id, "BULKHEAD", 8);
-	fadt.h.checksum = checksum(&fadt, sizeof(fadt));
+	fadt.h.checksum = x86_table_checksum(&fadt, sizeof(fadt));
 	memcpy(blk + OFF_FADT, &fadt, sizeof(fadt));
 
 	/* MADT: header, LAPIC address, flags, then entries. */
@@ -257,13 +248,13 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	off += sizeof(nmi);
 	h = (struct acpi_header *)(void *)(blk + OFF_MADT);
 	header(h, "APIC", (uint32_t)(off - OFF_MADT), 4);
-	h->checksum = checksum(h, h->length);
+	h->checksum = x86_table_checksum(h, h->length);
 
 	/* XSDT */
 	h = (struct acpi_header *)(void *)(blk + OFF_XSDT);
 	header(h, "XSDT", sizeof(*h) + sizeof(xsdt_entries), 1);
 	memcpy(blk + OFF_XSDT + sizeof(*h), xsdt_entries, sizeof(xsdt_entries));
-	h->checksum = checksum(h, h->length);
+	h->checksum = x86_table_checksum(h, h->length);
 
 	/* RSDP */
 	memset(&rsdp, 0, sizeof(rsdp));
@@ -272,8 +263,8 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	rsdp.revision = 2;
 	rsdp.length = sizeof(rsdp);
 	rsdp.xsdt_address = X86_ACPI_GPA + OFF_XSDT;
-	rsdp.checksum = checksum(&rsdp, 20);
-	rsdp.extended_checksum = checksum(&rsdp, sizeof(rsdp));
+	rsdp.checksum = x86_table_checksum(&rsdp, 20);
+	rsdp.extended_checksum = x86_table_checksum(&rsdp, sizeof(rsdp));
 	memcpy(blk + OFF_RSDP, &rsdp, sizeof(rsdp));
 
 	_Static_assert(OFF_MADT + 44 + 255 * 8 + 12 + 10 + 6 <= ACPI_BLOCK, "MADT fits");

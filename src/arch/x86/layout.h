@@ -5,6 +5,9 @@
 #ifndef BH_X86_LAYOUT_H
 #define BH_X86_LAYOUT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define X86_GDT_GPA 0x500ULL           /* boot GDT (4 entries) */
 #define X86_IDT_GPA 0x520ULL           /* empty IDT (limit 0): any fault triple-faults */
 #define X86_PVH_START_INFO_GPA 0x6000ULL /* hvm_start_info + memmap + module list */
@@ -30,5 +33,16 @@
 #define X86_SEL_CODE64 0x10
 #define X86_SEL_DATA 0x18
 #define X86_SEL_CODE32 0x08 /* PVH: flat 32-bit code */
+
+/* Byte that makes the sum of a firmware table (MP, ACPI) zero modulo 256. */
+static inline uint8_t x86_table_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	for (size_t i = 0; i < len; i++)
+		sum += b[i];
+	return (uint8_t)-sum;
+}
 
 #endif

@@ -79,16 +79,6 @@ _Static_assert(sizeof(struct mpc_intsrc) == 8, "intsrc entry size");
 #define IOAPIC_VERSION 0x11
 #define ISA_IRQS 16
 
-static uint8_t checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum += b[i];
-	return (uint8_t)-sum;
-}
-
 int mptable_write(struct guest_mem *gm, unsigned ncpus)
 {
 	uint8_t buf[MP_MAX_BYTES];
@@ -144,14 +134,14 @@ int mptable_write(struct guest_mem *gm, unsigned ncpus)
 	memcpy(mpc->oem, "BULKHEAD", 8);
 	memcpy(mpc->productid, "MICROVM     ", 12);
 	mpc->lapic = (uint32_t)X86_LAPIC_ADDR;
-	mpc->checksum = checksum(buf, off);
+	mpc->checksum = x86_table_checksum(buf, off);
 
 	memset(&mpf, 0, sizeof(mpf));
 	memcpy(mpf.signature, "_MP_", 4);
 	mpf.physptr = (uint32_t)X86_MPTABLE_GPA;
 	mpf.length = 1;
 	mpf.specification = 4;
-	mpf.checksum = checksum(&mpf, sizeof(mpf));
+	mpf.checksum = x86_table_checksum(&mpf, sizeof(mpf));
 
 	if ((ret = gmem_write(gm, X86_MPTABLE_GPA, buf, off)) ||
 	    (ret = gmem_write(gm, X86_EBDA_GPA, &mpf, sizeof(mpf))))
