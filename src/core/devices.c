@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "core/vm.h"
@@ -30,7 +32,19 @@ struct vm_devices {
 	struct test_dev test;
 	struct acpi_pm acpi_pm;
 	bool com1_ok, kbd_ok, rtc_ok, boot_timer_ok, test_ok;
+	int rx_room_fd; /* eventfd: COM1's RX FIFO has room again */
 };
+
+/* vCPU thread, UART unlocked: wake the input thread. */
+static void com1_rx_room(void *opaque)
+{
+	struct vm_devices *d = opaque;
+	uint64_t one = 1;
+
+	if (write(d->rx_room_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated or fd gone: the input thread retries anyway. */
+	}
+}
 
 /* KVM_IRQ_LINE drives the in-kernel PIC and IOAPIC pin for this GSI. */
 static void kvm_set_irq(void *opaque, uint32_t gsi, int level)
@@ -57,6 +71,9 @@ int vm_devices_create(struct vm *vm)
 	if (!d)
 		return dev_fail(vm, -ENOMEM, "devices");
 	vm->dev = d;
+	d->rx_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->rx_room_fd < 0)
+		return dev_fail(vm, -errno, "console input eventfd");
 	d->com1_irq = (struct irq_line){ kvm_set_irq, vm, UART_COM1_IRQ };
 	d->kbd_irq = (struct irq_line){ kvm_set_irq, vm, I8042_KBD_IRQ };
 	d->aux_irq = (struct irq_line){ kvm_set_irq, vm, I8042_AUX_IRQ };
@@ -64,6 +81,7 @@ int vm_devices_create(struct vm *vm)
 	if ((ret = uart_init(&d->com1, UART_COM1_BASE, &d->com1_irq, console_sink(&vm->console))))
 		return dev_fail(vm, ret, "COM1");
 	d->com1_ok = true;
+	uart_set_rx_notify(&d->com1, com1_rx_room, d);
 	if ((ret = uart_register(&d->com1, &vm->pio)))
 		return dev_fail(vm, ret, "COM1 ports");
 
@@ -115,6 +133,8 @@ void vm_devices_destroy(struct vm *vm)
 		i8042_destroy(&d->kbd);
 	if (d->com1_ok)
 		uart_destroy(&d->com1);
+	if (d->rx_room_fd >= 0)
+		close(d->rx_room_fd);
 	free(d);
 	vm->dev = NULL;
 }
@@ -122,6 +142,11 @@ void vm_devices_destroy(struct vm *vm)
 size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
 	return vm->dev ? uart_receive(&vm->dev->com1, buf, len) : 0;
+}
+
+int vm_devices_console_room_fd(struct vm *vm)
+{
+	return vm->dev ? vm->dev->rx_room_fd : -1;
 }
 
 void vm_devices_report(struct vm *vm)

@@ -19,6 +19,11 @@ void vm_devices_destroy(struct vm *vm);
  * (0 when its FIFO is full: retry later). Input thread only. */
 size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len);
 
+/* An eventfd that becomes readable when the console device can take input
+ * again after vm_devices_console_input() returned short (the input thread
+ * polls it instead of retrying on a timer), or -1. */
+int vm_devices_console_room_fd(struct vm *vm);
+
 /* Print end-of-run device reports (test device check-ins, console drops). */
 void vm_devices_report(struct vm *vm);
 

@@ -277,24 +277,29 @@ static void *input_thread(void *arg)
 {
 	struct input_ctx *ctx = arg;
 	struct vm *vm = ctx->vm;
+	int room_fd = vm_devices_console_room_fd(vm);
 	uint8_t buf[256];
 	size_t have = 0, off = 0;
 	int in_fd = vm->console.in_fd;
 
 	for (;;) {
-		struct pollfd p[3] = {
+		/* While bytes wait for a full RX FIFO, stop reading stdin and wait
+		 * for the UART to say it has room (the timeout is a safety net). */
+		struct pollfd p[4] = {
 			{ .fd = exit_ctl_fd(&vm->exit), .events = POLLIN },
 			{ .fd = ctx->sig_fd, .events = POLLIN },
 			{ .fd = have ? -1 : in_fd, .events = POLLIN },
+			{ .fd = have ? room_fd : -1, .events = POLLIN },
 		};
-		/* With bytes pending for a full FIFO, poll again shortly. */
-		int n = poll(p, 3, have ? 10 : -1);
+		int n = poll(p, 4, have ? 100 : -1);
 
 		if (n < 0 && errno != EINTR) {
 			exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno,
 					 "console/signal thread: poll: %s", strerror(errno));
 			break;
 		}
+		if (n < 0)
+			continue;
 		if (p[0].revents)
 			break;
 		if (p[1].revents & POLLIN) {
@@ -304,6 +309,13 @@ static void *input_thread(void *arg)
 				exit_ctl_request(&vm->exit, VM_EXIT_SIGNAL, (int)si.ssi_signo,
 						 "stopped by signal %u", si.ssi_signo);
 			continue;
+		}
+		if (p[3].revents & POLLIN) {
+			uint64_t cnt;
+
+			if (read(room_fd, &cnt, sizeof(cnt)) < 0) {
+				/* EAGAIN: already drained; retry the push below. */
+			}
 		}
 		if (p[2].revents & POLLNVAL) {
 			in_fd = -1;
