@@ -146,6 +146,8 @@ if command -v nproc >/dev/null 2>&1; then echo "nproc: $(nproc)"; else
     echo "nproc: $n"
 fi
 if command -v date >/dev/null 2>&1; then echo "date: $(date -u +%Y-%m-%d)"; fi
+# The CMOS RTC as the kernel's rtc-cmos driver reads it.
+if [ -r /sys/class/rtc/rtc0/date ]; then echo "rtc: $(cat /sys/class/rtc/rtc0/date)"; fi
 if command -v grep >/dev/null 2>&1; then grep MemTotal /proc/meminfo; else
     while read -r l; do case "$l" in MemTotal*) echo "$l" ;; esac; done < /proc/meminfo
 fi

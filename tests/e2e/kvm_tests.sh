@@ -104,6 +104,7 @@ if [ -f "$GUEST/kernel" ]; then
 	grep -q '^Linux ' "$T/out" || why="$why; uname -a missing"
 	grep -q 'BULKHEAD-GUEST-DONE' "$T/out" || why="$why; command did not finish"
 	grep -q "date: $(date -u +%Y-%m-%d)" "$T/out" || why="$why; guest date is not today's"
+	grep -q "rtc: $(date -u +%Y-%m-%d)" "$T/out" || why="$why; guest RTC (rtc0) date is not today's"
 	grep -q 'guest powered off' "$T/err" || why="$why; no ACPI power-off"
 	if [ -z "$why" ]; then
 		ok "linux/default-guest ($ms ms, MemTotal $mt kB)"
