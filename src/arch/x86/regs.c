@@ -8,6 +8,7 @@
 #include <linux/kvm.h>
 
 #include "arch/x86/layout.h"
+#include "common/log.h"
 
 #define CR0_PE (1ULL << 0)
 #define CR0_ET (1ULL << 4)
@@ -136,21 +137,26 @@ int x86_setup_msrs(int vcpu_fd)
 		{ MSR_IA32_MISC_ENABLE, 1 },  /* fast strings */
 		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 }, /* MTRRs on, default write-back */
 	};
-	struct {
+	/* struct kvm_msrs ends in a flexible array: give it room in a union. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[BH_ARRAY_SIZE(init)];
+		uint8_t raw[sizeof(struct kvm_msrs) +
+			    BH_ARRAY_SIZE(init) * sizeof(struct kvm_msr_entry)];
 	} m;
 	int n;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = BH_ARRAY_SIZE(init);
 	for (size_t i = 0; i < BH_ARRAY_SIZE(init); i++) {
-		m.e[i].index = init[i].index;
-		m.e[i].data = init[i].data;
+		m.hdr.entries[i].index = init[i].index;
+		m.hdr.entries[i].data = init[i].data;
 	}
 	n = ioctl(vcpu_fd, KVM_SET_MSRS, &m);
 	if (n < 0)
 		return -errno;
+	if ((size_t)n < BH_ARRAY_SIZE(init))
+		bh_dbg("KVM_SET_MSRS stopped at MSR 0x%x (%d of %zu set)", init[n].index, n,
+		       BH_ARRAY_SIZE(init));
 	/* KVM stops at the first MSR it refuses; those left are optional
 	 * (e.g. MISC_ENABLE on AMD hosts), so a partial set is not an error. */
 	return 0;
