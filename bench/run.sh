@@ -224,7 +224,9 @@ for g in $groups; do
     clean_log | awk -F'\t' -v g="$g" 'BEGIN { OFS = "\t" }
         $1 == "BHBENCH-DATA" && $2 == g { print $3, $4, $5, $6, $7, $8, $9 }' >"$results/$g.dat"
 done
-if command -v gnuplot >/dev/null; then
+if [ -z "$groups" ]; then
+    pngs="no PNG charts: no group finished"
+elif command -v gnuplot >/dev/null; then
     for g in $groups; do
         gnuplot -e "datafile='$results/$g.dat'; outfile='$results/$g.png'; chart_title='$g — $label'" \
             "$here/plot.gp" 2>>"$results/gnuplot.log" || echo "bench: gnuplot failed for $g (see $results/gnuplot.log)" >&2
