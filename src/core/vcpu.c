@@ -128,9 +128,21 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTERNAL_ERROR:
 		/* Includes emulation failures; on PVM-backed hosts a triple fault
 		 * surfaces here too. */
-		crash(v, "KVM internal error: suberror %llu (%llu data words)",
-		      (unsigned long long)r->internal.suberror, (unsigned long long)r->internal.ndata);
+	{
+		/* Copy what KVM reported (bounded by the array it sits in). */
+		uint32_t nd = r->internal.ndata;
+		unsigned long long d[4] = { 0 };
+
+		if (nd > BH_ARRAY_SIZE(r->internal.data))
+			nd = BH_ARRAY_SIZE(r->internal.data);
+		for (uint32_t i = 0; i < nd && i < BH_ARRAY_SIZE(d); i++)
+			d[i] = r->internal.data[i];
+		crash(v, "KVM internal error: suberror %u%s, data %llx %llx %llx %llx (%u words)",
+		      r->internal.suberror,
+		      r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation failure)" : "",
+		      d[0], d[1], d[2], d[3], nd);
 		return false;
+	}
 	case KVM_EXIT_SYSTEM_EVENT:
 		handle_system_event(v);
 		return false;
