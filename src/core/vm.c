@@ -423,9 +423,12 @@ void vm_destroy(struct vm *vm)
 	vm_devices_destroy(vm);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
-	gmem_destroy(&vm->mem);
+	/* Close the VM before unmapping its RAM: KVM then tears the memslots
+	 * down with the VM in one go instead of invalidating a live slot. */
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	vm->vm_fd = -1;
+	gmem_destroy(&vm->mem);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;

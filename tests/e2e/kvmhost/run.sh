@@ -175,7 +175,10 @@ if [ "$verbose" -eq 1 ]; then
     # arrive when the L1 stops.
     tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | sed -u 's/\r$//' &
 else
-    tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | awk '
+    # mawk (Debian's default awk) reads its input in blocks unless told not to.
+    awk_opts=()
+    if awk -W version 2>&1 | grep -q mawk; then awk_opts=(-W interactive); fi
+    tail -n +1 -s 0.2 -F --pid="$qpid" "$log" 2>/dev/null | awk "${awk_opts[@]}" '
                           { sub(/\r$/, "") }
         /^KVMHOST-EXIT /  { exit }
         /^KVMHOST-TIMEOUT/ { exit }
