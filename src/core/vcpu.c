@@ -61,20 +61,25 @@ static void crash(struct vcpu *v, const char *fmt, ...)
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
-	uint64_t total = (uint64_t)r->io.size * r->io.count;
+	/* Copy the exit once; decide on the copy only. */
+	const uint16_t port = r->io.port;
+	const uint8_t size = r->io.size, dir = r->io.direction;
+	const uint32_t count = r->io.count;
+	const uint64_t data_off = r->io.data_offset;
+	const uint64_t total = (uint64_t)size * count;
 	uint8_t *data;
 
 	/* KVM owns these fields, but a bounds check costs nothing. */
-	if (r->io.data_offset >= (uint64_t)v->vm->vcpu_mmap_size ||
-	    total > (uint64_t)v->vm->vcpu_mmap_size - r->io.data_offset) {
+	if (data_off >= (uint64_t)v->vm->vcpu_mmap_size ||
+	    total > (uint64_t)v->vm->vcpu_mmap_size - data_off) {
 		crash(v, "bad PIO exit: I/O data 0x%llx+0x%llx outside kvm_run",
-		      (unsigned long long)r->io.data_offset, (unsigned long long)total);
+		      (unsigned long long)data_off, (unsigned long long)total);
 		return;
 	}
-	data = (uint8_t *)r + r->io.data_offset;
-	for (uint32_t i = 0; i < r->io.count; i++)
-		io_bus_access(&v->vm->pio, r->io.port, data + (size_t)i * r->io.size, r->io.size,
-			      r->io.direction == KVM_EXIT_IO_OUT);
+	data = (uint8_t *)r + data_off;
+	for (uint32_t i = 0; i < count; i++)
+		io_bus_access(&v->vm->pio, port, data + (size_t)i * size, size,
+			      dir == KVM_EXIT_IO_OUT);
 }
 
 static void handle_system_event(struct vcpu *v)
