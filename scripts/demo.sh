@@ -25,7 +25,7 @@ nested)
 	echo "bulkhead demo: no usable /dev/kvm on this machine; running bulkhead inside the"
 	echo "  nested KVM host (QEMU TCG + SVM emulation, real KVM one level down: slow but real)"
 	echo "+ bulkhead ${args[*]}"
-	exec "$root/tests/e2e/kvmhost/run.sh" --timeout 900 --idle-timeout 300 --mem 2048 --cpus 2 \
+	exec "$root/tests/e2e/kvmhost/run.sh" --timeout 900 --idle-timeout 300 --mem 2048 --cpus 1 \
 		--add "$build/bulkhead:/t/bulkhead" --add "$guest:/t/guest" \
 		-- "/t/bulkhead run --guest /t/guest --cpus 2 --mem 256M"
 	;;
