@@ -25,6 +25,17 @@
 #include "core/vm_config.h"
 
 struct vm_devices; /* devices.c */
+
+/* The kinds of thread a VM process runs (the sandbox gives each its own
+ * seccomp filter):
+ *   VM_THREAD_MAIN   the thread that called vm_create()/vm_run(): setup, then
+ *                    waits for the stop reason and tears down;
+ *   VM_THREAD_VCPU   one per vCPU: KVM_RUN and the thin exit dispatch (PIO/MMIO
+ *                    device emulation, PCI config space, MSI-X table writes);
+ *   VM_THREAD_EVENT  one per VM: the event loop (console input, stop signals,
+ *                    virtio queue notifications via ioeventfd, block I/O
+ *                    completions, interrupts via irqfd, the control channel). */
+enum vm_thread_kind { VM_THREAD_MAIN, VM_THREAD_VCPU, VM_THREAD_EVENT };
 struct vcpu;       /* vcpu.h */
 
 struct vm {

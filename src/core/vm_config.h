@@ -9,21 +9,37 @@
 #include "arch/x86/boot.h"
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
+/* Which guest device the console backend is attached to. */
+enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
 enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_BASELINE };
 
 /* xAPIC IDs are 8 bits, 0xff is broadcast, and the IOAPIC takes the ID after
  * the last vCPU. */
 #define VM_MAX_VCPUS 254
 
+/* virtio-blk disks: /dev/vda, /dev/vdb, ... in this order. */
+#define VM_MAX_DISKS 8
+#define VM_DISK_ID_MAX 20 /* virtio-blk serial (GET_ID) is 20 bytes */
+
+struct vm_disk_config {
+	const char *path;              /* raw image file */
+	bool read_only;                /* opened O_RDONLY; writes get VIRTIO_BLK_S_UNSUPP */
+	char id[VM_DISK_ID_MAX + 1];   /* serial reported by GET_ID ("" = derived) */
+};
+
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned ncpus;
 	struct boot_config boot;
 	enum console_mode console;
+	enum console_device console_device; /* UART (ttyS0) or virtio-console (hvc0) */
 	const char *console_path;   /* CONSOLE_FILE */
 	uint64_t console_max_bytes; /* cap on console output written (file/stdout) */
 	enum cpu_template cpu_template;
 	bool test_device;
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	unsigned ndisks;
+	bool rng;                   /* virtio-rng fed from getrandom() */
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 };
 
