@@ -1,0 +1,125 @@
+/* queue.h — the split virtqueue (virtio 1.x §2.7), device side, hardened.
+ *
+ * Every descriptor, index and flag here is written by a hostile guest. Rules:
+ *  - all guest memory goes through guest_mem.h (gmem_read/gmem_write/gmem_ptr);
+ *  - each descriptor is copied once into a host struct and only the copy is
+ *    validated and used (the guest may rewrite the ring concurrently);
+ *  - a chain is walked at most `size` hops (loops are caught), `next` must be
+ *    < size, every segment must lie in one RAM region, lengths may not be zero
+ *    and may not sum past 2^32 - 1, device-readable segments must all precede
+ *    device-writable ones, at most VIRTQ_MAX_SEGS segments;
+ *  - the avail index may run at most `size` entries ahead of what we consumed,
+ *    and a head that is still in flight may not be offered again: in-flight
+ *    work is bounded by the queue size;
+ *  - indirect descriptors (only when VIRTIO_RING_F_INDIRECT_DESC was
+ *    negotiated): one level, table length a non-zero multiple of 16 and at most
+ *    size entries, in RAM, no nested INDIRECT flag; otherwise rejected.
+ * Any violation makes virtq_pop() return a negative errno and marks the queue
+ * broken: it yields nothing more until virtq_reset(). The device then reports
+ * DEVICE_NEEDS_RESET (virtio_dev_fail()). Other queues/devices are unaffected.
+ *
+ * Threading: a virtq is used by one thread at a time (the device serialises
+ * with virtio_dev.lock).
+ */
+#ifndef BH_VIRTQ_H
+#define BH_VIRTQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/compiler.h"
+#include "core/guest_mem.h"
+
+#define VIRTQ_MAX_SIZE 32768     /* spec limit; devices offer less (virtio_dev.queue_max) */
+#define VIRTQ_MAX_SEGS 128       /* segments accepted per chain */
+
+/* Ring layout constants (virtio 1.x §2.7). */
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY 1
+
+/* Feature bits the queue implements (the transport offers them per device). */
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX 29
+
+struct virtq_seg {
+	uint64_t gpa;
+	uint32_t len;
+};
+
+/* One validated descriptor chain: device-readable segments first
+ * ([0, nout)), then device-writable ones ([nout, nout + nin)). */
+struct virtq_chain {
+	uint16_t head;
+	unsigned nout, nin;
+	uint32_t out_bytes, in_bytes;
+	struct virtq_seg seg[VIRTQ_MAX_SEGS];
+};
+
+struct virtq {
+	const struct guest_mem *mem;
+	/* Host copies of what the driver configured (set by virtq_activate()). */
+	uint16_t size;            /* power of two, 1..VIRTQ_MAX_SIZE */
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;            /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool active;
+	bool broken;              /* a violation was seen; nothing more until reset */
+	/* Device-side state. */
+	uint16_t last_avail;      /* next avail ring slot to consume */
+	uint16_t used_idx;        /* next used index to publish */
+	uint16_t signalled_used;  /* used_idx at the last interrupt (event idx) */
+	bool signalled_valid;
+	uint16_t inflight;        /* heads popped and not yet pushed */
+	uint8_t *inflight_map;    /* bitmap of in-flight heads (size bits), owned */
+	uint64_t violations;      /* statistics */
+};
+
+/* Validate and start using the rings: size a power of two ≤ max_size (and
+ * ≤ VIRTQ_MAX_SIZE), desc 16-byte / avail 2-byte / used 4-byte aligned, each
+ * ring entirely in guest RAM (not the MMIO hole). -EINVAL / -EFAULT / -ENOMEM,
+ * leaving the queue inactive. Features: VIRTIO_RING_F_* bits negotiated. */
+int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t size,
+		   uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
+		   uint64_t features) BH_WUR;
+
+/* Forget everything (device reset). Safe on a zeroed or inactive queue. */
+void virtq_reset(struct virtq *q);
+
+/* Take the next available chain. 1: *c filled; 0: nothing available (or the
+ * queue is inactive/broken); <0: the driver violated the protocol (see top),
+ * the queue is now broken. */
+int virtq_pop(struct virtq *q, struct virtq_chain *c) BH_WUR;
+
+/* Return a chain to the driver: used element {head, written}, then publish
+ * the used index (with the release barrier the spec requires). -EINVAL if
+ * head is not in flight. */
+int virtq_push(struct virtq *q, uint16_t head, uint32_t written) BH_WUR;
+
+/* After one or more pushes: must the driver be interrupted? Honours
+ * VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX. */
+bool virtq_should_notify(struct virtq *q);
+
+/* Copy [off, off+len) of the chain's readable bytes into dst. Returns bytes
+ * copied (less than len if the readable part is shorter) or -EFAULT. */
+int64_t virtq_chain_read(const struct virtq *q, const struct virtq_chain *c, uint64_t off,
+			 void *dst, size_t len) BH_WUR;
+
+/* Copy src into the chain's writable bytes starting at off. Returns bytes
+ * copied (short if the writable part is shorter) or -EFAULT. */
+int64_t virtq_chain_write(const struct virtq *q, const struct virtq_chain *c, uint64_t off,
+			  const void *src, size_t len) BH_WUR;
+
+/* Host iovecs for bytes [off, off+len) of the readable (writable=false) or
+ * writable part, for preadv/pwritev/io_uring. Returns the iovec count, or
+ * -EFAULT / -E2BIG (more than max entries) / -EINVAL (range past the part).
+ * The pointers stay valid for the VM's lifetime (guest RAM is never unmapped
+ * while the VM runs), but the guest may change the bytes at any time. */
+int virtq_chain_iov(const struct virtq *q, const struct virtq_chain *c, bool writable,
+		    uint64_t off, uint64_t len, struct iovec *iov, int max) BH_WUR;
+
+#endif

@@ -1,0 +1,126 @@
+/* virtio_dev.h — a virtio device, independent of its transport.
+ *
+ * A device model embeds `struct virtio_dev` (container_of to upcast), fills in
+ * a small ops table, and is attached to a transport (pci_transport.c). The
+ * transport owns the driver-facing registers (status, features, queue
+ * configuration, MSI-X) and keeps host copies of all of them; the device only
+ * sees validated state:
+ *   - cfg_read/cfg_write get offset+len already checked against cfg_len;
+ *   - activate() runs when the driver sets DRIVER_OK, with vd->features the
+ *     negotiated set and vd->vq[i] activated for every queue the driver enabled
+ *     (inactive queues have vq[i].active == false);
+ *   - notify(q) runs on the EVENT thread when the guest kicks queue q;
+ *   - reset() runs when the driver writes status 0 (or the VM ends): stop
+ *     using the rings, finish or cancel in-flight work, forget negotiation.
+ *
+ * Locking: vd->lock serialises everything about one device. The transport
+ * holds it around every ops call (vCPU thread for registers, event thread for
+ * notify); a backend completing I/O asynchronously takes it itself. Devices
+ * never hold another device's lock.
+ *
+ * Errors (architecture rule 3): a malformed-but-legal request gets an error
+ * status in the used ring; a protocol violation (virtq_pop() < 0, impossible
+ * state) calls virtio_dev_fail(), which sets DEVICE_NEEDS_RESET and raises the
+ * config interrupt — the device then does nothing until reset. A host failure
+ * is reported with -errno from activate() (the transport then also fails the
+ * device) and logged.
+ */
+#ifndef BH_VIRTIO_DEV_H
+#define BH_VIRTIO_DEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "core/guest_mem.h"
+#include "virtio/queue.h"
+
+/* Device IDs (virtio 1.x §5). */
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+
+/* Device status bits (§2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+/* Transport-level feature bits. */
+#define VIRTIO_F_VERSION_1 32
+
+#define VIRTIO_DEV_MAX_QUEUES 8
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	/* Device-specific feature bits offered (including VIRTIO_RING_F_* the
+	 * device wants); the transport adds VIRTIO_F_VERSION_1. */
+	uint64_t (*features)(struct virtio_dev *vd);
+	/* Device configuration space; off + len <= vd->cfg_len, len 1/2/4/8. */
+	void (*cfg_read)(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len);
+	void (*cfg_write)(struct virtio_dev *vd, uint32_t off, const void *data, uint32_t len);
+	/* DRIVER_OK. 0 or -errno (the device is then failed). */
+	int (*activate)(struct virtio_dev *vd);
+	/* Queue q (< nqueues, active) was notified. Event thread, lock held. */
+	void (*notify)(struct virtio_dev *vd, unsigned q);
+	/* Driver reset. Lock held. Must leave no in-flight work touching RAM. */
+	void (*reset)(struct virtio_dev *vd);
+	/* Release everything (after the VM's threads are gone). No lock. */
+	void (*destroy)(struct virtio_dev *vd);
+};
+
+/* What the transport provides to the device. Any thread, lock held or not
+ * (the transport serialises its own interrupt state). */
+struct virtio_transport_ops {
+	/* Interrupt the driver for queue q (MSI-X vector via irqfd, or INTx). */
+	void (*queue_irq)(void *transport, unsigned q);
+	/* Configuration change interrupt. */
+	void (*config_irq)(void *transport);
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	const char *name;               /* "virtio-blk0", for logs */
+	uint16_t device_id;             /* VIRTIO_ID_* */
+	uint32_t cfg_len;               /* bytes of device configuration */
+	unsigned nqueues;               /* ≤ VIRTIO_DEV_MAX_QUEUES */
+	uint16_t queue_max;             /* largest queue size offered (power of two) */
+	const struct guest_mem *mem;
+	pthread_mutex_t lock;
+	/* State below is written by the transport with lock held. */
+	uint64_t features;              /* negotiated, valid from FEATURES_OK */
+	uint8_t status;                 /* device_status as the driver sees it */
+	bool failed;                    /* NEEDS_RESET raised; nothing runs until reset */
+	struct virtq vq[VIRTIO_DEV_MAX_QUEUES];
+	const struct virtio_transport_ops *tops;
+	void *transport;
+};
+
+/* Initialise the base (lock, sizes). The device sets ops/name before attaching
+ * it to a transport. 0 or -errno. */
+int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const char *name,
+		    uint16_t device_id, unsigned nqueues, uint16_t queue_max, uint32_t cfg_len,
+		    const struct guest_mem *mem) BH_WUR;
+
+/* Tear down the base (after ops->destroy). */
+void virtio_dev_deinit(struct virtio_dev *vd);
+
+/* Interrupt the driver for queue q if virtq_should_notify() says so. Lock held. */
+void virtio_dev_queue_done(struct virtio_dev *vd, unsigned q);
+
+/* The driver broke the protocol: log `why` (rate-limited guest warning), set
+ * NEEDS_RESET, raise the config interrupt; the device is inert until reset.
+ * Lock held. */
+void virtio_dev_fail(struct virtio_dev *vd, const char *why);
+
+/* True if the feature bit was negotiated. */
+static inline bool virtio_dev_has(const struct virtio_dev *vd, unsigned bit)
+{
+	return (vd->features >> bit) & 1;
+}
+
+#endif
