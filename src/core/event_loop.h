@@ -6,7 +6,9 @@
  * completions, the daemon's control channel.
  *
  * Handlers run on the event thread, one at a time, and must not block for
- * long (every backend is non-blocking or bounded). Registration may happen
+ * long (every backend is non-blocking or bounded), and must tolerate a spurious
+ * call (fds are non-blocking; a slot freed and reused within one epoll batch
+ * can see its predecessor's event). Registration may happen
  * from any thread (epoll is thread-safe); a handler must stay valid until it
  * is removed or the loop is destroyed. No global state: one loop per VM.
  */
