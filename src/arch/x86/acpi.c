@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/x86/acpi_dsdt.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "devices/acpi_pm.h"
@@ -134,20 +135,15 @@ _Static_assert(sizeof(struct acpi_facs) == 64, "facs size");
 #define IAPC_LEGACY_DEVICES (1u << 0) /* COM1, RTC... on the ISA ports */
 #define IAPC_8042 (1u << 1)
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
-#define IAPC_MSI_NOT_SUPPORTED (1u << 3) /* no PCI yet */
 
 /* Offsets inside the [X86_ACPI_GPA, +64 KiB) block. */
 #define OFF_RSDP 0x000
 #define OFF_XSDT 0x040
 #define OFF_FADT 0x080
 #define OFF_FACS 0x1c0
-#define OFF_DSDT 0x200
-#define OFF_MADT 0x280
-#define ACPI_BLOCK 0x1000
-
-/* DSDT body: Name (_S5, Package (1) { 5 }) — sleep type for soft-off. */
-static const uint8_t dsdt_aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x04, 0x01, 0x0a,
-				    ACPI_PM_S5_TYPE };
+#define OFF_MADT 0x200
+#define OFF_DSDT 0x1000
+#define ACPI_BLOCK 0x2000
 
 static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
 {
@@ -176,6 +172,8 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	struct acpi_header *h;
 	size_t off;
 	uint64_t xsdt_entries[2] = { X86_ACPI_GPA + OFF_FADT, X86_ACPI_GPA + OFF_MADT };
+	size_t aml_len;
+	int ret;
 
 	if (ncpus == 0 || ncpus > 255)
 		return -EINVAL;
@@ -183,8 +181,10 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 
 	/* DSDT */
 	h = (struct acpi_header *)(void *)(blk + OFF_DSDT);
-	header(h, "DSDT", sizeof(*h) + sizeof(dsdt_aml), 2);
-	memcpy(blk + OFF_DSDT + sizeof(*h), dsdt_aml, sizeof(dsdt_aml));
+	if ((ret = acpi_dsdt_body(blk + OFF_DSDT + sizeof(*h),
+				  ACPI_BLOCK - OFF_DSDT - sizeof(*h), &aml_len)))
+		return ret;
+	header(h, "DSDT", (uint32_t)(sizeof(*h) + aml_len), 2);
 	h->checksum = x86_table_checksum(h, h->length);
 
 	/* FACS: required outside hardware-reduced mode; all zero but the header. */
@@ -215,7 +215,7 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	fadt.p_lvl3_lat = 1001; /* > 1000: C3 not supported */
 	fadt.century = 0x32;   /* CMOS century register */
 	fadt.iapc_boot_arch =
-		IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED;
+		IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT;
 	fadt.flags = FADT_F_WBINVD | FADT_F_RESET_REG_SUP | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
 	fadt.reset_reg = io_reg(ACPI_PM_RESET, 8);
 	fadt.reset_value = ACPI_PM_RESET_VALUE;
@@ -267,8 +267,8 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	rsdp.extended_checksum = x86_table_checksum(&rsdp, sizeof(rsdp));
 	memcpy(blk + OFF_RSDP, &rsdp, sizeof(rsdp));
 
-	_Static_assert(OFF_MADT + 44 + 255 * 8 + 12 + 10 + 6 <= ACPI_BLOCK, "MADT fits");
-	if (gmem_write(gm, X86_ACPI_GPA, blk, off))
+	_Static_assert(OFF_MADT + 44 + 255 * 8 + 12 + 10 + 6 <= OFF_DSDT, "MADT fits");
+	if (gmem_write(gm, X86_ACPI_GPA, blk, sizeof(blk)))
 		return -EFAULT;
 	*rsdp_gpa = X86_ACPI_GPA + OFF_RSDP;
 	return 0;
