@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "core/vm_config.h"
 
 /* "256", "256M", "256MiB", "1G", "512K", "4096B": a size in bytes. A bare number
  * means `default_unit` bytes (e.g. 1 MiB for --mem). */
@@ -17,5 +18,12 @@ int args_parse_size(const char *opt, const char *s, uint64_t default_unit, uint6
 /* Decimal unsigned integer within [min, max]. */
 int args_parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out,
 		    char *err, size_t errlen) BH_WUR;
+
+/* "path=IMG[,ro=on|off][,id=SERIAL]" (keys in any order, each at most once;
+ * path required, may not contain ','; id: up to 20 printable ASCII chars
+ * without ',' or '='). The path is copied into path_buf (path_len bytes) and
+ * d->path points there. */
+int args_parse_disk(const char *opt, const char *s, struct vm_disk_config *d, char *path_buf,
+		    size_t path_len, char *err, size_t errlen) BH_WUR;
 
 #endif

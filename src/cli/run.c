@@ -34,7 +34,9 @@ void cli_run_usage(FILE *out)
 		"                        `make guest`); --kernel/--initrd/--cmdline override parts\n"
 		"  --mem SIZE            guest RAM, e.g. 256M, 2G (default 256M; bare number = MiB)\n"
 		"  --cpus N              vCPUs (default 1)\n"
-		"  --console MODE        stdio (default), none, or file:PATH\n"
+		"  --console MODE        stdio (default), none, file:PATH, or virtio (stdio on\n"
+		"                        a virtio-console: the guest's hvc0, fewer exits than\n"
+		"                        the UART; use console=hvc0 on the kernel command line)\n"
 		"  --console-max SIZE    cap on console bytes written (default 64M)\n"
 		"  --cpu-template T      host (all KVM-supported features) or baseline (default:\n"
 		"                        a conservative, migration-safe subset)\n"
@@ -43,6 +45,11 @@ void cli_run_usage(FILE *out)
 		"                        cached) or guest (let the kernel decompress itself)\n"
 		"  --kernel-cache DIR    cache for host-decompressed kernels, or 'none'\n"
 		"                        (default ~/.cache/bulkhead/kernels)\n"
+		"  --disk path=IMG[,ro=on][,id=NAME]\n"
+		"                        a raw disk image as virtio-blk (/dev/vda, /dev/vdb, ...\n"
+		"                        in order; up to 8). ro=on opens the file read-only;\n"
+		"                        id is the serial the guest reads (max 20 characters)\n"
+		"  --rng, --no-rng       virtio-rng fed from the host's getrandom() (default on)\n"
 		"  --test-device         add the test device (ports 0xf0-0xfb) used by test guests\n"
 		"  -v, --verbose         more diagnostics;  -q, --quiet: warnings and errors only\n"
 		"  -h, --help            this text\n"
@@ -55,6 +62,7 @@ void cli_run_usage(FILE *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_GUEST, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
 	OPT_CONSOLE_MAX, OPT_CPU_TEMPLATE, OPT_BOOT_PROTO, OPT_DECOMPRESS, OPT_KCACHE, OPT_TESTDEV,
+	OPT_DISK, OPT_RNG, OPT_NO_RNG,
 };
 
 static const struct option run_opts[] = {
@@ -71,6 +79,9 @@ static const struct option run_opts[] = {
 	{ "decompress", required_argument, NULL, OPT_DECOMPRESS },
 	{ "kernel-cache", required_argument, NULL, OPT_KCACHE },
 	{ "test-device", no_argument, NULL, OPT_TESTDEV },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "no-rng", no_argument, NULL, OPT_NO_RNG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -83,6 +94,7 @@ struct run_paths {
 	char guest_initrd[PATH_MAX];
 	char kcache[PATH_MAX];
 	char cmdline[4096];
+	char disk[VM_MAX_DISKS][PATH_MAX];
 };
 
 static const char *cache_root(char *buf, size_t len, const char *sub)
@@ -201,6 +213,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		.console = CONSOLE_STDIO,
 		.console_max_bytes = DEFAULT_CONSOLE_MAX,
 		.cpu_template = CPU_TEMPLATE_BASELINE,
+		.rng = true,
 		.start_ns = start_ns,
 		.boot = { .proto = BOOT_PROTO_AUTO, .decompress = BOOT_DECOMPRESS_HOST },
 	};
@@ -236,9 +249,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
 				cfg.console = CONSOLE_FILE;
 				cfg.console_path = optarg + 5;
+			} else if (!strcmp(optarg, "virtio")) {
+				cfg.console = CONSOLE_STDIO;
+				cfg.console_device = CONSOLE_DEV_VIRTIO;
 			} else {
 				snprintf(err, sizeof(err),
-					 "--console %s: expected stdio, none or file:PATH", optarg);
+					 "--console %s: expected stdio, none, file:PATH or virtio", optarg);
 				return bad(err);
 			}
 			break;
@@ -284,6 +300,20 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			break;
 		case OPT_KCACHE: kcache = optarg; break;
 		case OPT_TESTDEV: cfg.test_device = true; break;
+		case OPT_DISK:
+			if (cfg.ndisks == VM_MAX_DISKS) {
+				snprintf(err, sizeof(err), "--disk %s: at most %d disks", optarg,
+					 VM_MAX_DISKS);
+				return bad(err);
+			}
+			if (args_parse_disk("--disk", optarg, &cfg.disks[cfg.ndisks],
+					    paths.disk[cfg.ndisks], sizeof(paths.disk[0]), err,
+					    sizeof(err)))
+				return bad(err);
+			cfg.ndisks++;
+			break;
+		case OPT_RNG: cfg.rng = true; break;
+		case OPT_NO_RNG: cfg.rng = false; break;
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': cli_run_usage(stdout); return BH_EXIT_OK;

@@ -61,11 +61,48 @@ static void test_uints(void **state)
 	assert_non_null(strstr(err, "--cpus"));
 }
 
+static void test_disks(void **state)
+{
+	struct vm_disk_config d;
+	char path[64], err[256];
+
+	(void)state;
+	assert_int_equal(args_parse_disk("--disk", "path=/a/b.img", &d, path, sizeof(path), err,
+					 sizeof(err)), 0);
+	assert_string_equal(d.path, "/a/b.img");
+	assert_false(d.read_only);
+	assert_string_equal(d.id, "");
+	assert_int_equal(args_parse_disk("--disk", "ro=on,id=disk-1,path=x.img", &d, path,
+					 sizeof(path), err, sizeof(err)), 0);
+	assert_string_equal(d.path, "x.img");
+	assert_true(d.read_only);
+	assert_string_equal(d.id, "disk-1");
+	assert_int_equal(args_parse_disk("--disk", "path=x,ro=off", &d, path, sizeof(path), err,
+					 sizeof(err)), 0);
+	assert_false(d.read_only);
+	/* each of these is refused with a message naming the problem */
+	static const char *bad[] = {
+		"", "x.img", "path=", "ro=on", "path=a,path=b", "path=a,ro=yes", "path=a,ro=on,ro=on",
+		"path=a,id=", "path=a,id=123456789012345678901", "path=a,id=has space",
+		"path=a,size=3", "path=a,b.img", "path=a,", "path=a,,ro=on", "=x", "path=a,id=x=y",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_not_equal(args_parse_disk("--disk", bad[i], &d, path, sizeof(path), err,
+						     sizeof(err)), 0);
+		assert_non_null(strstr(err, "--disk"));
+	}
+	/* the path must fit the caller's buffer */
+	assert_int_equal(args_parse_disk("--disk", "path=0123456789", &d, path, 8, err,
+					 sizeof(err)), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_uints),
+		cmocka_unit_test(test_disks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
