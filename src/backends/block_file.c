@@ -427,6 +427,11 @@ int block_file_open(struct block_file **out, const char *path, bool read_only,
 	bf->depth = depth;
 	/* O_NONBLOCK so that a FIFO cannot hang the open; cleared below. */
 	bf->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
+	if (bf->fd < 0 && errno == EISDIR) {
+		r = -EINVAL;
+		snprintf(err, errlen, "disk %s: not a regular file or block device", path);
+		goto fail;
+	}
 	if (bf->fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "disk %s: cannot open%s: %s", path,
