@@ -12,6 +12,8 @@
  *   - notify(q) runs on the EVENT thread when the guest kicks queue q;
  *   - reset() runs when the driver writes status 0 (or the VM ends): stop
  *     using the rings, finish or cancel in-flight work, forget negotiation.
+ *     The transport calls it through virtio_dev_reset(), which also resets
+ *     the queues and the base's negotiated state.
  *
  * Locking: vd->lock serialises everything about one device. The transport
  * holds it around every ops call (vCPU thread for registers, event thread for
@@ -33,6 +35,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "virtio/queue.h"
 
@@ -98,6 +101,10 @@ struct virtio_dev {
 	struct virtq vq[VIRTIO_DEV_MAX_QUEUES];
 	const struct virtio_transport_ops *tops;
 	void *transport;
+	/* Deferred work (virtio_dev_defer()), owned by the base. */
+	struct event_loop *el;          /* NULL until virtio_dev_defer_init() */
+	int defer_fd;                   /* eventfd, -1 when unused */
+	uint32_t defer_mask;            /* queues to run again; lock held */
 };
 
 /* Initialise the base (lock, sizes). The device sets ops/name before attaching
@@ -106,8 +113,27 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 		    uint16_t device_id, unsigned nqueues, uint16_t queue_max, uint32_t cfg_len,
 		    const struct guest_mem *mem) BH_WUR;
 
-/* Tear down the base (after ops->destroy). */
+/* Tear down the base (after ops->destroy): closes the defer eventfd
+ * (removing it from the event loop) and frees the queues' state. The VM's
+ * threads must be gone. */
 void virtio_dev_deinit(struct virtio_dev *vd);
+
+/* The transport's reset path (driver wrote status 0, or the VM ends): with
+ * vd->lock held, calls ops->reset() (which waits for or cancels in-flight
+ * work), then resets every queue, drops pending deferred work and clears
+ * features, status and failed. When it returns nothing touches guest RAM or
+ * the rings on the device's behalf. */
+void virtio_dev_reset(struct virtio_dev *vd);
+
+/* Deferred work. A device stops processing a queue after a bounded budget per
+ * notify (a hostile driver can refill the ring as fast as we drain it, and
+ * must not monopolise the event thread); it then calls virtio_dev_defer(vd, q)
+ * and the event thread calls ops->notify(vd, q) again later, lock held, if the
+ * device is still live (queue active, not failed). defer_init() creates the
+ * eventfd and registers it on `el`: setup thread, once, before the loop runs.
+ * 0 or -errno. virtio_dev_defer(): lock held, any thread. */
+int virtio_dev_defer_init(struct virtio_dev *vd, struct event_loop *el) BH_WUR;
+void virtio_dev_defer(struct virtio_dev *vd, unsigned q);
 
 /* Interrupt the driver for queue q if virtq_should_notify() says so. Lock held. */
 void virtio_dev_queue_done(struct virtio_dev *vd, unsigned q);
