@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "core/devices.h"
 #include "core/vcpu.h"
+#include "core/vm_events.h"
 
 #define KVM_API_VERSION_EXPECTED 12
 #define VM_MIN_MEM (8ULL << 20)
@@ -236,6 +237,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.memfd = -1;
 	vm->exit.efd = -1;
+	vm->el.epfd = -1;
 	vm->cfg = *cfg;
 	vm->ncpus = cfg->ncpus;
 	io_bus_init(&vm->pio, IO_BUS_PIO);
@@ -248,6 +250,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			    VM_MAX_VCPUS);
 	if ((ret = exit_ctl_init(&vm->exit)))
 		return fail(vm, ret, "eventfd: %s", strerror(-ret));
+	if ((ret = event_loop_init(&vm->el, exit_ctl_fd(&vm->exit))))
+		return fail(vm, ret, "epoll: %s", strerror(-ret));
 	/* Operator input first (sizes, images, console file), so bad input is
 	 * reported as such even on a host without KVM; then the host side. */
 	if ((ret = vm_alloc_memory(vm)) || (ret = vm_load_guest(vm)))
@@ -260,87 +264,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)) || (ret = vm_map_memory(vm)))
 		return ret;
+	if ((ret = irq_router_init(&vm->router, vm->vm_fd)))
+		return fail(vm, ret, "interrupt routing: %s", strerror(-ret));
 	if ((ret = vm_devices_create(vm)))
 		return ret;
 	io_bus_seal(&vm->pio);
 	io_bus_seal(&vm->mmio);
 	return vm_create_vcpus(vm);
-}
-
-/* Console input + signals, on its own thread, until the VM stops. */
-struct input_ctx {
-	struct vm *vm;
-	int sig_fd;
-};
-
-static void *input_thread(void *arg)
-{
-	struct input_ctx *ctx = arg;
-	struct vm *vm = ctx->vm;
-	int room_fd = vm_devices_console_room_fd(vm);
-	uint8_t buf[256];
-	size_t have = 0, off = 0;
-	int in_fd = vm->console.in_fd;
-
-	for (;;) {
-		/* While bytes wait for a full RX FIFO, stop reading stdin and wait
-		 * for the UART to say it has room (the timeout is a safety net). */
-		struct pollfd p[4] = {
-			{ .fd = exit_ctl_fd(&vm->exit), .events = POLLIN },
-			{ .fd = ctx->sig_fd, .events = POLLIN },
-			{ .fd = have ? -1 : in_fd, .events = POLLIN },
-			{ .fd = have ? room_fd : -1, .events = POLLIN },
-		};
-		int n = poll(p, 4, have ? 100 : -1);
-
-		if (n < 0 && errno != EINTR) {
-			exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno,
-					 "console/signal thread: poll: %s", strerror(errno));
-			break;
-		}
-		if (n < 0)
-			continue;
-		if (p[0].revents)
-			break;
-		if (p[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(ctx->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				exit_ctl_request(&vm->exit, VM_EXIT_SIGNAL, (int)si.ssi_signo,
-						 "stopped by signal %u", si.ssi_signo);
-			continue;
-		}
-		if (p[3].revents & POLLIN) {
-			uint64_t cnt;
-
-			if (read(room_fd, &cnt, sizeof(cnt)) < 0) {
-				/* EAGAIN: already drained; retry the push below. */
-			}
-		}
-		if (p[2].revents & POLLNVAL) {
-			in_fd = -1;
-			continue;
-		}
-		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(in_fd, buf, sizeof(buf));
-
-			if (r <= 0) {
-				if (r < 0 && errno == EINTR)
-					continue;
-				in_fd = -1; /* EOF or error: no more input, guest runs on */
-				continue;
-			}
-			have = (size_t)r;
-			off = 0;
-		}
-		if (have) {
-			size_t took = vm_devices_console_input(vm, buf + off, have);
-
-			off += took;
-			have -= took;
-		}
-	}
-	return NULL;
 }
 
 static void kick_handler(int sig)
@@ -352,9 +282,10 @@ enum vm_exit_reason vm_run(struct vm *vm)
 {
 	struct sigaction sa;
 	sigset_t stop_set, block_set, old_set;
-	struct input_ctx ctx = { .vm = vm, .sig_fd = -1 };
-	pthread_t input;
-	bool input_started = false;
+	struct vm_input input;
+	int sig_fd;
+	pthread_t ev_thread;
+	bool ev_started = false;
 	enum vm_exit_reason reason;
 	int ret;
 
@@ -372,17 +303,20 @@ enum vm_exit_reason vm_run(struct vm *vm)
 	block_set = stop_set;
 	sigaddset(&block_set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &block_set, &old_set);
-	ctx.sig_fd = signalfd(-1, &stop_set, SFD_CLOEXEC | SFD_NONBLOCK);
-	/* Without the signalfd or the input thread nobody would read the
+	sig_fd = signalfd(-1, &stop_set, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* Without the signalfd or the event thread nobody would read the
 	 * (blocked) stop signals: refuse to run rather than be unkillable. */
-	if (ctx.sig_fd < 0)
+	if (sig_fd < 0)
 		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno, "signalfd: %s",
 				 strerror(errno));
-	else if (pthread_create(&input, NULL, input_thread, &ctx) == 0)
-		input_started = true;
+	else if ((ret = vm_events_setup(vm, &input, sig_fd)))
+		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, -ret, "event loop setup: %s",
+				 strerror(-ret));
+	else if (pthread_create(&ev_thread, NULL, vm_event_thread, vm) == 0)
+		ev_started = true;
 	else
 		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, EAGAIN,
-				 "cannot start the console/signal thread");
+				 "cannot start the event thread");
 
 	console_start_input(&vm->console);
 	for (unsigned i = 0; i < vm->ncpus && !exit_ctl_requested(&vm->exit); i++) {
@@ -401,11 +335,13 @@ enum vm_exit_reason vm_run(struct vm *vm)
 			vm->vcpus[i].thread_started = false;
 		}
 	}
-	if (input_started)
-		pthread_join(input, NULL);
+	if (ev_started)
+		pthread_join(ev_thread, NULL);
 	console_restore_tty(&vm->console);
-	if (ctx.sig_fd >= 0)
-		close(ctx.sig_fd);
+	if (sig_fd >= 0) {
+		event_loop_del(&vm->el, sig_fd);
+		close(sig_fd);
+	}
 	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 	vm_devices_report(vm);
 	return reason;
@@ -420,7 +356,10 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	/* Unbind the irqfds while the devices' eventfds are still open. */
+	irq_router_destroy(&vm->router);
 	vm_devices_destroy(vm);
+	event_loop_destroy(&vm->el);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
 	/* Close the VM before unmapping its RAM: KVM then tears the memslots

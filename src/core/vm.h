@@ -4,8 +4,9 @@
  * Lifecycle (all on the caller's thread unless stated):
  *   vm_create()  opens KVM, creates the VM, RAM, irqchip/PIT, devices, loads
  *                the kernel, creates vCPUs with their CPUID/MSRs/registers;
- *   vm_run()     starts one thread per vCPU plus the console input thread and
- *                blocks until the VM stops; returns the stop reason;
+ *   vm_run()     starts one thread per vCPU plus the event thread (console
+ *                input, signals, device I/O) and blocks until the VM stops;
+ *                returns the stop reason;
  *   vm_destroy() joins threads and releases everything (safe after a failed
  *                vm_create and after vm_run).
  */
@@ -20,8 +21,10 @@
 #include "arch/x86/boot.h"
 #include "bus/io_bus.h"
 #include "core/console.h"
+#include "core/event_loop.h"
 #include "core/exit_ctl.h"
 #include "core/guest_mem.h"
+#include "core/irq_route.h"
 #include "core/vm_config.h"
 
 struct vm_devices; /* devices.c */
@@ -49,6 +52,8 @@ struct vm {
 	struct io_bus mmio;
 	struct exit_ctl exit;
 	struct console console;
+	struct event_loop el;       /* the event thread's epoll set */
+	struct irq_router router;   /* GSI routing + MSI irqfds */
 	struct vm_devices *dev;
 	struct boot_plan plan;
 	unsigned ncpus;
