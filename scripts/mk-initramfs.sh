@@ -8,7 +8,9 @@
 #                  boots ~15 s faster than busybox on the lab's PVM-backed KVM)
 #   --init FILE    becomes /init (mode 0755). Without it a default init is
 #                  used: mounts proc/sys/devtmpfs, prints BULKHEAD-GUEST-READY,
-#                  uname -a, the CPU count, MemTotal, /proc/cmdline, pokes the
+#                  loads /lib/modules/bulkhead/*.ko in name order (drivers a
+#                  stock kernel has as modules, e.g. virtio; prepare-guest.sh
+#                  adds them), uname -a, the CPU count, MemTotal, /proc/cmdline, pokes the
 #                  boot-timer port 0x440 through /dev/port when it exists, runs
 #                  /cmd if present, prints BULKHEAD-GUEST-DONE and powers off
 #                  (ACPI S5), or reboots if that fails (the VMM treats the i8042
@@ -138,6 +140,10 @@ export PATH
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Drivers shipped as modules (the stock kernel's virtio), in dependency order.
+for m in /lib/modules/bulkhead/*.ko; do
+    if [ -f "$m" ]; then insmod "$m" 2>/dev/null || echo "init: cannot load $m"; fi
+done
 echo BULKHEAD-GUEST-READY
 uname -a
 if command -v nproc >/dev/null 2>&1; then echo "nproc: $(nproc)"; else

@@ -25,6 +25,7 @@ mkdir -p "$dir"
 # PVM-backed host: kvm_pvm loaded AND /dev/kvm a character device that opens
 # (read-only: never create anything at that path).
 pvm=0
+modadds=()
 if [ -e /sys/module/kvm_pvm ] && [ -c /dev/kvm ] && { exec 3</dev/kvm; } 2>/dev/null; then
 	exec 3<&-
 	pvm=1
@@ -39,11 +40,25 @@ else
 	kernel=$("$here/guest-kernel.sh" --stock "$cache")
 	cmdline="console=ttyS0 panic=-1 quiet loglevel=4"
 	about="Debian stock cloud kernel ($(basename "$kernel")), booted unmodified"
+	# Its virtio drivers are modules: ship them, numbered in dependency
+	# order; the init loads /lib/modules/bulkhead/*.ko in glob order.
+	moddir=$("$here/guest-kernel.sh" --stock --modules "$cache")
+	n=10
+	for m in drivers/virtio/virtio_ring drivers/virtio/virtio \
+		drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
+		drivers/virtio/virtio_pci drivers/block/virtio_blk drivers/char/virtio_console \
+		drivers/char/hw_random/virtio-rng; do
+		if [ -f "$moddir/kernel/$m.ko" ]; then
+			modadds+=(--add "$moddir/kernel/$m.ko:/lib/modules/bulkhead/$n-$(basename "$m").ko")
+			n=$((n + 1))
+		fi
+	done
 fi
 
 ln -sfn "$kernel" "$dir/kernel"
-if [ ! -s "$dir/initrd" ] || [ "$here/mk-initramfs.sh" -nt "$dir/initrd" ]; then
-	"$here/mk-initramfs.sh" "$dir/initrd.tmp" --busybox >/dev/null
+if [ ! -s "$dir/initrd" ] || [ "$here/mk-initramfs.sh" -nt "$dir/initrd" ] ||
+	[ "$0" -nt "$dir/initrd" ]; then
+	"$here/mk-initramfs.sh" "$dir/initrd.tmp" --busybox "${modadds[@]+"${modadds[@]}"}" >/dev/null
 	mv "$dir/initrd.tmp" "$dir/initrd"
 fi
 printf '%s\n' "$cmdline" >"$dir/cmdline"
