@@ -251,11 +251,13 @@ bool virtq_should_notify(struct virtq *q)
 	uint16_t *p, old, event;
 	bool need;
 
-	if (!q->active)
-		return false;
+	if (!q->active || q->used_idx == q->signalled_used)
+		return false; /* nothing published since the last check */
 	/* Our used->idx store must be visible before we read the driver's
 	 * suppression state (the driver does the mirror-image check). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	old = q->signalled_used;
+	q->signalled_used = q->used_idx;
 	if (!q->event_idx) {
 		p = ring_u16(q, q->avail_gpa);
 		return p && !(__atomic_load_n(p, __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
@@ -264,12 +266,10 @@ bool virtq_should_notify(struct virtq *q)
 	if (!p)
 		return false;
 	event = __atomic_load_n(p, __ATOMIC_RELAXED);
-	old = q->signalled_used;
 	/* vring_need_event(): did used_idx step over used_event since the
 	 * last interrupt? The first call always interrupts. */
 	need = !q->signalled_valid ||
 	       (uint16_t)(q->used_idx - event - 1) < (uint16_t)(q->used_idx - old);
-	q->signalled_used = q->used_idx;
 	q->signalled_valid = true;
 	return need;
 }

@@ -101,7 +101,8 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c) BH_WUR;
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written) BH_WUR;
 
 /* After one or more pushes: must the driver be interrupted? Honours
- * VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX. */
+ * VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX. False when
+ * nothing was pushed since the previous call (no spurious interrupts). */
 bool virtq_should_notify(struct virtq *q);
 
 /* Copy [off, off+len) of the chain's readable bytes into dst. Returns bytes

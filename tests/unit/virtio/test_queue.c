@@ -130,6 +130,10 @@ static void test_roundtrip(void **state)
 	assert_int_equal(len, 104);
 	assert_int_equal(f->q.inflight, 0);
 	assert_true(virtq_should_notify(&f->q));
+	assert_false(virtq_should_notify(&f->q)); /* nothing new since */
+	fr_post(&f->r, 3);
+	assert_int_equal(virtq_pop(&f->q, &c), 1);
+	assert_int_equal(virtq_push(&f->q, 3, 0), 0);
 	fr_set_avail_flags(&f->r, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	assert_false(virtq_should_notify(&f->q));
 }

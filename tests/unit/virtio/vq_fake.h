@@ -14,6 +14,11 @@
 
 #include <cmocka.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/char_sink.h"
+#include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "virtio/queue.h"
 #include "virtio/virtio_dev.h"
@@ -189,6 +194,66 @@ static inline void ft_reset(struct virtio_dev *vd)
 	pthread_mutex_lock(&vd->lock);
 	virtio_dev_reset(vd);
 	pthread_mutex_unlock(&vd->lock);
+}
+
+/* A char_sink that keeps the first bytes and counts all of them. */
+#define FS_KEEP 256
+struct fsink {
+	uint8_t buf[FS_KEEP];
+	size_t kept;
+	uint64_t total;
+};
+
+static inline void fsink_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct fsink *s = opaque;
+
+	s->total += len;
+	for (size_t i = 0; i < len && s->kept < FS_KEEP; i++)
+		s->buf[s->kept++] = buf[i];
+}
+
+/* A real event loop on its own thread (deferred work runs there). */
+struct floop {
+	struct event_loop el;
+	int stop_fd;
+	pthread_t thr;
+	int rc;
+};
+
+static inline void *floop_main(void *arg)
+{
+	struct floop *l = arg;
+
+	l->rc = event_loop_run(&l->el);
+	return NULL;
+}
+
+static inline void floop_init(struct floop *l)
+{
+	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(l->stop_fd >= 0);
+	assert_int_equal(event_loop_init(&l->el, l->stop_fd), 0);
+}
+
+static inline void floop_start(struct floop *l)
+{
+	assert_int_equal(pthread_create(&l->thr, NULL, floop_main, l), 0);
+}
+
+static inline void floop_stop(struct floop *l)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(l->stop_fd, &one, 8), 8);
+	pthread_join(l->thr, NULL);
+	assert_int_equal(l->rc, 0);
+}
+
+static inline void floop_destroy(struct floop *l)
+{
+	event_loop_destroy(&l->el);
+	close(l->stop_fd);
 }
 
 #endif

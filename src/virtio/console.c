@@ -1,0 +1,252 @@
+/* console.c — virtio-console, single port. See console.h. */
+#include "virtio/console.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define RXQ 0
+#define TXQ 1
+
+struct virtio_console {
+	struct virtio_dev vdev;
+	const struct char_sink *sink;
+	virtio_console_rx_room_fn rx_room;
+	void *rx_room_opaque;
+	bool live;        /* DRIVER_OK seen, not reset since */
+	bool rx_starved;  /* input was refused since the guest last posted buffers */
+	struct virtio_console_stats st;
+	uint8_t buf[4096];
+};
+
+static struct virtio_console *to_vc(struct virtio_dev *vd)
+{
+	return bh_container_of(vd, struct virtio_console, vdev);
+}
+
+static uint64_t con_features(struct virtio_dev *vd)
+{
+	(void)vd;
+	return (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+}
+
+static void con_cfg_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len)
+{
+	/* cols = 0, rows = 0 (F_SIZE not offered), max_nr_ports = 1 */
+	uint8_t cfg[VIRTIO_CONSOLE_CFG_LEN] = { 0, 0, 0, 0, 1, 0, 0, 0 };
+
+	(void)vd;
+	if (off <= sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(data, cfg + off, len);
+	else
+		memset(data, 0, len);
+}
+
+static void con_cfg_write(struct virtio_dev *vd, uint32_t off, const void *data, uint32_t len)
+{
+	(void)vd; /* read-only (EMERG_WRITE is not offered) */
+	(void)off;
+	(void)data;
+	(void)len;
+}
+
+static void room_signal(struct virtio_console *vc)
+{
+	if (vc->rx_starved && vc->rx_room) {
+		vc->rx_starved = false;
+		vc->rx_room(vc->rx_room_opaque);
+	}
+}
+
+/* Transmit: guest output to the sink, within the per-notify budget. */
+static void tx_run(struct virtio_console *vc)
+{
+	struct virtio_dev *vd = &vc->vdev;
+	struct virtq *q = &vd->vq[TXQ];
+	struct virtq_chain c;
+	unsigned chains = 0;
+	uint64_t bytes = 0;
+
+	while (chains < VIRTIO_CONSOLE_TX_BUDGET_CHAINS && bytes < VIRTIO_CONSOLE_TX_BUDGET_BYTES) {
+		uint32_t take, off = 0;
+		int r = virtq_pop(q, &c);
+
+		if (r < 0) {
+			virtio_dev_fail(vd, "malformed transmit queue");
+			return;
+		}
+		if (r == 0)
+			break;
+		chains++;
+		take = c.out_bytes < VIRTIO_CONSOLE_TX_CHAIN_MAX ? c.out_bytes
+								 : VIRTIO_CONSOLE_TX_CHAIN_MAX;
+		vc->st.tx_dropped += c.out_bytes - take;
+		while (off < take) {
+			size_t n = take - off < sizeof(vc->buf) ? take - off : sizeof(vc->buf);
+			int64_t got = virtq_chain_read(q, &c, off, vc->buf, n);
+
+			if (got <= 0)
+				break;
+			char_sink_write(vc->sink, vc->buf, (size_t)got);
+			off += (uint32_t)got;
+		}
+		vc->st.tx_bytes += off;
+		bytes += off;
+		if (virtq_push(q, c.head, 0))
+			bh_warn("%s: completing head %u: not in flight", vd->name, c.head);
+	}
+	if (chains == VIRTIO_CONSOLE_TX_BUDGET_CHAINS || bytes >= VIRTIO_CONSOLE_TX_BUDGET_BYTES)
+		virtio_dev_defer(vd, TXQ);
+	virtio_dev_queue_done(vd, TXQ);
+}
+
+static void con_notify(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_console *vc = to_vc(vd);
+
+	if (vd->failed)
+		return;
+	if (q == RXQ)
+		room_signal(vc); /* the guest posted receive buffers */
+	else if (q == TXQ && vc->live && vd->vq[TXQ].active)
+		tx_run(vc);
+}
+
+static int con_activate(struct virtio_dev *vd)
+{
+	struct virtio_console *vc = to_vc(vd);
+
+	vc->live = true;
+	/* Kicks that came before DRIVER_OK. */
+	room_signal(vc);
+	if (vd->vq[TXQ].active)
+		tx_run(vc);
+	return 0;
+}
+
+static void con_reset(struct virtio_dev *vd)
+{
+	struct virtio_console *vc = to_vc(vd);
+
+	vc->live = false; /* nothing is in flight: every chain is completed at once */
+}
+
+static void con_destroy(struct virtio_dev *vd)
+{
+	virtio_dev_deinit(vd);
+	free(to_vc(vd));
+}
+
+static const struct virtio_dev_ops con_ops = {
+	.features = con_features,
+	.cfg_read = con_cfg_read,
+	.cfg_write = con_cfg_write,
+	.activate = con_activate,
+	.notify = con_notify,
+	.reset = con_reset,
+	.destroy = con_destroy,
+};
+
+size_t virtio_console_input(struct virtio_console *vc, const uint8_t *buf, size_t len)
+{
+	struct virtio_dev *vd = &vc->vdev;
+	struct virtq *q = &vd->vq[RXQ];
+	struct virtq_chain c;
+	size_t done = 0;
+	unsigned chains = 0;
+	bool pushed = false;
+
+	pthread_mutex_lock(&vd->lock);
+	/* At most one ring's worth of chains per call: a driver re-posting
+	 * useless (readable-only) buffers cannot keep us here. */
+	while (done < len && chains++ < q->size) {
+		int64_t n;
+		int r = 0;
+
+		if (vc->live && !vd->failed && q->active)
+			r = virtq_pop(q, &c);
+		if (r < 0)
+			virtio_dev_fail(vd, "malformed receive queue");
+		if (r <= 0)
+			break;
+		n = virtq_chain_write(q, &c, 0, buf + done,
+				      len - done < c.in_bytes ? len - done : c.in_bytes);
+		if (n < 0)
+			n = 0;
+		done += (size_t)n;
+		if (virtq_push(q, c.head, (uint32_t)n))
+			bh_warn("%s: completing head %u: not in flight", vd->name, c.head);
+		pushed = true;
+	}
+	if (done < len)
+		vc->rx_starved = true; /* signal room when the guest posts more */
+	vc->st.rx_bytes += done;
+	if (pushed)
+		virtio_dev_queue_done(vd, RXQ);
+	pthread_mutex_unlock(&vd->lock);
+	return done;
+}
+
+bool virtio_console_rx_has_room(struct virtio_console *vc)
+{
+	struct virtio_dev *vd = &vc->vdev;
+	struct virtq *q = &vd->vq[RXQ];
+	uint16_t *idx;
+	bool room = false;
+
+	pthread_mutex_lock(&vd->lock);
+	if (vc->live && !vd->failed && q->active) {
+		idx = gmem_ptr(q->mem, q->avail_gpa + 2, 2);
+		room = idx && __atomic_load_n(idx, __ATOMIC_ACQUIRE) != q->last_avail;
+	}
+	pthread_mutex_unlock(&vd->lock);
+	return room;
+}
+
+int virtio_console_create(struct virtio_console **out, const struct guest_mem *mem,
+			  const struct char_sink *sink, struct event_loop *el)
+{
+	struct virtio_console *vc = calloc(1, sizeof(*vc));
+	int r;
+
+	*out = NULL;
+	if (!vc)
+		return -ENOMEM;
+	r = virtio_dev_init(&vc->vdev, &con_ops, "virtio-console", VIRTIO_ID_CONSOLE, 2,
+			    VIRTIO_CONSOLE_QUEUE_MAX, VIRTIO_CONSOLE_CFG_LEN, mem);
+	if (r) {
+		free(vc);
+		return r;
+	}
+	vc->sink = sink;
+	if (el) {
+		r = virtio_dev_defer_init(&vc->vdev, el);
+		if (r) {
+			con_destroy(&vc->vdev);
+			return r;
+		}
+	}
+	*out = vc;
+	return 0;
+}
+
+struct virtio_dev *virtio_console_dev(struct virtio_console *vc)
+{
+	return &vc->vdev;
+}
+
+void virtio_console_set_rx_notify(struct virtio_console *vc, virtio_console_rx_room_fn fn,
+				  void *opaque)
+{
+	vc->rx_room = fn;
+	vc->rx_room_opaque = opaque;
+}
+
+void virtio_console_get_stats(struct virtio_console *vc, struct virtio_console_stats *st)
+{
+	pthread_mutex_lock(&vc->vdev.lock);
+	*st = vc->st;
+	pthread_mutex_unlock(&vc->vdev.lock);
+}

@@ -1,0 +1,171 @@
+/* rng.c — virtio-rng. See rng.h. */
+#include "virtio/rng.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/log.h"
+
+struct virtio_rng {
+	struct virtio_dev vdev;
+	uint64_t bytes;
+	uint8_t buf[VIRTIO_RNG_MAX_REQ];
+};
+
+static struct virtio_rng *to_rng(struct virtio_dev *vd)
+{
+	return bh_container_of(vd, struct virtio_rng, vdev);
+}
+
+static uint64_t rng_features(struct virtio_dev *vd)
+{
+	(void)vd;
+	return (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+}
+
+static void rng_cfg_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len)
+{
+	(void)vd; /* no configuration space (cfg_len 0: never called) */
+	(void)off;
+	memset(data, 0, len);
+}
+
+static void rng_cfg_write(struct virtio_dev *vd, uint32_t off, const void *data, uint32_t len)
+{
+	(void)vd;
+	(void)off;
+	(void)data;
+	(void)len;
+}
+
+/* Fill n bytes of entropy; returns bytes obtained. */
+static size_t fill(uint8_t *buf, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k = getrandom(buf + done, n - done, 0);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			bh_warn("virtio-rng: getrandom: %s", strerror(errno));
+			break;
+		}
+		done += (size_t)k;
+	}
+	return done;
+}
+
+static void rng_notify(struct virtio_dev *vd, unsigned qi)
+{
+	struct virtio_rng *rng = to_rng(vd);
+	struct virtq *q = &vd->vq[0];
+	struct virtq_chain c;
+	uint64_t served = 0;
+	unsigned chains = 0;
+
+	if (qi != 0 || vd->failed || !q->active)
+		return;
+	while (served < VIRTIO_RNG_BUDGET_BYTES && chains < q->size) {
+		size_t want, got = 0;
+		int64_t put = 0;
+		int r = virtq_pop(q, &c);
+
+		if (r < 0) {
+			virtio_dev_fail(vd, "malformed request queue");
+			return;
+		}
+		if (r == 0)
+			break;
+		chains++;
+		want = c.in_bytes < VIRTIO_RNG_MAX_REQ ? c.in_bytes : VIRTIO_RNG_MAX_REQ;
+		if (want)
+			got = fill(rng->buf, want);
+		if (got)
+			put = virtq_chain_write(q, &c, 0, rng->buf, got);
+		if (put < 0)
+			put = 0;
+		/* Don't leave entropy handed out lying around in the host. */
+		memset(rng->buf, 0, got);
+		rng->bytes += (uint64_t)put;
+		served += (uint64_t)put;
+		if (virtq_push(q, c.head, (uint32_t)put))
+			bh_warn("%s: completing head %u: not in flight", vd->name, c.head);
+	}
+	if (served >= VIRTIO_RNG_BUDGET_BYTES || chains >= q->size)
+		virtio_dev_defer(vd, 0);
+	virtio_dev_queue_done(vd, 0);
+}
+
+static int rng_activate(struct virtio_dev *vd)
+{
+	/* Requests posted before DRIVER_OK. */
+	if (vd->vq[0].active)
+		rng_notify(vd, 0);
+	return 0;
+}
+
+static void rng_reset(struct virtio_dev *vd)
+{
+	(void)vd; /* every request is completed synchronously: nothing in flight */
+}
+
+static void rng_destroy(struct virtio_dev *vd)
+{
+	virtio_dev_deinit(vd);
+	free(to_rng(vd));
+}
+
+static const struct virtio_dev_ops rng_ops = {
+	.features = rng_features,
+	.cfg_read = rng_cfg_read,
+	.cfg_write = rng_cfg_write,
+	.activate = rng_activate,
+	.notify = rng_notify,
+	.reset = rng_reset,
+	.destroy = rng_destroy,
+};
+
+int virtio_rng_create(struct virtio_rng **out, const struct guest_mem *mem,
+		      struct event_loop *el)
+{
+	struct virtio_rng *rng = calloc(1, sizeof(*rng));
+	int r;
+
+	*out = NULL;
+	if (!rng)
+		return -ENOMEM;
+	r = virtio_dev_init(&rng->vdev, &rng_ops, "virtio-rng", VIRTIO_ID_RNG, 1,
+			    VIRTIO_RNG_QUEUE_MAX, 0, mem);
+	if (r) {
+		free(rng);
+		return r;
+	}
+	if (el) {
+		r = virtio_dev_defer_init(&rng->vdev, el);
+		if (r) {
+			rng_destroy(&rng->vdev);
+			return r;
+		}
+	}
+	*out = rng;
+	return 0;
+}
+
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *r)
+{
+	return &r->vdev;
+}
+
+uint64_t virtio_rng_bytes(struct virtio_rng *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->vdev.lock);
+	n = r->bytes;
+	pthread_mutex_unlock(&r->vdev.lock);
+	return n;
+}
