@@ -1,7 +1,11 @@
 /* devices.c — the VM's devices, created in one explicit order:
  *   COM1 UART (IRQ 4) -> console;  i8042 (IRQ 1/12, CPU reset);  CMOS RTC;
  *   boot timer (port 0x440);  ACPI PM registers (0x600-0x602: S5 off, reset);
- *   test device (only with --test-device).
+ *   test device (only with --test-device);
+ *   PCI host bridge (0xCF8-0xCFF, BAR window), then on PCI, in this order:
+ *   virtio-blk per --disk, virtio-console (--console virtio), virtio-rng.
+ * The virtio device models are built first (vm_devices_prepare) because
+ * they hold operator input (disk images); their PCI transports come later.
  * The in-kernel irqchip/PIT (vm.c) provide PIC, IOAPIC, LAPIC, PIT and
  * port 0x61. Interrupt lines are wired to KVM_IRQ_LINE on the VM fd. */
 #include "devices.h"
@@ -14,8 +18,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "bus/pci.h"
 #include "common/log.h"
 #include "core/vm.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/pci_transport.h"
+#include "virtio/rng.h"
 #include "devices/acpi_pm.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
@@ -32,10 +41,19 @@ struct vm_devices {
 	struct test_dev test;
 	struct acpi_pm acpi_pm;
 	bool com1_ok, kbd_ok, rtc_ok, boot_timer_ok, test_ok;
-	int rx_room_fd; /* eventfd: COM1's RX FIFO has room again */
+	int rx_room_fd; /* eventfd: the console device can take input again */
+	/* PCI and virtio */
+	struct pci_bus pci;
+	bool pci_ok;
+	struct virtio_blk *blk[VM_MAX_DISKS];
+	unsigned nblk;
+	struct virtio_console *vcon;    /* --console virtio */
+	struct virtio_rng *rng;
+	struct virtio_pci *vpci[VM_MAX_DISKS + 2];
+	unsigned nvpci;
 };
 
-/* vCPU thread, UART unlocked: wake the input thread. */
+/* vCPU/event thread, device unlocked: wake the input handler. */
 static void com1_rx_room(void *opaque)
 {
 	struct vm_devices *d = opaque;
@@ -63,9 +81,10 @@ static int dev_fail(struct vm *vm, int ret, const char *what)
 	return ret;
 }
 
-int vm_devices_create(struct vm *vm)
+int vm_devices_prepare(struct vm *vm)
 {
 	struct vm_devices *d = calloc(1, sizeof(*d));
+	char err[sizeof(vm->err) / 2];
 	int ret;
 
 	if (!d)
@@ -74,6 +93,76 @@ int vm_devices_create(struct vm *vm)
 	d->rx_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->rx_room_fd < 0)
 		return dev_fail(vm, -errno, "console input eventfd");
+	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
+		err[0] = '\0';
+		ret = virtio_blk_create(&d->blk[i], &vm->cfg.disks[i], i, &vm->mem, &vm->el,
+					BLOCK_MODE_AUTO, err, sizeof(err));
+		if (ret) {
+			/* A disk that cannot be used is the operator's input. */
+			vm->err_is_config = ret != -ENOMEM;
+			snprintf(vm->err, sizeof(vm->err), "--disk %.200s: %s", vm->cfg.disks[i].path,
+				 err[0] ? err : strerror(-ret));
+			return ret;
+		}
+		d->nblk++;
+	}
+	if (vm->cfg.console_device == CONSOLE_DEV_VIRTIO) {
+		if ((ret = virtio_console_create(&d->vcon, &vm->mem, console_sink(&vm->console),
+						 &vm->el)))
+			return dev_fail(vm, ret, "virtio-console");
+		virtio_console_set_rx_notify(d->vcon, com1_rx_room, d);
+	}
+	if (vm->cfg.rng && (ret = virtio_rng_create(&d->rng, &vm->mem, &vm->el)))
+		return dev_fail(vm, ret, "virtio-rng");
+	return 0;
+}
+
+/* Plug one virtio device into the PCI bus. */
+static int add_virtio(struct vm *vm, struct virtio_dev *vd)
+{
+	struct vm_devices *d = vm->dev;
+	struct vpci_env env = { vm->vm_fd, &d->pci, &vm->router, &vm->el };
+	struct virtio_pci *vp = calloc(1, sizeof(*vp));
+	int ret;
+
+	if (!vp)
+		return dev_fail(vm, -ENOMEM, vd->name);
+	d->vpci[d->nvpci++] = vp;
+	if ((ret = virtio_pci_create(vp, vd, &env)))
+		return dev_fail(vm, ret, vd->name);
+	bh_dbg("%s on PCI 00:%02x.0, BAR0 0x%llx", vd->name, vp->pci.slot,
+	       (unsigned long long)vp->pci.bar_decoded[0]);
+	return 0;
+}
+
+static int create_pci(struct vm *vm)
+{
+	struct vm_devices *d = vm->dev;
+	struct irq_line intx = { kvm_set_irq, vm, 0 };
+	int ret;
+
+	if ((ret = pci_bus_init(&d->pci, &intx)))
+		return dev_fail(vm, ret, "PCI bus");
+	d->pci_ok = true;
+	if ((ret = pci_bus_register(&d->pci, &vm->pio, &vm->mmio)))
+		return dev_fail(vm, ret, "PCI configuration ports");
+	for (unsigned i = 0; i < d->nblk; i++)
+		if ((ret = add_virtio(vm, virtio_blk_dev(d->blk[i]))))
+			return ret;
+	if (d->vcon && (ret = add_virtio(vm, virtio_console_dev(d->vcon))))
+		return ret;
+	if (d->rng && (ret = add_virtio(vm, virtio_rng_dev(d->rng))))
+		return ret;
+	return 0;
+}
+
+int vm_devices_create(struct vm *vm)
+{
+	struct vm_devices *d = vm->dev;
+	int ret;
+
+	if (!d)
+		return dev_fail(vm, -EINVAL, "devices (not prepared)");
 	d->com1_irq = (struct irq_line){ kvm_set_irq, vm, UART_COM1_IRQ };
 	d->kbd_irq = (struct irq_line){ kvm_set_irq, vm, I8042_KBD_IRQ };
 	d->aux_irq = (struct irq_line){ kvm_set_irq, vm, I8042_AUX_IRQ };
@@ -114,7 +203,7 @@ int vm_devices_create(struct vm *vm)
 		if ((ret = test_dev_register(&d->test, &vm->pio)))
 			return dev_fail(vm, ret, "test device ports");
 	}
-	return 0;
+	return create_pci(vm);
 }
 
 void vm_devices_destroy(struct vm *vm)
@@ -123,6 +212,18 @@ void vm_devices_destroy(struct vm *vm)
 
 	if (!d)
 		return;
+	for (unsigned i = 0; i < d->nvpci; i++) {
+		virtio_pci_destroy(d->vpci[i]);
+		free(d->vpci[i]);
+	}
+	for (unsigned i = 0; i < d->nblk; i++)
+		virtio_blk_dev(d->blk[i])->ops->destroy(virtio_blk_dev(d->blk[i]));
+	if (d->vcon)
+		virtio_console_dev(d->vcon)->ops->destroy(virtio_console_dev(d->vcon));
+	if (d->rng)
+		virtio_rng_dev(d->rng)->ops->destroy(virtio_rng_dev(d->rng));
+	if (d->pci_ok)
+		pci_bus_destroy(&d->pci);
 	if (d->test_ok)
 		test_dev_destroy(&d->test);
 	if (d->boot_timer_ok)
@@ -141,7 +242,11 @@ void vm_devices_destroy(struct vm *vm)
 
 size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
-	return vm->dev ? uart_receive(&vm->dev->com1, buf, len) : 0;
+	if (!vm->dev)
+		return 0;
+	if (vm->dev->vcon)
+		return virtio_console_input(vm->dev->vcon, buf, len);
+	return uart_receive(&vm->dev->com1, buf, len);
 }
 
 int vm_devices_console_room_fd(struct vm *vm)

@@ -1,5 +1,6 @@
-/* devices.h — the VM's device set, created from ONE explicit, ordered table in
- * devices.c (no constructor magic). Setup thread, except where stated. */
+/* devices.h — the VM's device set, created in ONE explicit order in devices.c
+ * (no constructor magic). Setup thread, except where stated. vm_destroy()
+ * calls vm_devices_destroy() after irq_router_destroy(). */
 #ifndef BH_DEVICES_H
 #define BH_DEVICES_H
 
@@ -10,7 +11,14 @@
 
 struct vm;
 
-/* Create every device the config asks for and register it on the buses.
+/* Build the device models that hold operator input — virtio-blk opens its
+ * disk images here — before KVM is touched, so a bad --disk is reported as a
+ * configuration error on any host. Needs vm->mem, vm->el and vm->console.
+ * On failure vm->err is set (vm->err_is_config for bad input). */
+int vm_devices_prepare(struct vm *vm) BH_WUR;
+
+/* Create the rest (legacy devices, the PCI bus, virtio transports) and
+ * register everything on the buses. Needs the KVM VM and vm->router.
  * On failure vm->err is set; vm_devices_destroy() cleans up partial work. */
 int vm_devices_create(struct vm *vm) BH_WUR;
 void vm_devices_destroy(struct vm *vm);

@@ -262,6 +262,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		vm->err_is_config = true;
 		return ret;
 	}
+	if ((ret = vm_devices_prepare(vm)))
+		return ret;
 	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)) || (ret = vm_map_memory(vm)))
 		return ret;
 	if ((ret = irq_router_init(&vm->router, vm->vm_fd)))

@@ -13,27 +13,8 @@
 
 static void input_handler(void *opaque, uint32_t events);
 
-static void watch_input(struct vm_input *in, bool on)
-{
-	if (in->in_fd < 0 || in->in_watched == on)
-		return;
-	if (on) {
-		int ret = event_loop_add(&in->vm->el, in->in_fd, EPOLLIN, input_handler, in,
-					 "console-input");
-		if (ret) {
-			bh_warn("console input disabled: %s", strerror(-ret));
-			in->in_fd = -1;
-			return;
-		}
-	} else {
-		event_loop_del(&in->vm->el, in->in_fd);
-	}
-	in->in_watched = on;
-}
-
-/* Hand buffered bytes to the console device; stop reading stdin while it is
- * full (its room eventfd resumes us). */
-static void push(struct vm_input *in)
+/* Hand buffered bytes to the console device. */
+static void feed(struct vm_input *in)
 {
 	if (in->have) {
 		size_t took = vm_devices_console_input(in->vm, in->buf + in->off, in->have);
@@ -41,27 +22,70 @@ static void push(struct vm_input *in)
 		in->off += took;
 		in->have -= took;
 	}
-	watch_input(in, in->have == 0);
+}
+
+/* Read one chunk; false at EOF/error (input then ends, the guest runs on). */
+static bool fill(struct vm_input *in)
+{
+	ssize_t r = read(in->in_fd, in->buf, sizeof(in->buf));
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (r <= 0) {
+		if (in->in_watched)
+			event_loop_del(&in->vm->el, in->in_fd);
+		in->in_watched = false;
+		in->in_fd = -1;
+		return false;
+	}
+	in->have = (size_t)r;
+	in->off = 0;
+	return true;
+}
+
+/* Keep input flowing: while the device is full, stdin is not watched (the
+ * room eventfd resumes us). A regular file or /dev/null cannot be watched by
+ * epoll (EPERM) but is always readable: read it here until the device is full
+ * or the file ends. */
+static void pump(struct vm_input *in)
+{
+	feed(in);
+	while (in->in_fd >= 0 && in->have == 0) {
+		if (!in->always_ready) {
+			if (!in->in_watched) {
+				int ret = event_loop_add(&in->vm->el, in->in_fd, EPOLLIN,
+							 input_handler, in, "console-input");
+				if (ret == -EPERM) {
+					in->always_ready = true;
+					continue;
+				}
+				if (ret) {
+					bh_warn("console input disabled: %s", strerror(-ret));
+					in->in_fd = -1;
+					return;
+				}
+				in->in_watched = true;
+			}
+			return;
+		}
+		if (!fill(in))
+			return;
+		feed(in);
+	}
+	if (in->have && in->in_watched) {
+		event_loop_del(&in->vm->el, in->in_fd);
+		in->in_watched = false;
+	}
 }
 
 static void input_handler(void *opaque, uint32_t events)
 {
 	struct vm_input *in = opaque;
-	ssize_t r;
 
-	if (in->have || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (in->have || in->in_fd < 0 || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	r = read(in->in_fd, in->buf, sizeof(in->buf));
-	if (r < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (r <= 0) { /* EOF or error: no more input, the guest runs on */
-		watch_input(in, false);
-		in->in_fd = -1;
-		return;
-	}
-	in->have = (size_t)r;
-	in->off = 0;
-	push(in);
+	if (fill(in))
+		pump(in);
 }
 
 static void room_handler(void *opaque, uint32_t events)
@@ -73,8 +97,7 @@ static void room_handler(void *opaque, uint32_t events)
 	if (read(in->room_fd, &cnt, sizeof(cnt)) < 0) {
 		/* EAGAIN: already drained */
 	}
-	if (in->have)
-		push(in);
+	pump(in);
 }
 
 static void signal_handler(void *opaque, uint32_t events)
@@ -102,7 +125,7 @@ int vm_events_setup(struct vm *vm, struct vm_input *in, int sig_fd)
 	if (in->room_fd >= 0 &&
 	    (ret = event_loop_add(&vm->el, in->room_fd, EPOLLIN, room_handler, in, "console-room")))
 		return ret;
-	watch_input(in, true);
+	pump(in);
 	return 0;
 }
 

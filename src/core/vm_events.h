@@ -23,6 +23,7 @@ struct vm_input {
 	int in_fd;         /* console input, -1 once at EOF */
 	int room_fd;       /* device: receive buffer has room again, or -1 */
 	bool in_watched;   /* in_fd is on the event loop */
+	bool always_ready; /* in_fd is a file epoll refuses: read it directly */
 	uint8_t buf[256];  /* bytes read from in_fd, not yet taken by the device */
 	size_t have, off;
 };
