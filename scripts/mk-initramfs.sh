@@ -144,6 +144,14 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 for m in /lib/modules/bulkhead/*.ko; do
     if [ -f "$m" ]; then insmod "$m" 2>/dev/null || echo "init: cannot load $m"; fi
 done
+# console=hvc0 (virtio-console, a module above): the kernel opened
+# /dev/console for init before the driver existed; switch to hvc0 now.
+case " $(cat /proc/cmdline) " in
+*" console=hvc0"*)
+    n=0
+    while [ ! -c /dev/hvc0 ] && [ $n -lt 20 ]; do sleep 0.1; n=$((n + 1)); done
+    if [ -c /dev/hvc0 ]; then exec </dev/hvc0 >/dev/hvc0 2>&1; fi ;;
+esac
 echo BULKHEAD-GUEST-READY
 uname -a
 if command -v nproc >/dev/null 2>&1; then echo "nproc: $(nproc)"; else

@@ -19,6 +19,7 @@ static void feed(struct vm_input *in)
 	if (in->have) {
 		size_t took = vm_devices_console_input(in->vm, in->buf + in->off, in->have);
 
+		bh_dbg("console input: %zu of %zu bytes taken", took, in->have);
 		in->off += took;
 		in->have -= took;
 	}

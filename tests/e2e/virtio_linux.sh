@@ -1,0 +1,160 @@
+#!/bin/sh
+# tests/e2e/virtio_linux.sh BULKHEAD GUEST_DIR FS_IMAGE EXPECT_TEXT
+#
+# Real-Linux virtio tests (POSIX sh: runs inside the nested KVM host's busybox
+# as well as on a host with /dev/kvm). The stock kernel of the default guest
+# (GUEST_DIR: kernel, initrd with the virtio modules) boots with a per-test
+# /cmd appended to its initramfs (a second cpio archive: the kernel unpacks
+# both). FS_IMAGE is an ext4 image prepared on the host with `mkfs.ext4 -d`
+# holding hello.txt whose content is EXPECT_TEXT.
+#   blk-ext4     mount /dev/vda (ext4), read hello.txt, write a file, sync,
+#                power off; the image must then contain the written token.
+#                A second, read-only disk: the guest's write fails and the
+#                image stays byte-identical. /dev/hwrng gives bytes.
+#   blk-intx     the same mount/read with pci=nomsi: interrupts over INTx.
+#   kill9        the guest writes a pattern to a raw disk with O_SYNC, says
+#                so, and idles; bulkhead is killed with SIGKILL; the pattern
+#                must be in the image.
+#   console      --console virtio and console=hvc0: init's output arrives
+#                over virtio-console.
+# Prints PASS/FAIL lines and "N passed, N failed".
+set -u
+BH=${1:?bulkhead} GUEST=${2:?guest dir} FSIMG=${3:?ext4 image} EXPECT=${4:?expected text}
+ONLY=${5:-} # optional: run only this test (development)
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+T=$(mktemp -d /tmp/vlinux.XXXXXX)
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+show() { sed 's/^/    out: /' "$T/out" | tail -n 25; sed 's/^/    err: /' "$T/err" | tail -n 15; }
+
+# The per-test command script, selected by bh.test= on the kernel command line.
+cat > "$T/cmd" <<'EOF'
+t=$(sed -n 's/.*bh\.test=\([a-z0-9-]*\).*/\1/p' /proc/cmdline)
+case "$t" in
+blk-ext4|blk-intx)
+	mkdir -p /mnt /ro
+	mount -t ext4 /dev/vda /mnt || echo "MOUNT-FAILED"
+	echo "READ: $(cat /mnt/hello.txt)"
+	echo "serial: $(cat /sys/block/vda/serial)"
+	if [ "$t" = blk-ext4 ]; then
+		echo "TOKEN-bulkhead-written-by-guest" > /mnt/written.txt
+		sync
+		umount /mnt && echo "UMOUNT-OK"
+		# the read-only disk: a raw write must fail
+		if dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null; then
+			echo "RO-WRITE-SUCCEEDED"
+		else
+			echo "RO-WRITE-REFUSED"
+		fi
+		echo "ro: $(cat /sys/block/vdb/ro)"
+		echo "RNG: $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+	fi
+	grep -E 'virtio|PCI-MSI|IO-APIC.*virtio' /proc/interrupts | head -n 6
+	;;
+kill9)
+	i=0
+	while [ $i -lt 64 ]; do echo "PATTERN-KILL9-$i-0123456789abcdef"; i=$((i + 1)); done > /p
+	dd if=/p of=/dev/vda bs=4096 conv=fsync 2>/dev/null && echo "FLUSHED"
+	sleep 600
+	;;
+console)
+	echo "over hvc0: $(cat /sys/class/tty/console/active 2>/dev/null)"
+	read -r line && echo "GOT: $line"
+	;;
+esac
+EOF
+(cd "$T" && echo cmd | cpio -o -H newc 2>/dev/null > extra.cpio) || { echo "FAIL setup: cpio"; exit 1; }
+cat "$GUEST/initrd" "$T/extra.cpio" > "$T/initrd"
+base="panic=-1 loglevel=4"
+
+run() { # run NAME SECONDS ARGS... (output in $T/out, $T/err, status in $rc)
+	name=$1 secs=$2
+	shift 2
+	timeout "$secs" "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
+		"$@" </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# --- blk-ext4 (+ read-only disk, rng)
+if want blk-ext4; then
+cp "$FSIMG" "$T/fs.img"
+dd if=/dev/zero of="$T/ro.img" bs=1024 count=1024 2>/dev/null
+echo "read-only disk content" | dd of="$T/ro.img" conv=notrunc 2>/dev/null
+ro_sum=$(md5sum "$T/ro.img" | cut -d' ' -f1)
+run blk-ext4 150 --cpus 2 --cmdline "console=ttyS0 $base bh.test=blk-ext4" \
+	--disk "path=$T/fs.img,id=test-serial-1" --disk "path=$T/ro.img,ro=on"
+why=""
+[ "$rc" = 0 ] || why="exit $rc"
+grep -q "READ: $EXPECT" "$T/out" || why="$why; host file not read"
+grep -q "serial: test-serial-1" "$T/out" || why="$why; serial (GET_ID) wrong"
+grep -q "UMOUNT-OK" "$T/out" || why="$why; umount failed"
+grep -q "TOKEN-bulkhead-written-by-guest" "$T/fs.img" || why="$why; written file not in the image"
+grep -q "RO-WRITE-REFUSED" "$T/out" || why="$why; write to the ro disk was not refused"
+grep -q "ro: 1" "$T/out" || why="$why; guest does not see vdb read-only"
+[ "$(md5sum "$T/ro.img" | cut -d' ' -f1)" = "$ro_sum" ] || why="$why; ro image changed"
+grep -Eq "RNG: [0-9a-f]{32}" "$T/out" || why="$why; no bytes from /dev/hwrng"
+grep -q "PCI-MSI" "$T/out" || why="$why; no MSI-X interrupts"
+if [ -z "$why" ]; then ok "linux/virtio-blk-ext4 (+ro disk, rng, MSI-X)"; else bad "linux/virtio-blk-ext4" "$why"; show; fi
+fi
+
+# --- blk-intx: the same disk read with MSI-X off
+if want blk-intx; then
+cp "$FSIMG" "$T/fs.img"
+run blk-intx 150 --cpus 1 --cmdline "console=ttyS0 $base pci=nomsi bh.test=blk-intx" \
+	--disk "path=$T/fs.img" --no-rng
+why=""
+[ "$rc" = 0 ] || why="exit $rc"
+grep -q "READ: $EXPECT" "$T/out" || why="$why; host file not read"
+grep -q "PCI-MSI" "$T/out" && why="$why; MSI used despite pci=nomsi"
+grep -q "serial: bulkhead-vda" "$T/out" || why="$why; default serial wrong"
+if [ -z "$why" ]; then ok "linux/virtio-blk-intx"; else bad "linux/virtio-blk-intx" "$why"; show; fi
+fi
+
+# --- kill9: flushed data survives SIGKILL of the VMM
+if want kill9; then
+dd if=/dev/zero of="$T/raw.img" bs=1024 count=4096 2>/dev/null
+"$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M --no-rng \
+	--cmdline "console=ttyS0 $base bh.test=kill9" --disk "path=$T/raw.img" \
+	</dev/null >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while [ $i -lt 120 ] && ! grep -q FLUSHED "$T/out"; do sleep 1; i=$((i + 1)); done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+rc=$?
+why=""
+grep -q FLUSHED "$T/out" || why="guest never reported FLUSHED (waited ${i}s)"
+[ "$rc" = 137 ] || why="$why; exit $rc, not SIGKILL"
+grep -q "PATTERN-KILL9-63-0123456789abcdef" "$T/raw.img" || why="$why; flushed data missing"
+if [ -z "$why" ]; then ok "linux/kill9-flushed-data-persists"; else bad "linux/kill9" "$why"; show; fi
+fi
+
+# --- console: init's output over virtio-console (hvc0), and input to it
+if want console; then
+# Type the line once the guest is reading hvc0, as a user would.
+mkfifo "$T/in"
+timeout 150 "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
+	--console virtio --no-rng --cmdline "console=hvc0 $base bh.test=console" \
+	<"$T/in" >"$T/out" 2>"$T/err" &
+pid=$!
+exec 7>"$T/in"
+i=0
+while [ $i -lt 120 ] && ! grep -q "over hvc0" "$T/out"; do sleep 1; i=$((i + 1)); done
+sleep 1
+printf 'ping-over-virtio\n' >&7
+exec 7>&-
+wait "$pid"
+rc=$?
+why=""
+[ "$rc" = 0 ] || why="exit $rc"
+grep -q "BULKHEAD-GUEST-DONE" "$T/out" || why="$why; init output missing"
+grep -q "over hvc0: hvc0" "$T/out" || why="$why; console is not hvc0"
+grep -q "GOT: ping-over-virtio" "$T/out" || why="$why; input did not reach the guest"
+if [ -z "$why" ]; then ok "linux/virtio-console (output and input)"; else bad "linux/virtio-console" "$why"; show; fi
+fi
+
+rm -rf "$T"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
