@@ -462,6 +462,42 @@ static void test_create_errors(void **state)
 	assert_memory_equal(id, "0123456789abcdefghij", 20);
 }
 
+/* Kicks before DRIVER_OK are not acted on; what was posted is served at
+ * activation. */
+static void test_before_driver_ok(void **state)
+{
+	struct fx *f = *state;
+	struct vm_disk_config cfg = { .path = f->path };
+	char err[256];
+	uint8_t st = 0xee;
+
+	assert_int_equal(virtio_blk_create(&f->b, &cfg, 0, &f->gm, NULL, f->mode, err,
+					   sizeof(err)), 0);
+	f->vd = virtio_blk_dev(f->b);
+	ft_attach(&f->t, f->vd);
+	fr_init(&f->r, &f->gm, 16, FQ_DESC, FQ_AVAIL, FQ_USED);
+	put_hdr(f, VIRTIO_BLK_T_FLUSH, 0);
+	assert_int_equal(gmem_write(&f->gm, STATUS, &st, 1), 0);
+	fr_desc(&f->r, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	fr_desc(&f->r, 1, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+	fr_post(&f->r, 0);
+	pthread_mutex_lock(&f->vd->lock);
+	assert_int_equal(fr_activate(&f->r, &f->vd->vq[0], 0), 0); /* queue_enable */
+	f->vd->ops->notify(f->vd, 0);
+	pthread_mutex_unlock(&f->vd->lock);
+	while (virtio_blk_inflight(f->b))
+		(void)virtio_blk_poll(f->b);
+	assert_int_equal(fr_used_idx(&f->r), 0);
+	pthread_mutex_lock(&f->vd->lock);
+	assert_int_equal(f->vd->ops->activate(f->vd), 0); /* DRIVER_OK */
+	pthread_mutex_unlock(&f->vd->lock);
+	while (virtio_blk_inflight(f->b))
+		(void)virtio_blk_poll(f->b);
+	assert_int_equal(fr_used_idx(&f->r), 1);
+	assert_int_equal(gmem_read(&f->gm, &st, STATUS, 1), 0);
+	assert_int_equal(st, VIRTIO_BLK_S_OK);
+}
+
 /* The production path: completions reach the device through the backend's
  * eventfd on a real event loop thread (and the device's deferred work). */
 static void test_event_loop(void **state)
@@ -520,6 +556,7 @@ int main(void)
 		BOTH(test_inflight_and_reset),
 		BOTH(test_create_errors),
 		BOTH(test_event_loop),
+		BOTH(test_before_driver_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
