@@ -26,6 +26,7 @@ struct virtio_blk {
 	struct block_file *bf;
 	struct event_loop *el;
 	bool read_only;
+	bool live;              /* activated (DRIVER_OK), not reset since */
 	uint64_t sectors;
 	uint8_t cfg[VIRTIO_BLK_CFG_LEN];
 	struct virtio_blk_stats st;
@@ -164,7 +165,9 @@ static void handle(struct virtio_blk *b, const struct virtq_chain *c)
 		return;
 	}
 	if (virtq_chain_read(q, c, 0, &h, sizeof(h)) != (int64_t)sizeof(h)) {
-		finish(b, c->head, 0, VIRTIO_BLK_S_IOERR, 0); /* cannot happen */
+		/* Cannot happen (validated at pop): return it without status. */
+		if (virtq_push(q, c->head, 0))
+			bh_warn("%s: completing head %u: not in flight", b->name, c->head);
 		return;
 	}
 	last = &c->seg[c->nout + c->nin - 1];
@@ -249,7 +252,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned qi)
 	struct virtq_chain c;
 	unsigned budget = q->size;
 
-	if (qi != 0 || vd->failed || !q->active)
+	if (qi != 0 || vd->failed || !q->active || !b->live)
 		return;
 	/* At most one pass over the ring per call (all heads in flight ends
 	 * it anyway); the rest runs deferred. */
@@ -317,8 +320,11 @@ static void blk_io_event(void *opaque, uint32_t events)
 
 static int blk_activate(struct virtio_dev *vd)
 {
-	(void)vd;
-	return 0; /* queue 0 was validated by virtq_activate(); nothing to set up */
+	/* Queue 0 was validated by virtq_activate(); requests posted before
+	 * DRIVER_OK are picked up now. */
+	to_blk(vd)->live = true;
+	blk_notify(vd, 0);
+	return 0;
 }
 
 static void blk_reset(struct virtio_dev *vd)
@@ -327,6 +333,7 @@ static void blk_reset(struct virtio_dev *vd)
 
 	/* Every submitted request finishes before this returns; their
 	 * completions are dropped: the rings are about to be forgotten. */
+	b->live = false;
 	block_file_drain(b->bf);
 	for (unsigned i = 0; i < VIRTIO_BLK_QUEUE_MAX; i++)
 		b->reqs[i].busy = false;

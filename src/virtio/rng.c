@@ -10,6 +10,7 @@
 
 struct virtio_rng {
 	struct virtio_dev vdev;
+	bool live;  /* activated (DRIVER_OK), not reset since */
 	uint64_t bytes;
 	uint8_t buf[VIRTIO_RNG_MAX_REQ];
 };
@@ -67,7 +68,7 @@ static void rng_notify(struct virtio_dev *vd, unsigned qi)
 	uint64_t served = 0;
 	unsigned chains = 0;
 
-	if (qi != 0 || vd->failed || !q->active)
+	if (qi != 0 || vd->failed || !q->active || !rng->live)
 		return;
 	while (served < VIRTIO_RNG_BUDGET_BYTES && chains < q->size) {
 		size_t want, got = 0;
@@ -103,14 +104,15 @@ static void rng_notify(struct virtio_dev *vd, unsigned qi)
 static int rng_activate(struct virtio_dev *vd)
 {
 	/* Requests posted before DRIVER_OK. */
-	if (vd->vq[0].active)
-		rng_notify(vd, 0);
+	to_rng(vd)->live = true;
+	rng_notify(vd, 0);
 	return 0;
 }
 
 static void rng_reset(struct virtio_dev *vd)
 {
-	(void)vd; /* every request is completed synchronously: nothing in flight */
+	/* Every request is completed synchronously: nothing is in flight. */
+	to_rng(vd)->live = false;
 }
 
 static void rng_destroy(struct virtio_dev *vd)

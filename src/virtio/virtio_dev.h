@@ -72,7 +72,9 @@ struct virtio_dev_ops {
 	void (*notify)(struct virtio_dev *vd, unsigned q);
 	/* Driver reset. Lock held. Must leave no in-flight work touching RAM. */
 	void (*reset)(struct virtio_dev *vd);
-	/* Release everything (after the VM's threads are gone). No lock. */
+	/* Release everything (after the VM's threads are gone), including the
+	 * base (virtio_dev_deinit()) and the device object itself: vd is
+	 * invalid afterwards. No lock. */
 	void (*destroy)(struct virtio_dev *vd);
 };
 
@@ -113,7 +115,7 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, con
 		    uint16_t device_id, unsigned nqueues, uint16_t queue_max, uint32_t cfg_len,
 		    const struct guest_mem *mem) BH_WUR;
 
-/* Tear down the base (after ops->destroy): closes the defer eventfd
+/* Tear down the base (from the device's ops->destroy): closes the defer eventfd
  * (removing it from the event loop) and frees the queues' state. The VM's
  * threads must be gone. */
 void virtio_dev_deinit(struct virtio_dev *vd);
