@@ -142,16 +142,12 @@ static void device_reset(struct virtio_pci *vp)
 {
 	struct virtio_dev *vd = vp->vd;
 
-	if (vd->ops->reset)
-		vd->ops->reset(vd);
-	for (unsigned i = 0; i < vd->nqueues; i++) {
-		virtq_reset(&vd->vq[i]);
+	/* The device drains its in-flight work, resets its queues and forgets
+	 * features, status and the failed state. */
+	virtio_dev_reset(vd);
+	for (unsigned i = 0; i < vd->nqueues; i++)
 		vp->q[i] = (struct vpci_queue){ .size = vd->queue_max,
 						.msix_vector = VPCI_NO_VECTOR };
-	}
-	vd->features = 0;
-	vd->status = 0;
-	vd->failed = false;
 	vp->driver_features = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->queue_select = 0;
