@@ -1,0 +1,1 @@
+int guest_main(void) { return 1; }
