@@ -4,6 +4,7 @@
 #   2. unit tests under ASan+UBSan (meson test)
 #   3. CLI/bad-input tests against the ASan build (no KVM needed)
 #   4. fuzz smoke: each libFuzzer target briefly on its committed corpus
+#   4b. the virtio test guests under QEMU TCG (tests/guest/run-qemu.py)
 #   5. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
@@ -63,6 +64,16 @@ add_counts "cli_errors" "$LOG"
 stage "fuzz smoke"
 if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
 add_counts "fuzz smoke" "$LOG"
+
+stage "virtio test guests under QEMU TCG (docs/virtio.md cross-check)"
+# bulkhead runs the same cases in the KVM tests below once it has --disk.
+if command -v qemu-system-x86_64 >/dev/null; then
+	tests/guest/run-qemu.py --builddir build virtio_blk virtio_hostile 2>&1 | tee "$LOG"
+	add_counts "virtio guests under QEMU" "$LOG"
+else
+	echo "qemu-system-x86_64 missing (scripts/deps.sh check installs it)"
+	count "virtio guests under QEMU: no QEMU" 1
+fi
 
 stage "KVM tests"
 MODE=$(tests/e2e/kvmhost/env.sh)
