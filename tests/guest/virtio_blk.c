@@ -9,9 +9,12 @@
  *                 but it must be at least 4224 sectors)
  *   disks=2       a second disk, which must be read-only (offers VIRTIO_BLK_F_RO):
  *                 a write to it must fail with UNSUPP and change nothing
- *   vblk.qemu     QEMU 7.2's deviations: accept IOERR for that write (QEMU
- *                 reports an I/O error for writes to a read-only drive,
- *                 bulkhead UNSUPP) and DISCARD/WRITE_ZEROES offered on it
+ *   vblk.qemu     QEMU 7.2's deviations: accept IOERR for writes and
+ *                 write-zeroes to the read-only drive (bulkhead: UNSUPP), OK
+ *                 for a discard there (QEMU drops it), and DISCARD /
+ *                 WRITE_ZEROES offered on it
+ * On the first disk WRITE_ZEROES (over written data) and DISCARD are
+ * exercised when offered; on the read-only one both must be UNSUPP.
  *
  * What it leaves on the first disk (the host compares the image afterwards):
  * sectors [0, 4096) hold the pattern below, every other byte is zero. The
@@ -167,6 +170,20 @@ static int rw1(struct vt_queue *qq, uint32_t type, uint64_t sector, void *buf, u
 	return vt_blk_rw(qq, type, sector, &sg, len ? 1 : 0, NULL);
 }
 
+/* DISCARD / WRITE_ZEROES: one 16-byte range descriptor as the data. */
+static int range_req(struct vt_queue *qq, uint32_t type, uint64_t sector, uint32_t n)
+{
+	static struct {
+		uint64_t sector;
+		uint32_t num, flags;
+	} rng __attribute__((aligned(16)));
+	rng.sector = sector;
+	rng.num = n;
+	rng.flags = 0;
+	struct vt_seg sg = { (uint64_t)(uintptr_t)&rng, sizeof(rng) };
+	return vt_blk_rw(qq, type, 0, &sg, 1, NULL);
+}
+
 static int all_zero(const uint8_t *p, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -207,6 +224,14 @@ static void test_ro_disk(void)
 	 * (QEMU 7.2 offers them on read-only drives too). */
 	if (!rt_flag("vblk.qemu") && (rodisk.offered & (VT_BLK_F_WRITE_ZEROES | VT_BLK_F_DISCARD)))
 		rt_fail(NAME, "ro disk offers DISCARD/WRITE_ZEROES (features %lx)", rodisk.offered);
+	/* docs/virtio.md: discard and write-zeroes on a read-only disk are
+	 * UNSUPP too, offered or not */
+	st = range_req(&roq, VT_BLK_T_WRITE_ZEROES, 0, 8);
+	expect(st, rt_flag("vblk.qemu") && st == VT_BLK_S_IOERR ? st : VT_BLK_S_UNSUPP,
+	       "ro disk: write-zeroes -> UNSUPP");
+	st = range_req(&roq, VT_BLK_T_DISCARD, 0, 8);
+	expect(st, rt_flag("vblk.qemu") && (st == VT_BLK_S_IOERR || st == VT_BLK_S_OK) ? st : VT_BLK_S_UNSUPP,
+	       "ro disk: discard -> UNSUPP");
 	memset(small, 0x5a, 4096);
 	expect(rw1(&roq, VT_BLK_T_IN, 0, small, 4096), VT_BLK_S_OK, "ro disk: read again");
 	if (memcmp(small, before, 4096))
@@ -222,7 +247,8 @@ static void user_main(void)
 	rt_printf("virtio-blk at %02x.%x, common %lx notify %lx (x%u) device %lx (len %u), %u queues\n",
 		  disk.devfn >> 3, disk.devfn & 7, disk.common, disk.notify, disk.notify_mul,
 		  disk.device, disk.device_len, disk.num_queues);
-	if (vt_init(&disk, VT_BLK_F_SEG_MAX | VT_BLK_F_BLK_SIZE | VT_BLK_F_FLUSH))
+	if (vt_init(&disk, VT_BLK_F_SEG_MAX | VT_BLK_F_BLK_SIZE | VT_BLK_F_FLUSH | VT_BLK_F_DISCARD |
+			    VT_BLK_F_WRITE_ZEROES))
 		rt_fail(NAME, "init failed");
 	if (vt_queue_init(&q, &disk, 0, 0, ring0))
 		rt_fail(NAME, "queue setup failed");
@@ -239,7 +265,7 @@ static void user_main(void)
 		rt_fail(NAME, "capacity %lu sectors, expected %lu", cap, want_cap);
 	if (cap < NW + 128)
 		rt_fail(NAME, "disk too small (%lu sectors)", cap);
-	if (seg_max && seg_max < 18)
+	if (seg_max && seg_max < 16)
 		rt_fail(NAME, "seg_max %u too small for the test's 16-segment chains", seg_max);
 
 	/* 1. the whole pattern area through every shape, then FLUSH */
@@ -270,7 +296,22 @@ static void user_main(void)
 			rt_fail(NAME, "serial '%s', expected '%s'", id, w);
 	}
 
-	/* 4. errors: nothing may change on the disk */
+	/* 4. WRITE_ZEROES over written data, DISCARD of a zero range (both
+	 * only if offered; the areas end up zero, as the image check wants) */
+	if (disk.features & VT_BLK_F_WRITE_ZEROES) {
+		for (unsigned i = 0; i < 4096; i++)
+			small[i] = (uint8_t)(i | 1);
+		expect(rw1(&q, VT_BLK_T_OUT, NW + 32, small, 4096), VT_BLK_S_OK, "write before write-zeroes");
+		expect(range_req(&q, VT_BLK_T_WRITE_ZEROES, NW + 32, 8), VT_BLK_S_OK, "write-zeroes");
+		memset(small, 0xa5, 4096);
+		expect(rw1(&q, VT_BLK_T_IN, NW + 32, small, 4096), VT_BLK_S_OK, "read zeroed sectors");
+		if (!all_zero(small, 4096))
+			rt_fail(NAME, "write-zeroes left data behind");
+	}
+	if (disk.features & VT_BLK_F_DISCARD)
+		expect(range_req(&q, VT_BLK_T_DISCARD, NW + 64, 8), VT_BLK_S_OK, "discard");
+
+	/* 5. errors: nothing may change on the disk */
 	memset(small, 0x77, 4096);
 	expect(rw1(&q, VT_BLK_T_OUT, cap - 1, small, 1024), VT_BLK_S_IOERR, "write across the end");
 	expect(rw1(&q, VT_BLK_T_IN, cap, small, 512), VT_BLK_S_IOERR, "read at capacity");
