@@ -254,7 +254,12 @@ static void c_blk_badframe(void)
 	len = 7;
 	complete_raw((uint16_t)b, &len);
 	CHECK(len == 0 && rq.status == 0xee, "short header: used len %u, status %x", len, rq.status);
-	rt_printf("  %s: both completed with used length 0, no status\n", cur);
+	/* a chain of the header alone */
+	desc(b, A(&rq.h), 16, 0, 0);
+	len = 7;
+	complete_raw((uint16_t)b, &len);
+	CHECK(len == 0 && rq.status == 0xee, "header-only chain: used len %u, status %x", len, rq.status);
+	rt_printf("  %s: all three completed with used length 0, no status\n", cur);
 	roundtrip("after unusable framing");
 }
 
