@@ -51,7 +51,6 @@ QEMU_DIFFERS = {
     "ring_misaligned": "does not validate ring alignment",
     "ring_hole": "does not validate ring placement",
     "pci_identity": "subsystem ID 0x1100, not the device ID",
-    "pcicfg_ext": "ignores CF8 bits 24-27: registers alias the first 256 bytes",
 }
 
 
