@@ -4,7 +4,6 @@
 #   2. unit tests under ASan+UBSan (meson test)
 #   3. CLI/bad-input tests against the ASan build (no KVM needed)
 #   4. fuzz smoke: each libFuzzer target briefly on its committed corpus
-#   4b. the virtio test guests under QEMU TCG (tests/guest/run-qemu.py)
 #   5. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
