@@ -11,10 +11,12 @@
  *   --qemu PATH          omit: bulkhead columns only
  *   --linux DIR          prepared guest (kernel, initrd, cmdline); omit: skip
  *   --qemu-kernel PATH   the same kernel as an ELF vmlinux for QEMU's PVH boot
- *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache)
+ *   --blk-guest PATH --blk-host PATH   the block-I/O group (blk.c): its guest
+ *                        and the host limit program; omit: group skipped
+ *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
  *   --reps N --linux-reps N --churn N --exits N   counts
  *   --label TEXT         what machine/mode this is (table header)
- *   --only G1,G2         only these groups: startup footprint exits linux churn
+ *   --only G1,G2         only these groups: startup footprint exits linux blk churn
  *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
  * Groups run in the order above; churn (many VMs created and destroyed fast)
@@ -47,41 +49,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "bhbench.h"
 
-#define MAX_SAMPLES 64
-#define MAX_ROWS 16
-
-enum vmm { VMM_BH, VMM_QEMU, VMM_N };
-static const char *const vmm_name[VMM_N] = { "bulkhead", "QEMU" };
-
-struct cfg {
-	const char *bulkhead, *qemu, *guest_elf, *hello, *kvm_min;
-	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
-	int reps, linux_reps, churn, exits;
-	bool smoke, no_bh, no_qemu;
-};
-
-struct series {
-	double v[MAX_SAMPLES];
-	int n, fails;
-};
-
-struct row {
-	const char *group, *name, *unit;
-	bool higher_better;
-	struct series s[VMM_N];
-	struct series ref; /* kvm_min, for the exit-cost rows */
-	char note[200];
-};
-
-static struct cfg cfg = { .reps = 7, .linux_reps = 3, .churn = 6, .exits = 4000,
+struct cfg cfg = { .reps = 7, .linux_reps = 3, .churn = 6, .exits = 4000,
 			  .label = "", .tmp = "/tmp" };
+const char *const vmm_name[VMM_N] = { "bulkhead", "QEMU" };
 static struct row rows[MAX_ROWS];
 static int nrows;
 static int smoke_pass, smoke_fail;
 
-static struct row *row_new(const char *group, const char *name, const char *unit, bool higher)
+struct row *row_new(const char *group, const char *name, const char *unit, bool higher)
 {
 	struct row *r = &rows[nrows++];
 	r->group = group;
@@ -91,14 +68,13 @@ static struct row *row_new(const char *group, const char *name, const char *unit
 	return r;
 }
 
-static void add(struct series *s, double v)
+void add(struct series *s, double v)
 {
 	if (s->n < MAX_SAMPLES)
 		s->v[s->n++] = v;
 }
 
-/* A run's verdict: counted for smoke mode, failures kept per series. */
-static void verdict(struct series *s, bool ok, const char *what, const char *errpath)
+void verdict(struct series *s, bool ok, const char *what, const char *errpath)
 {
 	if (ok) {
 		smoke_pass++;
@@ -142,12 +118,6 @@ static void __attribute__((format(printf, 2, 3))) arg(struct argv *a, const char
 	a->used += (size_t)len + 1;
 }
 
-struct vmspec {
-	const char *kernel, *cmdline, *initrd, *guest_dir;
-	int mem_mib, cpus;
-	bool test_device;
-};
-
 static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 {
 	memset(a, 0, sizeof(*a));
@@ -171,6 +141,10 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 		}
 		if (s->test_device)
 			arg(a, "--test-device");
+		if (s->disk) {
+			arg(a, "--disk");
+			arg(a, "path=%s", s->disk);
+		}
 		arg(a, "--mem");
 		arg(a, "%dM", s->mem_mib);
 		arg(a, "--cpus");
@@ -182,10 +156,20 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 	}
 	/* QEMU as close to bulkhead as it gets: microvm, no option ROMs, direct
 	 * PVH entry, in-kernel irqchip, serial on stdout, no other devices.
-	 * -arch-capabilities: PVM-backed KVM rejects that MSR (environment.md). */
+	 * -arch-capabilities: PVM-backed KVM rejects that MSR (environment.md).
+	 * With a disk: a PC (microvm has no PCI) and the modern-only
+	 * virtio-blk-pci device bulkhead also offers; O_DIRECT (cache=none)
+	 * like blk_host unless the file system refuses it (tmpfs). */
 	arg(a, "%s", cfg.qemu);
 	arg(a, "-M");
-	arg(a, "microvm,x-option-roms=off,rtc=on");
+	arg(a, "%s", s->disk ? "pc" : "microvm,x-option-roms=off,rtc=on");
+	if (s->disk) {
+		arg(a, "-drive");
+		arg(a, "file=%s,if=none,id=d0,format=raw,cache=%s", s->disk,
+		    s->disk_direct ? "none" : "writeback");
+		arg(a, "-device");
+		arg(a, "virtio-blk-pci,drive=d0,disable-legacy=on");
+	}
 	arg(a, "-enable-kvm");
 	arg(a, "-cpu");
 	arg(a, "host,-arch-capabilities");
@@ -228,8 +212,7 @@ static bool vmm_on(int v)
 	return v == VMM_BH ? !cfg.no_bh : cfg.qemu && !cfg.no_qemu;
 }
 
-/* for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)): the VMMs that run. */
-static int next_vmm(int v)
+int next_vmm(int v)
 {
 	do
 		v++;
@@ -237,7 +220,7 @@ static int next_vmm(int v)
 	return v;
 }
 
-static int first_vmm(void)
+int first_vmm(void)
 {
 	return next_vmm(-1);
 }
@@ -247,18 +230,8 @@ static void errpath(char *buf, size_t len, enum vmm v)
 	snprintf(buf, len, "%s/stderr-%s.log", cfg.tmp, v == VMM_BH ? "bulkhead" : "qemu");
 }
 
-/* One VM run with captured output. pats/stop_at as proc_follow; with a
- * stop pattern the VM is left running for the caller (then killed here after
- * `at_stop`). Returns true if the run ended as expected. */
-struct run {
-	double first, exit, pat[PROC_MAX_WATCH];
-	double t0;
-};
-
-typedef bool (*at_stop_fn)(pid_t pid, void *arg);
-
-static bool run_vm(enum vmm v, const struct vmspec *s, const char *const *pats, int npats,
-		   int stop_at, at_stop_fn at_stop, void *at_arg, double timeout, struct run *r,
+bool run_vm(enum vmm v, const struct vmspec *s, const char *const *pats, int npats,
+	    int stop_at, at_stop_fn at_stop, void *at_arg, double timeout, struct run *r,
 		   const char *what, struct series *fail_to)
 {
 	struct argv a;
@@ -303,12 +276,12 @@ static bool run_vm(enum vmm v, const struct vmspec *s, const char *const *pats, 
 
 /* Warm-up runs first, then `reps` rounds; a round runs each VMM once, in
  * turn, so slow drifts of the machine hit both alike. */
-static int rounds(int reps)
+int rounds(int reps)
 {
 	return cfg.smoke ? 1 : reps + 1;
 }
 
-static bool warmup(int round)
+bool warmup(int round)
 {
 	return !cfg.smoke && round == 0;
 }
@@ -438,6 +411,7 @@ static void bench_exits(void)
 	       cfg.guest_elf, n);
 	for (int k = 0; k < 2; k++) {
 		struct row *r = row_new("exits", k == 0 ? "PIO write exit" : "MMIO write exit", "µs", false);
+		r->ref_name = "bare KVM_RUN loop (kvm_min)";
 		char cmdline[64];
 		snprintf(cmdline, sizeof(cmdline), "mode=%s n=%d", kinds[k], n);
 		struct vmspec s = { .kernel = cfg.guest_elf, .cmdline = cmdline, .mem_mib = 64,
@@ -635,8 +609,8 @@ static void row_line(const struct row *r)
 		 r->note[0] ? "; " : "", r->note);
 	if (r->ref.n) {
 		char rc[96];
-		snprintf(note + strlen(note), sizeof(note) - strlen(note),
-			 "; bare KVM_RUN loop (kvm_min): %s µs", cell(rc, sizeof(rc), &r->ref));
+		snprintf(note + strlen(note), sizeof(note) - strlen(note), "; %s: %s %s",
+			 r->ref_name ? r->ref_name : "reference", cell(rc, sizeof(rc), &r->ref), r->unit);
 	}
 	printf("| %s | %s | %s | %s | %s | %s |\n", r->name, r->unit,
 	       vmm_on(VMM_BH) ? cell(b, sizeof(b), &r->s[VMM_BH]) : "not run",
@@ -645,8 +619,6 @@ static void row_line(const struct row *r)
 
 static const char table_head[] = "| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |\n"
 				 "|---|---|---|---|---|---|\n";
-static const char table_tail[] =
-	"| block I/O | – | – | – | – | not measured: bulkhead has no virtio-blk yet |\n";
 
 /* A group has finished: its rows and plot data now, so that a later freeze
  * of the machine cannot take them along. */
@@ -679,7 +651,6 @@ static void report(void)
 	printf("\n%s", table_head);
 	for (int i = 0; i < nrows; i++)
 		row_line(&rows[i]);
-	printf("%s", table_tail);
 	printf("BHBENCH-TABLE-END\n");
 	fflush(stdout);
 	funlockfile(stdout);
@@ -711,6 +682,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: bhbench --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH\n"
 			"               [--qemu PATH] [--linux DIR --qemu-kernel PATH] [--tmp DIR]\n"
+			"               [--blk-guest PATH --blk-host PATH]\n"
 			"               [--reps N] [--linux-reps N] [--churn N] [--exits N]\n"
 			"               [--label TEXT] [--only GROUPS] [--vmm bulkhead|qemu] [--smoke]\n");
 	return 2;
@@ -765,6 +737,10 @@ int main(int argc, char **argv)
 			cfg.linux_dir = val;
 		else if (!strcmp(o, "--qemu-kernel"))
 			cfg.qemu_kernel = val;
+		else if (!strcmp(o, "--blk-guest"))
+			cfg.blk_guest = val;
+		else if (!strcmp(o, "--blk-host"))
+			cfg.blk_host = val;
 		else if (!strcmp(o, "--tmp"))
 			cfg.tmp = val;
 		else if (!strcmp(o, "--only"))
@@ -808,7 +784,7 @@ int main(int argc, char **argv)
 		/* churn last: see the header */
 		{ "startup", bench_startup }, { "footprint", bench_footprint },
 		{ "exits", bench_exits },     { "linux", bench_linux },
-		{ "churn", bench_churn },
+		{ "blk", bench_blk },         { "churn", bench_churn },
 	};
 	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
 
@@ -840,7 +816,6 @@ int main(int argc, char **argv)
 			report_group(groups[g].name);
 	}
 	cur_group = "end";
-	printf("# block I/O: not measured — bulkhead has no virtio-blk yet\n");
 	printf("# driver wall time: %.1f s\n", proc_now() - t0);
 
 	if (cfg.smoke) {

@@ -115,7 +115,8 @@ native)
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/bhbench.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
     args=(--bulkhead "$build/bulkhead" --guest-elf "$bb/bench_guest.elf" --hello "$hello"
-          --kvm-min "$bb/kvm_min" --tmp "$tmp" --exits 20000 --label "$label" "${counts[@]}")
+          --kvm-min "$bb/kvm_min" --blk-guest "$bb/blk_guest.elf" --blk-host "$bb/blk_host"
+          --tmp "$tmp" --exits 20000 --label "$label" "${counts[@]}")
     [ -n "$qemu" ] && args+=(--qemu "$qemu")
     [ -n "$guest" ] && args+=(--linux "$guest")
     [ -n "$vmlinux" ] && args+=(--qemu-kernel "$vmlinux")
@@ -128,14 +129,23 @@ nested)
     label="nested TCG-emulated KVM on this machine (L1: QEMU TCG, emulated AMD SVM, kvm-amd)"
     adds=(--add "$bb/bhbench:/bench/bhbench" --add "$bb/kvm_min:/bench/kvm_min"
           --add "$bb/bench_guest.elf:/bench/bench_guest.elf" --add "$hello:/bench/hello.elf"
-          --add "$build/bulkhead:/bench/bulkhead")
+          --add "$build/bulkhead:/bench/bulkhead"
+          --add "$bb/blk_guest.elf:/bench/blk_guest.elf" --add "$bb/blk_host:/bench/blk_host")
     cmd="/bench/bhbench --bulkhead /bench/bulkhead --guest-elf /bench/bench_guest.elf --hello /bench/hello.elf"
-    cmd="$cmd --kvm-min /bench/kvm_min --tmp /tmp --exits 4000 ${counts[*]}"
+    cmd="$cmd --kvm-min /bench/kvm_min --blk-guest /bench/blk_guest.elf --blk-host /bench/blk_host"
+    cmd="$cmd --tmp /tmp --exits 4000 ${counts[*]}"
     if [ -n "$qemu" ]; then
         # QEMU finds its firmware as <exe>/../share/qemu: keep the same layout.
         bios=$(readlink -f "$(dirname "$qemu")/../share/qemu/bios-microvm.bin")
         [ -f "$bios" ] || die "QEMU's bios-microvm.bin not found"
         adds+=(--add "$qemu:/usr/bin/qemu-system-x86_64" --add "$bios:/usr/share/qemu/bios-microvm.bin")
+        # The blk group's QEMU runs a PC (microvm has no PCI): SeaBIOS, its
+        # PVH boot option ROM, and the ROMs a PC loads under KVM.
+        qshare=$(dirname "$bios")
+        for f in seabios/bios-256k.bin qemu/pvh.bin qemu/linuxboot_dma.bin qemu/kvmvapic.bin; do
+            src=$(readlink -f "$qshare/../$f" 2>/dev/null || true)
+            [ -f "$src" ] && adds+=(--add "$src:/usr/share/$f")
+        done
         cmd="$cmd --qemu /usr/bin/qemu-system-x86_64"
     fi
     if [ -n "$guest" ]; then
@@ -205,7 +215,6 @@ if [ ! -s "$results/latest.md.tmp" ]; then
         echo '| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |'
         echo '|---|---|---|---|---|---|'
         clean_log | sed -n 's/^BHBENCH-ROW\t//p'
-        echo '| block I/O | – | – | – | – | not measured: bulkhead has no virtio-blk yet |'
     } >"$results/latest.md.tmp"
     lost_note="**Incomplete run**: groups lost:${lost:- none}${started:+ (was running: $started)}; cause: $why. Last driver output: \`${last:-none}\`."
     echo "bench: incomplete run: lost${lost:- nothing}; $why" >&2

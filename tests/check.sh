@@ -64,6 +64,16 @@ stage "fuzz smoke"
 if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
 add_counts "fuzz smoke" "$LOG"
 
+stage "virtio test guests under QEMU TCG (docs/virtio.md cross-check)"
+# bulkhead runs the same cases in the KVM tests below once it has --disk.
+if command -v qemu-system-x86_64 >/dev/null; then
+	tests/guest/run-qemu.py --builddir build virtio_blk virtio_hostile 2>&1 | tee "$LOG"
+	add_counts "virtio guests under QEMU" "$LOG"
+else
+	echo "qemu-system-x86_64 missing (scripts/deps.sh check installs it)"
+	count "virtio guests under QEMU: no QEMU" 1
+fi
+
 stage "KVM tests"
 MODE=$(tests/e2e/kvmhost/env.sh)
 echo "KVM: $MODE"

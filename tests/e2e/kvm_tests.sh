@@ -3,7 +3,10 @@
 # tools only: it also runs inside the nested KVM host's initramfs.
 #   kvm_tests.sh BULKHEAD GUEST_ELF_DIR CASES_FILE DEFAULT_GUEST_DIR
 # 1. every freestanding test guest in CASES_FILE (name | args | exit code |
-#    stdout substring | stderr substring), each bounded by a timeout;
+#    stdout substring | stderr substring | image checks), each bounded by a
+#    timeout; @IMG@ / @IMG2@ in args become fresh zero-filled 8 MiB files,
+#    and "IMG=md5 IMG2=md5" in the sixth field must match them afterwards
+#    (cases with images are skipped while bulkhead has no --disk);
 # 2. real-Linux boots of the default guest (kernel + initramfs): the main
 #    one checks vCPUs, memory, date, a command and ACPI power-off; two more
 #    enter the same kernel by in-guest decompression and by PVH;
@@ -24,8 +27,21 @@ now_ms() { # monotonic-ish wall clock in ms (busybox date lacks %N on some build
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
 }
 
-run_case() { # name args code out_sub err_sub
-	name=$1 args=$2 want=$3 osub=$4 esub=$5
+HAS_DISK=0
+"$BH" run --help 2>&1 | grep -q -- '--disk' && HAS_DISK=1
+
+run_case() { # name args code out_sub err_sub image_checks
+	name=$1 args=$2 want=$3 osub=$4 esub=$5 imgs=$6
+	for tag in IMG IMG2; do
+		case "$args" in *"@$tag@"*) ;; *) continue ;; esac
+		if [ "$HAS_DISK" = 0 ]; then
+			echo "SKIP guest/$name ($args): bulkhead has no --disk yet"
+			return
+		fi
+		rm -f "$T/$tag.img"
+		dd if=/dev/zero of="$T/$tag.img" bs=1048576 count=8 2>/dev/null
+		args=$(echo "$args" | sed "s|@$tag@|$T/$tag.img|g")
+	done
 	eval "set -- $args"
 	start=$(now_ms)
 	timeout 30 "$BH" run --kernel "$ELF/$name.elf" --test-device --console stdio --mem 64M \
@@ -48,16 +64,25 @@ run_case() { # name args code out_sub err_sub
 		sed 's/^/    err: /' "$T/err" | tail -n 15
 		return
 	fi
+	for chk in $imgs; do # TAG=md5: the image's contents after the run
+		tag=${chk%%=*}
+		sum=$(md5sum "$T/$tag.img" 2>/dev/null | cut -d' ' -f1)
+		if [ "$sum" != "${chk#*=}" ]; then
+			bad "guest/$name" "$tag image md5 ${sum:-missing}, want ${chk#*=}"
+			return
+		fi
+	done
 	ok "guest/$name ($ms ms)"
 }
 
 trim() { echo "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//'; }
 
 echo "--- freestanding test guests"
-while IFS='|' read -r name args code osub esub; do
+while IFS='|' read -r name args code osub esub imgs; do
 	name=$(trim "$name")
 	case "$name" in '' | '#'*) continue ;; esac
-	run_case "$name" "$(trim "$args")" "$(trim "$code")" "$(trim "$osub")" "$(trim "$esub")"
+	run_case "$name" "$(trim "$args")" "$(trim "$code")" "$(trim "$osub")" "$(trim "$esub")" \
+		"$(trim "$imgs")"
 done <"$CASES"
 
 echo "--- console input: host stdin -> COM1"

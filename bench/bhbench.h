@@ -1,0 +1,78 @@
+/* bhbench.h — what the benchmark groups share with the driver (bhbench.c):
+ * configuration, result rows, and running one VM with timestamped output.
+ * Single-threaded except for the heartbeat thread, which only prints. */
+#ifndef BH_BENCH_BHBENCH_H
+#define BH_BENCH_BHBENCH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "proc.h"
+
+#define MAX_SAMPLES 64
+#define MAX_ROWS 16
+
+enum vmm { VMM_BH, VMM_QEMU, VMM_N };
+extern const char *const vmm_name[VMM_N];
+
+struct cfg {
+	const char *bulkhead, *qemu, *guest_elf, *hello, *kvm_min;
+	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
+	const char *blk_guest, *blk_host; /* block-I/O group (blk.c); NULL: skipped */
+	int reps, linux_reps, churn, exits;
+	bool smoke, no_bh, no_qemu;
+};
+
+struct series {
+	double v[MAX_SAMPLES];
+	int n, fails;
+};
+
+struct row {
+	const char *group, *name, *unit;
+	bool higher_better;
+	struct series s[VMM_N];
+	struct series ref; /* a reference next to both VMMs (kvm_min, blk_host) */
+	const char *ref_name;
+	char note[200];
+};
+
+struct vmspec {
+	const char *kernel, *cmdline, *initrd, *guest_dir;
+	int mem_mib, cpus;
+	bool test_device;
+	const char *disk; /* raw image as the guest's virtio-blk disk, or NULL */
+	bool disk_direct; /* QEMU may open it O_DIRECT (cache=none) */
+};
+
+/* One VM run with captured output. pats/stop_at as proc_follow; with a
+ * stop pattern the VM is left running for the caller (then killed here after
+ * `at_stop`). Returns true if the run ended as expected. */
+struct run {
+	double first, exit, pat[PROC_MAX_WATCH];
+	double t0;
+};
+
+typedef bool (*at_stop_fn)(pid_t pid, void *arg);
+
+extern struct cfg cfg;
+
+struct row *row_new(const char *group, const char *name, const char *unit, bool higher);
+void add(struct series *s, double v);
+/* A run's verdict: counted for smoke mode, failures kept per series. */
+void verdict(struct series *s, bool ok, const char *what, const char *errpath);
+bool run_vm(enum vmm v, const struct vmspec *s, const char *const *pats, int npats,
+	    int stop_at, at_stop_fn at_stop, void *at_arg, double timeout, struct run *r,
+	    const char *what, struct series *fail_to);
+/* for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)): the VMMs that run. */
+int first_vmm(void);
+int next_vmm(int v);
+/* Rounds to run for `reps` measured ones (a warm-up first, except in smoke
+ * mode); warmup(round): whether that round is the discarded warm-up. */
+int rounds(int reps);
+bool warmup(int round);
+
+/* The block-I/O group (blk.c). */
+void bench_blk(void);
+
+#endif
