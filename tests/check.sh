@@ -3,8 +3,10 @@
 #   1. build (hardened release build + ASan/UBSan build)
 #   2. unit tests under ASan+UBSan (meson test)
 #   3. CLI/bad-input tests against the ASan build (no KVM needed)
-#   4. fuzz smoke: each libFuzzer target briefly on its committed corpus
-#   5. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
+#   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
+#      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
+#   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
+#   6. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
 #      cloud kernel + its kvm modules): real KVM, just slower.
@@ -60,6 +62,10 @@ stage "CLI and bad-input tests (ASan build)"
 tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
 add_counts "cli_errors" "$LOG"
 
+stage "sandbox tests (jail + seccomp per thread kind; no KVM needed)"
+tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe 2>&1 | tee "$LOG"
+add_counts "sandbox" "$LOG"
+
 stage "fuzz smoke"
 if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
 add_counts "fuzz smoke" "$LOG"
@@ -73,6 +79,9 @@ native)
 	tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt \
 		"$CACHE/guests/default" 2>&1 | tee "$LOG"
 	add_counts "kvm tests" "$LOG"
+	tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead \
+		build/tests/guest 2>&1 | tee "$LOG"
+	add_counts "sandbox tests (KVM)" "$LOG"
 	;;
 nested)
 	# One L1 boot runs every KVM test. The L1 is QEMU TCG emulating SVM; with
@@ -94,6 +103,20 @@ nested)
 		echo "KVM tests: the nested KVM host timed out (attempt $attempt); retrying in a fresh L1"
 	done
 	add_counts "kvm tests (nested)" "$LOG"
+	# The sandbox under the L1's pure cgroup v2, its Debian kernel (other
+	# Landlock ABI), an initramfs root, and real VMs: a second, short L1.
+	for attempt in 1 2 3; do
+		tests/e2e/kvmhost/run.sh --timeout 300 --idle-timeout 120 --mem 1024 --cpus 1 \
+			--add "build/bulkhead:/t/bulkhead" \
+			--add "build/tests/sandbox/sb_probe:/t/sb_probe" \
+			--add "build/tests/guest:/t/guests" \
+			--add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh" \
+			-- /t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests 2>&1 | tee "$LOG"
+		rc=${PIPESTATUS[0]}
+		[ "$rc" -eq 124 ] && [ "$attempt" -lt 3 ] || break
+		echo "sandbox tests: the nested KVM host timed out (attempt $attempt); retrying"
+	done
+	add_counts "sandbox tests (nested)" "$LOG"
 	;;
 *)
 	echo "KVM tests: cannot run: no /dev/kvm and no nested KVM host available"

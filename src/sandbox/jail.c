@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,8 @@ void jail_init(struct jail *j, const struct jail_config *cfg)
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
 	j->privileged = geteuid() == 0;
+	j->outer_uid = geteuid();
+	j->outer_gid = getegid();
 }
 
 static int write_str(const char *path, const char *s)
@@ -92,7 +96,9 @@ static int report_child(pid_t pid, int status)
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 {
 	sigset_t fwd, old;
-	int sync[2], ret;
+	int sync[2], ret, own_pidns;
+	struct termios tty;
+	bool have_tty;
 	pid_t pid;
 	/* What the supervisor tells the VM process once its cgroup is ready. */
 	struct {
@@ -105,14 +111,28 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			return ret;
 		j->userns = true;
 	}
+	/* unshare(CLONE_NEWPID) puts our next child in a new namespace; we
+	 * return to our own afterwards (below), or any later fork of ours —
+	 * e.g. LeakSanitizer's tracer at exit — would fail with ENOMEM once the
+	 * VM process, the namespace's init, is gone. */
+	own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (unshare(CLONE_NEWPID) < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "sandbox: unshare(CLONE_NEWPID): %s", strerror(errno));
-		return -errno;
+		if (own_pidns >= 0)
+			close(own_pidns);
+		return ret;
 	}
 	if (pipe2(sync, O_CLOEXEC) < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "sandbox: pipe: %s", strerror(errno));
-		return -errno;
+		if (own_pidns >= 0)
+			close(own_pidns);
+		return ret;
 	}
+	/* If the VM process dies by a signal (e.g. SIGSYS) with the terminal
+	 * in raw mode, the supervisor puts it back. */
+	have_tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty) == 0;
 	sigemptyset(&fwd);
 	sigaddset(&fwd, SIGINT);
 	sigaddset(&fwd, SIGTERM);
@@ -121,6 +141,11 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	sigaddset(&fwd, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &fwd, &old);
 	pid = fork();
+	if (own_pidns >= 0) {
+		if (pid != 0 && setns(own_pidns, CLONE_NEWPID) < 0)
+			bh_dbg("sandbox: cannot return to our PID namespace: %s", strerror(errno));
+		close(own_pidns);
+	}
 	if (pid < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "sandbox: fork: %s", strerror(errno));
@@ -151,6 +176,13 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		}
 		j->host_pid = go.host_pid;
 		j->cg.version = go.cg_version;
+		/* A /proc that matches our PID namespace (the host's would show
+		 * host PIDs to code that reads /proc/self, e.g. LeakSanitizer), in
+		 * a private mount namespace so the host never sees it. */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			bh_warn("sandbox: cannot mount a /proc for the VM's PID namespace: %s",
+				strerror(errno));
 		if (j->privileged) {
 			if (!j->cfg.uid)
 				j->cfg.uid = JAIL_ID_BASE + (uint32_t)go.host_pid;
@@ -164,7 +196,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	ret = jail_cgroup_create(j, pid, err, errlen);
 	if (ret && !j->privileged) {
 		bh_warn("SANDBOX: %s; running WITHOUT cgroup limits (unprivileged, no delegated "
-			"cgroup)", err);
+			"cgroup)", err + (strncmp(err, "sandbox: ", 9) ? 0 : 9));
 		jail_cgroup_remove(j);
 		j->cg.version = 0;
 		err[0] = '\0';
@@ -186,6 +218,8 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			continue;
 		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (WIFSIGNALED(status) && have_tty)
+				(void)tcsetattr(STDIN_FILENO, TCSANOW, &tty);
 			*exit_code = report_child(pid, status);
 			break;
 		}
@@ -254,6 +288,10 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 	}
 	if ((ret = jail_set_rlimits(j, err, errlen)))
 		return ret;
+	/* Wipe the strings too, not just libc's pointer: no secret stays in
+	 * memory a bug could leak or in /proc/PID/environ. */
+	for (char **e = environ; e && *e; e++)
+		memset(*e, 0, strlen(*e));
 	if (clearenv() != 0) {
 		snprintf(err, errlen, "sandbox: clearenv failed");
 		return -ENOMEM;
@@ -278,10 +316,11 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 	if (j->landlock_abi)
 		snprintf(ll, sizeof(ll), "ABI %d", j->landlock_abi);
 	snprintf(j->summary, sizeof(j->summary),
-		 "namespaces (pid mount net ipc uts cgroup%s), empty root, uid %u gid %u, "
+		 "namespaces (pid mount net ipc uts cgroup%s), empty root, %suid %u gid %u, "
 		 "no capabilities, rlimits, cgroup %s, Landlock %s, seccomp (syscalls: main %u, "
 		 "vcpu %u, event %u)",
-		 j->userns ? " user" : "", j->userns ? 0 : j->cfg.uid, j->userns ? 0 : j->cfg.gid,
+		 j->userns ? " user" : "", j->userns ? "unprivileged: " : "",
+		 j->userns ? j->outer_uid : j->cfg.uid, j->userns ? j->outer_gid : j->cfg.gid,
 		 j->cg.version == 2 ? "v2" : j->cg.version == 1 ? "v1" : "NONE",
 		 ll, st[SC_KIND_MAIN].syscalls,
 		 st[SC_KIND_VCPU].syscalls, st[SC_KIND_EVENT].syscalls);

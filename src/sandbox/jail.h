@@ -55,6 +55,8 @@ struct jail {
 	struct jail_config cfg;
 	bool privileged;         /* started as root in the initial user namespace */
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */
+	uid_t outer_uid;         /* who started us (the VM's ids when unprivileged) */
+	gid_t outer_gid;
 	pid_t host_pid;          /* the VM process's PID as the parent sees it */
 	int landlock_abi;        /* 0: unavailable */
 	struct jail_cgroup cg;   /* parent side */

@@ -73,6 +73,13 @@ for spec in execve:ENOENT,EACCES open:ENOENT,EACCES create:EROFS,EACCES \
 	bad "layers/$op" "exit $rc, want one of $errs: $(cat "$T/out" "$T/err" | head -n 3)"
 done
 
+# child_of PID: the first child process of PID (busybox has no pgrep).
+child_of() {
+	for st in /proc/[0-9]*/stat; do
+		awk -v p="$1" '$4 == p { print $1; exit }' "$st" 2>/dev/null
+	done | head -n 1
+}
+
 # status_of PID FIELD: a line's value from /proc/PID/status
 status_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | head -n 1; }
 
@@ -95,9 +102,23 @@ check_jailed() {
 	done
 	grep -q '^Max core file size *0 ' "/proc/$pid/limits" || why="$why; core limit"
 	grep -q '^Max open files' "/proc/$pid/limits" || why="$why; no limits"
-	if [ -e /sys/fs/cgroup/cgroup.controllers ] || [ -e /sys/fs/cgroup/memory/cgroup.procs ]; then
-		grep -q "bulkhead-vm-$pid" "/proc/$pid/cgroup" || why="$why; not in its cgroup"
+	# Limits for 1 vCPU and 64 MiB: RAM + 256 MiB, (1 + 1) CPUs, 1 + 8 pids.
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		cg=$(sed -n "s/^0::\(.*bulkhead-vm-$pid\)$/\1/p" "/proc/$pid/cgroup")
+		d=/sys/fs/cgroup$cg
+		lim="$(cat "$d/memory.max" "$d/cpu.max" "$d/pids.max" 2>/dev/null | tr '\n' ' ')"
+		[ -n "$cg" ] && [ "$lim" = "335544320 200000 100000 9 " ] ||
+			why="$why; cgroup v2 '$cg' limits '$lim'"
+	elif [ -e /sys/fs/cgroup/memory/cgroup.procs ]; then
+		lim=""
+		for c in memory:memory.limit_in_bytes cpu:cpu.cfs_quota_us pids:pids.max; do
+			cg=$(sed -n "s/^[0-9]*:${c%%:*}:\(.*bulkhead-vm-$pid\)$/\1/p" "/proc/$pid/cgroup")
+			lim="$lim$(cat "/sys/fs/cgroup/${c%%:*}$cg/${c#*:}" 2>/dev/null) "
+		done
+		[ "$lim" = "335544320 200000 9 " ] || why="$why; cgroup v1 limits '$lim'"
 	fi
+	# The environment is wiped, not just unset (SB_SECRET is set below).
+	! grep -q SB_SECRET "/proc/$pid/environ" || why="$why; environment still readable"
 	echo "$uid" >>"$T/uids"
 	if [ -z "$why" ]; then ok "$name (uid $uid)"; else bad "$name" "${why#; }"; fi
 }
@@ -105,7 +126,7 @@ check_jailed() {
 echo "--- 3. a held jail, inspected from outside"
 : >"$T/uids"
 mkfifo "$T/f1" "$T/f2"
-"$P" --hold vcpu ok <"$T/f1" >"$T/h1" 2>&1 &
+SB_SECRET=hunter2 "$P" --hold vcpu ok <"$T/f1" >"$T/h1" 2>&1 &
 h1=$!
 "$P" --hold event ok <"$T/f2" >"$T/h2" 2>&1 &
 h2=$!
@@ -146,12 +167,37 @@ if [ -n "${p1:-}" ]; then
 	[ -z "$left" ] && ok "cgroup-removed-at-exit${cg:+ ($cg)}" || bad "cgroup-removed-at-exit" "$left"
 fi
 
+echo "--- 3b. started unprivileged: a user namespace, then the same jail"
+if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	asnobody "$P" vcpu ok </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	if grep -q 'cannot create a user namespace' "$T/err"; then
+		# The documented clear path where user namespaces are disabled.
+		[ "$rc" = 1 ] && ok "unprivileged/refused-clearly" ||
+			bad "unprivileged/refused-clearly" "exit $rc"
+	elif [ "$rc" = 0 ] && grep -q '^ok: allowed' "$T/out"; then
+		ok "unprivileged/allowed-baseline"
+		asnobody "$P" vcpu execve </dev/null >"$T/out" 2>"$T/err"
+		rc=$?
+		[ "$rc" = 1 ] && grep -q 'killed by SIGSYS' "$T/err" && ok "unprivileged/execve-SIGSYS" ||
+			bad "unprivileged/execve-SIGSYS" "exit $rc: $(head -c 200 "$T/err")"
+		asnobody "$P" --layers-only main mount </dev/null >"$T/out" 2>"$T/err"
+		grep -q '^mount: blocked (EPERM)' "$T/out" && ok "unprivileged/layers/mount: EPERM" ||
+			bad "unprivileged/layers/mount" "$(cat "$T/out" "$T/err" | head -n 3)"
+	else
+		bad "unprivileged/allowed-baseline" "exit $rc: $(cat "$T/out" "$T/err" | head -n 4)"
+	fi
+else
+	echo "SKIP unprivileged: needs root and setpriv (util-linux)"
+fi
+
 if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	echo "--- 4. real VMs: the jail, a neighbour beside hostile guests"
 	: >"$T/uids"
 	mkfifo "$T/nb"
 	# The neighbour: the echo guest waits for a line on its console.
-	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M --sandbox-uid 4242 \
+	SB_SECRET=hunter2 "$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M --sandbox-uid 4242 \
 		--sandbox-gid 4343 <"$T/nb" >"$T/nb.out" 2>"$T/nb.err" &
 	nb=$!
 	exec 5>"$T/nb"
@@ -160,7 +206,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 		sleep 0.1
 		i=$((i + 1))
 	done
-	vmpid=$(pgrep -P "$nb" | head -n 1)
+	vmpid=$(child_of "$nb")
 	if [ -n "$vmpid" ] && grep -q 'echo: ready' "$T/nb.out"; then
 		check_jailed "vm/jailed" "$vmpid" 4242
 		[ "$(status_of "$vmpid" Gid | awk '{ print $1 }')" = 4343 ] &&
@@ -178,11 +224,14 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 		bad "vm/neighbour-start" "$(cat "$T/nb.out" "$T/nb.err" | tail -n 10)"
 	fi
 	# Hostile guests beside it: wild accesses, faults, triple fault, resets.
-	for g in beyond_ram unmapped exception triple_fault i8042_reset; do
-		[ -f "$ELF/$g.elf" ] || continue
+	# Each ends as it does unjailed (the codes kvm_tests.sh checks).
+	for spec in beyond_ram:0 unmapped:0 exception:5 triple_fault:3 i8042_reset:0; do
+		g=${spec%%:*}
 		timeout 30 "$BH" run --kernel "$ELF/$g.elf" --test-device --mem 64M </dev/null \
 			>"$T/h.out" 2>"$T/h.err"
-		echo "    hostile $g: exit $?"
+		rc=$?
+		[ "$rc" = "${spec#*:}" ] && ok "vm/hostile-guest-in-jail/$g (exit $rc)" ||
+			bad "vm/hostile-guest-in-jail/$g" "exit $rc: $(tail -n 3 "$T/h.err")"
 	done
 	if kill -0 "$nb" 2>/dev/null; then
 		echo "still-here" >&5
