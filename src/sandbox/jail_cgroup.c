@@ -94,26 +94,50 @@ static int make_dir(struct jail *j, const char *dir)
 	return 0;
 }
 
+/* Enable cpu, memory and pids for dir's children, one by one (a missing
+ * controller must not stop the others). -EBUSY: dir holds processes. */
+static int v2_delegate(const char *dir)
+{
+	static const char *const ctl[] = { "+cpu", "+memory", "+pids" };
+	int ret = 0;
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(ctl); i++) {
+		int r = write_file(dir, "cgroup.subtree_control", ctl[i]);
+
+		if (r == -EBUSY || r == -EACCES || r == -EPERM || r == -EROFS)
+			return r;
+		if (r && !ret)
+			ret = r;
+	}
+	return ret == -ENOENT ? 0 : ret; /* ENOENT: not available, warned later */
+}
+
 static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, const char *pids,
 		 char *err, size_t errlen)
 {
-	char own[512], base[560], dir[600];
+	char own[512], base[560], dir[600], cpumax[64], p[24];
+	const struct {
+		const char *file, *val, *what;
+	} lim[] = {
+		{ "memory.max", mem, "memory" },
+		{ "cpu.max", cpumax, "CPU" },
+		{ "pids.max", pids, "pids" },
+	};
 	int ret;
 
 	if (own_path(NULL, own, sizeof(own)))
 		own[0] = '\0';
 	snprintf(base, sizeof(base), CG_ROOT "%s", own);
-	ret = write_file(base, "cgroup.subtree_control", "+cpu +memory +pids");
-	if (ret) {
+	if (v2_delegate(base)) {
 		/* Our cgroup holds processes: use <root>/bulkhead instead. */
-		write_file(CG_ROOT, "cgroup.subtree_control", "+cpu +memory +pids");
+		(void)v2_delegate(CG_ROOT);
 		snprintf(base, sizeof(base), CG_ROOT "/bulkhead");
 		if (mkdir(base, 0755) < 0 && errno != EEXIST) {
+			ret = -errno;
 			snprintf(err, errlen, "sandbox: cgroup: mkdir %s: %s", base, strerror(errno));
-			return -errno;
+			return ret;
 		}
-		ret = write_file(base, "cgroup.subtree_control", "+cpu +memory +pids");
-		if (ret) {
+		if ((ret = v2_delegate(base))) {
 			snprintf(err, errlen, "sandbox: cgroup: cannot delegate cpu, memory, pids to %s: %s",
 				 base, strerror(-ret));
 			return ret;
@@ -124,18 +148,18 @@ static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 		snprintf(err, errlen, "sandbox: cgroup: mkdir %s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	char cpumax[64];
-
 	snprintf(cpumax, sizeof(cpumax), "%s %llu", cpu, CPU_PERIOD_US);
-	if ((ret = write_file(dir, "memory.max", mem)) ||
-	    (ret = write_file(dir, "cpu.max", cpumax)) ||
-	    (ret = write_file(dir, "pids.max", pids))) {
-		snprintf(err, errlen, "sandbox: cgroup: setting limits in %s: %s", dir,
-			 strerror(-ret));
-		return ret;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(lim); i++) {
+		ret = write_file(dir, lim[i].file, lim[i].val);
+		if (ret == -ENOENT) {
+			bh_warn("SANDBOX: cgroup v2 has no %s controller here: no %s limit",
+				lim[i].what, lim[i].what);
+		} else if (ret) {
+			snprintf(err, errlen, "sandbox: cgroup: writing %s/%s: %s", dir, lim[i].file,
+				 strerror(-ret));
+			return ret;
+		}
 	}
-	char p[24];
-
 	snprintf(p, sizeof(p), "%d", (int)pid);
 	if ((ret = write_file(dir, "cgroup.procs", p))) {
 		snprintf(err, errlen, "sandbox: cgroup: moving the VM into %s: %s", dir,

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -61,6 +62,7 @@ static const struct sc_rule common_rules[] = {
 	NO_EXEC(mmap, "malloc arenas and large blocks; never PROT_EXEC (no new code)"),
 	NO_EXEC(mprotect, "malloc heap growth; never PROT_EXEC (no new code)"),
 	ALLOW(munmap, "free() of large blocks, teardown of mappings"),
+	ALLOW(mremap, "realloc() of large blocks (keeps the protection: never exec)"),
 	ALLOW(madvise, "free() returns memory (MADV_DONTNEED)"),
 	ALLOW(brk, "malloc's main arena"),
 	ALLOW(futex, "pthread mutexes, condition variables, joins"),
@@ -76,6 +78,8 @@ static const struct sc_rule common_rules[] = {
 	ALLOW(read, "eventfd counters (stop request, UART room, queue kicks)"),
 	ALLOW(poll, "console writes wait for room or a stop; event waits"),
 	ALLOW(ppoll, "poll() as implemented by some libcs"),
+	ALLOW_IF(prlimit64, 2, SCMP_CMP_EQ, 0, 0,
+		 "getrlimit() by libc (read-only: a new limit must be NULL)"),
 	ALLOW(exit, "a thread ends"),
 	ALLOW(exit_group, "the process ends (harmless: it can only stop itself)"),
 };
@@ -235,6 +239,42 @@ int sc_policy_build(enum sc_kind kind, bool trap, scmp_filter_ctx *out)
 err:
 	seccomp_release(ctx);
 	return ret;
+}
+
+bool sc_policy_lists(enum sc_kind kind, int nr)
+{
+	if ((unsigned)kind >= SC_KIND_COUNT)
+		return false;
+	for (const struct sc_table *const *t = kind_tables[kind]; *t; t++)
+		for (size_t i = 0; i < (*t)->nrules; i++)
+			if ((*t)->rules[i].nr == nr)
+				return true;
+	return false;
+}
+
+bool sc_policy_lists_ioctl(enum sc_kind kind, unsigned long req)
+{
+	if ((unsigned)kind >= SC_KIND_COUNT)
+		return false;
+	for (const struct sc_table *const *t = kind_tables[kind]; *t; t++)
+		for (size_t i = 0; i < (*t)->nioctls; i++)
+			if ((*t)->ioctls[i].req == req)
+				return true;
+	return false;
+}
+
+int sc_policy_check_tables(void)
+{
+	for (int k = 0; k < SC_KIND_COUNT; k++)
+		for (const struct sc_table *const *t = kind_tables[k]; *t; t++) {
+			for (size_t i = 0; i < (*t)->nrules; i++)
+				if (!(*t)->rules[i].why || strlen((*t)->rules[i].why) < 10)
+					return -EINVAL;
+			for (size_t i = 0; i < (*t)->nioctls; i++)
+				if (!(*t)->ioctls[i].why || strlen((*t)->ioctls[i].why) < 10)
+					return -EINVAL;
+		}
+	return 0;
 }
 
 void sc_policy_stats(enum sc_kind kind, struct sc_stats *st)

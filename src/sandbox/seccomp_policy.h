@@ -46,4 +46,12 @@ void sc_policy_stats(enum sc_kind kind, struct sc_stats *st);
 
 const char *sc_kind_name(enum sc_kind kind);
 
+/* Whether a kind's tables list syscall `nr` (with or without an argument
+ * condition) / ioctl request `req`. For tests and audits. */
+bool sc_policy_lists(enum sc_kind kind, int nr);
+bool sc_policy_lists_ioctl(enum sc_kind kind, unsigned long req);
+
+/* 0 if every table row carries a justification, else -EINVAL. */
+int sc_policy_check_tables(void);
+
 #endif
