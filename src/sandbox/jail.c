@@ -26,6 +26,7 @@ void jail_init(struct jail *j, const struct jail_config *cfg)
 	j->cfg = *cfg;
 	j->privileged = geteuid() == 0;
 	j->outer_uid = geteuid();
+	j->uid_chosen = cfg->uid != 0;
 	j->outer_gid = getegid();
 }
 

@@ -57,6 +57,7 @@ struct jail {
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */
 	uid_t outer_uid;         /* who started us (the VM's ids when unprivileged) */
 	gid_t outer_gid;
+	bool uid_chosen;         /* --sandbox-uid given (may be shared: no NPROC cap) */
 	pid_t host_pid;          /* the VM process's PID as the parent sees it */
 	int landlock_abi;        /* 0: unavailable */
 	struct jail_cgroup cg;   /* parent side */

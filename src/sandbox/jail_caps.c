@@ -112,9 +112,10 @@ int jail_set_rlimits(const struct jail *j, char *err, size_t errlen)
 	for (size_t i = 0; i < BH_ARRAY_SIZE(lim); i++) {
 		struct rlimit r = { lim[i].val, lim[i].val };
 
-		/* Unprivileged (user namespace) the uid is the invoking user's,
-		 * shared with their other processes: no NPROC cap then. */
-		if (lim[i].res == RLIMIT_NPROC && j->userns)
+		/* NPROC counts every process of the uid: only for the per-VM
+		 * default uid. Unprivileged the uid is the invoking user's, and an
+		 * operator-chosen --sandbox-uid may be shared by several VMs. */
+		if (lim[i].res == RLIMIT_NPROC && (j->userns || j->uid_chosen))
 			continue;
 		if (setrlimit(lim[i].res, &r) < 0)
 			return fail(err, errlen, lim[i].name);

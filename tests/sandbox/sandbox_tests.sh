@@ -144,6 +144,13 @@ p2=$(sed -n 's/^hostpid //p' "$T/h2")
 if [ -n "$p1" ] && [ -n "$p2" ]; then
 	check_jailed "held-jail/1" "$p1"
 	check_jailed "held-jail/2" "$p2"
+	# sb_probe's jail: 1 vCPU, files up to 1 MiB; soft = hard everywhere.
+	lims=$(awk '/^Max (processes|file size|core file size|open files)/ {
+		print $(NF - 2), $(NF - 1) }' "/proc/$p1/limits" | tr '\n' ' ')
+	case "$lims" in
+	"1048576 1048576 0 0 5 5 "[0-9]*) ok "held-jail/rlimits (fsize core nproc nofile: $lims)" ;;
+	*) bad "held-jail/rlimits" "fsize core nproc nofile: $lims" ;;
+	esac
 	nfd=$(ls "/proc/$p1/fd" | wc -l)
 	[ "$nfd" -le 3 ] && ok "held-jail/only-stdio-fds ($nfd)" ||
 		bad "held-jail/only-stdio-fds" "$(ls -l "/proc/$p1/fd" | tail -n +2)"
