@@ -47,7 +47,7 @@ void cli_run_usage(FILE *out)
 		"                        (default ~/.cache/bulkhead/kernels)\n"
 		"  --test-device         add the test device (ports 0xf0-0xfb) used by test guests\n"
 		"  --sandbox-uid N       uid the jailed VM process runs as (default when root:\n"
-		"                        %u + its PID, distinct per VM; unprivileged: a user\n"
+		"                        0x%x + its PID, distinct per VM; unprivileged: a user\n"
 		"                        namespace maps the invoking user to 0, this is ignored)\n"
 		"  --sandbox-gid N       gid likewise\n"
 		"  --no-sandbox          run the VM process WITHOUT its jail (namespaces, uid,\n"
