@@ -192,6 +192,27 @@ held_check() {
 	wait "$h3"
 }
 
+# A VM process killed outright (OOM killer, operator): the supervisor says
+# so, exits 1 (host failure) and still removes the cgroup.
+rm -f "$T/f3"
+mkfifo "$T/f3"
+"$P" --hold vcpu ok <"$T/f3" >"$T/h3" 2>"$T/e3" &
+h3=$!
+exec 6>"$T/f3"
+i=0
+while [ $i -lt 100 ] && ! grep -q hostpid "$T/h3"; do sleep 0.1; i=$((i + 1)); done
+p3=$(sed -n 's/^hostpid //p' "$T/h3")
+[ -n "$p3" ] && kill -KILL "$p3"
+wait "$h3"
+rc=$?
+exec 6>&-
+left=$(find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-$p3" 2>/dev/null)
+if [ -n "$p3" ] && [ "$rc" = 1 ] && grep -q 'killed by SIGKILL' "$T/e3" && [ -z "$left" ]; then
+	ok "vm-process-killed: reported, exit 1, cgroup removed"
+else
+	bad "vm-process-killed" "exit $rc, cgroup left '$left': $(head -n 2 "$T/e3")"
+fi
+
 # Pure cgroup v2 with us in a leaf that holds processes (a systemd session
 # scope on Debian): our cgroup cannot delegate controllers ("no internal
 # processes"), so the VM's cgroup goes under <root>/bulkhead instead.
@@ -286,6 +307,25 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	else
 		exec 5>&-
 		bad "vm/neighbour-survives-hostile-guests-and-answers" "neighbour died: $(tail -n 5 "$T/nb.err")"
+	fi
+	# Stop signals sent to the supervisor reach the VM, whose exit code
+	# (4: stopped by a signal) comes back unchanged.
+	rm -f "$T/nb"
+	mkfifo "$T/nb"
+	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M <"$T/nb" >"$T/nb.out" \
+		2>"$T/nb.err" &
+	nb=$!
+	exec 5>"$T/nb"
+	i=0
+	while [ $i -lt 300 ] && ! grep -q 'echo: ready' "$T/nb.out"; do sleep 0.1; i=$((i + 1)); done
+	kill -TERM "$nb"
+	wait "$nb"
+	rc=$?
+	exec 5>&-
+	if [ "$rc" = 4 ] && grep -q 'stopped by signal 15' "$T/nb.err"; then
+		ok "vm/SIGTERM-to-supervisor-stops-the-VM (exit 4)"
+	else
+		bad "vm/SIGTERM-to-supervisor-stops-the-VM" "exit $rc: $(tail -n 3 "$T/nb.err")"
 	fi
 	left=$(find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null)
 	[ -z "$left" ] && ok "vm/cgroups-removed" || bad "vm/cgroups-removed" "$left"
