@@ -254,6 +254,8 @@ fi
 
 if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	echo "--- 4. real VMs: the jail, a neighbour beside hostile guests"
+	# VM cgroups that exist already (other VMs on this host) are not ours.
+	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.before"
 	: >"$T/uids"
 	mkfifo "$T/nb"
 	# The neighbour: the echo guest waits for a line on its console.
@@ -327,7 +329,8 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	else
 		bad "vm/SIGTERM-to-supervisor-stops-the-VM" "exit $rc: $(tail -n 3 "$T/nb.err")"
 	fi
-	left=$(find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null)
+	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.after"
+	left=$(grep -vxF -f "$T/cg.before" "$T/cg.after")
 	[ -z "$left" ] && ok "vm/cgroups-removed" || bad "vm/cgroups-removed" "$left"
 	timeout 30 "$BH" run --kernel "$ELF/hello.elf" --test-device --mem 64M --no-sandbox \
 		</dev/null >"$T/out" 2>"$T/err"
