@@ -22,9 +22,10 @@ usage() {
 
 build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
             liblzma-dev zlib1g-dev libbz2-dev libcmocka-dev clang libclang-rt-14-dev
-            liburing-dev)
+            liburing-dev libseccomp-dev)
 # liburing-dev: virtio-blk's asynchronous disk I/O (io_uring), see
 # src/backends/block_file.h
+# libseccomp-dev: the VM process's seccomp-bpf filters (src/sandbox).
 # binutils (strings) is pulled in by build-essential; listed for clarity.
 guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils)
 bench_pkgs=(qemu-system-x86 gnuplot-nox)

@@ -3,8 +3,10 @@
 #   1. build (hardened release build + ASan/UBSan build)
 #   2. unit tests under ASan+UBSan (meson test)
 #   3. CLI/bad-input tests against the ASan build (no KVM needed)
-#   4. fuzz smoke: each libFuzzer target briefly on its committed corpus
-#   5. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
+#   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
+#      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
+#   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
+#   6. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
 #      cloud kernel + its kvm modules): real KVM, just slower.
@@ -60,6 +62,10 @@ stage "CLI and bad-input tests (ASan build)"
 tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
 add_counts "cli_errors" "$LOG"
 
+stage "sandbox tests (jail + seccomp per thread kind; no KVM needed)"
+tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe 2>&1 | tee "$LOG"
+add_counts "sandbox" "$LOG"
+
 stage "fuzz smoke"
 if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
 add_counts "fuzz smoke" "$LOG"
@@ -93,6 +99,9 @@ native)
 	tests/e2e/virtio_linux.sh build/bulkhead "$CACHE/guests/default" "$FSIMG" "$FSTEXT" \
 		2>&1 | tee "$LOG"
 	add_counts "virtio linux" "$LOG"
+	tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead \
+		build/tests/guest 2>&1 | tee "$LOG"
+	add_counts "sandbox tests (KVM)" "$LOG"
 	;;
 nested)
 	# Each suite runs in its own L1 boot. The L1 is QEMU TCG emulating SVM;
@@ -126,6 +135,14 @@ nested)
 		--add "$FSIMG:/t/fs.img" \
 		--add "tests/e2e/virtio_linux.sh:/t/virtio_linux.sh" \
 		-- /t/virtio_linux.sh /t/bulkhead /t/guest /t/fs.img "$FSTEXT"
+	# The sandbox under the L1's pure cgroup v2, its Debian kernel (other
+	# Landlock ABI), an initramfs root, and real VMs.
+	nested_suite "sandbox tests" \
+		--add "build/bulkhead:/t/bulkhead" \
+		--add "build/tests/sandbox/sb_probe:/t/sb_probe" \
+		--add "build/tests/guest:/t/guests" \
+		--add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh" \
+		-- /t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests
 	;;
 *)
 	echo "KVM tests: cannot run: no /dev/kvm and no nested KVM host available"

@@ -162,6 +162,8 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	sigset_t set;
 
+	if (vm_thread_init(v->vm, VM_THREAD_VCPU, v->index))
+		return NULL;
 	vcpu_self_set((int)v->index);
 	/* Only vCPU threads take the kick signal. */
 	sigemptyset(&set);

@@ -275,6 +275,18 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	return vm_create_vcpus(vm);
 }
 
+int vm_thread_init(struct vm *vm, enum vm_thread_kind kind, unsigned index)
+{
+	static const char *const names[] = { "main", "vCPU", "event" };
+	int ret;
+
+	if (!vm->thread_init || !(ret = vm->thread_init(vm->thread_init_opaque, kind)))
+		return 0;
+	exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, -ret, "%s thread %u: sandbox: %s",
+			 names[kind], index, strerror(-ret));
+	return ret;
+}
+
 static void kick_handler(int sig)
 {
 	(void)sig; /* only interrupts KVM_RUN */
@@ -327,6 +339,9 @@ enum vm_exit_reason vm_run(struct vm *vm)
 					 "cannot start vCPU %u thread: %s", i, strerror(-ret));
 			break;
 		}
+	}
+	if (!exit_ctl_requested(&vm->exit) && vm_thread_init(vm, VM_THREAD_MAIN, 0)) {
+		/* the stop is requested; fall through to the teardown */
 	}
 	reason = exit_ctl_wait(&vm->exit);
 	for (unsigned i = 0; i < vm->ncpus; i++)

@@ -41,6 +41,11 @@ struct vm_devices; /* devices.c */
 enum vm_thread_kind { VM_THREAD_MAIN, VM_THREAD_VCPU, VM_THREAD_EVENT };
 struct vcpu;       /* vcpu.h */
 
+/* Called by each VM thread as its first action (VM_THREAD_MAIN: by vm_run()
+ * once every thread is started), e.g. to load that thread's seccomp filter.
+ * Non-zero (-errno) stops the VM with a host error. Set after vm_create(). */
+typedef int (*vm_thread_init_fn)(void *opaque, enum vm_thread_kind kind);
+
 struct vm {
 	struct vm_config cfg;
 	int kvm_fd;
@@ -60,7 +65,13 @@ struct vm {
 	struct vcpu *vcpus;         /* ncpus entries */
 	char err[512];              /* first setup error, for the operator */
 	bool err_is_config;         /* err was caused by bad input, not the host */
+	vm_thread_init_fn thread_init; /* NULL: none (see vm_thread_init_fn) */
+	void *thread_init_opaque;
 };
+
+/* Run vm->thread_init for the calling thread, if any; on failure request a
+ * host-error stop naming the thread. Returns 0 or -errno. */
+int vm_thread_init(struct vm *vm, enum vm_thread_kind kind, unsigned index) BH_WUR;
 
 /* Errors: -errno. On failure vm->err holds a message naming the cause and
  * vm->err_is_config tells whether the operator's input was at fault (bad

@@ -41,6 +41,7 @@ struct vm_config {
 	unsigned ndisks;
 	bool rng;                   /* virtio-rng fed from getrandom() */
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
+	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
 };
 
 #endif

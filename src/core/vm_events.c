@@ -133,7 +133,11 @@ int vm_events_setup(struct vm *vm, struct vm_input *in, int sig_fd)
 void *vm_event_thread(void *arg)
 {
 	struct vm *vm = arg;
-	int ret = event_loop_run(&vm->el);
+	int ret;
+
+	if (vm_thread_init(vm, VM_THREAD_EVENT, 0))
+		return NULL; /* the VM is already stopping, with the reason */
+	ret = event_loop_run(&vm->el);
 
 	if (ret)
 		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, -ret, "event loop: %s",

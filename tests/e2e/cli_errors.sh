@@ -61,6 +61,11 @@ expect 2 "no kernel" -- run
 expect 2 "--cpus 0" -- run --kernel "$ELF" --cpus 0
 expect 2 "--cpus 1000000000" -- run --kernel "$ELF" --cpus 1000000000
 expect 2 "--cpus two" -- run --kernel "$ELF" --cpus two
+# Sandbox ids: 0 would be root, 2^32-1 means "unchanged" to setresuid.
+expect 2 "--sandbox-uid 0" -- run --kernel "$ELF" --sandbox-uid 0
+expect 2 "--sandbox-uid 4294967295" -- run --kernel "$ELF" --sandbox-uid 4294967295
+expect 2 "--sandbox-gid nobody" -- run --kernel "$ELF" --sandbox-gid nobody
+expect 2 "option --sandbox-uid needs a value" -- run --kernel "$ELF" --sandbox-uid
 expect 2 "overflows" -- run --kernel "$ELF" --mem 99999999999999T
 expect 2 "number too large" -- run --kernel "$ELF" --mem 999999999999999999999999
 expect 2 "unknown unit" -- run --kernel "$ELF" --mem 12Q

@@ -10,6 +10,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+# cgroup v2 for the VM sandbox's per-VM CPU/memory/pids limits (a Debian
+# system has it mounted by systemd; this busybox init mounts it itself).
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || echo "KVMHOST-WARNING: no cgroup2"
 # shellcheck source=/dev/null
 . /kvmhost/config
 # modules.list: "<name> [param=value...]" in load order (dependencies first).

@@ -1,0 +1,101 @@
+/* jail.h — the VMM process's isolation layers (docs/security.md).
+ *
+ * A VM process is jailed before its first guest instruction:
+ *   jail_fork()   (before vm_create) new PID namespace (+ user namespace when
+ *                 started unprivileged); the parent stays outside, puts the
+ *                 child in a per-VM cgroup, then only waits and forwards stop
+ *                 signals; the child builds and runs the VM. KVM fds are bound
+ *                 to the mm that created the VM, hence fork before vm_create.
+ *   jail_enter()  (after vm_create: every file the VM needs is open) new
+ *                 mount/net/IPC/UTS/cgroup namespaces, pivot_root into an empty
+ *                 read-only tmpfs, rlimits, environment cleared, a per-VM
+ *                 uid/gid, no capabilities (bounding and ambient sets too),
+ *                 no_new_privs, not dumpable, Landlock, and the process-wide
+ *                 seccomp filter;
+ *   jail_thread_init()  first thing in every VM thread (struct vm's
+ *                 thread_init hook): that thread's own, narrower filter.
+ * Ownership: struct jail is owned by the caller (the child after fork); no
+ * global state. Threads: jail_fork/jail_enter on the main thread only. */
+#ifndef BH_JAIL_H
+#define BH_JAIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/compiler.h"
+#include "core/vm.h"
+#include "sandbox/seccomp_policy.h"
+
+/* Default per-VM ids when started as root: base + host PID of the VM
+ * process. PIDs of live processes are distinct, so concurrent VMs get
+ * distinct ids; the range (0x70000000 + at most 2^22) is far above any
+ * distribution's account or subuid ranges, so the ids own no host files. */
+#define JAIL_ID_BASE 0x70000000u
+/* Memory cgroup limit = guest RAM + this (VMM heap, kernel decompression
+ * buffers, page cache of the images it reads, thread stacks). */
+#define JAIL_MEM_OVERHEAD (256ULL << 20)
+
+struct jail_config {
+	bool enabled;            /* false only with --no-sandbox */
+	bool seccomp_trap;       /* development aid: SIGSYS + syscall number, not kill */
+	uint32_t uid, gid;       /* 0: default (see JAIL_ID_BASE) */
+	unsigned ncpus;          /* vCPUs: CPU quota (ncpus + 1 CPUs), pids, rlimits */
+	uint64_t mem_bytes;      /* guest RAM: memory cgroup limit base */
+	uint64_t fsize_max;      /* largest file the VM may write (console cap, disks) */
+};
+
+struct jail_cgroup {
+	int version;             /* 0: none, 1: v1 controllers, 2: unified */
+	char dirs[3][512];       /* created directories (v1: cpu, memory, pids) */
+	unsigned ndirs;
+};
+
+struct jail {
+	struct jail_config cfg;
+	bool privileged;         /* started as root in the initial user namespace */
+	bool userns;             /* unprivileged: a user namespace maps us to 0 */
+	uid_t outer_uid;         /* who started us (the VM's ids when unprivileged) */
+	gid_t outer_gid;
+	bool uid_chosen;         /* --sandbox-uid given (may be shared: no NPROC cap) */
+	pid_t host_pid;          /* the VM process's PID as the parent sees it */
+	int landlock_abi;        /* 0: unavailable */
+	struct jail_cgroup cg;   /* parent side */
+	scmp_filter_ctx filters[SC_KIND_COUNT];
+	char summary[256];       /* what is on, for the start-up log line */
+};
+
+void jail_init(struct jail *j, const struct jail_config *cfg);
+
+/* Fork the VM process into a new PID namespace (see top). Returns 0 in the
+ * child (continue: build and run the VM), 1 in the parent once the child has
+ * ended, with *exit_code = the child's exit code (a child killed by a signal
+ * is reported and mapped to 1, host failure). Errors: -errno before the fork
+ * with a message in err. Stop signals (INT/TERM/HUP/QUIT) are forwarded to
+ * the child; in the child they are left blocked, so one arriving before
+ * vm_run() still stops the VM once it runs. */
+int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
+
+/* Apply every post-creation layer (see top) and load the process-wide
+ * seccomp filter; installs jail_thread_init as vm's thread hook. Call in the
+ * child after vm_create(), before vm_run(). Errors: -errno and a message;
+ * the VM must then not run. Landlock being unavailable is not an error (a
+ * loud warning). */
+int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen) BH_WUR;
+
+/* struct vm's thread_init hook (opaque = struct jail *): load this thread's
+ * filter. Called by the thread itself, first thing. */
+int jail_thread_init(void *opaque, enum vm_thread_kind kind);
+
+/* Release the built filters (the loaded ones stay in force). */
+void jail_destroy(struct jail *j);
+
+/* Layers, exposed for jail.c and the sandbox tests (sandbox/jail_*.c). */
+int jail_ns_enter(char *err, size_t errlen) BH_WUR;             /* jail_ns.c */
+int jail_cgroup_create(struct jail *j, pid_t pid, char *err, size_t errlen) BH_WUR;
+void jail_cgroup_remove(struct jail *j);                        /* jail_cgroup.c */
+int jail_landlock_apply(int *abi, char *err, size_t errlen) BH_WUR; /* jail_landlock.c */
+int jail_drop_privileges(const struct jail *j, char *err, size_t errlen) BH_WUR; /* jail_caps.c */
+int jail_set_rlimits(const struct jail *j, char *err, size_t errlen) BH_WUR;     /* jail_caps.c */
+
+#endif
