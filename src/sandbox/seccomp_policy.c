@@ -91,6 +91,7 @@ static const struct sc_rule main_rules[] = {
 		 "kick vCPUs out of KVM_RUN at stop (only the kick signal)"),
 	ALLOW(close, "teardown closes vCPU, VM, KVM, console and eventfds"),
 	ALLOW(io_uring_enter, "teardown waits for a disk's in-flight I/O before closing it"),
+	ALLOW(epoll_ctl, "teardown takes devices' fds off the (stopped) event loop"),
 	ALLOW(ioctl, "(restricted to the main ioctl table)"),
 };
 static const struct sc_ioctl main_ioctls[] = {
