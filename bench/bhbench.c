@@ -14,9 +14,10 @@
  *   --blk-guest PATH --blk-host PATH   the block-I/O group (blk.c): its guest
  *                        and the host limit program; omit: group skipped
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
- *   --reps N --linux-reps N --churn N --exits N   counts
+ *   --reps N --linux-reps N --churn N --exits N --density N   counts
  *   --label TEXT         what machine/mode this is (table header)
- *   --only G1,G2         only these groups: startup footprint exits linux blk churn
+ *   --only G1,G2         only these groups: startup footprint exits linux blk density
+ *                        churn
  *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
  * Groups run in the order above; churn (many VMs created and destroyed fast)
@@ -51,7 +52,7 @@
 
 #include "bhbench.h"
 
-struct cfg cfg = { .reps = 7, .linux_reps = 3, .churn = 6, .exits = 4000,
+struct cfg cfg = { .reps = 7, .linux_reps = 3, .churn = 6, .exits = 4000, .density = 100,
 			  .label = "", .tmp = "/tmp" };
 const char *const vmm_name[VMM_N] = { "bulkhead", "QEMU" };
 static struct row rows[MAX_ROWS];
@@ -198,6 +199,14 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 		arg(a, "-append");
 		arg(a, "%s", s->cmdline);
 	}
+}
+
+int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *errpath)
+{
+	struct argv a;
+
+	vm_argv(&a, v, s);
+	return proc_start(p, a.v, true, errpath);
 }
 
 /* What a clean finish looks like: bulkhead exits 0; QEMU's isa-debug-exit
@@ -761,6 +770,8 @@ int main(int argc, char **argv)
 			cfg.churn = num(val);
 		else if (!strcmp(o, "--exits"))
 			cfg.exits = num(val);
+		else if (!strcmp(o, "--density"))
+			cfg.density = num(val);
 		else
 			return usage();
 	}
@@ -784,7 +795,8 @@ int main(int argc, char **argv)
 		/* churn last: see the header */
 		{ "startup", bench_startup }, { "footprint", bench_footprint },
 		{ "exits", bench_exits },     { "linux", bench_linux },
-		{ "blk", bench_blk },         { "churn", bench_churn },
+		{ "blk", bench_blk },         { "density", bench_density },
+		{ "churn", bench_churn },
 	};
 	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
 

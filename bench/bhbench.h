@@ -10,7 +10,7 @@
 #include "proc.h"
 
 #define MAX_SAMPLES 64
-#define MAX_ROWS 16
+#define MAX_ROWS 32
 
 enum vmm { VMM_BH, VMM_QEMU, VMM_N };
 extern const char *const vmm_name[VMM_N];
@@ -19,7 +19,7 @@ struct cfg {
 	const char *bulkhead, *qemu, *guest_elf, *hello, *kvm_min;
 	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
 	const char *blk_guest, *blk_host; /* block-I/O group (blk.c); NULL: skipped */
-	int reps, linux_reps, churn, exits;
+	int reps, linux_reps, churn, exits, density;
 	bool smoke, no_bh, no_qemu;
 };
 
@@ -72,7 +72,12 @@ int next_vmm(int v);
 int rounds(int reps);
 bool warmup(int round);
 
+/* Start one VM (argv as the groups use it) with stdout captured and stderr
+ * to errpath. 0 or -errno. */
+int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *errpath);
 /* The block-I/O group (blk.c). */
 void bench_blk(void);
+/* The density group (density.c). */
+void bench_density(void);
 
 #endif
