@@ -11,9 +11,11 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/config_json.h"
 #include "cli/exit_codes.h"
 #include "common/log.h"
 #include "core/vm.h"
+#include "ctl/ctl_vmm.h"
 
 #define DEFAULT_MEM (256ULL << 20)
 #define DEFAULT_CONSOLE_MAX (64ULL << 20)
@@ -25,6 +27,8 @@ void cli_run_usage(FILE *out)
 		"usage: bulkhead run (--kernel PATH | --guest NAME) [OPTIONS]\n"
 		"\n"
 		"Boot a VM in the foreground. Options:\n"
+		"  --config FILE         VM configuration as JSON (docs/api.md); options after it\n"
+		"                        override its values\n"
 		"  --kernel PATH         kernel: bzImage, vmlinux ELF, or a freestanding ELF\n"
 		"  --initrd PATH         initial ramdisk\n"
 		"  --cmdline STR         kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
@@ -44,6 +48,8 @@ void cli_run_usage(FILE *out)
 		"  --kernel-cache DIR    cache for host-decompressed kernels, or 'none'\n"
 		"                        (default ~/.cache/bulkhead/kernels)\n"
 		"  --test-device         add the test device (ports 0xf0-0xfb) used by test guests\n"
+		"  --control-fd N        serve the daemon's control protocol on the inherited\n"
+		"                        listening socket N (used by bulkheadd)\n"
 		"  -v, --verbose         more diagnostics;  -q, --quiet: warnings and errors only\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -55,6 +61,7 @@ void cli_run_usage(FILE *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_GUEST, OPT_MEM, OPT_CPUS, OPT_CONSOLE,
 	OPT_CONSOLE_MAX, OPT_CPU_TEMPLATE, OPT_BOOT_PROTO, OPT_DECOMPRESS, OPT_KCACHE, OPT_TESTDEV,
+	OPT_CONFIG, OPT_CONTROL_FD,
 };
 
 static const struct option run_opts[] = {
@@ -71,6 +78,8 @@ static const struct option run_opts[] = {
 	{ "decompress", required_argument, NULL, OPT_DECOMPRESS },
 	{ "kernel-cache", required_argument, NULL, OPT_KCACHE },
 	{ "test-device", no_argument, NULL, OPT_TESTDEV },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "control-fd", required_argument, NULL, OPT_CONTROL_FD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -186,11 +195,58 @@ static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
 	return BH_EXIT_HOST;
 }
 
+/* Read and apply a JSON configuration file over *cfg; *root keeps its strings. */
+static int load_config(const char *path, struct vm_config *cfg, struct json_object **root,
+		       char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	if (*root) {
+		snprintf(err, errlen, "--config given twice");
+		if (f)
+			fclose(f);
+		return -EINVAL;
+	}
+	if (!f) {
+		snprintf(err, errlen, "--config %.200s: %s", path, strerror(errno));
+		return -errno;
+	}
+	buf = malloc(CONFIG_JSON_MAX + 1);
+	if (buf)
+		len = fread(buf, 1, CONFIG_JSON_MAX + 1, f);
+	if (!buf || ferror(f)) {
+		snprintf(err, errlen, "--config %.200s: cannot read it", path);
+		ret = -EIO;
+	} else if (len > CONFIG_JSON_MAX) {
+		snprintf(err, errlen, "--config %.200s: larger than %d bytes", path,
+			 CONFIG_JSON_MAX);
+		ret = -E2BIG;
+	} else {
+		char msg[300];
+
+		ret = config_json_parse(buf, len, 0, cfg, root, msg, sizeof(msg));
+		if (ret)
+			snprintf(err, errlen, "--config %.100s: %.300s", path, msg);
+	}
+	free(buf);
+	fclose(f);
+	return ret;
+}
+
 static int bad(const char *msg)
 {
 	bh_err("%s", msg);
 	fprintf(stderr, "Try 'bulkhead run --help'.\n");
 	return BH_EXIT_CONFIG;
+}
+
+static int bad_json(struct json_object *json, const char *msg)
+{
+	config_json_free(json);
+	return bad(msg);
 }
 
 int cli_run(int argc, char **argv, uint64_t start_ns)
@@ -206,10 +262,14 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	};
 	struct run_paths paths; /* ~16 KiB: guest file paths and cmdline text */
 	const char *guest = NULL, *kcache = NULL;
+	struct json_object *json = NULL; /* --config document (owns cfg strings) */
+	struct ctl_vmm ctl;
+	int control_fd = -1;
 	char err[512];
 	struct vm *vm;
 	int c, ret;
 
+	cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", run_opts, NULL)) != -1) {
@@ -221,12 +281,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		case OPT_GUEST: guest = optarg; break;
 		case OPT_MEM:
 			if (args_parse_size("--mem", optarg, BH_MiB, &cfg.mem_bytes, err, sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			break;
 		case OPT_CPUS:
 			if (args_parse_uint("--cpus", optarg, 1, VM_MAX_VCPUS, &cfg.ncpus, err,
 					    sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			break;
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "stdio"))
@@ -239,13 +299,13 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			} else {
 				snprintf(err, sizeof(err),
 					 "--console %s: expected stdio, none or file:PATH", optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_CONSOLE_MAX:
 			if (args_parse_size("--console-max", optarg, 1, &cfg.console_max_bytes, err,
 					    sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			break;
 		case OPT_CPU_TEMPLATE:
 			if (!strcmp(optarg, "host"))
@@ -255,7 +315,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else {
 				snprintf(err, sizeof(err),
 					 "--cpu-template %s: expected host or baseline", optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_BOOT_PROTO:
@@ -268,7 +328,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else {
 				snprintf(err, sizeof(err),
 					 "--boot-protocol %s: expected auto, linux64 or pvh", optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_DECOMPRESS:
@@ -279,42 +339,54 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else {
 				snprintf(err, sizeof(err), "--decompress %s: expected host or guest",
 					 optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_KCACHE: kcache = optarg; break;
 		case OPT_TESTDEV: cfg.test_device = true; break;
+		case OPT_CONFIG:
+			if (load_config(optarg, &cfg, &json, err, sizeof(err)))
+				return bad_json(json, err);
+			break;
+		case OPT_CONTROL_FD: {
+			unsigned fd;
+
+			if (args_parse_uint("--control-fd", optarg, 3, 1u << 20, &fd, err,
+					    sizeof(err)))
+				return bad_json(json, err);
+			control_fd = (int)fd;
+			break;
+		}
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': cli_run_usage(stdout); return BH_EXIT_OK;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
-			return bad(err);
+			return bad_json(json, err);
 		default:
 			snprintf(err, sizeof(err), "unknown option '%s'", argv[optind - 1]);
-			return bad(err);
+			return bad_json(json, err);
 		}
 	}
 	if (optind < argc) {
 		snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind]);
-		return bad(err);
+		return bad_json(json, err);
 	}
 	if (guest && resolve_guest(guest, &cfg, &paths, cfg.boot.cmdline != NULL, err, sizeof(err)))
-		return bad(err);
+		return bad_json(json, err);
 	if (!cfg.boot.kernel_path)
-		return bad("no kernel: give --kernel PATH or --guest NAME");
+		return bad_json(json, "no kernel: give --kernel PATH or --guest NAME");
 	if (!cfg.boot.cmdline)
 		cfg.boot.cmdline = DEFAULT_CMDLINE;
 	if (kcache && !strcmp(kcache, "none"))
 		cfg.boot.cache_dir = NULL;
 	else if (kcache)
 		cfg.boot.cache_dir = kcache;
-	else
-		cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
 
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		bh_err("out of memory");
+		config_json_free(json);
 		return BH_EXIT_HOST;
 	}
 	ret = vm_create(vm, &cfg);
@@ -324,10 +396,26 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
 		vm_destroy(vm);
 		free(vm);
+		config_json_free(json);
 		return config ? BH_EXIT_CONFIG : BH_EXIT_HOST;
 	}
+	/* The control socket was opened by the daemon before we started. */
+	if (control_fd >= 0 && (ret = ctl_vmm_init(&ctl, vm, control_fd))) {
+		bh_err("--control-fd %d: not a usable control socket: %s", control_fd,
+		       strerror(-ret));
+		vm_destroy(vm);
+		free(vm);
+		config_json_free(json);
+		return BH_EXIT_CONFIG;
+	}
+	if (control_fd >= 0)
+		vm->ctl = &ctl;
 	ret = exit_code_for(vm, vm_run(vm));
+	vm->ctl = NULL;
+	if (control_fd >= 0)
+		ctl_vmm_destroy(&ctl);
 	vm_destroy(vm);
 	free(vm);
+	config_json_free(json);
 	return ret;
 }

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "core/devices.h"
 #include "core/vcpu.h"
+#include "ctl/ctl_vmm.h"
 
 #define KVM_API_VERSION_EXPECTED 12
 #define VM_MIN_MEM (8ULL << 20)
@@ -238,6 +239,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->exit.efd = -1;
 	vm->cfg = *cfg;
 	vm->ncpus = cfg->ncpus;
+	vm_pause_init(&vm->pause);
 	io_bus_init(&vm->pio, IO_BUS_PIO);
 	io_bus_init(&vm->mmio, IO_BUS_MMIO);
 
@@ -285,13 +287,14 @@ static void *input_thread(void *arg)
 	for (;;) {
 		/* While bytes wait for a full RX FIFO, stop reading stdin and wait
 		 * for the UART to say it has room (the timeout is a safety net). */
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = exit_ctl_fd(&vm->exit), .events = POLLIN },
 			{ .fd = ctx->sig_fd, .events = POLLIN },
 			{ .fd = have ? -1 : in_fd, .events = POLLIN },
 			{ .fd = have ? room_fd : -1, .events = POLLIN },
+			{ .fd = vm->ctl ? ctl_vmm_fd(vm->ctl) : -1, .events = POLLIN },
 		};
-		int n = poll(p, 4, have ? 100 : -1);
+		int n = poll(p, 5, have ? 100 : -1);
 
 		if (n < 0 && errno != EINTR) {
 			exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno,
@@ -302,6 +305,8 @@ static void *input_thread(void *arg)
 			continue;
 		if (p[0].revents)
 			break;
+		if (p[4].revents & POLLIN)
+			ctl_vmm_handle(vm->ctl); /* daemon control requests */
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -393,6 +398,7 @@ enum vm_exit_reason vm_run(struct vm *vm)
 		}
 	}
 	reason = exit_ctl_wait(&vm->exit);
+	vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -435,4 +441,5 @@ void vm_destroy(struct vm *vm)
 	console_close(&vm->console);
 	if (vm->exit.efd >= 0)
 		exit_ctl_destroy(&vm->exit);
+	vm_pause_destroy(&vm->pause);
 }
