@@ -175,7 +175,7 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
 		break;
 	}
 	if (!path_match && allow[0]) {
-		char msg[200];
+		char msg[300];
 		struct MHD_Response *resp;
 		struct api_req e = { 0 };
 
