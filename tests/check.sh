@@ -2,7 +2,8 @@
 # check.sh — everything `make check` runs, in order, with one summary line.
 #   1. build (hardened release build + ASan/UBSan build)
 #   2. unit tests under ASan+UBSan (meson test)
-#   3. CLI/bad-input tests against the ASan build (no KVM needed)
+#   3. CLI/bad-input tests against the ASan build (no KVM needed), and the
+#      daemon's API tests over its real socket (ASan build, no KVM needed)
 #   4. fuzz smoke: each libFuzzer target briefly on its committed corpus
 #   5. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
@@ -60,6 +61,10 @@ stage "CLI and bad-input tests (ASan build)"
 tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
 add_counts "cli_errors" "$LOG"
 
+stage "daemon API tests (ASan build)"
+tests/e2e/daemon_api.sh build-san/bulkhead build-san/bulkheadd build-san/tests/guest 2>&1 | tee "$LOG"
+add_counts "daemon_api" "$LOG"
+
 stage "fuzz smoke"
 if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
 add_counts "fuzz smoke" "$LOG"
@@ -68,11 +73,20 @@ stage "KVM tests"
 MODE=$(tests/e2e/kvmhost/env.sh)
 echo "KVM: $MODE"
 scripts/prepare-guest.sh "$CACHE" >/dev/null || { count "prepare default guest" 1; MODE=none; }
+# The daemon's lifecycle tests boot the stock kernel once with an init that
+# waits forever (the graceful-stop test): build that initramfs here.
+WAITRD=$(mktemp -d)
+trap 'rm -f "$LOG"; rm -rf "$WAITRD"' EXIT
+scripts/mk-initramfs.sh "$WAITRD/wait.cpio" --busybox --init tests/e2e/wait-init.sh >/dev/null 2>&1 ||
+	echo "daemon tests: cannot build the waiting initramfs; the Ctrl-Alt-Del test is skipped"
 case "$MODE" in
 native)
 	tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt \
 		"$CACHE/guests/default" 2>&1 | tee "$LOG"
 	add_counts "kvm tests" "$LOG"
+	tests/e2e/daemon_kvm.sh build/bulkhead build/bulkheadd build/tests/guest \
+		"$CACHE/guests/default/kernel" "$WAITRD/wait.cpio" 2>&1 | tee "$LOG"
+	add_counts "daemon kvm tests" "$LOG"
 	;;
 nested)
 	# One L1 boot runs every KVM test. The L1 is QEMU TCG emulating SVM; with
@@ -94,6 +108,22 @@ nested)
 		echo "KVM tests: the nested KVM host timed out (attempt $attempt); retrying in a fresh L1"
 	done
 	add_counts "kvm tests (nested)" "$LOG"
+	# The daemon with real VMs, in its own L1 (same freeze policy as above).
+	for attempt in 1 2 3; do
+		tests/e2e/kvmhost/run.sh --timeout 400 --idle-timeout 180 --mem 2048 --cpus 1 \
+			--add "build/bulkhead:/t/bulkhead" \
+			--add "build/bulkheadd:/t/bulkheadd" \
+			--add "build/tests/guest:/t/guests" \
+			--add "tests/e2e/daemon_kvm.sh:/t/daemon_kvm.sh" \
+			--add "$CACHE/guests/default/kernel:/t/lx/kernel" \
+			--add "$WAITRD/wait.cpio:/t/lx/initrd" \
+			-- /t/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd \
+			2>&1 | tee "$LOG"
+		rc=${PIPESTATUS[0]}
+		[ "$rc" -eq 124 ] && [ "$attempt" -lt 3 ] || break
+		echo "daemon KVM tests: the nested KVM host timed out (attempt $attempt); retrying"
+	done
+	add_counts "daemon kvm tests (nested)" "$LOG"
 	;;
 *)
 	echo "KVM tests: cannot run: no /dev/kvm and no nested KVM host available"

@@ -50,6 +50,11 @@ struct api_route {
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
+/* Does `url` (the path, without query) match route `pattern`? "{id}" matches
+ * one segment of 1..idlen-1 characters from [A-Za-z0-9._-], copied into id.
+ * Pure; any thread. */
+bool api_path_match(const char *pattern, const char *url, char *id, size_t idlen);
+
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
 

@@ -102,36 +102,6 @@ static int peer_uid(struct MHD_Connection *c, uid_t *uid)
 	return 0;
 }
 
-/* Match `url` against a route path; copies the {id} segment. */
-static bool match(const char *pattern, const char *url, char *id, size_t idlen)
-{
-	while (*pattern && *url) {
-		if (!strncmp(pattern, "{id}", 4)) {
-			size_t n = strcspn(url, "/");
-
-			if (n == 0 || n >= idlen)
-				return false;
-			for (size_t i = 0; i < n; i++) {
-				char ch = url[i];
-
-				if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-				      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
-					return false;
-			}
-			memcpy(id, url, n);
-			id[n] = '\0';
-			pattern += 4;
-			url += n;
-			continue;
-		}
-		if (*pattern != *url)
-			return false;
-		pattern++;
-		url++;
-	}
-	return !*pattern && !*url;
-}
-
 struct query_check {
 	const char *const *allowed;
 	char bad[64];
@@ -163,7 +133,7 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
 	for (size_t i = 0; i < api_nroutes; i++) {
 		const struct api_route *rt = &api_routes[i];
 
-		if (!match(rt->path, url, r.id, sizeof(r.id)))
+		if (!api_path_match(rt->path, url, r.id, sizeof(r.id)))
 			continue;
 		if (strcmp(rt->method, method)) {
 			size_t l = strlen(allow);
@@ -322,6 +292,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) BH_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[300];

@@ -177,6 +177,11 @@ def main():
           spec == routes and spec, "only in server: %s; only in spec: %s"
           % (sorted(routes - spec), sorted(spec - routes)))
 
+    doc = os.path.join(os.path.dirname(OPENAPI), "..", "docs", "api.md")
+    table = set("%s %s" % m for m in re.findall(r"^\| `([A-Z]+)` \| `(/[^`]*)` \|", open(doc).read(), re.M))
+    check("docs/api.md endpoint table == api/openapi.yaml", table == spec,
+          "only in docs: %s; only in spec: %s" % (sorted(table - spec), sorted(spec - table)))
+
     # --- create: good and bad configurations (422 names the key)
     st, b = req("POST", "/v1/vms?name=good", GOOD)
     check("create a valid config -> 201 created", st == 201 and b.get("state") == "created",
