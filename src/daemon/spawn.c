@@ -3,6 +3,8 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -339,8 +341,62 @@ static int make_ctl_socket(const char *path)
 	return fd;
 }
 
+/* Who the VMM runs as: a VM created by a non-root user runs with that user's
+ * uid and primary gid (plus the "kvm" group when it exists, for /dev/kvm), so
+ * it can open only the kernel, initrd and disks its owner could; the daemon
+ * must not be a confused deputy reading root-only files for them. Root's VMs
+ * (and every VM of a non-root daemon) run as the daemon. */
+struct vmm_creds {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[1];
+	int ngroups;
+};
+
+static void vmm_creds(const struct dvm *v, struct vmm_creds *c)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[4096];
+
+	memset(c, 0, sizeof(*c));
+	if (v->owner == 0 || geteuid() != 0)
+		return;
+	c->drop = true;
+	c->uid = v->owner;
+	c->gid = (gid_t)v->owner;
+	if (getpwuid_r(v->owner, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
+		c->gid = pwp->pw_gid;
+	if (getgrnam_r("kvm", &gr, buf, sizeof(buf), &grp) == 0 && grp) {
+		c->groups[0] = grp->gr_gid;
+		c->ngroups = 1;
+	}
+}
+
+/* Files the VMM opens by path must be the owner's (the VM dir is 0711). */
+static int hand_over(const char *path, const struct vmm_creds *c, bool create)
+{
+	int fd;
+
+	if (!c->drop)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, 0600) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
 static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
+	struct vmm_creds cr;
 	char sock[PATH_MAX], cfg[PATH_MAX], con[PATH_MAX + 8], log[PATH_MAX];
 	int ls, logfd, nullfd, pidfd;
 	sigset_t empty;
@@ -351,6 +407,12 @@ static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	dvm_path(d, v, "vmm.log", log, sizeof(log));
 	memcpy(con, "file:", 5);
 	dvm_path(d, v, "console.log", con + 5, sizeof(con) - 5);
+	vmm_creds(v, &cr);
+	if (hand_over(cfg, &cr, false) || hand_over(con + 5, &cr, true)) {
+		snprintf(err, errlen, "cannot hand the VM's files to uid %u: %s", (unsigned)cr.uid,
+			 strerror(errno));
+		return -1;
+	}
 	ls = make_ctl_socket(sock);
 	if (ls < 0) {
 		snprintf(err, errlen, "control socket %s: %s", sock, strerror(-ls));
@@ -385,6 +447,10 @@ static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		else if (dup2(ls, 3) < 0)
 			_exit(127);
 		close_range(4, ~0u, 0);
+		if (cr.drop && (setgroups((size_t)cr.ngroups, cr.groups) < 0 ||
+				setresgid(cr.gid, cr.gid, cr.gid) < 0 ||
+				setresuid(cr.uid, cr.uid, cr.uid) < 0))
+			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
 	}

@@ -243,8 +243,10 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 		return -ENAMETOOLONG;
 	}
 	snprintf(path, sizeof(path), "%s/vms", state_dir);
-	if ((mkdir(state_dir, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+	/* 0711: VMMs of non-root owners must reach their own files inside
+	 * (console log, config) by path; nobody can list the directories. */
+	if ((mkdir(state_dir, 0711) < 0 && errno != EEXIST) || chmod(state_dir, 0711) < 0 ||
+	    (mkdir(path, 0711) < 0 && errno != EEXIST) || chmod(path, 0711) < 0) {
 		snprintf(err, errlen, "--state-dir %.200s: %s", state_dir, strerror(errno));
 		return -errno;
 	}
@@ -358,7 +360,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 			snprintf(v->id + 2 * i, 3, "%02x", rnd[i]);
 	} while (dmn_find(d, v->id));
 	dvm_path(d, v, NULL, dir, sizeof(dir));
-	if (mkdir(dir, 0700) < 0) {
+	if (mkdir(dir, 0711) < 0 || chmod(dir, 0711) < 0) {
 		ret = 500;
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;

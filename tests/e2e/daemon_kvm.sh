@@ -27,6 +27,7 @@ DPID=
 
 start_daemon() {
 	"$BHD" --socket "$BULKHEAD_SOCKET" --state-dir "$T/state" --vmm "$BH" --stop-timeout 2 \
+		--socket-mode 0666 \
 		>>"$T/daemon.log" 2>&1 &
 	DPID=$!
 	i=0
@@ -174,6 +175,37 @@ fi
 wait_state p2 exited 50
 for n in t2 p1 p2 p3; do "$BH" rm $n >/dev/null 2>&1; done
 [ "$("$BH" ps | wc -l)" = 1 ] && ok "all removed" || bad "cleanup" "$("$BH" ps)"
+
+# a non-root owner: its VMM runs with its uid, so a kernel it cannot read is
+# refused, and it cannot touch root's VMs
+if command -v su >/dev/null 2>&1; then
+	grep -q '^vmuser:' /etc/passwd 2>/dev/null || echo 'vmuser:x:1000:1000::/tmp:/bin/sh' >>/etc/passwd
+	grep -q '^vmuser:' /etc/group 2>/dev/null || echo 'vmuser:x:1000:' >>/etc/group
+	chmod 0666 /dev/kvm # the nested host has no kvm group (elsewhere: add users to it)
+	asuser() { su -s /bin/sh vmuser -c "BULKHEAD_SOCKET=$BULKHEAD_SOCKET $BH $*"; }
+	chmod 0755 "$T"
+	cp "$ELF/ticker.elf" "$T/secret.elf"
+	chmod 0600 "$T/secret.elf"
+	sed "s|$ELF/ticker.elf|$T/secret.elf|" "$T/idle.json" >"$T/secret.json"
+	chmod 0644 "$T"/*.json
+	"$BH" create --config "$T/idle.json" --name rootvm >/dev/null 2>&1
+	if asuser create --config "$T/idle.json" --name u1 --start >/dev/null 2>"$T/err"; then
+		upid=$(field u1 pid)
+		uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$upid/status")
+		[ "$uid" = 1000 ] && ok "a user's VM runs as that user (VMM uid $uid)" || bad "VMM uid" "uid $uid"
+	else
+		bad "user create+start" "$(cat "$T/err")"
+	fi
+	asuser create --config "$T/secret.json" --name u2 >/dev/null 2>&1
+	asuser start u2 >/dev/null 2>"$T/err"; rc=$?
+	[ $rc = 2 ] && grep -q "422" "$T/err" && grep -q "Permission denied" "$T/err" &&
+		ok "a user cannot boot a kernel it cannot read (422)" || bad "confused deputy" "rc $rc $(cat "$T/err")"
+	asuser inspect rootvm >/dev/null 2>"$T/err"; rc=$?
+	[ $rc = 2 ] && grep -q 403 "$T/err" && ok "a user inspecting root's VM: 403" || bad "403" "rc $rc $(cat "$T/err")"
+	asuser kill u1 >/dev/null 2>&1
+	wait_state u1 exited 50
+	for n in u1 u2 rootvm; do "$BH" rm $n >/dev/null 2>&1; done
+fi
 
 # graceful stop of Linux: Ctrl-Alt-Del through the i8042, the kernel reboots
 if [ -n "$LINUX" ] && [ -f "$LINUX" ] && [ -f "$WAITRD" ]; then
