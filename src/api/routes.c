@@ -228,7 +228,10 @@ static void h_inspect(struct api_req *r)
 		if (!busy && dvm_ctl(r->d, v, CTL_STATUS, 2000, NULL, err, sizeof(err)))
 			json_object_object_add(usage, "control_error", json_object_new_string(err));
 		if (read_proc_usage(pid, &cpu, &rss) == 0) {
-			json_object_object_add(usage, "cpu_seconds", json_object_new_double(cpu));
+			char txt[32];
+
+			snprintf(txt, sizeof(txt), "%.2f", cpu); /* 3.06, not 3.0600000000000001 */
+			json_object_object_add(usage, "cpu_seconds", json_object_new_double_s(cpu, txt));
 			json_object_object_add(usage, "rss_bytes", json_object_new_int64((int64_t)rss));
 		}
 	}

@@ -392,11 +392,12 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 
 			if (c.json)
 				fputs(c.buf ? c.buf : "", stdout);
+			else if (o && !strcmp(cmd, "stop")) /* how it ended */
+				printf("%s: %s (%s)\n", sget(o, "id"), sget(o, "state"),
+				       sget(o, "result"));
 			else if (o)
-				printf("%s: %s%s%s\n", sget(o, "id"),
-				       sget(o, "state")[0] ? sget(o, "state") : sget(o, "result"),
-				       sget(o, "state")[0] && sget(o, "result")[0] ? " — " : "",
-				       sget(o, "state")[0] ? sget(o, "result") : "");
+				printf("%s: %s\n", sget(o, "id"),
+				       sget(o, "state")[0] ? sget(o, "state") : sget(o, "result"));
 			json_object_put(o);
 		}
 	}
