@@ -109,10 +109,13 @@ nested)
 	done
 	add_counts "kvm tests (nested)" "$LOG"
 	# The daemon with real VMs, in its own L1 (same freeze policy as above).
+	# The CLI dlopen()s libcurl, which ldd therefore does not list: add it.
+	CURLSO=$(ldconfig -p | sed -n 's/^[[:space:]]*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
 	for attempt in 1 2 3; do
 		tests/e2e/kvmhost/run.sh --timeout 400 --idle-timeout 180 --mem 2048 --cpus 1 \
 			--add "build/bulkhead:/t/bulkhead" \
 			--add "build/bulkheadd:/t/bulkheadd" \
+			${CURLSO:+--add "$CURLSO:$CURLSO"} \
 			--add "build/tests/guest:/t/guests" \
 			--add "tests/e2e/daemon_kvm.sh:/t/daemon_kvm.sh" \
 			--add "$CACHE/guests/default/kernel:/t/lx/kernel" \
