@@ -128,13 +128,25 @@ fi
 "$BH" rm t1 >/dev/null 2>"$T/err" && ok "rm" || bad rm "$(cat "$T/err")"
 
 # graceful stop of a running guest that ignores Ctrl-Alt-Del: SIGTERM after the timeout
+# (meanwhile: logs -f follows the console until the VM is gone, and a pause
+# racing the stop is refused)
 "$BH" create --config "$T/ticker.json" --name t2 --start >/dev/null 2>"$T/err" || bad "create t2" "$(cat "$T/err")"
-if "$BH" stop t2 --timeout 1 --json >"$T/stop.json" 2>"$T/err" &&
-	grep -q '"result":"terminated"' "$T/stop.json" && [ "$(field t2 exit.reason)" = stopped ]; then
+timeout 60 "$BH" logs t2 -f >"$T/follow.out" 2>&1 &
+fpid=$!
+"$BH" stop t2 --timeout 5 --json >"$T/stop.json" 2>"$T/err" &
+spid=$!
+wait_state t2 stopping 50
+"$BH" pause t2 >/dev/null 2>"$T/err2"; rc=$?
+[ $rc = 2 ] && grep -qE "409.*(in progress|is stopping)" "$T/err2" && ok "pause while a stop is in progress: 409 ($(cat "$T/err2"))" ||
+	bad "conflicting pause" "rc $rc $(cat "$T/err2")"
+if wait "$spid" && grep -q '"result":"terminated"' "$T/stop.json" && [ "$(field t2 exit.reason)" = stopped ]; then
 	ok "stop: Ctrl-Alt-Del ignored by the guest, then SIGTERM (exit reason stopped)"
 else
 	bad "stop running" "$(cat "$T/err" "$T/stop.json")"
 fi
+wait "$fpid"; rc=$?
+[ $rc = 0 ] && grep -q '^tick' "$T/follow.out" && ok "logs -f streamed $(grep -c '^tick' "$T/follow.out") ticks and ended with the VM" ||
+	bad "logs -f" "rc $rc, $(tail -n 3 "$T/follow.out")"
 
 # several clients at once: three creates+starts in parallel
 pids=
