@@ -17,7 +17,7 @@
 
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_CONNECTIONS 64
-#define API_CONN_TIMEOUT_S 10
+#define API_CONN_TIMEOUT_S 10 /* default idle timeout (slow or half-sent requests) */
 
 struct daemon;
 struct MHD_Connection;
@@ -62,7 +62,8 @@ struct api_server;
 
 /* Serve on `listen_fd` (bound, listening AF_UNIX stream socket; ownership
  * passes to the server). NULL with a message in err on failure. */
-struct api_server *api_server_start(struct daemon *d, int listen_fd, char *err, size_t errlen);
+struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned idle_timeout_s,
+				    char *err, size_t errlen);
 void api_server_stop(struct api_server *s);
 
 #endif

@@ -303,7 +303,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	bh_dbg("http: %s", msg);
 }
 
-struct api_server *api_server_start(struct daemon *d, int listen_fd, char *err, size_t errlen)
+struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned idle_timeout_s,
+				    char *err, size_t errlen)
 {
 	struct api_server *s = calloc(1, sizeof(*s));
 
@@ -321,7 +322,7 @@ struct api_server *api_server_start(struct daemon *d, int listen_fd, char *err, 
 		MHD_OPTION_LISTEN_SOCKET, listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_s,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_END);

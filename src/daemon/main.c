@@ -37,6 +37,8 @@ static void usage(FILE *out)
 		"  --vmm PATH           the bulkhead binary to run VMs with (default: next to\n"
 		"                       bulkheadd)\n"
 		"  --stop-timeout S     default wait for a graceful stop (default 10)\n"
+		"  --client-timeout S   close a client connection idle for S seconds, e.g. a\n"
+		"                       half-sent request (default 10)\n"
 		"  --routes             print the API's route table and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
 		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n");
@@ -127,6 +129,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "vmm", required_argument, NULL, 'x' },
 		{ "stop-timeout", required_argument, NULL, 't' },
+		{ "client-timeout", required_argument, NULL, 'c' },
 		{ "routes", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -135,7 +138,7 @@ int main(int argc, char **argv)
 	};
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
 	char vmm[PATH_MAX] = "", err[512];
-	unsigned mode = 0660, stop_timeout = 10;
+	unsigned mode = 0660, stop_timeout = 10, client_timeout = API_CONN_TIMEOUT_S;
 	struct api_server *srv;
 	struct daemon *d;
 	sigset_t set;
@@ -164,6 +167,11 @@ int main(int argc, char **argv)
 		}
 		case 't':
 			if (args_parse_uint("--stop-timeout", optarg, 0, 600, &stop_timeout, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case 'c':
+			if (args_parse_uint("--client-timeout", optarg, 1, 3600, &client_timeout, err,
 					    sizeof(err)))
 				return bad(err);
 			break;
@@ -242,7 +250,7 @@ int main(int argc, char **argv)
 		free(d);
 		return 1;
 	}
-	srv = api_server_start(d, fd, err, sizeof(err));
+	srv = api_server_start(d, fd, client_timeout, err, sizeof(err));
 	if (!srv) {
 		bh_err("%s", err);
 		ret = 1;
