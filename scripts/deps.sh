@@ -20,14 +20,19 @@ usage() {
     exit 2
 }
 
+# libmicrohttpd-dev, libjson-c-dev, libcurl4-openssl-dev: bulkheadd's HTTP
+# server, JSON for VM configs and the API, the CLI's HTTP client (unix socket).
 build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
             liblzma-dev zlib1g-dev libbz2-dev libcmocka-dev clang libclang-rt-14-dev
-            liburing-dev libseccomp-dev)
+            liburing-dev libseccomp-dev libmicrohttpd-dev libjson-c-dev
+            libcurl4-openssl-dev)
 # liburing-dev: virtio-blk's asynchronous disk I/O (io_uring), see
 # src/backends/block_file.h
 # libseccomp-dev: the VM process's seccomp-bpf filters (src/sandbox).
 # binutils (strings) is pulled in by build-essential; listed for clarity.
-guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils)
+# python3: the daemon API tests' raw HTTP client (malformed requests);
+# util-linux (setpriv): running the CLI as another uid in those tests.
+guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 util-linux)
 bench_pkgs=(qemu-system-x86 gnuplot-nox)
 
 [ "$#" -gt 0 ] || set -- build

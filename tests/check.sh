@@ -2,7 +2,8 @@
 # check.sh — everything `make check` runs, in order, with one summary line.
 #   1. build (hardened release build + ASan/UBSan build)
 #   2. unit tests under ASan+UBSan (meson test)
-#   3. CLI/bad-input tests against the ASan build (no KVM needed)
+#   3. CLI/bad-input tests against the ASan build (no KVM needed), and the
+#      daemon's API tests over its real socket (ASan build, no KVM needed)
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
 #      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
 #   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
@@ -62,6 +63,10 @@ stage "CLI and bad-input tests (ASan build)"
 tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
 add_counts "cli_errors" "$LOG"
 
+stage "daemon API tests (ASan build)"
+tests/e2e/daemon_api.sh build-san/bulkhead build-san/bulkheadd build-san/tests/guest 2>&1 | tee "$LOG"
+add_counts "daemon_api" "$LOG"
+
 stage "sandbox tests (jail + seccomp per thread kind; no KVM needed)"
 tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe 2>&1 | tee "$LOG"
 add_counts "sandbox" "$LOG"
@@ -71,7 +76,7 @@ if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
 add_counts "fuzz smoke" "$LOG"
 
 stage "virtio test guests under QEMU TCG (docs/virtio.md cross-check)"
-# bulkhead runs the same cases in the KVM tests below once it has --disk.
+# bulkhead runs the same cases (all of them) in the KVM tests below.
 if command -v qemu-system-x86_64 >/dev/null; then
 	tests/guest/run-qemu.py --builddir build virtio_blk virtio_hostile 2>&1 | tee "$LOG"
 	add_counts "virtio guests under QEMU" "$LOG"
@@ -88,9 +93,14 @@ scripts/prepare-guest.sh "$CACHE" >/dev/null || { count "prepare default guest" 
 FSTEXT="hello-from-the-host-$$"
 FSDIR=$(mktemp -d)
 FSIMG=$(mktemp -u /tmp/bulkhead-fs.XXXXXX.img)
-trap 'rm -f "$LOG" "$FSIMG"; rm -rf "$FSDIR"' EXIT
+# The daemon's lifecycle tests boot the stock kernel once with an init that
+# waits forever (the graceful-stop test): build that initramfs here.
+WAITRD=$(mktemp -d)
+trap 'rm -f "$LOG" "$FSIMG"; rm -rf "$FSDIR" "$WAITRD"' EXIT
 echo "$FSTEXT" > "$FSDIR/hello.txt"
 /sbin/mkfs.ext4 -q -F -d "$FSDIR" "$FSIMG" 16M || { count "mkfs.ext4 -d" 1; MODE=none; }
+scripts/mk-initramfs.sh "$WAITRD/wait.cpio" --busybox --init tests/e2e/wait-init.sh >/dev/null 2>&1 ||
+	echo "daemon tests: cannot build the waiting initramfs; the Ctrl-Alt-Del test is skipped"
 case "$MODE" in
 native)
 	tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt \
@@ -102,6 +112,9 @@ native)
 	tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead \
 		build/tests/guest 2>&1 | tee "$LOG"
 	add_counts "sandbox tests (KVM)" "$LOG"
+	tests/e2e/daemon_kvm.sh build/bulkhead build/bulkheadd build/tests/guest \
+		"$CACHE/guests/default/kernel" "$WAITRD/wait.cpio" 2>&1 | tee "$LOG"
+	add_counts "daemon kvm tests" "$LOG"
 	;;
 nested)
 	# Each suite runs in its own L1 boot. The L1 is QEMU TCG emulating SVM;
@@ -143,6 +156,15 @@ nested)
 		--add "build/tests/guest:/t/guests" \
 		--add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh" \
 		-- /t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests
+	# The daemon with real VMs.
+	nested_suite "daemon kvm tests" \
+		--add "build/bulkhead:/t/bulkhead" \
+		--add "build/bulkheadd:/t/bulkheadd" \
+		--add "build/tests/guest:/t/guests" \
+		--add "tests/e2e/daemon_kvm.sh:/t/daemon_kvm.sh" \
+		--add "$CACHE/guests/default/kernel:/t/lx/kernel" \
+		--add "$WAITRD/wait.cpio:/t/lx/initrd" \
+		-- /t/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd
 	;;
 *)
 	echo "KVM tests: cannot run: no /dev/kvm and no nested KVM host available"

@@ -8,5 +8,7 @@
 
 int cli_run(int argc, char **argv, uint64_t start_ns);
 void cli_run_usage(FILE *out);
+/* The daemon client commands (client.c); argv[0] is the command name. */
+int cli_client(int argc, char **argv, uint64_t start_ns);
 
 #endif

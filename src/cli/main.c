@@ -18,14 +18,25 @@ static const struct {
 	int (*fn)(int argc, char **argv, uint64_t start_ns);
 	const char *help;
 } commands[] = {
-	{ "run", cli_run, "boot a VM in the foreground" },
+	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
+	{ "ps", cli_client, "list the daemon's VMs" },
+	{ "create", cli_client, "create a VM from a JSON config (--config FILE)" },
+	{ "start", cli_client, "start a created or exited VM" },
+	{ "pause", cli_client, "pause a running VM" },
+	{ "resume", cli_client, "resume a paused VM" },
+	{ "stop", cli_client, "stop a VM: Ctrl-Alt-Del, then SIGTERM, then SIGKILL" },
+	{ "kill", cli_client, "kill a VM's process at once" },
+	{ "rm", cli_client, "remove a stopped VM" },
+	{ "inspect", cli_client, "state, config, pid, uptime, usage of a VM" },
+	{ "logs", cli_client, "a VM's console output (-f to follow)" },
+	{ "quarantine", cli_client, "pause a VM and cut off all its device I/O" },
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: bulkhead COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n`bulkhead COMMAND --help` describes a command's options.\n"
 		     "`bulkhead --version` prints the version.\n");
 }

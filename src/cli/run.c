@@ -12,10 +12,12 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/config_json.h"
 #include "cli/exit_codes.h"
 #include "common/log.h"
 #include "core/vm.h"
 #include "sandbox/jail.h"
+#include "ctl/ctl_vmm.h"
 
 #define DEFAULT_MEM (256ULL << 20)
 #define DEFAULT_CONSOLE_MAX (64ULL << 20)
@@ -27,6 +29,8 @@ void cli_run_usage(FILE *out)
 		"usage: bulkhead run (--kernel PATH | --guest NAME) [OPTIONS]\n"
 		"\n"
 		"Boot a VM in the foreground. Options:\n"
+		"  --config FILE         VM configuration as JSON (docs/api.md); options after it\n"
+		"                        override its values\n"
 		"  --kernel PATH         kernel: bzImage, vmlinux ELF, or a freestanding ELF\n"
 		"  --initrd PATH         initial ramdisk\n"
 		"  --cmdline STR         kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
@@ -62,6 +66,8 @@ void cli_run_usage(FILE *out)
 		"                        debugging only, logged loudly\n"
 		"  --seccomp-trap        report a forbidden system call by number instead of\n"
 		"                        killing silently (development aid; weaker)\n"
+		"  --control-fd N        serve the daemon's control protocol on the inherited\n"
+		"                        listening socket N (used by bulkheadd)\n"
 		"  -v, --verbose         more diagnostics;  -q, --quiet: warnings and errors only\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -76,6 +82,7 @@ enum {
 	OPT_CONSOLE_MAX, OPT_CPU_TEMPLATE, OPT_BOOT_PROTO, OPT_DECOMPRESS, OPT_KCACHE, OPT_TESTDEV,
 	OPT_DISK, OPT_RNG, OPT_NO_RNG, OPT_NO_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID,
 	OPT_SECCOMP_TRAP,
+	OPT_CONFIG, OPT_CONTROL_FD,
 };
 
 static const struct option run_opts[] = {
@@ -99,6 +106,8 @@ static const struct option run_opts[] = {
 	{ "sandbox-uid", required_argument, NULL, OPT_SANDBOX_UID },
 	{ "sandbox-gid", required_argument, NULL, OPT_SANDBOX_GID },
 	{ "seccomp-trap", no_argument, NULL, OPT_SECCOMP_TRAP },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "control-fd", required_argument, NULL, OPT_CONTROL_FD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -229,11 +238,71 @@ static uint64_t fsize_max(const struct vm_config *cfg)
 	return m + (64ULL << 20);
 }
 
+/* Read and apply a JSON configuration file over *cfg; *root keeps its strings. */
+static int load_config(const char *path, struct vm_config *cfg, struct json_object **root,
+		       char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	if (*root) {
+		snprintf(err, errlen, "--config given twice");
+		if (f)
+			fclose(f);
+		return -EINVAL;
+	}
+	if (!f) {
+		snprintf(err, errlen, "--config %.200s: %s", path, strerror(errno));
+		return -errno;
+	}
+	buf = malloc(CONFIG_JSON_MAX + 1);
+	if (buf)
+		len = fread(buf, 1, CONFIG_JSON_MAX + 1, f);
+	if (!buf || ferror(f)) {
+		snprintf(err, errlen, "--config %.200s: cannot read it", path);
+		ret = -EIO;
+	} else if (len > CONFIG_JSON_MAX) {
+		snprintf(err, errlen, "--config %.200s: larger than %d bytes", path,
+			 CONFIG_JSON_MAX);
+		ret = -E2BIG;
+	} else {
+		char msg[300];
+
+		ret = config_json_parse(buf, len, 0, cfg, root, msg, sizeof(msg));
+		if (ret)
+			snprintf(err, errlen, "--config %.100s: %.300s", path, msg);
+	}
+	free(buf);
+	fclose(f);
+	return ret;
+}
+
 static int bad(const char *msg)
 {
 	bh_err("%s", msg);
 	fprintf(stderr, "Try 'bulkhead run --help'.\n");
 	return BH_EXIT_CONFIG;
+}
+
+/* Close every fd >= 3 except `keep` (-1: none). */
+static void close_inherited(int keep)
+{
+	unsigned lo = 3, hi = keep >= 3 ? (unsigned)keep - 1 : ~0U;
+
+	if (hi >= lo && syscall(SYS_close_range, lo, hi, 0U) < 0)
+		for (unsigned fd = lo; fd <= hi && fd < 1024; fd++)
+			close((int)fd);
+	if (keep >= 3 && syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) < 0)
+		for (int fd = keep + 1; fd < 1024; fd++)
+			close(fd);
+}
+
+static int bad_json(struct json_object *json, const char *msg)
+{
+	config_json_free(json);
+	return bad(msg);
 }
 
 int cli_run(int argc, char **argv, uint64_t start_ns)
@@ -252,15 +321,14 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	const char *guest = NULL, *kcache = NULL;
 	struct jail_config jcfg = { .enabled = true };
 	struct jail jail;
+	struct json_object *json = NULL; /* --config document (owns cfg strings) */
+	struct ctl_vmm ctl;
+	int control_fd = -1;
 	char err[512];
 	struct vm *vm;
 	int c, ret, code;
 
-	/* Everything inherited beyond stdio is closed first, so every fd the VM
-	 * process holds later is one it opened itself (see docs/security.md). */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
+	cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", run_opts, NULL)) != -1) {
@@ -272,12 +340,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		case OPT_GUEST: guest = optarg; break;
 		case OPT_MEM:
 			if (args_parse_size("--mem", optarg, BH_MiB, &cfg.mem_bytes, err, sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			break;
 		case OPT_CPUS:
 			if (args_parse_uint("--cpus", optarg, 1, VM_MAX_VCPUS, &cfg.ncpus, err,
 					    sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			break;
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "stdio"))
@@ -293,13 +361,13 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			} else {
 				snprintf(err, sizeof(err),
 					 "--console %s: expected stdio, none, file:PATH or virtio", optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_CONSOLE_MAX:
 			if (args_parse_size("--console-max", optarg, 1, &cfg.console_max_bytes, err,
 					    sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			break;
 		case OPT_CPU_TEMPLATE:
 			if (!strcmp(optarg, "host"))
@@ -309,7 +377,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else {
 				snprintf(err, sizeof(err),
 					 "--cpu-template %s: expected host or baseline", optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_BOOT_PROTO:
@@ -322,7 +390,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else {
 				snprintf(err, sizeof(err),
 					 "--boot-protocol %s: expected auto, linux64 or pvh", optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_DECOMPRESS:
@@ -333,7 +401,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			else {
 				snprintf(err, sizeof(err), "--decompress %s: expected host or guest",
 					 optarg);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			break;
 		case OPT_KCACHE: kcache = optarg; break;
@@ -342,12 +410,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			if (cfg.ndisks == VM_MAX_DISKS) {
 				snprintf(err, sizeof(err), "--disk %s: at most %d disks", optarg,
 					 VM_MAX_DISKS);
-				return bad(err);
+				return bad_json(json, err);
 			}
 			if (args_parse_disk("--disk", optarg, &cfg.disks[cfg.ndisks],
 					    paths.disk[cfg.ndisks], sizeof(paths.disk[0]), err,
 					    sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			cfg.ndisks++;
 			break;
 		case OPT_RNG: cfg.rng = true; break;
@@ -361,11 +429,24 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 
 			/* 0 would be root; (uid_t)-1 means "unchanged" to setresuid. */
 			if (args_parse_uint(name, optarg, 1, 0xfffffffeU, &id, err, sizeof(err)))
-				return bad(err);
+				return bad_json(json, err);
 			if (c == OPT_SANDBOX_UID)
 				jcfg.uid = id;
 			else
 				jcfg.gid = id;
+			break;
+		}
+		case OPT_CONFIG:
+			if (load_config(optarg, &cfg, &json, err, sizeof(err)))
+				return bad_json(json, err);
+			break;
+		case OPT_CONTROL_FD: {
+			unsigned fd;
+
+			if (args_parse_uint("--control-fd", optarg, 3, 1u << 20, &fd, err,
+					    sizeof(err)))
+				return bad_json(json, err);
+			control_fd = (int)fd;
 			break;
 		}
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
@@ -373,28 +454,32 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		case 'h': cli_run_usage(stdout); return BH_EXIT_OK;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
-			return bad(err);
+			return bad_json(json, err);
 		default:
 			snprintf(err, sizeof(err), "unknown option '%s'", argv[optind - 1]);
-			return bad(err);
+			return bad_json(json, err);
 		}
 	}
 	if (optind < argc) {
 		snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind]);
-		return bad(err);
+		return bad_json(json, err);
 	}
 	if (guest && resolve_guest(guest, &cfg, &paths, cfg.boot.cmdline != NULL, err, sizeof(err)))
-		return bad(err);
+		return bad_json(json, err);
 	if (!cfg.boot.kernel_path)
-		return bad("no kernel: give --kernel PATH or --guest NAME");
+		return bad_json(json, "no kernel: give --kernel PATH or --guest NAME");
 	if (!cfg.boot.cmdline)
 		cfg.boot.cmdline = DEFAULT_CMDLINE;
 	if (kcache && !strcmp(kcache, "none"))
 		cfg.boot.cache_dir = NULL;
 	else if (kcache)
 		cfg.boot.cache_dir = kcache;
-	else
-		cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
+
+	/* Everything inherited beyond stdio (and the daemon's control socket) is
+	 * closed before anything is opened for the VM, so every fd the VM process
+	 * holds later is one it opened itself (see docs/security.md). Option
+	 * parsing opened and closed its files already. */
+	close_inherited(control_fd);
 
 	cfg.sandbox_disabled = !jcfg.enabled;
 	if (jcfg.enabled) {
@@ -410,8 +495,10 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			bh_err("%s", err);
 			return BH_EXIT_HOST;
 		}
-		if (ret == 1)
+		if (ret == 1) {
+			config_json_free(json);
 			return code; /* the supervisor: the VM process has ended */
+		}
 	} else {
 		bh_warn("SANDBOX DISABLED (--no-sandbox): the VM process keeps every privilege of "
 			"its user; a guest that breaks into the VMM owns them too");
@@ -420,6 +507,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		bh_err("out of memory");
+		config_json_free(json);
 		return BH_EXIT_HOST;
 	}
 	ret = vm_create(vm, &cfg);
@@ -431,23 +519,45 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		free(vm);
 		if (jcfg.enabled)
 			jail_destroy(&jail);
+		config_json_free(json);
 		return config ? BH_EXIT_CONFIG : BH_EXIT_HOST;
 	}
+	/* The control socket was opened by the daemon before we started. */
+	if (control_fd >= 0 && (ret = ctl_vmm_init(&ctl, vm, control_fd))) {
+		bh_err("--control-fd %d: not a usable control socket: %s", control_fd,
+		       strerror(-ret));
+		vm_destroy(vm);
+		free(vm);
+		if (jcfg.enabled)
+			jail_destroy(&jail);
+		config_json_free(json);
+		return BH_EXIT_CONFIG;
+	}
+	if (control_fd >= 0)
+		vm->ctl = &ctl;
 	if (jcfg.enabled) {
 		ret = jail_enter(&jail, vm, err, sizeof(err));
 		if (ret) {
 			bh_err("%s", err);
+			vm->ctl = NULL;
+			if (control_fd >= 0)
+				ctl_vmm_destroy(&ctl);
 			vm_destroy(vm);
 			free(vm);
 			jail_destroy(&jail);
+			config_json_free(json);
 			return BH_EXIT_HOST;
 		}
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	ret = exit_code_for(vm, vm_run(vm));
+	vm->ctl = NULL;
+	if (control_fd >= 0)
+		ctl_vmm_destroy(&ctl);
 	vm_destroy(vm);
 	free(vm);
 	if (jcfg.enabled)
 		jail_destroy(&jail);
+	config_json_free(json);
 	return ret;
 }

@@ -244,9 +244,16 @@ size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
 	if (!vm->dev)
 		return 0;
+	if (vm_pause_io_cut(&vm->pause))
+		return len; /* quarantined: console input is discarded */
 	if (vm->dev->vcon)
 		return virtio_console_input(vm->dev->vcon, buf, len);
 	return uart_receive(&vm->dev->com1, buf, len);
+}
+
+int vm_devices_ctrl_alt_del(struct vm *vm)
+{
+	return vm->dev && vm->dev->kbd_ok ? i8042_ctrl_alt_del(&vm->dev->kbd) : -ENODEV;
 }
 
 int vm_devices_console_room_fd(struct vm *vm)

@@ -32,6 +32,10 @@ size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len);
  * polls it instead of retrying on a timer), or -1. */
 int vm_devices_console_room_fd(struct vm *vm);
 
+/* Press and release Ctrl-Alt-Del on the i8042 keyboard (the graceful stop
+ * request; Linux reboots). 0 or -errno. Any thread. */
+int vm_devices_ctrl_alt_del(struct vm *vm) BH_WUR;
+
 /* Print end-of-run device reports (test device check-ins, console drops). */
 void vm_devices_report(struct vm *vm);
 

@@ -77,6 +77,11 @@ static void handle_io(struct vcpu *v)
 		return;
 	}
 	data = (uint8_t *)r + data_off;
+	if (vm_pause_io_cut(&v->vm->pause)) { /* quarantined: serve nothing */
+		if (dir != KVM_EXIT_IO_OUT)
+			memset(data, 0xff, (size_t)total);
+		return;
+	}
 	for (uint32_t i = 0; i < count; i++)
 		io_bus_access(&v->vm->pio, port, data + (size_t)i * size, size,
 			      dir == KVM_EXIT_IO_OUT);
@@ -112,6 +117,11 @@ static bool handle_exit(struct vcpu *v)
 		return true;
 	case KVM_EXIT_MMIO:
 		v->mmio_exits++;
+		if (vm_pause_io_cut(&v->vm->pause)) { /* quarantined: serve nothing */
+			if (!r->mmio.is_write)
+				memset(r->mmio.data, 0, sizeof(r->mmio.data));
+			return true;
+		}
 		io_bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
 			      r->mmio.is_write);
 		return true;
@@ -171,9 +181,16 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!exit_ctl_requested(&v->vm->exit)) {
+		if (vm_pause_requested(&v->vm->pause)) {
+			vm_pause_park(&v->vm->pause, &v->vm->exit);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+				/* seq_cst, like the kicker's flag and immediate_exit
+				 * stores: the flag checks above then see any request
+				 * made before this kick (pause.h). */
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
 			exit_ctl_request(&v->vm->exit, VM_EXIT_HOST_ERROR, errno,
@@ -199,7 +216,7 @@ int vcpu_start(struct vcpu *v)
 void vcpu_kick(struct vcpu *v)
 {
 	if (v->run)
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (v->thread_started)
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }

@@ -22,6 +22,7 @@
 #include "core/devices.h"
 #include "core/vcpu.h"
 #include "core/vm_events.h"
+#include "ctl/ctl_vmm.h"
 
 #define KVM_API_VERSION_EXPECTED 12
 #define VM_MIN_MEM (8ULL << 20)
@@ -240,6 +241,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->el.epfd = -1;
 	vm->cfg = *cfg;
 	vm->ncpus = cfg->ncpus;
+	vm_pause_init(&vm->pause);
 	io_bus_init(&vm->pio, IO_BUS_PIO);
 	io_bus_init(&vm->mmio, IO_BUS_MMIO);
 
@@ -344,6 +346,7 @@ enum vm_exit_reason vm_run(struct vm *vm)
 		/* the stop is requested; fall through to the teardown */
 	}
 	reason = exit_ctl_wait(&vm->exit);
+	vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -391,4 +394,5 @@ void vm_destroy(struct vm *vm)
 	console_close(&vm->console);
 	if (vm->exit.efd >= 0)
 		exit_ctl_destroy(&vm->exit);
+	vm_pause_destroy(&vm->pause);
 }

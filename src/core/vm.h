@@ -26,6 +26,7 @@
 #include "core/guest_mem.h"
 #include "core/irq_route.h"
 #include "core/vm_config.h"
+#include "ctl/pause.h"
 
 struct vm_devices; /* devices.c */
 
@@ -40,6 +41,7 @@ struct vm_devices; /* devices.c */
  *                    completions, interrupts via irqfd, the control channel). */
 enum vm_thread_kind { VM_THREAD_MAIN, VM_THREAD_VCPU, VM_THREAD_EVENT };
 struct vcpu;       /* vcpu.h */
+struct ctl_vmm;    /* ctl/ctl_vmm.h */
 
 /* Called by each VM thread as its first action (VM_THREAD_MAIN: by vm_run()
  * once every thread is started), e.g. to load that thread's seccomp filter.
@@ -63,6 +65,9 @@ struct vm {
 	struct boot_plan plan;
 	unsigned ncpus;
 	struct vcpu *vcpus;         /* ncpus entries */
+	struct vm_pause pause;      /* pause/resume and the quarantine I/O cut */
+	struct ctl_vmm *ctl;        /* daemon control channel, or NULL; borrowed,
+	                             * set between vm_create() and vm_run() */
 	char err[512];              /* first setup error, for the operator */
 	bool err_is_config;         /* err was caused by bad input, not the host */
 	vm_thread_init_fn thread_init; /* NULL: none (see vm_thread_init_fn) */

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "core/devices.h"
 #include "core/vm.h"
+#include "ctl/ctl_vmm.h"
 
 static void input_handler(void *opaque, uint32_t events);
 
@@ -101,6 +102,14 @@ static void room_handler(void *opaque, uint32_t events)
 	pump(in);
 }
 
+/* The daemon's control channel (ctl/ctl_vmm.h): one epoll fd covering its
+ * listening socket and connection. */
+static void ctl_handler(void *opaque, uint32_t events)
+{
+	(void)events;
+	ctl_vmm_handle(opaque);
+}
+
 static void signal_handler(void *opaque, uint32_t events)
 {
 	struct vm_input *in = opaque;
@@ -122,6 +131,9 @@ int vm_events_setup(struct vm *vm, struct vm_input *in, int sig_fd)
 	in->in_fd = vm->console.in_fd;
 	in->room_fd = vm_devices_console_room_fd(vm);
 	if ((ret = event_loop_add(&vm->el, sig_fd, EPOLLIN, signal_handler, in, "signals")))
+		return ret;
+	if (vm->ctl && (ret = event_loop_add(&vm->el, ctl_vmm_fd(vm->ctl), EPOLLIN, ctl_handler,
+					     vm->ctl, "control")))
 		return ret;
 	if (in->room_fd >= 0 &&
 	    (ret = event_loop_add(&vm->el, in->room_fd, EPOLLIN, room_handler, in, "console-room")))

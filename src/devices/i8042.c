@@ -383,3 +383,29 @@ void i8042_destroy(struct i8042 *k)
 {
 	pthread_mutex_destroy(&k->lock);
 }
+
+int i8042_ctrl_alt_del(struct i8042 *k)
+{
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71,
+					0xf0, 0x11, 0xf0, 0x14 };
+	const uint8_t *codes;
+	size_t n;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->ram[0] & CTR_XLATE) {
+		codes = set1;
+		n = sizeof(set1);
+	} else {
+		codes = set2;
+		n = sizeof(set2);
+	}
+	if (k->q_count + n > I8042_QUEUE_SIZE) {
+		pthread_mutex_unlock(&k->lock);
+		return -ENOSPC;
+	}
+	for (size_t i = 0; i < n; i++)
+		i8042_enqueue(k, codes[i], 0);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}

@@ -90,6 +90,12 @@ int i8042_init(struct i8042 *k, struct exit_ctl *ec, const struct irq_line *kbd_
  * 0 / -errno from io_bus_register. Setup thread, before io_bus_seal(). */
 int i8042_register(struct i8042 *k, struct io_bus *pio) BH_WUR;
 
+/* Queue the scancodes of Ctrl-Alt-Del pressed and released (set 1 when the
+ * command byte asks for translation, else set 2) and raise IRQ 1: the
+ * graceful-stop request (there is no ACPI power button). All or nothing:
+ * -ENOSPC if the output queue lacks room. Any thread (takes the lock). */
+int i8042_ctrl_alt_del(struct i8042 *k) BH_WUR;
+
 /* Release the mutex. The device must be unreachable (vCPUs stopped). */
 void i8042_destroy(struct i8042 *k);
 

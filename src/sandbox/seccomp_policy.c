@@ -141,6 +141,9 @@ static const struct sc_rule event_rules[] = {
 	ALLOW(sendmsg, "control replies to the daemon"),
 	ALLOW(accept4, "accept a control connection on the already-listening socket"),
 	ALLOW(close, "close a finished control connection"),
+	ALLOW(getpid, "pthread_kill() needs the tgid (pause kicks vCPUs)"),
+	ALLOW_IF(tgkill, 2, SCMP_CMP_EQ, VCPU_KICK_SIGNAL, 0,
+		 "pause/quarantine kick vCPUs out of KVM_RUN (only the kick signal)"),
 	ALLOW(ioctl, "(restricted to the event ioctl table)"),
 };
 static const struct sc_ioctl event_ioctls[] = {

@@ -2,6 +2,7 @@
  * driven through a real sealed io_bus. */
 #include "dev_fakes.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "core/exit_ctl.h"
@@ -243,6 +244,42 @@ static void test_hostile(void **state)
 	assert_int_equal(cmd_reply(f, 0xaa), 0x55);
 }
 
+/* The daemon's graceful stop: Ctrl-Alt-Del pressed and released, in the
+ * scancode set the command byte asks for, with IRQ 1; all or nothing. */
+static void test_ctrl_alt_del(void **state)
+{
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71,
+					0xf0, 0x11, 0xf0, 0x14 };
+	struct fx *f = *state;
+	unsigned rising;
+
+	/* translation on (XLATE) + keyboard interrupt enabled: set 1 */
+	outb(&f->pio, CMD, 0x60);
+	outb(&f->pio, DATA, 0x41);
+	rising = f->kbd.rising;
+	assert_int_equal(i8042_ctrl_alt_del(&f->k), 0);
+	assert_true(f->kbd.rising > rising);
+	for (size_t i = 0; i < sizeof(set1); i++) {
+		assert_int_equal(inb(&f->pio, CMD) & 0x01, 0x01);
+		assert_int_equal(inb(&f->pio, DATA), set1[i]);
+	}
+	assert_int_equal(inb(&f->pio, CMD) & 0x01, 0x00);
+	/* translation off: set 2 */
+	outb(&f->pio, CMD, 0x60);
+	outb(&f->pio, DATA, 0x01);
+	assert_int_equal(i8042_ctrl_alt_del(&f->k), 0);
+	for (size_t i = 0; i < sizeof(set2); i++)
+		assert_int_equal(inb(&f->pio, DATA), set2[i]);
+	/* a queue without room for the whole sequence: nothing is queued */
+	assert_int_equal(i8042_ctrl_alt_del(&f->k), 0);
+	assert_int_equal(i8042_ctrl_alt_del(&f->k), -ENOSPC);
+	for (size_t i = 0; i < sizeof(set2); i++)
+		assert_int_equal(inb(&f->pio, DATA), set2[i]);
+	assert_int_equal(inb(&f->pio, CMD) & 0x01, 0x00);
+	assert_int_equal(f->k.resets, 0); /* a key press is not a reset */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_b, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctrl_alt_del, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,69 @@
+/* api.h — bulkheadd's HTTP/JSON API (api/openapi.yaml is the source of truth;
+ * tests/e2e/daemon_api.sh checks that the route table below matches it).
+ *
+ * server.c owns libmicrohttpd: the pre-bound unix socket, connection limits,
+ * per-connection memory and timeouts, body accumulation with a hard cap, the
+ * caller's uid (SO_PEERCRED) and the dispatch through api_routes[].
+ * routes.c holds the route table and the handlers.
+ * Threads: one thread per connection (bounded by API_MAX_CONNECTIONS). */
+#ifndef BH_API_H
+#define BH_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/compiler.h"
+
+#define API_MAX_BODY (64 * 1024)
+#define API_MAX_CONNECTIONS 64
+#define API_CONN_TIMEOUT_S 10 /* default idle timeout (slow or half-sent requests) */
+
+struct daemon;
+struct MHD_Connection;
+struct MHD_Response;
+struct json_object;
+
+struct api_req {
+	struct daemon *d;
+	struct MHD_Connection *conn;
+	uid_t uid;
+	const char *method;
+	const char *url;
+	char id[64];               /* the {id} path segment, if the route has one */
+	const char *body;          /* NUL-terminated copy; body_len bytes */
+	size_t body_len;
+	/* reply: a handler sets status and either json or resp */
+	unsigned status;
+	struct json_object *json;
+	struct MHD_Response *resp;
+};
+
+struct api_route {
+	const char *method;
+	const char *path;          /* "{id}" matches one segment */
+	const char *const *query;  /* allowed query parameters (NULL-terminated) */
+	bool body;                 /* takes a body */
+	void (*fn)(struct api_req *r);
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Does `url` (the path, without query) match route `pattern`? "{id}" matches
+ * one segment of 1..idlen-1 characters from [A-Za-z0-9._-], copied into id.
+ * Pure; any thread. */
+bool api_path_match(const char *pattern, const char *url, char *id, size_t idlen);
+
+/* Set r's reply to {"code": status, "error": message}. */
+void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
+
+struct api_server;
+
+/* Serve on `listen_fd` (bound, listening AF_UNIX stream socket; ownership
+ * passes to the server). NULL with a message in err on failure. */
+struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned idle_timeout_s,
+				    char *err, size_t errlen);
+void api_server_stop(struct api_server *s);
+
+#endif

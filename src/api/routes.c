@@ -1,0 +1,635 @@
+/* routes.c — the API's route table and handlers (see api/openapi.yaml). */
+#include "api/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "common/log.h"
+#include "ctl/ctl_proto.h"
+#include "daemon/daemon.h"
+
+#define CONSOLE_TAIL_DEFAULT (64 * 1024)
+#define CONSOLE_TAIL_MAX (1024 * 1024)
+
+/* ---- helpers ---- */
+
+static const char *qarg(struct api_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* Optional unsigned query parameter within [min, max]; false after an error reply. */
+static bool qnum(struct api_req *r, const char *key, unsigned long long min,
+		 unsigned long long max, unsigned long long *out)
+{
+	const char *s = qarg(r, key);
+	char *end;
+
+	if (!s)
+		return true;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (!*s || *s == '-' || *s == '+' || *end || errno || *out < min || *out > max) {
+		api_error(r, 400, "query parameter %s=%.40s: expected a whole number from %llu to %llu",
+			  key, s, min, max);
+		return false;
+	}
+	return true;
+}
+
+static bool qbool(struct api_req *r, const char *key, bool *out)
+{
+	const char *s = qarg(r, key);
+
+	if (!s)
+		return true;
+	if (!strcmp(s, "true") || !strcmp(s, "1") || !*s)
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "0"))
+		*out = false;
+	else {
+		api_error(r, 400, "query parameter %s=%.40s: expected true or false", key, s);
+		return false;
+	}
+	return true;
+}
+
+static int read_proc_usage(pid_t pid, double *cpu_s, uint64_t *rss)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, stt = 0;
+	long tck = sysconf(_SC_CLK_TCK);
+	FILE *f;
+
+	*cpu_s = 0;
+	*rss = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) == 2 &&
+	    tck > 0)
+		*cpu_s = (double)(ut + stt) / (double)tck;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		unsigned long long kb;
+
+		if (sscanf(buf, "VmRSS: %llu kB", &kb) == 1) {
+			*rss = kb * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static bool has_process(enum dvm_state s)
+{
+	return s != DVM_CREATED && s != DVM_EXITED;
+}
+
+/* Summary of v (d->lock held). */
+static struct json_object *vm_summary(const struct dvm *v)
+{
+	struct json_object *o = json_object_new_object();
+	int64_t now = (int64_t)time(NULL);
+
+	json_object_object_add(o, "id", json_object_new_string(v->id));
+	json_object_object_add(o, "name", json_object_new_string(v->name));
+	json_object_object_add(o, "owner", json_object_new_int64(v->owner));
+	json_object_object_add(o, "state", json_object_new_string(dvm_state_name(v->state)));
+	json_object_object_add(o, "pid", json_object_new_int64(v->pid));
+	json_object_object_add(o, "vcpus", json_object_new_int64(v->ncpus));
+	json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)v->mem_bytes));
+	json_object_object_add(o, "created_at", json_object_new_int64(v->created_at));
+	json_object_object_add(o, "started_at", json_object_new_int64(v->started_at));
+	json_object_object_add(o, "uptime_s",
+			       json_object_new_int64(has_process(v->state) && v->started_at
+							     ? now - v->started_at
+							     : 0));
+	if (v->state == DVM_EXITED) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "reason", json_object_new_string(v->exit_reason));
+		json_object_object_add(e, "code", json_object_new_int(v->exit_code));
+		json_object_object_add(e, "signal", json_object_new_int(v->exit_signal));
+		json_object_object_add(e, "detail", json_object_new_string(v->exit_detail));
+		json_object_object_add(o, "exit", e);
+	}
+	if (v->quarantine_reason[0])
+		json_object_object_add(o, "quarantine_reason",
+				       json_object_new_string(v->quarantine_reason));
+	return o;
+}
+
+/* ---- handlers ---- */
+
+static void h_list(struct api_req *r)
+{
+	struct json_object *arr = json_object_new_array();
+
+	pthread_mutex_lock(&r->d->lock);
+	for (struct dvm *v = r->d->vms; v; v = v->next)
+		if (dvm_visible(v, r->uid))
+			json_object_array_add(arr, vm_summary(v));
+	pthread_mutex_unlock(&r->d->lock);
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "vms", arr);
+	r->status = 200;
+}
+
+static void reply_vm(struct api_req *r, const char *id, unsigned status, const char *note)
+{
+	struct dvm *v;
+	char err[300];
+	int ret;
+
+	pthread_mutex_lock(&r->d->lock);
+	ret = dmn_lookup(r->d, r->uid, id, &v, err, sizeof(err));
+	if (ret == 200) {
+		r->json = vm_summary(v);
+		r->status = status;
+		if (note)
+			json_object_object_add(r->json, "result", json_object_new_string(note));
+		if (v->start_ms && status == 200 && note && !strcmp(note, "started"))
+			json_object_object_add(r->json, "start_ms",
+					       json_object_new_int64((int64_t)v->start_ms));
+	} else { /* done, but removed meanwhile by someone else */
+		r->json = json_object_new_object();
+		json_object_object_add(r->json, "id", json_object_new_string(id));
+		if (note)
+			json_object_object_add(r->json, "result", json_object_new_string(note));
+		r->status = status;
+	}
+	pthread_mutex_unlock(&r->d->lock);
+}
+
+static void h_create(struct api_req *r)
+{
+	char id[DVM_ID_LEN + 1], err[512];
+	int ret = dmn_create(r->d, r->uid, qarg(r, "name"), r->body, r->body_len, id, err,
+			     sizeof(err));
+
+	if (ret != 201) {
+		api_error(r, (unsigned)ret, "%s", err);
+		return;
+	}
+	reply_vm(r, id, 201, "created");
+}
+
+static void h_inspect(struct api_req *r)
+{
+	char path[PATH_MAX], err[300];
+	struct json_object *cfg, *usage;
+	enum dvm_state state;
+	bool busy;
+	pid_t pid;
+	struct dvm *v;
+	int ret;
+
+	pthread_mutex_lock(&r->d->lock);
+	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
+	if (ret != 200) {
+		pthread_mutex_unlock(&r->d->lock);
+		api_error(r, (unsigned)ret, "%s", err);
+		return;
+	}
+	v->refs++; /* v stays alive while we talk to its VMM */
+	state = v->state;
+	busy = v->busy;
+	pid = v->pid;
+	dvm_path(r->d, v, "config.json", path, sizeof(path));
+	pthread_mutex_unlock(&r->d->lock);
+
+	usage = json_object_new_object();
+	if (has_process(state) && pid > 0) {
+		double cpu;
+		uint64_t rss;
+
+		if (!busy && dvm_ctl(r->d, v, CTL_STATUS, 2000, NULL, err, sizeof(err)))
+			json_object_object_add(usage, "control_error", json_object_new_string(err));
+		if (read_proc_usage(pid, &cpu, &rss) == 0) {
+			char txt[32];
+
+			snprintf(txt, sizeof(txt), "%.2f", cpu); /* 3.06, not 3.0600000000000001 */
+			json_object_object_add(usage, "cpu_seconds", json_object_new_double_s(cpu, txt));
+			json_object_object_add(usage, "rss_bytes", json_object_new_int64((int64_t)rss));
+		}
+	}
+	cfg = json_object_from_file(path);
+
+	pthread_mutex_lock(&r->d->lock);
+	json_object_object_add(usage, "vcpu_exits", json_object_new_int64((int64_t)v->stats.exits));
+	json_object_object_add(usage, "io_exits", json_object_new_int64((int64_t)v->stats.io_exits));
+	json_object_object_add(usage, "mmio_exits",
+			       json_object_new_int64((int64_t)v->stats.mmio_exits));
+	r->json = vm_summary(v);
+	json_object_object_add(r->json, "start_ms", json_object_new_int64((int64_t)v->start_ms));
+	json_object_object_add(r->json, "usage", usage);
+	json_object_object_add(r->json, "config", cfg);
+	v->refs--;
+	pthread_cond_broadcast(&r->d->cond);
+	pthread_mutex_unlock(&r->d->lock);
+	r->status = 200;
+}
+
+static void h_remove(struct api_req *r)
+{
+	char err[300];
+	int ret = dmn_remove(r->d, r->uid, r->id, err, sizeof(err));
+
+	if (ret != 200) {
+		api_error(r, (unsigned)ret, "%s", err);
+		return;
+	}
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "id", json_object_new_string(r->id));
+	json_object_object_add(r->json, "result", json_object_new_string("removed"));
+	r->status = 200;
+}
+
+static void finish(struct api_req *r, int ret, const char *err, const char *note)
+{
+	if (ret != 200)
+		api_error(r, (unsigned)ret, "%s", err);
+	else
+		reply_vm(r, r->id, 200, note);
+}
+
+static void h_start(struct api_req *r)
+{
+	char err[512];
+
+	finish(r, dmn_start(r->d, r->uid, r->id, err, sizeof(err)), err, "started");
+}
+
+static void h_pause(struct api_req *r)
+{
+	char err[512];
+
+	finish(r, dmn_pause(r->d, r->uid, r->id, err, sizeof(err)), err, "paused");
+}
+
+static void h_resume(struct api_req *r)
+{
+	char err[512];
+
+	finish(r, dmn_resume(r->d, r->uid, r->id, err, sizeof(err)), err, "resumed");
+}
+
+static void h_stop(struct api_req *r)
+{
+	unsigned long long timeout = r->d->stop_timeout_s;
+	char err[512];
+	int ret;
+
+	if (!qnum(r, "timeout", 0, 600, &timeout))
+		return;
+	ret = dmn_stop(r->d, r->uid, r->id, (unsigned)timeout, err, sizeof(err));
+	finish(r, ret, err, ret == 200 ? err : NULL); /* err says how: graceful, ... */
+}
+
+static void h_kill(struct api_req *r)
+{
+	char err[512];
+	int ret = dmn_kill(r->d, r->uid, r->id, err, sizeof(err));
+
+	if (ret == 202) {
+		reply_vm(r, r->id, 202, "kill signal sent");
+		return;
+	}
+	finish(r, ret, err, "killed");
+}
+
+static void h_quarantine(struct api_req *r)
+{
+	struct json_tokener *tok = json_tokener_new_ex(4);
+	struct json_object *o = NULL, *reason = NULL;
+	char err[512];
+	const char *why;
+	int ret;
+
+	if (tok) {
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+		o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+		if (json_tokener_get_error(tok) != json_tokener_success ||
+		    json_tokener_get_parse_end(tok) != r->body_len) {
+			json_object_put(o);
+			o = NULL;
+		}
+		json_tokener_free(tok);
+	}
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		api_error(r, 400, "quarantine needs a JSON object body: {\"reason\": \"...\"}");
+		return;
+	}
+	json_object_object_foreach(o, k, val) {
+		(void)val;
+		if (strcmp(k, "reason")) {
+			api_error(r, 400, "%.60s: unknown key (only \"reason\")", k);
+			json_object_put(o);
+			return;
+		}
+	}
+	if (!json_object_object_get_ex(o, "reason", &reason) ||
+	    !json_object_is_type(reason, json_type_string) ||
+	    json_object_get_string_len(reason) == 0 || json_object_get_string_len(reason) > 200) {
+		api_error(r, 400, "reason: expected a string of 1-200 characters");
+		json_object_put(o);
+		return;
+	}
+	why = json_object_get_string(reason);
+	for (const char *p = why; *p; p++)
+		if ((unsigned char)*p < 0x20) {
+			api_error(r, 400, "reason: control characters are not allowed");
+			json_object_put(o);
+			return;
+		}
+	ret = dmn_quarantine(r->d, r->uid, r->id, why, err, sizeof(err));
+	json_object_put(o);
+	finish(r, ret, err, "quarantined");
+}
+
+/* Console: tail, or tail + follow (streamed until the VM's process exits). */
+struct follow {
+	struct daemon *d;
+	char id[DVM_ID_LEN + 1];
+	int fd;
+	off_t off;
+};
+
+static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct follow *f = cls;
+
+	(void)pos;
+	for (int i = 0; i < 50; i++) {
+		ssize_t n = pread(f->fd, buf, max, f->off);
+		bool alive;
+
+		if (n > 0) {
+			f->off += n;
+			return n;
+		}
+		pthread_mutex_lock(&f->d->lock);
+		struct dvm *v = dmn_find(f->d, f->id);
+
+		alive = v && has_process(v->state);
+		pthread_mutex_unlock(&f->d->lock);
+		if (!alive) {
+			n = pread(f->fd, buf, max, f->off); /* the last words */
+			if (n > 0) {
+				f->off += n;
+				return n;
+			}
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		usleep(100 * 1000);
+	}
+	return 0; /* nothing for 5 s: MHD calls again */
+}
+
+static void follow_free(void *cls)
+{
+	struct follow *f = cls;
+
+	close(f->fd);
+	free(f);
+}
+
+static void h_console(struct api_req *r)
+{
+	unsigned long long tail = CONSOLE_TAIL_DEFAULT;
+	bool follow = false;
+	char path[PATH_MAX], err[300], vid[DVM_ID_LEN + 1] = "";
+	struct dvm *v;
+	struct stat st;
+	off_t start;
+	int fd, ret;
+
+	if (!qnum(r, "tail", 0, CONSOLE_TAIL_MAX, &tail) || !qbool(r, "follow", &follow))
+		return;
+	pthread_mutex_lock(&r->d->lock);
+	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
+	if (ret == 200) {
+		dvm_path(r->d, v, "console.log", path, sizeof(path));
+		memcpy(vid, v->id, sizeof(vid));
+	}
+	pthread_mutex_unlock(&r->d->lock);
+	if (ret != 200) {
+		api_error(r, (unsigned)ret, "%s", err);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* never started: empty */
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		api_error(r, 500, "console log: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	start = st.st_size > (off_t)tail ? st.st_size - (off_t)tail : 0;
+	if (follow) {
+		struct follow *f = calloc(1, sizeof(*f));
+
+		if (!f) {
+			close(fd);
+			api_error(r, 503, "out of memory");
+			return;
+		}
+		f->d = r->d;
+		memcpy(f->id, vid, sizeof(f->id));
+		f->fd = fd;
+		f->off = start;
+		r->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, follow_read, f,
+							    follow_free);
+		if (!r->resp) {
+			follow_free(f);
+			api_error(r, 503, "out of memory");
+			return;
+		}
+		/* A quiet console must not be cut by the idle timeout. */
+		MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+	} else {
+		size_t len = (size_t)(st.st_size - start);
+		char *buf = malloc(len ? len : 1);
+		ssize_t n = buf ? pread(fd, buf, len, start) : -1;
+
+		close(fd);
+		if (n < 0) {
+			free(buf);
+			api_error(r, 500, "console log: cannot read it");
+			return;
+		}
+		r->resp = MHD_create_response_from_buffer((size_t)n, buf, MHD_RESPMEM_MUST_FREE);
+		if (!r->resp) {
+			free(buf);
+			api_error(r, 503, "out of memory");
+			return;
+		}
+	}
+	MHD_add_response_header(r->resp, "Content-Type", "text/plain; charset=utf-8");
+	r->status = 200;
+}
+
+static void h_events(struct api_req *r)
+{
+	unsigned long long since = 0;
+	struct json_object *arr;
+	struct daemon *d = r->d;
+	uint64_t first;
+
+	if (!qnum(r, "since", 0, UINT64_MAX / 2, &since))
+		return;
+	arr = json_object_new_array();
+	pthread_mutex_lock(&d->lock);
+	first = d->event_seq > DMN_EVENTS ? d->event_seq - DMN_EVENTS + 1 : 1;
+	for (uint64_t s = since + 1 > first ? since + 1 : first; s <= d->event_seq; s++) {
+		const struct dmn_event *e = &d->events[(s - 1) % DMN_EVENTS];
+		struct json_object *o;
+
+		if (r->uid != 0 && (e->owner != r->uid || !e->vm[0]))
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "seq", json_object_new_int64((int64_t)e->seq));
+		json_object_object_add(o, "time", json_object_new_int64(e->time));
+		json_object_object_add(o, "vm", json_object_new_string(e->vm));
+		json_object_object_add(o, "type", json_object_new_string(e->type));
+		json_object_object_add(o, "detail", json_object_new_string(e->detail));
+		json_object_array_add(arr, o);
+	}
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "last", json_object_new_int64((int64_t)d->event_seq));
+	pthread_mutex_unlock(&d->lock);
+	json_object_object_add(r->json, "events", arr);
+	r->status = 200;
+}
+
+/* Prometheus text exposition format 0.0.4. */
+static void h_metrics(struct api_req *r)
+{
+	static const enum dvm_state all[] = { DVM_CREATED, DVM_STARTING, DVM_RUNNING, DVM_PAUSED,
+					      DVM_QUARANTINED, DVM_STOPPING, DVM_EXITED };
+	struct daemon *d = r->d;
+	size_t cap = 4096 + (size_t)DMN_MAX_VMS * 1024, len = 0;
+	char *buf = malloc(cap);
+	unsigned count[BH_ARRAY_SIZE(all)] = { 0 };
+
+#define OUT(...)                                                                     \
+	do {                                                                         \
+		int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                \
+		if (n_ > 0 && (size_t)n_ < cap - len)                                \
+			len += (size_t)n_;                                           \
+	} while (0)
+
+	if (!buf) {
+		api_error(r, 503, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	for (struct dvm *v = d->vms; v; v = v->next)
+		if (dvm_visible(v, r->uid))
+			count[v->state]++;
+	OUT("# HELP bulkhead_vms VMs by state (visible to the caller).\n# TYPE bulkhead_vms gauge\n");
+	for (size_t i = 0; i < BH_ARRAY_SIZE(all); i++)
+		OUT("bulkhead_vms{state=\"%s\"} %u\n", dvm_state_name(all[i]), count[i]);
+	OUT("# HELP bulkhead_api_requests_total API requests served.\n"
+	    "# TYPE bulkhead_api_requests_total counter\nbulkhead_api_requests_total %llu\n",
+	    (unsigned long long)d->requests);
+	OUT("# HELP bulkhead_api_refusals_total Requests refused with 403.\n"
+	    "# TYPE bulkhead_api_refusals_total counter\nbulkhead_api_refusals_total %llu\n",
+	    (unsigned long long)d->refusals);
+	OUT("# HELP bulkhead_events_total Events recorded.\n"
+	    "# TYPE bulkhead_events_total counter\nbulkhead_events_total %llu\n",
+	    (unsigned long long)d->event_seq);
+	OUT("# HELP bulkhead_vm_cpu_seconds_total CPU time of the VM's process.\n"
+	    "# TYPE bulkhead_vm_cpu_seconds_total counter\n"
+	    "# HELP bulkhead_vm_rss_bytes Resident memory of the VM's process (guest RAM touched included).\n"
+	    "# TYPE bulkhead_vm_rss_bytes gauge\n"
+	    "# HELP bulkhead_vm_vcpus vCPUs configured.\n# TYPE bulkhead_vm_vcpus gauge\n"
+	    "# HELP bulkhead_vm_exits_total vCPU exits (last control status).\n"
+	    "# TYPE bulkhead_vm_exits_total counter\n"
+	    "# HELP bulkhead_vm_up 1 while the VM's process runs.\n# TYPE bulkhead_vm_up gauge\n");
+	for (struct dvm *v = d->vms; v; v = v->next) {
+		double cpu = 0;
+		uint64_t rss = 0;
+		bool up = has_process(v->state) && v->pid > 0;
+
+		if (!dvm_visible(v, r->uid))
+			continue;
+		if (up)
+			read_proc_usage(v->pid, &cpu, &rss);
+		OUT("bulkhead_vm_up{vm=\"%s\",name=\"%s\"} %d\n", v->id, v->name, up);
+		OUT("bulkhead_vm_vcpus{vm=\"%s\",name=\"%s\"} %u\n", v->id, v->name, v->ncpus);
+		OUT("bulkhead_vm_cpu_seconds_total{vm=\"%s\",name=\"%s\"} %.2f\n", v->id, v->name, cpu);
+		OUT("bulkhead_vm_rss_bytes{vm=\"%s\",name=\"%s\"} %llu\n", v->id, v->name,
+		    (unsigned long long)rss);
+		OUT("bulkhead_vm_exits_total{vm=\"%s\",name=\"%s\"} %llu\n", v->id, v->name,
+		    (unsigned long long)v->stats.exits);
+	}
+	pthread_mutex_unlock(&d->lock);
+#undef OUT
+	r->resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!r->resp) {
+		free(buf);
+		api_error(r, 503, "out of memory");
+		return;
+	}
+	MHD_add_response_header(r->resp, "Content-Type", "text/plain; version=0.0.4");
+	r->status = 200;
+}
+
+static void h_version(struct api_req *r)
+{
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "api", json_object_new_string("v1"));
+	json_object_object_add(r->json, "uid", json_object_new_int64(r->uid));
+	r->status = 200;
+}
+
+static const char *const q_none[] = { NULL };
+static const char *const q_create[] = { "name", NULL };
+static const char *const q_stop[] = { "timeout", NULL };
+static const char *const q_console[] = { "tail", "follow", NULL };
+static const char *const q_events[] = { "since", NULL };
+
+/* THE route table. Keep api/openapi.yaml in step (a test compares them). */
+const struct api_route api_routes[] = {
+	{ "GET", "/v1/version", q_none, false, h_version },
+	{ "GET", "/v1/vms", q_none, false, h_list },
+	{ "POST", "/v1/vms", q_create, true, h_create },
+	{ "GET", "/v1/vms/{id}", q_none, false, h_inspect },
+	{ "DELETE", "/v1/vms/{id}", q_none, false, h_remove },
+	{ "POST", "/v1/vms/{id}/start", q_none, false, h_start },
+	{ "POST", "/v1/vms/{id}/pause", q_none, false, h_pause },
+	{ "POST", "/v1/vms/{id}/resume", q_none, false, h_resume },
+	{ "POST", "/v1/vms/{id}/stop", q_stop, false, h_stop },
+	{ "POST", "/v1/vms/{id}/kill", q_none, false, h_kill },
+	{ "POST", "/v1/vms/{id}/quarantine", q_none, true, h_quarantine },
+	{ "GET", "/v1/vms/{id}/console", q_console, false, h_console },
+	{ "GET", "/v1/events", q_events, false, h_events },
+	{ "GET", "/metrics", q_none, false, h_metrics },
+};
+const size_t api_nroutes = BH_ARRAY_SIZE(api_routes);

@@ -1,0 +1,474 @@
+/* client.c — the CLI's daemon commands: ps, create, start, pause, resume,
+ * stop, kill, rm, inspect, logs, quarantine. HTTP over the daemon's unix
+ * socket with libcurl; replies are JSON (json-c). Human tables by default,
+ * the daemon's JSON with --json.
+ * Exit codes: 0 done; 1 daemon unreachable or failed (5xx); 2 bad usage or the
+ * daemon refused the request (4xx: the message says why).
+ *
+ * libcurl is loaded with dlopen() by these commands only: linked into the
+ * binary it would pull ~27 more shared libraries (TLS, HTTP/2, LDAP, SSH...)
+ * into every `bulkhead run`, the VMM, tripling its exec time. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "cli/cli.h"
+#include "cli/config_json.h"
+#include "cli/exit_codes.h"
+
+#define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
+#define LIBCURL "libcurl.so.4"
+
+/* The libcurl functions used, resolved from LIBCURL at run time. */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
+static int load_curl(void)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+#define SYM(f, n) { n, offsetof(__typeof__(cu), f) }
+		SYM(global_init, "curl_global_init"),
+		SYM(global_cleanup, "curl_global_cleanup"),
+		SYM(easy_init, "curl_easy_init"),
+		SYM(easy_setopt, "curl_easy_setopt"),
+		SYM(easy_perform, "curl_easy_perform"),
+		SYM(easy_getinfo, "curl_easy_getinfo"),
+		SYM(easy_cleanup, "curl_easy_cleanup"),
+		SYM(easy_strerror, "curl_easy_strerror"),
+		SYM(slist_append, "curl_slist_append"),
+		SYM(slist_free_all, "curl_slist_free_all"),
+#undef SYM
+	};
+
+	cu.lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
+	if (!cu.lib) {
+		fprintf(stderr, "bulkhead: the daemon commands need %s (apt-get install libcurl4): %s\n",
+			LIBCURL, dlerror());
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *f = dlsym(cu.lib, syms[i].name);
+
+		if (!f) {
+			fprintf(stderr, "bulkhead: %s lacks %s\n", LIBCURL, syms[i].name);
+			dlclose(cu.lib);
+			return -1;
+		}
+		memcpy((char *)&cu + syms[i].off, &f, sizeof(f));
+	}
+	return 0;
+}
+#define MAX_REPLY (16u << 20)
+
+struct client {
+	const char *socket;
+	bool json;
+	bool stream;     /* write the body to stdout as it arrives (logs -f) */
+	char *buf;
+	size_t len;
+	bool overflow;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *cls)
+{
+	struct client *c = cls;
+	size_t len = size * n;
+
+	if (c->stream) {
+		size_t w = fwrite(p, 1, len, stdout);
+
+		fflush(stdout);
+		return w;
+	}
+	if (c->len + len > MAX_REPLY) {
+		c->overflow = true;
+		return 0;
+	}
+	char *nb = realloc(c->buf, c->len + len + 1);
+
+	if (!nb)
+		return 0;
+	c->buf = nb;
+	memcpy(c->buf + c->len, p, len);
+	c->len += len;
+	c->buf[c->len] = '\0';
+	return len;
+}
+
+/* One request. Returns the HTTP status, or -1 (message printed) when the
+ * daemon could not be reached. */
+static long call(struct client *c, const char *method, const char *path, const char *body,
+		 size_t len)
+{
+	char url[1024];
+	struct curl_slist *hdr = NULL;
+	long status = -1;
+	CURL *h = cu.easy_init();
+	CURLcode rc;
+
+	if (!h) {
+		fprintf(stderr, "bulkhead: cannot initialise libcurl\n");
+		return -1;
+	}
+	free(c->buf);
+	c->buf = NULL;
+	c->len = 0;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	cu.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	cu.easy_setopt(h, CURLOPT_URL, url);
+	cu.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	cu.easy_setopt(h, CURLOPT_WRITEDATA, c);
+	cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	cu.easy_setopt(h, CURLOPT_TIMEOUT, c->stream ? 0L : 300L);
+	if (body) {
+		hdr = cu.slist_append(hdr, "Content-Type: application/json");
+		cu.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		cu.easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		cu.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	rc = cu.easy_perform(h);
+	if (rc == CURLE_OK)
+		cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	else if (c->overflow)
+		fprintf(stderr, "bulkhead: reply larger than %u bytes\n", MAX_REPLY);
+	else
+		fprintf(stderr, "bulkhead: cannot talk to the daemon at %s: %s\n", c->socket,
+			cu.easy_strerror(rc));
+	cu.slist_free_all(hdr);
+	cu.easy_cleanup(h);
+	return status;
+}
+
+static json_object *parse_reply(struct client *c)
+{
+	return c->buf ? json_tokener_parse(c->buf) : NULL;
+}
+
+/* Map a status to an exit code, printing the daemon's error message. */
+static int outcome(struct client *c, long status)
+{
+	json_object *o, *e;
+
+	if (status < 0)
+		return BH_EXIT_HOST;
+	if (status < 300)
+		return BH_EXIT_OK;
+	o = parse_reply(c);
+	if (o && json_object_object_get_ex(o, "error", &e))
+		fprintf(stderr, "bulkhead: %ld: %s\n", status, json_object_get_string(e));
+	else
+		fprintf(stderr, "bulkhead: the daemon answered %ld\n", status);
+	json_object_put(o);
+	return status < 500 ? BH_EXIT_CONFIG : BH_EXIT_HOST;
+}
+
+static const char *sget(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static long long iget(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+static void fmt_duration(long long s, char *buf, size_t len)
+{
+	if (s <= 0)
+		snprintf(buf, len, "-");
+	else if (s < 120)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm", s / 60);
+	else
+		snprintf(buf, len, "%lldh", s / 3600);
+}
+
+static void print_table(json_object *arr)
+{
+	printf("%-8s  %-16s  %-11s  %7s  %5s  %7s  %7s  %5s  %s\n", "ID", "NAME", "STATE", "PID",
+	       "VCPUS", "MEM", "UPTIME", "OWNER", "EXIT");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *v = json_object_array_get_idx(arr, i), *e;
+		char up[32], exit_s[300] = "";
+
+		fmt_duration(iget(v, "uptime_s"), up, sizeof(up));
+		if (json_object_object_get_ex(v, "exit", &e))
+			snprintf(exit_s, sizeof(exit_s), "%s", sget(e, "reason"));
+		printf("%-8s  %-16s  %-11s  %7lld  %5lld  %6lldM  %7s  %5lld  %s\n", sget(v, "id"),
+		       sget(v, "name")[0] ? sget(v, "name") : "-", sget(v, "state"), iget(v, "pid"),
+		       iget(v, "vcpus"), iget(v, "mem_bytes") >> 20, up, iget(v, "owner"), exit_s);
+	}
+}
+
+static void print_kv(const char *prefix, json_object *o)
+{
+	json_object_object_foreach(o, k, v) {
+		if (json_object_is_type(v, json_type_object) && strcmp(k, "config")) {
+			char p[64];
+
+			snprintf(p, sizeof(p), "%s%s.", prefix, k);
+			print_kv(p, v);
+			continue;
+		}
+		printf("%s%s: %s\n", prefix, k,
+		       json_object_is_type(v, json_type_string)
+			       ? json_object_get_string(v)
+			       : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	}
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bulkhead COMMAND [--socket PATH] [--json] ...   (talks to bulkheadd)\n"
+		"  ps                                   list VMs\n"
+		"  create --config FILE [--name N] [--start]   create a VM from a JSON config\n"
+		"  start|pause|resume|kill|rm|inspect ID\n"
+		"  stop ID [--timeout S]                Ctrl-Alt-Del, then SIGTERM, then SIGKILL\n"
+		"  logs ID [--tail BYTES] [-f]          console output (-f: follow)\n"
+		"  quarantine ID --reason TEXT          pause and cut off all device I/O\n"
+		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
+		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "bulkhead: --config %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	buf = malloc(CONFIG_JSON_MAX + 1);
+	n = buf ? fread(buf, 1, CONFIG_JSON_MAX + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > CONFIG_JSON_MAX) {
+		fprintf(stderr, "bulkhead: --config %s: %s\n", path,
+			buf ? "larger than 64 KiB" : "out of memory");
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON };
+
+int cli_client(int argc, char **argv, uint64_t start_ns)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "start", no_argument, NULL, O_START },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "tail", required_argument, NULL, O_TAIL },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, O_REASON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *config = NULL, *name = NULL, *timeout = NULL, *tail = NULL,
+		   *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET");
+	struct client c = { .socket = env && *env ? env : DEFAULT_SOCKET };
+	bool start = false, follow = false;
+	char path[512], *body = NULL;
+	size_t len = 0;
+	long st;
+	int opt, ret = BH_EXIT_OK;
+
+	(void)start_ns;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_SOCKET: c.socket = optarg; break;
+		case O_JSON: c.json = true; break;
+		case O_CONFIG: config = optarg; break;
+		case O_NAME: name = optarg; break;
+		case O_START: start = true; break;
+		case O_TIMEOUT: timeout = optarg; break;
+		case O_TAIL: tail = optarg; break;
+		case 'f': follow = true; break;
+		case O_REASON: reason = optarg; break;
+		case 'h': usage(stdout); return BH_EXIT_OK;
+		case ':':
+			fprintf(stderr, "bulkhead %s: option %s needs a value\n", cmd, argv[optind - 1]);
+			return BH_EXIT_CONFIG;
+		default:
+			fprintf(stderr, "bulkhead %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+			usage(stderr);
+			return BH_EXIT_CONFIG;
+		}
+	}
+	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create");
+
+	if (needs_id && optind < argc)
+		id = argv[optind++];
+	if (optind < argc || (needs_id && !id)) {
+		fprintf(stderr, "bulkhead %s: %s\n", cmd,
+			optind < argc ? "unexpected argument" : "which VM? give its ID or name");
+		return BH_EXIT_CONFIG;
+	}
+	if (id && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+			  strlen(id)) {
+		fprintf(stderr, "bulkhead %s: '%s' is not a VM ID or name\n", cmd, id);
+		return BH_EXIT_CONFIG;
+	}
+	if ((!!config != !strcmp(cmd, "create")) || (name && strcmp(cmd, "create")) ||
+	    (start && strcmp(cmd, "create")) || (timeout && strcmp(cmd, "stop")) ||
+	    ((tail || follow) && strcmp(cmd, "logs")) || (!!reason != !strcmp(cmd, "quarantine"))) {
+		fprintf(stderr, "bulkhead %s: wrong options for this command\n", cmd);
+		usage(stderr);
+		return BH_EXIT_CONFIG;
+	}
+	if (load_curl())
+		return BH_EXIT_HOST;
+	cu.global_init(CURL_GLOBAL_NOTHING);
+
+	if (!strcmp(cmd, "ps")) {
+		st = call(&c, "GET", "/v1/vms", NULL, 0);
+		if (!(ret = outcome(&c, st))) {
+			json_object *o = parse_reply(&c), *arr;
+
+			if (c.json)
+				fputs(c.buf, stdout);
+			else if (o && json_object_object_get_ex(o, "vms", &arr))
+				print_table(arr);
+			json_object_put(o);
+		}
+	} else if (!strcmp(cmd, "create")) {
+		if (read_file(config, &body, &len))
+			ret = BH_EXIT_CONFIG;
+		else {
+			snprintf(path, sizeof(path), "/v1/vms%s%s", name ? "?name=" : "",
+				 name ? name : "");
+			if (name && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(name)) {
+				fprintf(stderr, "bulkhead create: --name %s: letters, digits, '-', '_', '.' only\n", name);
+				ret = BH_EXIT_CONFIG;
+			} else {
+				st = call(&c, "POST", path, body, len);
+				ret = outcome(&c, st);
+			}
+			if (!ret) {
+				json_object *o = parse_reply(&c);
+				char vid[64];
+
+				snprintf(vid, sizeof(vid), "%s", o ? sget(o, "id") : "");
+				json_object_put(o);
+				if (start) {
+					snprintf(path, sizeof(path), "/v1/vms/%s/start", vid);
+					ret = outcome(&c, call(&c, "POST", path, NULL, 0));
+				}
+				if (c.json)
+					fputs(c.buf ? c.buf : "", stdout);
+				else
+					printf("%s\n", vid);
+			}
+		}
+	} else if (!strcmp(cmd, "inspect")) {
+		snprintf(path, sizeof(path), "/v1/vms/%s", id);
+		if (!(ret = outcome(&c, call(&c, "GET", path, NULL, 0)))) {
+			json_object *o = parse_reply(&c);
+
+			if (c.json || !o)
+				printf("%s\n", o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY)
+						 : c.buf);
+			else
+				print_kv("", o);
+			json_object_put(o);
+		}
+	} else if (!strcmp(cmd, "logs")) {
+		snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=%s%s%s", id,
+			 follow ? "true" : "false", tail ? "&tail=" : "", tail ? tail : "");
+		if (tail && strspn(tail, "0123456789") != strlen(tail)) {
+			fprintf(stderr, "bulkhead logs: --tail %s: not a whole number\n", tail);
+			ret = BH_EXIT_CONFIG;
+		} else {
+			c.stream = follow;
+			st = call(&c, "GET", path, NULL, 0);
+			if (!(ret = outcome(&c, st)) && !follow && c.buf)
+				fwrite(c.buf, 1, c.len, stdout);
+		}
+	} else {
+		const char *method = "POST", *verb = cmd;
+
+		if (!strcmp(cmd, "rm")) {
+			method = "DELETE";
+			snprintf(path, sizeof(path), "/v1/vms/%s", id);
+		} else if (timeout) {
+			if (strspn(timeout, "0123456789") != strlen(timeout) || !*timeout) {
+				fprintf(stderr, "bulkhead stop: --timeout %s: not a whole number\n",
+					timeout);
+				cu.global_cleanup();
+				dlclose(cu.lib);
+				return BH_EXIT_CONFIG;
+			}
+			snprintf(path, sizeof(path), "/v1/vms/%s/stop?timeout=%s", id, timeout);
+		} else {
+			snprintf(path, sizeof(path), "/v1/vms/%s/%s", id, verb);
+		}
+		if (reason) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "reason", json_object_new_string(reason));
+			body = strdup(json_object_to_json_string(o));
+			len = body ? strlen(body) : 0;
+			json_object_put(o);
+		}
+		st = call(&c, method, path, body, len);
+		if (!(ret = outcome(&c, st))) {
+			json_object *o = parse_reply(&c);
+
+			if (c.json)
+				fputs(c.buf ? c.buf : "", stdout);
+			else if (o && !strcmp(cmd, "stop")) /* how it ended */
+				printf("%s: %s (%s)\n", sget(o, "id"), sget(o, "state"),
+				       sget(o, "result"));
+			else if (o)
+				printf("%s: %s\n", sget(o, "id"),
+				       sget(o, "state")[0] ? sget(o, "state") : sget(o, "result"));
+			json_object_put(o);
+		}
+	}
+	free(body);
+	free(c.buf);
+	cu.global_cleanup();
+	dlclose(cu.lib);
+	return ret;
+}

@@ -1,0 +1,203 @@
+/* ctl_vmm.c — see ctl_vmm.h. */
+#include "ctl/ctl_vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "core/devices.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "ctl/ctl_proto.h"
+
+#define PAUSE_TIMEOUT_MS 2000
+
+int ctl_vmm_init(struct ctl_vmm *c, struct vm *vm, int listen_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = listen_fd };
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	c->vm = vm;
+	c->listen_fd = listen_fd;
+	c->conn_fd = -1;
+	c->ep_fd = -1;
+	if (getsockopt(listen_fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET) {
+		close(listen_fd);
+		c->listen_fd = -1;
+		return -ENOTSOCK;
+	}
+	if (fcntl(listen_fd, F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    (c->ep_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    epoll_ctl(c->ep_fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
+		int e = errno;
+
+		ctl_vmm_destroy(c);
+		return -e;
+	}
+	return 0;
+}
+
+int ctl_vmm_fd(const struct ctl_vmm *c)
+{
+	return c->ep_fd;
+}
+
+static void drop_conn(struct ctl_vmm *c)
+{
+	if (c->conn_fd >= 0) {
+		epoll_ctl(c->ep_fd, EPOLL_CTL_DEL, c->conn_fd, NULL);
+		close(c->conn_fd);
+	}
+	c->conn_fd = -1;
+}
+
+static void accept_conn(struct ctl_vmm *c)
+{
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (fd < 0)
+		return;
+	/* Only the daemon's uid (or root) may steer this VM. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
+		bh_warn("control: refused a connection from uid %u", (unsigned)cr.uid);
+		close(fd);
+		return;
+	}
+	drop_conn(c); /* a new daemon replaces the old connection */
+	ev.data.fd = fd;
+	if (epoll_ctl(c->ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return;
+	}
+	c->conn_fd = fd;
+}
+
+static unsigned running_vcpus(struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].thread_started)
+			n++;
+	return n;
+}
+
+static int do_pause(struct vm *vm)
+{
+	vm_pause_begin(&vm->pause);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	return vm_pause_wait_parked(&vm->pause, &vm->exit, running_vcpus(vm), PAUSE_TIMEOUT_MS);
+}
+
+static void fill_status(struct vm *vm, struct ctl_msg *r)
+{
+	r->state = 0;
+	if (vm_pause_requested(&vm->pause))
+		r->state |= CTL_ST_PAUSED;
+	if (vm_pause_io_cut(&vm->pause))
+		r->state |= CTL_ST_QUARANTINED;
+	if (exit_ctl_requested(&vm->exit))
+		r->state |= CTL_ST_STOPPING;
+	r->ncpus = vm->ncpus;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		/* Statistics written by the vCPU threads; a torn read is harmless. */
+		r->exits += __atomic_load_n(&vm->vcpus[i].exits, __ATOMIC_RELAXED);
+		r->io_exits += __atomic_load_n(&vm->vcpus[i].io_exits, __ATOMIC_RELAXED);
+		r->mmio_exits += __atomic_load_n(&vm->vcpus[i].mmio_exits, __ATOMIC_RELAXED);
+	}
+}
+
+static int act(struct ctl_vmm *c, unsigned type)
+{
+	struct vm *vm = c->vm;
+
+	switch (type) {
+	case CTL_STATUS:
+		return 0;
+	case CTL_PAUSE:
+		return do_pause(vm);
+	case CTL_RESUME:
+		if (vm_pause_io_cut(&vm->pause))
+			return -EPERM; /* quarantine is for good */
+		vm_pause_end(&vm->pause);
+		return 0;
+	case CTL_STOP:
+		if (vm_pause_requested(&vm->pause))
+			return -EAGAIN; /* a parked guest cannot react */
+		return vm_devices_ctrl_alt_del(vm);
+	case CTL_QUARANTINE:
+		vm_pause_cut_io(&vm->pause);
+		bh_warn("control: VM quarantined: device I/O and console input cut off");
+		return do_pause(vm);
+	}
+	return -EPROTO;
+}
+
+static void serve(struct ctl_vmm *c)
+{
+	unsigned char buf[sizeof(struct ctl_msg) + 1];
+	struct ctl_msg req, rep;
+	char err[128];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->conn_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			drop_conn(c);
+			return;
+		}
+		memset(&rep, 0, sizeof(rep));
+		if (ctl_msg_validate(buf, (size_t)n, false, &req, err, sizeof(err))) {
+			bh_warn("control: %s", err);
+			ctl_msg_request(&rep, CTL_STATUS, 0);
+			rep.status = -EPROTO;
+		} else {
+			ctl_msg_request(&rep, (enum ctl_type)req.type, req.seq);
+			rep.status = act(c, req.type);
+		}
+		rep.type |= CTL_REPLY;
+		fill_status(c->vm, &rep);
+		if (send(c->conn_fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			drop_conn(c);
+			return;
+		}
+	}
+}
+
+void ctl_vmm_handle(struct ctl_vmm *c)
+{
+	struct epoll_event ev[4];
+	int n = epoll_wait(c->ep_fd, ev, 4, 0);
+
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.fd == c->listen_fd)
+			accept_conn(c);
+		else if (ev[i].data.fd == c->conn_fd)
+			serve(c);
+	}
+}
+
+void ctl_vmm_destroy(struct ctl_vmm *c)
+{
+	drop_conn(c);
+	if (c->ep_fd >= 0)
+		close(c->ep_fd);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	c->ep_fd = c->listen_fd = -1;
+}

@@ -1,0 +1,36 @@
+/* ctl_vmm.h — the VMM end of the control channel (see ctl_proto.h).
+ *
+ * Owns the inherited listening socket and at most one connection (a newer
+ * connection replaces an older one: a restarted daemon wins). Both sit in a
+ * private epoll set whose fd the VM's event thread polls; when it is
+ * readable the event thread calls ctl_vmm_handle(), which serves every
+ * pending request without blocking for long (a pause waits at most 2 s for
+ * the vCPUs to park).
+ * Threads: init/destroy on the main thread; fd/handle on the event thread. */
+#ifndef BH_CTL_VMM_H
+#define BH_CTL_VMM_H
+
+#include "common/compiler.h"
+
+struct vm;
+
+struct ctl_vmm {
+	struct vm *vm;
+	int listen_fd; /* owned (inherited from the daemon) */
+	int conn_fd;   /* -1: no daemon connected */
+	int ep_fd;
+};
+
+/* Take ownership of `listen_fd` (a listening SOCK_SEQPACKET socket). 0 or
+ * -errno (the fd is closed on failure too). */
+int ctl_vmm_init(struct ctl_vmm *c, struct vm *vm, int listen_fd) BH_WUR;
+
+/* The fd to poll for readability. */
+int ctl_vmm_fd(const struct ctl_vmm *c);
+
+/* Serve whatever is pending. Event thread. */
+void ctl_vmm_handle(struct ctl_vmm *c);
+
+void ctl_vmm_destroy(struct ctl_vmm *c);
+
+#endif

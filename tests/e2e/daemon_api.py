@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""daemon_api.py — bulkheadd's API over its real unix socket, no KVM needed.
+
+    daemon_api.py BULKHEAD BULKHEADD GUEST_ELF_DIR OPENAPI_YAML
+
+Starts the daemon (the ASan build in make check) in a scratch state dir and
+checks: the route table equals api/openapi.yaml's paths and methods; every
+bad-input case of hostile-guests.md 26-27 (malformed JSON, unknown keys, wrong
+types, oversized and lying bodies, negative/huge Content-Length, half-sent
+requests, many concurrent clients, calls in the wrong state) gets a precise
+4xx naming the problem, changes nothing, and the daemon keeps serving with
+bounded memory; per-user isolation (a non-root uid gets 403 on root's VM);
+state kept across a daemon kill -9; the CLI commands and `run --config`.
+Prints PASS/FAIL per case and "N passed, N failed".
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BH, BHD, ELF, OPENAPI = (os.path.abspath(a) for a in sys.argv[1:5])
+T = tempfile.mkdtemp(prefix="bhd-api.")
+os.chmod(T, 0o755)
+SOCK = os.path.join(T, "api.sock")
+STATE = os.path.join(T, "state")
+LOG = os.path.join(T, "daemon.log")
+results = {"pass": 0, "fail": 0}
+daemon = None
+
+
+def ok(name):
+    results["pass"] += 1
+    print("PASS " + name, flush=True)
+
+
+def bad(name, why):
+    results["fail"] += 1
+    print("FAIL %s: %s" % (name, why), flush=True)
+
+
+def check(name, cond, why=""):
+    (ok if cond else lambda n: bad(n, why))(name)
+
+
+def start_daemon():
+    global daemon
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", BH,
+                               "--socket-mode", "0666", "--stop-timeout", "1",
+                               "--client-timeout", "2"],
+                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
+    for _ in range(200):
+        if os.path.exists(SOCK):
+            try:
+                raw(b"GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+                return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+
+
+def raw(data, timeout=10, shut=True):
+    """Send raw bytes, return (status, body-bytes) of the reply."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(SOCK)
+    s.sendall(data)
+    if shut:
+        s.shutdown(socket.SHUT_WR)
+    buf = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            if b"\r\n\r\n" in buf:
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                m = re.search(rb"content-length:\s*(\d+)", head, re.I)
+                if m and len(rest) >= int(m.group(1)):
+                    break
+    except socket.timeout:
+        pass
+    s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
+    body = buf.partition(b"\r\n\r\n")[2]
+    return (int(m.group(1)) if m else 0), body
+
+
+def req(method, path, body=None, headers=None):
+    data = body if isinstance(body, bytes) else (body or "").encode()
+    h = "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" % (method, path)
+    if body is not None:
+        h += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+    for k, v in (headers or {}).items():
+        h += "%s: %s\r\n" % (k, v)
+    st, b = raw(h.encode() + b"\r\n" + data)
+    try:
+        return st, json.loads(b.decode() or "null")
+    except ValueError:
+        return st, b.decode(errors="replace")
+
+
+def err_of(body):
+    return body.get("error", "") if isinstance(body, dict) else str(body)
+
+
+def expect(name, method, path, body, status, needle):
+    st, b = req(method, path, body)
+    e = err_of(b)
+    if st == status and needle.lower() in e.lower():
+        ok("%s -> %d (%s)" % (name, st, e[:90]))
+    else:
+        bad(name, "got %d %r, want %d containing %r" % (st, b, status, needle))
+
+
+def vm_count():
+    return len(req("GET", "/v1/vms")[1]["vms"])
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cli(*args, uid=None):
+    cmd = [BH] + list(args)
+    if uid is not None:
+        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, BULKHEAD_SOCKET=SOCK), timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+KERNEL = os.path.join(ELF, "ticker.elf")
+GOOD = json.dumps({"kernel": KERNEL, "test_device": True, "mem": "64M", "cpus": 1,
+                   "cmdline": "idle", "console": {"mode": "none", "device": "uart"},
+                   "disks": [{"path": "/dev/null", "read_only": True, "id": "d0"}],
+                   "rng": False})
+
+
+def main():
+    start_daemon()
+
+    # --- the route table is exactly the OpenAPI document's paths x methods
+    routes = set(subprocess.run([BHD, "--routes"], capture_output=True, text=True,
+                                check=True).stdout.split("\n")) - {""}
+    spec, path = set(), None
+    in_paths = False
+    for line in open(OPENAPI):
+        if re.match(r"^paths:\s*$", line):
+            in_paths = True
+            continue
+        if in_paths and re.match(r"^\S", line):
+            in_paths = False
+        if not in_paths:
+            continue
+        m = re.match(r"^  (/\S*):\s*$", line)
+        if m:
+            path = m.group(1)
+            continue
+        m = re.match(r"^    (get|post|put|delete|patch|head):\s*$", line)
+        if m and path:
+            spec.add("%s %s" % (m.group(1).upper(), path))
+    check("route table == api/openapi.yaml paths (%d operations)" % len(spec),
+          spec == routes and spec, "only in server: %s; only in spec: %s"
+          % (sorted(routes - spec), sorted(spec - routes)))
+
+    doc = os.path.join(os.path.dirname(OPENAPI), "..", "docs", "api.md")
+    table = set("%s %s" % m for m in re.findall(r"^\| `([A-Z]+)` \| `(/[^`]*)` \|", open(doc).read(), re.M))
+    check("docs/api.md endpoint table == api/openapi.yaml", table == spec,
+          "only in docs: %s; only in spec: %s" % (sorted(table - spec), sorted(spec - table)))
+
+    # --- create: good and bad configurations (422 names the key)
+    st, b = req("POST", "/v1/vms?name=good", GOOD)
+    check("create a valid config -> 201 created", st == 201 and b.get("state") == "created",
+          "%d %r" % (st, b))
+    vid = b.get("id", "") if isinstance(b, dict) else ""
+    n0 = vm_count()
+    cases = [
+        ("malformed JSON", '{"kernel": ', 422, "not valid JSON"),
+        ("trailing garbage", GOOD + " x", 422, "at byte"),
+        ("not an object", "[1,2]", 422, "expected an object"),
+        ("unknown key", '{"kernel": "%s", "kernal": 1}' % KERNEL, 422, "kernal: unknown key"),
+        ("nested unknown key", '{"kernel": "%s", "console": {"mod": "x"}}' % KERNEL, 422,
+         "console.mod: unknown key"),
+        ("wrong type", '{"kernel": "%s", "cpus": "2"}' % KERNEL, 422,
+         "cpus: expected an integer, got a string"),
+        ("wrong type in array", '{"kernel": "%s", "disks": [{"path": "/x", "read_only": "yes"}]}'
+         % KERNEL, 422, "disks[0].read_only: expected a boolean"),
+        ("0 vCPUs", '{"kernel": "%s", "cpus": 0}' % KERNEL, 422, "between 1 and"),
+        ("10^9 vCPUs", '{"kernel": "%s", "cpus": 1000000000}' % KERNEL, 422, "between 1 and"),
+        ("negative memory", '{"kernel": "%s", "mem": -1}' % KERNEL, 422, "must not be negative"),
+        ("overflowing memory", '{"kernel": "%s", "mem": "99999999999T"}' % KERNEL, 422,
+         "overflows"),
+        ("bad enum", '{"kernel": "%s", "cpu_template": "fast"}' % KERNEL, 422,
+         "expected one of host, baseline"),
+        ("relative path", '{"kernel": "vmlinuz"}', 422, "must be an absolute path"),
+        ("missing kernel", '{"cpus": 1}', 422, "kernel: missing"),
+        ("file console without path", '{"kernel": "%s", "console": {"mode": "file"}}' % KERNEL,
+         422, "console.path"),
+        ("9 disks", '{"kernel": "%s", "disks": [%s]}' % (KERNEL, ",".join(['{"path":"/x"}'] * 9)),
+         422, "at most 8"),
+        ("disk id too long", '{"kernel": "%s", "disks": [{"path": "/x", "id": "%s"}]}'
+         % (KERNEL, "a" * 21), 422, "disks[0].id"),
+        ("nesting too deep", '{"kernel": "%s", "console": %s1%s}' % (KERNEL, "[" * 40, "]" * 40),
+         422, "not valid JSON"),
+        ("NUL byte", '{"kernel": "%s\u0000x"}' % KERNEL, 422, "NUL"),
+        ("empty body", "", 422, "empty"),
+    ]
+    for name, body, status, needle in cases:
+        expect("create: " + name, "POST", "/v1/vms", body, status, needle)
+    expect("create: bad name", "POST", "/v1/vms?name=../x", GOOD, 400, "name")
+    expect("create: name taken", "POST", "/v1/vms?name=good", GOOD, 409, "already taken")
+    check("no VM created by any bad request", vm_count() == n0, "%d VMs" % vm_count())
+
+    # --- HTTP-level abuse
+    st, b = raw(b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"{" * 1000)
+    check("Content-Length above the limit -> 413", st == 413, "got %d %r" % (st, b[:100]))
+    st, b = raw(b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}")
+    check("negative Content-Length -> 400", st == 400, "got %d %r" % (st, b[:100]))
+    st, b = raw(b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n{}")
+    check("huge Content-Length -> 4xx", 400 <= st < 500, "got %d %r" % (st, b[:100]))
+    chunks = b"".join(b"%x\r\n%s\r\n" % (8192, b" " * 8192) for _ in range(10)) + b"0\r\n\r\n"
+    st, b = raw(b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+    check("chunked body past the limit -> 413", st == 413, "got %d %r" % (st, b[:100]))
+    st, b = raw(b"GET /v1/vms HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
+    check("100 KB header -> 4xx", 400 <= st < 500 or st == 0, "got %d" % st)
+    st, b = raw(b"\x00\x01garbage\r\n\r\n")
+    check("binary garbage -> 400", st == 400 or st == 0, "got %d" % st)
+    expect("unknown endpoint", "GET", "/v1/nothing", None, 404, "no such endpoint")
+    st, b = raw(b"PUT /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    check("wrong method -> 405 with Allow", st == 405 and b"allowed: GET, POST" in b,
+          "got %d %r" % (st, b[:200]))
+    expect("unknown query parameter", "GET", "/v1/vms?x=1", None, 400, "unknown query parameter 'x'")
+    expect("bad query value", "GET", "/v1/vms/%s/console?tail=-1" % vid, None, 400, "tail=-1")
+    expect("bad timeout", "POST", "/v1/vms/%s/stop?timeout=abc" % vid, None, 400, "timeout=abc")
+    expect("body on a bodiless call", "POST", "/v1/vms/%s/start" % vid, "{}", 400, "takes no request body")
+    expect("bad VM id characters", "GET", "/v1/vms/a%20b", None, 404, "no such endpoint")
+    expect("no such VM", "GET", "/v1/vms/deadbeef", None, 404, "no VM 'deadbeef'")
+
+    # --- wrong state: 409 and no change
+    for op in ("pause", "resume", "stop", "kill"):
+        expect("%s a created VM" % op, "POST", "/v1/vms/%s/%s" % (vid, op), None, 409, "created")
+    expect("quarantine a created VM", "POST", "/v1/vms/%s/quarantine" % vid,
+           '{"reason": "x"}', 409, "created")
+    expect("quarantine without reason", "POST", "/v1/vms/%s/quarantine" % vid, "{}", 400, "reason")
+    expect("quarantine with unknown key", "POST", "/v1/vms/%s/quarantine" % vid,
+           '{"reason": "x", "why": 1}', 400, "why: unknown key")
+    st, b = req("GET", "/v1/vms/" + vid)
+    check("state unchanged by refused calls", st == 200 and b["state"] == "created" and
+          b["config"]["kernel"] == KERNEL, "%d %r" % (st, b))
+
+    # --- half-sent requests and many clients: others are still served
+    hung = []
+    for _ in range(8):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(SOCK)
+        s.sendall(b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"ker")
+        hung.append(s)
+    st, _ = req("GET", "/v1/vms")
+    check("8 half-sent requests pending: others served", st == 200, "got %d" % st)
+    # the idle timeout (2 s here) closes a half-sent request; 30 s is a bound, not a measurement
+    hung[0].settimeout(30)
+    try:
+        closed = hung[0].recv(4096) is not None
+    except socket.timeout:
+        closed = False
+    check("a half-sent request is closed by the idle timeout", closed, "still open after 30 s")
+    rss0 = rss_kb(daemon.pid)
+    codes = []
+
+    def hammer():
+        for _ in range(10):
+            try:
+                codes.append(req("POST", "/v1/vms", "{" * 60000)[0])
+            except OSError:
+                codes.append(-1)
+    threads = [threading.Thread(target=hammer) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in hung:
+        s.close()
+    rss1 = rss_kb(daemon.pid)
+    served = sum(1 for c in codes if c == 422)
+    check("20 clients x 10 bad 60 KB bodies: %d answered 422, none accepted" % served,
+          served > 0 and all(c in (422, 503, -1, 0) for c in codes), "codes %r" % set(codes))
+    check("daemon memory bounded (RSS %d -> %d KiB)" % (rss0, rss1), rss1 - rss0 < 64 * 1024,
+          "grew by %d KiB" % (rss1 - rss0))
+    st, _ = req("GET", "/v1/vms")
+    check("daemon alive after the storm", st == 200 and daemon.poll() is None, "got %d" % st)
+
+    # --- per-user isolation (uid from SO_PEERCRED)
+    nobody = 65534
+    rc, out, err = cli("inspect", vid, uid=nobody)
+    check("uid %d inspecting root's VM -> 403" % nobody, rc == 2 and "403" in err and "belongs to uid 0" in err,
+          "rc %d %s" % (rc, err))
+    rc, out, err = cli("rm", vid, uid=nobody)
+    check("uid %d removing root's VM -> 403" % nobody, rc == 2 and "403" in err, "rc %d %s" % (rc, err))
+    cfgp = os.path.join(T, "cfg.json")
+    with open(cfgp, "w") as f:
+        f.write(GOOD)
+    os.chmod(cfgp, 0o644)
+    rc, out, err = cli("create", "--config", cfgp, "--name", "mine", uid=nobody)
+    check("uid %d creates its own VM" % nobody, rc == 0, "rc %d %s" % (rc, err))
+    rc, out, err = cli("ps", uid=nobody)
+    check("uid %d's ps lists only its own VM" % nobody, rc == 0 and "mine" in out and "good" not in out,
+          out + err)
+    rc, out, err = cli("ps")
+    check("root's ps lists both", rc == 0 and "mine" in out and "good" in out, out + err)
+    st, b = req("GET", "/v1/vms/mine")
+    check("root may inspect uid %d's VM" % nobody, st == 200 and b["owner"] == nobody, "%d" % st)
+    rc, out, err = cli("kill", "good", uid=nobody)
+    check("uid %d killing root's VM -> 403" % nobody, rc == 2 and "403" in err, err)
+
+    # --- start without KVM: a clear failure, recorded
+    if not os.path.exists("/dev/kvm"):
+        rc, out, err = cli("start", "good")
+        st, b = req("GET", "/v1/vms/good")
+        check("start without /dev/kvm -> 500 naming /dev/kvm, state exited (host-failure)",
+              rc == 1 and "/dev/kvm" in err and b["state"] == "exited" and
+              b["exit"]["reason"] == "host-failure", "rc %d %s %r" % (rc, err, b))
+        expect("inspect after a failed start",
+               "GET", "/v1/vms/good", None, 200, "")
+
+    # --- events, metrics, console of a never-started VM
+    st, b = req("GET", "/v1/events")
+    types = [e["type"] for e in b.get("events", [])] if st == 200 else []
+    check("events: created/exited recorded", "created" in types, "%r" % types)
+    rc, out, err = cli("ps", uid=nobody)
+    st, b = raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    check("metrics in Prometheus text format", st == 200 and b"bulkhead_vms{state=\"created\"}" in b
+          and b"# TYPE bulkhead_vm_up gauge" in b, b[:200])
+    st, b = raw(b"GET /v1/vms/mine/console HTTP/1.1\r\nHost: x\r\n\r\n")
+    check("console of a never-started VM: empty 200", st == 200, "%d" % st)
+
+    # --- daemon kill -9 + restart: records survive; a corrupt record is skipped
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    bogus = os.path.join(STATE, "vms", "0badf00d")
+    os.makedirs(bogus)
+    with open(os.path.join(bogus, "state.json"), "w") as f:
+        f.write('{"id": "0badf00d", "state": "running", "pid": "x"}')
+    start_daemon()
+    st, b = req("GET", "/v1/vms")
+    names = sorted(v["name"] for v in b["vms"])
+    check("daemon kill -9 + restart: VMs kept, corrupt record skipped", names == ["good", "mine"],
+          "%r" % names)
+    shutil.rmtree(bogus)
+
+    # --- CLI
+    rc, out, err = cli("rm", "mine")
+    check("rm -> removed", rc == 0 and "removed" in out, out + err)
+    rc, out, err = cli("inspect")
+    check("CLI: inspect without ID -> 2", rc == 2 and "which VM" in err, err)
+    rc, out, err = cli("ps", "--json")
+    check("CLI: ps --json is JSON", rc == 0 and json.loads(out)["vms"][0]["name"] == "good", out)
+    p = subprocess.run([BH, "ps", "--socket", os.path.join(T, "none.sock")], capture_output=True, text=True)
+    check("CLI: no daemon -> exit 1 naming the socket", p.returncode == 1 and "none.sock" in p.stderr, p.stderr)
+    badcfg = os.path.join(T, "bad.json")
+    with open(badcfg, "w") as f:
+        f.write('{"kernel": "%s", "cpus": true}' % KERNEL)
+    p = subprocess.run([BH, "run", "--config", badcfg], capture_output=True, text=True)
+    check("run --config with a wrong type -> exit 2 naming the key", p.returncode == 2 and
+          "cpus: expected an integer, got a boolean" in p.stderr, p.stderr)
+    p = subprocess.run([BH, "run", "--config", os.path.join(T, "missing.json")], capture_output=True, text=True)
+    check("run --config missing file -> exit 2", p.returncode == 2 and "missing.json" in p.stderr, p.stderr)
+    with open(badcfg, "w") as f:
+        f.write('{"kernel": "%s", "mem": "1M"}' % KERNEL)
+    p = subprocess.run([BH, "run", "--config", badcfg, "--mem", "64M", "--test-device"],
+                       capture_output=True, text=True)
+    check("run --config: later options override (--mem 64M passes validation)",
+          "8 MiB" not in p.stderr and p.returncode in (0, 1), "%d %s" % (p.returncode, p.stderr))
+    rc, out, err = cli("rm", "good")
+    check("rm the last VM", rc == 0, err)
+
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=20)
+    log = open(LOG).read()
+    check("daemon exits cleanly on SIGTERM without sanitizer reports",
+          daemon.returncode == 0 and "Sanitizer" not in log and "runtime error" not in log,
+          "rc %s\n%s" % (daemon.returncode, log[-2000:]))
+    print("%d passed, %d failed" % (results["pass"], results["fail"]))
+    shutil.rmtree(T, ignore_errors=True)
+    return 1 if results["fail"] else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        if daemon and daemon.poll() is None:
+            daemon.kill()

@@ -1,0 +1,91 @@
+/* fuzz_api.c — libFuzzer target for what bulkheadd parses from a client and
+ * from a VMM: the JSON VM configuration (config_json_parse, both with the
+ * daemon's flags and the CLI's), the route matcher that turns a URL path into
+ * a route and a VM id, and the control-channel record validator.
+ *
+ * Input: one selector byte, then the payload.
+ *   selector % 3 == 0: payload = a JSON configuration
+ *   selector % 3 == 1: payload = a URL path, matched against every route shape
+ *   selector % 3 == 2: payload = a control record (request if bit 7 clear)
+ * Any crash, sanitizer report or leak is a bug; on success the parsed config
+ * must satisfy the invariants the VMM relies on (checked below). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/config_json.h"
+#include "ctl/ctl_proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const patterns[] = {
+	"/v1/version", "/v1/vms", "/v1/vms/{id}", "/v1/vms/{id}/start",
+	"/v1/vms/{id}/quarantine", "/v1/vms/{id}/console", "/v1/events", "/metrics",
+};
+
+static void fuzz_config(const uint8_t *data, size_t size, unsigned flags)
+{
+	struct json_object *root = NULL;
+	struct vm_config cfg;
+	char err[512];
+
+	config_json_defaults(&cfg);
+	if (config_json_parse((const char *)data, size, flags, &cfg, &root, err, sizeof(err)))
+		return;
+	/* what a successful parse guarantees */
+	if (cfg.ncpus < 1 || cfg.ncpus > VM_MAX_VCPUS || cfg.ndisks > VM_MAX_DISKS)
+		abort();
+	if ((flags & CONFIG_JSON_NEED_KERNEL) && !cfg.boot.kernel_path)
+		abort();
+	if ((flags & CONFIG_JSON_ABS_PATHS) && cfg.boot.kernel_path && cfg.boot.kernel_path[0] != '/')
+		abort();
+	for (unsigned i = 0; i < cfg.ndisks; i++)
+		if (!cfg.disks[i].path || strlen(cfg.disks[i].id) > VM_DISK_ID_MAX)
+			abort();
+	if (cfg.console == CONSOLE_FILE && !cfg.console_path)
+		abort();
+	config_json_free(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	uint8_t sel = data[0];
+
+	data++;
+	size--;
+	switch (sel % 3) {
+	case 0:
+		fuzz_config(data, size,
+			    (sel & 0x80) ? CONFIG_JSON_ABS_PATHS | CONFIG_JSON_NEED_KERNEL : 0);
+		break;
+	case 1: {
+		char *url = malloc(size + 1);
+		char id[64];
+
+		if (!url)
+			return 0;
+		memcpy(url, data, size);
+		url[size] = '\0';
+		for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+			if (api_path_match(patterns[i], url, id, sizeof(id)) &&
+			    strchr(patterns[i], '{') &&
+			    (strlen(id) == 0 || strlen(id) >= sizeof(id) || strchr(id, '/')))
+				abort();
+		free(url);
+		break;
+	}
+	case 2: {
+		struct ctl_msg m;
+		char err[128];
+
+		if (ctl_msg_validate(data, size, (sel & 0x80) != 0, &m, err, sizeof(err)) == 0 &&
+		    (m.magic != CTL_MAGIC || m.version != CTL_VERSION || size != sizeof(m)))
+			abort();
+		break;
+	}
+	}
+	return 0;
+}
