@@ -145,9 +145,14 @@ def cli(*args, uid=None):
 
 
 KERNEL = os.path.join(ELF, "ticker.elf")
+# A real (tiny) raw image: the VMM opens disks before touching KVM, so a
+# non-image like /dev/null would be refused as bad configuration there.
+DISK = os.path.join(T, "d0.img")
+with open(DISK, "wb") as f:
+    f.truncate(1 << 20)
 GOOD = json.dumps({"kernel": KERNEL, "test_device": True, "mem": "64M", "cpus": 1,
                    "cmdline": "idle", "console": {"mode": "none", "device": "uart"},
-                   "disks": [{"path": "/dev/null", "read_only": True, "id": "d0"}],
+                   "disks": [{"path": DISK, "read_only": True, "id": "d0"}],
                    "rng": False})
 
 
