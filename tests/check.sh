@@ -156,8 +156,11 @@ nested)
 		--add "build/tests/guest:/t/guests" \
 		--add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh" \
 		-- /t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests
-	# The daemon with real VMs.
+	# The daemon with real VMs. The CLI's daemon commands dlopen() libcurl
+	# (so `bulkhead run` does not load it): ship it, with its libraries.
+	CURL=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
 	nested_suite "daemon kvm tests" \
+		${CURL:+--add "$CURL:$CURL"} \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "build/bulkheadd:/t/bulkheadd" \
 		--add "build/tests/guest:/t/guests" \

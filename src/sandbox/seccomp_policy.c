@@ -12,6 +12,7 @@
 #include "sandbox/seccomp_policy.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
@@ -139,6 +140,10 @@ static const struct sc_rule event_rules[] = {
 		 "virtio-rng entropy (flags: at most GRND_NONBLOCK)"),
 	ALLOW(recvmsg, "control requests from the daemon on an already-open unix socket"),
 	ALLOW(sendmsg, "control replies to the daemon"),
+	ALLOW(recvfrom, "recv() of a control request (what libc's recv() is)"),
+	ALLOW(sendto, "send() of a control reply (what libc's send() is)"),
+	ALLOW_IF(getsockopt, 2, SCMP_CMP_EQ, SO_PEERCRED, 0,
+		 "check that a control connection comes from the daemon (SO_PEERCRED only)"),
 	ALLOW(accept4, "accept a control connection on the already-listening socket"),
 	ALLOW(close, "close a finished control connection"),
 	ALLOW(getpid, "pthread_kill() needs the tgid (pause kicks vCPUs)"),
