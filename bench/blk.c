@@ -156,7 +156,7 @@ void bench_blk(void)
 			if (host_run(img, kinds[k].mode, n, kinds[k].qd, &secs) && !warmup(i))
 				add(&r->ref, n / secs);
 		}
-		snprintf(r->note, sizeof(r->note), "%d requests, %d MiB image%s", n, IMG_MIB,
+		snprintf(r->note, sizeof(r->note), "QEMU: -M pc, virtio-blk-pci; %d requests, %d MiB image%s", n, IMG_MIB,
 			 direct ? "" : ", no O_DIRECT (tmpfs): page cache");
 	}
 }

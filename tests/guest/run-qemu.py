@@ -37,6 +37,7 @@ QEMU_DIFFERS = {
     "straddle_ram": "maps unassigned addresses through a bounce buffer: completes",
     "in_hole": "maps unassigned addresses through a bounce buffer: completes",
     "indirect": "processes INDIRECT without negotiation",
+    "dup_head": "does not track heads in flight: serves both",
     "blk_badframe": "NEEDS_RESET instead of completing with length 0",
     "blk_wrongdir": "treats wrong-direction data as absent: OK",
     "blk_getid_short": "truncates the serial: OK",
