@@ -16,6 +16,7 @@
 #include "ctl/ctl_proto.h"
 
 #define PAUSE_TIMEOUT_MS 2000
+#define CTL_OVERFLOW_UID 65534 /* /proc/sys/kernel/overflowuid's default */
 
 int ctl_vmm_init(struct ctl_vmm *c, struct vm *vm, int listen_fd)
 {
@@ -24,6 +25,7 @@ int ctl_vmm_init(struct ctl_vmm *c, struct vm *vm, int listen_fd)
 	socklen_t len = sizeof(type);
 
 	c->vm = vm;
+	c->uid = geteuid(); /* before the jail changes (or namespaces) it */
 	c->listen_fd = listen_fd;
 	c->conn_fd = -1;
 	c->ep_fd = -1;
@@ -68,9 +70,13 @@ static void accept_conn(struct ctl_vmm *c)
 
 	if (fd < 0)
 		return;
-	/* Only the daemon's uid (or root) may steer this VM. */
+	/* Only the daemon may steer this VM. The socket file is the daemon's,
+	 * mode 0600, so only it can connect; this check is the second lock.
+	 * Peers are root or our pre-jail uid — or, when the jail put us in a
+	 * user namespace (unprivileged start), the overflow uid every unmapped
+	 * outside uid (the root daemon included) appears as. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
-	    (cr.uid != 0 && cr.uid != geteuid())) {
+	    (cr.uid != 0 && cr.uid != c->uid && cr.uid != CTL_OVERFLOW_UID)) {
 		bh_warn("control: refused a connection from uid %u", (unsigned)cr.uid);
 		close(fd);
 		return;

@@ -10,6 +10,8 @@
 #ifndef BH_CTL_VMM_H
 #define BH_CTL_VMM_H
 
+#include <sys/types.h>
+
 #include "common/compiler.h"
 
 struct vm;
@@ -19,6 +21,7 @@ struct ctl_vmm {
 	int listen_fd; /* owned (inherited from the daemon) */
 	int conn_fd;   /* -1: no daemon connected */
 	int ep_fd;
+	uid_t uid;     /* our euid before the jail: the daemon's or its client's */
 };
 
 /* Take ownership of `listen_fd` (a listening SOCK_SEQPACKET socket). 0 or

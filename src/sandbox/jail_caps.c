@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -56,6 +57,11 @@ int jail_drop_privileges(const struct jail *j, char *err, size_t errlen)
 		return fail(err, errlen, "setresgid");
 	if (setresuid(uid, uid, uid) < 0)
 		return fail(err, errlen, "setresuid");
+	/* The kernel clears the parent-death signal when credentials change
+	 * (commit_creds): arm it again, or a VM whose supervisor is SIGKILLed
+	 * (by the daemon, by an operator) would live on as an orphan. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return fail(err, errlen, "PR_SET_PDEATHSIG");
 	/* Explicitly empty: as uid 0 in a user namespace setresuid keeps them. */
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) < 0)

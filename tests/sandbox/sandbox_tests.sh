@@ -353,6 +353,34 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	else
 		bad "vm/--no-sandbox-is-loud" "exit $rc: $(head -n 3 "$T/err")"
 	fi
+	# SIGKILL of the supervisor (an operator's or the daemon's kill -9)
+	# takes the VM with it: the parent-death signal must survive the uid
+	# drop (the kernel clears it when credentials change).
+	rm -f "$T/nb"
+	mkfifo "$T/nb"
+	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M <"$T/nb" >"$T/nb.out" \
+		2>"$T/nb.err" &
+	nb=$!
+	exec 5>"$T/nb"
+	i=0
+	while [ $i -lt 300 ] && ! grep -q 'echo: ready' "$T/nb.out"; do sleep 0.1; i=$((i + 1)); done
+	vmpid=$(child_of "$nb")
+	kill -KILL "$nb"
+	wait "$nb" 2>/dev/null
+	exec 5>&-
+	alive() { [ -r "/proc/$1/stat" ] && awk '{ exit $3 == "Z" }' "/proc/$1/stat"; }
+	i=0
+	while [ -n "$vmpid" ] && alive "$vmpid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ -n "$vmpid" ] && ! alive "$vmpid"; then
+		ok "vm/SIGKILL-of-supervisor-leaves-no-orphan-VM"
+	else
+		bad "vm/SIGKILL-of-supervisor-leaves-no-orphan-VM" "VM process '$vmpid' still running"
+		[ -n "$vmpid" ] && kill -KILL "$vmpid" 2>/dev/null
+	fi
+	# (its cgroup directory is left behind by design: nobody was left to
+	# remove it; remove it here so the host stays clean)
+	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.after"
+	for d in $(grep -vxF -f "$T/cg.before" "$T/cg.after"); do rmdir "$d" 2>/dev/null; done
 fi
 
 rm -rf "$T"
