@@ -8,9 +8,10 @@
  * Handlers run on the event thread, one at a time, and must not block for
  * long (every backend is non-blocking or bounded), and must tolerate a spurious
  * call (fds are non-blocking; a slot freed and reused within one epoll batch
- * can see its predecessor's event). Registration may happen
- * from any thread (epoll is thread-safe); a handler must stay valid until it
- * is removed or the loop is destroyed. No global state: one loop per VM.
+ * can see its predecessor's event). Registration happens on the setup thread
+ * before the loop runs, on the event thread itself, or at teardown after it
+ * stopped (the handler table is not locked); a handler must stay valid until
+ * it is removed or the loop is destroyed. No global state: one loop per VM.
  */
 #ifndef BH_EVENT_LOOP_H
 #define BH_EVENT_LOOP_H
@@ -49,7 +50,8 @@ int event_loop_init(struct event_loop *el, int stop_fd) BH_WUR;
 int event_loop_add(struct event_loop *el, int fd, uint32_t events, event_fn fn, void *opaque,
 		   const char *name) BH_WUR;
 
-/* Stop watching fd. Event thread, or any thread before the loop runs. */
+/* Stop watching fd. Event thread, or any thread while the loop is not running
+ * (before it starts or after it returned). */
 void event_loop_del(struct event_loop *el, int fd);
 
 /* Dispatch events until stop_fd is readable or epoll fails (-errno). */
