@@ -1,6 +1,7 @@
 /* proc.c — see proc.h. */
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -261,4 +262,42 @@ int proc_smaps_rss(pid_t pid, const char *ram_name, unsigned long long ram_bytes
 	}
 	fclose(f);
 	return 0;
+}
+
+pid_t proc_child_of(pid_t pid)
+{
+	char path[96];
+	FILE *f;
+	int child = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%d", &child) != 1)
+			child = -1;
+		fclose(f);
+	}
+	if (child > 0)
+		return child;
+	/* Kernels without CONFIG_PROC_CHILDREN: field 4 of /proc/N/stat. */
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && child < 0 && (e = readdir(d))) {
+		int n = atoi(e->d_name), ppid;
+		char comm[64], st;
+
+		if (n <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", n);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%*d (%63[^)]) %c %d", comm, &st, &ppid) == 3 && ppid == (int)pid)
+			child = n;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return child;
 }

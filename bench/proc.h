@@ -56,4 +56,7 @@ int proc_exit_code(const struct proc *p);
 int proc_smaps_rss(pid_t pid, const char *ram_name, unsigned long long ram_bytes,
 		   unsigned long long *total_kb, unsigned long long *ram_kb);
 
+/* The first child process of `pid` (from /proc/PID/task/PID/children or a
+ * /proc scan), or -1. */
+pid_t proc_child_of(pid_t pid);
 #endif
