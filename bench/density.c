@@ -36,8 +36,10 @@ static long long mem_available_kb(void)
 	return kb;
 }
 
-/* One round for one VMM: start n idle VMs, measure, kill them all. */
-static bool density_round(enum vmm v, int n, double *mib_per_vm, double *all_up_s)
+/* One round for one VMM: start up to n idle VMs, measure, kill them all.
+ * *up: how many were up (a VMM that cannot hold n — a start that does not
+ * reach the guest within 60 s — is measured at the count it reached). */
+static bool density_round(enum vmm v, int n, double *mib_per_vm, double *all_up_s, int *up)
 {
 	static struct proc procs[DENSITY_MAX];
 	const struct vmspec s = { .kernel = cfg.guest_elf, .cmdline = "mode=idle", .mem_mib = 64,
@@ -46,13 +48,14 @@ static bool density_round(enum vmm v, int n, double *mib_per_vm, double *all_up_
 	char err[512];
 	int started = 0;
 	bool ok = true;
-	long long before, after;
+	long long before, after = -1;
 	double t0;
 
 	snprintf(err, sizeof(err), "%s/stderr-density-%s.log", cfg.tmp, vmm_name[v]);
 	sync();
 	before = mem_available_kb();
 	t0 = proc_now();
+	*up = 0;
 	for (int i = 0; i < n && ok; i++) {
 		double first, pat[PROC_MAX_WATCH];
 
@@ -63,25 +66,32 @@ static bool density_round(enum vmm v, int n, double *mib_per_vm, double *all_up_
 		started++;
 		ok = proc_follow(&procs[i], pats, 1, 0, proc_now() + 60, &first, pat) == 0 &&
 		     pat[0] >= 0;
+		if (ok)
+			*up = i + 1;
 		if (i % 20 == 19)
 			printf("# density: %s: %d VMs up\n", vmm_name[v], i + 1);
 	}
 	*all_up_s = proc_now() - t0;
-	if (ok) {
+	if (!ok && *up > 0) {
+		printf("# density: %s: VM %d did not come up within 60 s; measuring the %d that "
+		       "did\n", vmm_name[v], *up + 1, *up);
+		proc_kill(&procs[*up]); /* the one that did not make it */
+	}
+	if (*up > 0) {
 		sleep(1);
 		after = mem_available_kb();
-		ok = before > 0 && after > 0;
-		*mib_per_vm = (double)(before - after) / 1024.0 / n;
+		*mib_per_vm = (double)(before - after) / 1024.0 / *up;
+		ok = ok && before > 0 && after > 0;
 	}
 	for (int i = 0; i < started; i++) {
 		proc_kill(&procs[i]);
 		proc_close(&procs[i]);
 	}
 	char what[96];
-	snprintf(what, sizeof(what), "%s density: %d concurrent idle VMs (%d started)",
-		 vmm_name[v], n, started);
+	snprintf(what, sizeof(what), "%s density: %d concurrent idle VMs (%d up)", vmm_name[v], n,
+		 *up);
 	verdict(NULL, ok, what, err);
-	return ok;
+	return *up > 0 && before > 0 && after > 0;
 }
 
 void bench_density(void)
@@ -98,15 +108,24 @@ void bench_density(void)
 	       n, cfg.guest_elf);
 	mem = row_new("density", "host memory per idle VM", "MiB", false);
 	up = row_new("density", "time until all are idle", "s", false);
-	snprintf(mem->note, sizeof(mem->note), "%d concurrent VMs; MemAvailable drop / N", n);
 	snprintf(up->note, sizeof(up->note), "%d VMs started one after another", n);
-	for (int i = 0; i < (cfg.smoke ? 1 : 3); i++)
-		for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
-			double mib, secs;
+	int most[VMM_N] = { 0, 0 };
 
-			if (!density_round((enum vmm)v, n, &mib, &secs))
+	for (int i = 0; i < (cfg.smoke ? 1 : 2); i++)
+		for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
+			double mib = 0, secs = 0;
+			int got = 0;
+
+			if (!density_round((enum vmm)v, n, &mib, &secs, &got))
 				continue;
+			if (got > most[v])
+				most[v] = got;
 			add(&mem->s[v], mib);
-			add(&up->s[v], secs);
+			if (got == n)
+				add(&up->s[v], secs);
 		}
+	snprintf(mem->note, sizeof(mem->note),
+		 "MemAvailable drop / VMs up; VMs up at most: bulkhead %d/%d, QEMU %d/%d (a start "
+		 "that does not reach the guest in 60 s ends the round)",
+		 most[VMM_BH], n, most[VMM_QEMU], n);
 }
