@@ -394,12 +394,69 @@ static int hand_over(const char *path, const struct vmm_creds *c, bool create)
 	return 0;
 }
 
+/* Between fork() and execv() the child may only make async-signal-safe calls,
+ * and when a step fails it must end without running the daemon's atexit
+ * handlers or flushing the stdio buffers it inherited: _exit() is the only
+ * correct way out there (exit() would do both). So that the daemon still
+ * observes *why* a start failed, the child first writes the failed step and
+ * errno to a close-on-exec pipe; a successful exec closes the pipe with
+ * nothing written. */
+struct spawn_failure {
+	int step;
+	int err;
+};
+
+enum { SPAWN_STDIO = 1, SPAWN_CTL_FD, SPAWN_CREDS, SPAWN_EXEC, SPAWN_NSTEPS };
+
+static const char *const spawn_step_name[SPAWN_NSTEPS] = {
+	[SPAWN_STDIO] = "redirecting its stdio",
+	[SPAWN_CTL_FD] = "passing the control socket as fd 3",
+	[SPAWN_CREDS] = "switching to the owner's uid/gid",
+	[SPAWN_EXEC] = "executing the VMM",
+};
+
+static __attribute__((noreturn)) void child_fail(int report_fd, int step)
+{
+	struct spawn_failure f = { step, errno };
+
+	if (write(report_fd, &f, sizeof(f)) < 0) {
+		/* nothing more a child can do: the exit status still says 127 */
+	}
+	_exit(127);
+}
+
+/* The child's side of spawn(): never returns. */
+static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct vmm_creds *cr, int ls, int logfd,
+			int nullfd, int report_fd)
+{
+	sigset_t empty;
+
+	/* Own session, so the VMM outlives the daemon and its terminal. */
+	setsid();
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		child_fail(report_fd, SPAWN_STDIO);
+	if (ls == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(ls, 3) < 0)
+		child_fail(report_fd, SPAWN_CTL_FD);
+	/* Everything else closes at exec (the report pipe must live until then). */
+	close_range(4, ~0u, CLOSE_RANGE_CLOEXEC);
+	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
+			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
+			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
+		child_fail(report_fd, SPAWN_CREDS);
+	execv(argv[0], argv);
+	child_fail(report_fd, SPAWN_EXEC);
+}
+
 static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
 	struct vmm_creds cr;
 	char sock[PATH_MAX], cfg[PATH_MAX], con[PATH_MAX + 8], log[PATH_MAX];
-	int ls, logfd, nullfd, pidfd;
-	sigset_t empty;
+	int ls, logfd, nullfd, pidfd, report[2] = { -1, -1 };
+	struct spawn_failure failed;
+	ssize_t n;
 	pid_t pid;
 
 	dvm_path(d, v, "ctl.sock", sock, sizeof(sock));
@@ -424,35 +481,34 @@ static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", log, strerror(errno));
 		goto fail_fds;
 	}
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail_fds;
+	}
 	char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
 	     a_ctl[] = "--control-fd", a_three[] = "3";
 	char *const argv[] = { d->vmm_path, a_run, a_config, cfg, a_console, con,
 			       a_ctl, a_three, NULL };
-	sigemptyset(&empty);
 	pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail_fds;
 	}
-	if (pid == 0) {
-		/* Child: only async-signal-safe calls until exec. Own session, so
-		 * the VMM outlives the daemon and its terminal. */
-		setsid();
-		sigprocmask(SIG_SETMASK, &empty, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		if (ls == 3)
-			fcntl(3, F_SETFD, 0);
-		else if (dup2(ls, 3) < 0)
-			_exit(127);
-		close_range(4, ~0u, 0);
-		if (cr.drop && (setgroups((size_t)cr.ngroups, cr.groups) < 0 ||
-				setresgid(cr.gid, cr.gid, cr.gid) < 0 ||
-				setresuid(cr.uid, cr.uid, cr.uid) < 0))
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
+	if (pid == 0)
+		spawn_child(argv, &cr, ls, logfd, nullfd, report[1]);
+	close(report[1]);
+	do
+		n = read(report[0], &failed, sizeof(failed));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == (ssize_t)sizeof(failed)) {
+		snprintf(err, errlen, "cannot start the VMM %s: %s: %s", d->vmm_path,
+			 failed.step > 0 && failed.step < SPAWN_NSTEPS ? spawn_step_name[failed.step]
+								       : "?",
+			 strerror(failed.err));
+		waitpid(pid, NULL, 0);
+		report[0] = report[1] = -1;
+		goto fail_fds;
 	}
 	close(ls);
 	close(logfd);
@@ -486,6 +542,10 @@ fail_fds:
 		close(logfd);
 	if (nullfd >= 0)
 		close(nullfd);
+	if (report[0] >= 0)
+		close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
 	return -1;
 }
 
