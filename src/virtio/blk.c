@@ -74,15 +74,6 @@ static void blk_cfg_read(struct virtio_dev *vd, uint32_t off, void *data, uint32
 		memset(data, 0, len);
 }
 
-static void blk_cfg_write(struct virtio_dev *vd, uint32_t off, const void *data, uint32_t len)
-{
-	/* Every field is read-only (CONFIG_WCE is not offered). */
-	(void)vd;
-	(void)off;
-	(void)data;
-	(void)len;
-}
-
 static void put32(uint8_t *p, uint32_t v)
 {
 	memcpy(p, &v, 4);
@@ -353,7 +344,7 @@ static void blk_destroy(struct virtio_dev *vd)
 static const struct virtio_dev_ops blk_ops = {
 	.features = blk_features,
 	.cfg_read = blk_cfg_read,
-	.cfg_write = blk_cfg_write,
+	/* no cfg_write: every field is read-only (CONFIG_WCE is not offered) */
 	.activate = blk_activate,
 	.notify = blk_notify,
 	.reset = blk_reset,

@@ -26,21 +26,6 @@ static uint64_t rng_features(struct virtio_dev *vd)
 	return (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 }
 
-static void rng_cfg_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len)
-{
-	(void)vd; /* no configuration space (cfg_len 0: never called) */
-	(void)off;
-	memset(data, 0, len);
-}
-
-static void rng_cfg_write(struct virtio_dev *vd, uint32_t off, const void *data, uint32_t len)
-{
-	(void)vd;
-	(void)off;
-	(void)data;
-	(void)len;
-}
-
 /* Fill n bytes of entropy; returns bytes obtained. */
 static size_t fill(uint8_t *buf, size_t n)
 {
@@ -123,8 +108,6 @@ static void rng_destroy(struct virtio_dev *vd)
 
 static const struct virtio_dev_ops rng_ops = {
 	.features = rng_features,
-	.cfg_read = rng_cfg_read,
-	.cfg_write = rng_cfg_write,
 	.activate = rng_activate,
 	.notify = rng_notify,
 	.reset = rng_reset,

@@ -63,7 +63,9 @@ struct virtio_dev_ops {
 	/* Device-specific feature bits offered (including VIRTIO_RING_F_* the
 	 * device wants); the transport adds VIRTIO_F_VERSION_1. */
 	uint64_t (*features)(struct virtio_dev *vd);
-	/* Device configuration space; off + len <= vd->cfg_len, len 1/2/4/8. */
+	/* Device configuration space; off + len <= vd->cfg_len, len 1/2/4/8.
+	 * Either may be NULL: no configuration (reads all ones) / read-only
+	 * (writes ignored). */
 	void (*cfg_read)(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len);
 	void (*cfg_write)(struct virtio_dev *vd, uint32_t off, const void *data, uint32_t len);
 	/* DRIVER_OK. 0 or -errno (the device is then failed). */
