@@ -80,6 +80,20 @@ child_of() {
 	done | head -n 1
 }
 
+# start_echo_vm [RUN OPTIONS]: the echo guest (waits for a line on its
+# console) jailed in the background; its console input is fd 5 (a FIFO), $nb
+# the supervisor's PID; returns once the guest said "echo: ready" (or 30 s).
+start_echo_vm() {
+	rm -f "$T/nb"
+	mkfifo "$T/nb"
+	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M "$@" <"$T/nb" >"$T/nb.out" \
+		2>"$T/nb.err" &
+	nb=$!
+	exec 5>"$T/nb"
+	i=0
+	while [ $i -lt 300 ] && ! grep -q 'echo: ready' "$T/nb.out"; do sleep 0.1; i=$((i + 1)); done
+}
+
 # status_of PID FIELD: a line's value from /proc/PID/status
 status_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | head -n 1; }
 
@@ -257,17 +271,11 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	# VM cgroups that exist already (other VMs on this host) are not ours.
 	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.before"
 	: >"$T/uids"
-	mkfifo "$T/nb"
-	# The neighbour: the echo guest waits for a line on its console.
-	SB_SECRET=hunter2 "$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M --sandbox-uid 4242 \
-		--sandbox-gid 4343 <"$T/nb" >"$T/nb.out" 2>"$T/nb.err" &
-	nb=$!
-	exec 5>"$T/nb"
-	i=0
-	while [ $i -lt 300 ] && ! grep -q 'echo: ready' "$T/nb.out"; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	# The neighbour: the echo guest waits for a line on its console. A secret
+	# in the environment must not reach the jailed VM process.
+	export SB_SECRET=hunter2
+	start_echo_vm --sandbox-uid 4242 --sandbox-gid 4343
+	unset SB_SECRET
 	vmpid=$(child_of "$nb")
 	if [ -n "$vmpid" ] && grep -q 'echo: ready' "$T/nb.out"; then
 		check_jailed "vm/jailed" "$vmpid" 4242
@@ -325,14 +333,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	fi
 	# Stop signals sent to the supervisor reach the VM, whose exit code
 	# (4: stopped by a signal) comes back unchanged.
-	rm -f "$T/nb"
-	mkfifo "$T/nb"
-	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M <"$T/nb" >"$T/nb.out" \
-		2>"$T/nb.err" &
-	nb=$!
-	exec 5>"$T/nb"
-	i=0
-	while [ $i -lt 300 ] && ! grep -q 'echo: ready' "$T/nb.out"; do sleep 0.1; i=$((i + 1)); done
+	start_echo_vm
 	kill -TERM "$nb"
 	wait "$nb"
 	rc=$?
@@ -356,14 +357,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	# SIGKILL of the supervisor (an operator's or the daemon's kill -9)
 	# takes the VM with it: the parent-death signal must survive the uid
 	# drop (the kernel clears it when credentials change).
-	rm -f "$T/nb"
-	mkfifo "$T/nb"
-	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M <"$T/nb" >"$T/nb.out" \
-		2>"$T/nb.err" &
-	nb=$!
-	exec 5>"$T/nb"
-	i=0
-	while [ $i -lt 300 ] && ! grep -q 'echo: ready' "$T/nb.out"; do sleep 0.1; i=$((i + 1)); done
+	start_echo_vm
 	vmpid=$(child_of "$nb")
 	kill -KILL "$nb"
 	wait "$nb" 2>/dev/null
