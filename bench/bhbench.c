@@ -389,30 +389,12 @@ static bool kvm_min_run(const char *kind, int n, double *ns)
 {
 	char count[32];
 	char err[512];
-	char out[256] = "";
-	struct proc p;
+	char out[256];
 
 	snprintf(count, sizeof(count), "%d", n);
 	snprintf(err, sizeof(err), "%s/stderr-kvm_min.log", cfg.tmp);
 	char *argv[] = { (char *)(uintptr_t)cfg.kvm_min, (char *)(uintptr_t)kind, count, NULL };
-	if (proc_start(&p, argv, true, err) < 0)
-		return false;
-	double deadline = p.t0 + 60;
-	size_t used = 0;
-	for (;;) {
-		struct pollfd pf = { .fd = p.out, .events = POLLIN };
-		if (poll(&pf, 1, 1000) < 0 || proc_now() > deadline)
-			break;
-		ssize_t got = read(p.out, out + used, sizeof(out) - 1 - used);
-		if (got <= 0)
-			break;
-		used += (size_t)got;
-		if (used == sizeof(out) - 1)
-			break;
-	}
-	out[used] = 0;
-	bool ok = proc_wait(&p, deadline) == 0 && proc_exit_code(&p) == 0;
-	proc_close(&p);
+	bool ok = proc_run_capture(argv, err, 60, out, sizeof(out));
 	char k[16];
 	unsigned long exits;
 	ok = ok && sscanf(out, "kvm_min %15s %lu %lf", k, &exits, ns) == 3;

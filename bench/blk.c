@@ -61,31 +61,13 @@ static bool make_image(const char *path, bool *direct)
 /* blk_host FILE MODE N QD: seconds for the N requests. */
 static bool host_run(const char *img, const char *mode, int n, int qd, double *secs)
 {
-	char ns[16], qs[16], err[512], out[256] = "";
-	struct proc p;
+	char ns[16], qs[16], err[512], out[256];
 	snprintf(ns, sizeof(ns), "%d", n);
 	snprintf(qs, sizeof(qs), "%d", qd);
 	snprintf(err, sizeof(err), "%s/stderr-blk_host.log", cfg.tmp);
 	char *argv[] = { (char *)(uintptr_t)cfg.blk_host, (char *)(uintptr_t)img,
 			 (char *)(uintptr_t)mode, ns, qs, NULL };
-	if (proc_start(&p, argv, true, err) < 0)
-		return false;
-	double deadline = p.t0 + 120;
-	size_t used = 0;
-	for (;;) {
-		struct pollfd pf = { .fd = p.out, .events = POLLIN };
-		if (poll(&pf, 1, 1000) < 0 || proc_now() > deadline)
-			break;
-		ssize_t got = read(p.out, out + used, sizeof(out) - 1 - used);
-		if (got <= 0)
-			break;
-		used += (size_t)got;
-		if (used == sizeof(out) - 1)
-			break;
-	}
-	out[used] = 0;
-	bool ok = proc_wait(&p, deadline) == 0 && proc_exit_code(&p) == 0;
-	proc_close(&p);
+	bool ok = proc_run_capture(argv, err, 120, out, sizeof(out));
 	char m[16];
 	unsigned long cnt;
 	ok = ok && sscanf(out, "blk_host %15s %lu %lf", m, &cnt, secs) == 3 && *secs > 0;

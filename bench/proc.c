@@ -301,3 +301,30 @@ pid_t proc_child_of(pid_t pid)
 		closedir(d);
 	return child;
 }
+
+bool proc_run_capture(char *const argv[], const char *errpath, double timeout, char *out,
+		      size_t len)
+{
+	struct proc p;
+	size_t used = 0;
+
+	out[0] = 0;
+	if (len < 2 || proc_start(&p, argv, true, errpath) < 0)
+		return false;
+	double deadline = p.t0 + timeout;
+	for (;;) {
+		struct pollfd pf = { .fd = p.out, .events = POLLIN };
+		if (poll(&pf, 1, 1000) < 0 || proc_now() > deadline)
+			break;
+		ssize_t got = read(p.out, out + used, len - 1 - used);
+		if (got <= 0)
+			break;
+		used += (size_t)got;
+		if (used == len - 1)
+			break;
+	}
+	out[used] = 0;
+	bool ok = proc_wait(&p, deadline) == 0 && proc_exit_code(&p) == 0;
+	proc_close(&p);
+	return ok;
+}

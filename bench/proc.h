@@ -56,6 +56,11 @@ int proc_exit_code(const struct proc *p);
 int proc_smaps_rss(pid_t pid, const char *ram_name, unsigned long long ram_bytes,
 		   unsigned long long *total_kb, unsigned long long *ram_kb);
 
+/* Run argv (stderr to errpath) for at most `timeout` seconds and capture the
+ * start of its stdout (NUL-terminated, at most len - 1 bytes). True if it
+ * exited by itself with status 0. */
+bool proc_run_capture(char *const argv[], const char *errpath, double timeout, char *out,
+		      size_t len);
 /* The first child process of `pid` (from /proc/PID/task/PID/children or a
  * /proc scan), or -1. */
 pid_t proc_child_of(pid_t pid);
