@@ -198,10 +198,10 @@ if [ ! -s "$results/latest.md.tmp" ]; then
     done_groups=$(clean_log | sed -n 's/^BHBENCH-GROUP-DONE //p' | tr '\n' ' ')
     started=$(clean_log | sed -n 's/^BHBENCH-GROUP-START //p' | tail -n 1)
     case " $done_groups " in *" $started "*) started="" ;; esac
-    if grep -q 'the L1 VM looks frozen' "$log"; then
+    if grep -q 'kvmhost: L1-FROZEN' "$log"; then
         why="the nested L1 VM froze (no console output for ${BENCH_IDLE_TIMEOUT:-120} s; QEMU killed)"
-    elif grep -q 'kvmhost: TIMEOUT' "$log" || [ "$rc" -eq 124 ]; then
-        why="the time budget ran out (status 124)"
+    elif grep -q 'kvmhost: TIMEOUT' "$log" || [ "$rc" -eq 123 ]; then
+        why="the time budget ran out (status 123)"
     elif [ "$rc" -eq 125 ]; then
         why="the L1 VM ended without an exit marker (crash or panic; status 125)"
     else

@@ -11,33 +11,125 @@
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
 #      cloud kernel + its kvm modules): real KVM, just slower.
-# Prints "N passed, N failed" at the end; exits non-zero if anything failed.
+# Ends with "N passed, N failed, N skipped" alone on the last line; exits
+# non-zero if anything failed. How it cannot pass by accident:
+#   - every runner runs under `timeout -k`, and its exit status must agree
+#     with its summary line (a runner that dies, hangs or exits non-zero with
+#     "0 failed" is a failure); meson's Timeout and Unexpected Pass count as
+#     failures;
+#   - every stage has a minimum number of tests (MIN_* below): a stage that
+#     silently runs fewer is a failure;
+#   - skips are counted and each is printed with its reason ("SKIP name:
+#     reason" lines of the runners, cmocka skips from meson's test log);
+#   - a nested suite is retried only after a proven L1 freeze (run.sh exit
+#     124: not even the L1's heartbeat came), failures printed before the
+#     freeze still count, every attempt's log is kept under $LOGDIR, and the
+#     summary says how many retries there were.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${BULKHEAD_CACHE:-$ROOT/.cache}
+# Every stage's (and every nested attempt's) log is kept here.
+LOGDIR=${BULKHEAD_CHECK_LOGS:-$ROOT/build/check-logs}
 PASSED=0
 FAILED=0
+SKIPPED=0
+RETRIED=0
 FAILED_NAMES=()
+SKIP_REASONS=()
+STAGE_MODES=()
+
+# Minimum number of tests per stage (passed + failed; skips do not count):
+# what the stage ran when this was written. Raise them when adding tests.
+MIN_UNIT=40
+MIN_CLI=33
+MIN_API=75
+MIN_SANDBOX_HOST=40
+MIN_FUZZ=5
+MIN_QEMU=32
+MIN_KVM_EXTRA=6 # kvm_tests.sh: one per cases.txt line plus this many
+MIN_VIRTIO_LINUX=4
+MIN_SANDBOX_KVM=48
+MIN_DAEMON_KVM=26
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 count() { # count NAME RC
 	if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); fi
 }
-# add_counts NAME FILE: read the "N passed, N failed" line a sub-runner printed.
+skipped() { # skipped NAME REASON
+	SKIPPED=$((SKIPPED + 1))
+	SKIP_REASONS+=("$1: $2")
+}
+slug() { echo "$1" | tr -c 'a-zA-Z0-9\n' '-'; }
+# add_counts NAME FILE RC MIN: take the last "N passed, N failed[, N skipped]"
+# line a runner printed, its "SKIP <what>: <why>" lines, and check its exit
+# status RC against that line and the number of tests against MIN.
 add_counts() {
-	local line p f
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+	local name=$1 file=$2 rc=$3 min=$4 line p f s=0 n
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$file" | tail -n 1)
 	if [ -z "$line" ]; then
-		count "$1 (no summary)" 1
+		count "$name (no summary line; exit $rc; log $file)" 1
 		return
 	fi
 	p=${line%% passed*}
 	f=${line#*passed, }
 	f=${f%% failed*}
+	case "$line" in *", "*" skipped"*) s=${line##*failed, }; s=${s%% skipped*} ;; esac
 	PASSED=$((PASSED + p))
 	FAILED=$((FAILED + f))
-	[ "$f" -eq 0 ] || FAILED_NAMES+=("$1 ($f)")
+	[ "$f" -eq 0 ] || FAILED_NAMES+=("$name ($f)")
+	n=0
+	while IFS= read -r why; do
+		skipped "$name" "${why#SKIP }"
+		n=$((n + 1))
+	done < <(grep -a '^SKIP ' "$file")
+	[ "$n" -ge "$s" ] || { SKIPPED=$((SKIPPED + s - n)); SKIP_REASONS+=("$name: $((s - n)) without a reason"); }
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		count "$name: exit status $rc although its summary says 0 failed" 1
+	elif [ "$rc" -eq 0 ] && [ "$f" -ne 0 ]; then
+		count "$name: exit status 0 although $f failed" 1
+	fi
+	[ $((p + f)) -ge "$min" ] ||
+		count "$name: only $((p + f)) tests ran, at least $min expected" 1
+}
+# run_suite NAME MIN SECS CMD...: run a runner under `timeout -k` with its
+# output shown and kept in $LOGDIR/NAME.log, then add_counts.
+run_suite() {
+	local name=$1 min=$2 secs=$3 log rc
+	shift 3
+	log="$LOGDIR/$(slug "$name").log"
+	timeout -k 10 "$secs" "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "$name: TIMEOUT: still running after ${secs}s (killed)"
+	add_counts "$name" "$log" "$rc" "$min"
+}
+# meson_counts LOG TESTLOG RC: meson's own summary. Timeouts and unexpected
+# passes are failures; cmocka skip()s (invisible to meson: the executable
+# still exits 0) are found in the test log, with the reason the test printed
+# ("# SKIP: why") just before.
+meson_counts() {
+	local log=$1 testlog=$2 rc=$3 k ok=0 bad=0 n=0 listed why
+	for k in Ok Fail Timeout 'Unexpected Pass' Skipped 'Expected Fail'; do
+		n=$(sed -n "s/^$k:[[:space:]]*\([0-9]*\).*/\1/p" "$log" | tail -n 1)
+		n=${n:-0}
+		case "$k" in
+		Ok | 'Expected Fail') ok=$((ok + n)) ;;
+		Skipped) for ((i = 0; i < n; i++)); do skipped "unit tests" "a meson test exited 77"; done ;;
+		*) bad=$((bad + n)); [ "$n" -eq 0 ] || FAILED_NAMES+=("unit tests: $n $k") ;;
+		esac
+	done
+	PASSED=$((PASSED + ok))
+	FAILED=$((FAILED + bad))
+	if [ -f "$testlog" ]; then
+		while IFS= read -r why; do
+			skipped "unit tests" "$why"
+		done < <(awk '/^# SKIP: / { why = substr($0, 9) }
+			/^\[  SKIPPED \] / { print $3 ": " (why ? why : "no reason printed"); why = "" }' "$testlog")
+	fi
+	[ "$rc" -eq 0 ] || [ "$bad" -ne 0 ] || count "unit tests: meson test exit status $rc with no failure counted" 1
+	listed=$(meson test -C build-san --list 2>/dev/null | grep -c ' / ')
+	[ $((ok + bad)) -ge "$listed" ] || count "unit tests: $((ok + bad)) results for $listed tests" 1
+	[ $((ok + bad)) -ge "$MIN_UNIT" ] || count "unit tests: only $((ok + bad)) ran, at least $MIN_UNIT expected" 1
 }
 
 stage "build"
@@ -46,49 +138,50 @@ stage "build"
 	-Db_sanitize=address,undefined -Db_lundef=false -Dhardening=false >/dev/null || exit 1
 ninja -C build || exit 1
 ninja -C build-san || exit 1
+rm -rf "$LOGDIR"
+mkdir -p "$LOGDIR" || exit 1
+echo "logs: $LOGDIR"
+
+# The default guest (kernel + initramfs): the real-kernel unit test loads its
+# kernel, the KVM stage boots it.
+MODE=$(tests/e2e/kvmhost/env.sh)
+GUEST_OK=1
+scripts/prepare-guest.sh "$CACHE" >/dev/null || { count "prepare default guest" 1; GUEST_OK=0; }
 
 stage "unit tests (ASan+UBSan)"
-LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-san --print-errorlogs 2>&1 | tee "$LOG"
-ok=$(sed -n 's/^Ok:[[:space:]]*\([0-9]*\).*/\1/p' "$LOG" | tail -n 1)
-fail=$(sed -n 's/^Fail:[[:space:]]*\([0-9]*\).*/\1/p' "$LOG" | tail -n 1)
-PASSED=$((PASSED + ${ok:-0}))
-FAILED=$((FAILED + ${fail:-0}))
-[ "${fail:-0}" -eq 0 ] || FAILED_NAMES+=("unit tests ($fail)")
-[ -n "$ok" ] || count "unit tests did not run" 1
+LOG="$LOGDIR/unit.log"
+BULKHEAD_REAL_KERNEL="$CACHE/guests/default/kernel" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	timeout -k 10 1800 meson test -C build-san --print-errorlogs 2>&1 | tee "$LOG"
+meson_counts "$LOG" build-san/meson-logs/testlog.txt "${PIPESTATUS[0]}"
 
 stage "CLI and bad-input tests (ASan build)"
-tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
-add_counts "cli_errors" "$LOG"
+run_suite "cli_errors" "$MIN_CLI" 600 tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest
 
 stage "daemon API tests (ASan build)"
-tests/e2e/daemon_api.sh build-san/bulkhead build-san/bulkheadd build-san/tests/guest 2>&1 | tee "$LOG"
-add_counts "daemon_api" "$LOG"
+run_suite "daemon_api" "$MIN_API" 900 \
+	tests/e2e/daemon_api.sh build-san/bulkhead build-san/bulkheadd build-san/tests/guest
 
 stage "sandbox tests (jail + seccomp per thread kind; no KVM needed)"
-tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe 2>&1 | tee "$LOG"
-add_counts "sandbox" "$LOG"
+run_suite "sandbox" "$MIN_SANDBOX_HOST" 600 tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe
 
 stage "fuzz smoke"
-if tests/fuzz/smoke.sh build-fuzz 2>&1 | tee "$LOG"; then :; fi
-add_counts "fuzz smoke" "$LOG"
+run_suite "fuzz smoke" "$MIN_FUZZ" 1800 tests/fuzz/smoke.sh build-fuzz
 
 stage "virtio test guests under QEMU TCG (docs/virtio.md cross-check)"
-# bulkhead runs the same cases (all of them) in the KVM tests below.
+# bulkhead runs the same cases (all of them) in the KVM tests below; here the
+# cases where QEMU 7.2 deviates run as expected failures.
 if command -v qemu-system-x86_64 >/dev/null; then
-	tests/guest/run-qemu.py --builddir build virtio_blk virtio_hostile 2>&1 | tee "$LOG"
-	add_counts "virtio guests under QEMU" "$LOG"
+	run_suite "virtio guests under QEMU" "$MIN_QEMU" 1800 \
+		tests/guest/run-qemu.py --builddir build virtio_blk virtio_hostile
 else
 	echo "qemu-system-x86_64 missing (scripts/deps.sh check installs it)"
 	count "virtio guests under QEMU: no QEMU" 1
 fi
 
 stage "KVM tests"
-MODE=$(tests/e2e/kvmhost/env.sh)
 echo "KVM: $MODE"
-scripts/prepare-guest.sh "$CACHE" >/dev/null || { count "prepare default guest" 1; MODE=none; }
+[ "$GUEST_OK" = 1 ] || MODE=none
 # An ext4 image made on the host (no root needed) for the real-Linux disk test.
 FSTEXT="hello-from-the-host-$$"
 FSDIR=$(mktemp -d)
@@ -96,53 +189,68 @@ FSIMG=$(mktemp -u /tmp/bulkhead-fs.XXXXXX.img)
 # The daemon's lifecycle tests boot the stock kernel once with an init that
 # waits forever (the graceful-stop test): build that initramfs here.
 WAITRD=$(mktemp -d)
-trap 'rm -f "$LOG" "$FSIMG"; rm -rf "$FSDIR" "$WAITRD"' EXIT
+trap 'rm -f "$FSIMG"; rm -rf "$FSDIR" "$WAITRD"' EXIT
 echo "$FSTEXT" > "$FSDIR/hello.txt"
 /sbin/mkfs.ext4 -q -F -d "$FSDIR" "$FSIMG" 16M || { count "mkfs.ext4 -d" 1; MODE=none; }
-scripts/mk-initramfs.sh "$WAITRD/wait.cpio" --busybox --init tests/e2e/wait-init.sh >/dev/null 2>&1 ||
-	echo "daemon tests: cannot build the waiting initramfs; the Ctrl-Alt-Del test is skipped"
+# Must exist on every supported host: without it the Ctrl-Alt-Del test fails.
+scripts/mk-initramfs.sh "$WAITRD/wait.cpio" --busybox --init tests/e2e/wait-init.sh \
+	>"$LOGDIR/wait-initramfs.log" 2>&1 ||
+	count "daemon tests: cannot build the waiting initramfs (see $LOGDIR/wait-initramfs.log)" 1
+NCASES=$(grep -cvE '^[[:space:]]*(#|$)' tests/guest/cases.txt)
+MIN_KVM=$((NCASES + MIN_KVM_EXTRA))
 case "$MODE" in
 native)
-	tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt \
-		"$CACHE/guests/default" 2>&1 | tee "$LOG"
-	add_counts "kvm tests" "$LOG"
-	tests/e2e/virtio_linux.sh build/bulkhead "$CACHE/guests/default" "$FSIMG" "$FSTEXT" \
-		2>&1 | tee "$LOG"
-	add_counts "virtio linux" "$LOG"
-	tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead \
-		build/tests/guest 2>&1 | tee "$LOG"
-	add_counts "sandbox tests (KVM)" "$LOG"
-	tests/e2e/daemon_kvm.sh build/bulkhead build/bulkheadd build/tests/guest \
-		"$CACHE/guests/default/kernel" "$WAITRD/wait.cpio" 2>&1 | tee "$LOG"
-	add_counts "daemon kvm tests" "$LOG"
+	kvm_suite() { # kvm_suite NAME MIN SCRIPT ARGS...
+		STAGE_MODES+=("$1=native")
+		run_suite "$1" "$2" 1800 "${@:3}"
+	}
+	kvm_suite "kvm tests" "$MIN_KVM" tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest \
+		tests/guest/cases.txt "$CACHE/guests/default"
+	kvm_suite "virtio linux" "$MIN_VIRTIO_LINUX" tests/e2e/virtio_linux.sh build/bulkhead \
+		"$CACHE/guests/default" "$FSIMG" "$FSTEXT"
+	kvm_suite "sandbox tests (KVM)" "$MIN_SANDBOX_KVM" tests/sandbox/sandbox_tests.sh \
+		build/tests/sandbox/sb_probe build/bulkhead build/tests/guest
+	kvm_suite "daemon kvm tests" "$MIN_DAEMON_KVM" tests/e2e/daemon_kvm.sh build/bulkhead \
+		build/bulkheadd build/tests/guest "$CACHE/guests/default/kernel" "$WAITRD/wait.cpio"
 	;;
 nested)
 	# Each suite runs in its own L1 boot. The L1 is QEMU TCG emulating SVM;
 	# with 2 L1 vCPUs it froze outright (no output, no guest-side watchdog)
-	# in 3 of 17 runs here, with 1 vCPU (the default now) in none of 15. A
-	# timeout (124: 600 s in all, or 180 s without any output, while every
-	# test prints within 150 s) is therefore retried, up to twice, each time
-	# in a fresh L1; a test failure is not retried.
-	nested_suite() { # nested_suite NAME --add... -- SCRIPT ARGS...
-		local name=$1 attempt rc
-		shift
+	# in 3 of 17 runs here, with 1 vCPU (the default now) in none of 15.
+	# The L1 prints a heartbeat every 5 s, so 90 s without any console output
+	# proves a frozen L1 (run.sh exit 124): only that is retried, up to
+	# twice, each time in a fresh L1. A test that hangs inside a live L1 ends
+	# in the L1's own watchdog (exit 123): a failure, never retried. Every
+	# attempt's log is kept, and FAIL lines printed before a freeze count.
+	nested_suite() { # nested_suite NAME MIN --add... -- SCRIPT ARGS...
+		local name=$1 min=$2 attempt rc log early=0 n
+		shift 2
+		STAGE_MODES+=("$name=nested")
 		for attempt in 1 2 3; do
-			tests/e2e/kvmhost/run.sh --timeout 600 --idle-timeout 180 --mem 3072 --cpus 1 \
-				"$@" 2>&1 | tee "$LOG"
+			log="$LOGDIR/$(slug "$name").attempt$attempt.log"
+			tests/e2e/kvmhost/run.sh --timeout 600 --idle-timeout 90 --mem 3072 --cpus 1 \
+				"$@" 2>&1 | tee "$log"
 			rc=${PIPESTATUS[0]}
 			[ "$rc" -eq 124 ] && [ "$attempt" -lt 3 ] || break
-			echo "$name: the nested KVM host timed out (attempt $attempt); retrying in a fresh L1"
+			n=$(grep -ac '^FAIL ' "$log")
+			early=$((early + n))
+			RETRIED=$((RETRIED + 1))
+			echo "$name: the L1 froze (attempt $attempt, $n failure(s) before it; log kept: $log); retrying in a fresh L1"
 		done
-		add_counts "$name (nested)" "$LOG"
+		add_counts "$name (nested)" "$log" "$rc" "$min"
+		if [ "$early" -gt 0 ]; then
+			FAILED=$((FAILED + early))
+			FAILED_NAMES+=("$name (nested): $early failure(s) in attempts that ended in an L1 freeze")
+		fi
 	}
-	nested_suite "kvm tests" \
+	nested_suite "kvm tests" "$MIN_KVM" \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "build/tests/guest:/t/guests" \
 		--add "tests/guest/cases.txt:/t/cases.txt" \
 		--add "tests/e2e/kvm_tests.sh:/t/kvm_tests.sh" \
 		--add "$CACHE/guests/default:/t/guest" \
 		-- /t/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest
-	nested_suite "virtio linux" \
+	nested_suite "virtio linux" "$MIN_VIRTIO_LINUX" \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "$CACHE/guests/default:/t/guest" \
 		--add "$FSIMG:/t/fs.img" \
@@ -150,7 +258,7 @@ nested)
 		-- /t/virtio_linux.sh /t/bulkhead /t/guest /t/fs.img "$FSTEXT"
 	# The sandbox under the L1's pure cgroup v2, its Debian kernel (other
 	# Landlock ABI), an initramfs root, and real VMs.
-	nested_suite "sandbox tests" \
+	nested_suite "sandbox tests" "$MIN_SANDBOX_KVM" \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "build/tests/sandbox/sb_probe:/t/sb_probe" \
 		--add "build/tests/guest:/t/guests" \
@@ -159,7 +267,7 @@ nested)
 	# The daemon with real VMs. The CLI's daemon commands dlopen() libcurl
 	# (so `bulkhead run` does not load it): ship it, with its libraries.
 	CURL=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
-	nested_suite "daemon kvm tests" \
+	nested_suite "daemon kvm tests" "$MIN_DAEMON_KVM" \
 		${CURL:+--add "$CURL:$CURL"} \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "build/bulkheadd:/t/bulkheadd" \
@@ -171,13 +279,19 @@ nested)
 	;;
 *)
 	echo "KVM tests: cannot run: no /dev/kvm and no nested KVM host available"
+	STAGE_MODES+=("KVM=none")
 	count "KVM tests unavailable" 1
 	;;
 esac
 
 echo
+if [ ${#SKIP_REASONS[@]} -gt 0 ]; then
+	printf 'skipped: %s\n' "${SKIP_REASONS[@]}"
+fi
 if [ ${#FAILED_NAMES[@]} -gt 0 ]; then
 	printf 'failed: %s\n' "${FAILED_NAMES[@]}"
 fi
-echo "$PASSED passed, $FAILED failed"
+echo "KVM mode per suite: ${STAGE_MODES[*]}"
+echo "retried $RETRIED (nested suites restarted after a proven L1 freeze; every attempt's log is in $LOGDIR)"
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

@@ -17,7 +17,7 @@ expect() {
 	local want=$1 sub=$2 what
 	shift 3
 	what=$(printf '%s ' "$@" | cut -c1-120)
-	ASAN_OPTIONS=detect_leaks=1 timeout 30 "$BH" "$@" >"$T/out" 2>"$T/err" </dev/null
+	ASAN_OPTIONS=detect_leaks=1 timeout -k 5 30 "$BH" "$@" >"$T/out" 2>"$T/err" </dev/null
 	local rc=$?
 	if [ "$rc" -ne "$want" ]; then
 		echo "FAIL [$what]: exit $rc, want $want"; sed 's/^/    /' "$T/err" | head -n 20

@@ -69,7 +69,16 @@ def start_daemon():
 
 
 def raw(data, timeout=10, shut=True):
-    """Send raw bytes, return (status, body-bytes) of the reply."""
+    """Send raw bytes, return (status, body-bytes) of the reply (status 0: no
+    reply; raw_closed() says whether the server closed or the wait timed out)."""
+    st, body, _ = raw_closed(data, timeout, shut)
+    return st, body
+
+
+def raw_closed(data, timeout=10, shut=True):
+    """raw(), plus whether the server ended the connection (True) rather than
+    leaving it open until `timeout` (False)."""
+    closed = False
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.connect(SOCK)
@@ -81,19 +90,23 @@ def raw(data, timeout=10, shut=True):
         while True:
             chunk = s.recv(65536)
             if not chunk:
+                closed = True
                 break
             buf += chunk
             if b"\r\n\r\n" in buf:
                 head, _, rest = buf.partition(b"\r\n\r\n")
                 m = re.search(rb"content-length:\s*(\d+)", head, re.I)
                 if m and len(rest) >= int(m.group(1)):
+                    closed = True
                     break
     except socket.timeout:
         pass
+    except ConnectionResetError:
+        closed = True
     s.close()
     m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
     body = buf.partition(b"\r\n\r\n")[2]
-    return (int(m.group(1)) if m else 0), body
+    return (int(m.group(1)) if m else 0), body, closed
 
 
 def req(method, path, body=None, headers=None):
@@ -108,6 +121,14 @@ def req(method, path, body=None, headers=None):
         return st, json.loads(b.decode() or "null")
     except ValueError:
         return st, b.decode(errors="replace")
+
+
+def kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
 
 
 def err_of(body):
@@ -161,7 +182,7 @@ def main():
 
     # --- the route table is exactly the OpenAPI document's paths x methods
     routes = set(subprocess.run([BHD, "--routes"], capture_output=True, text=True,
-                                check=True).stdout.split("\n")) - {""}
+                                check=True, timeout=60).stdout.split("\n")) - {""}
     spec, path = set(), None
     in_paths = False
     for line in open(OPENAPI):
@@ -242,9 +263,16 @@ def main():
     st, b = raw(b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
     check("chunked body past the limit -> 413", st == 413, "got %d %r" % (st, b[:100]))
     st, b = raw(b"GET /v1/vms HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
-    check("100 KB header -> 4xx", 400 <= st < 500 or st == 0, "got %d" % st)
-    st, b = raw(b"\x00\x01garbage\r\n\r\n")
-    check("binary garbage -> 400", st == 400 or st == 0, "got %d" % st)
+    check("100 KB header -> 4xx", 400 <= st < 500, "got %d (0: no reply)" % st)
+    # libmicrohttpd answers some unparsable request lines by closing the
+    # connection without a status line: accepted only if it closes at once
+    # (not after our timeout) and the daemon then still serves.
+    st, b, closed = raw_closed(b"\x00\x01garbage\r\n\r\n")
+    st2, _ = req("GET", "/v1/vms")
+    check("binary garbage -> 400 or closed at once; still serving (%s)" %
+          (st if st else "closed without a reply"),
+          (st == 400 or (st == 0 and closed)) and st2 == 200,
+          "got %d, closed %s, then GET /v1/vms %d" % (st, closed, st2))
     expect("unknown endpoint", "GET", "/v1/nothing", None, 404, "no such endpoint")
     st, b = raw(b"PUT /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
     check("wrong method -> 405 with Allow", st == 405 and b"allowed: GET, POST" in b,
@@ -333,14 +361,19 @@ def main():
     check("uid %d killing root's VM -> 403" % nobody, rc == 2 and "403" in err, err)
 
     # --- start without KVM: a clear failure, recorded
-    if not os.path.exists("/dev/kvm"):
+    if not kvm_usable():
         rc, out, err = cli("start", "good")
         st, b = req("GET", "/v1/vms/good")
         check("start without /dev/kvm -> 500 naming /dev/kvm, state exited (host-failure)",
               rc == 1 and "/dev/kvm" in err and b["state"] == "exited" and
               b["exit"]["reason"] == "host-failure", "rc %d %s %r" % (rc, err, b))
-        expect("inspect after a failed start",
-               "GET", "/v1/vms/good", None, 200, "")
+        st, b = req("GET", "/v1/vms/good")
+        check("inspect after a failed start: 200, exited, the failure recorded",
+              st == 200 and isinstance(b, dict) and b.get("state") == "exited" and
+              "/dev/kvm" in json.dumps(b.get("exit", {})), "got %d %r" % (st, b))
+    else:
+        print("SKIP start without /dev/kvm: /dev/kvm works here (the KVM stage starts VMs)")
+        results["skip"] = results.get("skip", 0) + 1
 
     # --- events, metrics, console of a never-started VM
     st, b = req("GET", "/v1/events")
@@ -374,20 +407,24 @@ def main():
     check("CLI: inspect without ID -> 2", rc == 2 and "which VM" in err, err)
     rc, out, err = cli("ps", "--json")
     check("CLI: ps --json is JSON", rc == 0 and json.loads(out)["vms"][0]["name"] == "good", out)
-    p = subprocess.run([BH, "ps", "--socket", os.path.join(T, "none.sock")], capture_output=True, text=True)
+    p = subprocess.run([BH, "ps", "--socket", os.path.join(T, "none.sock")], capture_output=True, text=True,
+                       timeout=60)
     check("CLI: no daemon -> exit 1 naming the socket", p.returncode == 1 and "none.sock" in p.stderr, p.stderr)
     badcfg = os.path.join(T, "bad.json")
     with open(badcfg, "w") as f:
         f.write('{"kernel": "%s", "cpus": true}' % KERNEL)
-    p = subprocess.run([BH, "run", "--config", badcfg], capture_output=True, text=True)
+    p = subprocess.run([BH, "run", "--config", badcfg], capture_output=True, text=True, timeout=60)
     check("run --config with a wrong type -> exit 2 naming the key", p.returncode == 2 and
           "cpus: expected an integer, got a boolean" in p.stderr, p.stderr)
-    p = subprocess.run([BH, "run", "--config", os.path.join(T, "missing.json")], capture_output=True, text=True)
+    p = subprocess.run([BH, "run", "--config", os.path.join(T, "missing.json")], capture_output=True, text=True,
+                       timeout=60)
     check("run --config missing file -> exit 2", p.returncode == 2 and "missing.json" in p.stderr, p.stderr)
+    # hello.elf: where the VM does run (KVM), it ends by itself; the timeout
+    # bounds it anyway.
     with open(badcfg, "w") as f:
-        f.write('{"kernel": "%s", "mem": "1M"}' % KERNEL)
+        f.write('{"kernel": "%s", "mem": "1M"}' % os.path.join(ELF, "hello.elf"))
     p = subprocess.run([BH, "run", "--config", badcfg, "--mem", "64M", "--test-device"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=60)
     check("run --config: later options override (--mem 64M passes validation)",
           "8 MiB" not in p.stderr and p.returncode in (0, 1), "%d %s" % (p.returncode, p.stderr))
     rc, out, err = cli("rm", "good")
@@ -399,7 +436,7 @@ def main():
     check("daemon exits cleanly on SIGTERM without sanitizer reports",
           daemon.returncode == 0 and "Sanitizer" not in log and "runtime error" not in log,
           "rc %s\n%s" % (daemon.returncode, log[-2000:]))
-    print("%d passed, %d failed" % (results["pass"], results["fail"]))
+    print("%d passed, %d failed, %d skipped" % (results["pass"], results["fail"], results.get("skip", 0)))
     shutil.rmtree(T, ignore_errors=True)
     return 1 if results["fail"] else 0
 

@@ -10,7 +10,10 @@
 # pids re-attached, still controllable) and a VM that died meanwhile; with a
 # Linux kernel and an initramfs whose init prints BULKHEAD-WAIT-READY and
 # then sleeps forever: a graceful stop through Ctrl-Alt-Del.
-# Prints PASS/FAIL per test and "N passed, N failed".
+# Every CLI call runs under `timeout -k`, every wait has a deadline. The
+# "no progress while paused/quarantined" windows are as long as a control
+# window in which the running guest ticked twice. Prints PASS/FAIL per test,
+# "SKIP what: why" per skip and "N passed, N failed, N skipped".
 BH=$1
 BHD=$2
 ELF=$3
@@ -20,8 +23,32 @@ T=${TMPDIR:-/tmp}/daemontests.$$
 mkdir -p "$T"
 pass=0
 fail=0
+skip=0
 ok() { pass=$((pass + 1)); echo "PASS $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+# Every CLI call is bounded (the CLI's own HTTP timeout is 300 s).
+bh() { timeout -k 5 60 "$BH" "$@"; }
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# wait_bounded PID SECS WHAT: wait for the background job PID at most SECS
+# seconds; past that, say so, TERM it, KILL it 5 s later, and return 124.
+# Otherwise its exit status. (kill -0 is true for a zombie: read its state.)
+wait_bounded() {
+	_n=0
+	while _st=$(sed -n 's/.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) &&
+		[ -n "$_st" ] && [ "$_st" != Z ]; do
+		if [ "$_n" -ge $(($2 * 10)) ]; then
+			echo "TIMEOUT: $3 (pid $1) still running after $2 s: killing it"
+			kill -TERM "$1" 2>/dev/null
+			sleep 5
+			kill -KILL "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			return 124
+		fi
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	wait "$1"
+}
 export BULKHEAD_SOCKET="$T/api.sock"
 DPID=
 
@@ -32,16 +59,33 @@ start_daemon() {
 	DPID=$!
 	i=0
 	while [ ! -S "$BULKHEAD_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	"$BH" ps >/dev/null 2>&1 || { echo "daemon did not come up"; cat "$T/daemon.log"; }
+	bh ps >/dev/null 2>&1 || { echo "daemon did not come up"; cat "$T/daemon.log"; }
 }
 field() { # field VM KEY: a value from `bulkhead inspect`
-	"$BH" inspect "$1" 2>/dev/null | sed -n "s/^$2: //p" | head -n 1
+	bh inspect "$1" 2>/dev/null | sed -n "s/^$2: //p" | head -n 1
 }
-ticks() { "$BH" logs "$1" 2>/dev/null | grep -c '^tick' ; }
+ticks() { bh logs "$1" 2>/dev/null | grep -c '^tick' ; }
 wait_state() { # wait_state VM STATE [tries of 0.1 s]
 	i=0
 	while [ "$(field "$1" state)" != "$2" ] && [ $i -lt "${3:-100}" ]; do sleep 0.1; i=$((i + 1)); done
 	[ "$(field "$1" state)" = "$2" ]
+}
+# control_window VM: how long (ms) the running VM takes to print two more
+# ticks from now (at least one tick period, at most two); empty if it does
+# not within 60 s. A window that long without a tick means no progress.
+control_window() {
+	c0=$(ticks "$1")
+	t0=$(now_ms)
+	i=0
+	while [ "$(ticks "$1")" -lt $((c0 + 2)) ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	[ "$(ticks "$1")" -ge $((c0 + 2)) ] && echo $(($(now_ms) - t0))
+}
+# frozen_for VM MS: true if the VM printed no tick during MS milliseconds
+frozen_for() {
+	f0=$(ticks "$1")
+	sleep "$(($2 / 1000 + 1))"
+	f1=$(ticks "$1")
+	[ "$f0" = "$f1" ]
 }
 wait_ticks_above() { # VM N: wait until more than N ticks were printed
 	i=0
@@ -61,7 +105,7 @@ EOF2
 start_daemon
 
 # create + start: the daemon reports how long start -> running took
-if "$BH" create --config "$T/ticker.json" --name t1 --start --json >"$T/create.json" 2>"$T/err" &&
+if bh create --config "$T/ticker.json" --name t1 --start --json >"$T/create.json" 2>"$T/err" &&
 	wait_state t1 running 1; then
 	ms=$(sed -n 's/.*"start_ms":\([0-9]*\).*/\1/p' "$T/create.json")
 	ok "create --start: running (start -> running ${ms:-?} ms)"
@@ -69,20 +113,24 @@ if "$BH" create --config "$T/ticker.json" --name t1 --start --json >"$T/create.j
 else
 	bad "create --start" "$(cat "$T/err")"; cat "$T/daemon.log"
 fi
-"$BH" ps | grep -q '^[0-9a-f]\{8\}  t1 .*running' && ok "ps lists t1 running" || bad ps "$("$BH" ps 2>&1)"
+bh ps | grep -q '^[0-9a-f]\{8\}  t1 .*running' && ok "ps lists t1 running" || bad ps "$(bh ps 2>&1)"
 wait_ticks_above t1 0 && ok "logs: the guest's console output arrives" || bad logs "no ticks"
 
-# pause: no progress while paused; resume: progress again
-if "$BH" pause t1 >/dev/null 2>"$T/err" && [ "$(field t1 state)" = paused ]; then
-	a=$(ticks t1); sleep 1; b=$(ticks t1)
-	[ "$a" = "$b" ] && ok "pause: no ticks while paused ($a)" || bad pause "ticks $a -> $b while paused"
+# pause: no progress while paused (for as long as the running guest took to
+# tick twice just before); resume: progress again
+win=$(control_window t1)
+if [ -z "$win" ]; then
+	bad pause "control: the running guest did not tick twice within 60 s"
+elif bh pause t1 >/dev/null 2>"$T/err" && [ "$(field t1 state)" = paused ]; then
+	frozen_for t1 "$win" && ok "pause: no ticks while paused (a window of ${win} ms; running, it ticked twice in that time)" ||
+		bad pause "ticks while paused (window ${win} ms)"
 else
 	bad pause "$(cat "$T/err")"
 fi
-"$BH" pause t1 >/dev/null 2>"$T/err"; rc=$?
+bh pause t1 >/dev/null 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q 409 "$T/err" && ok "pause twice: 409 ($(cat "$T/err"))" || bad "pause twice" "rc $rc"
 b=$(ticks t1)
-if "$BH" resume t1 >/dev/null 2>"$T/err" && wait_ticks_above t1 "$b"; then
+if bh resume t1 >/dev/null 2>"$T/err" && wait_ticks_above t1 "$b"; then
 	ok "resume: ticks again"
 else
 	bad resume "$(cat "$T/err")"
@@ -90,7 +138,7 @@ fi
 pid=$(field t1 pid)
 cpu=$(field t1 usage.cpu_seconds)
 [ -n "$pid" ] && [ "$pid" -gt 0 ] && [ -n "$cpu" ] && ok "inspect: pid $pid, cpu ${cpu}s, rss $(field t1 usage.rss_bytes)" ||
-	bad inspect "$("$BH" inspect t1 2>&1)"
+	bad inspect "$(bh inspect t1 2>&1)"
 
 # kill -9 of the VMM: the daemon survives and records why
 kill -9 "$pid"
@@ -98,63 +146,68 @@ if wait_state t1 exited && [ "$(field t1 exit.reason)" = killed-by-signal ] &&
 	[ "$(field t1 exit.signal)" = 9 ]; then
 	ok "kill -9 of the VMM: exited, killed-by-signal 9"
 else
-	bad "kill -9" "$("$BH" inspect t1 2>&1 | grep -E 'state|exit')"
+	bad "kill -9" "$(bh inspect t1 2>&1 | grep -E 'state|exit')"
 fi
-"$BH" ps >/dev/null && ok "daemon still serving after a VMM died" || bad "daemon alive" "ps failed"
+bh ps >/dev/null && ok "daemon still serving after a VMM died" || bad "daemon alive" "ps failed"
 
 # start again from exited
-"$BH" start t1 >/dev/null 2>"$T/err" && [ "$(field t1 state)" = running ] &&
+bh start t1 >/dev/null 2>"$T/err" && [ "$(field t1 state)" = running ] &&
 	ok "start again after exit" || bad "restart VM" "$(cat "$T/err")"
 
 # quarantine: paused, resume refused, still inspectable, reason recorded
-if "$BH" quarantine t1 --reason "suspicious traffic" >/dev/null 2>"$T/err" &&
+if bh quarantine t1 --reason "suspicious traffic" >/dev/null 2>"$T/err" &&
 	[ "$(field t1 state)" = quarantined ] &&
 	[ "$(field t1 quarantine_reason)" = "suspicious traffic" ]; then
-	a=$(ticks t1); sleep 1; b=$(ticks t1)
-	[ "$a" = "$b" ] && ok "quarantine: frozen, reason recorded" || bad quarantine "ticks $a -> $b"
+	if [ -z "$win" ]; then
+		bad quarantine "no control window (see pause)"
+	else
+		frozen_for t1 "$win" && ok "quarantine: frozen for a ${win} ms window, reason recorded" ||
+			bad quarantine "ticks while quarantined (window ${win} ms)"
+	fi
 else
 	bad quarantine "$(cat "$T/err")"
 fi
-"$BH" resume t1 >/dev/null 2>"$T/err"; rc=$?
+bh resume t1 >/dev/null 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q 409 "$T/err" && ok "resume of a quarantined VM: refused ($(cat "$T/err"))" ||
 	bad "resume quarantined" "rc $rc $(cat "$T/err")"
 
 # stop: a paused guest cannot take Ctrl-Alt-Del, so the VMM is terminated
-if "$BH" stop t1 --json >"$T/stop.json" 2>"$T/err" && [ "$(field t1 state)" = exited ]; then
+if bh stop t1 --json >"$T/stop.json" 2>"$T/err" && [ "$(field t1 state)" = exited ]; then
 	ok "stop of a quarantined VM: $(sed -n 's/.*"result":"\([a-z]*\)".*/\1/p' "$T/stop.json"), reason $(field t1 exit.reason)"
 else
 	bad stop "$(cat "$T/err")"
 fi
-"$BH" rm t1 >/dev/null 2>"$T/err" && ok "rm" || bad rm "$(cat "$T/err")"
+bh rm t1 >/dev/null 2>"$T/err" && ok "rm" || bad rm "$(cat "$T/err")"
 
 # graceful stop of a running guest that ignores Ctrl-Alt-Del: SIGTERM after the timeout
 # (meanwhile: logs -f follows the console until the VM is gone, and a pause
 # racing the stop is refused)
-"$BH" create --config "$T/ticker.json" --name t2 --start >/dev/null 2>"$T/err" || bad "create t2" "$(cat "$T/err")"
-timeout 60 "$BH" logs t2 -f >"$T/follow.out" 2>&1 &
+bh create --config "$T/ticker.json" --name t2 --start >/dev/null 2>"$T/err" || bad "create t2" "$(cat "$T/err")"
+timeout -k 5 60 "$BH" logs t2 -f >"$T/follow.out" 2>&1 &
 fpid=$!
-"$BH" stop t2 --timeout 5 --json >"$T/stop.json" 2>"$T/err" &
+bh stop t2 --timeout 5 --json >"$T/stop.json" 2>"$T/err" &
 spid=$!
 wait_state t2 stopping 50
-"$BH" pause t2 >/dev/null 2>"$T/err2"; rc=$?
+bh pause t2 >/dev/null 2>"$T/err2"; rc=$?
 [ $rc = 2 ] && grep -qE "409.*(in progress|is stopping)" "$T/err2" && ok "pause while a stop is in progress: 409 ($(cat "$T/err2"))" ||
 	bad "conflicting pause" "rc $rc $(cat "$T/err2")"
-if wait "$spid" && grep -q '"result":"terminated"' "$T/stop.json" && [ "$(field t2 exit.reason)" = stopped ]; then
+if wait_bounded "$spid" 60 "bulkhead stop t2" && grep -q '"result":"terminated"' "$T/stop.json" &&
+	[ "$(field t2 exit.reason)" = stopped ]; then
 	ok "stop: Ctrl-Alt-Del ignored by the guest, then SIGTERM (exit reason stopped)"
 else
 	bad "stop running" "$(cat "$T/err" "$T/stop.json")"
 fi
-wait "$fpid"; rc=$?
+wait_bounded "$fpid" 70 "bulkhead logs -f"; rc=$?
 [ $rc = 0 ] && grep -q '^tick' "$T/follow.out" && ok "logs -f streamed $(grep -c '^tick' "$T/follow.out") ticks and ended with the VM" ||
 	bad "logs -f" "rc $rc, $(tail -n 3 "$T/follow.out")"
 
 # several clients at once: three creates+starts in parallel
 pids=
 for n in p1 p2 p3; do
-	"$BH" create --config "$T/idle.json" --name $n --start >"$T/$n.out" 2>&1 &
+	bh create --config "$T/idle.json" --name $n --start >"$T/$n.out" 2>&1 &
 	pids="$pids $!"
 done
-for p in $pids; do wait "$p"; done
+for p in $pids; do wait_bounded "$p" 70 "a parallel create+start"; done
 okp=0
 for n in p1 p2 p3; do [ "$(field $n state)" = running ] && okp=$((okp + 1)); done
 [ $okp = 3 ] && ok "3 parallel create+start: all running" || bad parallel "$okp of 3 running: $(cat "$T"/p?.out)"
@@ -163,9 +216,9 @@ for n in p1 p2 p3; do [ "$(field $n state)" = running ] && okp=$((okp + 1)); don
 # died meanwhile is recorded as exited
 p1pid=$(field p1 pid)
 p3pid=$(field p3 pid)
-"$BH" pause p2 >/dev/null 2>&1
+bh pause p2 >/dev/null 2>&1
 kill -9 "$DPID"
-wait "$DPID" 2>/dev/null
+wait_bounded "$DPID" 10 "the daemon after kill -9"
 kill -9 "$p3pid"
 sleep 0.2
 start_daemon
@@ -173,34 +226,36 @@ if [ "$(field p1 state)" = running ] && [ "$(field p1 pid)" = "$p1pid" ] &&
 	[ "$(field p2 state)" = paused ]; then
 	ok "daemon restart: p1 re-attached (pid $p1pid), p2 still paused"
 else
-	bad "re-attach" "$("$BH" ps 2>&1)"
+	bad "re-attach" "$(bh ps 2>&1)"
 fi
 [ "$(field p3 state)" = exited ] && ok "daemon restart: p3 (killed while the daemon was down) exited: $(field p3 exit.detail)" ||
-	bad "lost VM" "$("$BH" inspect p3 2>&1 | grep -E 'state|exit')"
-if "$BH" resume p2 >/dev/null 2>"$T/err" && "$BH" pause p1 >/dev/null 2>>"$T/err" &&
-	"$BH" kill p1 >/dev/null 2>>"$T/err" && wait_state p1 exited; then
+	bad "lost VM" "$(bh inspect p3 2>&1 | grep -E 'state|exit')"
+if bh resume p2 >/dev/null 2>"$T/err" && bh pause p1 >/dev/null 2>>"$T/err" &&
+	bh kill p1 >/dev/null 2>>"$T/err" && wait_state p1 exited; then
 	ok "re-attached VMs are controllable (resume, pause, kill)"
 else
 	bad "control after restart" "$(cat "$T/err")"
 fi
-"$BH" kill p2 >/dev/null 2>&1
+bh kill p2 >/dev/null 2>&1
 wait_state p2 exited 50
-for n in t2 p1 p2 p3; do "$BH" rm $n >/dev/null 2>&1; done
-[ "$("$BH" ps | wc -l)" = 1 ] && ok "all removed" || bad "cleanup" "$("$BH" ps)"
+for n in t2 p1 p2 p3; do bh rm $n >/dev/null 2>&1; done
+[ "$(bh ps | wc -l)" = 1 ] && ok "all removed" || bad "cleanup" "$(bh ps)"
 
 # a non-root owner: its VMM runs with its uid, so a kernel it cannot read is
 # refused, and it cannot touch root's VMs
-if command -v su >/dev/null 2>&1; then
+if ! command -v su >/dev/null 2>&1; then
+	bad "non-root owner" "no su on this host (busybox and util-linux both have one)"
+else
 	grep -q '^vmuser:' /etc/passwd 2>/dev/null || echo 'vmuser:x:1000:1000::/tmp:/bin/sh' >>/etc/passwd
 	grep -q '^vmuser:' /etc/group 2>/dev/null || echo 'vmuser:x:1000:' >>/etc/group
 	chmod 0666 /dev/kvm # the nested host has no kvm group (elsewhere: add users to it)
-	asuser() { su -s /bin/sh vmuser -c "BULKHEAD_SOCKET=$BULKHEAD_SOCKET $BH $*"; }
+	asuser() { su -s /bin/sh vmuser -c "BULKHEAD_SOCKET=$BULKHEAD_SOCKET timeout -k 5 60 $BH $*"; }
 	chmod 0755 "$T"
 	cp "$ELF/ticker.elf" "$T/secret.elf"
 	chmod 0600 "$T/secret.elf"
 	sed "s|$ELF/ticker.elf|$T/secret.elf|" "$T/idle.json" >"$T/secret.json"
 	chmod 0644 "$T"/*.json
-	"$BH" create --config "$T/idle.json" --name rootvm >/dev/null 2>&1
+	bh create --config "$T/idle.json" --name rootvm >/dev/null 2>&1
 	if asuser create --config "$T/idle.json" --name u1 --start >/dev/null 2>"$T/err"; then
 		upid=$(field u1 pid)
 		uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$upid/status")
@@ -216,32 +271,37 @@ if command -v su >/dev/null 2>&1; then
 	[ $rc = 2 ] && grep -q 403 "$T/err" && ok "a user inspecting root's VM: 403" || bad "403" "rc $rc $(cat "$T/err")"
 	asuser kill u1 >/dev/null 2>&1
 	wait_state u1 exited 50
-	for n in u1 u2 rootvm; do "$BH" rm $n >/dev/null 2>&1; done
+	for n in u1 u2 rootvm; do bh rm $n >/dev/null 2>&1; done
 fi
 
 # graceful stop of Linux: Ctrl-Alt-Del through the i8042, the kernel reboots
-if [ -n "$LINUX" ] && [ -f "$LINUX" ] && [ -f "$WAITRD" ]; then
+if [ -z "$LINUX" ]; then
+	echo "SKIP graceful stop of Linux: no LINUX_KERNEL/WAIT_INITRD arguments"
+	skip=$((skip + 1))
+elif ! [ -f "$LINUX" ] || ! [ -f "$WAITRD" ]; then
+	bad "graceful stop of Linux" "kernel '$LINUX' or initramfs '$WAITRD' missing"
+else
 	cat >"$T/linux.json" <<EOF2
 { "kernel": "$LINUX", "initrd": "$WAITRD", "mem": "256M",
   "cmdline": "console=ttyS0 reboot=k panic=-1 quiet sysctl.kernel.ctrl-alt-del=1" }
 EOF2
-	if "$BH" create --config "$T/linux.json" --name lx --start >/dev/null 2>"$T/err"; then
+	if bh create --config "$T/linux.json" --name lx --start >/dev/null 2>"$T/err"; then
 		i=0
-		while ! "$BH" logs lx 2>/dev/null | grep -q READY && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-		"$BH" stop lx --timeout 30 --json >"$T/stop.json" 2>"$T/err"
+		while ! bh logs lx 2>/dev/null | grep -q READY && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		bh stop lx --timeout 30 --json >"$T/stop.json" 2>"$T/err"
 		if grep -q '"result":"graceful"' "$T/stop.json" && [ "$(field lx exit.code)" = 0 ]; then
 			ok "graceful stop of Linux via Ctrl-Alt-Del (exit 0)"
 		else
-			bad "graceful stop" "$(cat "$T/stop.json" "$T/err"; "$BH" logs lx | tail -n 5)"
+			bad "graceful stop" "$(cat "$T/stop.json" "$T/err"; bh logs lx | tail -n 5)"
 		fi
 	else
 		bad "linux create" "$(cat "$T/err")"
 	fi
-	"$BH" rm lx >/dev/null 2>&1
+	bh rm lx >/dev/null 2>&1
 fi
 
 kill "$DPID"
-wait "$DPID" 2>/dev/null
+wait_bounded "$DPID" 30 "the daemon after SIGTERM"
 grep -q "AddressSanitizer\|runtime error" "$T/daemon.log" && bad "sanitizers" "$(grep -m3 'Sanitizer\|runtime error' "$T/daemon.log")"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ $fail = 0 ]

@@ -72,7 +72,7 @@ base="panic=-1 loglevel=4"
 run() { # run NAME SECONDS ARGS... (output in $T/out, $T/err, status in $rc)
 	name=$1 secs=$2
 	shift 2
-	timeout "$secs" "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
+	timeout -k 5 "$secs" "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
 		"$@" </dev/null >"$T/out" 2>"$T/err"
 	rc=$?
 }
@@ -135,7 +135,7 @@ fi
 if want console; then
 # Type the line once the guest is reading hvc0, as a user would.
 mkfifo "$T/in"
-timeout 150 "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
+timeout -k 5 150 "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
 	--console virtio --no-rng --cmdline "console=hvc0 $base bh.test=console" \
 	<"$T/in" >"$T/out" 2>"$T/err" &
 pid=$!

@@ -14,7 +14,10 @@
 # 4. with BULKHEAD and /dev/kvm: a real VM's process has the same properties
 #    and one filter more per thread; a neighbour VM keeps running (and still
 #    answers) while hostile test guests run beside it; --no-sandbox is loud.
-# Prints PASS/FAIL lines and "N passed, N failed". Must run as root.
+# Every wait has a deadline, every bulkhead call a `timeout -k`. Prints
+# PASS/FAIL lines, "SKIP what: why" per skip and "N passed, N failed,
+# N skipped". Must run as root; with BULKHEAD given, /dev/kvm and a cgroup
+# hierarchy must exist (their absence fails, it does not skip).
 P=$1
 BH=${2:-}
 ELF=${3:-}
@@ -22,8 +25,29 @@ T=${TMPDIR:-/tmp}/sbtests.$$
 mkdir -p "$T"
 pass=0
 fail=0
+skip=0
 ok() { pass=$((pass + 1)); echo "PASS $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+# wait_bounded PID SECS WHAT: wait for the background job PID at most SECS
+# seconds; past that, say so, TERM it, KILL it 5 s later, and return 124.
+# Otherwise its exit status. (kill -0 is true for a zombie: read its state.)
+wait_bounded() {
+	_n=0
+	while _st=$(sed -n 's/.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) &&
+		[ -n "$_st" ] && [ "$_st" != Z ]; do
+		if [ "$_n" -ge $(($2 * 10)) ]; then
+			echo "TIMEOUT: $3 (pid $1) still running after $2 s: killing it"
+			kill -TERM "$1" 2>/dev/null
+			sleep 5
+			kill -KILL "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			return 124
+		fi
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	wait "$1"
+}
 
 echo "--- allowlist sizes"
 "$P" --sizes
@@ -86,6 +110,8 @@ child_of() {
 start_echo_vm() {
 	rm -f "$T/nb"
 	mkfifo "$T/nb"
+	# Not under timeout(1): the tests signal this very process ($nb, the
+	# supervisor); every wait for it is a wait_bounded instead.
 	"$BH" run --kernel "$ELF/echo.elf" --test-device --mem 64M "$@" <"$T/nb" >"$T/nb.out" \
 		2>"$T/nb.err" &
 	nb=$!
@@ -133,6 +159,8 @@ check_jailed() {
 			lim="$lim$(cat "/sys/fs/cgroup/${c%%:*}$cg/${c#*:}" 2>/dev/null) "
 		done
 		[ "$lim" = "335544320 200000 9 " ] || why="$why; cgroup v1 limits '$lim'"
+	else
+		why="$why; no cgroup hierarchy (neither v2 nor v1 memory) under /sys/fs/cgroup"
 	fi
 	# The environment is wiped, not just unset (SB_SECRET is set below).
 	! grep -q SB_SECRET "/proc/$pid/environ" || why="$why; environment still readable"
@@ -178,9 +206,9 @@ else
 	bad "held-jail/distinct-uids" "$(tr '\n' ' ' <"$T/uids")"
 fi
 exec 3>&- 4>&-
-wait "$h1"
+wait_bounded "$h1" 30 "held jail 1"
 r1=$?
-wait "$h2"
+wait_bounded "$h2" 30 "held jail 2"
 if [ "$r1" = 0 ] && grep -q '^ok: allowed' "$T/h1"; then
 	ok "held-jail/runs-after-inspection"
 else
@@ -203,7 +231,7 @@ held_check() {
 	p3=$(sed -n 's/^hostpid //p' "$T/h3")
 	if [ -n "$p3" ]; then check_jailed "$1" "$p3"; else bad "$1" "$(head -n 3 "$T/h3")"; fi
 	exec 6>&-
-	wait "$h3"
+	wait_bounded "$h3" 30 "held jail ($1)"
 }
 
 # A VM process killed outright (OOM killer, operator): the supervisor says
@@ -217,7 +245,7 @@ i=0
 while [ $i -lt 100 ] && ! grep -q hostpid "$T/h3"; do sleep 0.1; i=$((i + 1)); done
 p3=$(sed -n 's/^hostpid //p' "$T/h3")
 [ -n "$p3" ] && kill -KILL "$p3"
-wait "$h3"
+wait_bounded "$h3" 30 "the supervisor of a killed jail"
 rc=$?
 exec 6>&-
 left=$(find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-$p3" 2>/dev/null)
@@ -264,9 +292,12 @@ if setpriv --help 2>&1 | grep -q -- --reuid && [ "$(id -u)" = 0 ]; then
 	fi
 else
 	echo "SKIP unprivileged: needs root and util-linux's setpriv (busybox's lacks --reuid)"
+	skip=$((skip + 1))
 fi
 
-if [ -n "$BH" ] && [ -c /dev/kvm ]; then
+if [ -n "$BH" ] && ! [ -c /dev/kvm ]; then
+	bad "vm" "BULKHEAD given but no /dev/kvm: the real-VM checks cannot run"
+elif [ -n "$BH" ]; then
 	echo "--- 4. real VMs: the jail, a neighbour beside hostile guests"
 	# VM cgroups that exist already (other VMs on this host) are not ours.
 	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.before"
@@ -283,11 +314,19 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 			ok "vm/--sandbox-gid" || bad "vm/--sandbox-gid" "$(status_of "$vmpid" Gid)"
 		# Each thread: the process-wide filter plus its own kind's.
 		nf=""
-		for t in /proc/"$vmpid"/task/*; do nf="$nf $(sed -n 's/^Seccomp_filters:[[:space:]]*//p' "$t/status")"; done
-		case "$nf" in
-		*" 1"*) bad "vm/per-thread-filters" "filters per thread:$nf" ;;
-		*) ok "vm/per-thread-filters (filters per thread:$nf)" ;;
-		esac
+		few=""
+		for t in /proc/"$vmpid"/task/*; do
+			n=$(sed -n 's/^Seccomp_filters:[[:space:]]*//p' "$t/status")
+			nf="$nf ${n:-?}"
+			[ -n "$n" ] && [ "$n" -ge 2 ] || few="$few ${t##*/}:${n:-none}"
+		done
+		# At least a vCPU thread and the event thread besides the main one.
+		nt=$(echo $nf | wc -w)
+		if [ -n "$few" ] || [ "$nt" -lt 3 ]; then
+			bad "vm/per-thread-filters" "want >= 2 filters on each of >= 3 threads; per thread:$nf"
+		else
+			ok "vm/per-thread-filters (filters per thread:$nf)"
+		fi
 		grep -q 'sandbox: on:' "$T/nb.err" && ok "vm/sandbox-logged-at-start" ||
 			bad "vm/sandbox-logged-at-start" "$(head -n 5 "$T/nb.err")"
 	else
@@ -297,7 +336,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	# Each ends as it does unjailed (the codes kvm_tests.sh checks).
 	for spec in beyond_ram:0 unmapped:0 exception:5 triple_fault:3 i8042_reset:0; do
 		g=${spec%%:*}
-		timeout 30 "$BH" run --kernel "$ELF/$g.elf" --test-device --mem 64M </dev/null \
+		timeout -k 5 30 "$BH" run --kernel "$ELF/$g.elf" --test-device --mem 64M </dev/null \
 			>"$T/h.out" 2>"$T/h.err"
 		rc=$?
 		[ "$rc" = "${spec#*:}" ] && ok "vm/hostile-guest-in-jail/$g (exit $rc)" ||
@@ -305,11 +344,13 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	done
 	# Hostile virtio drivers beside it (docs/virtio.md): each case checks the
 	# documented outcome itself and exits 0; the neighbour must not notice.
-	if [ -f "$ELF/virtio_hostile.elf" ]; then
+	if ! [ -f "$ELF/virtio_hostile.elf" ]; then
+		bad "vm/hostile-virtio-in-jail" "no $ELF/virtio_hostile.elf"
+	else
 		dd if=/dev/zero of="$T/vh.img" bs=1024 count=8192 2>/dev/null
 		for c in loop next_oob len_overflow avail_ahead indirect blk_badframe ring_hole \
 			msix_range pcicfg_ext; do
-			timeout 30 "$BH" run --kernel "$ELF/virtio_hostile.elf" --test-device --mem 64M \
+			timeout -k 5 30 "$BH" run --kernel "$ELF/virtio_hostile.elf" --test-device --mem 64M \
 				--disk "path=$T/vh.img" --cmdline "case=$c" </dev/null >"$T/h.out" 2>"$T/h.err"
 			rc=$?
 			[ "$rc" = 0 ] && ok "vm/hostile-virtio-in-jail/$c" ||
@@ -319,7 +360,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	if kill -0 "$nb" 2>/dev/null; then
 		echo "still-here" >&5
 		exec 5>&-
-		wait "$nb"
+		wait_bounded "$nb" 30 "the neighbour VM after its answer"
 		rc=$?
 		if [ "$rc" = 0 ] && grep -q 'echo: len 10 ' "$T/nb.out"; then
 			ok "vm/neighbour-survives-hostile-guests-and-answers"
@@ -335,7 +376,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	# (4: stopped by a signal) comes back unchanged.
 	start_echo_vm
 	kill -TERM "$nb"
-	wait "$nb"
+	wait_bounded "$nb" 30 "a VM sent SIGTERM"
 	rc=$?
 	exec 5>&-
 	if [ "$rc" = 4 ] && grep -q 'stopped by signal 15' "$T/nb.err"; then
@@ -346,7 +387,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.after"
 	left=$(grep -vxF -f "$T/cg.before" "$T/cg.after")
 	[ -z "$left" ] && ok "vm/cgroups-removed" || bad "vm/cgroups-removed" "$left"
-	timeout 30 "$BH" run --kernel "$ELF/hello.elf" --test-device --mem 64M --no-sandbox \
+	timeout -k 5 30 "$BH" run --kernel "$ELF/hello.elf" --test-device --mem 64M --no-sandbox \
 		</dev/null >"$T/out" 2>"$T/err"
 	rc=$?
 	if [ "$rc" = 0 ] && grep -q 'SANDBOX DISABLED' "$T/err"; then
@@ -360,7 +401,7 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	start_echo_vm
 	vmpid=$(child_of "$nb")
 	kill -KILL "$nb"
-	wait "$nb" 2>/dev/null
+	wait_bounded "$nb" 10 "a supervisor sent SIGKILL" >/dev/null
 	exec 5>&-
 	alive() { [ -r "/proc/$1/stat" ] && awk '{ exit $3 == "Z" }' "/proc/$1/stat"; }
 	i=0
@@ -378,5 +419,5 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 fi
 
 rm -rf "$T"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

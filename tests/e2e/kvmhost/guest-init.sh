@@ -2,8 +2,11 @@
 # /init of the nested KVM test host (L1 VM) built by tests/e2e/kvmhost/run.sh.
 # Loads the KVM modules of the L1 kernel, mounts proc/sys/devtmpfs and a tmpfs
 # on /tmp, runs /kvmhost/cmd with a guest-side timeout, and prints
-# "KVMHOST-EXIT <rc>" (rc 124 after "KVMHOST-TIMEOUT") for run.sh to parse,
-# then powers the VM off. POSIX sh for busybox.
+# "KVMHOST-EXIT <rc>" (rc 123 after "KVMHOST-TIMEOUT": the command outlived
+# its budget while the L1 was alive) for run.sh to parse, then powers the VM
+# off. While the command runs, "KVMHOST-HEARTBEAT <uptime>" every
+# KVMHOST_HEARTBEAT seconds (default 5) proves the L1 alive: run.sh calls an
+# L1 frozen only when even the heartbeat stops. POSIX sh for busybox.
 PATH=/kvmhost/bin:/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
 mount -t proc proc /proc
@@ -36,12 +39,15 @@ setsid sh /kvmhost/cmd < /dev/null &
 pid=$!
 ( sleep "$left"; touch /kvmhost/timed-out; kill -TERM -- "-$pid" "$pid"; sleep 2; kill -KILL -- "-$pid" "$pid" ) 2>/dev/null &
 wd=$!
+( while sleep "${KVMHOST_HEARTBEAT:-5}"; do echo "KVMHOST-HEARTBEAT $(cut -d' ' -f1 /proc/uptime)"; done ) &
+hb=$!
 wait "$pid"
 rc=$?
-kill "$wd" 2>/dev/null
+kill "$wd" "$hb" 2>/dev/null
+wait "$hb" 2>/dev/null
 if [ -e /kvmhost/timed-out ]; then
     echo "KVMHOST-TIMEOUT after ${left}s"
-    rc=124
+    rc=123
 fi
 echo "KVMHOST-EXIT $rc"
 sync

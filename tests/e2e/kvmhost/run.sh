@@ -29,13 +29,18 @@
 #   --add SRC:DST    put SRC at DST in the guest (repeatable)
 #   --append ARGS    extra L1 kernel command line
 #   --cache DIR      kernel cache (default $BULKHEAD_CACHE or <repo>/.cache)
-#   --idle-timeout SEC  treat SEC seconds without any console output as a
-#                    frozen L1 and stop with 124 (default 0: off)
+#   --idle-timeout SEC  treat SEC seconds without any console output (the
+#                    L1's init prints a heartbeat every 5 s while the command
+#                    runs) as a frozen L1 and stop with 124 (default 0: off)
 #   --log FILE       keep the whole serial console log in FILE
 #   --verbose        relay the whole console (kernel messages too)
-# Exit status: SCRIPT's status; 124 on timeout (host- or guest-side; QEMU is
-# killed by PID); 125 if the VM ended without the KVMHOST-EXIT marker (crash,
-# panic); 126 if the host lacks what is needed (see env.sh / scripts/deps.sh).
+# Exit status: SCRIPT's status; 124 only for a proven L1 freeze (no console
+# output, not even the heartbeat, for --idle-timeout seconds; the only status
+# worth a retry); 123 when the command outlived --timeout while the L1 was
+# alive (the guest-side watchdog fired, or the host-side deadline passed with
+# the heartbeat still coming: a hang of the command, never retried); 125 if
+# the VM ended without the KVMHOST-EXIT marker (crash, panic); 126 if the host
+# lacks what is needed (see env.sh / scripts/deps.sh). QEMU is killed by PID.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -184,6 +189,7 @@ else
                           { sub(/\r$/, "") }
         /^KVMHOST-EXIT /  { exit }
         /^KVMHOST-TIMEOUT/ { exit }
+        /^KVMHOST-HEARTBEAT/ { next }
         on                { print; fflush() }
         /^KVMHOST-START/  { on = 1 }' &
 fi
@@ -235,12 +241,13 @@ boot=$(tr -d '\r' < "$log" | sed -n 's/^KVMHOST-START uptime=//p' | tail -n 1)
 
 if [ "$timed_out" -eq 1 ] && [ -z "$marker" ]; then
     if [ "$frozen" -eq 1 ]; then
-        echo "kvmhost: TIMEOUT: no console output for ${idle_s}s: the L1 VM looks frozen (QEMU killed); last console lines:" >&2
-    else
-        echo "kvmhost: TIMEOUT: no result within ${timeout_s}s (QEMU killed); last console lines:" >&2
+        echo "kvmhost: L1-FROZEN: no console output (not even the heartbeat) for ${idle_s}s (QEMU killed); last console lines:" >&2
+        tr -d '\r' < "$log" | tail -n 20 | sed 's/^/  | /' >&2
+        exit 124
     fi
+    echo "kvmhost: TIMEOUT: no result within ${timeout_s}s while the L1 was alive (QEMU killed); last console lines:" >&2
     tr -d '\r' < "$log" | tail -n 20 | sed 's/^/  | /' >&2
-    exit 124
+    exit 123
 fi
 if [ -z "$marker" ]; then
     echo "kvmhost: the L1 VM ended without a KVMHOST-EXIT marker (QEMU status $qrc, ${elapsed}s); last console lines:" >&2
@@ -249,8 +256,8 @@ if [ -z "$marker" ]; then
     exit 125
 fi
 if grep -q '^KVMHOST-TIMEOUT' "$log"; then
-    echo "kvmhost: TIMEOUT: the guest command was killed after the ${timeout_s}s budget" >&2
-    exit 124
+    echo "kvmhost: TIMEOUT: the guest command was killed after the ${timeout_s}s budget (the L1 was alive)" >&2
+    exit 123
 fi
 grep -a '^KVMHOST-WARNING' "$log" | tr -d '\r' | sed 's/^/kvmhost: /' >&2 || true
 echo "kvmhost: exit $marker (L1 boot ${boot:-?}s guest uptime, total ${elapsed}s, cpu $cpu)" >&2

@@ -13,6 +13,7 @@
 
 #include "core/exit_ctl.h"
 #include "ctl/pause.h"
+#include "../test_wait.h"
 
 #define NTHREADS 4
 
@@ -81,8 +82,7 @@ static void test_pause_resume_stop(void **state)
 	{
 		uint64_t a = total(&vm);
 
-		while (total(&vm) == a)
-			;
+		TEST_WAIT_UNTIL(total(&vm) != a, "progress after the last resume");
 	}
 	/* a stop while paused releases every parked thread */
 	vm_pause_begin(&vm.pause);
@@ -90,7 +90,7 @@ static void test_pause_resume_stop(void **state)
 	assert_true(exit_ctl_request(&vm.exit, VM_EXIT_SIGNAL, 15, "stop while paused"));
 	vm_pause_wake(&vm.pause);
 	for (int i = 0; i < NTHREADS; i++)
-		assert_int_equal(pthread_join(th[i], NULL), 0);
+		test_join(th[i], "a vCPU thread parked when the stop came");
 	/* waiting for parked vCPUs returns at once once a stop was requested */
 	assert_int_equal(vm_pause_wait_parked(&vm.pause, &vm.exit, NTHREADS, 10000), 0);
 	exit_ctl_destroy(&vm.exit);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/console.h"
+#include "../test_wait.h"
 
 static char dir[] = "/tmp/bh-console-XXXXXX";
 
@@ -111,7 +112,7 @@ static void test_stalled_reader_does_not_block_stop(void **state)
 	for (int i = 0; i < 200 && !w.done; i++) /* ...until the VM stops */
 		usleep(10 * 1000);
 	assert_int_equal(w.done, 1);
-	pthread_join(t, NULL);
+	test_join(t, "the blocked console writer");
 	assert_int_equal(c.dropped, 1);
 	console_close(&c);
 	close(wfd);

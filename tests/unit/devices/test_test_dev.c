@@ -7,6 +7,7 @@
 #include "core/exit_ctl.h"
 #include "core/vcpu_self.h"
 #include "devices/test_dev.h"
+#include "../test_wait.h"
 
 struct fx {
 	struct io_bus pio;
@@ -67,7 +68,7 @@ static void run_vcpus(struct fx *f, const int *idx, int n, int times)
 		assert_int_equal(pthread_create(&th[i], NULL, vcpu_thread, &args[i]), 0);
 	}
 	for (int i = 0; i < n; i++) {
-		assert_int_equal(pthread_join(th[i], NULL), 0);
+		test_join(th[i], "a vCPU thread checking in");
 		assert_true(args[i].ok);
 	}
 }

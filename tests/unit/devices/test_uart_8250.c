@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "devices/uart_8250.h"
+#include "../test_wait.h"
 
 #define COM1 UART_COM1_BASE
 #define RBR (COM1 + 0)
@@ -470,16 +471,22 @@ static void test_concurrent_rx(void **state)
 	outb(&f->pio, FCR, 0x07);
 	outb(&f->pio, IER, 0x01);
 	assert_int_equal(pthread_create(&th, NULL, feed_thread, &fd), 0);
+	uint64_t end = test_now_ms() + TEST_WAIT_MS; /* for the next byte */
+
 	while (got < fd.total) {
+		if (test_now_ms() > end)
+			fail_msg("no byte for %d ms: %u of %u bytes arrived", TEST_WAIT_MS, got,
+				 fd.total);
 		if (inb(&f->pio, LSR) & 0x01) {
 			assert_int_equal(inb(&f->pio, RBR), (uint8_t)got);
 			got++;
+			end = test_now_ms() + TEST_WAIT_MS;
 		}
 		pthread_mutex_lock(&f->u.lock);
 		assert_true(f->u.rx_count <= UART_FIFO_SIZE);
 		pthread_mutex_unlock(&f->u.lock);
 	}
-	assert_int_equal(pthread_join(th, NULL), 0);
+	test_join(th, "the receive feeder thread");
 	assert_int_equal(inb(&f->pio, LSR) & 0x03, 0x00);
 	assert_int_equal(f->irq.level, 0);
 	assert_int_equal(f->u.rx_overruns, 0);

@@ -13,6 +13,7 @@
 #include "backends/block_file.h"
 #include "vq_fake.h"
 #include "virtio/blk.h"
+#include "../test_wait.h"
 
 #define RAM (64ULL << 20)
 #define IMG_SECTORS 2048ULL /* 1 MiB */
@@ -119,8 +120,8 @@ static unsigned kick(struct fx *f)
 	uint16_t before = fr_used_idx(&f->r);
 
 	ft_notify(f->vd, 0);
-	while (virtio_blk_inflight(f->b))
-		(void)virtio_blk_poll(f->b);
+	TEST_WAIT_UNTIL(!virtio_blk_inflight(f->b) || (virtio_blk_poll(f->b), 0),
+			"the backend to complete the kicked requests");
 	return (uint16_t)(fr_used_idx(&f->r) - before);
 }
 
@@ -485,14 +486,14 @@ static void test_before_driver_ok(void **state)
 	assert_int_equal(fr_activate(&f->r, &f->vd->vq[0], 0), 0); /* queue_enable */
 	f->vd->ops->notify(f->vd, 0);
 	pthread_mutex_unlock(&f->vd->lock);
-	while (virtio_blk_inflight(f->b))
-		(void)virtio_blk_poll(f->b);
+	TEST_WAIT_UNTIL(!virtio_blk_inflight(f->b) || (virtio_blk_poll(f->b), 0),
+			"requests in flight before DRIVER_OK to drain");
 	assert_int_equal(fr_used_idx(&f->r), 0);
 	pthread_mutex_lock(&f->vd->lock);
 	assert_int_equal(f->vd->ops->activate(f->vd), 0); /* DRIVER_OK */
 	pthread_mutex_unlock(&f->vd->lock);
-	while (virtio_blk_inflight(f->b))
-		(void)virtio_blk_poll(f->b);
+	TEST_WAIT_UNTIL(!virtio_blk_inflight(f->b) || (virtio_blk_poll(f->b), 0),
+			"the request posted before DRIVER_OK to complete");
 	assert_int_equal(fr_used_idx(&f->r), 1);
 	assert_int_equal(gmem_read(&f->gm, &st, STATUS, 1), 0);
 	assert_int_equal(st, VIRTIO_BLK_S_OK);
@@ -524,8 +525,8 @@ static void test_event_loop(void **state)
 	fr_desc(&f->r, 2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
 	fr_post(&f->r, 0);
 	ft_notify(f->vd, 0); /* as the transport's ioeventfd handler would */
-	while (!fr_get_used(&f->r, &id, &used))
-		sched_yield(); /* the event thread completes it */
+	/* the event thread completes it */
+	TEST_WAIT_UNTIL(fr_get_used(&f->r, &id, &used), "the event thread to complete the read");
 	floop_stop(&l);
 	assert_int_equal(used, 1025);
 	assert_int_equal(gmem_read(&f->gm, &st, STATUS, 1), 0);

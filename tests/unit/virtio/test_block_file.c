@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "backends/block_file.h"
+#include "../test_wait.h"
 
 #define IMG (1 << 20)
 
@@ -75,8 +76,8 @@ static int run(struct block_file *bf, struct block_req *req)
 
 	if (r)
 		return r;
-	while (block_file_reap(bf, &c, 1) == 0)
-		; /* io_uring: the kernel finishes it; sync: already done */
+	/* io_uring: the kernel finishes it; sync: already done */
+	TEST_WAIT_UNTIL(block_file_reap(bf, &c, 1) != 0, "the submitted request's completion");
 	assert_int_equal(c.tag, req->tag);
 	return c.res;
 }
@@ -151,8 +152,7 @@ static void test_depth_and_drain(void **state)
 	assert_int_equal(block_file_reap(bf, c, 4), 0); /* drained ones are gone */
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(block_file_submit(bf, &r[i]), 0);
-	while (got < 3)
-		got += block_file_reap(bf, c + got, 1);
+	TEST_WAIT_UNTIL((got += block_file_reap(bf, c + got, 1)) >= 3, "three completions");
 	assert_int_equal(block_file_inflight(bf), 0);
 	block_file_close(bf);
 }

@@ -28,6 +28,7 @@ static void test_ring_restricted(void **state)
 		/* io_uring refused on this host: nothing to check. */
 		block_file_close(bf);
 		unlink(path);
+		printf("# SKIP: io_uring refused on this host (the synchronous backend is used)\n");
 		skip();
 	}
 	sqe = io_uring_get_sqe(&bf->ring);

@@ -7,6 +7,7 @@
 
 #include "vq_fake.h"
 #include "virtio/console.h"
+#include "../test_wait.h"
 
 #define RAM (64ULL << 20)
 #define RXD FQ_DESC
@@ -207,13 +208,11 @@ static void test_tx_budget_deferred(void **state)
 	ft_notify(vd, 1);
 	assert_int_equal(f->out.total, 10 * VIRTIO_CONSOLE_TX_BUDGET_CHAINS);
 	floop_start(&l);
-	for (;;) {
+	{
 		struct virtio_console_stats st;
 
-		virtio_console_get_stats(vc, &st);
-		if (st.tx_bytes == 10ULL * n)
-			break;
-		sched_yield();
+		TEST_WAIT_UNTIL((virtio_console_get_stats(vc, &st), st.tx_bytes == 10ULL * n),
+				"the event thread to transmit every chain");
 	}
 	floop_stop(&l);
 	assert_int_equal(f->out.total, 10ULL * n);

@@ -7,6 +7,7 @@
 
 #include "vq_fake.h"
 #include "virtio/rng.h"
+#include "../test_wait.h"
 
 #define RAM (64ULL << 20)
 
@@ -112,8 +113,8 @@ static void test_budget_deferred(void **state)
 	ft_notify(vd, 0);
 	assert_int_equal(virtio_rng_bytes(rng), VIRTIO_RNG_BUDGET_BYTES);
 	floop_start(&l);
-	while (virtio_rng_bytes(rng) < 0x10000ULL * n)
-		sched_yield();
+	TEST_WAIT_UNTIL(virtio_rng_bytes(rng) >= 0x10000ULL * n,
+			"the event thread to fill every posted buffer");
 	floop_stop(&l);
 	assert_int_equal(fr_used_idx(&f->r), n);
 	vd->ops->destroy(vd);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "vq_fake.h"
+#include "../test_wait.h"
 
 #define RAM (16ULL << 20)
 
@@ -141,15 +142,12 @@ static void test_defer(void **state)
 	pthread_mutex_lock(&m.vd.lock);
 	virtio_dev_defer(&m.vd, 0);
 	pthread_mutex_unlock(&m.vd.lock);
-	for (;;) {
-		unsigned n;
+	{
+		unsigned n = 0;
 
-		pthread_mutex_lock(&m.vd.lock);
-		n = m.notifies;
-		pthread_mutex_unlock(&m.vd.lock);
-		if (n)
-			break;
-		sched_yield();
+		TEST_WAIT_UNTIL((pthread_mutex_lock(&m.vd.lock), n = m.notifies,
+				 pthread_mutex_unlock(&m.vd.lock), n != 0),
+				"the deferred work to run on the event thread");
 	}
 	floop_stop(&l);
 	assert_int_equal(m.notifies, 1);

@@ -22,6 +22,7 @@
 #include "core/guest_mem.h"
 #include "virtio/queue.h"
 #include "virtio/virtio_dev.h"
+#include "../test_wait.h"
 
 /* Default ring placement inside a test RAM: 64 KiB apart, low memory. */
 #define FQ_DESC 0x10000ULL
@@ -246,7 +247,7 @@ static inline void floop_stop(struct floop *l)
 	uint64_t one = 1;
 
 	assert_int_equal(write(l->stop_fd, &one, 8), 8);
-	pthread_join(l->thr, NULL);
+	test_join(l->thr, "the event loop thread after its stop");
 	assert_int_equal(l->rc, 0);
 }
 
