@@ -173,6 +173,24 @@ static const struct sc_rule setup_rules[] = {
 	ALLOW(ioctl, "(restricted to the ioctl tables; main's TCGETS/TCSETS for raw mode)"),
 };
 
+/* ---- sanitizer builds only (ASan/UBSan runtime; docs/security.md) ----
+ * Compiled in only when the compiler instruments this build for ASan
+ * (gcc: __SANITIZE_ADDRESS__, clang: __has_feature(address_sanitizer)); the
+ * hardened build's policy does not contain this table at all. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BH_SANITIZED 1
+#endif
+#endif
+#ifdef BH_SANITIZED
+static const struct sc_rule sanitizer_rules[] = {
+	ALLOW(sigaltstack, "ASan gives every thread an alternate signal stack (and removes it)"),
+	ALLOW(gettid, "ASan/LSan thread bookkeeping (thread start and exit, reports)"),
+};
+#endif
+
 struct sc_table {
 	const struct sc_rule *rules;
 	size_t nrules;
@@ -188,13 +206,19 @@ static const struct sc_table t_main = TABLE(main_rules, main_ioctls);
 static const struct sc_table t_vcpu = TABLE(vcpu_rules, vcpu_ioctls);
 static const struct sc_table t_event = TABLE(event_rules, event_ioctls);
 static const struct sc_table t_setup = TABLE_NOIOCTL(setup_rules);
+#ifdef BH_SANITIZED
+static const struct sc_table t_san = TABLE_NOIOCTL(sanitizer_rules);
+#define T_SAN &t_san,
+#else
+#define T_SAN
+#endif
 
 /* The tables making up each kind (NULL-terminated). */
-static const struct sc_table *const kind_tables[SC_KIND_COUNT][6] = {
-	[SC_KIND_MAIN] = { &t_common, &t_main, NULL },
-	[SC_KIND_VCPU] = { &t_common, &t_vcpu, NULL },
-	[SC_KIND_EVENT] = { &t_common, &t_event, NULL },
-	[SC_KIND_PROCESS] = { &t_common, &t_main, &t_vcpu, &t_event, &t_setup, NULL },
+static const struct sc_table *const kind_tables[SC_KIND_COUNT][7] = {
+	[SC_KIND_MAIN] = { &t_common, &t_main, T_SAN NULL },
+	[SC_KIND_VCPU] = { &t_common, &t_vcpu, T_SAN NULL },
+	[SC_KIND_EVENT] = { &t_common, &t_event, T_SAN NULL },
+	[SC_KIND_PROCESS] = { &t_common, &t_main, &t_vcpu, &t_event, &t_setup, T_SAN NULL },
 };
 
 const char *sc_kind_name(enum sc_kind kind)

@@ -14,7 +14,8 @@
  * the first broken expectation fails the guest (status 1).
  *
  * Case list: `case=list` prints it. Cases marked "QEMU differs" in cases()
- * behave differently under QEMU 7.2 (tests/guest/run-qemu.py skips them).
+ * behave differently under QEMU 7.2 (tests/guest/run-qemu.py runs them as
+ * expected failures, each with the symptom it prints there).
  */
 #include "rt/pci.h"
 #include "rt/rt.h"

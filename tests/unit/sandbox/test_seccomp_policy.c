@@ -8,6 +8,7 @@
 #include <linux/kvm.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -95,6 +96,30 @@ static void test_kinds_stay_apart(void **state)
 	assert_false(sc_policy_lists(SC_KIND_MAIN, __NR_getrandom));
 }
 
+/* Sanitizer builds (this test is compiled like the policy: both with or both
+ * without ASan) admit exactly what the ASan runtime needs in every kind
+ * (docs/security.md); any other build lists neither. ptrace and prctl stay
+ * forbidden either way (test_never_allowed), so LeakSanitizer cannot run in
+ * the jail. */
+static void test_sanitizer_table(void **state)
+{
+	bool san = false;
+
+#if defined(__SANITIZE_ADDRESS__)
+	san = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	san = true;
+#endif
+#endif
+	(void)state;
+	for (int k = 0; k < SC_KIND_COUNT; k++) {
+		assert_int_equal(sc_policy_lists((enum sc_kind)k, __NR_sigaltstack), san);
+		if (k != SC_KIND_PROCESS) /* the process filter has gettid for libc */
+			assert_int_equal(sc_policy_lists((enum sc_kind)k, __NR_gettid), san);
+	}
+}
+
 static void test_stats(void **state)
 {
 	struct sc_stats u, t;
@@ -116,6 +141,7 @@ int main(void)
 		cmocka_unit_test(test_every_rule_justified),
 		cmocka_unit_test(test_never_allowed),
 		cmocka_unit_test(test_union_covers_each_kind),
+		cmocka_unit_test(test_sanitizer_table),
 		cmocka_unit_test(test_kinds_stay_apart),
 		cmocka_unit_test(test_stats),
 	};
