@@ -232,7 +232,7 @@ p1pid=$(field p1 pid)
 p3pid=$(field p3 pid)
 bh pause p2 >/dev/null 2>&1
 kill -9 "$DPID"
-wait_bounded "$DPID" 10 "the daemon after kill -9"
+wait_bounded "$DPID" 10 "the daemon after kill -9" 2>/dev/null
 kill -9 "$p3pid"
 sleep 0.2
 start_daemon
