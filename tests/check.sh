@@ -54,10 +54,15 @@ MIN_DAEMON_KVM=27
 MIN_ASAN_HOSTILE=34 # the virtio_hostile cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
-# run (unit,cli,api,sandbox,fuzz,qemu,kvm); the build always runs. `make
-# check` never sets it, and a partial run says so above its summary line.
+# run (unit,cli,api,sandbox,fuzz,qemu,kvm), where kvm:SUITE runs one KVM
+# suite (its name in lower case, blanks as '-', e.g. kvm:kvm-tests); the
+# build always runs. `make check` never sets it, and a partial run says so
+# above its summary line.
 STAGES=${BULKHEAD_CHECK_STAGES:-all}
-want() { [ "$STAGES" = all ] || case ",$STAGES," in *",$1,"*) true ;; *) false ;; esac; }
+want() { [ "$STAGES" = all ] || case ",$STAGES," in *",$1,"* | *",$1:"*) true ;; *) false ;; esac; }
+want_suite() { # want_suite NAME: a KVM suite
+	[ "$STAGES" = all ] || case ",$STAGES," in *",kvm,"* | *",kvm:$(slug "$1"),"*) true ;; *) false ;; esac
+}
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 count() { # count NAME RC
@@ -67,7 +72,7 @@ skipped() { # skipped NAME REASON
 	SKIPPED=$((SKIPPED + 1))
 	SKIP_REASONS+=("$1: $2")
 }
-slug() { echo "$1" | tr -c 'a-zA-Z0-9\n' '-'; }
+slug() { echo "$1" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9]\{1,\}/-/g; s/^-//; s/-$//'; }
 # add_counts NAME FILE RC MIN: take the last "N passed, N failed[, N skipped]"
 # line a runner printed, its "SKIP <what>: <why>" lines, and check its exit
 # status RC against that line and the number of tests against MIN.
@@ -222,6 +227,7 @@ MIN_KVM=$((NCASES + MIN_KVM_EXTRA))
 case "$MODE" in
 native)
 	kvm_suite() { # kvm_suite NAME MIN SCRIPT ARGS...
+		want_suite "$1" || return 0
 		STAGE_MODES+=("$1=native")
 		run_suite "$1" "$2" 1800 "${@:3}"
 	}
@@ -254,6 +260,7 @@ nested)
 	nested_suite() { # nested_suite NAME MIN --add... -- SCRIPT ARGS...
 		local name=$1 min=$2 attempt rc log early=0 n
 		shift 2
+		want_suite "$name" || return 0
 		STAGE_MODES+=("$name=nested")
 		for attempt in 1 2 3; do
 			log="$LOGDIR/$(slug "$name").attempt$attempt.log"
