@@ -126,7 +126,13 @@ meson_counts() {
 		n=${n:-0}
 		case "$k" in
 		Ok | 'Expected Fail') ok=$((ok + n)) ;;
-		Skipped) for ((i = 0; i < n; i++)); do skipped "unit tests" "a meson test exited 77"; done ;;
+		Skipped)
+			for ((i = 0; i < n; i++)); do
+				why=$(awk '$0 ~ / SKIP / { for (j = 1; j <= NF; j++) if ($j == "/") print $(j + 1) }' "$log" |
+					sort -u | sed -n "$((i + 1))p")
+				skipped "unit tests" "${why:-a test} exited 77 (meson: skipped; its reason is in build-san/meson-logs/testlog.txt)"
+			done
+			;;
 		*) bad=$((bad + n)); [ "$n" -eq 0 ] || FAILED_NAMES+=("unit tests: $n $k") ;;
 		esac
 	done

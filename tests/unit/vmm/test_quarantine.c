@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "vm_fixture.h"
+#include "../test_wait.h"
 
 #define DISK_BYTES (32ull << 20)
 #define QUIET_MS 1500
@@ -55,7 +56,7 @@ static void busy_start(struct busy *b)
 static void busy_stop(struct busy *b)
 {
 	exit_ctl_request(&b->vm->exit, VM_EXIT_SIGNAL, 0, "test stop");
-	pthread_join(b->run.thread, NULL);
+	test_join(b->run.thread, "a VM thread after its stop request");
 	vm_destroy(b->vm);
 	free(b->vm);
 }

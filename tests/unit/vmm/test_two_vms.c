@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "vm_fixture.h"
+#include "../test_wait.h"
 
 static char dir[] = "/tmp/bh-two-vms.XXXXXX";
 static char con_a[128], con_b[128];
@@ -60,7 +61,7 @@ static void two_vms_run_at_once(void **state)
 	assert_int_equal(fx_start(&ra, a), 0);
 	assert_int_equal(fx_start(&rb, b), 0);
 	/* B ends by itself, with its own status; A keeps ticking. */
-	pthread_join(rb.thread, NULL);
+	test_join(rb.thread, "VM B, which exits by itself");
 	assert_int_equal(rb.reason, VM_EXIT_TEST);
 	assert_int_equal(b->exit.status, 7);
 	assert_false(exit_ctl_requested(&a->exit));
@@ -78,7 +79,7 @@ static void two_vms_run_at_once(void **state)
 
 	/* Stopping A is A's business only. */
 	assert_true(exit_ctl_request(&a->exit, VM_EXIT_SIGNAL, 0, "test stop"));
-	pthread_join(ra.thread, NULL);
+	test_join(ra.thread, "VM A after its stop request");
 	assert_int_equal(ra.reason, VM_EXIT_SIGNAL);
 	assert_int_equal(b->exit.status, 7);
 
@@ -129,8 +130,8 @@ static void pause_is_per_vm(void **state)
 
 	exit_ctl_request(&a->exit, VM_EXIT_SIGNAL, 0, "test stop");
 	exit_ctl_request(&b->exit, VM_EXIT_SIGNAL, 0, "test stop");
-	pthread_join(ra.thread, NULL);
-	pthread_join(rb.thread, NULL);
+	test_join(ra.thread, "VM A after its stop request");
+	test_join(rb.thread, "VM B after its stop request");
 	vm_destroy(a);
 	vm_destroy(b);
 	free(a);
