@@ -189,10 +189,10 @@ int ctl_msg_parse(const void *buf, size_t len, const int *fds, unsigned nfds, bo
 	if (len < HDR_LEN)
 		REFUSE("control record of %zu bytes (the header alone is %zu)", len, HDR_LEN);
 	memcpy(&h, buf, sizeof(h)); /* validate the copy only */
-	out->hdr.seq = h.seq;       /* what it claims, for the refusal */
-	out->hdr.type = h.type;
 	if (h.magic != CTL_MAGIC)
 		REFUSE("bad control magic 0x%08x", h.magic);
+	out->hdr.seq = h.seq; /* what it claims to be, for the refusal */
+	out->hdr.type = h.type;
 	if (h.version != CTL_VERSION)
 		REFUSE("control version %u (this side speaks %u)", h.version, CTL_VERSION);
 	if (len > HDR_LEN + CTL_PAYLOAD_MAX)
@@ -315,6 +315,21 @@ int ctl_send_msg(int sock, const struct ctl_msg *m, uint64_t deadline_ns, char *
 	return 0;
 }
 
+/* For a refusal before parsing: the seq and type a record with our magic
+ * claims (see ctl_msg_parse). */
+static void claim(const unsigned char *buf, ssize_t n, struct ctl_msg *m)
+{
+	struct ctl_hdr h;
+
+	if (n < (ssize_t)HDR_LEN)
+		return;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic == CTL_MAGIC) {
+		m->hdr.seq = h.seq;
+		m->hdr.type = h.type;
+	}
+}
+
 static void close_all(int *fds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -378,6 +393,7 @@ int ctl_recv_msg(int sock, bool reply, struct ctl_msg *m, uint64_t deadline_ns, 
 			}
 		}
 	}
+	claim(buf, n, m);
 	if (mh.msg_flags & MSG_CTRUNC) {
 		close_all(fds, nfds);
 		snprintf(err, errlen, "control data truncated: more than %u descriptors sent",
@@ -390,6 +406,7 @@ int ctl_recv_msg(int sock, bool reply, struct ctl_msg *m, uint64_t deadline_ns, 
 		return -EPROTO;
 	}
 	if (n == 0) {
+		memset(&m->hdr, 0, sizeof(m->hdr));
 		close_all(fds, nfds);
 		snprintf(err, errlen, "the peer closed the control connection");
 		return -ECONNRESET;

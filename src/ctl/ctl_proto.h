@@ -143,8 +143,9 @@ void ctl_msg_close_fds(struct ctl_msg *m);
  * length against the datagram and the type, descriptor count against the
  * header and the type, request status 0, reply status -errno, reply state
  * bits, descriptor names, list counts. -EPROTO with the reason in err; then
- * out->hdr holds only the seq and type the record claimed (0 when not even a
- * header arrived), so a reply can still name the request it refuses. */
+ * out->hdr holds only the seq and type the record claimed (0 unless at least
+ * a header with the right magic arrived), so a reply can still name the
+ * request it refuses. */
 int ctl_msg_parse(const void *buf, size_t len, const int *fds, unsigned nfds, bool reply,
 		  struct ctl_msg *out, char *err, size_t errlen) BH_WUR;
 
