@@ -56,7 +56,7 @@ bench: build
 # prefix defaults to /usr/local). make uninstall removes what it installed.
 install: build
 	@if [ -n "$(PREFIX)" ]; then meson configure $(BUILD) --prefix=$(PREFIX); ninja -C $(BUILD); fi
-	meson install -C $(BUILD) --no-rebuild
+	DESTDIR="$(DESTDIR)" meson install -C $(BUILD) --no-rebuild
 
 uninstall:
 	ninja -C $(BUILD) uninstall
