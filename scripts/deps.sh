@@ -23,8 +23,8 @@ usage() {
 # The packaging tests (tests/pkg): building the .deb (dpkg-dev, debhelper),
 # lintian, man page linting (mandoc, groff-base, man-db), systemd for
 # systemd-analyze verify / systemd-socket-activate / systemd-sysusers, passwd
-# (useradd) for the test users.
-pkg_pkgs=(dpkg-dev debhelper lintian mandoc groff-base man-db systemd passwd)
+# (useradd) for the test users, zsh to parse the zsh completion.
+pkg_pkgs=(dpkg-dev debhelper lintian mandoc groff-base man-db systemd passwd zsh)
 
 # libmicrohttpd-dev, libjson-c-dev, libcurl4-openssl-dev: bulkheadd's HTTP
 # server, JSON for VM configs and the API, the CLI's HTTP client (unix socket).

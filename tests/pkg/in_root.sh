@@ -95,7 +95,11 @@ try:
     s.connect(sys.argv[1])
 except OSError as e:
     print(e.strerror)' "$listen") && [ "$why" = "Permission denied" ]; then
-	ok "bulkhead ps refused to a non-member (connect: $why; CLI: $(printf '%s' "$out" | head -n 1 | cut -c1-70))"
+	if printf '%s' "$out" | grep -q "permission denied (the socket admits root and members of its group"; then
+		ok "bulkhead ps refused to a non-member (connect: $why), and the CLI says why"
+	else
+		bad "the CLI explains the refusal" "$out"
+	fi
 else
 	bad "bulkhead ps refused to a non-member" "connect: ${why:-connected}; CLI: $out"
 fi
