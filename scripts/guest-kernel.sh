@@ -75,7 +75,7 @@ if [ "$mode" = lab ]; then
     bpid=$!
     lab_objects() {
         local n w
-        w=$(ls -d "$cache"/lab/build.*/linux-source-6.1 2>/dev/null | head -n 1)
+        w=$(ls -d "$cache"/lab/build.*/linux-source-6.1 2>/dev/null | head -n 1 || true)
         if [ -z "$w" ]; then echo "lab kernel: unpacking linux-source-6.1"; return; fi
         n=$(find "$w" -name '*.o' 2>/dev/null | wc -l)
         echo "lab kernel: building, $n objects compiled (about 7-11 min once on 2 cores)"

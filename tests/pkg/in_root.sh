@@ -139,7 +139,11 @@ if [ -d "/proc/$daemon_pid" ] && [ "$(readlink "/proc/$daemon_pid/exe" 2>/dev/nu
 	readlink "/proc/$daemon_pid/exe" | grep -q bulkheadd; then
 	bad "removal stops bulkheadd" "pid $daemon_pid still runs"
 else
-	ok "removal stopped the running bulkheadd (prerm)"
+	if grep -q "^bulkhead: stopping bulkheadd and its VMs: *$daemon_pid\b" "$T/purge.log"; then
+		ok "removal stopped the running bulkheadd (prerm: pid $daemon_pid)"
+	else
+		bad "removal stopped bulkheadd" "gone, but not by prerm: $(cat "$T/purge.log")"
+	fi
 fi
 left=""
 for p in /proc/[0-9]*/exe; do
