@@ -167,6 +167,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		bh_err("out of memory");
 		goto out;
 	}
+	vm_set_fds(vm, fds); /* devices take theirs in their attach step */
 	ret = vm_create(vm, cfg);
 	if (ret) {
 		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
