@@ -7,7 +7,10 @@
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
 #      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
 #   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
-#   6. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
+#   6. packaging: make install into a DESTDIR, man pages, completion, the
+#      Debian package (lintian), installed, socket-activated and purged in a
+#      throwaway root (tests/pkg/pkg_tests.sh)
+#   7. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
 #      cloud kernel + its kvm modules): real KVM, just slower.
@@ -46,6 +49,7 @@ MIN_CLI=33
 MIN_API=73
 MIN_SANDBOX_HOST=27
 MIN_FUZZ=5
+MIN_PKG=1 # set below from a run
 MIN_QEMU=34
 MIN_KVM_EXTRA=6 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=4
@@ -54,7 +58,7 @@ MIN_DAEMON_KVM=27
 MIN_ASAN_HOSTILE=34 # the virtio_hostile cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
-# run (unit,cli,api,sandbox,fuzz,qemu,kvm), where kvm:SUITE runs one KVM
+# run (unit,cli,api,sandbox,fuzz,qemu,pkg,kvm), where kvm:SUITE runs one KVM
 # suite (its name in lower case, blanks as '-', e.g. kvm:kvm-tests); the
 # build always runs. `make check` never sets it, and a partial run says so
 # above its summary line.
@@ -209,6 +213,11 @@ else
 	count "virtio guests under QEMU: no QEMU" 1
 fi
 
+if want pkg; then
+	stage "packaging (install tree, man pages, completion, Debian package, socket activation)"
+	run_suite "packaging" "$MIN_PKG" 900 tests/pkg/pkg_tests.sh build
+fi
+
 # (the KVM stage is not indented under this `if`: it keeps its diff small)
 if want kvm; then
 stage "KVM tests"
@@ -303,6 +312,7 @@ nested)
 	nested_suite "sandbox tests" "$MIN_SANDBOX_KVM" \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "build/tests/sandbox/sb_probe:/t/sb_probe" \
+		--add "build/tests/sandbox/ctl_probe:/t/ctl_probe" \
 		--add "build/tests/guest:/t/guests" \
 		--add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh" \
 		-- /t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests
