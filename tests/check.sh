@@ -53,7 +53,7 @@ MIN_PKG=38
 MIN_QEMU=34
 MIN_KVM_EXTRA=6 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=4
-MIN_SANDBOX_KVM=48
+MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=27
 MIN_ASAN_HOSTILE=34 # the virtio_hostile cases + 2 console-input tests
 
