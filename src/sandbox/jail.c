@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -257,6 +259,26 @@ static void sigsys_trap(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, BH_EXIT_HOST);
 }
 
+void jail_prepare_libc(void)
+{
+	/* libc reads the time zone file on the first gmtime_r() (the RTC):
+	 * do it now, while there is a filesystem. */
+	tzset();
+	/* glibc's malloc gives each new thread its own arena until there are
+	 * more than 8; the next thread then asks how many CPUs are online
+	 * (__get_nprocs(): open("/sys/devices/system/cpu/online")) to size the
+	 * limit. After the jail that open is fatal: with 8 or more vCPUs the
+	 * VM process died by SIGSYS as its threads started. Fix the limit now,
+	 * at the value glibc would choose (8 arenas per online CPU), so it never
+	 * asks. ASan's allocator ignores this (it has no arenas to limit). */
+#ifdef M_ARENA_MAX
+	int n = get_nprocs();
+
+	if (mallopt(M_ARENA_MAX, 8 * (n > 0 ? n : 1)) != 1)
+		bh_dbg("sandbox: mallopt(M_ARENA_MAX) not supported by this allocator");
+#endif
+}
+
 int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 {
 	struct sc_stats st[SC_KIND_COUNT];
@@ -272,9 +294,9 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		}
 		sc_policy_stats((enum sc_kind)k, &st[k]);
 	}
-	/* libc reads the time zone file on the first gmtime_r() (the RTC):
-	 * do it now, while there is a filesystem. */
-	tzset();
+	/* What the C library would otherwise do on its own after the jail,
+	 * decided now (docs/security.md, "What libc may do after the jail"). */
+	jail_prepare_libc();
 	/* Over RLIMIT_FSIZE a write fails with EFBIG instead of killing us. */
 	signal(SIGXFSZ, SIG_IGN);
 	if (j->cfg.seccomp_trap) {

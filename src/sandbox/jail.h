@@ -83,6 +83,12 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
  * loud warning). */
 int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen) BH_WUR;
 
+/* Make the C library do now, while files can still be opened, what it would
+ * otherwise do on its own later (read the time zone; size malloc's arena
+ * limit, which otherwise reads /sys once a process has more than 8 threads).
+ * jail_enter() calls it first; main thread, before any other thread. */
+void jail_prepare_libc(void);
+
 /* struct vm's thread_init hook (opaque = struct jail *): load this thread's
  * filter. Called by the thread itself, first thing. */
 int jail_thread_init(void *opaque, enum vm_thread_kind kind);
