@@ -2,10 +2,16 @@
  * CPU checks in on the test device (port 0xf0) and bumps a shared counter.
  * The BSP waits, bounded, for the counter to reach `cpus=N` from the command
  * line (default 1), then also waits a short grace period to catch extra CPUs.
- * Exit 0 if exactly N CPUs arrived, else 1. All ring 0, kept short. */
+ * With `spin=K`, every CPU (the BSP too) then computes K iterations while
+ * the others do, and the BSP waits, bounded, until all N have finished: the
+ * VMM must keep every vCPU thread running at once (its vCPU threads all
+ * start, load their filters and allocate while the guest is busy).
+ * Exit 0 if exactly N CPUs arrived (and, with spin, all N finished), else 1.
+ * All ring 0, kept short. */
 #include "rt/rt.h"
 
-static volatile uint32_t arrived;
+static volatile uint32_t arrived, finished;
+static uint64_t spin_iters;
 
 static void check_in(unsigned idx)
 {
@@ -13,9 +19,22 @@ static void check_in(unsigned idx)
 	__atomic_fetch_add(&arrived, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Pure computation, no exits: a busy vCPU. */
+static void spin(unsigned idx)
+{
+	uint64_t x = idx + 1;
+
+	for (uint64_t i = 0; i < spin_iters; i++)
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+	__asm__ volatile("" : : "r"(x));
+	__atomic_fetch_add(&finished, 1, __ATOMIC_SEQ_CST);
+}
+
 void guest_ap_main(unsigned idx)
 {
 	check_in(idx);
+	if (spin_iters)
+		spin(idx);
 }
 
 int guest_main(void)
@@ -24,6 +43,7 @@ int guest_main(void)
 	/* ~1 s at 3 GHz; the TSC ticks in real time even where ring 0 is emulated. */
 	uint64_t budget = rt_param_u64("wait_mcycles=", 3000) * 1000000ULL;
 
+	spin_iters = rt_param_u64("spin=", 0);
 	check_in(0);
 	rt_start_aps();
 	uint64_t t0 = rdtsc();
@@ -35,5 +55,15 @@ int guest_main(void)
 	rt_printf("smp: %u of %u CPUs checked in (%lu Mcycles)\n", n, expected, took / 1000000);
 	if (n != expected)
 		rt_fail("smp", "%u CPUs arrived, expected %u", n, expected);
+	if (spin_iters) {
+		spin(0);
+		t0 = rdtsc();
+		while (finished < n && rdtsc() - t0 < budget)
+			cpu_relax();
+		rt_printf("smp: %u of %u CPUs finished %lu iterations each\n", finished, n,
+			  spin_iters);
+		if (finished != n)
+			rt_fail("smp", "%u of %u CPUs finished computing", finished, n);
+	}
 	rt_pass("smp");
 }
