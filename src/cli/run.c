@@ -551,6 +551,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	ret = exit_code_for(vm, vm_run(vm));
+	if (vm->abandoned) {
+		/* A vCPU thread that never stopped still uses the VM: leave it
+		 * all to the process's exit, which ends every thread (vm.h). */
+		config_json_free(json);
+		return ret;
+	}
 	vm->ctl = NULL;
 	if (control_fd >= 0)
 		ctl_vmm_destroy(&ctl);

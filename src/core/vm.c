@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
@@ -252,7 +253,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			    VM_MAX_VCPUS);
 	if ((ret = exit_ctl_init(&vm->exit)))
 		return fail(vm, ret, "eventfd: %s", strerror(-ret));
-	if ((ret = event_loop_init(&vm->el, exit_ctl_fd(&vm->exit))))
+	/* The event thread ends once every vCPU stopped, not at the stop
+	 * request: until then it still reads stop signals (vm_run). */
+	if ((ret = event_loop_init(&vm->el, exit_ctl_done_fd(&vm->exit))))
 		return fail(vm, ret, "epoll: %s", strerror(-ret));
 	/* Operator input first (sizes, images, console file), so bad input is
 	 * reported as such even on a host without KVM; then the host side. */
@@ -292,6 +295,67 @@ int vm_thread_init(struct vm *vm, enum vm_thread_kind kind, unsigned index)
 static void kick_handler(int sig)
 {
 	(void)sig; /* only interrupts KVM_RUN */
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Join `t` if it ends within `ms` milliseconds. */
+static bool join_within(pthread_t t, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, &ts) == 0;
+}
+
+/* After the stop request: kick every vCPU until its thread ends. A kick can
+ * be missed (a signal that arrives while the thread is outside KVM_RUN with
+ * immediate_exit already cleared, a kernel that keeps the vCPU in the guest),
+ * so the kicks repeat every few milliseconds. True once all are joined;
+ * false when some did not end within the deadline or a second stop signal
+ * asked not to wait (those threads are left running, named on stderr). */
+static bool vm_stop_vcpus(struct vm *vm)
+{
+	const uint64_t deadline = mono_ms() + VM_STOP_DEADLINE_MS;
+	unsigned left;
+
+	for (;;) {
+		vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
+		for (unsigned i = 0; i < vm->ncpus; i++)
+			if (vm->vcpus[i].thread_started)
+				vcpu_kick(&vm->vcpus[i]);
+		left = 0;
+		for (unsigned i = 0; i < vm->ncpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+
+			if (!v->thread_started)
+				continue;
+			if (join_within(v->thread, left ? 0 : 20))
+				v->thread_started = false;
+			else
+				left++;
+		}
+		if (!left)
+			return true;
+		if (exit_ctl_forced(&vm->exit) || mono_ms() >= deadline)
+			break;
+	}
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].thread_started)
+			bh_err("vCPU %u did not stop %s; ending the VM process without it", i,
+			       exit_ctl_forced(&vm->exit)
+				       ? "before a second stop signal"
+				       : "within " VM_STOP_DEADLINE_TEXT " of the stop request");
+	return false;
 }
 
 enum vm_exit_reason vm_run(struct vm *vm)
@@ -346,18 +410,20 @@ enum vm_exit_reason vm_run(struct vm *vm)
 		/* the stop is requested; fall through to the teardown */
 	}
 	reason = exit_ctl_wait(&vm->exit);
-	vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		if (vm->vcpus[i].thread_started) {
-			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].thread_started = false;
-		}
+	if (!vm_stop_vcpus(vm))
+		vm->abandoned = true;
+	/* Only now may the event thread end: until here it read stop signals
+	 * (a second one ends the wait above). */
+	exit_ctl_done(&vm->exit);
+	if (ev_started && !join_within(ev_thread, vm->abandoned ? 100 : VM_STOP_DEADLINE_MS)) {
+		bh_err("the event thread did not stop; ending the VM process without it");
+		vm->abandoned = true;
 	}
-	if (ev_started)
-		pthread_join(ev_thread, NULL);
 	console_restore_tty(&vm->console);
+	if (vm->abandoned) {
+		pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+		return reason;
+	}
 	if (sig_fd >= 0) {
 		event_loop_del(&vm->el, sig_fd);
 		close(sig_fd);
@@ -369,6 +435,8 @@ enum vm_exit_reason vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	if (vm->abandoned)
+		return; /* threads still use it; the process is ending (vm_run) */
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->ncpus; i++)
 			if (vm->vcpus[i].fd >= 0 || vm->vcpus[i].thread_started)

@@ -72,7 +72,15 @@ struct vm {
 	bool err_is_config;         /* err was caused by bad input, not the host */
 	vm_thread_init_fn thread_init; /* NULL: none (see vm_thread_init_fn) */
 	void *thread_init_opaque;
+	bool abandoned;             /* vm_run(): a thread did not stop in time and
+	                             * still uses this VM (see vm_run) */
 };
+
+/* How long vm_run() kicks vCPUs that do not leave KVM_RUN after a stop
+ * request before it gives up on them (and a second stop signal ends the wait
+ * at once). */
+#define VM_STOP_DEADLINE_MS 5000
+#define VM_STOP_DEADLINE_TEXT "5 s"
 
 /* Run vm->thread_init for the calling thread, if any; on failure request a
  * host-error stop naming the thread. Returns 0 or -errno. */
@@ -84,9 +92,17 @@ int vm_thread_init(struct vm *vm, enum vm_thread_kind kind, unsigned index) BH_W
  * then calls vm_destroy(). */
 int vm_create(struct vm *vm, const struct vm_config *cfg) BH_WUR;
 
-/* Run until the VM stops. Returns the reason; details in vm->exit. */
+/* Run until the VM stops. Returns the reason; details in vm->exit.
+ * After the stop request every vCPU is kicked, again and again, until its
+ * thread ends; the event thread keeps serving stop signals meanwhile. A
+ * vCPU thread (or the event thread) still running VM_STOP_DEADLINE_MS later,
+ * or when a second stop signal arrives, is given up on: vm->abandoned is
+ * set, and the caller must then neither vm_destroy() nor free the VM but
+ * end the process promptly (its exit takes the threads along and the kernel
+ * reclaims the VM) — a VM must stop whatever its vCPUs do. */
 enum vm_exit_reason vm_run(struct vm *vm);
 
+/* Free everything; a no-op for an abandoned VM (see vm_run). */
 void vm_destroy(struct vm *vm);
 
 #endif

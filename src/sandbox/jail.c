@@ -101,7 +101,8 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	sigset_t fwd, old;
 	int sync[2], ret, own_pidns;
 	struct termios tty;
-	bool have_tty;
+	struct timespec kill_at = { 0, 0 }; /* SIGKILL then, once a stop was forwarded */
+	bool have_tty, killed = false;
 	pid_t pid;
 	/* What the supervisor tells the VM process once its cgroup is ready. */
 	struct {
@@ -212,18 +213,50 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	close(sync[1]); /* on failure the child reads EOF and gives up */
 	for (;;) {
 		siginfo_t si;
-		int status;
+		int status, r;
 
-		if (sigwaitinfo(&fwd, &si) < 0)
+		if (kill_at.tv_sec && !killed) {
+			struct timespec now, left;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left.tv_sec = kill_at.tv_sec - now.tv_sec;
+			left.tv_nsec = kill_at.tv_nsec - now.tv_nsec;
+			if (left.tv_nsec < 0) {
+				left.tv_nsec += 1000000000L;
+				left.tv_sec--;
+			}
+			if (left.tv_sec < 0) {
+				/* The VM process should have ended by itself long
+				 * ago (it gives up on stuck vCPUs after
+				 * VM_STOP_DEADLINE_MS): end it. */
+				bh_err("the VM process (pid %d) did not end within %d s of the stop "
+				       "signal: killing it (SIGKILL)",
+				       (int)pid, JAIL_STOP_GRACE_S);
+				kill(pid, SIGKILL);
+				killed = true;
+				continue;
+			}
+			r = sigtimedwait(&fwd, &si, &left);
+		} else {
+			r = sigwaitinfo(&fwd, &si);
+		}
+		if (r < 0)
 			continue;
 		if (si.si_signo != SIGCHLD) {
 			kill(pid, si.si_signo);
+			if (!kill_at.tv_sec) {
+				clock_gettime(CLOCK_MONOTONIC, &kill_at);
+				kill_at.tv_sec += JAIL_STOP_GRACE_S;
+			}
 			continue;
 		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			if (WIFSIGNALED(status) && have_tty)
 				(void)tcsetattr(STDIN_FILENO, TCSANOW, &tty);
-			*exit_code = report_child(pid, status);
+			if (killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+				*exit_code = BH_EXIT_SIGNAL; /* stopped by the operator's signal */
+			else
+				*exit_code = report_child(pid, status);
 			break;
 		}
 	}

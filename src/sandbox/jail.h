@@ -76,6 +76,12 @@ void jail_init(struct jail *j, const struct jail_config *cfg);
  * vm_run() still stops the VM once it runs. */
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
 
+/* The supervisor forwards a stop signal, and if the VM process has not ended
+ * JAIL_STOP_GRACE_S seconds later (it gives up on vCPUs that ignore the stop
+ * after VM_STOP_DEADLINE_MS), kills it with SIGKILL; the exit code is then 4
+ * (stopped by a signal). */
+#define JAIL_STOP_GRACE_S 10
+
 /* Apply every post-creation layer (see top) and load the process-wide
  * seccomp filter; installs jail_thread_init as vm's thread hook. Call in the
  * child after vm_create(), before vm_run(). Errors: -errno and a message;

@@ -236,6 +236,43 @@ else
 	bad "vm-process-killed" "exit $rc, cgroup left '$left': $(head -n 2 "$T/e3")"
 fi
 
+# A VM process that ignores the stop signal the supervisor forwards (here the
+# held sb_probe: its stop signals stay blocked, nothing reads them; a VMM
+# whose vCPUs never stop would look the same): the supervisor kills it after
+# its grace period (JAIL_STOP_GRACE_S, 10 s), says so, and exits 4 (stopped
+# by a signal) instead of waiting forever. (Once: not again with real VMs.)
+[ -n "$BH" ] || {
+rm -f "$T/f3"
+mkfifo "$T/f3"
+"$P" --hold vcpu ok <"$T/f3" >"$T/h3" 2>"$T/e3" &
+h3=$!
+exec 6>"$T/f3"
+i=0
+while [ $i -lt 100 ] && ! grep -q hostpid "$T/h3"; do sleep 0.1; i=$((i + 1)); done
+p3=$(sed -n 's/^hostpid //p' "$T/h3")
+t0=$(date +%s)
+kill -TERM "$h3"
+i=0
+while [ $i -lt 300 ] && kill -0 "$h3" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$h3" 2>/dev/null; then
+	kill -KILL "$h3" "$p3" 2>/dev/null
+	wait "$h3"
+	bad "supervisor-escalates-to-SIGKILL" "still running 30 s after SIGTERM"
+else
+	wait "$h3"
+	rc=$?
+	took=$(($(date +%s) - t0))
+	if [ "$rc" = 4 ] && [ "$took" -ge 9 ] && [ "$took" -le 15 ] &&
+		grep -q 'did not end within 10 s of the stop signal' "$T/e3" &&
+		! kill -0 "$p3" 2>/dev/null; then
+		ok "supervisor-escalates-to-SIGKILL (exit 4 after $took s)"
+	else
+		bad "supervisor-escalates-to-SIGKILL" "exit $rc after $took s: $(head -n 2 "$T/e3")"
+	fi
+fi
+exec 6>&-
+}
+
 # Pure cgroup v2 with us in a leaf that holds processes (a systemd session
 # scope on Debian): our cgroup cannot delegate controllers ("no internal
 # processes"), so the VM's cgroup goes under <root>/bulkhead instead.
