@@ -64,44 +64,6 @@ static bool qbool(struct api_req *r, const char *key, bool *out)
 	return true;
 }
 
-static int read_proc_usage(pid_t pid, double *cpu_s, uint64_t *rss)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, stt = 0;
-	long tck = sysconf(_SC_CLK_TCK);
-	FILE *f;
-
-	*cpu_s = 0;
-	*rss = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) == 2 &&
-	    tck > 0)
-		*cpu_s = (double)(ut + stt) / (double)tck;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		unsigned long long kb;
-
-		if (sscanf(buf, "VmRSS: %llu kB", &kb) == 1) {
-			*rss = kb * 1024;
-			break;
-		}
-	}
-	fclose(f);
-	return 0;
-}
-
 static bool has_process(enum dvm_state s)
 {
 	return s != DVM_CREATED && s != DVM_EXITED;
@@ -222,17 +184,28 @@ static void h_inspect(struct api_req *r)
 
 	usage = json_object_new_object();
 	if (has_process(state) && pid > 0) {
-		double cpu;
-		uint64_t rss;
+		struct dvm_usage u;
 
 		if (!busy && dvm_ctl(r->d, v, CTL_STATUS, 2000, NULL, err, sizeof(err)))
 			json_object_object_add(usage, "control_error", json_object_new_string(err));
-		if (read_proc_usage(pid, &cpu, &rss) == 0) {
+		if (dvm_read_usage(pid, &u) == 0) {
 			char txt[32];
 
-			snprintf(txt, sizeof(txt), "%.2f", cpu); /* 3.06, not 3.0600000000000001 */
-			json_object_object_add(usage, "cpu_seconds", json_object_new_double_s(cpu, txt));
-			json_object_object_add(usage, "rss_bytes", json_object_new_int64((int64_t)rss));
+			/* The jailed VM process (vCPUs, guest RAM), then the supervisor. */
+			snprintf(txt, sizeof(txt), "%.2f", u.cpu_seconds); /* 3.06, not 3.0600000000000001 */
+			json_object_object_add(usage, "cpu_seconds",
+					       json_object_new_double_s(u.cpu_seconds, txt));
+			json_object_object_add(usage, "rss_bytes",
+					       json_object_new_int64((int64_t)u.rss_bytes));
+			if (u.vm_pid) {
+				snprintf(txt, sizeof(txt), "%.2f", u.sup_cpu_seconds);
+				json_object_object_add(usage, "vm_process_pid",
+						       json_object_new_int64(u.vm_pid));
+				json_object_object_add(usage, "supervisor_cpu_seconds",
+						       json_object_new_double_s(u.sup_cpu_seconds, txt));
+				json_object_object_add(usage, "supervisor_rss_bytes",
+						       json_object_new_int64((int64_t)u.sup_rss_bytes));
+			}
 		}
 	}
 	cfg = json_object_from_file(path);
@@ -573,14 +546,17 @@ static void h_metrics(struct api_req *r)
 	    "# TYPE bulkhead_vm_exits_total counter\n"
 	    "# HELP bulkhead_vm_up 1 while the VM's process runs.\n# TYPE bulkhead_vm_up gauge\n");
 	for (struct dvm *v = d->vms; v; v = v->next) {
-		double cpu = 0;
-		uint64_t rss = 0;
+		struct dvm_usage u = { 0 };
+		double cpu;
+		uint64_t rss;
 		bool up = has_process(v->state) && v->pid > 0;
 
 		if (!dvm_visible(v, r->uid))
 			continue;
-		if (up)
-			read_proc_usage(v->pid, &cpu, &rss);
+		if (up && dvm_read_usage(v->pid, &u))
+			memset(&u, 0, sizeof(u));
+		cpu = u.cpu_seconds;
+		rss = u.rss_bytes;
 		OUT("bulkhead_vm_up{vm=\"%s\",name=\"%s\"} %d\n", v->id, v->name, up);
 		OUT("bulkhead_vm_vcpus{vm=\"%s\",name=\"%s\"} %u\n", v->id, v->name, v->ncpus);
 		OUT("bulkhead_vm_cpu_seconds_total{vm=\"%s\",name=\"%s\"} %.2f\n", v->id, v->name, cpu);

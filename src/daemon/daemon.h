@@ -143,6 +143,20 @@ int dmn_lookup(struct daemon *d, uid_t uid, const char *id, struct dvm **out, ch
 int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	    uint32_t *state_out, char *err, size_t errlen) BH_WUR;
 
+/* What a running VM costs the host (usage.c). `pid` is the VMM the daemon
+ * spawned (`bulkhead run`): with the sandbox on, a supervisor whose child is
+ * the jailed VM process; the figures are the VM process's (vCPU time, guest
+ * RAM touched), the supervisor's separately. Any thread, no lock needed.
+ * 0 or -errno (-ESRCH/-ENOENT: the process is gone). */
+struct dvm_usage {
+	pid_t vm_pid;              /* host pid of the VM process; 0: none (no sandbox) */
+	double cpu_seconds;        /* VM process: user + system, every thread */
+	uint64_t rss_bytes;        /* VM process */
+	double sup_cpu_seconds;    /* supervisor (0 without the sandbox) */
+	uint64_t sup_rss_bytes;
+};
+int dvm_read_usage(pid_t pid, struct dvm_usage *u) BH_WUR;
+
 /* Load STATE_DIR/vms (vmtab.c); re-attach each VM (spawn.c). Main thread,
  * before the supervisor runs. */
 int dmn_load(struct daemon *d) BH_WUR;

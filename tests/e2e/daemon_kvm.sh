@@ -91,6 +91,19 @@ pid=$(field t1 pid)
 cpu=$(field t1 usage.cpu_seconds)
 [ -n "$pid" ] && [ "$pid" -gt 0 ] && [ -n "$cpu" ] && ok "inspect: pid $pid, cpu ${cpu}s, rss $(field t1 usage.rss_bytes)" ||
 	bad inspect "$("$BH" inspect t1 2>&1)"
+# usage is the jailed VM process's (the ticker spins a vCPU), not the
+# supervisor's: its CPU seconds grow while the supervisor's stay near 0,
+# and /metrics says the same.
+sleep 2
+cpu2=$(field t1 usage.cpu_seconds)
+sup=$(field t1 usage.supervisor_cpu_seconds)
+vmp=$(field t1 usage.vm_process_pid)
+if awk -v a="$cpu" -v b="$cpu2" -v s="$sup" 'BEGIN { exit !(b - a >= 0.5 && s < 0.5 && b > s) }' &&
+	[ -n "$vmp" ] && [ "$vmp" != "$pid" ] && grep -q "^PPid:[[:space:]]*$pid\$" "/proc/$vmp/status"; then
+	ok "usage: the VM process $vmp (child of $pid): cpu ${cpu}s -> ${cpu2}s in 2 s; supervisor ${sup}s"
+else
+	bad "usage of the VM process" "cpu $cpu -> $cpu2, supervisor $sup, vm_process_pid '$vmp' (supervisor $pid)"
+fi
 
 # kill -9 of the VMM: the daemon survives and records why
 kill -9 "$pid"
