@@ -483,6 +483,8 @@ static void h_events(struct api_req *r)
 		const struct dmn_event *e = &d->events[(s - 1) % DMN_EVENTS];
 		struct json_object *o;
 
+		if (e->seq != s) /* a slot an older daemon's log left behind */
+			continue;
 		if (r->uid != 0 && (e->owner != r->uid || !e->vm[0]))
 			continue;
 		o = json_object_new_object();

@@ -127,6 +127,71 @@ void dmn_event(struct daemon *d, const struct dvm *v, const char *type, const ch
 	json_object_put(o);
 }
 
+/* A restarted daemon continues the event log where it ended: sequence
+ * numbers stay monotonic across restarts (a poller that asks for events
+ * after N must never miss later ones), and the last DMN_EVENTS events are
+ * served again. Reads the log's tail (lines are < 1 KiB); a line that is
+ * not an event is skipped. */
+#define EVENTS_TAIL (DMN_EVENTS * 1024)
+static void events_load(struct daemon *d, int fd)
+{
+	char *buf = malloc(EVENTS_TAIL + 1), *line, *nl;
+	off_t size = lseek(fd, 0, SEEK_END), from;
+	ssize_t n;
+
+	if (!buf || size <= 0) {
+		free(buf);
+		return;
+	}
+	from = size > EVENTS_TAIL ? size - EVENTS_TAIL : 0;
+	n = pread(fd, buf, EVENTS_TAIL, from);
+	if (n <= 0) {
+		free(buf);
+		return;
+	}
+	buf[n] = '\0';
+	line = buf;
+	if (from > 0 && (nl = strchr(line, '\n'))) /* skip a partial first line */
+		line = nl + 1;
+	for (; *line; line = nl + 1) {
+		struct json_object *o, *f;
+		struct dmn_event *e;
+		int64_t seq;
+
+		if (!(nl = strchr(line, '\n')))
+			break; /* a line cut short (a crash mid-write) */
+		*nl = '\0';
+		o = json_tokener_parse(line);
+		if (!o || !json_object_object_get_ex(o, "seq", &f) ||
+		    (seq = json_object_get_int64(f)) <= 0 || seq >= INT64_MAX / 2) {
+			json_object_put(o);
+			continue;
+		}
+		e = &d->events[(uint64_t)(seq - 1) % DMN_EVENTS];
+		memset(e, 0, sizeof(*e));
+		e->seq = (uint64_t)seq;
+		if (json_object_object_get_ex(o, "time", &f))
+			e->time = json_object_get_int64(f);
+		if (json_object_object_get_ex(o, "owner", &f))
+			e->owner = (uid_t)json_object_get_int64(f);
+		if (json_object_object_get_ex(o, "vm", &f))
+			snprintf(e->vm, sizeof(e->vm), "%s", json_object_get_string(f));
+		if (json_object_object_get_ex(o, "type", &f))
+			snprintf(e->type, sizeof(e->type), "%s", json_object_get_string(f));
+		if (json_object_object_get_ex(o, "detail", &f))
+			snprintf(e->detail, sizeof(e->detail), "%s", json_object_get_string(f));
+		/* The highest number ever used: a log written before this fix
+		 * may restart at 1 after a higher one. */
+		if ((uint64_t)seq > d->event_seq)
+			d->event_seq = (uint64_t)seq;
+		json_object_put(o);
+	}
+	free(buf);
+	if (d->event_seq)
+		bh_info("events: continuing after seq %llu (events.log)",
+			(unsigned long long)d->event_seq);
+}
+
 /* Write `text` to dir/file atomically: tmp, fsync, rename, fsync dir. */
 static int write_atomic(const char *dir, const char *file, const char *text, size_t len)
 {
@@ -251,11 +316,12 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "%s/events.log", state_dir);
-	d->events_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	d->events_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (d->events_fd < 0) {
 		snprintf(err, errlen, "%.200s: %s", path, strerror(errno));
 		return -errno;
 	}
+	events_load(d, d->events_fd);
 	d->sup_ep = epoll_create1(EPOLL_CLOEXEC);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->sup_ep < 0 || d->wake_fd < 0 ||
