@@ -2,16 +2,18 @@
  * CPU checks in on the test device (port 0xf0) and bumps a shared counter.
  * The BSP waits, bounded, for the counter to reach `cpus=N` from the command
  * line (default 1), then also waits a short grace period to catch extra CPUs.
- * With `spin=K`, every CPU (the BSP too) then computes K iterations while
- * the others do, and the BSP waits, bounded, until all N have finished: the
- * VMM must keep every vCPU thread running at once (its vCPU threads all
- * start, load their filters and allocate while the guest is busy).
+ * With `busy_mcycles=K`, every CPU (the BSP too) then computes, without
+ * exits, until all have arrived and K million TSC cycles more, and the BSP
+ * waits, bounded, until all N have finished: every vCPU thread of the VMM
+ * runs at once (they all start, load their filters and allocate while the
+ * guest is busy).
  * Exit 0 if exactly N CPUs arrived (and, with spin, all N finished), else 1.
  * All ring 0, kept short. */
 #include "rt/rt.h"
 
 static volatile uint32_t arrived, finished;
-static uint64_t spin_iters;
+static uint32_t expected;
+static uint64_t busy_cycles, budget;
 
 static void check_in(unsigned idx)
 {
@@ -19,13 +21,25 @@ static void check_in(unsigned idx)
 	__atomic_fetch_add(&arrived, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Pure computation, no exits: a busy vCPU. */
-static void spin(unsigned idx)
+static uint64_t compute(uint64_t x)
 {
-	uint64_t x = idx + 1;
-
-	for (uint64_t i = 0; i < spin_iters; i++)
+	for (int i = 0; i < 64; i++)
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return x;
+}
+
+/* Pure computation, no exits: a busy vCPU. It computes until every CPU has
+ * arrived (bounded), then busy_cycles of TSC more, so that all N compute at
+ * once on every kind of host (time-based: ring 0 is emulated on some). */
+static void busy(unsigned idx)
+{
+	uint64_t x = idx + 1, t0 = rdtsc();
+
+	while (arrived < expected && rdtsc() - t0 < budget)
+		x = compute(x);
+	t0 = rdtsc();
+	while (rdtsc() - t0 < busy_cycles)
+		x = compute(x);
 	__asm__ volatile("" : : "r"(x));
 	__atomic_fetch_add(&finished, 1, __ATOMIC_SEQ_CST);
 }
@@ -33,17 +47,17 @@ static void spin(unsigned idx)
 void guest_ap_main(unsigned idx)
 {
 	check_in(idx);
-	if (spin_iters)
-		spin(idx);
+	if (busy_cycles)
+		busy(idx);
 }
 
 int guest_main(void)
 {
-	uint32_t expected = (uint32_t)rt_param_u64("cpus=", 1);
+	expected = (uint32_t)rt_param_u64("cpus=", 1);
 	/* ~1 s at 3 GHz; the TSC ticks in real time even where ring 0 is emulated. */
-	uint64_t budget = rt_param_u64("wait_mcycles=", 3000) * 1000000ULL;
+	budget = rt_param_u64("wait_mcycles=", 3000) * 1000000ULL;
+	busy_cycles = rt_param_u64("busy_mcycles=", 0) * 1000000ULL;
 
-	spin_iters = rt_param_u64("spin=", 0);
 	check_in(0);
 	rt_start_aps();
 	uint64_t t0 = rdtsc();
@@ -55,13 +69,12 @@ int guest_main(void)
 	rt_printf("smp: %u of %u CPUs checked in (%lu Mcycles)\n", n, expected, took / 1000000);
 	if (n != expected)
 		rt_fail("smp", "%u CPUs arrived, expected %u", n, expected);
-	if (spin_iters) {
-		spin(0);
+	if (busy_cycles) {
+		busy(0);
 		t0 = rdtsc();
 		while (finished < n && rdtsc() - t0 < budget)
 			cpu_relax();
-		rt_printf("smp: %u of %u CPUs finished %lu iterations each\n", finished, n,
-			  spin_iters);
+		rt_printf("smp: %u of %u CPUs finished computing together\n", finished, n);
 		if (finished != n)
 			rt_fail("smp", "%u of %u CPUs finished computing", finished, n);
 	}
