@@ -583,6 +583,9 @@ static void h_version(struct api_req *r)
 {
 	r->json = json_object_new_object();
 	json_object_object_add(r->json, "api", json_object_new_string("v1"));
+#ifdef BULKHEAD_VERSION
+	json_object_object_add(r->json, "version", json_object_new_string(BULKHEAD_VERSION));
+#endif
 	json_object_object_add(r->json, "uid", json_object_new_int64(r->uid));
 	r->status = 200;
 }

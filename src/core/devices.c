@@ -267,8 +267,9 @@ void vm_devices_report(struct vm *vm)
 
 	if (!d)
 		return;
-	if (d->test_ok)
-		fprintf(stderr, "test-device: %u vCPUs checked in\n", test_dev_checked_in(&d->test));
+	/* Only for guests that check in (smp), and quiet under -q. */
+	if (d->test_ok && test_dev_checked_in(&d->test))
+		bh_info("test-device: %u vCPUs checked in", test_dev_checked_in(&d->test));
 	if (atomic_load(&vm->pio.unclaimed) || atomic_load(&vm->mmio.unclaimed))
 		bh_info("unclaimed accesses: %llu PIO, %llu MMIO (reads gave all-ones/zero, "
 			"writes were dropped; -v shows them)",

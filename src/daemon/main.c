@@ -19,6 +19,10 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 
+#ifndef BULKHEAD_VERSION
+#define BULKHEAD_VERSION "unknown"
+#endif
+
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
 #define DEFAULT_STATE "/var/lib/bulkhead"
 
@@ -41,7 +45,10 @@ static void usage(FILE *out)
 		"                       half-sent request (default 10)\n"
 		"  --routes             print the API's route table and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
-		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n");
+		"  --version            print the version and exit\n"
+		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n"
+		"Stop it with SIGTERM or SIGINT (Ctrl-C): the API closes, the VMs keep running,\n"
+		"and a restarted bulkheadd re-attaches to them.\n");
 }
 
 static int bad(const char *msg)
@@ -134,6 +141,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
@@ -182,6 +190,7 @@ int main(int argc, char **argv)
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return 0;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
 			return bad(err);
