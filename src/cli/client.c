@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <stddef.h>
 
@@ -250,15 +251,74 @@ static void print_kv(const char *prefix, json_object *o)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bulkhead COMMAND [--socket PATH] [--json] ...   (talks to bulkheadd)\n"
+		"usage: bulkhead [--socket PATH] [--json] COMMAND ...   (talks to bulkheadd;\n"
+		"       --socket and --json may also follow the command)\n"
 		"  ps                                   list VMs\n"
 		"  create --config FILE [--name N] [--start]   create a VM from a JSON config\n"
 		"  start|pause|resume|kill|rm|inspect ID\n"
 		"  stop ID [--timeout S]                Ctrl-Alt-Del, then SIGTERM, then SIGKILL\n"
-		"  logs ID [--tail BYTES] [-f]          console output (-f: follow)\n"
+		"  logs ID [--tail BYTES|--lines N] [-f]  console output: the last BYTES bytes\n"
+		"                                       (default 64 KiB) or N lines (-f: follow)\n"
 		"  quarantine ID --reason TEXT          pause and cut off all device I/O\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
 		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
+}
+
+/* `logs --lines N`: the console's last N lines, from its last MiB (the
+ * API's tail counts bytes). Prints them, unless `follow`: then *bytes is the
+ * byte count from where they start, for the following request. */
+static int tail_lines(struct client *c, const char *id, unsigned long long n, bool follow,
+		      char *bytes, size_t blen)
+{
+	char path[512];
+	size_t start;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=false&tail=%u", id, 1u << 20);
+	if ((ret = outcome(c, call(c, "GET", path, NULL, 0))))
+		return ret;
+	start = c->len;
+	/* A last line without its newline counts as a line. */
+	if (start && c->buf[start - 1] == '\n')
+		start--;
+	for (unsigned long long k = 0; start > 0; start--)
+		if (c->buf[start - 1] == '\n' && ++k == n)
+			break;
+	if (n == 0)
+		start = c->len;
+	if (follow)
+		snprintf(bytes, blen, "%zu", c->len - start);
+	else if (c->len > start)
+		fwrite(c->buf + start, 1, c->len - start, stdout);
+	return 0;
+}
+
+/* `create --start`: a VM whose guest ends at once (a kernel that cannot
+ * boot, a crash) ran, so the start succeeded; look again a moment later and
+ * say so. 0 if it runs or ended cleanly, 1 (message printed) if it failed. */
+static int check_started(struct client *c, const char *vid)
+{
+	struct timespec ts = { 0, 250 * 1000000L };
+	char path[128];
+	json_object *o, *e;
+	int ret = BH_EXIT_OK;
+
+	nanosleep(&ts, NULL);
+	snprintf(path, sizeof(path), "/v1/vms/%s", vid);
+	if (outcome(c, call(c, "GET", path, NULL, 0)))
+		return BH_EXIT_OK; /* the start itself succeeded; nothing more to say */
+	o = parse_reply(c);
+	if (o && !strcmp(sget(o, "state"), "exited") && json_object_object_get_ex(o, "exit", &e)) {
+		long long code = iget(e, "code");
+
+		fprintf(stderr, "bulkhead: VM %s %s at once: %s (exit code %lld)%s%s\n", vid,
+			code ? "failed" : "ended", sget(e, "reason"), code,
+			sget(e, "detail")[0] ? ": " : "", sget(e, "detail"));
+		if (code)
+			ret = BH_EXIT_HOST;
+	}
+	json_object_put(o);
+	return ret;
 }
 
 static int read_file(const char *path, char **out, size_t *len)
@@ -286,7 +346,7 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON };
+enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON, O_LINES };
 
 int cli_client(int argc, char **argv, uint64_t start_ns)
 {
@@ -298,13 +358,14 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		{ "start", no_argument, NULL, O_START },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "tail", required_argument, NULL, O_TAIL },
+		{ "lines", required_argument, NULL, O_LINES },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "reason", required_argument, NULL, O_REASON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = argv[0], *config = NULL, *name = NULL, *timeout = NULL, *tail = NULL,
-		   *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET");
+		   *lines = NULL, *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET");
 	struct client c = { .socket = env && *env ? env : DEFAULT_SOCKET };
 	bool start = false, follow = false;
 	char path[512], *body = NULL;
@@ -324,6 +385,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		case O_START: start = true; break;
 		case O_TIMEOUT: timeout = optarg; break;
 		case O_TAIL: tail = optarg; break;
+		case O_LINES: lines = optarg; break;
 		case 'f': follow = true; break;
 		case O_REASON: reason = optarg; break;
 		case 'h': usage(stdout); return BH_EXIT_OK;
@@ -352,7 +414,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 	}
 	if ((!!config != !strcmp(cmd, "create")) || (name && strcmp(cmd, "create")) ||
 	    (start && strcmp(cmd, "create")) || (timeout && strcmp(cmd, "stop")) ||
-	    ((tail || follow) && strcmp(cmd, "logs")) || (!!reason != !strcmp(cmd, "quarantine"))) {
+	    ((tail || lines || follow) && strcmp(cmd, "logs")) || (tail && lines) || (!!reason != !strcmp(cmd, "quarantine"))) {
 		fprintf(stderr, "bulkhead %s: wrong options for this command\n", cmd);
 		usage(stderr);
 		return BH_EXIT_CONFIG;
@@ -394,6 +456,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 				if (start) {
 					snprintf(path, sizeof(path), "/v1/vms/%s/start", vid);
 					ret = outcome(&c, call(&c, "POST", path, NULL, 0));
+					if (!ret)
+						ret = check_started(&c, vid);
 				}
 				if (c.json)
 					fputs(c.buf ? c.buf : "", stdout);
@@ -414,11 +478,24 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			json_object_put(o);
 		}
 	} else if (!strcmp(cmd, "logs")) {
-		snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=%s%s%s", id,
-			 follow ? "true" : "false", tail ? "&tail=" : "", tail ? tail : "");
-		if (tail && strspn(tail, "0123456789") != strlen(tail)) {
-			fprintf(stderr, "bulkhead logs: --tail %s: not a whole number\n", tail);
+		char bytes[32];
+
+		if ((tail && (strspn(tail, "0123456789") != strlen(tail) || !*tail)) ||
+		    (lines && (strspn(lines, "0123456789") != strlen(lines) || !*lines))) {
+			fprintf(stderr, "bulkhead logs: --%s %s: not a whole number\n",
+				tail ? "tail" : "lines", tail ? tail : lines);
 			ret = BH_EXIT_CONFIG;
+		} else if (lines && (ret = tail_lines(&c, id, strtoull(lines, NULL, 10), follow,
+						      bytes, sizeof(bytes)))) {
+			/* message printed */
+		} else {
+			if (lines)
+				tail = bytes; /* follow from where those lines start */
+			snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=%s%s%s", id,
+				 follow ? "true" : "false", tail ? "&tail=" : "", tail ? tail : "");
+		}
+		if (ret || (lines && !follow)) {
+			/* done: an error, or the lines are printed */
 		} else {
 			c.stream = follow;
 			st = call(&c, "GET", path, NULL, 0);

@@ -33,7 +33,10 @@ void cli_run_usage(FILE *out)
 		"                        override its values\n"
 		"  --kernel PATH         kernel: bzImage, vmlinux ELF, or a freestanding ELF\n"
 		"  --initrd PATH         initial ramdisk\n"
-		"  --cmdline STR         kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+		"  --cmdline STR         kernel command line (default: \"" DEFAULT_CMDLINE "\"),\n"
+		"                        replacing the prepared guest's\n"
+		"  --cmdline-append STR  add STR to the end of the command line (the guest's,\n"
+		"                        the default or --cmdline's), keeping what it needs\n"
 		"  --guest NAME|DIR      use a prepared guest: files kernel, initrd, cmdline in\n"
 		"                        DIR (a path containing '/') or $BULKHEAD_GUESTS/NAME\n"
 		"                        (default ~/.cache/bulkhead/guests/NAME, made by\n"
@@ -82,13 +85,14 @@ enum {
 	OPT_CONSOLE_MAX, OPT_CPU_TEMPLATE, OPT_BOOT_PROTO, OPT_DECOMPRESS, OPT_KCACHE, OPT_TESTDEV,
 	OPT_DISK, OPT_RNG, OPT_NO_RNG, OPT_NO_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID,
 	OPT_SECCOMP_TRAP,
-	OPT_CONFIG, OPT_CONTROL_FD,
+	OPT_CONFIG, OPT_CONTROL_FD, OPT_CMDLINE_APPEND,
 };
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cmdline-append", required_argument, NULL, OPT_CMDLINE_APPEND },
 	{ "guest", required_argument, NULL, OPT_GUEST },
 	{ "mem", required_argument, NULL, OPT_MEM },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -120,6 +124,7 @@ struct run_paths {
 	char guest_initrd[PATH_MAX];
 	char kcache[PATH_MAX];
 	char cmdline[4096];
+	char cmdline_full[8192];   /* the command line + --cmdline-append */
 	char disk[VM_MAX_DISKS][PATH_MAX];
 };
 
@@ -318,7 +323,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		.boot = { .proto = BOOT_PROTO_AUTO, .decompress = BOOT_DECOMPRESS_HOST },
 	};
 	struct run_paths paths; /* ~16 KiB: guest file paths and cmdline text */
-	const char *guest = NULL, *kcache = NULL;
+	const char *guest = NULL, *kcache = NULL, *cmdline_append = NULL;
 	struct jail_config jcfg = { .enabled = true };
 	struct jail jail;
 	struct json_object *json = NULL; /* --config document (owns cfg strings) */
@@ -337,6 +342,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		case OPT_KERNEL: cfg.boot.kernel_path = optarg; break;
 		case OPT_INITRD: cfg.boot.initrd_path = optarg; break;
 		case OPT_CMDLINE: cfg.boot.cmdline = optarg; break;
+		case OPT_CMDLINE_APPEND:
+			if (cmdline_append)
+				return bad_json(json, "--cmdline-append given twice (put everything in "
+						      "one, quoted)");
+			cmdline_append = optarg;
+			break;
 		case OPT_GUEST: guest = optarg; break;
 		case OPT_MEM:
 			if (args_parse_size("--mem", optarg, BH_MiB, &cfg.mem_bytes, err, sizeof(err)))
@@ -470,6 +481,18 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		return bad_json(json, "no kernel: give --kernel PATH or --guest NAME");
 	if (!cfg.boot.cmdline)
 		cfg.boot.cmdline = DEFAULT_CMDLINE;
+	/* Appended, not replaced: a prepared guest's command line carries what
+	 * its kernel needs on this host kind (the lab kernel's switches on a
+	 * PVM host); the boot loader checks the total against the kernel's
+	 * cmdline_size. */
+	if (cmdline_append && *cmdline_append) {
+		int n = snprintf(paths.cmdline_full, sizeof(paths.cmdline_full), "%s%s%s",
+				 cfg.boot.cmdline, *cfg.boot.cmdline ? " " : "", cmdline_append);
+
+		if (n < 0 || (size_t)n >= sizeof(paths.cmdline_full))
+			return bad_json(json, "--cmdline-append: the command line would exceed 8 KiB");
+		cfg.boot.cmdline = paths.cmdline_full;
+	}
 	if (kcache && !strcmp(kcache, "none"))
 		cfg.boot.cache_dir = NULL;
 	else if (kcache)

@@ -87,6 +87,13 @@ expect 2 "cmdline" -- run --kernel "$ELF" --cmdline "$(cat "$T/longcmd")"
 expect 2 "$T/dir/no/such/file" -- run --kernel "$ELF" --console "file:$T/dir/no/such/file"
 expect 2 "does not exist" -- run --guest no-such-guest-xyz
 expect 0 "usage: bulkhead run" -- run --help
+expect 2 "--cmdline-append given twice" -- run --kernel "$ELF" --cmdline-append a --cmdline-append b
+expect 2 "exceed 8 KiB" -- run --kernel "$ELF" --cmdline "$(head -c 6000 "$T/longcmd")" --cmdline-append "$(head -c 3000 "$T/longcmd")"
+# Issue 19: the version, the daemon client's options before the command.
+expect 0 "bulkhead 0." -- --version
+expect 1 "$T/none.sock" -- --socket "$T/none.sock" ps
+expect 1 "$T/none.sock" -- --socket="$T/none.sock" --json inspect x
+expect 2 "goes with a daemon client command" -- --socket "$T/none.sock" run --kernel "$ELF"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -106,6 +106,16 @@ for input in "hello-from-stdin|len 16 sum c1a00e80" "$long|len 324 sum 38ca1702"
 	fi
 done
 
+echo "--- quiet: -q leaves stderr empty for a guest that passes"
+timeout 30 "$BH" run --kernel "$ELF/hello.elf" --test-device --mem 64M -q </dev/null \
+	>"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" = 0 ] && ! [ -s "$T/err" ] && grep -q 'PASS hello' "$T/out"; then
+	ok "quiet/-q"
+else
+	bad "quiet/-q" "exit $rc, stderr: $(head -c 200 "$T/err")"
+fi
+
 echo "--- stopping: every run ends within a bound, whatever its vCPUs do"
 # Issue 19: with the host's cores saturated, a 4-vCPU run whose BSP resets
 # while its APs were never started once did not end in 13 minutes. Saturate

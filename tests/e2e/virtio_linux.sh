@@ -133,10 +133,12 @@ fi
 
 # --- console: init's output over virtio-console (hvc0), and input to it
 if want console; then
-# Type the line once the guest is reading hvc0, as a user would.
+# Type the line once the guest is reading hvc0, as a user would. As the
+# README does it: the prepared guest keeps its own command line (what its
+# kernel needs on this host kind) and console=hvc0 is appended to it.
 mkfifo "$T/in"
-timeout 150 "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
-	--console virtio --no-rng --cmdline "console=hvc0 $base bh.test=console" \
+timeout 150 "$BH" run --guest "$GUEST" --initrd "$T/initrd" --mem 256M \
+	--console virtio --no-rng --cmdline-append "console=hvc0 bh.test=console" \
 	<"$T/in" >"$T/out" 2>"$T/err" &
 pid=$!
 exec 7>"$T/in"
