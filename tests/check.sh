@@ -89,6 +89,10 @@ stage "KVM tests"
 MODE=$(tests/e2e/kvmhost/env.sh)
 echo "KVM: $MODE"
 scripts/prepare-guest.sh "$CACHE" >/dev/null || { count "prepare default guest" 1; MODE=none; }
+if [ "$MODE" != none ]; then # --guest default: a content-addressed copy in the user's cache
+	tests/e2e/guest_cache.sh build/bulkhead "$CACHE" 2>&1 | tee "$LOG"
+	add_counts "default guest in the user's cache" "$LOG"
+fi
 # An ext4 image made on the host (no root needed) for the real-Linux disk test.
 FSTEXT="hello-from-the-host-$$"
 FSDIR=$(mktemp -d)

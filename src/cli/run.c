@@ -186,6 +186,11 @@ static int resolve_guest(const char *name, struct vm_config *cfg, struct run_pat
 		snprintf(err, errlen, "--guest %.200s: path too long", name);
 		return -ENAMETOOLONG;
 	}
+	{
+		char real[PATH_MAX];
+
+		bh_dbg("--guest %s: %s", name, realpath(dir, real) ? real : dir);
+	}
 	if (!cfg->boot.kernel_path)
 		cfg->boot.kernel_path = p->guest_kernel;
 	if (!cfg->boot.initrd_path && access(p->guest_initrd, F_OK) == 0)
