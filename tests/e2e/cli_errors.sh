@@ -95,5 +95,18 @@ expect 1 "$T/none.sock" -- --socket "$T/none.sock" ps
 expect 1 "$T/none.sock" -- --socket="$T/none.sock" --json inspect x
 expect 2 "goes with a daemon client command" -- --socket "$T/none.sock" run --kernel "$ELF"
 
+# The README and the man page match the program (docs_check.py).
+python3 "$(dirname "$0")/docs_check.py" "$BH" "$(dirname "$BH")/bulkheadd" \
+	"$(cd "$(dirname "$0")/../.." && pwd)" >"$T/docs" 2>&1
+grep -v '^[0-9]* passed, [0-9]* failed' "$T/docs"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T/docs" | tail -n 1)
+if [ -n "$line" ]; then
+	pass=$((pass + ${line%% passed*}))
+	f=${line#*passed, }
+	fail=$((fail + ${f%% failed*}))
+else
+	echo "FAIL docs_check.py did not finish"; fail=$((fail + 1))
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
