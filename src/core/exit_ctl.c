@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 int exit_ctl_init(struct exit_ctl *ec)
@@ -103,6 +104,31 @@ void exit_ctl_done(struct exit_ctl *ec)
 void exit_ctl_force(struct exit_ctl *ec)
 {
 	__atomic_store_n(&ec->forced, true, __ATOMIC_RELEASE);
+}
+
+void exit_ctl_notify(struct exit_ctl *ec)
+{
+	pthread_mutex_lock(&ec->lock);
+	ec->notified++;
+	pthread_cond_broadcast(&ec->cond);
+	pthread_mutex_unlock(&ec->lock);
+}
+
+void exit_ctl_wait_notified(struct exit_ctl *ec, unsigned ms)
+{
+	struct timespec t;
+	unsigned seen;
+
+	clock_gettime(CLOCK_REALTIME, &t); /* the condition variable's clock */
+	t.tv_nsec += (long)ms * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&ec->lock);
+	seen = ec->notified;
+	while (ec->notified == seen)
+		if (pthread_cond_timedwait(&ec->cond, &ec->lock, &t))
+			break;
+	pthread_mutex_unlock(&ec->lock);
 }
 
 bool exit_ctl_forced(struct exit_ctl *ec)

@@ -33,6 +33,7 @@ struct exit_ctl {
 	                             * event thread, which serves stop signals
 	                             * until then */
 	bool forced;                /* a second stop signal: do not wait */
+	unsigned notified;          /* exit_ctl_notify() count (under lock) */
 	enum vm_exit_reason reason;
 	int status;                 /* test status, errno, or signal number */
 	char detail[256];           /* human-readable cause */
@@ -63,6 +64,11 @@ void exit_ctl_done(struct exit_ctl *ec);
 /* A stop was requested and the operator asks again (a second SIGTERM):
  * whoever waits for the vCPUs waits no longer. Any thread. */
 void exit_ctl_force(struct exit_ctl *ec);
+/* Wake exit_ctl_wait_notified() (a vCPU thread stopped). Any thread. */
+void exit_ctl_notify(struct exit_ctl *ec);
+/* Wait up to `ms` milliseconds for exit_ctl_notify() (spurious wake-ups
+ * possible: re-check the condition). */
+void exit_ctl_wait_notified(struct exit_ctl *ec, unsigned ms);
 bool exit_ctl_forced(struct exit_ctl *ec);
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);

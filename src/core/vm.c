@@ -317,12 +317,13 @@ static bool join_within(pthread_t t, unsigned ms)
 	return pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, &ts) == 0;
 }
 
-/* After the stop request: kick every vCPU until its thread ends. A kick can
- * be missed (a signal that arrives while the thread is outside KVM_RUN with
- * immediate_exit already cleared, a kernel that keeps the vCPU in the guest),
- * so the kicks repeat every few milliseconds. True once all are joined;
- * false when some did not end within the deadline or a second stop signal
- * asked not to wait (those threads are left running, named on stderr). */
+/* After the stop request: kick every vCPU until its thread has left its
+ * loop (vcpu.stopped). A kick can be missed (a signal that arrives while the
+ * thread is outside KVM_RUN with immediate_exit already cleared, a kernel
+ * that keeps the vCPU in the guest), so the kicks repeat every 20 ms. The
+ * threads are joined later, once the event thread (which may kick vCPUs for
+ * a pause) has ended. True once all stopped; false when some did not within
+ * the deadline or a second stop signal asked not to wait (named on stderr). */
 static bool vm_stop_vcpus(struct vm *vm)
 {
 	const uint64_t deadline = mono_ms() + VM_STOP_DEADLINE_MS;
@@ -330,27 +331,23 @@ static bool vm_stop_vcpus(struct vm *vm)
 
 	for (;;) {
 		vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
-		for (unsigned i = 0; i < vm->ncpus; i++)
-			if (vm->vcpus[i].thread_started)
-				vcpu_kick(&vm->vcpus[i]);
 		left = 0;
 		for (unsigned i = 0; i < vm->ncpus; i++) {
 			struct vcpu *v = &vm->vcpus[i];
 
-			if (!v->thread_started)
-				continue;
-			if (join_within(v->thread, left ? 0 : 20))
-				v->thread_started = false;
-			else
+			if (v->thread_started && !vcpu_stopped(v)) {
+				vcpu_kick(v);
 				left++;
+			}
 		}
 		if (!left)
 			return true;
 		if (exit_ctl_forced(&vm->exit) || mono_ms() >= deadline)
 			break;
+		exit_ctl_wait_notified(&vm->exit, 20);
 	}
 	for (unsigned i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].thread_started)
+		if (vm->vcpus[i].thread_started && !vcpu_stopped(&vm->vcpus[i]))
 			bh_err("vCPU %u did not stop %s; ending the VM process without it", i,
 			       exit_ctl_forced(&vm->exit)
 				       ? "before a second stop signal"
@@ -418,6 +415,15 @@ enum vm_exit_reason vm_run(struct vm *vm)
 	if (ev_started && !join_within(ev_thread, vm->abandoned ? 100 : VM_STOP_DEADLINE_MS)) {
 		bh_err("the event thread did not stop; ending the VM process without it");
 		vm->abandoned = true;
+	}
+	/* Nobody kicks vCPUs any more: their thread handles may now go. */
+	for (unsigned i = 0; i < vm->ncpus && !vm->abandoned; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->thread_started && join_within(v->thread, 1000))
+			v->thread_started = false;
+		else if (v->thread_started)
+			vm->abandoned = true; /* left its loop but never ended */
 	}
 	console_restore_tty(&vm->console);
 	if (vm->abandoned) {
