@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/exit_codes.h"
+#include "config/exit_codes.h"
 #include "common/log.h"
 
 void jail_init(struct jail *j, const struct jail_config *cfg)
@@ -312,7 +312,7 @@ void jail_prepare_libc(void)
 #endif
 }
 
-int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
+int jail_enter(struct jail *j, char *err, size_t errlen)
 {
 	struct sc_stats st[SC_KIND_COUNT];
 	int ret;
@@ -365,8 +365,6 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: loading the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
-	vm->thread_init = jail_thread_init;
-	vm->thread_init_opaque = j;
 	char ll[16] = "NONE";
 
 	if (j->landlock_abi)
