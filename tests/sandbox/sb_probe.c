@@ -233,7 +233,7 @@ static void *malloc_thread(void *arg)
 	struct probe *p = arg;
 	void *a, *b;
 
-	if (p->vm.thread_init && p->vm.thread_init(p->vm.thread_init_opaque, p->kind))
+	if (p->thread_init && p->thread_init(&p->jail, p->kind))
 		return (void *)1;
 	a = malloc(100);
 	b = malloc(200 << 10);
