@@ -128,7 +128,7 @@ echo "--- stopping: every run ends within a bound, whatever its vCPUs do"
 # by SIGTERM (exit 4).
 STOP_RUNS=${STOP_RUNS:-200}
 STOP_SECONDS=${STOP_SECONDS:-90}
-STOP_BOUND_MS=10000
+STOP_BOUND_MS=30000
 hogs=""
 n=$(grep -c '^processor' /proc/cpuinfo)
 while [ "$n" -gt 0 ]; do
