@@ -36,7 +36,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: bulkhead [--socket PATH] [--json] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n`bulkhead COMMAND --help` describes a command's options. --socket and\n"
 		     "--json (the daemon client's) may come before the command or after it.\n"
 		     "`bulkhead --version` prints the version.\n");
