@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -292,6 +293,20 @@ static void sigsys_trap(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, BH_EXIT_HOST);
 }
 
+/* A thread whose own malloc arena grows and shrinks once (see below). */
+static void *shrink_arena_once(void *arg)
+{
+	void *b[4];
+
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		if ((b[i] = malloc(100 << 10)))
+			memset(b[i], 0, 100 << 10);
+	for (int i = 3; i >= 0; i--)
+		free(b[i]);
+	return NULL;
+}
+
 void jail_prepare_libc(void)
 {
 	/* libc reads the time zone file on the first gmtime_r() (the RTC):
@@ -309,6 +324,17 @@ void jail_prepare_libc(void)
 
 	if (mallopt(M_ARENA_MAX, 8 * (n > 0 ? n : 1)) != 1)
 		bh_dbg("sandbox: mallopt(M_ARENA_MAX) not supported by this allocator");
+	/* The first time a thread's arena gives memory back (its heap's top
+	 * shrinks past the trim threshold), glibc reads
+	 * /proc/sys/vm/overcommit_memory once (check_may_shrink_heap()). Fix the
+	 * thresholds at glibc's initial values (no dynamic adjustment, so what
+	 * follows is certain to trim), then have a thread grow and shrink its
+	 * arena once now, so the answer is cached before the jail. */
+	pthread_t t;
+
+	if (mallopt(M_MMAP_THRESHOLD, 128 << 10) == 1 && mallopt(M_TRIM_THRESHOLD, 128 << 10) == 1 &&
+	    pthread_create(&t, NULL, shrink_arena_once, NULL) == 0)
+		pthread_join(t, NULL);
 #endif
 }
 

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +232,8 @@ static pthread_barrier_t malloc_barrier;
 static void *malloc_thread(void *arg)
 {
 	struct probe *p = arg;
-	void *a, *b;
+	void *a, *b, *c[4];
+	bool ok;
 
 	if (p->thread_init && p->thread_init(&p->jail, p->kind))
 		return (void *)1;
@@ -240,12 +242,23 @@ static void *malloc_thread(void *arg)
 	/* All alive at once, as vCPU threads are: no arena is handed back to
 	 * the free list before every thread has one. */
 	pthread_barrier_wait(&malloc_barrier);
-	if (!a || !b)
-		return (void *)1;
-	memset(b, 1, 200 << 10);
+	ok = a && b;
+	if (b)
+		memset(b, 1, 200 << 10);
+	/* Blocks below the mmap threshold come from this thread's arena; freed,
+	 * they leave its heap's top large enough to be trimmed (glibc: the first
+	 * trim of a thread arena reads /proc/sys/vm/overcommit_memory). */
+	for (int i = 0; i < 4; i++) {
+		c[i] = malloc(100 << 10);
+		if (c[i])
+			memset(c[i], 2, 100 << 10);
+		ok = ok && c[i];
+	}
+	for (int i = 3; i >= 0; i--)
+		free(c[i]);
 	free(a);
 	free(b);
-	return NULL;
+	return ok ? NULL : (void *)1;
 }
 
 static void run_malloc_threads(struct probe *p)
