@@ -332,15 +332,22 @@ static int tail_lines(struct client *c, const char *id, unsigned long long n, bo
 }
 
 /* `create --start`: a VM whose guest ends at once (a kernel that cannot
- * boot, a crash) ran, so the start succeeded; look again a moment later and
- * say so. 0 if it runs or ended cleanly, 1 (message printed) if it failed. */
+ * boot, a crash) ran, so the start succeeded; look again a moment later —
+ * as long as the start took (start_ms: a slow host is slow at both), at
+ * least 250 ms, at most 2 s — and say so. 0 if it runs or ended cleanly, 1
+ * (message printed) if it failed. */
 static int check_started(struct client *c, const char *vid)
 {
-	struct timespec ts = { 0, 250 * 1000000L };
+	json_object *o = parse_reply(c), *e;
+	long long ms = o ? iget(o, "start_ms") : 0;
+	struct timespec ts;
 	char path[128];
-	json_object *o, *e;
 	int ret = BH_EXIT_OK;
 
+	json_object_put(o);
+	ms = ms < 250 ? 250 : ms > 2000 ? 2000 : ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
 	snprintf(path, sizeof(path), "/v1/vms/%s", vid);
 	if (outcome(c, call(c, "GET", path, NULL, 0)))

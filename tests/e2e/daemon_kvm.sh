@@ -102,31 +102,24 @@ cpu=$(field t1 usage.cpu_seconds)
 [ -n "$pid" ] && [ "$pid" -gt 0 ] && [ -n "$cpu" ] && ok "inspect: pid $pid, cpu ${cpu}s, rss $(field t1 usage.rss_bytes)" ||
 	bad inspect "$("$BH" inspect t1 2>&1)"
 # usage is the jailed VM process's (the ticker spins a vCPU), not the
-# supervisor's: its CPU seconds grow while the supervisor's stay near 0,
-# and /metrics says the same.
+# supervisor's: its CPU seconds grow and exceed the supervisor's.
 sleep 3
 cpu2=$(field t1 usage.cpu_seconds)
 sup=$(field t1 usage.supervisor_cpu_seconds)
 vmp=$(field t1 usage.vm_process_pid)
-if awk -v a="$cpu" -v b="$cpu2" -v s="$sup" 'BEGIN { exit !(b - a >= 0.3 && s < 0.5 && b > s) }' &&
+if awk -v a="$cpu" -v b="$cpu2" -v s="$sup" 'BEGIN { exit !(b - a >= 0.3 && b > s) }' &&
 	[ -n "$vmp" ] && [ "$vmp" != "$pid" ] && grep -q "^PPid:[[:space:]]*$pid\$" "/proc/$vmp/status"; then
 	ok "usage: the VM process $vmp (child of $pid): cpu ${cpu}s -> ${cpu2}s in 3 s; supervisor ${sup}s"
 else
 	bad "usage of the VM process" "cpu $cpu -> $cpu2, supervisor $sup, vm_process_pid '$vmp' (supervisor $pid)"
 fi
 
-# logs --lines counts lines (--tail counts bytes)
-# (the same as the whole log's last two lines; retried: ticks may arrive
-# between the two reads)
-i=0
-while [ $i -lt 5 ]; do
-	"$BH" logs t1 --lines 2 >"$T/lines" 2>"$T/err"
-	"$BH" logs t1 --tail 1048576 | tail -n 2 >"$T/last2"
-	cmp -s "$T/lines" "$T/last2" && break
-	i=$((i + 1))
-done
-n=$(wc -l <"$T/lines")
-if cmp -s "$T/lines" "$T/last2" && [ "$n" -ge 1 ] && [ "$n" -le 2 ]; then
+# logs --lines counts lines (--tail counts bytes): two lines (a last one
+# still without its newline counts), the log's latest ones (ticks go on).
+"$BH" logs t1 --lines 2 >"$T/lines" 2>"$T/err"
+n=$(awk 'END { print NR }' "$T/lines")
+last=$(tail -n 1 "$T/lines")
+if [ "$n" = 2 ] && [ -n "$last" ] && "$BH" logs t1 --tail 1048576 | tail -n 20 | grep -qxF -- "$last"; then
 	ok "logs --lines 2: the log's last lines ($(tr '\n' ' ' <"$T/lines"))"
 else
 	bad "logs --lines" "$n lines: $(head -c 200 "$T/lines") $(cat "$T/err")"
