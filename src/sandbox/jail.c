@@ -230,9 +230,9 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 				/* The VM process should have ended by itself long
 				 * ago (it gives up on stuck vCPUs after
 				 * VM_STOP_DEADLINE_MS): end it. */
-				bh_err("the VM process (pid %d) did not end within %d s of the stop "
+				bh_err("the VM process (pid %d) did not end within %u s of the stop "
 				       "signal: killing it (SIGKILL)",
-				       (int)pid, JAIL_STOP_GRACE_S);
+				       (int)pid, JAIL_STOP_GRACE_S(j->cfg.ncpus));
 				kill(pid, SIGKILL);
 				killed = true;
 				continue;
@@ -247,7 +247,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			kill(pid, si.si_signo);
 			if (!kill_at.tv_sec) {
 				clock_gettime(CLOCK_MONOTONIC, &kill_at);
-				kill_at.tv_sec += JAIL_STOP_GRACE_S;
+				kill_at.tv_sec += JAIL_STOP_GRACE_S(j->cfg.ncpus);
 			}
 			continue;
 		}

@@ -77,10 +77,10 @@ void jail_init(struct jail *j, const struct jail_config *cfg);
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
 
 /* The supervisor forwards a stop signal, and if the VM process has not ended
- * JAIL_STOP_GRACE_S seconds later (it gives up on vCPUs that ignore the stop
- * after VM_STOP_DEADLINE_MS), kills it with SIGKILL; the exit code is then 4
- * (stopped by a signal). */
-#define JAIL_STOP_GRACE_S 10
+ * JAIL_STOP_GRACE_S(ncpus) seconds later (it gives up on vCPUs that ignore
+ * the stop after VM_STOP_DEADLINE_MS: 5 s + 40 ms per vCPU), kills it with
+ * SIGKILL; the exit code is then 4 (stopped by a signal). */
+#define JAIL_STOP_GRACE_S(ncpus) (10u + (unsigned)(ncpus) / 25u)
 
 /* Apply every post-creation layer (see top) and load the process-wide
  * seccomp filter. The caller then installs jail_thread_init (opaque = j) as

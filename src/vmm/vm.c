@@ -400,7 +400,7 @@ static bool join_within(pthread_t t, unsigned ms)
  * the deadline or a second stop signal asked not to wait (named on stderr). */
 static bool vm_stop_vcpus(struct vm *vm)
 {
-	const uint64_t deadline = mono_ms() + VM_STOP_DEADLINE_MS;
+	const uint64_t deadline = mono_ms() + VM_STOP_DEADLINE_MS(vm->ncpus);
 	unsigned left;
 
 	for (;;) {
@@ -422,10 +422,11 @@ static bool vm_stop_vcpus(struct vm *vm)
 	}
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].thread_started && !vcpu_stopped(&vm->vcpus[i]))
-			bh_err("vCPU %u did not stop %s; ending the VM process without it", i,
-			       exit_ctl_forced(&vm->exit)
-				       ? "before a second stop signal"
-				       : "within " VM_STOP_DEADLINE_TEXT " of the stop request");
+			bh_err("vCPU %u did not stop %s %u ms of the stop request; ending the VM "
+			       "process without it",
+			       i, exit_ctl_forced(&vm->exit) ? "before a second stop signal, within"
+							     : "within",
+			       VM_STOP_DEADLINE_MS(vm->ncpus));
 	return false;
 }
 
@@ -486,7 +487,7 @@ enum vm_exit_reason vm_run(struct vm *vm)
 	/* Only now may the event thread end: until here it read stop signals
 	 * (a second one ends the wait above). */
 	exit_ctl_done(&vm->exit);
-	if (ev_started && !join_within(ev_thread, vm->abandoned ? 100 : VM_STOP_DEADLINE_MS)) {
+	if (ev_started && !join_within(ev_thread, vm->abandoned ? 100 : VM_STOP_DEADLINE_MS(0))) {
 		bh_err("the event thread did not stop; ending the VM process without it");
 		vm->abandoned = true;
 	}
@@ -502,6 +503,7 @@ enum vm_exit_reason vm_run(struct vm *vm)
 	console_restore_tty(&vm->console);
 	if (vm->abandoned) {
 		pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+		vm_devices_report(vm); /* counters only: safe beside a running vCPU */
 		return reason;
 	}
 	if (sig_fd >= 0) {

@@ -76,9 +76,9 @@ struct vm {
 
 /* How long vm_run() kicks vCPUs that do not leave KVM_RUN after a stop
  * request before it gives up on them (and a second stop signal ends the wait
- * at once). */
-#define VM_STOP_DEADLINE_MS 5000
-#define VM_STOP_DEADLINE_TEXT "5 s"
+ * at once): 5 s plus 40 ms per vCPU (254 vCPU threads on one slow host CPU
+ * need a while just to be scheduled once each). */
+#define VM_STOP_DEADLINE_MS(ncpus) (5000u + 40u * (unsigned)(ncpus))
 
 /* Run vm->thread_init for the calling thread, if any; on failure request a
  * host-error stop naming the thread. Returns 0 or -errno. */
@@ -108,7 +108,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg) BH_WUR;
 /* Run until the VM stops. Returns the reason; details in vm->exit.
  * After the stop request every vCPU is kicked, again and again, until its
  * thread ends; the event thread keeps serving stop signals meanwhile. A
- * vCPU thread (or the event thread) still running VM_STOP_DEADLINE_MS later,
+ * vCPU thread (or the event thread) still running VM_STOP_DEADLINE_MS(n) later,
  * or when a second stop signal arrives, is given up on: vm->abandoned is
  * set, and the caller must then neither vm_destroy() nor free the VM but
  * end the process promptly (its exit takes the threads along and the kernel

@@ -119,7 +119,8 @@ fi
 "$BH" logs t1 --lines 2 >"$T/lines" 2>"$T/err"
 n=$(awk 'END { print NR }' "$T/lines")
 last=$(tail -n 1 "$T/lines")
-if [ "$n" = 2 ] && [ -n "$last" ] && "$BH" logs t1 --tail 1048576 | tail -n 20 | grep -qxF -- "$last"; then
+last=$(printf '%s' "$last" | tr -d '\r')
+if [ "$n" = 2 ] && [ -n "$last" ] && "$BH" logs t1 --tail 1048576 | tr -d '\r' | grep -qxF -- "$last"; then
 	ok "logs --lines 2: the log's last lines ($(tr '\n' ' ' <"$T/lines"))"
 else
 	bad "logs --lines" "$n lines: $(head -c 200 "$T/lines") $(cat "$T/err")"

@@ -242,7 +242,7 @@ fi
 # A VM process that ignores the stop signal the supervisor forwards (here the
 # held sb_probe: its stop signals stay blocked, nothing reads them; a VMM
 # whose vCPUs never stop would look the same): the supervisor kills it after
-# its grace period (JAIL_STOP_GRACE_S, 10 s), says so, and exits 4 (stopped
+# its grace period (JAIL_STOP_GRACE_S: 10 s for its one vCPU), says so, and exits 4 (stopped
 # by a signal) instead of waiting forever. (Once: not again with real VMs.)
 [ -n "$BH" ] || {
 rm -f "$T/f3"
