@@ -107,15 +107,18 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 		dmn_event(d, v, "started", "pid %d, running after %llu ms", (int)v->pid,
 			  (unsigned long long)v->start_ms);
 	} else {
-		if (v->pidfd >= 0 && v->state != DVM_EXITED) { /* no answer, or a bad one */
+		/* No answer in time, or a bad one: the daemon ends it. (EOF: it
+		 * is ending by itself, and its exit code says why.) */
+		bool ours = ret == -ETIMEDOUT || ret == -EPROTO;
+
+		if (ours && v->pidfd >= 0 && v->state != DVM_EXITED) {
 			v->stop_requested = true;
 			pidfd_send_signal(v->pidfd, SIGKILL, NULL, 0);
 			if (v->cgroup)
 				dcg_vm_kill(&d->cg, v->id);
 		}
 		dvm_wait_exited(d, v, EXIT_WAIT_S);
-		if (v->state == DVM_EXITED && ret && v->stop_requested) {
-			/* we killed it: the channel's error is the reason */
+		if (v->state == DVM_EXITED && ours) {
 			snprintf(err + strlen(err), errlen - strlen(err), "; the VM was killed");
 		} else if (v->state == DVM_EXITED) {
 			snprintf(err, errlen, "VM %s did not start: %s (exit code %d): %s", v->id,

@@ -38,6 +38,7 @@ int proc_stat_parse(const char *text, size_t len, struct proc_stat *out)
 			return -EPROTO;
 		p = end;
 	}
+	out->flags = v[9 - 4];
 	out->utime = v[14 - 4];
 	out->stime = v[15 - 4];
 	out->starttime = v[22 - 4];
@@ -66,6 +67,21 @@ uint64_t proc_start_time(pid_t pid)
 	struct proc_stat st;
 
 	return pid > 0 && proc_stat_read(pid, &st) == 0 ? st.starttime : 0;
+}
+
+void proc_wchan(pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, len - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
 }
 
 int proc_usage(pid_t pid, double *cpu_s, uint64_t *rss_bytes)

@@ -14,6 +14,7 @@
 
 struct proc_stat {
 	char state;             /* R, S, D, T, Z, ... */
+	uint64_t flags;         /* PF_* (PF_KTHREAD: a kernel thread) */
 	uint64_t utime, stime;  /* clock ticks */
 	uint64_t starttime;     /* clock ticks after boot: with the pid, names a process */
 };
@@ -27,6 +28,9 @@ int proc_stat_parse(const char *text, size_t len, struct proc_stat *out) BH_WUR;
 
 /* /proc/PID/stat's starttime; 0 if the process does not exist. */
 uint64_t proc_start_time(pid_t pid);
+
+/* Where a thread sleeps (/proc/PID/task/TID/wchan) into buf; "" if unknown. */
+void proc_wchan(pid_t tid, char *buf, size_t len);
 
 /* CPU seconds (user + system) and resident bytes (VmRSS) of pid. 0 or -errno. */
 int proc_usage(pid_t pid, double *cpu_s, uint64_t *rss_bytes) BH_WUR;

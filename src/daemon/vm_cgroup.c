@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/procfs.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CPU_PERIOD_US 100000ULL
@@ -370,6 +371,43 @@ static int signal_all(const struct dcg *c, const char *id, int sig)
 	return sent;
 }
 
+#define PF_KTHREAD_FLAG 0x00200000u
+
+/* Is every user thread in dir frozen (or stopped)? Kernel threads are left
+ * out: KVM puts a per-VM kernel thread (kvm-nx-lpage-recovery) into the
+ * cgroup of the process that created the VM, and on some kernels the freezer
+ * can never freeze it, so the cgroup never reports "frozen" although no VMM
+ * code can run. A frozen user thread sleeps in the freezer's trap (v2:
+ * get_signal/do_freezer_trap; v1: the refrigerator) or is stopped. */
+static bool user_threads_frozen(const struct dcg *c, const char *dir)
+{
+	char path[PATH_MAX + 16], line[32], wchan[64];
+	bool all = true;
+	unsigned users = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, c->version == 2 ? "cgroup.threads" : "tasks");
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (all && fgets(line, sizeof(line), f)) {
+		struct proc_stat st;
+		pid_t tid = (pid_t)strtol(line, NULL, 10);
+
+		if (tid <= 0 || proc_stat_read(tid, &st))
+			continue; /* gone meanwhile */
+		if (st.flags & PF_KTHREAD_FLAG)
+			continue;
+		users++;
+		if (st.state == 'T' || st.state == 't')
+			continue;
+		proc_wchan(tid, wchan, sizeof(wchan));
+		all = !strcmp(wchan, "get_signal") || !strcmp(wchan, "do_freezer_trap") ||
+		      !strcmp(wchan, "do_signal_stop") || strstr(wchan, "refrigerator");
+	}
+	fclose(f);
+	return all && users > 0;
+}
+
 int dcg_vm_freeze(const struct dcg *c, const char *id, bool freeze, unsigned timeout_ms)
 {
 	char dir[PATH_MAX], buf[256];
@@ -403,6 +441,8 @@ int dcg_vm_freeze(const struct dcg *c, const char *id, bool freeze, unsigned tim
 		}
 		if (done)
 			return 0;
+		if (freeze && waited_us >= 200000 && user_threads_frozen(c, dir))
+			return 0; /* only kernel threads left running: see above */
 		if (waited_us / 1000 >= timeout_ms)
 			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);

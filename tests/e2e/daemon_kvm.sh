@@ -213,7 +213,7 @@ if command -v su >/dev/null 2>&1; then
 	[ $rc = 2 ] && grep -q "422" "$T/err" && grep -q "Permission denied" "$T/err" &&
 		ok "a user cannot boot a kernel it cannot read (422)" || bad "confused deputy" "rc $rc $(cat "$T/err")"
 	asuser inspect rootvm >/dev/null 2>"$T/err"; rc=$?
-	[ $rc = 2 ] && grep -q 403 "$T/err" && ok "a user inspecting root's VM: 403" || bad "403" "rc $rc $(cat "$T/err")"
+	[ $rc = 2 ] && grep -q 404 "$T/err" && ok "a user inspecting root's VM: 404 (like a missing one)" || bad "404" "rc $rc $(cat "$T/err")"
 	asuser kill u1 >/dev/null 2>&1
 	wait_state u1 exited 50
 	for n in u1 u2 rootvm; do "$BH" rm $n >/dev/null 2>&1; done
