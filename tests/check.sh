@@ -71,7 +71,7 @@ add_counts "daemon_api" "$LOG"
 stage "daemon against hostile VMMs and greedy users (ASan build, stand-in VMMs)"
 # Deadlines, per-VM cgroups made by the daemon, quarantine by the freezer,
 # fair shares, no leaks: tests/e2e/daemon_hostile.py (root: cgroups, uids).
-timeout -k 10 900 python3 tests/e2e/daemon_hostile.py build-san/bulkheadd tests/e2e/standin_vmm.py \
+timeout -k 10 900 python3 tests/e2e/daemon_hostile.py build-san/bulkheadd tests/e2e/standin_vmm.py build-san/bulkhead \
 	2>&1 | tee "$LOG"
 add_counts "daemon_hostile" "$LOG"
 

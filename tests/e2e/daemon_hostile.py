@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """daemon_hostile.py — bulkheadd against hostile VMMs and greedy users.
 
-    daemon_hostile.py BULKHEADD STANDIN_VMM
+    daemon_hostile.py BULKHEADD STANDIN_VMM BULKHEAD
 
 Runs the daemon (the ASan build in make check) as root with a host-side
 stand-in VMM (standin_vmm.py: the real control protocol, chosen misbehaviour)
@@ -19,7 +19,8 @@ and checks issue 15's guarantees, each case named by the finding it covers:
     root and other users; a slow loris is cut; another user's VM is a 404
   6 no leaks: kill cycles leave no cgroup, state, process or fd; a restarted
     daemon sweeps the cgroups of VMs that died meanwhile
-  8 events: a long poll returns on the caller's own events only
+  8 events: a long poll returns on the caller's own events only; `bulkhead
+    events [-f]` prints them
 Prints PASS/FAIL per case and "N passed, N failed".
 """
 import json
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 
-BHD, STANDIN = (os.path.abspath(a) for a in sys.argv[1:3])
+BHD, STANDIN, BH = (os.path.abspath(a) for a in sys.argv[1:4])
 T = tempfile.mkdtemp(prefix="bhd-hostile.")
 os.chmod(T, 0o755)
 SOCK = os.path.join(T, "api.sock")
@@ -608,6 +609,38 @@ def test_events():
     check("8: another user's long poll does not see it", got["other"][0] == 200 and
           not got["other"][1].get("events"), "%r" % got["other"])
     ureq(NOBODY, "DELETE", "/v1/vms/" + b.get("id", "x"))
+
+    # the CLI: `bulkhead events` (own events only) and `events -f` (follows)
+    env = dict(os.environ, BULKHEAD_SOCKET=SOCK)
+    as_nobody = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+    req("POST", "/v1/vms?name=rootsecret", config())
+    p = subprocess.run(as_nobody + [BH, "events"], capture_output=True, text=True, env=env,
+                       timeout=30)
+    check("8: `bulkhead events` lists the user's own events, not root's",
+          p.returncode == 0 and " created " in p.stdout and "rootsecret" not in p.stdout and
+          len(p.stdout.splitlines()) >= 2, p.stdout + p.stderr)
+    f = subprocess.Popen(as_nobody + [BH, "events", "-f"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        time.sleep(1.0)
+        st, b = ureq(NOBODY, "POST", "/v1/vms?name=followed", config())
+        seen = []
+
+        def reader():
+            for line in f.stdout:
+                seen.append(line)
+                if "followed" in line or b.get("id", "?") in line:
+                    return
+        t = threading.Thread(target=reader)
+        t.start()
+        t.join(10)
+        check("8: `bulkhead events -f` prints a new event as it happens",
+              any(b.get("id", "?") in l and "created" in l for l in seen), "%r" % seen[-3:])
+    finally:
+        f.kill()
+        f.wait()
+    ureq(NOBODY, "DELETE", "/v1/vms/followed")
+    req("DELETE", "/v1/vms/rootsecret")
 
 
 def fds(pid):
