@@ -16,7 +16,7 @@
 
 #include "common/log.h"
 #include "ctl/ctl_proto.h"
-#include "cli/config_json.h"
+#include "config/config_json.h"
 #include "daemon/daemon.h"
 #include "daemon/procfs.h"
 

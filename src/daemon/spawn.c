@@ -20,12 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/config_json.h"
+#include "config/config_json.h"
 #include "common/log.h"
 #include "ctl/ctl_proto.h"
 #include "daemon/procfs.h"
 #include "daemon/usock.h"
-#include "sandbox/jail.h"
 
 /* ---- waiting (d->lock held) ---- */
 
@@ -474,7 +473,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
 	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1, -1 }, 0 };
 	struct dcg_limits lim = {
-		.mem_bytes = v->mem_bytes + JAIL_MEM_OVERHEAD,
+		.mem_bytes = v->mem_bytes + DCG_MEM_OVERHEAD,
 		.cpu_quota_us = (uint64_t)(v->ncpus + 1) * 100000u,
 		.pids = v->ncpus + 16,
 	};

@@ -30,6 +30,12 @@
 
 enum { DCG_CPU, DCG_MEMORY, DCG_PIDS, DCG_FREEZER, DCG_NCTRL };
 
+/* Memory limit = guest RAM + this: the VMM's heap, kernel decompression
+ * buffers, page cache of the images it reads, thread stacks. The same margin
+ * the VMM's own jail uses when it makes the cgroup itself (JAIL_MEM_OVERHEAD,
+ * src/sandbox/jail.h; the daemon may not include the sandbox layer). */
+#define DCG_MEM_OVERHEAD (256ULL << 20)
+
 struct dcg {
 	int version;                       /* 0: none usable, 1, 2 */
 	bool have[DCG_NCTRL];              /* controller usable */

@@ -13,20 +13,12 @@
 
 #include <stdint.h>
 
+#include "arch/x86/layout.h"
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/exit_ctl.h"
 
-#define ACPI_PM_BASE 0x600
-#define ACPI_PM1A_EVT (ACPI_PM_BASE + 0)
-#define ACPI_PM1A_EVT_LEN 4
-#define ACPI_PM1A_CNT (ACPI_PM_BASE + 4)
-#define ACPI_PM1A_CNT_LEN 2
-#define ACPI_PM_RESET (ACPI_PM_BASE + 6)
-#define ACPI_PM_LEN 7
-#define ACPI_PM_RESET_VALUE 0x1
-#define ACPI_PM_S5_TYPE 5
-#define ACPI_PM_SCI_IRQ 9
 
 struct acpi_pm {
 	struct exit_ctl *ec;
@@ -35,5 +27,16 @@ struct acpi_pm {
 
 void acpi_pm_init(struct acpi_pm *pm, struct exit_ctl *ec);
 int acpi_pm_register(struct acpi_pm *pm, struct io_bus *pio) BH_WUR;
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define ACPI_PM_STATE_VERSION 1
+void acpi_pm_save(struct acpi_pm *pm, struct sbuf *out);
+int acpi_pm_load(struct acpi_pm *pm, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

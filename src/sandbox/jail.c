@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/exit_codes.h"
+#include "config/exit_codes.h"
 #include "common/log.h"
 
 void jail_init(struct jail *j, const struct jail_config *cfg)
@@ -257,7 +257,7 @@ static void sigsys_trap(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, BH_EXIT_HOST);
 }
 
-int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
+int jail_enter(struct jail *j, char *err, size_t errlen)
 {
 	struct sc_stats st[SC_KIND_COUNT];
 	int ret;
@@ -310,8 +310,6 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: loading the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
-	vm->thread_init = jail_thread_init;
-	vm->thread_init_opaque = j;
 	char ll[16] = "NONE";
 
 	if (j->landlock_abi)

@@ -12,7 +12,7 @@
  *                 uid/gid, no capabilities (bounding and ambient sets too),
  *                 no_new_privs, not dumpable, Landlock, and the process-wide
  *                 seccomp filter;
- *   jail_thread_init()  first thing in every VM thread (struct vm's
+ *   jail_thread_init()  first thing in every VM thread (the VM's
  *                 thread_init hook): that thread's own, narrower filter.
  * Ownership: struct jail is owned by the caller (the child after fork); no
  * global state. Threads: jail_fork/jail_enter on the main thread only. */
@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #include "common/compiler.h"
-#include "core/vm.h"
+#include "core/thread_kind.h"
 #include "sandbox/seccomp_policy.h"
 
 /* Default per-VM ids when started as root: base + host PID of the VM
@@ -77,13 +77,14 @@ void jail_init(struct jail *j, const struct jail_config *cfg);
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
 
 /* Apply every post-creation layer (see top) and load the process-wide
- * seccomp filter; installs jail_thread_init as vm's thread hook. Call in the
- * child after vm_create(), before vm_run(). Errors: -errno and a message;
+ * seccomp filter. The caller then installs jail_thread_init (opaque = j) as
+ * the VM's thread hook (vm_set_thread_init). Call in the child once every
+ * host resource the VM needs is open, before vm_run(). Errors: -errno and a message;
  * the VM must then not run. Landlock being unavailable is not an error (a
  * loud warning). */
-int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen) BH_WUR;
+int jail_enter(struct jail *j, char *err, size_t errlen) BH_WUR;
 
-/* struct vm's thread_init hook (opaque = struct jail *): load this thread's
+/* The VM's thread_init hook (opaque = struct jail *): load this thread's
  * filter. Called by the thread itself, first thing. */
 int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 

@@ -43,7 +43,7 @@
 #include "sandbox/jail.h"
 
 struct probe {
-	struct vm vm;
+	vm_thread_init_fn thread_init; /* as the VMM installs it after jail_enter */
 	struct jail jail;
 	enum vm_thread_kind kind;
 	const char *op;
@@ -192,7 +192,7 @@ static void run_op(struct probe *p)
 {
 	int r, e;
 
-	if (p->vm.thread_init && (r = p->vm.thread_init(p->vm.thread_init_opaque, p->kind))) {
+	if (p->thread_init && (r = p->thread_init(&p->jail, p->kind))) {
 		fprintf(stderr, "sb_probe: thread_init: %s\n", strerror(-r));
 		p->ret = 2;
 		return;
@@ -282,9 +282,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sb_probe: %s\n", err);
 			return 1;
 		}
-	} else if (jail_enter(&p.jail, &p.vm, err, sizeof(err))) {
+	} else if (jail_enter(&p.jail, err, sizeof(err))) {
 		fprintf(stderr, "sb_probe: %s\n", err);
 		return 1;
+	} else {
+		p.thread_init = jail_thread_init;
 	}
 	if (hold) {
 		char c;
