@@ -42,7 +42,7 @@ struct ctl_vmm;    /* vmm/ctl_vmm.h */
 
 struct vm {
 	struct vm_config cfg;
-	int kvm_fd;
+	int kvm_fd;              /* /dev/kvm: closed (-1) once the vCPUs exist */
 	int vm_fd;
 	int vcpu_mmap_size;
 	struct kvm_cpuid2 *cpuid;   /* supported CPUID after template filtering */
