@@ -153,8 +153,11 @@ static int pause_op(struct daemon *d, uid_t uid, const char *id, bool quarantine
 	pthread_mutex_unlock(&d->lock);
 	if (ret)
 		return ret;
-	ret = dvm_ctl(d, v, quarantine ? CTL_QUARANTINE : CTL_PAUSE, d->lim.ctl_timeout_ms, NULL,
-		      why, sizeof(why));
+	/* A VM already frozen (paused) is quarantined by the freezer alone: it
+	 * is never thawed again, not even for its VMM to answer. */
+	ret = v->frozen ? 0
+			: dvm_ctl(d, v, quarantine ? CTL_QUARANTINE : CTL_PAUSE,
+				  d->lim.ctl_timeout_ms, NULL, why, sizeof(why));
 	if (!quarantine && (ret == -EPERM || ret == -EAGAIN)) {
 		/* The VMM refused in an orderly way: nothing was paused. */
 		pthread_mutex_lock(&d->lock);

@@ -669,7 +669,9 @@ static void *refresh(void *arg)
 
 		pthread_mutex_lock(&d->lock);
 		for (struct dvm *c = d->vms; c && !v; c = c->next)
-			if (c->refresh && c->pidfd >= 0 && !c->busy && c->state != DVM_EXITED)
+			/* a frozen VM cannot answer: its recorded state stands */
+			if (c->refresh && c->pidfd >= 0 && !c->busy && !c->frozen &&
+			    c->state != DVM_EXITED)
 				v = c;
 		if (v) {
 			v->refs++;

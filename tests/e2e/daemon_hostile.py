@@ -414,6 +414,17 @@ def test_quarantine():
     st, b = ureq(NOBODY, "POST", "/v1/vms/%s/resume" % vid)
     check("3: resume thaws it (ticks advance again)", st == 200 and
           wait_for(lambda: ticks(vid) > n1 + 3, 5), "%d %r ticks %d" % (st, b, ticks(vid)))
+    # quarantine of a paused (frozen) VM: the freezer alone, never thawed
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/pause" % vid)
+    n0 = ticks(vid)
+    (st, b), dt = timed(req, "POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "paused"}))
+    time.sleep(0.5)
+    check("3: quarantine of a paused VM: at once (%.2f s), never thawed (ticks %d -> %d)"
+          % (dt, n0, ticks(vid)), st == 200 and b.get("state") == "quarantined" and dt < 1.0 and
+          ticks(vid) == n0, "%d %r" % (st, b))
+    kill_rm(vid, NOBODY)
+    vid, why = create_start(NOBODY, "lie", "64M", "liar")
+    wait_for(lambda: ticks(vid) > 5, 5)
     st, b = req("POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "test: lies"}))
     n0 = ticks(vid)
     time.sleep(1.0)
