@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,14 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/usock.h"
+#include "daemon/listen.h"
 
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
 #define DEFAULT_STATE "/var/lib/bulkhead"
+
+#ifndef BULKHEAD_VERSION
+#define BULKHEAD_VERSION "unknown"
+#endif
 
 static void usage(FILE *out)
 {
@@ -36,7 +42,7 @@ static void usage(FILE *out)
 		"                       it exists, else root's)\n"
 		"  --state-dir DIR      VM records, logs, control sockets (default " DEFAULT_STATE ")\n"
 		"  --vmm PATH           the bulkhead binary to run VMs with (default: next to\n"
-		"                       bulkheadd)\n"
+		"                       bulkheadd, else the installed one)\n"
 		"  --stop-timeout S     default wait for a graceful stop (default 10)\n"
 		"  --client-timeout S   close a client connection idle for S seconds, e.g. a\n"
 		"                       half-sent request (default 10); a request must arrive\n"
@@ -52,7 +58,13 @@ static void usage(FILE *out)
 		"  --vmm-log-max SIZE   bytes of a VMM's own output kept in vmm.log (default 1M)\n"
 		"  --routes             print the API's route table and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
-		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n");
+		"  --version            print the version and exit\n"
+		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n"
+		"Socket activation: started by systemd (bulkheadd.socket) or any supervisor that\n"
+		"sets LISTEN_FDS/LISTEN_PID, it serves the socket passed as fd 3 and ignores\n"
+		"--socket, --socket-mode and --socket-group (the socket unit sets them).\n"
+		"Logging goes to stderr; under systemd (JOURNAL_STREAM) each line carries its\n"
+		"syslog priority for the journal.\n");
 }
 
 static int bad(const char *msg)
@@ -112,8 +124,20 @@ static int default_vmm(char *buf, size_t len)
 	if (!slash)
 		return -1;
 	*slash = '\0';
-	return snprintf(buf, len, "%s/bulkhead", self) < (int)len ? 0 : -1;
+	if (snprintf(buf, len, "%s/bulkhead", self) >= (int)len)
+		return -1;
+#ifdef BULKHEAD_BINDIR
+	/* Installed: bulkheadd in sbin, bulkhead in bin (a build tree has both
+	 * side by side, and that copy wins there). */
+	if (access(buf, X_OK) < 0 &&
+	    snprintf(buf, len, "%s/bulkhead", BULKHEAD_BINDIR) >= (int)len)
+		return -1;
+#endif
+	return 0;
 }
+
+/* Long options without a short form. */
+enum { O_CTL_TIMEOUT = 256, O_VMS, O_MEM, O_CONNS, O_FOLLOWS, O_CONSOLE_MAX, O_VMM_LOG_MAX };
 
 int main(int argc, char **argv)
 {
@@ -125,31 +149,34 @@ int main(int argc, char **argv)
 		{ "vmm", required_argument, NULL, 'x' },
 		{ "stop-timeout", required_argument, NULL, 't' },
 		{ "client-timeout", required_argument, NULL, 'c' },
-		{ "control-timeout", required_argument, NULL, 'T' },
-		{ "max-vms-per-user", required_argument, NULL, 'V' },
-		{ "max-mem-per-user", required_argument, NULL, 'M' },
-		{ "max-conns-per-user", required_argument, NULL, 'C' },
-		{ "max-follows-per-user", required_argument, NULL, 'F' },
-		{ "console-max", required_argument, NULL, 'L' },
-		{ "vmm-log-max", required_argument, NULL, 'G' },
+		{ "control-timeout", required_argument, NULL, O_CTL_TIMEOUT },
+		{ "max-vms-per-user", required_argument, NULL, O_VMS },
+		{ "max-mem-per-user", required_argument, NULL, O_MEM },
+		{ "max-conns-per-user", required_argument, NULL, O_CONNS },
+		{ "max-follows-per-user", required_argument, NULL, O_FOLLOWS },
+		{ "console-max", required_argument, NULL, O_CONSOLE_MAX },
+		{ "vmm-log-max", required_argument, NULL, O_VMM_LOG_MAX },
 		{ "routes", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
-	char vmm[PATH_MAX] = "", err[512];
+	char vmm[PATH_MAX] = "", err[512], activated[108];
 	unsigned mode = 0660, stop_timeout = 10, client_timeout = API_CONN_TIMEOUT_S;
 	struct dmn_limits lim;
 	struct api_server *srv;
 	struct daemon *d;
 	sigset_t set;
 	gid_t gid = 0;
+	bool act = false; /* socket-activated: the socket belongs to systemd */
 	int c, fd, sig, ret;
 
 	signal(SIGPIPE, SIG_IGN);
 	dmn_limits_default(&lim);
+	bh_log_detect_journal();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
 		switch (c) {
@@ -179,41 +206,41 @@ int main(int argc, char **argv)
 					    sizeof(err)))
 				return bad(err);
 			break;
-		case 'T':
+		case O_CTL_TIMEOUT:
 			if (args_parse_uint("--control-timeout", optarg, 100, 600000,
 					    &lim.ctl_timeout_ms, err, sizeof(err)))
 				return bad(err);
 			break;
-		case 'V':
+		case O_VMS:
 			if (args_parse_uint("--max-vms-per-user", optarg, 0, DMN_MAX_VMS,
 					    &lim.vms_per_uid, err, sizeof(err)))
 				return bad(err);
 			break;
-		case 'C':
+		case O_CONNS:
 			if (args_parse_uint("--max-conns-per-user", optarg, 1,
 					    API_MAX_CONNECTIONS - 8, &lim.conns_per_uid, err,
 					    sizeof(err)))
 				return bad(err);
 			break;
-		case 'F':
+		case O_FOLLOWS:
 			if (args_parse_uint("--max-follows-per-user", optarg, 0,
 					    API_MAX_CONNECTIONS, &lim.follows_per_uid, err,
 					    sizeof(err)))
 				return bad(err);
 			break;
-		case 'M':
+		case O_MEM:
 			if (args_parse_size("--max-mem-per-user", optarg, 1ULL << 20,
 					    &lim.mem_per_uid, err, sizeof(err)))
 				return bad(err);
 			break;
-		case 'L':
+		case O_CONSOLE_MAX:
 			if (args_parse_size("--console-max", optarg, 1ULL << 20, &lim.console_max,
 					    err, sizeof(err)))
 				return bad(err);
 			if (lim.console_max < 4096)
 				return bad("--console-max: at least 4K");
 			break;
-		case 'G':
+		case O_VMM_LOG_MAX:
 			if (args_parse_size("--vmm-log-max", optarg, 1ULL << 20, &lim.vmm_log_max,
 					    err, sizeof(err)))
 				return bad(err);
@@ -225,6 +252,7 @@ int main(int argc, char **argv)
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return 0;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
 			return bad(err);
@@ -280,7 +308,13 @@ int main(int argc, char **argv)
 	}
 	d->stop_timeout_s = stop_timeout;
 	d->lim = lim;
-	fd = make_api_socket(sock, (mode_t)mode, gid, err, sizeof(err));
+	fd = dmn_listen_activated(activated, sizeof(activated), err, sizeof(err));
+	if (fd >= 0) {
+		act = true;
+		sock = activated[0] ? activated : "the socket-activated fd 3";
+	}
+	else if (fd == -ENOENT)
+		fd = make_api_socket(sock, (mode_t)mode, gid, err, sizeof(err));
 	if (fd < 0) {
 		bh_err("%s", err);
 		dmn_destroy(d);
@@ -300,15 +334,19 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	bh_info("serving on %s (mode %04o, gid %u), state in %s, VMM %s", sock, mode,
-		(unsigned)gid, state, vmm);
+	if (act)
+		bh_info("serving on %s (socket activation), state in %s, VMM %s", sock, state, vmm);
+	else
+		bh_info("serving on %s (mode %04o, gid %u), state in %s, VMM %s", sock, mode,
+			(unsigned)gid, state, vmm);
 	do {
 		if (sigwait(&set, &sig))
 			break;
 	} while (sig == SIGHUP); /* HUP: nothing to reload yet */
 	bh_info("signal %d: stopping the API; VMs keep running", sig);
 	api_server_stop(srv);
-	unlink(sock);
+	if (!act)
+		unlink(sock);
 	ret = 0;
 out:
 	{

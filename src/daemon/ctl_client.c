@@ -11,7 +11,6 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,32 +35,14 @@ static struct timespec realtime_in(int ms)
 	return ts;
 }
 
-/* Wait for `events` on fd until the deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline_ns)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, usock_ms_left(deadline_ns));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ETIMEDOUT;
-		return 0;
-	}
-}
-
 int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	    uint32_t *state_out, char *err, size_t errlen)
 {
 	uint64_t deadline = dmn_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	unsigned char buf[sizeof(struct ctl_msg) + 1];
-	struct ctl_msg req, rep;
 	struct timespec lock_by = realtime_in((int)timeout_ms);
-	char path[PATH_MAX], why[128];
-	ssize_t n;
+	struct ctl_msg req, rep;
+	struct ctl_status st;
+	char path[PATH_MAX], why[192];
 	int ret;
 
 	/* Another request to this VM may be waiting for its own deadline. */
@@ -83,48 +64,49 @@ int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 		v->ctl_fd = ret;
 	}
 	ctl_msg_request(&req, (enum ctl_type)type, ++v->ctl_seq);
-	ret = wait_fd(v->ctl_fd, POLLOUT, deadline);
-	if (!ret) {
-		n = send(v->ctl_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
-		ret = n == (ssize_t)sizeof(req) ? 0 : n < 0 && errno == EAGAIN ? -ETIMEDOUT : -EPIPE;
-	}
-	if (ret) {
-		if (ret == -ETIMEDOUT)
-			snprintf(err, errlen, "VM %s: its VMM did not take '%s' within %u ms", v->id,
-				 ctl_type_name(type), timeout_ms);
-		else
-			snprintf(err, errlen, "VM %s: its VMM is gone", v->id);
+	ret = ctl_send_msg(v->ctl_fd, &req, deadline, why, sizeof(why));
+	if (ret == -ETIMEDOUT || ret == -EAGAIN) {
+		ret = -ETIMEDOUT;
+		snprintf(err, errlen, "VM %s: its VMM did not take '%s' within %u ms", v->id,
+			 ctl_type_name(type), timeout_ms);
 		goto drop;
 	}
-	ret = wait_fd(v->ctl_fd, POLLIN, deadline);
 	if (ret) {
+		ret = -EPIPE;
+		snprintf(err, errlen, "VM %s: its VMM is gone: %s", v->id, why);
+		goto drop;
+	}
+	ret = ctl_recv_msg(v->ctl_fd, true, &rep, deadline, why, sizeof(why));
+	if (ret == -ETIMEDOUT || ret == -EAGAIN) {
+		ret = -ETIMEDOUT;
 		snprintf(err, errlen, "VM %s: its VMM did not answer '%s' within %u ms", v->id,
 			 ctl_type_name(type), timeout_ms);
 		goto drop;
 	}
-	n = recv(v->ctl_fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
-	if (n <= 0) {
-		ret = n < 0 && errno == EAGAIN ? -ETIMEDOUT : -EPIPE;
-		snprintf(err, errlen, "VM %s: its VMM exited", v->id);
-		goto drop;
-	}
-	if (ctl_msg_validate(buf, (size_t)n, true, &rep, why, sizeof(why))) {
-		ret = -EPROTO;
+	if (ret == -EPROTO) {
 		snprintf(err, errlen, "VM %s: bad control reply: %s", v->id, why);
 		goto drop;
 	}
-	if (rep.seq != req.seq || (rep.type & ~CTL_REPLY) != type) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "VM %s: control reply out of turn ('%s' seq %u to '%s' seq %u)",
-			 v->id, ctl_type_name(rep.type), rep.seq, ctl_type_name(type), req.seq);
+	if (ret) {
+		ret = -EPIPE;
+		snprintf(err, errlen, "VM %s: its VMM exited (%s)", v->id, why);
 		goto drop;
 	}
-	v->stats.exits = rep.exits;
-	v->stats.io_exits = rep.io_exits;
-	v->stats.mmio_exits = rep.mmio_exits;
+	ctl_msg_close_fds(&rep); /* a status reply carries none; never keep any */
+	if (rep.hdr.seq != req.hdr.seq || (rep.hdr.type & ~CTL_REPLY) != type) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "VM %s: control reply out of turn ('%s' seq %u to '%s' seq %u)",
+			 v->id, ctl_type_name(rep.hdr.type), rep.hdr.seq, ctl_type_name(type),
+			 req.hdr.seq);
+		goto drop;
+	}
+	ctl_msg_status(&rep, &st);
+	v->stats.exits = st.exits;
+	v->stats.io_exits = st.io_exits;
+	v->stats.mmio_exits = st.mmio_exits;
 	if (state_out)
-		*state_out = rep.state;
-	ret = rep.status;
+		*state_out = st.state;
+	ret = rep.hdr.status;
 	if (ret)
 		snprintf(err, errlen, "VM %s: the VMM refused '%s': %s", v->id, ctl_type_name(type),
 			 strerror(-ret));

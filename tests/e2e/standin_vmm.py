@@ -4,8 +4,9 @@
 bulkheadd starts it exactly as it starts the real VMM:
     standin_vmm.py run --config /proc/self/fd/4 --console file:PATH \
         --console-max N --control-fd 3
-and it speaks the real control protocol (src/ctl/ctl_proto.h: fixed 64-byte
-records over the inherited SOCK_SEQPACKET listening socket, fd 3). What it
+and it speaks the real control protocol (src/ctl/ctl_proto.h, version 2: a
+32-byte header, a reply's payload starting with the 32-byte ctl_status, over
+the inherited SOCK_SEQPACKET listening socket, fd 3). What it
 does is chosen by the VM config's "cmdline" (mode=...): it is the hostile or
 broken VMM the daemon must survive, where no real VM is needed to be one.
 
@@ -29,8 +30,9 @@ import struct
 import sys
 import time
 
-FMT = "<IHHIiIIQQQQQ"
-MAGIC, VERSION, REPLY = 0x54434842, 1, 0x8000
+HDR = "<IHHIiIIII"      # magic version type seq status flags payload_len nfds reserved
+STATUS_FMT = "<IIQQQ"   # state ncpus exits io_exits mmio_exits
+MAGIC, VERSION, REPLY = 0x54434842, 2, 0x8000
 STATUS, PAUSE, RESUME, STOP, QUARANTINE = 1, 2, 3, 4, 5
 
 
@@ -87,7 +89,7 @@ def main():
                 conn.close()
                 conn = None
                 continue
-            f = struct.unpack(FMT, data[:64].ljust(64, b"\0"))
+            f = struct.unpack(HDR, data[:32].ljust(32, b"\0"))
             typ, seq = f[2], f[3]
             status = 0
             if typ == PAUSE:
@@ -105,7 +107,8 @@ def main():
             st = (1 if paused else 0) | (2 if quarantined else 0)
             if mode == "badseq":
                 seq += 1
-            rep = struct.pack(FMT, MAGIC, VERSION, typ | REPLY, seq, status, st, 1, exits, 0, 0, 0, 0)
+            rep = struct.pack(HDR, MAGIC, VERSION, typ | REPLY, seq, status, 0, 32, 0, 0) + \
+                struct.pack(STATUS_FMT, st, 1, exits, 0, 0)
             if mode == "garbage":
                 rep = b"\xff" * 40
             conn.send(rep)
