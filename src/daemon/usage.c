@@ -3,54 +3,13 @@
  * daemon spawned and watches) whose one child, in its own PID namespace, is
  * the jailed VM process that runs the vCPUs and holds guest RAM. */
 #include "daemon/daemon.h"
+#include "daemon/procfs.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* CPU seconds (user + system, all threads) and RSS of one process. */
-static int proc_usage(pid_t pid, double *cpu_s, uint64_t *rss)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, stt = 0;
-	long tck = sysconf(_SC_CLK_TCK);
-	FILE *f;
-
-	*cpu_s = 0;
-	*rss = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	/* The command name may hold spaces and parentheses: fields follow
-	 * the last ')'. utime and stime are fields 14 and 15. */
-	p = strrchr(buf, ')');
-	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			&stt) == 2 &&
-	    tck > 0)
-		*cpu_s = (double)(ut + stt) / (double)tck;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		unsigned long long kb;
-
-		if (sscanf(buf, "VmRSS: %llu kB", &kb) == 1) {
-			*rss = kb * 1024;
-			break;
-		}
-	}
-	fclose(f);
-	return 0;
-}
 
 /* The supervisor's child (the jailed VM process), or 0 (--no-sandbox: the
  * supervisor is the VM process itself). */
