@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "config/exit_codes.h"
 #include "ctl/ctl_proto.h"
 
 #define START_TIMEOUT_MS 60000u /* spawn -> first control reply (kernel load) */
@@ -212,8 +213,7 @@ static void last_log_line(struct daemon *d, struct dvm *v, char *out, size_t len
 
 static void classify_exit(struct dvm *v, const siginfo_t *si, bool known)
 {
-	static const char *const codes[] = { "poweroff", "host-failure", "config-error",
-					     "guest-crash", "signal", "test-failure" };
+	const char *name;
 
 	v->exit_code = -1;
 	v->exit_signal = 0;
@@ -223,10 +223,12 @@ static void classify_exit(struct dvm *v, const siginfo_t *si, bool known)
 	}
 	if (si->si_code == CLD_EXITED) {
 		v->exit_code = si->si_status;
-		if (v->stop_requested && (si->si_status == 0 || si->si_status == 4))
+		name = bh_exit_name(si->si_status);
+		if (v->stop_requested &&
+		    (si->si_status == BH_EXIT_OK || si->si_status == BH_EXIT_SIGNAL))
 			snprintf(v->exit_reason, sizeof(v->exit_reason), "stopped");
-		else if (si->si_status >= 0 && si->si_status < (int)BH_ARRAY_SIZE(codes))
-			snprintf(v->exit_reason, sizeof(v->exit_reason), "%s", codes[si->si_status]);
+		else if (name)
+			snprintf(v->exit_reason, sizeof(v->exit_reason), "%s", name);
 		else
 			snprintf(v->exit_reason, sizeof(v->exit_reason), "exit-%d", si->si_status);
 	} else {
@@ -625,7 +627,7 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 		if (v->state == DVM_EXITED) {
 			snprintf(err, errlen, "VM %s did not start: %s (exit code %d): %s", v->id,
 				 v->exit_reason, v->exit_code, v->exit_detail);
-			ret = v->exit_code == 2 ? 422 : 500;
+			ret = v->exit_code == BH_EXIT_CONFIG ? 422 : 500;
 		} else {
 			ret = 500;
 		}
