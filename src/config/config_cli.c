@@ -26,14 +26,12 @@ static int set_key(struct config_parse *p, const char *key, const char *name, co
 /* --console stdio|none|file:PATH|virtio: console.mode, .path and .device. */
 int config_cli_console(struct config_parse *p, const struct config_row *r, const char *arg)
 {
-	char name[64];
 	int ret;
 
 	if (!strcmp(arg, "stdio") || !strcmp(arg, "none")) {
 		ret = set_key(p, "console.mode", "--console", arg);
 	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
-		snprintf(name, sizeof(name), "--console file:");
-		if (!(ret = set_key(p, "console.path", name, arg + 5)))
+		if (!(ret = set_key(p, "console.path", "--console file:", arg + 5)))
 			ret = set_key(p, "console.mode", "--console", "file");
 	} else if (!strcmp(arg, "virtio")) {
 		if (!(ret = set_key(p, "console.mode", "--console", "stdio")))

@@ -46,8 +46,7 @@ static int get_string(struct config_parse *p, const char *key, json_object *v, c
 		return ret;
 	*out = json_object_get_string(v);
 	if (strlen(*out) != (size_t)json_object_get_string_len(v)) {
-		snprintf(p->err, p->errlen, "%s: must be 1-%d characters without NUL bytes", key,
-			 CONFIG_STR_MAX);
+		snprintf(p->err, p->errlen, "%s: must be text without NUL bytes", key);
 		return -EINVAL;
 	}
 	return 0;

@@ -311,11 +311,16 @@ int config_set_text(struct config_parse *p, const struct config_row *r, const ch
  * bug that tests/unit/config/test_schema.c catches). */
 static void apply_defaults(struct config_parse *p, enum config_target target)
 {
-	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++)
-		if (rows[i].target == target && rows[i].def &&
-		    !(rows[i].flags & CONFIG_HOST_DEFAULT) &&
-		    config_set_text(p, &rows[i], rows[i].json, rows[i].def))
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++) {
+		int ret;
+
+		if (rows[i].target != target || !rows[i].def ||
+		    (rows[i].flags & CONFIG_HOST_DEFAULT))
 			continue;
+		ret = config_set_text(p, &rows[i], rows[i].json ? rows[i].json : rows[i].cli,
+				      rows[i].def);
+		(void)ret; /* cannot fail for a well-formed row: test_schema.c checks each */
+	}
 }
 
 void config_defaults(struct vm_config *cfg)

@@ -46,7 +46,8 @@ enum config_type {
 	CONFIG_BOOL,   /* JSON true/false; command line: a flag (.cli_neg stores false) */
 	CONFIG_ENUM,   /* one of .names; names[v] is the name of value v */
 	CONFIG_OBJECT, /* JSON object whose members are the rows "KEY.member" */
-	CONFIG_ARRAY,  /* JSON array of at most .max objects: the rows "KEY[].member" */
+	CONFIG_ARRAY,  /* JSON array of at most .max objects: the rows "KEY[].member"
+			* (one so far: "disks", whose elements are vm_config.disks[]) */
 	CONFIG_CONST,  /* command-line flag storing .min into an int (-v, -q, --help) */
 };
 

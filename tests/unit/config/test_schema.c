@@ -154,6 +154,8 @@ static void test_table(void **state)
 			assert_non_null(r->metavar);
 		if (r->type == CONFIG_ENUM)
 			assert_non_null(r->names);
+		if (r->type == CONFIG_ARRAY) /* config_json.c fills vm_config.disks[] */
+			assert_string_equal(r->json, "disks");
 		if (r->json && strchr(r->json, '.')) { /* a member: its parent is an object row */
 			char parent[64];
 			const struct config_row *pr;
