@@ -8,7 +8,10 @@
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
 #      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
 #   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
-#   6. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
+#   6. packaging: make install into a DESTDIR, man pages, completion, the
+#      Debian package (lintian), installed, socket-activated and purged in a
+#      throwaway root (tests/pkg/pkg_tests.sh)
+#   7. KVM tests: freestanding test guests + real-Linux boots. Where /dev/kvm
 #      works they run here; where it does not (this lab: PVM host that refuses
 #      to bind), inside a nested KVM host (QEMU TCG emulating SVM, Debian's
 #      cloud kernel + its kvm modules): real KVM, just slower.
@@ -89,6 +92,10 @@ else
 	echo "qemu-system-x86_64 missing (scripts/deps.sh check installs it)"
 	count "virtio guests under QEMU: no QEMU" 1
 fi
+
+stage "packaging (install tree, man pages, completion, Debian package, socket activation)"
+tests/pkg/pkg_tests.sh build 2>&1 | tee "$LOG"
+add_counts "packaging" "$LOG"
 
 stage "KVM tests"
 MODE=$(tests/e2e/kvmhost/env.sh)
