@@ -165,6 +165,7 @@ nested)
 	nested_suite "sandbox tests" \
 		--add "build/bulkhead:/t/bulkhead" \
 		--add "build/tests/sandbox/sb_probe:/t/sb_probe" \
+		--add "build/tests/sandbox/ctl_probe:/t/ctl_probe" \
 		--add "build/tests/guest:/t/guests" \
 		--add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh" \
 		-- /t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests

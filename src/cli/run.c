@@ -14,10 +14,13 @@
 #include "config/schema.h"
 #include "common/log.h"
 #include "sandbox/jail.h"
+#include "vmm/fd_table.h"
 #include "vmm/vmm_main.h"
 
 /* The --sandbox-uid help (config/schema.c) states the jail's id base. */
 _Static_assert(JAIL_ID_BASE == 0x70000000u, "update --sandbox-uid's help in config/schema.c");
+/* The schema bounds --fd like the VMM's named-fd table. */
+_Static_assert(CONFIG_FDS_MAX == FD_TABLE_MAX, "CONFIG_FDS_MAX must equal FD_TABLE_MAX");
 
 void cli_run_usage(FILE *out)
 {
@@ -105,6 +108,22 @@ static int resolve_guest(const char *name, struct vm_config *cfg, struct run_pat
 	return 0;
 }
 
+/* --fd NAME=N: the schema checked the syntax; now the table's checks (open,
+ * not a directory, unique name and number). The table takes the fds only
+ * once vmm_main() runs; an error here leaves them as inherited. */
+static int add_named_fds(const struct run_opts *run, struct fd_table *fds, char *err,
+			 size_t errlen)
+{
+	char why[300];
+
+	for (unsigned i = 0; i < run->nfds; i++)
+		if (fd_table_add(fds, run->fds[i].name, run->fds[i].fd, why, sizeof(why))) {
+			snprintf(err, errlen, "--%s", why);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int bad(const char *msg)
 {
 	bh_err("%s", msg);
@@ -118,6 +137,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	struct run_opts *run; /* ~36 KiB: --disk paths */
 	struct run_paths paths; /* ~16 KiB: guest file paths and cmdline text */
 	struct jail_config jcfg = { .enabled = true };
+	struct fd_table fds; /* --fd NAME=N */
 	char err[512];
 	int ret;
 
@@ -128,6 +148,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	}
 	config_defaults(&cfg);
 	cfg.start_ns = start_ns;
+	fd_table_init(&fds);
 	if (config_cli_parse(argc, argv, &cfg, run, err, sizeof(err))) {
 		free(run);
 		return bad(err);
@@ -150,6 +171,10 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		ret = bad("no kernel: give --kernel PATH or --guest NAME");
 		goto out;
 	}
+	if (add_named_fds(run, &fds, err, sizeof(err))) {
+		ret = bad(err);
+		goto out;
+	}
 	/* kernel_cache's default depends on the environment (CONFIG_HOST_DEFAULT) */
 	if (!config_given(run, "kernel_cache"))
 		cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
@@ -159,7 +184,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	jcfg.uid = run->sandbox_uid;
 	jcfg.gid = run->sandbox_gid;
 	cfg.sandbox_disabled = run->no_sandbox;
-	ret = vmm_main(&cfg, &jcfg, run->control_fd ? (int)run->control_fd : -1);
+	ret = vmm_main(&cfg, &jcfg, run->control_fd ? (int)run->control_fd : -1, &fds);
 out:
 	run_opts_free(run);
 	free(run);

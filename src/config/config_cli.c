@@ -109,6 +109,27 @@ int config_cli_config(struct config_parse *p, const struct config_row *r, const 
 	return ret;
 }
 
+/* --fd NAME=N: the syntax here; the descriptor itself is checked by the
+ * VMM's named-fd table when the front end fills it. */
+int config_cli_fd(struct config_parse *p, const struct config_row *r, const char *arg)
+{
+	struct run_fd *f;
+	int ret;
+
+	if (!p->run || p->run->nfds >= CONFIG_FDS_MAX) {
+		snprintf(p->err, p->errlen, "--fd %s: at most %d named descriptors", arg,
+			 CONFIG_FDS_MAX);
+		return -ENOSPC;
+	}
+	f = &p->run->fds[p->run->nfds];
+	ret = args_parse_named_fd("--fd", arg, f->name, &f->fd, p->err, p->errlen);
+	if (ret)
+		return ret;
+	p->run->nfds++;
+	config_mark_given(p, r);
+	return 0;
+}
+
 void run_opts_free(struct run_opts *run)
 {
 	json_object_put(run->json);

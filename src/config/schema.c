@@ -20,6 +20,8 @@
 #define VM(m) FIELD(vm_config, CONFIG_TO_VM, m)
 #define DISK(m) FIELD(virtio_blk_disk, CONFIG_TO_DISK, m)
 #define RUN(m) FIELD(run_opts, CONFIG_TO_RUN, m)
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Enumerations are stored as int: the table relies on it. */
 _Static_assert(sizeof(enum console_mode) == sizeof(int), "enum size");
@@ -131,6 +133,10 @@ static const struct config_row rows[] = {
 	  .max = 1u << 20,
 	  .help = "serve the daemon's control protocol on the inherited listening socket N "
 		  "(used by bulkheadd)" },
+	{ .cli = "fd", .metavar = "NAME=N", .parse = config_cli_fd,
+	  .help = "keep inherited descriptor N (>= 3) open in the VM process under NAME, for "
+		  "devices that take host resources by name (repeatable, up to "
+		  STR(CONFIG_FDS_MAX) ")" },
 	{ .cli = "verbose", .short_opt = 'v', .type = CONFIG_CONST, RUN(log),
 	  .min = RUN_LOG_VERBOSE, .help = "more diagnostics" },
 	{ .cli = "quiet", .short_opt = 'q', .type = CONFIG_CONST, RUN(log), .min = RUN_LOG_QUIET,

@@ -30,11 +30,13 @@
 #include <stdio.h>
 
 #include "common/compiler.h"
+#include "common/fd_name.h"
 #include "config/vm_config.h"
 
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
 #define CONFIG_STR_MAX 4096  /* paths and strings without their own limit */
 #define CONFIG_ROWS_MAX 128  /* capacity of the `given` bitmap */
+#define CONFIG_FDS_MAX 16    /* --fd: the VMM's FD_TABLE_MAX (cli/run.c asserts it) */
 
 /* What a row's value is. The type says how JSON spells it; the command line
  * spells every type as text (a BOOL is a flag), unless the row has .parse. */
@@ -106,6 +108,12 @@ struct config_row {
  * the VMs it spawns. */
 enum run_log { RUN_LOG_DEFAULT, RUN_LOG_VERBOSE, RUN_LOG_QUIET };
 
+/* --fd NAME=N, syntax checked (the VMM's named-fd table checks the fd). */
+struct run_fd {
+	char name[BH_FD_NAME_MAX + 1];
+	int fd;
+};
+
 struct run_opts {
 	const char *guest;        /* --guest NAME|DIR (the front end resolves it) */
 	unsigned sandbox_uid;     /* --sandbox-uid; 0: the jail's default */
@@ -113,6 +121,8 @@ struct run_opts {
 	bool no_sandbox;          /* --no-sandbox */
 	bool seccomp_trap;        /* --seccomp-trap */
 	unsigned control_fd;      /* --control-fd; 0: none */
+	struct run_fd fds[CONFIG_FDS_MAX]; /* --fd NAME=N, in order */
+	unsigned nfds;
 	int log;                  /* enum run_log (-v, -q) */
 	int help;                 /* --help: print config_usage() and stop */
 	struct json_object *json; /* --config's document: owns strings in the vm_config */

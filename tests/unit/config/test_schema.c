@@ -435,6 +435,7 @@ static void test_cli_errors(void **state)
 		{ { "--control-fd", "2" }, "--control-fd 2: must be between 3" },
 		{ { "--kernel", "" }, "--kernel: must be 1-" },
 		{ { "-x" }, "unknown option" },
+		{ { "--fd", "9net=5" }, "--fd 9net=5: the name must be" },
 	};
 	struct run_opts *run = malloc(sizeof(*run));
 	struct words *w = malloc(sizeof(*w));
@@ -467,8 +468,14 @@ static void test_run_only_options(void **state)
 	assert_non_null(run);
 	assert_non_null(w);
 	if (cli(&c, run, err, w, "--guest", "default", "--sandbox-uid", "1000", "--sandbox-gid",
-		"1001", "--no-sandbox", "--seccomp-trap", "-v", "--control-fd", "3", NULL))
+		"1001", "--no-sandbox", "--seccomp-trap", "-v", "--control-fd", "3", "--fd",
+		"net0=5", "--fd", "snap=7", NULL))
 		fail_msg("%s", err);
+	assert_int_equal(run->nfds, 2);
+	assert_string_equal(run->fds[0].name, "net0");
+	assert_int_equal(run->fds[0].fd, 5);
+	assert_string_equal(run->fds[1].name, "snap");
+	assert_int_equal(run->fds[1].fd, 7);
 	assert_string_equal(run->guest, "default");
 	assert_int_equal(run->sandbox_uid, 1000);
 	assert_int_equal(run->sandbox_gid, 1001);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "vm_fixture.h"
+#include "vmm/fd_table.h"
 
 static char dir[] = "/tmp/bh-two-vms.XXXXXX";
 static char con_a[128], con_b[128];
@@ -48,9 +49,20 @@ static void two_vms_run_at_once(void **state)
 	fx_config(&cb, k_exit, con_b);
 	cb.boot.cmdline = "console=ttyS0 status=7";
 
+	/* Named host descriptors given before the build reach the devices'
+	 * attach step (and survive vm_create's reset of struct vm). */
+	struct fd_table fds;
+	char ferr[128];
+
+	fd_table_init(&fds);
+	assert_int_equal(fd_table_add(&fds, "spare", open("/dev/null", O_RDONLY | O_CLOEXEC), ferr,
+				      sizeof(ferr)), 0);
+	vm_set_fds(a, &fds);
 	ret = vm_create(a, &ca);
 	if (ret)
 		fail_msg("vm_create A: %s", a->err);
+	assert_ptr_equal(a->fds, &fds);
+	assert_true(fd_table_find(a->fds, "spare") >= 0);
 	ret = vm_create(b, &cb);
 	if (ret)
 		fail_msg("vm_create B: %s", b->err);
@@ -84,6 +96,7 @@ static void two_vms_run_at_once(void **state)
 
 	vm_destroy(a);
 	vm_destroy(b);
+	fd_table_destroy(&fds);
 	free(a);
 	free(b);
 }
