@@ -3,6 +3,7 @@
 #   1. build (hardened release build + ASan/UBSan build)
 #   2. unit tests under ASan+UBSan (meson test)
 #   3. CLI/bad-input tests against the ASan build (no KVM needed), the
+#      configuration schema against api/openapi.yaml and the docs, the
 #      daemon's API tests over its real socket (ASan build, no KVM needed),
 #      and the daemon against hostile stand-in VMMs and greedy users
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
@@ -66,6 +67,10 @@ FAILED=$((FAILED + ${fail:-0}))
 stage "CLI and bad-input tests (ASan build)"
 tests/e2e/cli_errors.sh build-san/bulkhead build-san/tests/guest 2>&1 | tee "$LOG"
 add_counts "cli_errors" "$LOG"
+
+stage "configuration schema vs openapi.yaml and the docs (ASan build)"
+tests/e2e/config_schema.py build-san/bulkhead build-san/bulkheadd . 2>&1 | tee "$LOG"
+add_counts "config_schema" "$LOG"
 
 stage "daemon API tests (ASan build)"
 tests/e2e/daemon_api.sh build-san/bulkhead build-san/bulkheadd build-san/tests/guest 2>&1 | tee "$LOG"

@@ -15,8 +15,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "api/api.h"
 #include "config/args.h"
+#include "config/exit_codes.h"
+#include "config/schema.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/usock.h"
@@ -57,6 +61,8 @@ static void usage(FILE *out)
 		"  --console-max SIZE   largest console log a VM may have (default 64M)\n"
 		"  --vmm-log-max SIZE   bytes of a VMM's own output kept in vmm.log (default 1M)\n"
 		"  --routes             print the API's route table and exit\n"
+		"  --config-schema      print the VM configuration's JSON Schema and the exit\n"
+		"                       codes of the VMM, and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
 		"  --version            print the version and exit\n"
 		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n"
@@ -72,7 +78,7 @@ static void usage(FILE *out)
 static int bad(const char *msg)
 {
 	fprintf(stderr, "bulkheadd: %s\nTry 'bulkheadd --help'.\n", msg);
-	return 2;
+	return BH_EXIT_CONFIG;
 }
 
 /* Bind the API socket; refuse if another daemon answers there. */
@@ -159,6 +165,7 @@ int main(int argc, char **argv)
 		{ "console-max", required_argument, NULL, O_CONSOLE_MAX },
 		{ "vmm-log-max", required_argument, NULL, O_VMM_LOG_MAX },
 		{ "routes", no_argument, NULL, 'r' },
+		{ "config-schema", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -250,11 +257,22 @@ int main(int argc, char **argv)
 		case 'r':
 			for (size_t i = 0; i < api_nroutes; i++)
 				printf("%s %s\n", api_routes[i].method, api_routes[i].path);
-			return 0;
+			return BH_EXIT_OK;
+		case 'S': {
+			/* the schema api/openapi.yaml's Config must equal (config_schema.py) */
+			struct json_object *doc = config_schema_json();
+
+			if (!doc)
+				return BH_EXIT_HOST;
+			printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(doc);
+			return BH_EXIT_OK;
+		}
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return 0;
+		case 'h': usage(stdout); return BH_EXIT_OK;
+		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return BH_EXIT_OK;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
 			return bad(err);
@@ -301,12 +319,12 @@ int main(int argc, char **argv)
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return 1;
+		return BH_EXIT_HOST;
 	if ((ret = dmn_init(d, state, vmm, err, sizeof(err)))) {
 		bh_err("%s", err);
 		dmn_destroy(d);
 		free(d);
-		return ret == -ENOMEM ? 1 : 2;
+		return ret == -ENOMEM ? BH_EXIT_HOST : BH_EXIT_CONFIG;
 	}
 	d->stop_timeout_s = stop_timeout;
 	d->lim = lim;
@@ -321,19 +339,19 @@ int main(int argc, char **argv)
 		bh_err("%s", err);
 		dmn_destroy(d);
 		free(d);
-		return 2;
+		return BH_EXIT_CONFIG;
 	}
 	if (dmn_recover(d, err, sizeof(err))) {
 		bh_err("%s", err);
 		close(fd);
 		dmn_destroy(d);
 		free(d);
-		return 1;
+		return BH_EXIT_HOST;
 	}
 	srv = api_server_start(d, fd, client_timeout, err, sizeof(err));
 	if (!srv) {
 		bh_err("%s", err);
-		ret = 1;
+		ret = BH_EXIT_HOST;
 		goto out;
 	}
 	if (act)
@@ -349,7 +367,7 @@ int main(int argc, char **argv)
 	api_server_stop(srv);
 	if (!act)
 		unlink(sock);
-	ret = 0;
+	ret = BH_EXIT_OK;
 out:
 	{
 		uint64_t one = 1;

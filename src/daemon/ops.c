@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "config/exit_codes.h"
 #include "ctl/ctl_proto.h"
 
 #define START_TIMEOUT_MS 60000u /* spawn -> first control reply (kernel load) */
@@ -123,7 +124,7 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 		} else if (v->state == DVM_EXITED) {
 			snprintf(err, errlen, "VM %s did not start: %s (exit code %d): %s", v->id,
 				 v->exit_reason, v->exit_code, v->exit_detail);
-			ret = v->exit_code == 2 ? -EBADMSG : -EIO;
+			ret = v->exit_code == BH_EXIT_CONFIG ? -EBADMSG : -EIO;
 		} else if (!ret) {
 			ret = -EIO;
 		}

@@ -22,6 +22,7 @@
 
 #include "config/config_json.h"
 #include "common/log.h"
+#include "config/exit_codes.h"
 #include "ctl/ctl_proto.h"
 #include "daemon/procfs.h"
 #include "daemon/usock.h"
@@ -142,8 +143,7 @@ static void last_log_line(struct daemon *d, struct dvm *v, char *out, size_t len
 
 static void classify_exit(struct dvm *v, const siginfo_t *si, bool known)
 {
-	static const char *const codes[] = { "poweroff", "host-failure", "config-error",
-					     "guest-crash", "signal", "test-failure" };
+	const char *name;
 
 	v->exit_code = -1;
 	v->exit_signal = 0;
@@ -153,10 +153,12 @@ static void classify_exit(struct dvm *v, const siginfo_t *si, bool known)
 	}
 	if (si->si_code == CLD_EXITED) {
 		v->exit_code = si->si_status;
-		if (v->stop_requested && (si->si_status == 0 || si->si_status == 4))
+		name = bh_exit_name(si->si_status);
+		if (v->stop_requested &&
+		    (si->si_status == BH_EXIT_OK || si->si_status == BH_EXIT_SIGNAL))
 			snprintf(v->exit_reason, sizeof(v->exit_reason), "stopped");
-		else if (si->si_status >= 0 && si->si_status < (int)BH_ARRAY_SIZE(codes))
-			snprintf(v->exit_reason, sizeof(v->exit_reason), "%s", codes[si->si_status]);
+		else if (name)
+			snprintf(v->exit_reason, sizeof(v->exit_reason), "%s", name);
 		else
 			snprintf(v->exit_reason, sizeof(v->exit_reason), "exit-%d", si->si_status);
 	} else {

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "config/config_json.h"
+#include "config/schema.h"
 #include "common/log.h"
 
 uint64_t dmn_now_ns(void)
@@ -458,7 +459,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	uint8_t rnd[DVM_ID_LEN / 2];
 	int ret;
 
-	config_json_defaults(&cfg);
+	config_defaults(&cfg);
 	if (config_json_parse(body, len, CONFIG_JSON_ABS_PATHS | CONFIG_JSON_NEED_KERNEL, &cfg,
 			      &root, msg, sizeof(msg))) {
 		snprintf(err, errlen, "%s", msg);
@@ -474,7 +475,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	{
 		struct vm_config def;
 
-		config_json_defaults(&def);
+		config_defaults(&def);
 		/* The default yields to the daemon's maximum; an explicit value
 		 * above it is an error the owner should hear about. */
 		if (cfg.console_max_bytes == def.console_max_bytes &&
