@@ -99,7 +99,7 @@ expect 2 "--fd d=5: a directory" -- run --kernel "$ELF" --fd d=5 5<"$T/dir"
 expect 2 "the name 'x' is taken already" -- run --kernel "$ELF" --fd x=5 --fd x=6 5<"$T/empty" 6<"$T/empty"
 expect 2 "descriptor 5 is named already" -- run --kernel "$ELF" --fd a=5 --fd b=5 5<"$T/empty"
 expect 2 "--fd c=5: descriptor 5 is the control socket" -- run --kernel "$ELF" --fd c=5 --control-fd 5 5<"$T/empty"
-expect 2 "exceed 8 KiB" -- run --kernel "$ELF" --cmdline "$(head -c 6000 "$T/longcmd")" --cmdline-append "$(head -c 3000 "$T/longcmd")"
+expect 2 "exceed 8 KiB" -- run --kernel "$ELF" --cmdline "$(head -c 4096 "$T/longcmd")" --cmdline-append "$(head -c 4096 "$T/longcmd")"
 # Issue 19: the version, the daemon client's options before the command.
 expect 0 "bulkhead 0." -- --version
 expect 1 "$T/none.sock" -- --socket "$T/none.sock" ps
