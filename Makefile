@@ -33,7 +33,8 @@ build: deps $(BUILD)/build.ninja
 build-san: deps $(BUILD_SAN)/build.ninja
 	ninja -C $(BUILD_SAN)
 
-# The default guest: kernel + initramfs + command line under $(CACHE)/guests/default.
+# The default guest: kernel + initramfs + command line under $(CACHE)/guests/default,
+# and a content-addressed copy in ~/.cache/bulkhead/guests (what --guest default boots).
 guest: build
 	@scripts/deps.sh demo
 	@scripts/prepare-guest.sh $(CACHE)

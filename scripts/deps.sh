@@ -38,9 +38,10 @@ build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
 # libseccomp-dev: the VM process's seccomp-bpf filters (src/sandbox).
 # binutils (strings) is pulled in by build-essential; listed for clarity.
 # python3: the daemon API tests' raw HTTP client (malformed requests);
+# python3-yaml: tests/e2e/config_schema.py reads api/openapi.yaml;
 # util-linux (setpriv): running the CLI as another uid in those tests.
-guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 util-linux
-            "${pkg_pkgs[@]}")
+guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 python3-yaml
+            util-linux "${pkg_pkgs[@]}")
 bench_pkgs=(qemu-system-x86 gnuplot-nox)
 
 [ "$#" -gt 0 ] || set -- build

@@ -11,9 +11,9 @@
 #            uname -a, nproc, MemTotal, runs /cmd if present, then reboots;
 #   cmdline  the kernel command line for that kernel;
 #   about    one line saying which kernel was chosen and why.
-# Idempotent and cached: a second run is instant and offline. When
-# BULKHEAD_GUESTS_LINK is unset it also points ~/.cache/bulkhead/guests/default
-# at this directory, so `bulkhead run --guest default` finds it.
+# Idempotent and cached: a second run is instant and offline. It also
+# installs a copy as the user's default guest (see install_user_guest below),
+# so `bulkhead run --guest default` finds it from anywhere.
 set -euo pipefail
 cache=${1:?usage: prepare-guest.sh CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,10 +68,38 @@ fi
 printf '%s\n' "$cmdline" >"$dir/cmdline"
 printf '%s\n' "$about" >"$dir/about"
 
-if [ -z "${BULKHEAD_GUESTS_LINK+x}" ] && [ -n "${HOME:-}" ]; then
-	mkdir -p "$HOME/.cache/bulkhead/guests"
-	if [ "$HOME/.cache/bulkhead/guests/default" != "$dir" ]; then
-		ln -sfn "$dir" "$HOME/.cache/bulkhead/guests/default"
+# The user's default guest (`bulkhead run --guest default`) lives in the
+# user's cache, content-addressed: GUESTS/sha256-<hash of kernel, initrd,
+# cmdline> holds copies of the files (never links into this working tree,
+# which may move or be deleted), and GUESTS/default is a relative symlink to
+# it, replaced atomically. Checkouts that prepare the same guest share one
+# copy; the last `make guest` decides what `default` is. Older copies stay
+# until removed. BULKHEAD_GUESTS_LINK set (to anything): leave the user's
+# cache alone.
+install_user_guest() {
+	local base guests sum dst tmp
+	base=${XDG_CACHE_HOME:-${HOME:-}/.cache}
+	[ "$base" != /.cache ] || return 0
+	guests=$base/bulkhead/guests
+	mkdir -p "$guests"
+	sum=$(cd "$dir" && sha256sum -- kernel initrd cmdline | sha256sum | cut -c1-32)
+	dst=$guests/sha256-$sum
+	if [ ! -f "$dst/cmdline" ]; then
+		tmp=$(mktemp -d "$guests/.tmp.XXXXXX")
+		cp -L -- "$dir/kernel" "$dir/initrd" "$dir/about" "$tmp/"
+		cp -- "$dir/cmdline" "$tmp/cmdline" # last: its presence marks a complete copy
+		chmod 755 "$tmp"
+		mv -T -- "$tmp" "$dst" 2>/dev/null || rm -rf -- "$tmp" # lost a race: same content
 	fi
+	if [ -d "$guests/default" ] && [ ! -L "$guests/default" ]; then
+		echo "prepare-guest.sh: $guests/default is a directory of your own: left as it is" \
+			"(the prepared guest is $dst)" >&2
+		return 0
+	fi
+	ln -sfn "sha256-$sum" "$guests/.default.$$"
+	mv -Tf -- "$guests/.default.$$" "$guests/default"
+}
+if [ -z "${BULKHEAD_GUESTS_LINK+x}" ]; then
+	install_user_guest
 fi
 echo "$dir"

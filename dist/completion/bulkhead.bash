@@ -56,7 +56,7 @@ _bulkhead() {
 	--boot-protocol) COMPREPLY=($(compgen -W "auto linux64 pvh" -- "$cur")); return ;;
 	--decompress) COMPREPLY=($(compgen -W "host guest" -- "$cur")); return ;;
 	--mem | --cpus | --console-max | --sandbox-uid | --sandbox-gid | --control-fd | \
-	--cmdline | --name | --timeout | --tail | --reason)
+	--cmdline | --cmdline-append | --name | --timeout | --tail | --lines | --reason)
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -15,10 +15,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "api/api.h"
 #include "config/args.h"
+#include "config/exit_codes.h"
+#include "config/schema.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/usock.h"
 #include "daemon/listen.h"
 
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
@@ -44,11 +49,25 @@ static void usage(FILE *out)
 		"                       bulkheadd, else the installed one)\n"
 		"  --stop-timeout S     default wait for a graceful stop (default 10)\n"
 		"  --client-timeout S   close a client connection idle for S seconds, e.g. a\n"
-		"                       half-sent request (default 10)\n"
+		"                       half-sent request (default 10); a request must arrive\n"
+		"                       whole within 3 x S however it trickles in\n"
+		"  --control-timeout MS one control request to a VMM, connect included (5000)\n"
+		"Fair shares (root is exempt; 8 API connections are kept for root):\n"
+		"  --max-vms-per-user N        VMs one user may have (default 32)\n"
+		"  --max-mem-per-user SIZE     their total guest memory (default 64G)\n"
+		"  --max-conns-per-user N      concurrent API connections (default 16)\n"
+		"  --max-follows-per-user N    concurrent console/event follow streams (default 4)\n"
+		"Caps on what a VM writes:\n"
+		"  --console-max SIZE   largest console log a VM may have (default 64M)\n"
+		"  --vmm-log-max SIZE   bytes of a VMM's own output kept in vmm.log (default 1M)\n"
 		"  --routes             print the API's route table and exit\n"
+		"  --config-schema      print the VM configuration's JSON Schema and the exit\n"
+		"                       codes of the VMM, and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
 		"  --version            print the version and exit\n"
 		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n"
+		"Stop it with SIGTERM or SIGINT (Ctrl-C): the API closes, the VMs keep running,\n"
+		"and a restarted bulkheadd re-attaches to them.\n"
 		"Socket activation: started by systemd (bulkheadd.socket) or any supervisor that\n"
 		"sets LISTEN_FDS/LISTEN_PID, it serves the socket passed as fd 3 and ignores\n"
 		"--socket, --socket-mode and --socket-group (the socket unit sets them).\n"
@@ -59,22 +78,20 @@ static void usage(FILE *out)
 static int bad(const char *msg)
 {
 	fprintf(stderr, "bulkheadd: %s\nTry 'bulkheadd --help'.\n", msg);
-	return 2;
+	return BH_EXIT_CONFIG;
 }
 
 /* Bind the API socket; refuse if another daemon answers there. */
 static int make_api_socket(const char *path, mode_t mode, gid_t gid, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(dir)) {
 		snprintf(err, errlen, "--socket %.100s: path too long for a unix socket", path);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	memcpy(dir, path, strlen(path) + 1);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -84,33 +101,19 @@ static int make_api_socket(const char *path, mode_t mode, gid_t gid, char *err, 
 			return -errno;
 		}
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	fd = usock_connect(path, SOCK_STREAM, dmn_now_ns() + 1000000000ull);
+	if (fd >= 0) {
 		close(fd);
 		snprintf(err, errlen, "--socket %.100s: another daemon is serving there", path);
 		return -EADDRINUSE;
 	}
-	close(fd);
-	unlink(path); /* stale socket of a dead daemon */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	mode_t old = umask(0177); /* no window where others could connect */
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-
-	umask(old);
-	if (r < 0 || chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0 ||
-	    listen(fd, 64) < 0) {
-		int e = errno;
+	fd = usock_listen(path, SOCK_STREAM, 0600, 64);
+	if (fd < 0 || chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0) {
+		int e = fd < 0 ? -fd : errno;
 
 		snprintf(err, errlen, "--socket %.100s: %s", path, strerror(e));
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -e;
 	}
 	return fd;
@@ -141,6 +144,9 @@ static int default_vmm(char *buf, size_t len)
 	return 0;
 }
 
+/* Long options without a short form. */
+enum { O_CTL_TIMEOUT = 256, O_VMS, O_MEM, O_CONNS, O_FOLLOWS, O_CONSOLE_MAX, O_VMM_LOG_MAX };
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -151,7 +157,15 @@ int main(int argc, char **argv)
 		{ "vmm", required_argument, NULL, 'x' },
 		{ "stop-timeout", required_argument, NULL, 't' },
 		{ "client-timeout", required_argument, NULL, 'c' },
+		{ "control-timeout", required_argument, NULL, O_CTL_TIMEOUT },
+		{ "max-vms-per-user", required_argument, NULL, O_VMS },
+		{ "max-mem-per-user", required_argument, NULL, O_MEM },
+		{ "max-conns-per-user", required_argument, NULL, O_CONNS },
+		{ "max-follows-per-user", required_argument, NULL, O_FOLLOWS },
+		{ "console-max", required_argument, NULL, O_CONSOLE_MAX },
+		{ "vmm-log-max", required_argument, NULL, O_VMM_LOG_MAX },
 		{ "routes", no_argument, NULL, 'r' },
+		{ "config-schema", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -161,6 +175,7 @@ int main(int argc, char **argv)
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
 	char vmm[PATH_MAX] = "", err[512], activated[108];
 	unsigned mode = 0660, stop_timeout = 10, client_timeout = API_CONN_TIMEOUT_S;
+	struct dmn_limits lim;
 	struct api_server *srv;
 	struct daemon *d;
 	sigset_t set;
@@ -169,6 +184,7 @@ int main(int argc, char **argv)
 	int c, fd, sig, ret;
 
 	signal(SIGPIPE, SIG_IGN);
+	dmn_limits_default(&lim);
 	bh_log_detect_journal();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
@@ -199,14 +215,64 @@ int main(int argc, char **argv)
 					    sizeof(err)))
 				return bad(err);
 			break;
+		case O_CTL_TIMEOUT:
+			if (args_parse_uint("--control-timeout", optarg, 100, 600000,
+					    &lim.ctl_timeout_ms, err, sizeof(err)))
+				return bad(err);
+			break;
+		case O_VMS:
+			if (args_parse_uint("--max-vms-per-user", optarg, 0, DMN_MAX_VMS,
+					    &lim.vms_per_uid, err, sizeof(err)))
+				return bad(err);
+			break;
+		case O_CONNS:
+			if (args_parse_uint("--max-conns-per-user", optarg, 1,
+					    API_MAX_CONNECTIONS - 8, &lim.conns_per_uid, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case O_FOLLOWS:
+			if (args_parse_uint("--max-follows-per-user", optarg, 0,
+					    API_MAX_CONNECTIONS, &lim.follows_per_uid, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case O_MEM:
+			if (args_parse_size("--max-mem-per-user", optarg, 1ULL << 20,
+					    &lim.mem_per_uid, err, sizeof(err)))
+				return bad(err);
+			break;
+		case O_CONSOLE_MAX:
+			if (args_parse_size("--console-max", optarg, 1ULL << 20, &lim.console_max,
+					    err, sizeof(err)))
+				return bad(err);
+			if (lim.console_max < 4096)
+				return bad("--console-max: at least 4K");
+			break;
+		case O_VMM_LOG_MAX:
+			if (args_parse_size("--vmm-log-max", optarg, 1ULL << 20, &lim.vmm_log_max,
+					    err, sizeof(err)))
+				return bad(err);
+			break;
 		case 'r':
 			for (size_t i = 0; i < api_nroutes; i++)
 				printf("%s %s\n", api_routes[i].method, api_routes[i].path);
-			return 0;
+			return BH_EXIT_OK;
+		case 'S': {
+			/* the schema api/openapi.yaml's Config must equal (config_schema.py) */
+			struct json_object *doc = config_schema_json();
+
+			if (!doc)
+				return BH_EXIT_HOST;
+			printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(doc);
+			return BH_EXIT_OK;
+		}
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return 0;
+		case 'h': usage(stdout); return BH_EXIT_OK;
+		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return BH_EXIT_OK;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
 			return bad(err);
@@ -253,14 +319,15 @@ int main(int argc, char **argv)
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return 1;
+		return BH_EXIT_HOST;
 	if ((ret = dmn_init(d, state, vmm, err, sizeof(err)))) {
 		bh_err("%s", err);
 		dmn_destroy(d);
 		free(d);
-		return ret == -ENOMEM ? 1 : 2;
+		return ret == -ENOMEM ? BH_EXIT_HOST : BH_EXIT_CONFIG;
 	}
 	d->stop_timeout_s = stop_timeout;
+	d->lim = lim;
 	fd = dmn_listen_activated(activated, sizeof(activated), err, sizeof(err));
 	if (fd >= 0) {
 		act = true;
@@ -272,19 +339,19 @@ int main(int argc, char **argv)
 		bh_err("%s", err);
 		dmn_destroy(d);
 		free(d);
-		return 2;
+		return BH_EXIT_CONFIG;
 	}
 	if (dmn_recover(d, err, sizeof(err))) {
 		bh_err("%s", err);
 		close(fd);
 		dmn_destroy(d);
 		free(d);
-		return 1;
+		return BH_EXIT_HOST;
 	}
 	srv = api_server_start(d, fd, client_timeout, err, sizeof(err));
 	if (!srv) {
 		bh_err("%s", err);
-		ret = 1;
+		ret = BH_EXIT_HOST;
 		goto out;
 	}
 	if (act)
@@ -300,11 +367,13 @@ int main(int argc, char **argv)
 	api_server_stop(srv);
 	if (!act)
 		unlink(sock);
-	ret = 0;
+	ret = BH_EXIT_OK;
 out:
 	{
 		uint64_t one = 1;
 
+		if (d->refresh_started) /* each of its round-trips has a deadline */
+			pthread_join(d->refresh_thread, NULL);
 		if (write(d->wake_fd, &one, sizeof(one)) < 0) {
 		}
 		if (d->sup_started)

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <stddef.h>
 
@@ -285,18 +287,133 @@ static void print_kv(const char *prefix, json_object *o)
 	}
 }
 
+/* Print the events of one GET /v1/events reply; *last = its "last". */
+static void print_events(struct client *c, long long *last)
+{
+	json_object *o = parse_reply(c), *arr;
+
+	if (!o)
+		return;
+	if (c->json) {
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	} else if (json_object_object_get_ex(o, "events", &arr)) {
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *e = json_object_array_get_idx(arr, i);
+			time_t t = (time_t)iget(e, "time");
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("%lld %s %-8s %-12s %s\n", iget(e, "seq"), when,
+			       sget(e, "vm")[0] ? sget(e, "vm") : "-", sget(e, "type"), sget(e, "detail"));
+		}
+	}
+	fflush(stdout);
+	*last = iget(o, "last");
+	json_object_put(o);
+}
+
+/* `bulkhead events [-f]`: the events the daemon lets us see; with -f, long
+ * polls (GET /v1/events?since=LAST&wait=30) until interrupted or refused. */
+static int events(struct client *c, bool follow)
+{
+	long long last = 0;
+	char path[128];
+	int ret;
+
+	if ((ret = outcome(c, call(c, "GET", "/v1/events", NULL, 0))))
+		return ret;
+	print_events(c, &last);
+	while (follow) {
+		snprintf(path, sizeof(path), "/v1/events?since=%lld&wait=30", last);
+		if ((ret = outcome(c, call(c, "GET", path, NULL, 0))))
+			return ret;
+		print_events(c, &last);
+	}
+	return BH_EXIT_OK;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bulkhead COMMAND [--socket PATH] [--json] ...   (talks to bulkheadd)\n"
+		"usage: bulkhead [--socket PATH] [--json] COMMAND ...   (talks to bulkheadd;\n"
+		"       --socket and --json may also follow the command)\n"
 		"  ps                                   list VMs\n"
 		"  create --config FILE [--name N] [--start]   create a VM from a JSON config\n"
 		"  start|pause|resume|kill|rm|inspect ID\n"
 		"  stop ID [--timeout S]                Ctrl-Alt-Del, then SIGTERM, then SIGKILL\n"
-		"  logs ID [--tail BYTES] [-f]          console output (-f: follow)\n"
+		"  logs ID [--tail BYTES|--lines N] [-f]  console output: the last BYTES bytes\n"
+		"                                       (default 64 KiB) or N lines (-f: follow)\n"
 		"  quarantine ID --reason TEXT          pause and cut off all device I/O\n"
+		"  events [-f]                          the daemon's events about your VMs\n"
+		"                                       (-f: keep following, by long polls)\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
 		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
+}
+
+/* `logs --lines N`: the console's last N lines, from its last MiB (the
+ * API's tail counts bytes). Prints them, unless `follow`: then *bytes is the
+ * byte count from where they start, for the following request. */
+static int tail_lines(struct client *c, const char *id, unsigned long long n, bool follow,
+		      char *bytes, size_t blen)
+{
+	char path[512];
+	size_t start;
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=false&tail=%u", id, 1u << 20);
+	if ((ret = outcome(c, call(c, "GET", path, NULL, 0))))
+		return ret;
+	start = c->len;
+	/* A last line without its newline counts as a line. */
+	if (start && c->buf[start - 1] == '\n')
+		start--;
+	for (unsigned long long k = 0; start > 0; start--)
+		if (c->buf[start - 1] == '\n' && ++k == n)
+			break;
+	if (n == 0)
+		start = c->len;
+	if (follow)
+		snprintf(bytes, blen, "%zu", c->len - start);
+	else if (c->len > start)
+		fwrite(c->buf + start, 1, c->len - start, stdout);
+	return 0;
+}
+
+/* `create --start`: a VM whose guest ends at once (a kernel that cannot
+ * boot, a crash) ran, so the start succeeded; look again a moment later —
+ * as long as the start took (start_ms: a slow host is slow at both), at
+ * least 250 ms, at most 2 s — and say so. 0 if it runs or ended cleanly, 1
+ * (message printed) if it failed. */
+static int check_started(struct client *c, const char *vid)
+{
+	json_object *o = parse_reply(c), *e;
+	long long ms = o ? iget(o, "start_ms") : 0;
+	struct timespec ts;
+	char path[128];
+	int ret = BH_EXIT_OK;
+
+	json_object_put(o);
+	ms = ms < 250 ? 250 : ms > 2000 ? 2000 : ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	snprintf(path, sizeof(path), "/v1/vms/%s", vid);
+	if (outcome(c, call(c, "GET", path, NULL, 0)))
+		return BH_EXIT_OK; /* the start itself succeeded; nothing more to say */
+	o = parse_reply(c);
+	if (o && !strcmp(sget(o, "state"), "exited") && json_object_object_get_ex(o, "exit", &e)) {
+		long long code = iget(e, "code");
+
+		fprintf(stderr, "bulkhead: VM %s %s at once: %s (exit code %lld)%s%s\n", vid,
+			code ? "failed" : "ended", sget(e, "reason"), code,
+			sget(e, "detail")[0] ? ": " : "", sget(e, "detail"));
+		if (code)
+			ret = BH_EXIT_HOST;
+	}
+	json_object_put(o);
+	return ret;
 }
 
 static int read_file(const char *path, char **out, size_t *len)
@@ -324,7 +441,7 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON };
+enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON, O_LINES };
 
 int cli_client(int argc, char **argv, uint64_t start_ns)
 {
@@ -336,13 +453,14 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		{ "start", no_argument, NULL, O_START },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "tail", required_argument, NULL, O_TAIL },
+		{ "lines", required_argument, NULL, O_LINES },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "reason", required_argument, NULL, O_REASON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = argv[0], *config = NULL, *name = NULL, *timeout = NULL, *tail = NULL,
-		   *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET");
+		   *lines = NULL, *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET");
 	struct client c = { .socket = env && *env ? env : DEFAULT_SOCKET };
 	bool start = false, follow = false;
 	char path[512], *body = NULL;
@@ -362,6 +480,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		case O_START: start = true; break;
 		case O_TIMEOUT: timeout = optarg; break;
 		case O_TAIL: tail = optarg; break;
+		case O_LINES: lines = optarg; break;
 		case 'f': follow = true; break;
 		case O_REASON: reason = optarg; break;
 		case 'h': usage(stdout); return BH_EXIT_OK;
@@ -374,7 +493,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			return BH_EXIT_CONFIG;
 		}
 	}
-	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create");
+	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create") && strcmp(cmd, "events");
 
 	if (needs_id && optind < argc)
 		id = argv[optind++];
@@ -390,7 +509,9 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 	}
 	if ((!!config != !strcmp(cmd, "create")) || (name && strcmp(cmd, "create")) ||
 	    (start && strcmp(cmd, "create")) || (timeout && strcmp(cmd, "stop")) ||
-	    ((tail || follow) && strcmp(cmd, "logs")) || (!!reason != !strcmp(cmd, "quarantine"))) {
+	    ((tail || lines) && strcmp(cmd, "logs")) || (tail && lines) ||
+	    (follow && strcmp(cmd, "logs") && strcmp(cmd, "events")) ||
+	    (!!reason != !strcmp(cmd, "quarantine"))) {
 		fprintf(stderr, "bulkhead %s: wrong options for this command\n", cmd);
 		usage(stderr);
 		return BH_EXIT_CONFIG;
@@ -432,6 +553,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 				if (start) {
 					snprintf(path, sizeof(path), "/v1/vms/%s/start", vid);
 					ret = outcome(&c, call(&c, "POST", path, NULL, 0));
+					if (!ret)
+						ret = check_started(&c, vid);
 				}
 				if (c.json)
 					fputs(c.buf ? c.buf : "", stdout);
@@ -439,6 +562,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 					printf("%s\n", vid);
 			}
 		}
+	} else if (!strcmp(cmd, "events")) {
+		ret = events(&c, follow);
 	} else if (!strcmp(cmd, "inspect")) {
 		snprintf(path, sizeof(path), "/v1/vms/%s", id);
 		if (!(ret = outcome(&c, call(&c, "GET", path, NULL, 0)))) {
@@ -452,11 +577,24 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			json_object_put(o);
 		}
 	} else if (!strcmp(cmd, "logs")) {
-		snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=%s%s%s", id,
-			 follow ? "true" : "false", tail ? "&tail=" : "", tail ? tail : "");
-		if (tail && strspn(tail, "0123456789") != strlen(tail)) {
-			fprintf(stderr, "bulkhead logs: --tail %s: not a whole number\n", tail);
+		char bytes[32];
+
+		if ((tail && (strspn(tail, "0123456789") != strlen(tail) || !*tail)) ||
+		    (lines && (strspn(lines, "0123456789") != strlen(lines) || !*lines))) {
+			fprintf(stderr, "bulkhead logs: --%s %s: not a whole number\n",
+				tail ? "tail" : "lines", tail ? tail : lines);
 			ret = BH_EXIT_CONFIG;
+		} else if (lines && (ret = tail_lines(&c, id, strtoull(lines, NULL, 10), follow,
+						      bytes, sizeof(bytes)))) {
+			/* message printed */
+		} else {
+			if (lines)
+				tail = bytes; /* follow from where those lines start */
+			snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=%s%s%s", id,
+				 follow ? "true" : "false", tail ? "&tail=" : "", tail ? tail : "");
+		}
+		if (ret || (lines && !follow)) {
+			/* done: an error, or the lines are printed */
 		} else {
 			c.stream = follow;
 			st = call(&c, "GET", path, NULL, 0);

@@ -30,14 +30,16 @@ static const struct {
 	{ "inspect", cli_client, "state, config, pid, uptime, usage of a VM" },
 	{ "logs", cli_client, "a VM's console output (-f to follow)" },
 	{ "quarantine", cli_client, "pause a VM and cut off all its device I/O" },
+	{ "events", cli_client, "the daemon's events about your VMs (-f to follow)" },
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: bulkhead COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(out, "usage: bulkhead [--socket PATH] [--json] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
-	fprintf(out, "\n`bulkhead COMMAND --help` describes a command's options.\n"
+	fprintf(out, "\n`bulkhead COMMAND --help` describes a command's options. --socket and\n"
+		     "--json (the daemon client's) may come before the command or after it.\n"
 		     "`bulkhead --version` prints the version.\n");
 }
 
@@ -57,6 +59,39 @@ static int ensure_std_fds(void)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* `bulkhead --socket P --json ps`: the daemon client's options may come
+ * before the command too. Move them after it (argv[1] becomes the command),
+ * where the command's own parser takes them. -1 (with a message) if they
+ * precede no client command. */
+static int move_global_options(int argc, char **argv)
+{
+	char *opts[8];
+	int n = 0, i = 1;
+
+	while (i < argc && n + 2 <= (int)(sizeof(opts) / sizeof(opts[0]))) {
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			opts[n++] = argv[i++];
+			opts[n++] = argv[i++];
+		} else if (!strncmp(argv[i], "--socket=", 9) || !strcmp(argv[i], "--json")) {
+			opts[n++] = argv[i++];
+		} else {
+			break;
+		}
+	}
+	if (!n)
+		return 0;
+	if (i >= argc || !strcmp(argv[i], "run") || argv[i][0] == '-') {
+		fprintf(stderr, "bulkhead: %s goes with a daemon client command (ps, create, "
+				"inspect, ...)%s%s\n",
+			opts[0], i < argc ? ", not " : "", i < argc ? argv[i] : "");
+		return -1;
+	}
+	argv[1] = argv[i];
+	for (int k = 0; k < n; k++)
+		argv[2 + k] = opts[k];
 	return 0;
 }
 
@@ -85,6 +120,8 @@ int main(int argc, char **argv)
 		printf("bulkhead %s\n", BULKHEAD_VERSION);
 		return BH_EXIT_OK;
 	}
+	if (move_global_options(argc, argv) < 0)
+		return BH_EXIT_CONFIG;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1, start_ns);

@@ -93,6 +93,17 @@ int args_parse_uint(const char *opt, const char *s, unsigned min, unsigned max, 
 	return 0;
 }
 
+int args_check_disk_id(const char *name, const char *id, char *err, size_t errlen)
+{
+	for (const char *c = id; *c; c++)
+		if (*c < 0x21 || *c > 0x7e || *c == ',' || *c == '=') {
+			snprintf(err, errlen,
+				 "%s: printable ASCII without spaces, ',' or '=' only", name);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
 		    size_t path_len, char *err, size_t errlen)
 {
@@ -164,16 +175,16 @@ int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, c
 					 opt, s, VIRTIO_BLK_ID_MAX);
 				return -EINVAL;
 			}
-			for (size_t i = 0; i < vlen; i++) {
-				if (v[i] < 0x21 || v[i] > 0x7e || v[i] == '=') {
-					snprintf(err, errlen, "%s %s: id may only hold printable "
-						 "ASCII without spaces or '='", opt, s);
-					return -EINVAL;
-				}
-			}
 			have_id = true;
 			memcpy(d->id, v, vlen);
 			d->id[vlen] = '\0';
+			{
+				char name[64];
+
+				snprintf(name, sizeof(name), "%s %.40s: id", opt, s);
+				if (args_check_disk_id(name, d->id, err, errlen))
+					return -EINVAL;
+			}
 		} else {
 			snprintf(err, errlen, "%s %s: unknown key '%.*s' (expected path, ro, id)", opt,
 				 s, (int)klen, p);

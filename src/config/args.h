@@ -27,6 +27,10 @@ int args_parse_uint(const char *opt, const char *s, unsigned min, unsigned max, 
 int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
 		    size_t path_len, char *err, size_t errlen) BH_WUR;
 
+/* A disk's serial (disks[].id, --disk id=): printable ASCII without spaces,
+ * ',' or '=' (so that every serial can be written as a --disk option). */
+int args_check_disk_id(const char *name, const char *id, char *err, size_t errlen) BH_WUR;
+
 /* "NAME=N" (`--fd`): NAME per common/fd_name.h, copied to name; N a decimal
  * descriptor number >= 3 (0-2 are stdio). Syntax only: whether N is open is
  * the VMM's named-fd table's check (vmm/fd_table.h). */

@@ -1,4 +1,5 @@
-/* config_json.c — see config_json.h. One table maps keys to handlers. */
+/* config_json.c — see config_json.h. The JSON front end of the schema:
+ * walks the document and hands each key to its row (schema.c). */
 #include "config/config_json.h"
 
 #include <errno.h>
@@ -7,34 +8,9 @@
 
 #include <json-c/json.h>
 
-#include "config/args.h"
+#include "config/schema_parse.h"
 
-#define DEFAULT_MEM (256ULL << 20)
-#define DEFAULT_CONSOLE_MAX (64ULL << 20)
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
-#define CMDLINE_MAX 4096
-#define PATH_MAX_LEN 4096
 #define MAX_DEPTH 8
-
-void config_json_defaults(struct vm_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->mem_bytes = DEFAULT_MEM;
-	cfg->ncpus = 1;
-	cfg->console = CONSOLE_STDIO;
-	cfg->console_max_bytes = DEFAULT_CONSOLE_MAX;
-	cfg->cpu_template = CPU_TEMPLATE_BASELINE;
-	cfg->boot.proto = BOOT_PROTO_AUTO;
-	cfg->boot.decompress = BOOT_DECOMPRESS_HOST;
-	cfg->boot.cmdline = DEFAULT_CMDLINE;
-}
-
-struct ctx {
-	struct vm_config *cfg;
-	unsigned flags;
-	char *err;
-	size_t errlen;
-};
 
 static const char *type_name(json_object *v)
 {
@@ -50,375 +26,184 @@ static const char *type_name(json_object *v)
 	return "something else";
 }
 
-static int want(struct ctx *c, const char *key, json_object *v, json_type t, const char *what)
+static int want(struct config_parse *p, const char *key, json_object *v, json_type t,
+		const char *what)
 {
 	if (json_object_get_type(v) == t)
 		return 0;
-	snprintf(c->err, c->errlen, "%s: expected %s, got %s", key, what, type_name(v));
+	snprintf(p->err, p->errlen, "%s: expected %s, got %s", key, what, type_name(v));
 	return -EINVAL;
 }
 
-static int get_str(struct ctx *c, const char *key, json_object *v, size_t max, const char **out)
+static int walk(struct config_parse *p, const char *lookup, const char *name, json_object *obj);
+
+/* A JSON string: no NUL bytes inside (the row checks the length). */
+static int get_string(struct config_parse *p, const char *key, json_object *v, const char **out)
 {
-	int ret = want(c, key, v, json_type_string, "a string");
-	size_t len;
+	int ret = want(p, key, v, json_type_string, "a string");
 
 	if (ret)
 		return ret;
 	*out = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > max || strlen(*out) != len) {
-		snprintf(c->err, c->errlen, "%s: must be 1-%zu characters without NUL bytes", key,
-			 max);
+	if (strlen(*out) != (size_t)json_object_get_string_len(v)) {
+		snprintf(p->err, p->errlen, "%s: must be text without NUL bytes", key);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int get_path(struct ctx *c, const char *key, json_object *v, const char **out)
+/* "disks": [ {...}, ... ] — each element is walked with the rows "disks[].*". */
+static int set_array(struct config_parse *p, const struct config_row *r, const char *key,
+		     json_object *v)
 {
-	int ret = get_str(c, key, v, PATH_MAX_LEN, out);
-
-	if (!ret && (c->flags & CONFIG_JSON_ABS_PATHS) && (*out)[0] != '/') {
-		snprintf(c->err, c->errlen, "%s %.200s: must be an absolute path", key, *out);
-		return -EINVAL;
-	}
-	return ret;
-}
-
-static int get_bool(struct ctx *c, const char *key, json_object *v, bool *out)
-{
-	int ret = want(c, key, v, json_type_boolean, "a boolean");
-
-	if (!ret)
-		*out = json_object_get_boolean(v);
-	return ret;
-}
-
-/* A size: "256M" or a bare integer in `unit` bytes (like the CLI). */
-static int get_size(struct ctx *c, const char *key, json_object *v, uint64_t unit, uint64_t *out)
-{
-	char num[32];
-	const char *s;
-
-	if (json_object_get_type(v) == json_type_int) {
-		int64_t i = json_object_get_int64(v);
-
-		if (i < 0) {
-			snprintf(c->err, c->errlen, "%s %lld: must not be negative", key, (long long)i);
-			return -ERANGE;
-		}
-		snprintf(num, sizeof(num), "%lld", (long long)i);
-		s = num;
-	} else if (json_object_get_type(v) == json_type_string) {
-		s = json_object_get_string(v);
-	} else {
-		snprintf(c->err, c->errlen, "%s: expected a size (\"256M\" or an integer), got %s",
-			 key, type_name(v));
-		return -EINVAL;
-	}
-	return args_parse_size(key, s, unit, out, c->err, c->errlen);
-}
-
-/* One of `names` (NULL-terminated); *out = its index. */
-static int get_enum(struct ctx *c, const char *key, json_object *v, const char *const *names,
-		    int *out)
-{
-	const char *s;
-	int ret = get_str(c, key, v, 64, &s);
-
-	if (ret)
-		return ret;
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(s, names[i])) {
-			*out = i;
-			return 0;
-		}
-	snprintf(c->err, c->errlen, "%s %.64s: expected one of", key, s);
-	for (int i = 0; names[i]; i++) {
-		size_t l = strlen(c->err);
-
-		snprintf(c->err + l, c->errlen - l, "%s %s", i ? "," : "", names[i]);
-	}
-	return -EINVAL;
-}
-
-/* Handlers, one per key. */
-typedef int (*key_fn)(struct ctx *c, const char *key, json_object *v);
-
-static int k_kernel(struct ctx *c, const char *key, json_object *v)
-{
-	return get_path(c, key, v, &c->cfg->boot.kernel_path);
-}
-
-static int k_initrd(struct ctx *c, const char *key, json_object *v)
-{
-	return get_path(c, key, v, &c->cfg->boot.initrd_path);
-}
-
-static int k_cmdline(struct ctx *c, const char *key, json_object *v)
-{
-	return get_str(c, key, v, CMDLINE_MAX, &c->cfg->boot.cmdline);
-}
-
-static int k_mem(struct ctx *c, const char *key, json_object *v)
-{
-	return get_size(c, key, v, BH_MiB, &c->cfg->mem_bytes);
-}
-
-static int k_cpus(struct ctx *c, const char *key, json_object *v)
-{
-	char num[32];
-	int ret = want(c, key, v, json_type_int, "an integer");
-	int64_t i;
-
-	if (ret)
-		return ret;
-	i = json_object_get_int64(v);
-	if (i < 0 || i > 1000000000000LL) {
-		snprintf(c->err, c->errlen, "%s %lld: must be between 1 and %u", key, (long long)i,
-			 VM_MAX_VCPUS);
-		return -ERANGE;
-	}
-	snprintf(num, sizeof(num), "%lld", (long long)i);
-	return args_parse_uint(key, num, 1, VM_MAX_VCPUS, &c->cfg->ncpus, c->err, c->errlen);
-}
-
-static int k_cpu_template(struct ctx *c, const char *key, json_object *v)
-{
-	static const char *const names[] = { "host", "baseline", NULL };
-	static const enum cpu_template vals[] = { CPU_TEMPLATE_HOST, CPU_TEMPLATE_BASELINE };
-	int i, ret = get_enum(c, key, v, names, &i);
-
-	if (!ret)
-		c->cfg->cpu_template = vals[i];
-	return ret;
-}
-
-static int k_boot_protocol(struct ctx *c, const char *key, json_object *v)
-{
-	static const char *const names[] = { "auto", "linux64", "pvh", NULL };
-	static const enum boot_proto vals[] = { BOOT_PROTO_AUTO, BOOT_PROTO_LINUX64,
-						BOOT_PROTO_PVH };
-	int i, ret = get_enum(c, key, v, names, &i);
-
-	if (!ret)
-		c->cfg->boot.proto = vals[i];
-	return ret;
-}
-
-static int k_decompress(struct ctx *c, const char *key, json_object *v)
-{
-	static const char *const names[] = { "host", "guest", NULL };
-	static const enum boot_decompress vals[] = { BOOT_DECOMPRESS_HOST, BOOT_DECOMPRESS_GUEST };
-	int i, ret = get_enum(c, key, v, names, &i);
-
-	if (!ret)
-		c->cfg->boot.decompress = vals[i];
-	return ret;
-}
-
-static int k_kernel_cache(struct ctx *c, const char *key, json_object *v)
-{
-	const char *s;
-	int ret = get_str(c, key, v, PATH_MAX_LEN, &s);
-
-	if (ret)
-		return ret;
-	if (!strcmp(s, "none")) {
-		c->cfg->boot.cache_dir = NULL;
-		return 0;
-	}
-	if ((c->flags & CONFIG_JSON_ABS_PATHS) && s[0] != '/') {
-		snprintf(c->err, c->errlen, "%s %.200s: must be an absolute path or none", key, s);
-		return -EINVAL;
-	}
-	c->cfg->boot.cache_dir = s;
-	return 0;
-}
-
-static int k_test_device(struct ctx *c, const char *key, json_object *v)
-{
-	return get_bool(c, key, v, &c->cfg->test_device);
-}
-
-static int k_rng(struct ctx *c, const char *key, json_object *v)
-{
-	return get_bool(c, key, v, &c->cfg->rng);
-}
-
-/* "console": { ... } */
-static int c_mode(struct ctx *c, const char *key, json_object *v)
-{
-	static const char *const names[] = { "stdio", "none", "file", NULL };
-	static const enum console_mode vals[] = { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
-	int i, ret = get_enum(c, key, v, names, &i);
-
-	if (!ret)
-		c->cfg->console = vals[i];
-	return ret;
-}
-
-static int c_path(struct ctx *c, const char *key, json_object *v)
-{
-	return get_path(c, key, v, &c->cfg->console_path);
-}
-
-static int c_max(struct ctx *c, const char *key, json_object *v)
-{
-	return get_size(c, key, v, 1, &c->cfg->console_max_bytes);
-}
-
-static int c_device(struct ctx *c, const char *key, json_object *v)
-{
-	static const char *const names[] = { "uart", "virtio", NULL };
-	static const enum console_device vals[] = { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
-	int i, ret = get_enum(c, key, v, names, &i);
-
-	if (!ret)
-		c->cfg->console_device = vals[i];
-	return ret;
-}
-
-struct key {
-	const char *name;
-	key_fn fn;
-};
-
-static int walk(struct ctx *c, const char *prefix, json_object *obj, const struct key *keys);
-
-static const struct key console_keys[] = {
-	{ "mode", c_mode }, { "path", c_path }, { "max", c_max }, { "device", c_device },
-	{ NULL, NULL },
-};
-
-static int k_console(struct ctx *c, const char *key, json_object *v)
-{
-	int ret = want(c, key, v, json_type_object, "an object");
-
-	if (ret || (ret = walk(c, key, v, console_keys)))
-		return ret;
-	if (c->cfg->console == CONSOLE_FILE && !c->cfg->console_path) {
-		snprintf(c->err, c->errlen, "%s.path: needed with mode \"file\"", key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* "disks": [ { "path", "read_only", "id" } ] */
-static struct virtio_blk_disk *cur_disk(struct ctx *c)
-{
-	return &c->cfg->disks[c->cfg->ndisks];
-}
-
-static int d_path(struct ctx *c, const char *key, json_object *v)
-{
-	return get_path(c, key, v, &cur_disk(c)->path);
-}
-
-static int d_read_only(struct ctx *c, const char *key, json_object *v)
-{
-	return get_bool(c, key, v, &cur_disk(c)->read_only);
-}
-
-static int d_id(struct ctx *c, const char *key, json_object *v)
-{
-	const char *s;
-	int ret = get_str(c, key, v, VIRTIO_BLK_ID_MAX, &s);
-
-	if (ret)
-		return ret;
-	for (const char *p = s; *p; p++)
-		if (*p < 0x21 || *p > 0x7e) {
-			snprintf(c->err, c->errlen, "%s: printable ASCII without spaces only", key);
-			return -EINVAL;
-		}
-	memcpy(cur_disk(c)->id, s, strlen(s) + 1);
-	return 0;
-}
-
-static const struct key disk_keys[] = {
-	{ "path", d_path }, { "read_only", d_read_only }, { "id", d_id }, { NULL, NULL },
-};
-
-static int k_disks(struct ctx *c, const char *key, json_object *v)
-{
-	char name[64];
+	char lookup[64], name[160];
+	struct config_parse q = *p;
 	size_t n;
-	int ret = want(c, key, v, json_type_array, "an array");
+	int ret = want(p, key, v, json_type_array, "an array");
 
 	if (ret)
 		return ret;
 	n = json_object_array_length(v);
-	if (n > VM_MAX_DISKS) {
-		snprintf(c->err, c->errlen, "%s: %zu disks, at most %d", key, n, VM_MAX_DISKS);
+	if (n > r->max) {
+		snprintf(p->err, p->errlen, "%s: %zu items, at most %llu", key, n,
+			 (unsigned long long)r->max);
 		return -ERANGE;
 	}
-	c->cfg->ndisks = 0;
+	snprintf(lookup, sizeof(lookup), "%.60s[]", r->json);
+	p->cfg->ndisks = 0; /* the array replaces the list */
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(v, i);
 
-		snprintf(name, sizeof(name), "%s[%zu]", key, i);
-		memset(cur_disk(c), 0, sizeof(*cur_disk(c)));
-		if ((ret = want(c, name, d, json_type_object, "an object")) ||
-		    (ret = walk(c, name, d, disk_keys)))
+		snprintf(name, sizeof(name), "%.120s[%zu]", key, i);
+		config_disk_defaults(p, &p->cfg->disks[i]);
+		q.disk = &p->cfg->disks[i];
+		if ((ret = want(p, name, d, json_type_object, "an object")) ||
+		    (ret = walk(&q, lookup, name, d)))
 			return ret;
-		if (!cur_disk(c)->path) {
-			snprintf(c->err, c->errlen, "%s.path: missing", name);
-			return -EINVAL;
-		}
-		c->cfg->ndisks++;
+		p->cfg->ndisks++;
 	}
 	return 0;
 }
 
-/* THE table: top-level keys. Add a key here and a handler above. */
-static const struct key top_keys[] = {
-	{ "kernel", k_kernel },
-	{ "initrd", k_initrd },
-	{ "cmdline", k_cmdline },
-	{ "mem", k_mem },
-	{ "cpus", k_cpus },
-	{ "console", k_console },
-	{ "cpu_template", k_cpu_template },
-	{ "boot_protocol", k_boot_protocol },
-	{ "decompress", k_decompress },
-	{ "kernel_cache", k_kernel_cache },
-	{ "test_device", k_test_device },
-	{ "rng", k_rng },
-	{ "disks", k_disks },
-	{ NULL, NULL },
-};
-
-static int walk(struct ctx *c, const char *prefix, json_object *obj, const struct key *keys)
+/* One key's value, by its row's type. */
+static int set_value(struct config_parse *p, const struct config_row *r, const char *key,
+		     json_object *v)
 {
-	char name[128];
+	char num[32];
+	const char *s;
+	int ret;
+
+	switch (r->type) {
+	case CONFIG_OBJECT:
+		if ((ret = want(p, key, v, json_type_object, "an object")))
+			return ret;
+		config_mark_given(p, r);
+		return walk(p, r->json, key, v);
+	case CONFIG_ARRAY:
+		if ((ret = set_array(p, r, key, v)))
+			return ret;
+		config_mark_given(p, r);
+		return 0;
+	case CONFIG_BOOL:
+		if ((ret = want(p, key, v, json_type_boolean, "a boolean")))
+			return ret;
+		s = json_object_get_boolean(v) ? "true" : "false";
+		break;
+	case CONFIG_UINT: {
+		int64_t i;
+
+		if ((ret = want(p, key, v, json_type_int, "an integer")))
+			return ret;
+		i = json_object_get_int64(v);
+		if (i < 0 || (uint64_t)i > r->max) {
+			snprintf(p->err, p->errlen, "%s %lld: must be between %llu and %llu", key,
+				 (long long)i, (unsigned long long)r->min,
+				 (unsigned long long)r->max);
+			return -ERANGE;
+		}
+		snprintf(num, sizeof(num), "%lld", (long long)i);
+		s = num;
+		break;
+	}
+	case CONFIG_SIZE:
+		/* "256M" or a bare integer in r->unit bytes (like the option) */
+		if (json_object_get_type(v) == json_type_int) {
+			int64_t i = json_object_get_int64(v);
+
+			if (i < 0) {
+				snprintf(p->err, p->errlen, "%s %lld: must not be negative", key,
+					 (long long)i);
+				return -ERANGE;
+			}
+			snprintf(num, sizeof(num), "%lld", (long long)i);
+			s = num;
+		} else if (json_object_get_type(v) == json_type_string) {
+			s = json_object_get_string(v);
+		} else {
+			snprintf(p->err, p->errlen,
+				 "%s: expected a size (\"256M\" or an integer), got %s", key,
+				 type_name(v));
+			return -EINVAL;
+		}
+		break;
+	default: /* CONFIG_STR, CONFIG_PATH, CONFIG_ENUM */
+		if ((ret = get_string(p, key, v, &s)))
+			return ret;
+		break;
+	}
+	return config_set_text(p, r, key, s);
+}
+
+/* Walk an object: its keys are the rows "lookup.KEY" (top level: "KEY");
+ * `name` is how messages spell the object ("disks[1]"). */
+static int walk(struct config_parse *p, const char *lookup, const char *name, json_object *obj)
+{
+	uint64_t seen[CONFIG_ROWS_MAX / 64] = { 0 };
+	char path[128], key[200];
+	const struct config_row *rows;
+	size_t n, plen = strlen(lookup);
 	int ret;
 
 	json_object_object_foreach(obj, k, v) {
-		const struct key *e;
+		const struct config_row *r;
 
-		for (e = keys; e->name; e++)
-			if (!strcmp(e->name, k))
-				break;
-		snprintf(name, sizeof(name), "%s%s%.60s", prefix, *prefix ? "." : "", k);
-		if (!e->name) {
-			snprintf(c->err, c->errlen, "%s: unknown key", name);
+		snprintf(path, sizeof(path), "%.60s%s%.60s", lookup, plen ? "." : "", k);
+		snprintf(key, sizeof(key), "%.120s%s%.60s", name, *name ? "." : "", k);
+		r = strpbrk(k, ".[]") ? NULL : config_row_find(path);
+		if (!r || !r->json || strcmp(r->json, path)) {
+			snprintf(p->err, p->errlen, "%s: unknown key", key);
 			return -EINVAL;
 		}
-		if ((ret = e->fn(c, name, v)))
+		if ((ret = set_value(p, r, key, v)))
 			return ret;
+		seen[config_row_index(r) / 64] |= 1ull << (config_row_index(r) % 64);
+	}
+	rows = config_rows(&n);
+	for (size_t i = 0; i < n; i++) {
+		const char *j = rows[i].json;
+
+		if (!(rows[i].flags & CONFIG_REQUIRED) || (seen[i / 64] & (1ull << (i % 64))) ||
+		    !j || strncmp(j, lookup, plen) || (plen && j[plen] != '.') ||
+		    strchr(j + plen + !!plen, '.'))
+			continue;
+		snprintf(p->err, p->errlen, "%s%s%s: missing", name, *name ? "." : "",
+			 j + plen + !!plen);
+		return -EINVAL;
 	}
 	return 0;
 }
 
-int config_json_parse(const char *text, size_t len, unsigned flags, struct vm_config *cfg,
-		      struct json_object **root, char *err, size_t errlen)
+int config_json_apply(const char *text, size_t len, unsigned flags, struct vm_config *cfg,
+		      uint64_t *given, struct json_object **root, char *err, size_t errlen)
 {
-	struct ctx c = { .cfg = cfg, .flags = flags, .err = err, .errlen = errlen };
+	uint64_t seen[CONFIG_ROWS_MAX / 64] = { 0 };
+	struct vm_config work = *cfg;
+	struct config_parse p = { .cfg = &work, .flags = flags, .given = seen, .err = err,
+				  .errlen = errlen };
+	const struct config_row *rows;
 	struct json_tokener *tok;
 	json_object *doc;
-	struct vm_config work = *cfg;
+	size_t n;
 	int ret;
 
 	*root = NULL;
@@ -465,20 +250,31 @@ int config_json_parse(const char *text, size_t len, unsigned flags, struct vm_co
 		}
 	}
 	json_tokener_free(tok);
-	c.cfg = &work;
-	if ((ret = want(&c, "configuration", doc, json_type_object, "an object")) ||
-	    (ret = walk(&c, "", doc, top_keys))) {
-		json_object_put(doc);
-		return ret;
-	}
-	if ((flags & CONFIG_JSON_NEED_KERNEL) && !work.boot.kernel_path) {
-		snprintf(err, errlen, "kernel: missing (the path of the kernel to boot)");
-		json_object_put(doc);
-		return -EINVAL;
-	}
+	if ((ret = want(&p, "configuration", doc, json_type_object, "an object")) ||
+	    (ret = walk(&p, "", "", doc)) || (ret = config_validate(&work, false, err, errlen)))
+		goto fail;
+	rows = config_rows(&n);
+	for (size_t i = 0; i < n; i++)
+		if ((flags & CONFIG_JSON_NEED_KERNEL) && (rows[i].flags & CONFIG_API_REQUIRED) &&
+		    !(seen[i / 64] & (1ull << (i % 64)))) {
+			snprintf(err, errlen, "%s: missing (%s)", rows[i].json, rows[i].help);
+			ret = -EINVAL;
+			goto fail;
+		}
 	*cfg = work; /* all or nothing */
+	for (size_t i = 0; given && i < BH_ARRAY_SIZE(seen); i++)
+		given[i] |= seen[i];
 	*root = doc;
 	return 0;
+fail:
+	json_object_put(doc);
+	return ret;
+}
+
+int config_json_parse(const char *text, size_t len, unsigned flags, struct vm_config *cfg,
+		      struct json_object **root, char *err, size_t errlen)
+{
+	return config_json_apply(text, len, flags, cfg, NULL, root, err, errlen);
 }
 
 void config_json_free(struct json_object *root)

@@ -1,8 +1,8 @@
 /* config_json.h — a VM configuration as JSON: the format `bulkhead run
- * --config FILE` reads and the daemon's create call takes. The mapping from
- * keys to vm_config fields is one table in config_json.c; values go through
- * the same parsers as the command-line options (args.h), so "mem": "0x10"
- * fails exactly like --mem 0x10.
+ * --config FILE` reads and the daemon's create call takes. The keys, their
+ * types, limits and defaults are the rows of the schema (schema.h); values
+ * go through the same row parsers as the command-line options, so
+ * "mem": "0x10" fails exactly like --mem 0x10.
  *
  *   { "kernel": "/abs/vmlinuz", "initrd": "...", "cmdline": "console=ttyS0",
  *     "mem": "256M" | 256 (MiB), "cpus": 2,
@@ -35,10 +35,8 @@
 
 struct json_object;
 
-/* Fill *cfg with the defaults of `bulkhead run`. */
-void config_json_defaults(struct vm_config *cfg);
-
-/* Parse `len` bytes of `text` over *cfg (keys absent keep their value).
+/* Parse `len` bytes of `text` over *cfg (keys absent keep their value; start
+ * from config_defaults()).
  * On success *root holds the parsed document: cfg's strings point into it,
  * release it with config_json_free() when cfg is no longer used. On failure
  * -EINVAL / -ERANGE / -E2BIG with a message in err, and nothing to free. */

@@ -28,6 +28,12 @@ struct exit_ctl {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int efd;                    /* eventfd, readable once a request is made */
+	int done_efd;               /* eventfd, readable once every vCPU stopped
+	                             * (or the stop deadline passed): ends the
+	                             * event thread, which serves stop signals
+	                             * until then */
+	bool forced;                /* a second stop signal: do not wait */
+	unsigned notified;          /* exit_ctl_notify() count (under lock) */
 	enum vm_exit_reason reason;
 	int status;                 /* test status, errno, or signal number */
 	char detail[256];           /* human-readable cause */
@@ -47,6 +53,23 @@ bool exit_ctl_requested(struct exit_ctl *ec);
 enum vm_exit_reason exit_ctl_wait(struct exit_ctl *ec);
 
 int exit_ctl_fd(const struct exit_ctl *ec);
+
+/* The eventfd exit_ctl_done() makes readable (the event loop's stop fd). */
+int exit_ctl_done_fd(const struct exit_ctl *ec);
+
+/* Every vCPU has stopped (or was given up on): the event thread may end.
+ * Main thread, after the stop. */
+void exit_ctl_done(struct exit_ctl *ec);
+
+/* A stop was requested and the operator asks again (a second SIGTERM):
+ * whoever waits for the vCPUs waits no longer. Any thread. */
+void exit_ctl_force(struct exit_ctl *ec);
+/* Wake exit_ctl_wait_notified() (a vCPU thread stopped). Any thread. */
+void exit_ctl_notify(struct exit_ctl *ec);
+/* Wait up to `ms` milliseconds for exit_ctl_notify() (spurious wake-ups
+ * possible: re-check the condition). */
+void exit_ctl_wait_notified(struct exit_ctl *ec, unsigned ms);
+bool exit_ctl_forced(struct exit_ctl *ec);
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);
 

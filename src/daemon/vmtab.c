@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "config/config_json.h"
+#include "config/schema.h"
 #include "common/log.h"
 
 uint64_t dmn_now_ns(void)
@@ -63,23 +64,45 @@ struct dvm *dmn_find(struct daemon *d, const char *id_or_name)
 	return NULL;
 }
 
+int dmn_find_for(struct daemon *d, uid_t uid, const char *id_or_name, struct dvm **out)
+{
+	struct dvm *byname = NULL;
+	unsigned nnames = 0;
+
+	for (struct dvm *v = d->vms; v; v = v->next) {
+		if (!dvm_visible(v, uid))
+			continue;
+		if (!strcmp(v->id, id_or_name)) {
+			*out = v;
+			return 0;
+		}
+		if (v->name[0] && !strcmp(v->name, id_or_name)) {
+			/* root: its own VM of that name first */
+			if (!byname || (v->owner == uid && byname->owner != uid))
+				byname = v;
+			nnames++;
+		}
+	}
+	if (!byname)
+		return -ENOENT;
+	if (nnames > 1 && byname->owner != uid)
+		return -EEXIST;
+	*out = byname;
+	return 0;
+}
+
 int dmn_lookup(struct daemon *d, uid_t uid, const char *id, struct dvm **out, char *err,
 	       size_t errlen)
 {
-	struct dvm *v = dmn_find(d, id);
+	int ret = dmn_find_for(d, uid, id, out);
 
-	if (!v) {
+	if (ret == -ENOENT)
+		/* The same answer whether it does not exist or is another
+		 * user's: a VM's existence is its owner's business. */
 		snprintf(err, errlen, "no VM '%.64s'", id);
-		return 404;
-	}
-	if (!dvm_visible(v, uid)) {
-		d->refusals++;
-		snprintf(err, errlen, "VM '%.64s' belongs to uid %u; uid %u may not see or control it",
-			 id, (unsigned)v->owner, (unsigned)uid);
-		return 403;
-	}
-	*out = v;
-	return 200;
+	else if (ret == -EEXIST)
+		snprintf(err, errlen, "VMs of several users are named '%.64s': use the VM's ID", id);
+	return ret;
 }
 
 void dvm_path(const struct daemon *d, const struct dvm *v, const char *file, char *buf,
@@ -105,6 +128,7 @@ void dmn_event(struct daemon *d, const struct dvm *v, const char *type, const ch
 	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
 	va_end(ap);
 	bh_info("event %llu: %s %s %s", (unsigned long long)e->seq, e->vm, e->type, e->detail);
+	pthread_cond_broadcast(&d->cond); /* long polls of GET /v1/events */
 	if (d->events_fd < 0)
 		return;
 	o = json_object_new_object();
@@ -125,6 +149,71 @@ void dmn_event(struct daemon *d, const struct dvm *v, const char *type, const ch
 			bh_warn("events.log: %s", strerror(errno));
 	}
 	json_object_put(o);
+}
+
+/* A restarted daemon continues the event log where it ended: sequence
+ * numbers stay monotonic across restarts (a poller that asks for events
+ * after N must never miss later ones), and the last DMN_EVENTS events are
+ * served again. Reads the log's tail (lines are < 1 KiB); a line that is
+ * not an event is skipped. */
+#define EVENTS_TAIL (DMN_EVENTS * 1024)
+static void events_load(struct daemon *d, int fd)
+{
+	char *buf = malloc(EVENTS_TAIL + 1), *line, *nl;
+	off_t size = lseek(fd, 0, SEEK_END), from;
+	ssize_t n;
+
+	if (!buf || size <= 0) {
+		free(buf);
+		return;
+	}
+	from = size > EVENTS_TAIL ? size - EVENTS_TAIL : 0;
+	n = pread(fd, buf, EVENTS_TAIL, from);
+	if (n <= 0) {
+		free(buf);
+		return;
+	}
+	buf[n] = '\0';
+	line = buf;
+	if (from > 0 && (nl = strchr(line, '\n'))) /* skip a partial first line */
+		line = nl + 1;
+	for (; *line; line = nl + 1) {
+		struct json_object *o, *f;
+		struct dmn_event *e;
+		int64_t seq;
+
+		if (!(nl = strchr(line, '\n')))
+			break; /* a line cut short (a crash mid-write) */
+		*nl = '\0';
+		o = json_tokener_parse(line);
+		if (!o || !json_object_object_get_ex(o, "seq", &f) ||
+		    (seq = json_object_get_int64(f)) <= 0 || seq >= INT64_MAX / 2) {
+			json_object_put(o);
+			continue;
+		}
+		e = &d->events[(uint64_t)(seq - 1) % DMN_EVENTS];
+		memset(e, 0, sizeof(*e));
+		e->seq = (uint64_t)seq;
+		if (json_object_object_get_ex(o, "time", &f))
+			e->time = json_object_get_int64(f);
+		if (json_object_object_get_ex(o, "owner", &f))
+			e->owner = (uid_t)json_object_get_int64(f);
+		if (json_object_object_get_ex(o, "vm", &f))
+			snprintf(e->vm, sizeof(e->vm), "%s", json_object_get_string(f));
+		if (json_object_object_get_ex(o, "type", &f))
+			snprintf(e->type, sizeof(e->type), "%s", json_object_get_string(f));
+		if (json_object_object_get_ex(o, "detail", &f))
+			snprintf(e->detail, sizeof(e->detail), "%s", json_object_get_string(f));
+		/* The highest number ever used: a log written before this fix
+		 * may restart at 1 after a higher one. */
+		if ((uint64_t)seq > d->event_seq)
+			d->event_seq = (uint64_t)seq;
+		json_object_put(o);
+	}
+	free(buf);
+	if (d->event_seq)
+		bh_info("events: continuing after seq %llu (events.log)",
+			(unsigned long long)d->event_seq);
 }
 
 /* Write `text` to dir/file atomically: tmp, fsync, rename, fsync dir. */
@@ -192,6 +281,8 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 	json_object_object_add(o, "exit_detail", json_object_new_string(v->exit_detail));
 	json_object_object_add(o, "quarantine_reason",
 			       json_object_new_string(v->quarantine_reason));
+	json_object_object_add(o, "frozen", json_object_new_boolean(v->frozen));
+	json_object_object_add(o, "console_max", json_object_new_int64((int64_t)v->console_max));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	dvm_path(d, v, NULL, dir, sizeof(dir));
 	ret = write_atomic(dir, "state.json", text, strlen(text));
@@ -209,19 +300,38 @@ static struct dvm *dvm_new(void)
 		return NULL;
 	v->pidfd = -1;
 	v->ctl_fd = -1;
+	v->log_pipe = v->log_out = -1;
 	v->exit_code = -1;
 	pthread_mutex_init(&v->ctl_lock, NULL);
 	return v;
 }
 
-static void dvm_free(struct dvm *v)
+void dvm_free(struct dvm *v)
 {
 	if (v->pidfd >= 0)
 		close(v->pidfd);
 	if (v->ctl_fd >= 0)
 		close(v->ctl_fd);
+	if (v->log_pipe >= 0)
+		close(v->log_pipe);
+	if (v->log_out >= 0)
+		close(v->log_out);
 	pthread_mutex_destroy(&v->ctl_lock);
 	free(v);
+}
+
+void dmn_limits_default(struct dmn_limits *l)
+{
+	*l = (struct dmn_limits){
+		.vms_per_uid = 32,
+		.mem_per_uid = 64ULL << 30,
+		.console_max = 64ULL << 20,
+		.vmm_log_max = 1ULL << 20,
+		.ctl_timeout_ms = 5000,
+		.conns_per_uid = 16,
+		.follows_per_uid = 4,
+		.root_reserve = 8,
+	};
 }
 
 int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char *err,
@@ -233,6 +343,7 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 	memset(d, 0, sizeof(*d));
 	d->events_fd = d->sup_ep = d->wake_fd = -1;
 	d->stop_timeout_s = 10;
+	dmn_limits_default(&d->lim);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	if (snprintf(d->state_dir, sizeof(d->state_dir), "%s", state_dir) >=
@@ -251,11 +362,12 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "%s/events.log", state_dir);
-	d->events_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	d->events_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (d->events_fd < 0) {
 		snprintf(err, errlen, "%.200s: %s", path, strerror(errno));
 		return -errno;
 	}
+	events_load(d, d->events_fd);
 	d->sup_ep = epoll_create1(EPOLL_CLOEXEC);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->sup_ep < 0 || d->wake_fd < 0 ||
@@ -285,6 +397,42 @@ void dmn_destroy(struct daemon *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
+/* Fair shares (d->lock held): the daemon-wide VM table keeps room for root,
+ * and one non-root user may not take more than lim.vms_per_uid VMs or
+ * lim.mem_per_uid bytes of guest memory (every VM they have counts, started
+ * or not: creating is what reserves). */
+static int check_quota(struct daemon *d, uid_t uid, uint64_t mem, char *err, size_t errlen)
+{
+	unsigned n = 0;
+	uint64_t total = 0;
+
+	if (d->nvms >= DMN_MAX_VMS || (uid != 0 && d->nvms >= DMN_MAX_VMS - DMN_ROOT_VMS)) {
+		snprintf(err, errlen, "the daemon already manages %u VMs (its maximum%s)", d->nvms,
+			 uid ? " for non-root users" : "");
+		return -ENOSPC;
+	}
+	if (uid == 0)
+		return 0;
+	for (struct dvm *v = d->vms; v; v = v->next)
+		if (v->owner == uid) {
+			n++;
+			total += v->mem_bytes;
+		}
+	if (n >= d->lim.vms_per_uid) {
+		snprintf(err, errlen, "uid %u already has %u VMs, the most one user may have",
+			 (unsigned)uid, n);
+		return -EDQUOT;
+	}
+	if (total + mem > d->lim.mem_per_uid) {
+		snprintf(err, errlen, "uid %u's VMs would have %llu MiB of guest memory, above the "
+			 "%llu MiB one user may have", (unsigned)uid,
+			 (unsigned long long)((total + mem) >> 20),
+			 (unsigned long long)(d->lim.mem_per_uid >> 20));
+		return -EDQUOT;
+	}
+	return 0;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -311,48 +459,72 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	uint8_t rnd[DVM_ID_LEN / 2];
 	int ret;
 
-	config_json_defaults(&cfg);
+	config_defaults(&cfg);
 	if (config_json_parse(body, len, CONFIG_JSON_ABS_PATHS | CONFIG_JSON_NEED_KERNEL, &cfg,
 			      &root, msg, sizeof(msg))) {
 		snprintf(err, errlen, "%s", msg);
-		return 422;
+		return -EBADMSG;
 	}
 	if (name && !valid_name(name)) {
 		config_json_free(root);
 		snprintf(err, errlen,
 			 "name '%.64s': 1-%d letters, digits, '-', '_' or '.', starting with a letter or digit",
 			 name, DVM_NAME_MAX);
-		return 400;
+		return -EINVAL;
+	}
+	{
+		struct vm_config def;
+
+		config_defaults(&def);
+		/* The default yields to the daemon's maximum; an explicit value
+		 * above it is an error the owner should hear about. */
+		if (cfg.console_max_bytes == def.console_max_bytes &&
+		    cfg.console_max_bytes > d->lim.console_max)
+			cfg.console_max_bytes = d->lim.console_max;
+	}
+	if (cfg.console_max_bytes > d->lim.console_max) {
+		config_json_free(root);
+		snprintf(err, errlen, "console.max: %llu bytes is above this daemon's maximum (%llu)",
+			 (unsigned long long)cfg.console_max_bytes,
+			 (unsigned long long)d->lim.console_max);
+		return -EBADMSG;
 	}
 	v = dvm_new();
 	if (!v) {
 		config_json_free(root);
 		snprintf(err, errlen, "out of memory");
-		return 503;
+		return -ENOMEM;
 	}
 	v->owner = uid;
 	v->state = DVM_CREATED;
 	v->ncpus = cfg.ncpus;
 	v->mem_bytes = cfg.mem_bytes;
+	v->console_max = cfg.console_max_bytes;
 	v->created_at = (int64_t)time(NULL);
 	config_json_free(root);
 
 	pthread_mutex_lock(&d->lock);
-	if (d->nvms >= DMN_MAX_VMS) {
-		ret = 503;
-		snprintf(err, errlen, "the daemon already manages %d VMs", DMN_MAX_VMS);
+	if ((ret = check_quota(d, uid, v->mem_bytes, err, errlen)))
 		goto fail;
-	}
-	if (name && dmn_find(d, name)) {
-		ret = 409;
-		snprintf(err, errlen, "name '%s' is already taken", name);
-		goto fail;
+	if (name) {
+		struct dvm *o;
+
+		/* Names are per owner (another user's are not revealed); none
+		 * may equal a VM's ID. */
+		for (o = d->vms; o; o = o->next)
+			if ((o->owner == uid && !strcmp(o->name, name)) || !strcmp(o->id, name))
+				break;
+		if (o) {
+			ret = -EEXIST;
+			snprintf(err, errlen, "name '%s' is already taken", name);
+			goto fail;
+		}
 	}
 	if (name)
 		snprintf(v->name, sizeof(v->name), "%s", name);
 	do {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-			ret = 500;
+			ret = -EIO;
 			snprintf(err, errlen, "getrandom: %s", strerror(errno));
 			goto fail;
 		}
@@ -361,12 +533,12 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	} while (dmn_find(d, v->id));
 	dvm_path(d, v, NULL, dir, sizeof(dir));
 	if (mkdir(dir, 0711) < 0 || chmod(dir, 0711) < 0) {
-		ret = 500;
+		ret = -EIO;
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (write_atomic(dir, "config.json", body, len) || dvm_save(d, v)) {
-		ret = 500;
+		ret = -EIO;
 		snprintf(err, errlen, "cannot write the VM's files under %s", dir);
 		goto fail;
 	}
@@ -378,7 +550,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 		  (unsigned long long)(v->mem_bytes >> 20));
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	return 201;
+	return 0;
 fail:
 	pthread_mutex_unlock(&d->lock);
 	dvm_free(v);
@@ -408,15 +580,15 @@ int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 
 	pthread_mutex_lock(&d->lock);
 	ret = dmn_lookup(d, uid, id, &v, err, errlen);
-	if (ret != 200)
+	if (ret)
 		goto out;
-	if (v->busy || v->refs) {
-		ret = 409;
+	if (v->busy || v->refs || v->cgroup_pending) {
+		ret = -EBUSY;
 		snprintf(err, errlen, "VM %s: another operation is in progress", v->id);
 		goto out;
 	}
 	if (v->state != DVM_CREATED && v->state != DVM_EXITED) {
-		ret = 409;
+		ret = -EBUSY;
 		snprintf(err, errlen, "VM %s is %s: stop or kill it before removing it", v->id,
 			 dvm_state_name(v->state));
 		goto out;
@@ -429,7 +601,7 @@ int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 	remove_tree(dir);
 	dmn_event(d, v, "removed", "by uid %u", (unsigned)uid);
 	dvm_free(v);
-	ret = 200;
+	ret = 0;
 out:
 	pthread_mutex_unlock(&d->lock);
 	return ret;
@@ -516,6 +688,16 @@ static struct dvm *load_one(const char *dir, const char *id, char *why, size_t w
 		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", s);
 	if ((s = jstr(o, "quarantine_reason")))
 		snprintf(v->quarantine_reason, sizeof(v->quarantine_reason), "%s", s);
+	{
+		struct json_object *fz;
+
+		int64_t cm;
+
+		v->frozen = json_object_object_get_ex(o, "frozen", &fz) &&
+			    json_object_is_type(fz, json_type_boolean) && json_object_get_boolean(fz);
+		/* absent (older record) or out of range: the daemon's maximum */
+		v->console_max = jint(o, "console_max", &cm) && cm > 0 ? (uint64_t)cm : 0;
+	}
 	json_object_put(o);
 	return v;
 }

@@ -4,7 +4,8 @@
  * PIO ports (base 0xf0):
  *   0xf0  out 4 bytes: check-in. The host records that the vCPU which did the
  *         write checked in (value ignored); at VM exit bulkhead prints
- *         "test-device: N vCPUs checked in" on stderr.
+ *         "test-device: N vCPUs checked in" on stderr (an info line: not
+ *         with -q, and not when no vCPU checked in).
  *   0xf4  out 1/4 bytes: exit with status S. The VM stops; bulkhead exits 0
  *         if S == 0, else with the "guest reported failure" code and prints S.
  *   0xf8  out 4 bytes: value log. The host prints "test-device: value 0x%x"

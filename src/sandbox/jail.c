@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -99,7 +102,8 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	sigset_t fwd, old;
 	int sync[2], ret, own_pidns;
 	struct termios tty;
-	bool have_tty;
+	struct timespec kill_at = { 0, 0 }; /* SIGKILL then, once a stop was forwarded */
+	bool have_tty, killed = false;
 	pid_t pid;
 	/* What the supervisor tells the VM process once its cgroup is ready. */
 	struct {
@@ -210,18 +214,50 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	close(sync[1]); /* on failure the child reads EOF and gives up */
 	for (;;) {
 		siginfo_t si;
-		int status;
+		int status, r;
 
-		if (sigwaitinfo(&fwd, &si) < 0)
+		if (kill_at.tv_sec && !killed) {
+			struct timespec now, left;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left.tv_sec = kill_at.tv_sec - now.tv_sec;
+			left.tv_nsec = kill_at.tv_nsec - now.tv_nsec;
+			if (left.tv_nsec < 0) {
+				left.tv_nsec += 1000000000L;
+				left.tv_sec--;
+			}
+			if (left.tv_sec < 0) {
+				/* The VM process should have ended by itself long
+				 * ago (it gives up on stuck vCPUs after
+				 * VM_STOP_DEADLINE_MS): end it. */
+				bh_err("the VM process (pid %d) did not end within %u s of the stop "
+				       "signal: killing it (SIGKILL)",
+				       (int)pid, JAIL_STOP_GRACE_S(j->cfg.ncpus));
+				kill(pid, SIGKILL);
+				killed = true;
+				continue;
+			}
+			r = sigtimedwait(&fwd, &si, &left);
+		} else {
+			r = sigwaitinfo(&fwd, &si);
+		}
+		if (r < 0)
 			continue;
 		if (si.si_signo != SIGCHLD) {
 			kill(pid, si.si_signo);
+			if (!kill_at.tv_sec) {
+				clock_gettime(CLOCK_MONOTONIC, &kill_at);
+				kill_at.tv_sec += JAIL_STOP_GRACE_S(j->cfg.ncpus);
+			}
 			continue;
 		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			if (WIFSIGNALED(status) && have_tty)
 				(void)tcsetattr(STDIN_FILENO, TCSANOW, &tty);
-			*exit_code = report_child(pid, status);
+			if (killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+				*exit_code = BH_EXIT_SIGNAL; /* stopped by the operator's signal */
+			else
+				*exit_code = report_child(pid, status);
 			break;
 		}
 	}
@@ -257,6 +293,51 @@ static void sigsys_trap(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, BH_EXIT_HOST);
 }
 
+/* A thread whose own malloc arena grows and shrinks once (see below). */
+static void *shrink_arena_once(void *arg)
+{
+	void *b[4];
+
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		if ((b[i] = malloc(100 << 10)))
+			memset(b[i], 0, 100 << 10);
+	for (int i = 3; i >= 0; i--)
+		free(b[i]);
+	return NULL;
+}
+
+void jail_prepare_libc(void)
+{
+	/* libc reads the time zone file on the first gmtime_r() (the RTC):
+	 * do it now, while there is a filesystem. */
+	tzset();
+	/* glibc's malloc gives each new thread its own arena until there are
+	 * more than 8; the next thread then asks how many CPUs are online
+	 * (__get_nprocs(): open("/sys/devices/system/cpu/online")) to size the
+	 * limit. After the jail that open is fatal: with 8 or more vCPUs the
+	 * VM process died by SIGSYS as its threads started. Fix the limit now,
+	 * at the value glibc would choose (8 arenas per online CPU), so it never
+	 * asks. ASan's allocator ignores this (it has no arenas to limit). */
+#ifdef M_ARENA_MAX
+	int n = get_nprocs();
+
+	if (mallopt(M_ARENA_MAX, 8 * (n > 0 ? n : 1)) != 1)
+		bh_dbg("sandbox: mallopt(M_ARENA_MAX) not supported by this allocator");
+	/* The first time a thread's arena gives memory back (its heap's top
+	 * shrinks past the trim threshold), glibc reads
+	 * /proc/sys/vm/overcommit_memory once (check_may_shrink_heap()). Fix the
+	 * thresholds at glibc's initial values (no dynamic adjustment, so what
+	 * follows is certain to trim), then have a thread grow and shrink its
+	 * arena once now, so the answer is cached before the jail. */
+	pthread_t t;
+
+	if (mallopt(M_MMAP_THRESHOLD, 128 << 10) == 1 && mallopt(M_TRIM_THRESHOLD, 128 << 10) == 1 &&
+	    pthread_create(&t, NULL, shrink_arena_once, NULL) == 0)
+		pthread_join(t, NULL);
+#endif
+}
+
 int jail_enter(struct jail *j, char *err, size_t errlen)
 {
 	struct sc_stats st[SC_KIND_COUNT];
@@ -272,9 +353,9 @@ int jail_enter(struct jail *j, char *err, size_t errlen)
 		}
 		sc_policy_stats((enum sc_kind)k, &st[k]);
 	}
-	/* libc reads the time zone file on the first gmtime_r() (the RTC):
-	 * do it now, while there is a filesystem. */
-	tzset();
+	/* What the C library would otherwise do on its own after the jail,
+	 * decided now (docs/security.md, "What libc may do after the jail"). */
+	jail_prepare_libc();
 	/* Over RLIMIT_FSIZE a write fails with EFBIG instead of killing us. */
 	signal(SIGXFSZ, SIG_IGN);
 	if (j->cfg.seccomp_trap) {

@@ -76,6 +76,12 @@ void jail_init(struct jail *j, const struct jail_config *cfg);
  * vm_run() still stops the VM once it runs. */
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
 
+/* The supervisor forwards a stop signal, and if the VM process has not ended
+ * JAIL_STOP_GRACE_S(ncpus) seconds later (it gives up on vCPUs that ignore
+ * the stop after VM_STOP_DEADLINE_MS: 5 s + 40 ms per vCPU), kills it with
+ * SIGKILL; the exit code is then 4 (stopped by a signal). */
+#define JAIL_STOP_GRACE_S(ncpus) (10u + (unsigned)(ncpus) / 25u)
+
 /* Apply every post-creation layer (see top) and load the process-wide
  * seccomp filter. The caller then installs jail_thread_init (opaque = j) as
  * the VM's thread hook (vm_set_thread_init). Call in the child once every
@@ -83,6 +89,12 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
  * the VM must then not run. Landlock being unavailable is not an error (a
  * loud warning). */
 int jail_enter(struct jail *j, char *err, size_t errlen) BH_WUR;
+
+/* Make the C library do now, while files can still be opened, what it would
+ * otherwise do on its own later (read the time zone; size malloc's arena
+ * limit, which otherwise reads /sys once a process has more than 8 threads).
+ * jail_enter() calls it first; main thread, before any other thread. */
+void jail_prepare_libc(void);
 
 /* The VM's thread_init hook (opaque = struct jail *): load this thread's
  * filter. Called by the thread itself, first thing. */

@@ -719,8 +719,9 @@ void vm_devices_report(struct vm *vm)
 
 	if (!ds)
 		return;
-	if (ds->test)
-		fprintf(stderr, "test-device: %u vCPUs checked in\n", test_dev_checked_in(ds->test));
+	/* Only for guests that check in (smp), and quiet under -q. */
+	if (ds->test && test_dev_checked_in(ds->test))
+		bh_info("test-device: %u vCPUs checked in", test_dev_checked_in(ds->test));
 	if (atomic_load(&vm->pio.unclaimed) || atomic_load(&vm->mmio.unclaimed))
 		bh_info("unclaimed accesses: %llu PIO, %llu MMIO (reads gave all-ones/zero, "
 			"writes were dropped; -v shows them)",

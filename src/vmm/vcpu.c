@@ -173,7 +173,7 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 
 	if (vm_thread_init(v->vm, VM_THREAD_VCPU, v->index))
-		return NULL;
+		goto out;
 	vcpu_self_set((int)v->index);
 	/* Only vCPU threads take the kick signal. */
 	sigemptyset(&set);
@@ -200,7 +200,16 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+out:
+	/* vm_run() waits for this (with a deadline) before it joins. */
+	__atomic_store_n(&v->stopped, true, __ATOMIC_SEQ_CST);
+	exit_ctl_notify(&v->vm->exit);
 	return NULL;
+}
+
+bool vcpu_stopped(struct vcpu *v)
+{
+	return __atomic_load_n(&v->stopped, __ATOMIC_SEQ_CST);
 }
 
 int vcpu_start(struct vcpu *v)

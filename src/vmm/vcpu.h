@@ -24,6 +24,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	bool stopped;       /* the thread left its loop (atomic; vcpu_stopped) */
 	uint64_t exits;     /* statistics, written by the vCPU thread only */
 	uint64_t io_exits;
 	uint64_t mmio_exits;
@@ -38,6 +39,10 @@ int vcpu_start(struct vcpu *v) BH_WUR;
 
 /* Make the vCPU leave KVM_RUN soon. Any thread. */
 void vcpu_kick(struct vcpu *v);
+
+/* True once the vCPU thread has left its loop for good (it then notifies
+ * vm->exit: exit_ctl_wait_notified). Any thread. */
+bool vcpu_stopped(struct vcpu *v);
 
 /* Join the thread (if started), unmap and close. Idempotent. */
 void vcpu_destroy(struct vcpu *v);

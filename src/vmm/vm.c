@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
@@ -277,7 +278,9 @@ static int vm_build_host(struct vm *vm, const struct vm_config *cfg,
 			    VM_MAX_VCPUS);
 	if ((ret = exit_ctl_init(&vm->exit)))
 		return fail(vm, ret, "eventfd: %s", strerror(-ret));
-	if ((ret = event_loop_init(&vm->el, exit_ctl_fd(&vm->exit))))
+	/* The event thread ends once every vCPU stopped, not at the stop
+	 * request: until then it still reads stop signals (vm_run). */
+	if ((ret = event_loop_init(&vm->el, exit_ctl_done_fd(&vm->exit))))
 		return fail(vm, ret, "epoll: %s", strerror(-ret));
 	return vm_alloc_memory(vm, ram);
 }
@@ -306,7 +309,14 @@ static int vm_build_kvm(struct vm *vm)
 		return ret;
 	io_bus_seal(&vm->pio);
 	io_bus_seal(&vm->mmio);
-	return vm_create_vcpus(vm);
+	if ((ret = vm_create_vcpus(vm)))
+		return ret;
+	/* The VM and its vCPUs exist: /dev/kvm has nothing more to give. Closed
+	 * now, a compromised VMM has no fd to call KVM_CREATE_VM (or any other
+	 * system ioctl) on, whatever the seccomp ioctl allow-list admits. */
+	close(vm->kvm_fd);
+	vm->kvm_fd = -1;
+	return 0;
 }
 
 int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_source *ram)
@@ -368,6 +378,65 @@ static void kick_handler(int sig)
 	(void)sig; /* only interrupts KVM_RUN */
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Join `t` if it ends within `ms` milliseconds. */
+static bool join_within(pthread_t t, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, &ts) == 0;
+}
+
+/* After the stop request: kick every vCPU until its thread has left its
+ * loop (vcpu.stopped). A kick can be missed (a signal that arrives while the
+ * thread is outside KVM_RUN with immediate_exit already cleared, a kernel
+ * that keeps the vCPU in the guest), so the kicks repeat every 20 ms. The
+ * threads are joined later, once the event thread (which may kick vCPUs for
+ * a pause) has ended. True once all stopped; false when some did not within
+ * the deadline or a second stop signal asked not to wait (named on stderr). */
+static bool vm_stop_vcpus(struct vm *vm)
+{
+	const uint64_t deadline = mono_ms() + VM_STOP_DEADLINE_MS(vm->ncpus);
+	unsigned left;
+
+	for (;;) {
+		vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
+		left = 0;
+		for (unsigned i = 0; i < vm->ncpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+
+			if (v->thread_started && !vcpu_stopped(v)) {
+				vcpu_kick(v);
+				left++;
+			}
+		}
+		if (!left)
+			return true;
+		if (exit_ctl_forced(&vm->exit) || mono_ms() >= deadline)
+			break;
+		exit_ctl_wait_notified(&vm->exit, 20);
+	}
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].thread_started && !vcpu_stopped(&vm->vcpus[i]))
+			bh_err("vCPU %u did not stop %s %u ms of the stop request; ending the VM "
+			       "process without it",
+			       i, exit_ctl_forced(&vm->exit) ? "before a second stop signal, within"
+							     : "within",
+			       VM_STOP_DEADLINE_MS(vm->ncpus));
+	return false;
+}
+
 enum vm_exit_reason vm_run(struct vm *vm)
 {
 	struct sigaction sa;
@@ -420,18 +489,30 @@ enum vm_exit_reason vm_run(struct vm *vm)
 		/* the stop is requested; fall through to the teardown */
 	}
 	reason = exit_ctl_wait(&vm->exit);
-	vm_pause_wake(&vm->pause); /* a stop while paused: parked vCPUs leave */
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		if (vm->vcpus[i].thread_started) {
-			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].thread_started = false;
-		}
+	if (!vm_stop_vcpus(vm))
+		vm->abandoned = true;
+	/* Only now may the event thread end: until here it read stop signals
+	 * (a second one ends the wait above). */
+	exit_ctl_done(&vm->exit);
+	if (ev_started && !join_within(ev_thread, vm->abandoned ? 100 : VM_STOP_DEADLINE_MS(0))) {
+		bh_err("the event thread did not stop; ending the VM process without it");
+		vm->abandoned = true;
 	}
-	if (ev_started)
-		pthread_join(ev_thread, NULL);
+	/* Nobody kicks vCPUs any more: their thread handles may now go. */
+	for (unsigned i = 0; i < vm->ncpus && !vm->abandoned; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->thread_started && join_within(v->thread, 1000))
+			v->thread_started = false;
+		else if (v->thread_started)
+			vm->abandoned = true; /* left its loop but never ended */
+	}
 	console_restore_tty(&vm->console);
+	if (vm->abandoned) {
+		pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+		vm_devices_report(vm); /* counters only: safe beside a running vCPU */
+		return reason;
+	}
 	if (sig_fd >= 0) {
 		event_loop_del(&vm->el, sig_fd);
 		close(sig_fd);
@@ -443,6 +524,8 @@ enum vm_exit_reason vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	if (vm->abandoned)
+		return; /* threads still use it; the process is ending (vm_run) */
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->ncpus; i++)
 			if (vm->vcpus[i].fd >= 0 || vm->vcpus[i].thread_started)

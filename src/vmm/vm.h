@@ -43,7 +43,7 @@ struct fd_table;   /* vmm/fd_table.h */
 
 struct vm {
 	struct vm_config cfg;
-	int kvm_fd;
+	int kvm_fd;              /* /dev/kvm: closed (-1) once the vCPUs exist */
 	int vm_fd;
 	int vcpu_mmap_size;
 	struct kvm_cpuid2 *cpuid;   /* supported CPUID after template filtering */
@@ -70,7 +70,15 @@ struct vm {
 	                             * fd_table_take(). Set with vm_set_fds()
 	                             * BEFORE vm_build()/vm_create(). */
 	void *thread_init_opaque;
+	bool abandoned;             /* vm_run(): a thread did not stop in time and
+	                             * still uses this VM (see vm_run) */
 };
+
+/* How long vm_run() kicks vCPUs that do not leave KVM_RUN after a stop
+ * request before it gives up on them (and a second stop signal ends the wait
+ * at once): 5 s plus 40 ms per vCPU (254 vCPU threads on one slow host CPU
+ * need a while just to be scheduled once each). */
+#define VM_STOP_DEADLINE_MS(ncpus) (5000u + 40u * (unsigned)(ncpus))
 
 /* Run vm->thread_init for the calling thread, if any; on failure request a
  * host-error stop naming the thread. Returns 0 or -errno. */
@@ -97,9 +105,17 @@ int vm_boot(struct vm *vm) BH_WUR;
  * then calls vm_destroy(). */
 int vm_create(struct vm *vm, const struct vm_config *cfg) BH_WUR;
 
-/* Run until the VM stops. Returns the reason; details in vm->exit. */
+/* Run until the VM stops. Returns the reason; details in vm->exit.
+ * After the stop request every vCPU is kicked, again and again, until its
+ * thread ends; the event thread keeps serving stop signals meanwhile. A
+ * vCPU thread (or the event thread) still running VM_STOP_DEADLINE_MS(n) later,
+ * or when a second stop signal arrives, is given up on: vm->abandoned is
+ * set, and the caller must then neither vm_destroy() nor free the VM but
+ * end the process promptly (its exit takes the threads along and the kernel
+ * reclaims the VM) — a VM must stop whatever its vCPUs do. */
 enum vm_exit_reason vm_run(struct vm *vm);
 
+/* Free everything; a no-op for an abandoned VM (see vm_run). */
 void vm_destroy(struct vm *vm);
 
 /* Before vm_run(), main thread: the control channel the event thread serves

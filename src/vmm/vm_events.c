@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -116,9 +117,29 @@ static void signal_handler(void *opaque, uint32_t events)
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(in->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		exit_ctl_request(&in->vm->exit, VM_EXIT_SIGNAL, (int)si.ssi_signo,
-				 "stopped by signal %u", si.ssi_signo);
+	struct timespec ts;
+	uint64_t now;
+
+	if (read(in->sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+	exit_ctl_request(&in->vm->exit, VM_EXIT_SIGNAL, (int)si.ssi_signo, "stopped by signal %u",
+			 si.ssi_signo);
+	if (!in->first_stop_ms) {
+		in->first_stop_ms = now;
+		return;
+	}
+	/* This thread runs until every vCPU stopped (vm_run): a stop signal a
+	 * second after the first one, during a stop that is taking long, ends
+	 * the wait for the vCPUs. (Sooner it is the same stop seen twice: Ctrl-C
+	 * or timeout(1) signal the whole process group, and the supervisor
+	 * forwards the same signal.) */
+	if (now - in->first_stop_ms >= 1000 && !exit_ctl_forced(&in->vm->exit)) {
+		bh_warn("signal %u while stopping: not waiting for the vCPUs any longer",
+			si.ssi_signo);
+		exit_ctl_force(&in->vm->exit);
+	}
 }
 
 int vm_events_setup(struct vm *vm, struct vm_input *in, int sig_fd)

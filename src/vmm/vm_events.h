@@ -26,13 +26,14 @@ struct vm_input {
 	bool always_ready; /* in_fd is a file epoll refuses: read it directly */
 	uint8_t buf[256];  /* bytes read from in_fd, not yet taken by the device */
 	size_t have, off;
+	uint64_t first_stop_ms; /* CLOCK_MONOTONIC of the first stop signal, 0: none */
 };
 
 /* Register the signal and console-input handlers on vm->el. Called by
  * vm_run() before the event thread starts. 0 or -errno. */
 int vm_events_setup(struct vm *vm, struct vm_input *in, int sig_fd) BH_WUR;
 
-/* The event thread: runs vm->el until the VM stops. */
+/* The event thread: runs vm->el until every vCPU stopped (exit_ctl_done). */
 void *vm_event_thread(void *vm);
 
 #endif

@@ -195,6 +195,9 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	code = exit_code_for(vm, vm_run(vm));
+	if (vm->abandoned)
+		return code; /* a vCPU thread that never stopped still uses the VM: leave it
+			      * all to the process's exit, which ends every thread (vm.h) */
 out_ctl:
 	vm_set_control(vm, NULL);
 	if (have_ctl)

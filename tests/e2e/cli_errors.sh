@@ -99,6 +99,25 @@ expect 2 "--fd d=5: a directory" -- run --kernel "$ELF" --fd d=5 5<"$T/dir"
 expect 2 "the name 'x' is taken already" -- run --kernel "$ELF" --fd x=5 --fd x=6 5<"$T/empty" 6<"$T/empty"
 expect 2 "descriptor 5 is named already" -- run --kernel "$ELF" --fd a=5 --fd b=5 5<"$T/empty"
 expect 2 "--fd c=5: descriptor 5 is the control socket" -- run --kernel "$ELF" --fd c=5 --control-fd 5 5<"$T/empty"
+expect 2 "exceed 8 KiB" -- run --kernel "$ELF" --cmdline "$(head -c 4096 "$T/longcmd")" --cmdline-append "$(head -c 4096 "$T/longcmd")"
+# Issue 19: the version, the daemon client's options before the command.
+expect 0 "bulkhead 0." -- --version
+expect 1 "$T/none.sock" -- --socket "$T/none.sock" ps
+expect 1 "$T/none.sock" -- --socket="$T/none.sock" --json inspect x
+expect 2 "goes with a daemon client command" -- --socket "$T/none.sock" run --kernel "$ELF"
+
+# The README and the man page match the program (docs_check.py).
+python3 "$(dirname "$0")/docs_check.py" "$BH" "$(dirname "$BH")/bulkheadd" \
+	"$(cd "$(dirname "$0")/../.." && pwd)" >"$T/docs" 2>&1
+grep -v '^[0-9]* passed, [0-9]* failed' "$T/docs"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T/docs" | tail -n 1)
+if [ -n "$line" ]; then
+	pass=$((pass + ${line%% passed*}))
+	f=${line#*passed, }
+	fail=$((fail + ${f%% failed*}))
+else
+	echo "FAIL docs_check.py did not finish"; fail=$((fail + 1))
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -3,7 +3,8 @@
 # POSIX sh + busybox: it also runs inside the nested KVM host, where the
 # `bulkhead` CLI itself is the client.
 #   daemon_kvm.sh BULKHEAD BULKHEADD GUEST_ELF_DIR [LINUX_KERNEL WAIT_INITRD]
-# create+start, ps, logs, pause (no ticks while paused), resume, inspect,
+# create+start, ps, logs, the daemon-made cgroup (limits; no /dev/kvm fd
+# left in the VM), pause (no ticks while paused), resume, inspect,
 # kill -9 of a VMM (daemon survives, records the signal), restart after exit,
 # quarantine (resume refused, still inspectable), stop (graceful attempt, then
 # SIGTERM), parallel starts, daemon kill -9 + restart with VMs running (same
@@ -126,8 +127,36 @@ if bh create --config "$T/ticker.json" --name t1 --start --json >"$T/create.json
 else
 	bad "create --start" "$(cat "$T/err")"; cat "$T/daemon.log"
 fi
+# create --start of a guest that crashes at once: reported, exit 1 (not 0)
+printf '{ "kernel": "%s/triple_fault.elf", "test_device": true, "mem": "64M" }\n' "$ELF" >"$T/tf.json"
+bh create --config "$T/tf.json" --name tf --start >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" = 1 ] && grep -qE 'failed at once: guest-crash \(exit code 3\)|did not start: guest-crash' "$T/err"; then
+	ok "create --start of a guest that crashes at once: exit 1 ($(head -c 90 "$T/err"))"
+else
+	bad "create --start of a crashing guest" "exit $rc: $(cat "$T/out" "$T/err")"
+fi
+bh rm tf >/dev/null 2>&1
 bh ps | grep -q '^[0-9a-f]\{8\}  t1 .*running' && ok "ps lists t1 running" || bad ps "$(bh ps 2>&1)"
 wait_ticks_above t1 0 && ok "logs: the guest's console output arrives" || bad logs "no ticks"
+
+# every VM in limits: the daemon made its cgroup, the VMM and the VM process
+# are in it from the start; the VM process holds no /dev/kvm once it runs
+t1id=$(field t1 id)
+cg=$(ls -d /sys/fs/cgroup/bulkheadd-*/bulkhead-vm-"$t1id" /sys/fs/cgroup/memory/bulkheadd-*/bulkhead-vm-"$t1id" 2>/dev/null | head -n 1)
+procs=$(cat "$cg/cgroup.procs" 2>/dev/null | tr '\n' ' ')
+mem=$(cat "$cg/memory.max" "$cg/memory.limit_in_bytes" 2>/dev/null | head -n 1)
+[ -n "$cg" ] && [ "$(echo $procs | wc -w)" -ge 2 ] && [ "$mem" = 335544320 ] &&
+	ok "t1's VMM and VM process ($procs) are in the daemon's cgroup, memory limit $mem" ||
+	bad "per-VM cgroup" "cg '$cg' procs '$procs' mem '$mem'"
+kvmfds=0
+for p in $procs; do
+	n=$(ls -l "/proc/$p/fd" 2>/dev/null | grep -c ' /dev/kvm$')
+	kvmfds=$((kvmfds + n))
+done
+vmfds=$(for p in $procs; do ls -l "/proc/$p/fd" 2>/dev/null; done | grep -c 'kvm-vm')
+[ "$kvmfds" = 0 ] && [ "$vmfds" -ge 1 ] && ok "the running VM holds its VM fd but no /dev/kvm fd" ||
+	bad "/dev/kvm closed" "$kvmfds /dev/kvm fds, $vmfds kvm-vm fds"
 
 # pause: no progress while paused (for as long as the running guest took to
 # tick twice just before); resume: progress again
@@ -152,6 +181,30 @@ pid=$(field t1 pid)
 cpu=$(field t1 usage.cpu_seconds)
 [ -n "$pid" ] && [ "$pid" -gt 0 ] && [ -n "$cpu" ] && ok "inspect: pid $pid, cpu ${cpu}s, rss $(field t1 usage.rss_bytes)" ||
 	bad inspect "$(bh inspect t1 2>&1)"
+# usage is the jailed VM process's (the ticker spins a vCPU), not the
+# supervisor's: its CPU seconds grow and exceed the supervisor's.
+sleep 3
+cpu2=$(field t1 usage.cpu_seconds)
+sup=$(field t1 usage.supervisor_cpu_seconds)
+vmp=$(field t1 usage.vm_process_pid)
+if awk -v a="$cpu" -v b="$cpu2" -v s="$sup" 'BEGIN { exit !(b - a >= 0.3 && b > s) }' &&
+	[ -n "$vmp" ] && [ "$vmp" != "$pid" ] && grep -q "^PPid:[[:space:]]*$pid\$" "/proc/$vmp/status"; then
+	ok "usage: the VM process $vmp (child of $pid): cpu ${cpu}s -> ${cpu2}s in 3 s; supervisor ${sup}s"
+else
+	bad "usage of the VM process" "cpu $cpu -> $cpu2, supervisor $sup, vm_process_pid '$vmp' (supervisor $pid)"
+fi
+
+# logs --lines counts lines (--tail counts bytes): two lines (a last one
+# still without its newline counts), the log's latest ones (ticks go on).
+bh logs t1 --lines 2 >"$T/lines" 2>"$T/err"
+n=$(awk 'END { print NR }' "$T/lines")
+last=$(tail -n 1 "$T/lines")
+last=$(printf '%s' "$last" | tr -d '\r')
+if [ "$n" = 2 ] && [ -n "$last" ] && bh logs t1 --tail 1048576 | tr -d '\r' | grep -qxF -- "$last"; then
+	ok "logs --lines 2: the log's last lines ($(tr '\n' ' ' <"$T/lines"))"
+else
+	bad "logs --lines" "$n lines: $(head -c 200 "$T/lines") $(cat "$T/err")"
+fi
 
 # kill -9 of the VMM: the daemon survives and records why
 kill -9 "$pid"
@@ -283,7 +336,7 @@ else
 	[ $rc = 2 ] && grep -q "422" "$T/err" && grep -q "Permission denied" "$T/err" &&
 		ok "a user cannot boot a kernel it cannot read (422)" || bad "confused deputy" "rc $rc $(cat "$T/err")"
 	asuser inspect rootvm >/dev/null 2>"$T/err"; rc=$?
-	[ $rc = 2 ] && grep -q 403 "$T/err" && ok "a user inspecting root's VM: 403" || bad "403" "rc $rc $(cat "$T/err")"
+	[ $rc = 2 ] && grep -q 404 "$T/err" && ok "a user inspecting root's VM: 404 (like a missing one)" || bad "404" "rc $rc $(cat "$T/err")"
 	asuser kill u1 >/dev/null 2>&1
 	wait_state u1 exited 50
 	keep_vmm_logs

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "config/config_json.h"
+#include "config/schema.h"
 #include "ctl/ctl_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,7 +33,7 @@ static void fuzz_config(const uint8_t *data, size_t size, unsigned flags)
 	struct vm_config cfg;
 	char err[512];
 
-	config_json_defaults(&cfg);
+	config_defaults(&cfg);
 	if (config_json_parse((const char *)data, size, flags, &cfg, &root, err, sizeof(err)))
 		return;
 	/* what a successful parse guarantees */

@@ -5,7 +5,8 @@
  *
  *   sb_probe [--layers-only] [--trap] KIND OP
  *     KIND  main | vcpu | event
- *     OP    see ops[] below ("ok" does only allowed things)
+ *     OP    see ops[] below ("ok" does only allowed things; "malloc-threads"
+ *           starts 32 threads of KIND that each allocate, as many vCPUs do)
  *     --layers-only  skip seccomp: shows what the OTHER layers (namespaces,
  *                    empty root, uid, capabilities, rlimits, Landlock) stop
  *     --hold         after setup, print the VM process's host PID and wait
@@ -22,6 +23,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,66 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
+/* "malloc-threads": what a VM with many vCPUs does as it starts: the main
+ * thread starts MALLOC_THREADS threads, each loads its kind's filter and
+ * allocates (glibc then creates arenas; past 8 it used to read /sys). */
+#define MALLOC_THREADS 32
+static pthread_barrier_t malloc_barrier;
+static void *malloc_thread(void *arg)
+{
+	struct probe *p = arg;
+	void *a, *b, *c[4];
+	bool ok;
+
+	if (p->thread_init && p->thread_init(&p->jail, p->kind))
+		return (void *)1;
+	a = malloc(100);
+	b = malloc(200 << 10);
+	/* All alive at once, as vCPU threads are: no arena is handed back to
+	 * the free list before every thread has one. */
+	pthread_barrier_wait(&malloc_barrier);
+	ok = a && b;
+	if (b)
+		memset(b, 1, 200 << 10);
+	/* Blocks below the mmap threshold come from this thread's arena; freed,
+	 * they leave its heap's top large enough to be trimmed (glibc: the first
+	 * trim of a thread arena reads /proc/sys/vm/overcommit_memory). */
+	for (int i = 0; i < 4; i++) {
+		c[i] = malloc(100 << 10);
+		if (c[i])
+			memset(c[i], 2, 100 << 10);
+		ok = ok && c[i];
+	}
+	for (int i = 3; i >= 0; i--)
+		free(c[i]);
+	free(a);
+	free(b);
+	return ok ? NULL : (void *)1;
+}
+
+static void run_malloc_threads(struct probe *p)
+{
+	pthread_t t[MALLOC_THREADS];
+	unsigned n = 0, bad = 0;
+
+	if (pthread_barrier_init(&malloc_barrier, NULL, MALLOC_THREADS)) {
+		p->ret = 2;
+		return;
+	}
+	for (; n < MALLOC_THREADS; n++)
+		if (pthread_create(&t[n], NULL, malloc_thread, p))
+			break;
+	for (unsigned i = 0; i < n; i++) {
+		void *r;
+
+		pthread_join(t[i], &r);
+		bad += r != NULL;
+	}
+	errno = n < MALLOC_THREADS ? EAGAIN : EIO;
+	say(p->op, n == MALLOC_THREADS && !bad ? 0 : -1, errno);
+	p->ret = 0;
+}
+
 static void print_sizes(void)
 {
 	for (int k = 0; k < SC_KIND_COUNT; k++) {
@@ -264,6 +326,8 @@ int main(int argc, char **argv)
 	p.kind = !strcmp(argv[i], "main") ? VM_THREAD_MAIN
 		 : !strcmp(argv[i], "vcpu") ? VM_THREAD_VCPU : VM_THREAD_EVENT;
 	p.op = argv[i + 1];
+	if (!strcmp(p.op, "malloc-threads"))
+		cfg.ncpus = MALLOC_THREADS; /* the cgroup's pids and RLIMIT_NPROC follow */
 	jail_init(&p.jail, &cfg);
 	ret = jail_fork(&p.jail, &code, err, sizeof(err));
 	if (ret < 0) {
@@ -296,7 +360,9 @@ int main(int argc, char **argv)
 		while (read(STDIN_FILENO, &c, 1) > 0)
 			;
 	}
-	if (p.kind == VM_THREAD_MAIN) {
+	if (!strcmp(p.op, "malloc-threads")) {
+		run_malloc_threads(&p);
+	} else if (p.kind == VM_THREAD_MAIN) {
 		run_op(&p);
 	} else {
 		pthread_t t;

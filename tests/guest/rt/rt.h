@@ -33,7 +33,7 @@
 #define RT_SEL_UDATA 0x2b /* ring-3 data (0x28 | RPL 3) */
 #define RT_SEL_TSS 0x30
 
-#define RT_MAX_CPUS 64          /* APs beyond this halt without a stack */
+#define RT_MAX_CPUS 256         /* APs beyond this halt without a stack (bulkhead: 254 vCPUs) */
 #define RT_AP_TRAMPOLINE 0x10000 /* SIPI vector 0x10: free in bulkhead's layout.h */
 
 #define RT_BOOT_LINUX64 0 /* rt_boot_kind values */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config/config_json.h"
+#include "config/schema.h"
 
 static int parse(const char *text, unsigned flags, struct vm_config *cfg, char *err)
 {
@@ -40,7 +41,7 @@ static void test_full(void **state)
 	char err[400];
 
 	(void)state;
-	config_json_defaults(&cfg);
+	config_defaults(&cfg);
 	assert_int_equal(config_json_parse(doc, sizeof(doc) - 1, CONFIG_JSON_ABS_PATHS |
 					   CONFIG_JSON_NEED_KERNEL, &cfg, &root, err, sizeof(err)), 0);
 	assert_string_equal(cfg.boot.kernel_path, "/k");
@@ -67,7 +68,7 @@ static void test_full(void **state)
 	config_json_free(root);
 
 	/* integer memory is MiB, like a bare --mem number */
-	config_json_defaults(&cfg);
+	config_defaults(&cfg);
 	assert_int_equal(parse("{\"kernel\": \"k\", \"mem\": 64}", 0, &cfg, err), 0);
 	assert_int_equal(cfg.mem_bytes, 64ULL << 20);
 }
@@ -120,7 +121,7 @@ static void test_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		config_json_defaults(&cfg);
+		config_defaults(&cfg);
 		cfg.ncpus = 3; /* a failed parse leaves the config untouched */
 		before = cfg;
 		err[0] = '\0';

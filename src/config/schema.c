@@ -1,0 +1,600 @@
+/* schema.c — THE table of VM configuration settings, and what is derived from
+ * it: defaults, value parsing and storing, cross-row validation, --help, and
+ * the JSON Schema. See schema.h (how to add a row). */
+#include "config/schema.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "config/args.h"
+#include "config/config_json.h"
+#include "config/exit_codes.h"
+#include "config/schema_parse.h"
+
+/* Field descriptors for the rows. */
+#define FIELD(type, tgt, m)                                                      \
+	.target = tgt, .off = offsetof(struct type, m), .size = sizeof(((struct type *)0)->m)
+#define VM(m) FIELD(vm_config, CONFIG_TO_VM, m)
+#define DISK(m) FIELD(virtio_blk_disk, CONFIG_TO_DISK, m)
+#define RUN(m) FIELD(run_opts, CONFIG_TO_RUN, m)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Enumerations are stored as int: the table relies on it. */
+_Static_assert(sizeof(enum console_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum console_device) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cpu_template) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum boot_proto) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum boot_decompress) == sizeof(int), "enum size");
+
+static const char *const console_modes[] = {
+	[CONSOLE_STDIO] = "stdio", [CONSOLE_NONE] = "none", [CONSOLE_FILE] = "file", NULL,
+};
+static const char *const console_devices[] = {
+	[CONSOLE_DEV_UART] = "uart", [CONSOLE_DEV_VIRTIO] = "virtio", NULL,
+};
+static const char *const cpu_templates[] = {
+	[CPU_TEMPLATE_HOST] = "host", [CPU_TEMPLATE_BASELINE] = "baseline", NULL,
+};
+static const char *const boot_protos[] = {
+	[BOOT_PROTO_AUTO] = "auto", [BOOT_PROTO_LINUX64] = "linux64", [BOOT_PROTO_PVH] = "pvh",
+	NULL,
+};
+static const char *const decompress_modes[] = {
+	[BOOT_DECOMPRESS_HOST] = "host", [BOOT_DECOMPRESS_GUEST] = "guest", NULL,
+};
+
+/* THE table. Order = the order of `bulkhead run --help`. Rows with a `json`
+ * key are the VM's configuration (api/openapi.yaml's Config); rows without
+ * one are `bulkhead run` options about this process only (CONFIG_TO_RUN, see
+ * struct run_opts). --help appends "(default: X)" itself. */
+static const struct config_row rows[] = {
+	{ .cli = "config", .metavar = "FILE", .parse = config_cli_config,
+	  .help = "VM configuration as JSON (docs/api.md); options after it override its "
+		  "values" },
+	{ .json = "kernel", .cli = "kernel", .metavar = "PATH", .type = CONFIG_PATH,
+	  VM(boot.kernel_path), .flags = CONFIG_API_REQUIRED,
+	  .help = "kernel: bzImage, vmlinux ELF, or a freestanding ELF" },
+	{ .json = "initrd", .cli = "initrd", .metavar = "PATH", .type = CONFIG_PATH,
+	  VM(boot.initrd_path), .help = "initial ramdisk" },
+	{ .json = "cmdline", .cli = "cmdline", .metavar = "STR", .type = CONFIG_STR,
+	  VM(boot.cmdline), .max = 4096, .def = CONFIG_DEFAULT_CMDLINE,
+	  .help = "kernel command line (replaces a prepared guest's)" },
+	{ .cli = "cmdline-append", .metavar = "STR", .type = CONFIG_STR, RUN(cmdline_append),
+	  .max = 4096,
+	  .help = "add STR to the end of the command line (the guest's, the default or "
+		  "--cmdline's), keeping what the guest's kernel needs on this host kind" },
+	{ .cli = "guest", .metavar = "NAME|DIR", .type = CONFIG_STR, RUN(guest),
+	  .help = "use a prepared guest: files kernel, initrd, cmdline in DIR (a path "
+		  "containing '/') or $BULKHEAD_GUESTS/NAME (default "
+		  "~/.cache/bulkhead/guests/NAME, made by `make guest`); "
+		  "--kernel/--initrd/--cmdline override parts" },
+	{ .json = "mem", .cli = "mem", .metavar = "SIZE", .type = CONFIG_SIZE, VM(mem_bytes),
+	  .unit = BH_MiB, .def = "256M",
+	  .help = "guest RAM, e.g. 256M, 2G; a bare number is MiB" },
+	{ .json = "cpus", .cli = "cpus", .metavar = "N", .type = CONFIG_UINT, VM(ncpus),
+	  .min = 1, .max = VM_MAX_VCPUS, .def = "1", .help = "vCPUs" },
+	{ .json = "console", .cli = "console", .metavar = "MODE", .type = CONFIG_OBJECT,
+	  .parse = config_cli_console,
+	  .help = "stdio (default), none, file:PATH, or virtio (stdio on a virtio-console: "
+		  "the guest's hvc0, fewer exits than the UART; use console=hvc0 on the "
+		  "kernel command line)" },
+	{ .json = "console.mode", .type = CONFIG_ENUM, VM(console), .names = console_modes,
+	  .def = "stdio" },
+	{ .json = "console.path", .type = CONFIG_PATH, VM(console_path) },
+	{ .json = "console.max", .cli = "console-max", .metavar = "SIZE", .type = CONFIG_SIZE,
+	  VM(console_max_bytes), .unit = 1, .def = "64M",
+	  .help = "cap on console bytes written" },
+	{ .json = "console.device", .type = CONFIG_ENUM, VM(console_device),
+	  .names = console_devices, .def = "uart" },
+	{ .json = "cpu_template", .cli = "cpu-template", .metavar = "T", .type = CONFIG_ENUM,
+	  VM(cpu_template), .names = cpu_templates, .def = "baseline",
+	  .help = "host (all KVM-supported features) or baseline (a conservative, "
+		  "migration-safe subset)" },
+	{ .json = "boot_protocol", .cli = "boot-protocol", .metavar = "P", .type = CONFIG_ENUM,
+	  VM(boot.proto), .names = boot_protos, .def = "auto",
+	  .help = "auto, linux64, or pvh (ELF kernels with a PVH note)" },
+	{ .json = "decompress", .cli = "decompress", .metavar = "WHERE", .type = CONFIG_ENUM,
+	  VM(boot.decompress), .names = decompress_modes, .def = "host",
+	  .help = "host (decompress a bzImage payload on the host, cached) or guest (let "
+		  "the kernel decompress itself)" },
+	{ .json = "kernel_cache", .cli = "kernel-cache", .metavar = "DIR", .type = CONFIG_PATH,
+	  VM(boot.cache_dir), .flags = CONFIG_NONE_WORD | CONFIG_HOST_DEFAULT,
+	  .def = "~/.cache/bulkhead/kernels",
+	  .help = "cache for host-decompressed kernels, or 'none'" },
+	{ .json = "disks", .cli = "disk", .metavar = "path=IMG[,ro=on][,id=NAME]",
+	  .type = CONFIG_ARRAY, .max = VM_MAX_DISKS, .parse = config_cli_disk,
+	  .help = "a raw disk image as virtio-blk (/dev/vda, /dev/vdb, ... in order; up to "
+		  "8). ro=on opens the file read-only; id is the serial the guest reads (max "
+		  "20 characters)" },
+	{ .json = "disks[].path", .type = CONFIG_PATH, DISK(path), .flags = CONFIG_REQUIRED },
+	{ .json = "disks[].read_only", .type = CONFIG_BOOL, DISK(read_only) },
+	{ .json = "disks[].id", .type = CONFIG_STR, DISK(id), .max = VIRTIO_BLK_ID_MAX,
+	  .flags = CONFIG_INLINE, .check = args_check_disk_id },
+	{ .json = "rng", .cli = "rng", .cli_neg = "no-rng", .type = CONFIG_BOOL, VM(rng),
+	  .def = "true", .help = "virtio-rng fed from the host's getrandom()" },
+	{ .json = "test_device", .cli = "test-device", .type = CONFIG_BOOL, VM(test_device),
+	  .def = "false", .help = "add the test device (ports 0xf0-0xfb) used by test guests" },
+	/* `bulkhead run` only: this process, not the VM. */
+	{ .cli = "sandbox-uid", .metavar = "N", .type = CONFIG_UINT, RUN(sandbox_uid),
+	  /* 0 would be root; (uid_t)-1 means "unchanged" to setresuid. */
+	  .min = 1, .max = 0xfffffffeu,
+	  .help = "uid the jailed VM process runs as (default when root: 0x70000000 + its "
+		  "PID, distinct per VM; unprivileged: a user namespace maps the invoking "
+		  "user to 0, this is ignored)" },
+	{ .cli = "sandbox-gid", .metavar = "N", .type = CONFIG_UINT, RUN(sandbox_gid),
+	  .min = 1, .max = 0xfffffffeu, .help = "gid likewise" },
+	{ .cli = "no-sandbox", .type = CONFIG_BOOL, RUN(no_sandbox),
+	  .help = "run the VM process WITHOUT its jail (namespaces, uid, capabilities, "
+		  "rlimits, cgroup, Landlock, seccomp): debugging only, logged loudly" },
+	{ .cli = "seccomp-trap", .type = CONFIG_BOOL, RUN(seccomp_trap),
+	  .help = "report a forbidden system call by number instead of killing silently "
+		  "(development aid; weaker)" },
+	{ .cli = "control-fd", .metavar = "N", .type = CONFIG_UINT, RUN(control_fd), .min = 3,
+	  .max = 1u << 20,
+	  .help = "serve the daemon's control protocol on the inherited listening socket N "
+		  "(used by bulkheadd)" },
+	{ .cli = "fd", .metavar = "NAME=N", .parse = config_cli_fd,
+	  .help = "keep inherited descriptor N (>= 3) open in the VM process under NAME, for "
+		  "devices that take host resources by name (repeatable, up to "
+		  STR(CONFIG_FDS_MAX) ")" },
+	{ .cli = "verbose", .short_opt = 'v', .type = CONFIG_CONST, RUN(log),
+	  .min = RUN_LOG_VERBOSE, .help = "more diagnostics" },
+	{ .cli = "quiet", .short_opt = 'q', .type = CONFIG_CONST, RUN(log), .min = RUN_LOG_QUIET,
+	  .help = "warnings and errors only" },
+	{ .cli = "help", .short_opt = 'h', .type = CONFIG_CONST, RUN(help), .min = 1,
+	  .flags = CONFIG_STOP, .help = "this text" },
+};
+_Static_assert(BH_ARRAY_SIZE(rows) <= CONFIG_ROWS_MAX, "grow CONFIG_ROWS_MAX");
+
+const struct config_row *config_rows(size_t *n)
+{
+	*n = BH_ARRAY_SIZE(rows);
+	return rows;
+}
+
+size_t config_row_index(const struct config_row *r)
+{
+	return (size_t)(r - rows);
+}
+
+const struct config_row *config_row_find(const char *key)
+{
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++)
+		if (rows[i].json && !strcmp(rows[i].json, key))
+			return &rows[i];
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++)
+		if (rows[i].cli && !strcmp(rows[i].cli, key))
+			return &rows[i];
+	return NULL;
+}
+
+void *config_field(const struct config_parse *p, const struct config_row *r)
+{
+	switch (r->target) {
+	case CONFIG_TO_VM: return (char *)p->cfg + r->off;
+	case CONFIG_TO_DISK: return p->disk ? (char *)p->disk + r->off : NULL;
+	case CONFIG_TO_RUN: return p->run ? (char *)p->run + r->off : NULL;
+	case CONFIG_TO_NONE: break;
+	}
+	return NULL;
+}
+
+void config_mark_given(struct config_parse *p, const struct config_row *r)
+{
+	size_t i = config_row_index(r);
+
+	if (p->given)
+		p->given[i / 64] |= 1ull << (i % 64);
+}
+
+bool config_given(const struct run_opts *run, const char *key)
+{
+	const struct config_row *r = config_row_find(key);
+	size_t i;
+
+	if (!r)
+		return false;
+	i = config_row_index(r);
+	return run->given[i / 64] & (1ull << (i % 64));
+}
+
+/* The size a row's field must have for its type (0: no field). */
+static size_t type_size(const struct config_row *r)
+{
+	switch (r->type) {
+	case CONFIG_STR:
+		return r->flags & CONFIG_INLINE ? (size_t)r->max + 1 : sizeof(const char *);
+	case CONFIG_PATH: return sizeof(const char *);
+	case CONFIG_SIZE: return sizeof(uint64_t);
+	case CONFIG_UINT: return sizeof(unsigned);
+	case CONFIG_BOOL: return sizeof(bool);
+	case CONFIG_ENUM: case CONFIG_CONST: return sizeof(int);
+	case CONFIG_OBJECT: case CONFIG_ARRAY: break;
+	}
+	return 0;
+}
+
+static int set_string(struct config_parse *p, const struct config_row *r, const char *name,
+		      const char *s, void *f)
+{
+	size_t max = r->type == CONFIG_STR && r->max ? (size_t)r->max : CONFIG_STR_MAX;
+	size_t len = strnlen(s, max + 1);
+	int ret;
+
+	if (len == 0 || len > max) {
+		snprintf(p->err, p->errlen, "%s: must be 1-%zu characters without NUL bytes", name,
+			 max);
+		return -EINVAL;
+	}
+	if ((r->flags & CONFIG_NONE_WORD) && !strcmp(s, "none")) {
+		*(const char **)f = NULL;
+		return 0;
+	}
+	if (r->type == CONFIG_PATH && (p->flags & CONFIG_JSON_ABS_PATHS) && s[0] != '/') {
+		snprintf(p->err, p->errlen, "%s %.200s: must be an absolute path%s", name, s,
+			 r->flags & CONFIG_NONE_WORD ? " or none" : "");
+		return -EINVAL;
+	}
+	if (r->check && (ret = r->check(name, s, p->err, p->errlen)))
+		return ret;
+	if (r->flags & CONFIG_INLINE)
+		memcpy(f, s, len + 1); /* len <= max, the array holds max + 1 */
+	else
+		*(const char **)f = s;
+	return 0;
+}
+
+int config_set_text(struct config_parse *p, const struct config_row *r, const char *name,
+		    const char *s)
+{
+	void *f = config_field(p, r);
+	uint64_t u64;
+	unsigned u;
+	int ret = 0;
+
+	if (!f || r->size != type_size(r)) {
+		snprintf(p->err, p->errlen, "%s: no such setting here", name);
+		return -EINVAL;
+	}
+	switch (r->type) {
+	case CONFIG_STR:
+	case CONFIG_PATH:
+		ret = set_string(p, r, name, s, f);
+		break;
+	case CONFIG_SIZE:
+		if (!(ret = args_parse_size(name, s, r->unit, &u64, p->err, p->errlen)))
+			*(uint64_t *)f = u64;
+		break;
+	case CONFIG_UINT:
+		if (!(ret = args_parse_uint(name, s, (unsigned)r->min, (unsigned)r->max, &u, p->err,
+					    p->errlen)))
+			*(unsigned *)f = u;
+		break;
+	case CONFIG_BOOL:
+		if (!strcmp(s, "true") || !strcmp(s, "on"))
+			*(bool *)f = true;
+		else if (!strcmp(s, "false") || !strcmp(s, "off"))
+			*(bool *)f = false;
+		else {
+			snprintf(p->err, p->errlen, "%s %.64s: expected true or false", name, s);
+			ret = -EINVAL;
+		}
+		break;
+	case CONFIG_ENUM: {
+		int i;
+
+		for (i = 0; r->names[i]; i++)
+			if (!strcmp(s, r->names[i]))
+				break;
+		if (r->names[i]) {
+			*(int *)f = i;
+			break;
+		}
+		snprintf(p->err, p->errlen, "%s %.64s: expected one of", name, s);
+		for (i = 0; r->names[i]; i++) {
+			size_t l = strlen(p->err);
+
+			snprintf(p->err + l, p->errlen - l, "%s %s", i ? "," : "", r->names[i]);
+		}
+		ret = -EINVAL;
+		break;
+	}
+	case CONFIG_CONST:
+		*(int *)f = (int)r->min;
+		break;
+	case CONFIG_OBJECT:
+	case CONFIG_ARRAY:
+		snprintf(p->err, p->errlen, "%s: not a single value", name);
+		ret = -EINVAL;
+		break;
+	}
+	if (!ret)
+		config_mark_given(p, r);
+	return ret;
+}
+
+/* Apply the defaults of the rows with `target` (a broken default is a table
+ * bug that tests/unit/config/test_schema.c catches). */
+static void apply_defaults(struct config_parse *p, enum config_target target)
+{
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++) {
+		int ret;
+
+		if (rows[i].target != target || !rows[i].def ||
+		    (rows[i].flags & CONFIG_HOST_DEFAULT))
+			continue;
+		ret = config_set_text(p, &rows[i], rows[i].json ? rows[i].json : rows[i].cli,
+				      rows[i].def);
+		(void)ret; /* cannot fail for a well-formed row: test_schema.c checks each */
+	}
+}
+
+void config_defaults(struct vm_config *cfg)
+{
+	char err[128];
+	struct config_parse p = { .cfg = cfg, .err = err, .errlen = sizeof(err) };
+
+	memset(cfg, 0, sizeof(*cfg));
+	apply_defaults(&p, CONFIG_TO_VM);
+}
+
+void config_disk_defaults(struct config_parse *p, struct virtio_blk_disk *d)
+{
+	struct config_parse q = *p;
+
+	memset(d, 0, sizeof(*d));
+	q.disk = d;
+	q.given = NULL;
+	apply_defaults(&q, CONFIG_TO_DISK);
+}
+
+int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t errlen)
+{
+	if (cfg->console == CONSOLE_FILE && !cfg->console_path) {
+		snprintf(err, errlen, cli ? "--console file: needs a path (file:PATH)"
+					  : "console.path: needed with mode \"file\"");
+		return -EINVAL;
+	}
+	if (cfg->ndisks > VM_MAX_DISKS) {
+		snprintf(err, errlen, "%s: at most %d disks", cli ? "--disk" : "disks",
+			 VM_MAX_DISKS);
+		return -ERANGE;
+	}
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (!cfg->disks[i].path) {
+			snprintf(err, errlen, "disks[%u].path: missing", i);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* --help */
+
+#define HELP_COL 24
+#define HELP_WIDTH 80
+
+/* Print `text` word-wrapped from column `col` (the cursor is at `at`). */
+static void wrap(FILE *out, const char *text, int col, int at)
+{
+	const char *w = text;
+
+	while (*w) {
+		size_t n = strcspn(w, " ");
+
+		if (at > col && at + 1 + (int)n > HELP_WIDTH) {
+			fprintf(out, "\n%*s", col, "");
+			at = col;
+		} else if (at > col) {
+			fputc(' ', out);
+			at++;
+		} else if (at < col) {
+			fprintf(out, "%*s", col - at, "");
+			at = col;
+		}
+		fprintf(out, "%.*s", (int)n, w);
+		at += (int)n;
+		w += n;
+		while (*w == ' ')
+			w++;
+	}
+	fputc('\n', out);
+}
+
+/* "(default: X)" of a row, or "" if it has none worth saying. */
+static void default_text(const struct config_row *r, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!r->def || (r->type == CONFIG_BOOL && strcmp(r->def, "true")))
+		return;
+	if (r->type == CONFIG_BOOL)
+		snprintf(buf, len, " (default: on)");
+	else if (r->type == CONFIG_STR)
+		snprintf(buf, len, " (default: \"%s\")", r->def);
+	else
+		snprintf(buf, len, " (default: %s)", r->def);
+}
+
+void config_usage(FILE *out)
+{
+	const struct bh_exit_code *codes;
+	char opt[128], text[1024], def[128], exits[512] = "Exit status:";
+	size_t n;
+
+	fprintf(out, "usage: bulkhead run (--kernel PATH | --guest NAME) [OPTIONS]\n\n"
+		     "Boot a VM in the foreground. Options:\n");
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++) {
+		const struct config_row *r = &rows[i];
+		int len;
+
+		if (!r->cli || !r->help)
+			continue;
+		if (r->short_opt)
+			len = snprintf(opt, sizeof(opt), "  -%c, --%s", r->short_opt, r->cli);
+		else if (r->cli_neg)
+			len = snprintf(opt, sizeof(opt), "  --%s, --%s", r->cli, r->cli_neg);
+		else
+			len = snprintf(opt, sizeof(opt), "  --%s%s%s", r->cli, r->metavar ? " " : "",
+				       r->metavar ? r->metavar : "");
+		default_text(r, def, sizeof(def));
+		snprintf(text, sizeof(text), "%s%s", r->help, def);
+		fputs(opt, out);
+		if (len > HELP_COL - 2) {
+			fputc('\n', out);
+			len = 0;
+		}
+		wrap(out, text, HELP_COL, len);
+	}
+	codes = bh_exit_codes(&n);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(exits);
+
+		snprintf(exits + l, sizeof(exits) - l, " %d %s%s", codes[i].code, codes[i].meaning,
+			 i + 1 < n ? ";" : ".");
+	}
+	fputc('\n', out);
+	wrap(out, exits, 0, 0);
+}
+
+/* The JSON Schema (api/openapi.yaml's Config). */
+
+static json_object *row_default(const struct config_row *r)
+{
+	if (!r->def || (r->flags & CONFIG_HOST_DEFAULT))
+		return NULL;
+	switch (r->type) {
+	case CONFIG_BOOL: return json_object_new_boolean(!strcmp(r->def, "true"));
+	case CONFIG_UINT: {
+		unsigned v;
+		char err[64];
+
+		return args_parse_uint("", r->def, 0, ~0u, &v, err, sizeof(err)) ? NULL
+			: json_object_new_int64(v);
+	}
+	default: return json_object_new_string(r->def);
+	}
+}
+
+static json_object *type_obj(const char *type)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string(type));
+	return o;
+}
+
+static json_object *object_schema(const char *prefix);
+
+static json_object *row_schema(const struct config_row *r)
+{
+	json_object *o, *d;
+
+	switch (r->type) {
+	case CONFIG_SIZE: {
+		json_object *one = json_object_new_array();
+
+		o = json_object_new_object();
+		json_object_array_add(one, type_obj("string"));
+		json_object_array_add(one, type_obj("integer"));
+		json_object_object_add(o, "oneOf", one);
+		break;
+	}
+	case CONFIG_UINT:
+		o = type_obj("integer");
+		json_object_object_add(o, "minimum", json_object_new_int64((int64_t)r->min));
+		json_object_object_add(o, "maximum", json_object_new_int64((int64_t)r->max));
+		break;
+	case CONFIG_BOOL: o = type_obj("boolean"); break;
+	case CONFIG_ENUM: {
+		json_object *e = json_object_new_array();
+
+		o = type_obj("string");
+		for (int i = 0; r->names[i]; i++)
+			json_object_array_add(e, json_object_new_string(r->names[i]));
+		json_object_object_add(o, "enum", e);
+		break;
+	}
+	case CONFIG_STR:
+		o = type_obj("string");
+		json_object_object_add(o, "maxLength",
+				       json_object_new_int64(r->max ? (int64_t)r->max : CONFIG_STR_MAX));
+		break;
+	case CONFIG_OBJECT: o = object_schema(r->json); break;
+	case CONFIG_ARRAY: {
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "%s[]", r->json);
+		o = type_obj("array");
+		json_object_object_add(o, "maxItems", json_object_new_int64((int64_t)r->max));
+		json_object_object_add(o, "items", object_schema(prefix));
+		break;
+	}
+	default: o = type_obj("string"); break; /* CONFIG_PATH */
+	}
+	if ((d = row_default(r)))
+		json_object_object_add(o, "default", d);
+	return o;
+}
+
+/* The object whose members are the rows "prefix.member" ("" = top level). */
+static json_object *object_schema(const char *prefix)
+{
+	json_object *o = type_obj("object"), *props = json_object_new_object(),
+		    *req = json_object_new_array();
+	size_t plen = strlen(prefix);
+
+	json_object_object_add(o, "additionalProperties", json_object_new_boolean(false));
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++) {
+		const struct config_row *r = &rows[i];
+		const char *key;
+
+		if (!r->json)
+			continue;
+		if (plen) {
+			if (strncmp(r->json, prefix, plen) || r->json[plen] != '.')
+				continue;
+			key = r->json + plen + 1;
+		} else {
+			key = r->json;
+		}
+		if (strchr(key, '.'))
+			continue; /* a member of a member */
+		json_object_object_add(props, key, row_schema(r));
+		if (r->flags & (CONFIG_REQUIRED | CONFIG_API_REQUIRED))
+			json_object_array_add(req, json_object_new_string(key));
+	}
+	if (json_object_array_length(req))
+		json_object_object_add(o, "required", req);
+	else
+		json_object_put(req);
+	json_object_object_add(o, "properties", props);
+	return o;
+}
+
+struct json_object *config_schema_json(void)
+{
+	json_object *doc = json_object_new_object(), *ex = json_object_new_array();
+	const struct bh_exit_code *codes;
+	size_t n;
+
+	if (!doc || !ex) {
+		json_object_put(doc);
+		json_object_put(ex);
+		return NULL;
+	}
+	codes = bh_exit_codes(&n);
+	json_object_object_add(doc, "Config", object_schema(""));
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "code", json_object_new_int(codes[i].code));
+		json_object_object_add(c, "name", json_object_new_string(codes[i].name));
+		json_object_object_add(c, "meaning", json_object_new_string(codes[i].meaning));
+		json_object_array_add(ex, c);
+	}
+	json_object_object_add(doc, "exit_codes", ex);
+	return doc;
+}
