@@ -15,6 +15,7 @@
 #include "cli/config_json.h"
 #include "cli/exit_codes.h"
 #include "common/log.h"
+#include "common/startup.h"
 #include "core/vm.h"
 #include "sandbox/jail.h"
 #include "ctl/ctl_vmm.h"
@@ -323,11 +324,14 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	struct jail jail;
 	struct json_object *json = NULL; /* --config document (owns cfg strings) */
 	struct ctl_vmm ctl;
+	struct bh_startup startup; /* -v: where start-up time goes */
 	int control_fd = -1;
 	char err[512];
 	struct vm *vm;
 	int c, ret, code;
 
+	bh_startup_init(&startup, start_ns);
+	cfg.startup = &startup;
 	cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
 	optind = 1;
 	opterr = 0;
@@ -480,6 +484,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	 * holds later is one it opened itself (see docs/security.md). Option
 	 * parsing opened and closed its files already. */
 	close_inherited(control_fd);
+	bh_startup_mark(&startup, "exec, options parsed, inherited fds closed");
 
 	cfg.sandbox_disabled = !jcfg.enabled;
 	if (jcfg.enabled) {
@@ -487,6 +492,8 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		jcfg.mem_bytes = cfg.mem_bytes;
 		jcfg.fsize_max = fsize_max(&cfg);
 		jail_init(&jail, &jcfg);
+		jail.startup = &startup;
+		jail.early_exit = true; /* jail_report_exit() below */
 		if (!jail.privileged && (jcfg.uid || jcfg.gid))
 			bh_warn("--sandbox-uid/--sandbox-gid ignored: started unprivileged, the VM "
 				"runs as the invoking user mapped to 0 in a user namespace");
@@ -551,6 +558,8 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	ret = exit_code_for(vm, vm_run(vm));
+	if (jcfg.enabled)
+		jail_report_exit(&jail, ret); /* the caller has its answer; tear down */
 	vm->ctl = NULL;
 	if (control_fd >= 0)
 		ctl_vmm_destroy(&ctl);

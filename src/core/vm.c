@@ -19,6 +19,7 @@
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
 #include "common/log.h"
+#include "common/startup.h"
 #include "core/devices.h"
 #include "core/vcpu.h"
 #include "core/vm_events.h"
@@ -256,8 +257,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		return fail(vm, ret, "epoll: %s", strerror(-ret));
 	/* Operator input first (sizes, images, console file), so bad input is
 	 * reported as such even on a host without KVM; then the host side. */
-	if ((ret = vm_alloc_memory(vm)) || (ret = vm_load_guest(vm)))
+	if ((ret = vm_alloc_memory(vm)))
 		return ret;
+	bh_startup_mark(cfg->startup, "guest memory (memfd, mapping)");
+	if ((ret = vm_load_guest(vm)))
+		return ret;
+	bh_startup_mark(cfg->startup, "kernel and initrd loaded");
 	if ((ret = console_open(&vm->console, cfg->console, cfg->console_path,
 				cfg->console_max_bytes, exit_ctl_fd(&vm->exit), vm->err,
 				sizeof(vm->err)))) {
@@ -266,15 +271,23 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	if ((ret = vm_devices_prepare(vm)))
 		return ret;
-	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)) || (ret = vm_map_memory(vm)))
+	bh_startup_mark(cfg->startup, "console, device models");
+	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)))
 		return ret;
+	bh_startup_mark(cfg->startup, "KVM VM created (irqchip, PIT)");
+	if ((ret = vm_map_memory(vm)))
+		return ret;
+	bh_startup_mark(cfg->startup, "KVM memory slots");
 	if ((ret = irq_router_init(&vm->router, vm->vm_fd)))
 		return fail(vm, ret, "interrupt routing: %s", strerror(-ret));
 	if ((ret = vm_devices_create(vm)))
 		return ret;
 	io_bus_seal(&vm->pio);
 	io_bus_seal(&vm->mmio);
-	return vm_create_vcpus(vm);
+	bh_startup_mark(cfg->startup, "devices plugged (PCI, KVM wiring)");
+	ret = vm_create_vcpus(vm);
+	bh_startup_mark(cfg->startup, "vCPUs created (CPUID, MSRs, registers)");
+	return ret;
 }
 
 int vm_thread_init(struct vm *vm, enum vm_thread_kind kind, unsigned index)

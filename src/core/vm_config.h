@@ -27,6 +27,8 @@ struct vm_disk_config {
 	char id[VM_DISK_ID_MAX + 1];   /* serial reported by GET_ID ("" = derived) */
 };
 
+struct bh_startup; /* common/startup.h */
+
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned ncpus;
@@ -42,6 +44,7 @@ struct vm_config {
 	bool rng;                   /* virtio-rng fed from getrandom() */
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
+	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */
 };
 
 #endif

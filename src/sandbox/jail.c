@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -19,11 +22,13 @@
 
 #include "cli/exit_codes.h"
 #include "common/log.h"
+#include "common/startup.h"
 
 void jail_init(struct jail *j, const struct jail_config *cfg)
 {
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
+	j->chan = -1;
 	j->privileged = geteuid() == 0;
 	j->outer_uid = geteuid();
 	j->uid_chosen = cfg->uid != 0;
@@ -94,19 +99,74 @@ static int report_child(pid_t pid, int status)
 	return BH_EXIT_HOST;
 }
 
+/* What the supervisor tells the VM process once its cgroup is ready, and
+ * what the VM process tells the supervisor when the VM has stopped. */
+struct jail_msg {
+	uint32_t kind;           /* JAIL_MSG_* */
+	int32_t value;           /* READY: cgroup version; EXIT: the exit code */
+	int32_t host_pid;        /* READY: the VM process's PID outside */
+};
+enum { JAIL_MSG_READY = 0x52454459, JAIL_MSG_EXIT = 0x45584954 };
+
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* The supervisor after an early exit report: a process of its own that
+ * waits for the VM process to end (it is being torn down, and dies by its
+ * parent-death signal once we exit), then removes the cgroup. It holds none
+ * of the caller's stdio, so nobody waits for it; init (or the caller's
+ * subreaper) reaps it. Returns in the supervisor only. */
+static void leave_cleaner(struct jail *j, pid_t pid, int pidfd)
+{
+	pid_t c = fork();
+
+	if (c != 0) {
+		if (c < 0) { /* no cleaner: wait and clean up ourselves */
+			int status;
+
+			(void)waitpid(pid, &status, 0);
+			jail_cgroup_remove(j);
+		}
+		return;
+	}
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int fd = 0; fd < 3; fd++)
+		if (null >= 0 ? dup2(null, fd) < 0 : close(fd) < 0)
+			(void)0;
+	if (null > 2)
+		close(null);
+	/* Bounded: the VM process is SIGKILLed when the supervisor exits. */
+	for (int tries = 0; tries < 600; tries++) {
+		struct pollfd pf = { .fd = pidfd, .events = POLLIN };
+
+		if (poll(&pf, 1, 100) > 0)
+			break;
+		if (tries == 50)
+			kill(pid, SIGKILL);
+	}
+	jail_cgroup_remove(j);
+	_exit(0);
+}
+
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 {
 	sigset_t fwd, old;
-	int sync[2], ret, own_pidns;
+	int chan[2], ret, own_pidns, sfd, pidfd = -1;
 	struct termios tty;
-	bool have_tty;
+	bool have_tty, early = false;
 	pid_t pid;
-	/* What the supervisor tells the VM process once its cgroup is ready. */
-	struct {
-		pid_t host_pid;
-		int cg_version;
-	} go;
+	struct jail_msg go = { .kind = JAIL_MSG_READY };
 
+	j->chan = -1;
 	if (!j->privileged) {
 		if ((ret = enter_userns(err, errlen)))
 			return ret;
@@ -124,9 +184,11 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			close(own_pidns);
 		return ret;
 	}
-	if (pipe2(sync, O_CLOEXEC) < 0) {
+	/* A socket, not a pipe: either end may be gone when the other writes,
+	 * and MSG_NOSIGNAL turns that into EPIPE instead of SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "sandbox: pipe: %s", strerror(errno));
+		snprintf(err, errlen, "sandbox: socketpair: %s", strerror(errno));
 		if (own_pidns >= 0)
 			close(own_pidns);
 		return ret;
@@ -151,14 +213,13 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		ret = -errno;
 		snprintf(err, errlen, "sandbox: fork: %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		close(sync[0]);
-		close(sync[1]);
+		close(chan[0]);
+		close(chan[1]);
 		return ret;
 	}
 	if (pid == 0) {
-		ssize_t n;
-
-		close(sync[1]);
+		close(chan[1]);
+		j->chan = chan[0];
 		/* The VM must not outlive its supervisor (it owns the cgroup). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* Stop signals stay blocked: vm_run() reads them from a signalfd,
@@ -167,16 +228,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		sigdelset(&fwd, SIGCHLD);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		sigprocmask(SIG_BLOCK, &fwd, NULL);
-		do
-			n = read(sync[0], &go, sizeof(go));
-		while (n < 0 && errno == EINTR);
-		close(sync[0]);
-		if (n != (ssize_t)sizeof(go)) {
-			snprintf(err, errlen, "sandbox: the supervisor could not set up the VM's cgroup");
-			return -EIO;
-		}
-		j->host_pid = go.host_pid;
-		j->cg.version = go.cg_version;
+		bh_startup_mark(j->startup, "sandbox: fork into a new PID namespace");
 		/* A /proc that matches our PID namespace (the host's would show
 		 * host PIDs to code that reads /proc/self, e.g. LeakSanitizer), in
 		 * a private mount namespace so the host never sees it. */
@@ -184,18 +236,21 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			bh_warn("sandbox: cannot mount a /proc for the VM's PID namespace: %s",
 				strerror(errno));
-		if (j->privileged) {
-			if (!j->cfg.uid)
-				j->cfg.uid = JAIL_ID_BASE + (uint32_t)go.host_pid;
-			if (!j->cfg.gid)
-				j->cfg.gid = JAIL_ID_BASE + (uint32_t)go.host_pid;
-		}
+		bh_startup_mark(j->startup, "sandbox: private mounts, own /proc");
+		/* No waiting for the cgroup here: see jail_ready(). */
 		return 0;
 	}
-	close(sync[0]);
+	close(chan[0]);
 	j->host_pid = pid;
+	if (j->early_exit)
+		pidfd = pidfd_of(pid); /* none (old kernel): no early exit */
 	ret = jail_cgroup_create(j, pid, err, errlen);
-	if (ret && !j->privileged) {
+	if (ret == -ESRCH) {
+		/* The VM process has ended already (bad input found while we
+		 * were at it): its exit code says why. */
+		err[0] = '\0';
+		ret = 0;
+	} else if (ret && !j->privileged) {
 		bh_warn("SANDBOX: %s; running WITHOUT cgroup limits (unprivileged, no delegated "
 			"cgroup)", err + (strncmp(err, "sandbox: ", 9) ? 0 : 9));
 		jail_cgroup_remove(j);
@@ -204,18 +259,50 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		ret = 0;
 	}
 	go.host_pid = pid;
-	go.cg_version = j->cg.version;
-	if (!ret && write(sync[1], &go, sizeof(go)) != (ssize_t)sizeof(go))
+	go.value = j->cg.version;
+	/* EPIPE: the VM process has ended before it needed the cgroup. */
+	if (!ret && send(chan[1], &go, sizeof(go), MSG_NOSIGNAL) < 0 && errno != EPIPE)
 		ret = -errno;
-	close(sync[1]); /* on failure the child reads EOF and gives up */
+	if (ret || pidfd < 0) {
+		close(chan[1]); /* on failure the child reads EOF and gives up */
+		chan[1] = -1;
+	}
+	sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
 	for (;;) {
-		siginfo_t si;
+		struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN },
+					{ .fd = chan[1], .events = POLLIN } };
+		struct signalfd_siginfo si;
+		struct jail_msg m;
 		int status;
 
-		if (sigwaitinfo(&fwd, &si) < 0)
-			continue;
-		if (si.si_signo != SIGCHLD) {
-			kill(pid, si.si_signo);
+		if (sfd < 0) { /* no signalfd: signals only (no early exit) */
+			siginfo_t info;
+
+			if (sigwaitinfo(&fwd, &info) < 0)
+				continue;
+			si.ssi_signo = (uint32_t)info.si_signo;
+		} else {
+			if (poll(pf, chan[1] >= 0 ? 2 : 1, -1) < 0)
+				continue;
+			if (chan[1] >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+				ssize_t n = recv(chan[1], &m, sizeof(m), MSG_DONTWAIT);
+
+				if (n == (ssize_t)sizeof(m) && m.kind == JAIL_MSG_EXIT) {
+					*exit_code = m.value;
+					early = true;
+					break;
+				}
+				if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+					close(chan[1]); /* ended without a report */
+					chan[1] = -1;
+				}
+			}
+			if (!(pf[0].revents & POLLIN) ||
+			    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+		}
+		if (si.ssi_signo != SIGCHLD) {
+			kill(pid, (int)si.ssi_signo);
 			continue;
 		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -225,13 +312,73 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			break;
 		}
 	}
-	jail_cgroup_remove(j);
+	if (sfd >= 0)
+		close(sfd);
+	if (chan[1] >= 0)
+		close(chan[1]);
+	if (early)
+		leave_cleaner(j, pid, pidfd);
+	else
+		jail_cgroup_remove(j);
+	if (pidfd >= 0)
+		close(pidfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		bh_err("%s", err);
 		*exit_code = BH_EXIT_HOST;
 	}
 	return 1;
+}
+
+int jail_ready(struct jail *j, char *err, size_t errlen)
+{
+	struct jail_msg go;
+	ssize_t n;
+
+	if (j->chan < 0)
+		return 0;
+	do
+		n = recv(j->chan, &go, sizeof(go), 0);
+	while (n < 0 && errno == EINTR);
+	if (!j->early_exit) {
+		close(j->chan);
+		j->chan = -1;
+	}
+	if (n != (ssize_t)sizeof(go) || go.kind != JAIL_MSG_READY) {
+		if (j->chan >= 0)
+			close(j->chan);
+		j->chan = -1;
+		snprintf(err, errlen, "sandbox: the supervisor could not set up the VM's cgroup");
+		return -EIO;
+	}
+	j->host_pid = go.host_pid;
+	j->cg.version = go.value;
+	if (j->privileged) {
+		if (!j->cfg.uid)
+			j->cfg.uid = JAIL_ID_BASE + (uint32_t)go.host_pid;
+		if (!j->cfg.gid)
+			j->cfg.gid = JAIL_ID_BASE + (uint32_t)go.host_pid;
+	}
+	bh_startup_mark(j->startup, "sandbox: cgroup ready (set up by the supervisor meanwhile)");
+	return 0;
+}
+
+void jail_report_exit(struct jail *j, int code)
+{
+	struct jail_msg m = { .kind = JAIL_MSG_EXIT, .value = code };
+
+	if (j->chan < 0)
+		return;
+	/* write(), not send(): the main thread's seccomp filter allows write;
+	 * SIGPIPE is ignored by main(). */
+	if (write(j->chan, &m, sizeof(m)) == (ssize_t)sizeof(m)) {
+		/* The caller may be reading our output to its end: it ends now. */
+		close(STDIN_FILENO);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+	}
+	close(j->chan);
+	j->chan = -1;
 }
 
 /* Development aid (--seccomp-trap): name the forbidden syscall, then end the
@@ -262,6 +409,8 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 	struct sc_stats st[SC_KIND_COUNT];
 	int ret;
 
+	if ((ret = jail_ready(j, err, errlen)))
+		return ret;
 	/* Filters are built while the process can still allocate freely and
 	 * libseccomp can probe the kernel; they are loaded last. */
 	for (int k = 0; k < SC_KIND_COUNT; k++) {
@@ -272,6 +421,7 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		}
 		sc_policy_stats((enum sc_kind)k, &st[k]);
 	}
+	bh_startup_mark(j->startup, "sandbox: seccomp filters built");
 	/* libc reads the time zone file on the first gmtime_r() (the RTC):
 	 * do it now, while there is a filesystem. */
 	tzset();
@@ -297,12 +447,16 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: clearenv failed");
 		return -ENOMEM;
 	}
+	bh_startup_mark(j->startup, "sandbox: rlimits, environment wiped");
 	if ((ret = jail_ns_enter(err, errlen)))
 		return ret;
+	bh_startup_mark(j->startup, "sandbox: namespaces, empty read-only root");
 	if ((ret = jail_drop_privileges(j, err, errlen)))
 		return ret;
+	bh_startup_mark(j->startup, "sandbox: uid/gid, capabilities dropped");
 	if ((ret = jail_landlock_apply(&j->landlock_abi, err, errlen)))
 		return ret;
+	bh_startup_mark(j->startup, "sandbox: Landlock");
 	if (!j->landlock_abi)
 		bh_warn("SANDBOX: Landlock is NOT available on this kernel: running without the "
 			"Landlock layer (namespaces, empty root, no capabilities, seccomp still apply)");
@@ -310,6 +464,7 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: loading the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
+	bh_startup_mark(j->startup, "sandbox: process seccomp filter loaded");
 	vm->thread_init = jail_thread_init;
 	vm->thread_init_opaque = j;
 	char ll[16] = "NONE";
@@ -344,6 +499,9 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind)
 
 void jail_destroy(struct jail *j)
 {
+	if (j->chan >= 0)
+		close(j->chan);
+	j->chan = -1;
 	for (int k = 0; k < SC_KIND_COUNT; k++) {
 		if (j->filters[k])
 			seccomp_release(j->filters[k]);

@@ -6,6 +6,11 @@
  *                 child in a per-VM cgroup, then only waits and forwards stop
  *                 signals; the child builds and runs the VM. KVM fds are bound
  *                 to the mm that created the VM, hence fork before vm_create.
+ *                 The cgroup is set up by the parent WHILE the child builds
+ *                 the VM (off the start-up path); the child waits for it in
+ *                 jail_ready(), before any guest code or jail layer: until
+ *                 then it runs only our own code on operator input.
+ *   jail_ready()  (child; first step of jail_enter) wait for the cgroup.
  *   jail_enter()  (after vm_create: every file the VM needs is open) new
  *                 mount/net/IPC/UTS/cgroup namespaces, pivot_root into an empty
  *                 read-only tmpfs, rlimits, environment cleared, a per-VM
@@ -14,6 +19,11 @@
  *                 seccomp filter;
  *   jail_thread_init()  first thing in every VM thread (struct vm's
  *                 thread_init hook): that thread's own, narrower filter.
+ *   jail_report_exit()  (child, once the VM has stopped) hand the exit code
+ *                 to the supervisor, which returns it at once: the caller
+ *                 does not wait while the kernel destroys the VM. The
+ *                 supervisor leaves a cleaner process behind that removes the
+ *                 cgroup once the VM process is gone (milliseconds).
  * Ownership: struct jail is owned by the caller (the child after fork); no
  * global state. Threads: jail_fork/jail_enter on the main thread only. */
 #ifndef BH_JAIL_H
@@ -51,8 +61,14 @@ struct jail_cgroup {
 	unsigned ndirs;
 };
 
+struct bh_startup; /* common/startup.h */
+
 struct jail {
 	struct jail_config cfg;
+	struct bh_startup *startup; /* start-up time marks, or NULL (set after jail_init) */
+	bool early_exit;         /* set after jail_init: the child will call
+	                          * jail_report_exit() (bulkhead run does) */
+	int chan;                /* child: its end of the supervisor channel, -1 once closed */
 	bool privileged;         /* started as root in the initial user namespace */
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */
 	uid_t outer_uid;         /* who started us (the VM's ids when unprivileged) */
@@ -75,6 +91,18 @@ void jail_init(struct jail *j, const struct jail_config *cfg);
  * the child; in the child they are left blocked, so one arriving before
  * vm_run() still stops the VM once it runs. */
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
+
+/* Child: wait until the supervisor has put us in our cgroup (or has given
+ * up: then an error, and the VM must not run); learn our host PID and the
+ * default ids. Idempotent; jail_enter() calls it first. */
+int jail_ready(struct jail *j, char *err, size_t errlen) BH_WUR;
+
+/* Child, after vm_run() (only with early_exit): send `code` to the
+ * supervisor, which exits with it right away, then detach from the caller's
+ * stdin/stdout/stderr (so a reader of our output sees its end now, not
+ * after the VM's teardown). Log nothing after this. No-op without a
+ * channel. */
+void jail_report_exit(struct jail *j, int code);
 
 /* Apply every post-creation layer (see top) and load the process-wide
  * seccomp filter; installs jail_thread_init as vm's thread hook. Call in the

@@ -275,7 +275,8 @@ int main(int argc, char **argv)
 	/* The VM process. As in run.c: everything is open before jail_enter. */
 	if (layers_only) {
 		/* All layers but seccomp: jail_enter() minus its last step. */
-		if (jail_set_rlimits(&p.jail, err, sizeof(err)) || clearenv() ||
+		if (jail_ready(&p.jail, err, sizeof(err)) ||
+		    jail_set_rlimits(&p.jail, err, sizeof(err)) || clearenv() ||
 		    jail_ns_enter(err, sizeof(err)) ||
 		    jail_drop_privileges(&p.jail, err, sizeof(err)) ||
 		    jail_landlock_apply(&p.jail.landlock_abi, err, sizeof(err))) {
