@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# scripts/prepare-guest.sh CACHE_DIR
+# scripts/prepare-guest.sh [--stock] CACHE_DIR
 #
 # Prepares the default guest in CACHE_DIR/guests/default/ (what
-# `bulkhead run --guest default` and `make demo` boot):
+# `bulkhead run --guest default` and `make demo` boot), or with --stock the
+# stock-kernel guest in CACHE_DIR/guests/stock/ on every kind of host (what
+# the tests and benchmarks that prove the stock kernel boot, natively or in
+# the nested KVM host; it needs no lab kernel build):
 #   kernel   Debian's stock cloud kernel (bzImage; bulkhead decompresses its
 #            payload on the host) - or, on a PVM-backed host whose /dev/kvm
 #            cannot run stock kernels' userspace, the lab kernel built from
@@ -15,18 +18,21 @@
 # BULKHEAD_GUESTS_LINK is unset it also points ~/.cache/bulkhead/guests/default
 # at this directory, so `bulkhead run --guest default` finds it.
 set -euo pipefail
-cache=${1:?usage: prepare-guest.sh CACHE_DIR}
+want_stock=0
+if [ "${1:-}" = --stock ]; then want_stock=1; shift; fi
+cache=${1:?usage: prepare-guest.sh [--stock] CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 dir=$cache/guests/default
+[ "$want_stock" = 0 ] || dir=$cache/guests/stock
 mkdir -p "$dir"
 
 # PVM-backed host: kvm_pvm loaded AND /dev/kvm a character device that opens
 # (read-only: never create anything at that path).
 pvm=0
 modadds=()
-if [ -e /sys/module/kvm_pvm ] && [ -c /dev/kvm ] && { exec 3</dev/kvm; } 2>/dev/null; then
+if [ "$want_stock" = 0 ] && [ -e /sys/module/kvm_pvm ] && [ -c /dev/kvm ] && { exec 3</dev/kvm; } 2>/dev/null; then
 	exec 3<&-
 	pvm=1
 fi
@@ -64,7 +70,7 @@ fi
 printf '%s\n' "$cmdline" >"$dir/cmdline"
 printf '%s\n' "$about" >"$dir/about"
 
-if [ -z "${BULKHEAD_GUESTS_LINK+x}" ] && [ -n "${HOME:-}" ]; then
+if [ "$want_stock" = 0 ] && [ -z "${BULKHEAD_GUESTS_LINK+x}" ] && [ -n "${HOME:-}" ]; then
 	mkdir -p "$HOME/.cache/bulkhead/guests"
 	if [ "$HOME/.cache/bulkhead/guests/default" != "$dir" ]; then
 		ln -sfn "$dir" "$HOME/.cache/bulkhead/guests/default"
