@@ -23,6 +23,7 @@
 #include "cli/exit_codes.h"
 #include "common/log.h"
 #include "common/startup.h"
+#include "sandbox/seccomp_bpf.h"
 
 void jail_init(struct jail *j, const struct jail_config *cfg)
 {
@@ -411,17 +412,17 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 
 	if ((ret = jail_ready(j, err, errlen)))
 		return ret;
-	/* Filters are built while the process can still allocate freely and
-	 * libseccomp can probe the kernel; they are loaded last. */
+	/* The filters are compiled to BPF at build time (seccomp_bpf.h): here
+	 * they are only looked up, and loaded last. */
 	for (int k = 0; k < SC_KIND_COUNT; k++) {
-		if ((ret = sc_policy_build((enum sc_kind)k, j->cfg.seccomp_trap, &j->filters[k]))) {
-			snprintf(err, errlen, "sandbox: building the %s seccomp filter: %s",
+		if ((ret = sc_bpf_get((enum sc_kind)k, j->cfg.seccomp_trap, &j->filters[k]))) {
+			snprintf(err, errlen, "sandbox: no compiled %s seccomp filter: %s",
 				 sc_kind_name((enum sc_kind)k), strerror(-ret));
 			return ret;
 		}
 		sc_policy_stats((enum sc_kind)k, &st[k]);
 	}
-	bh_startup_mark(j->startup, "sandbox: seccomp filters built");
+	bh_startup_mark(j->startup, "sandbox: seccomp filters looked up (compiled at build time)");
 	/* libc reads the time zone file on the first gmtime_r() (the RTC):
 	 * do it now, while there is a filesystem. */
 	tzset();
@@ -460,7 +461,7 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 	if (!j->landlock_abi)
 		bh_warn("SANDBOX: Landlock is NOT available on this kernel: running without the "
 			"Landlock layer (namespaces, empty root, no capabilities, seccomp still apply)");
-	if ((ret = seccomp_load(j->filters[SC_KIND_PROCESS]))) {
+	if ((ret = sc_bpf_load(&j->filters[SC_KIND_PROCESS]))) {
 		snprintf(err, errlen, "sandbox: loading the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
@@ -494,7 +495,7 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind)
 	case VM_THREAD_EVENT: k = SC_KIND_EVENT; break;
 	default: return -EINVAL;
 	}
-	return seccomp_load(j->filters[k]);
+	return sc_bpf_load(&j->filters[k]);
 }
 
 void jail_destroy(struct jail *j)
@@ -502,9 +503,4 @@ void jail_destroy(struct jail *j)
 	if (j->chan >= 0)
 		close(j->chan);
 	j->chan = -1;
-	for (int k = 0; k < SC_KIND_COUNT; k++) {
-		if (j->filters[k])
-			seccomp_release(j->filters[k]);
-		j->filters[k] = NULL;
-	}
 }

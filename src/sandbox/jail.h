@@ -36,6 +36,7 @@
 #include "common/compiler.h"
 #include "core/vm.h"
 #include "sandbox/seccomp_policy.h"
+#include <linux/filter.h>
 
 /* Default per-VM ids when started as root: base + host PID of the VM
  * process. PIDs of live processes are distinct, so concurrent VMs get
@@ -77,7 +78,7 @@ struct jail {
 	pid_t host_pid;          /* the VM process's PID as the parent sees it */
 	int landlock_abi;        /* 0: unavailable */
 	struct jail_cgroup cg;   /* parent side */
-	scmp_filter_ctx filters[SC_KIND_COUNT];
+	struct sock_fprog filters[SC_KIND_COUNT]; /* compiled at build time (seccomp_bpf.h) */
 	char summary[256];       /* what is on, for the start-up log line */
 };
 
@@ -115,7 +116,7 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen) BH_WUR;
  * filter. Called by the thread itself, first thing. */
 int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 
-/* Release the built filters (the loaded ones stay in force). */
+/* Release what the jail holds (the loaded filters stay in force). */
 void jail_destroy(struct jail *j);
 
 /* Layers, exposed for jail.c and the sandbox tests (sandbox/jail_*.c). */
