@@ -319,6 +319,20 @@ unsigned block_file_reap(struct block_file *bf, struct block_completion *out, un
 	return n;
 }
 
+int block_file_wait(struct block_file *bf)
+{
+	struct io_uring_cqe *cqe;
+	int r;
+
+	/* Synchronous engine: finished requests are queued at submit time. */
+	if (!bf->async || bf->inflight == 0)
+		return 0;
+	do
+		r = io_uring_wait_cqe(&bf->ring, &cqe); /* does not consume it */
+	while (r == -EINTR);
+	return r < 0 ? r : 0;
+}
+
 void block_file_drain(struct block_file *bf)
 {
 	if (!bf->async) {

@@ -90,6 +90,11 @@ int block_file_submit(struct block_file *bf, struct block_req *req) BH_WUR;
  * returns max: the eventfd is only re-armed by new completions. */
 unsigned block_file_reap(struct block_file *bf, struct block_completion *out, unsigned max);
 
+/* Block until at least one in-flight request has finished (collect it with
+ * block_file_reap()); returns at once when none is in flight. 0 or -errno.
+ * The quiesce path: wait, reap, repeat until block_file_inflight() is 0. */
+int block_file_wait(struct block_file *bf) BH_WUR;
+
 /* Block until every in-flight request has finished (their memory is no
  * longer touched), and discard their completions. Device reset path. */
 void block_file_drain(struct block_file *bf);

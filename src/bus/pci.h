@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86/layout.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/irq.h"
@@ -41,17 +42,9 @@
 #define PCI_CONFIG_ADDR_PORT 0xcf8
 #define PCI_CONFIG_PORTS 8 /* 0xcf8-0xcff */
 #define PCI_CFG_SIZE 256
-#define PCI_MAX_SLOTS 32
 #define PCI_NUM_BARS 6
 
-/* 32-bit MMIO window for BARs: below the IOAPIC (0xfec00000). */
-#define PCI_MMIO_WIN_BASE 0xc0000000ULL
-#define PCI_MMIO_WIN_END 0xfe000000ULL
 
-/* INTx pin A of slot N (1..31) -> IOAPIC GSI 16..23, round robin. */
-#define PCI_INTX_GSI_BASE 16
-#define PCI_INTX_GSI_COUNT 8
-#define PCI_INTX_GSI(slot) (PCI_INTX_GSI_BASE + ((slot) - 1) % PCI_INTX_GSI_COUNT)
 
 /* Standard header offsets used here. */
 #define PCI_VENDOR_ID 0x00

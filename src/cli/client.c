@@ -22,8 +22,8 @@
 #include <json-c/json.h>
 
 #include "cli/cli.h"
-#include "cli/config_json.h"
-#include "cli/exit_codes.h"
+#include "config/config_json.h"
+#include "config/exit_codes.h"
 
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
 #define LIBCURL "libcurl.so.4"

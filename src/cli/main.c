@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/exit_codes.h"
+#include "config/exit_codes.h"
 
 #ifndef BULKHEAD_VERSION
 #define BULKHEAD_VERSION "unknown"

@@ -7,18 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "config/args.h"
 #include "cli/cli.h"
-#include "cli/config_json.h"
-#include "cli/exit_codes.h"
+#include "config/config_json.h"
+#include "config/exit_codes.h"
 #include "common/log.h"
 #include "common/startup.h"
-#include "core/vm.h"
 #include "sandbox/jail.h"
-#include "ctl/ctl_vmm.h"
+#include "vmm/vmm_main.h"
 
 #define DEFAULT_MEM (256ULL << 20)
 #define DEFAULT_CONSOLE_MAX (64ULL << 20)
@@ -199,48 +197,6 @@ static int resolve_guest(const char *name, struct vm_config *cfg, struct run_pat
 	return 0;
 }
 
-static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
-{
-	switch (r) {
-	case VM_EXIT_POWEROFF:
-	case VM_EXIT_RESET:
-		bh_info("guest stopped: %s", vm->exit.detail);
-		return BH_EXIT_OK;
-	case VM_EXIT_TEST:
-		if (vm->exit.status == 0) {
-			bh_info("guest stopped: test status 0");
-			return BH_EXIT_OK;
-		}
-		bh_err("guest reported failure: test status %d", vm->exit.status);
-		return BH_EXIT_TEST_FAIL;
-	case VM_EXIT_CRASH:
-		bh_err("guest crashed: %s", vm->exit.detail);
-		return BH_EXIT_CRASH;
-	case VM_EXIT_SIGNAL:
-		bh_warn("%s", vm->exit.detail);
-		return BH_EXIT_SIGNAL;
-	case VM_EXIT_HOST_ERROR:
-	case VM_EXIT_NONE:
-		break;
-	}
-	bh_err("host failure: %s", vm->exit.detail);
-	return BH_EXIT_HOST;
-}
-
-/* Largest file the VM process may write: the console cap or a disk image,
- * whichever is larger, plus room for log lines (RLIMIT_FSIZE). */
-static uint64_t fsize_max(const struct vm_config *cfg)
-{
-	uint64_t m = cfg->console_max_bytes;
-	struct stat st;
-
-	for (unsigned i = 0; i < cfg->ndisks; i++)
-		if (cfg->disks[i].path && stat(cfg->disks[i].path, &st) == 0 &&
-		    (uint64_t)st.st_size > m)
-			m = (uint64_t)st.st_size;
-	return m + (64ULL << 20);
-}
-
 /* Read and apply a JSON configuration file over *cfg; *root keeps its strings. */
 static int load_config(const char *path, struct vm_config *cfg, struct json_object **root,
 		       char *err, size_t errlen)
@@ -289,19 +245,6 @@ static int bad(const char *msg)
 	return BH_EXIT_CONFIG;
 }
 
-/* Close every fd >= 3 except `keep` (-1: none). */
-static void close_inherited(int keep)
-{
-	unsigned lo = 3, hi = keep >= 3 ? (unsigned)keep - 1 : ~0U;
-
-	if (hi >= lo && syscall(SYS_close_range, lo, hi, 0U) < 0)
-		for (unsigned fd = lo; fd <= hi && fd < 1024; fd++)
-			close((int)fd);
-	if (keep >= 3 && syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) < 0)
-		for (int fd = keep + 1; fd < 1024; fd++)
-			close(fd);
-}
-
 static int bad_json(struct json_object *json, const char *msg)
 {
 	config_json_free(json);
@@ -323,17 +266,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	struct run_paths paths; /* ~16 KiB: guest file paths and cmdline text */
 	const char *guest = NULL, *kcache = NULL;
 	struct jail_config jcfg = { .enabled = true };
-	struct jail jail;
+	struct bh_startup startup; /* -v: where start-up time goes (common/startup.h) */
 	struct json_object *json = NULL; /* --config document (owns cfg strings) */
-	struct ctl_vmm ctl;
-	struct bh_startup startup; /* -v: where start-up time goes */
 	int control_fd = -1;
 	char err[512];
-	struct vm *vm;
-	int c, ret, code;
+	int c, ret;
 
-	bh_startup_init(&startup, start_ns);
-	cfg.startup = &startup;
 	cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
 	optind = 1;
 	opterr = 0;
@@ -481,94 +419,10 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	else if (kcache)
 		cfg.boot.cache_dir = kcache;
 
-	/* Everything inherited beyond stdio (and the daemon's control socket) is
-	 * closed before anything is opened for the VM, so every fd the VM process
-	 * holds later is one it opened itself (see docs/security.md). Option
-	 * parsing opened and closed its files already. */
-	close_inherited(control_fd);
-	bh_startup_mark(&startup, "exec, options parsed, inherited fds closed");
-
 	cfg.sandbox_disabled = !jcfg.enabled;
-	if (jcfg.enabled) {
-		jcfg.ncpus = cfg.ncpus;
-		jcfg.mem_bytes = cfg.mem_bytes;
-		jcfg.fsize_max = fsize_max(&cfg);
-		jail_init(&jail, &jcfg);
-		jail.startup = &startup;
-		jail.early_exit = true; /* jail_report_exit() below */
-		if (!jail.privileged && (jcfg.uid || jcfg.gid))
-			bh_warn("--sandbox-uid/--sandbox-gid ignored: started unprivileged, the VM "
-				"runs as the invoking user mapped to 0 in a user namespace");
-		ret = jail_fork(&jail, &code, err, sizeof(err));
-		if (ret < 0) {
-			bh_err("%s", err);
-			return BH_EXIT_HOST;
-		}
-		if (ret == 1) {
-			config_json_free(json);
-			return code; /* the supervisor: the VM process has ended */
-		}
-	} else {
-		bh_warn("SANDBOX DISABLED (--no-sandbox): the VM process keeps every privilege of "
-			"its user; a guest that breaks into the VMM owns them too");
-	}
-
-	vm = calloc(1, sizeof(*vm));
-	if (!vm) {
-		bh_err("out of memory");
-		config_json_free(json);
-		return BH_EXIT_HOST;
-	}
-	ret = vm_create(vm, &cfg);
-	if (ret) {
-		bool config = vm->err_is_config;
-
-		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
-		vm_destroy(vm);
-		free(vm);
-		if (jcfg.enabled)
-			jail_destroy(&jail);
-		config_json_free(json);
-		return config ? BH_EXIT_CONFIG : BH_EXIT_HOST;
-	}
-	/* The control socket was opened by the daemon before we started. */
-	if (control_fd >= 0 && (ret = ctl_vmm_init(&ctl, vm, control_fd))) {
-		bh_err("--control-fd %d: not a usable control socket: %s", control_fd,
-		       strerror(-ret));
-		vm_destroy(vm);
-		free(vm);
-		if (jcfg.enabled)
-			jail_destroy(&jail);
-		config_json_free(json);
-		return BH_EXIT_CONFIG;
-	}
-	if (control_fd >= 0)
-		vm->ctl = &ctl;
-	if (jcfg.enabled) {
-		ret = jail_enter(&jail, vm, err, sizeof(err));
-		if (ret) {
-			bh_err("%s", err);
-			vm->ctl = NULL;
-			if (control_fd >= 0)
-				ctl_vmm_destroy(&ctl);
-			vm_destroy(vm);
-			free(vm);
-			jail_destroy(&jail);
-			config_json_free(json);
-			return BH_EXIT_HOST;
-		}
-		bh_info("sandbox: on: %s", jail.summary);
-	}
-	ret = exit_code_for(vm, vm_run(vm));
-	if (jcfg.enabled)
-		jail_report_exit(&jail, ret); /* the caller has its answer; tear down */
-	vm->ctl = NULL;
-	if (control_fd >= 0)
-		ctl_vmm_destroy(&ctl);
-	vm_destroy(vm);
-	free(vm);
-	if (jcfg.enabled)
-		jail_destroy(&jail);
+	bh_startup_init(&startup, start_ns);
+	cfg.startup = &startup;
+	ret = vmm_main(&cfg, &jcfg, control_fd);
 	config_json_free(json);
 	return ret;
 }

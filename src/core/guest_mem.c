@@ -6,32 +6,16 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define GMEM_GUARD (2ULL * 1024 * 1024) /* one huge-page worth each side */
 
-int gmem_create(struct guest_mem *gm, uint64_t size)
+/* Map [0, size) of fd between two PROT_NONE guard areas and fill in the
+ * regions. Takes ownership of fd on success only. */
+static int gmem_map(struct guest_mem *gm, uint64_t size, int fd, int flags)
 {
 	uint8_t *map;
-	int fd, ret;
-
-	memset(gm, 0, sizeof(*gm));
-	gm->memfd = -1;
-	if (size == 0 || size > GMEM_MAX_SIZE || (size & 4095))
-		return -EINVAL;
-
-	fd = memfd_create("bulkhead-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		ret = -errno;
-		goto err_close;
-	}
-	/* The guest's RAM never changes size: a VMM bug cannot shrink it under KVM. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		ret = -errno;
-		goto err_close;
-	}
 
 	/* Reserve guard + RAM + guard, then map RAM in the middle: a linear
 	 * overrun past either end faults instead of touching VMM memory. */
@@ -39,13 +23,16 @@ int gmem_create(struct guest_mem *gm, uint64_t size)
 	map = mmap(NULL, gm->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		   -1, 0);
 	if (map == MAP_FAILED) {
-		ret = -errno;
-		goto err_close;
+		gm->map_len = 0;
+		return -errno;
 	}
-	if (mmap(map + GMEM_GUARD, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-		 0) == MAP_FAILED) {
-		ret = -errno;
-		goto err_unmap;
+	if (mmap(map + GMEM_GUARD, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0) ==
+	    MAP_FAILED) {
+		int ret = -errno;
+
+		munmap(map, gm->map_len);
+		gm->map_len = 0;
+		return ret;
 	}
 	/* Guest RAM is guest data: never in a core dump, never in a forked child. */
 	(void)madvise(map + GMEM_GUARD, size, MADV_DONTDUMP);
@@ -65,12 +52,64 @@ int gmem_create(struct guest_mem *gm, uint64_t size)
 		gm->nregions = 2;
 	}
 	return 0;
+}
 
-err_unmap:
-	munmap(map, gm->map_len);
+static bool size_ok(uint64_t size)
+{
+	return size != 0 && size <= GMEM_MAX_SIZE && !(size & 4095);
+}
+
+int gmem_create(struct guest_mem *gm, uint64_t size)
+{
+	int fd, ret;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (!size_ok(size))
+		return -EINVAL;
+
+	fd = memfd_create("bulkhead-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	/* The guest's RAM never changes size: a VMM bug cannot shrink it under KVM. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if ((ret = gmem_map(gm, size, fd, MAP_SHARED)))
+		goto err_close;
+	return 0;
+
 err_close:
 	close(fd);
-	gm->map_len = 0;
+	return ret;
+}
+
+int gmem_create_from_fd(struct guest_mem *gm, uint64_t size, int fd, bool copy_on_write)
+{
+	struct stat st;
+	int ret;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (!size_ok(size) || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < size) {
+		ret = -EINVAL;
+		goto err_close;
+	}
+	/* A memfd that allows sealing is held to its size; a file cannot be. */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	if ((ret = gmem_map(gm, size, fd, copy_on_write ? MAP_PRIVATE : MAP_SHARED)))
+		goto err_close;
+	return 0;
+
+err_close:
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 

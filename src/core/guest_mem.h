@@ -50,6 +50,17 @@ struct guest_mem {
  * Returns 0 or -errno (-EINVAL for a bad size, -ENOMEM when the host cannot). */
 int gmem_create(struct guest_mem *gm, uint64_t size) BH_WUR;
 
+/* Guest RAM of `size` bytes backed by an existing file or memfd `fd` of at
+ * least that size (a snapshot's memory): mapped MAP_PRIVATE when
+ * copy_on_write (guest writes never reach the file; untouched pages are
+ * shared with every other mapping of it) or MAP_SHARED. Same guard pages and
+ * advice as gmem_create(); a memfd that allows it is sealed against
+ * shrinking. Takes ownership of fd (closed by gmem_destroy, and on failure).
+ * 0 or -errno (-EINVAL: bad size, not a regular file/memfd, or shorter than
+ * size). A file shrunk later by another process would fault the VMM
+ * (SIGBUS): the caller owns the file (it is opened before the jail). */
+int gmem_create_from_fd(struct guest_mem *gm, uint64_t size, int fd, bool copy_on_write) BH_WUR;
+
 /* Unmap and close. Safe on a zeroed or partly-created struct; idempotent. */
 void gmem_destroy(struct guest_mem *gm);
 

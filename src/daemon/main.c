@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "cli/args.h"
+#include "config/args.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 

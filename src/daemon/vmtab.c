@@ -18,7 +18,7 @@
 
 #include <json-c/json.h>
 
-#include "cli/config_json.h"
+#include "config/config_json.h"
 #include "common/log.h"
 
 uint64_t dmn_now_ns(void)

@@ -13,20 +13,11 @@
 
 #include <stdint.h>
 
+#include "arch/x86/layout.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/exit_ctl.h"
 
-#define ACPI_PM_BASE 0x600
-#define ACPI_PM1A_EVT (ACPI_PM_BASE + 0)
-#define ACPI_PM1A_EVT_LEN 4
-#define ACPI_PM1A_CNT (ACPI_PM_BASE + 4)
-#define ACPI_PM1A_CNT_LEN 2
-#define ACPI_PM_RESET (ACPI_PM_BASE + 6)
-#define ACPI_PM_LEN 7
-#define ACPI_PM_RESET_VALUE 0x1
-#define ACPI_PM_S5_TYPE 5
-#define ACPI_PM_SCI_IRQ 9
 
 struct acpi_pm {
 	struct exit_ctl *ec;

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/exit_codes.h"
+#include "config/exit_codes.h"
 #include "common/log.h"
 #include "common/startup.h"
 #include "sandbox/seccomp_bpf.h"
@@ -30,6 +31,7 @@ void jail_init(struct jail *j, const struct jail_config *cfg)
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
 	j->chan = -1;
+	j->netns_fd = -1;
 	j->privileged = geteuid() == 0;
 	j->outer_uid = geteuid();
 	j->uid_chosen = cfg->uid != 0;
@@ -158,6 +160,45 @@ static void leave_cleaner(struct jail *j, pid_t pid, int pidfd)
 	_exit(0);
 }
 
+/* The supervisor's "go": the message, and a new network namespace for the
+ * VM process made here while the child builds the VM (the supervisor moves
+ * itself into it: it needs no network). No namespace (an error): the child
+ * makes its own. */
+static ssize_t send_go(int sock, const struct jail_msg *go)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)go, .iov_len = sizeof(*go) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int ns = -1;
+	ssize_t n;
+
+	if (unshare(CLONE_NEWNET) == 0)
+		ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &ns, sizeof(int));
+	}
+	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	if (ns >= 0) {
+		int e = errno;
+
+		close(ns);
+		errno = e;
+	}
+	return n;
+}
+
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 {
 	sigset_t fwd, old;
@@ -262,7 +303,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	go.host_pid = pid;
 	go.value = j->cg.version;
 	/* EPIPE: the VM process has ended before it needed the cgroup. */
-	if (!ret && send(chan[1], &go, sizeof(go), MSG_NOSIGNAL) < 0 && errno != EPIPE)
+	if (!ret && send_go(chan[1], &go) < 0 && errno != EPIPE)
 		ret = -errno;
 	if (ret || pidfd < 0) {
 		close(chan[1]); /* on failure the child reads EOF and gives up */
@@ -338,9 +379,21 @@ int jail_ready(struct jail *j, char *err, size_t errlen)
 
 	if (j->chan < 0)
 		return 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &go, .iov_len = sizeof(go) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+
 	do
-		n = recv(j->chan, &go, sizeof(go), 0);
+		n = recvmsg(j->chan, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) && j->netns_fd < 0)
+			memcpy(&j->netns_fd, CMSG_DATA(c), sizeof(int));
 	if (!j->early_exit) {
 		close(j->chan);
 		j->chan = -1;
@@ -405,7 +458,7 @@ static void sigsys_trap(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, BH_EXIT_HOST);
 }
 
-int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
+int jail_enter(struct jail *j, char *err, size_t errlen)
 {
 	struct sc_stats st[SC_KIND_COUNT];
 	int ret;
@@ -449,7 +502,9 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	bh_startup_mark(j->startup, "sandbox: rlimits, environment wiped");
-	if ((ret = jail_ns_enter(err, errlen)))
+	ret = jail_ns_enter(j->netns_fd, err, errlen);
+	j->netns_fd = -1; /* closed by jail_ns_enter */
+	if (ret)
 		return ret;
 	bh_startup_mark(j->startup, "sandbox: namespaces, empty read-only root");
 	if ((ret = jail_drop_privileges(j, err, errlen)))
@@ -466,8 +521,6 @@ int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen)
 		return ret;
 	}
 	bh_startup_mark(j->startup, "sandbox: process seccomp filter loaded");
-	vm->thread_init = jail_thread_init;
-	vm->thread_init_opaque = j;
 	char ll[16] = "NONE";
 
 	if (j->landlock_abi)
@@ -503,4 +556,7 @@ void jail_destroy(struct jail *j)
 	if (j->chan >= 0)
 		close(j->chan);
 	j->chan = -1;
+	if (j->netns_fd >= 0)
+		close(j->netns_fd);
+	j->netns_fd = -1;
 }

@@ -17,7 +17,7 @@
  *                 uid/gid, no capabilities (bounding and ambient sets too),
  *                 no_new_privs, not dumpable, Landlock, and the process-wide
  *                 seccomp filter;
- *   jail_thread_init()  first thing in every VM thread (struct vm's
+ *   jail_thread_init()  first thing in every VM thread (the VM's
  *                 thread_init hook): that thread's own, narrower filter.
  *   jail_report_exit()  (child, once the VM has stopped) hand the exit code
  *                 to the supervisor, which returns it at once: the caller
@@ -34,7 +34,7 @@
 #include <sys/types.h>
 
 #include "common/compiler.h"
-#include "core/vm.h"
+#include "core/thread_kind.h"
 #include "sandbox/seccomp_policy.h"
 #include <linux/filter.h>
 
@@ -70,6 +70,7 @@ struct jail {
 	bool early_exit;         /* set after jail_init: the child will call
 	                          * jail_report_exit() (bulkhead run does) */
 	int chan;                /* child: its end of the supervisor channel, -1 once closed */
+	int netns_fd;            /* child: the network namespace the supervisor made, or -1 */
 	bool privileged;         /* started as root in the initial user namespace */
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */
 	uid_t outer_uid;         /* who started us (the VM's ids when unprivileged) */
@@ -106,13 +107,14 @@ int jail_ready(struct jail *j, char *err, size_t errlen) BH_WUR;
 void jail_report_exit(struct jail *j, int code);
 
 /* Apply every post-creation layer (see top) and load the process-wide
- * seccomp filter; installs jail_thread_init as vm's thread hook. Call in the
- * child after vm_create(), before vm_run(). Errors: -errno and a message;
+ * seccomp filter. The caller then installs jail_thread_init (opaque = j) as
+ * the VM's thread hook (vm_set_thread_init). Call in the child once every
+ * host resource the VM needs is open, before vm_run(). Errors: -errno and a message;
  * the VM must then not run. Landlock being unavailable is not an error (a
  * loud warning). */
-int jail_enter(struct jail *j, struct vm *vm, char *err, size_t errlen) BH_WUR;
+int jail_enter(struct jail *j, char *err, size_t errlen) BH_WUR;
 
-/* struct vm's thread_init hook (opaque = struct jail *): load this thread's
+/* The VM's thread_init hook (opaque = struct jail *): load this thread's
  * filter. Called by the thread itself, first thing. */
 int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 
@@ -120,7 +122,9 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 void jail_destroy(struct jail *j);
 
 /* Layers, exposed for jail.c and the sandbox tests (sandbox/jail_*.c). */
-int jail_ns_enter(char *err, size_t errlen) BH_WUR;             /* jail_ns.c */
+/* netns_fd: a new, empty network namespace to enter (the fd is closed), or
+ * -1 to create one. */
+int jail_ns_enter(int netns_fd, char *err, size_t errlen) BH_WUR; /* jail_ns.c */
 int jail_cgroup_create(struct jail *j, pid_t pid, char *err, size_t errlen) BH_WUR;
 void jail_cgroup_remove(struct jail *j);                        /* jail_cgroup.c */
 int jail_landlock_apply(int *abi, char *err, size_t errlen) BH_WUR; /* jail_landlock.c */

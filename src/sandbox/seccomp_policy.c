@@ -28,7 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/vcpu.h"
+#include "core/thread_kind.h" /* VCPU_KICK_SIGNAL */
 
 #ifndef __NR_rseq
 #define __NR_rseq 334

@@ -236,32 +236,17 @@ unsupp:
 	finish(b, c->head, status_gpa, VIRTIO_BLK_S_UNSUPP, 1);
 }
 
+static uint64_t blk_handle(struct virtio_dev *vd, struct virtq_chain *c)
+{
+	handle(to_blk(vd), c);
+	return 0; /* bounded by chains: at most one pass over the ring per call */
+}
+
 static void blk_notify(struct virtio_dev *vd, unsigned qi)
 {
-	struct virtio_blk *b = to_blk(vd);
-	struct virtq *q = &vd->vq[0];
-	struct virtq_chain c;
-	unsigned budget = q->size;
-
-	if (qi != 0 || vd->failed || !q->active || !b->live)
+	if (qi != 0 || !to_blk(vd)->live)
 		return;
-	/* At most one pass over the ring per call (all heads in flight ends
-	 * it anyway); the rest runs deferred. */
-	while (budget) {
-		int r = virtq_pop(q, &c);
-
-		if (r < 0) {
-			virtio_dev_fail(vd, "malformed request queue");
-			return;
-		}
-		if (r == 0)
-			break;
-		budget--;
-		handle(b, &c);
-	}
-	if (budget == 0)
-		virtio_dev_defer(vd, 0);
-	virtio_dev_queue_done(vd, 0);
+	virtio_dev_process_queue(vd, 0, vd->vq[0].size, UINT64_MAX, blk_handle);
 }
 
 static unsigned reap_locked(struct virtio_blk *b)
@@ -330,6 +315,24 @@ static void blk_reset(struct virtio_dev *vd)
 		b->reqs[i].busy = false;
 }
 
+/* Quiesce: every submitted request finishes and is completed into the used
+ * ring; nothing new starts (the base holds notifications meanwhile). */
+static void blk_quiesce(struct virtio_dev *vd)
+{
+	struct virtio_blk *b = to_blk(vd);
+
+	while (block_file_inflight(b->bf) > 0) {
+		int r = block_file_wait(b->bf);
+
+		if (r < 0) {
+			bh_err("%s: waiting for in-flight I/O: %s", b->name, strerror(-r));
+			break;
+		}
+		(void)reap_locked(b);
+	}
+	(void)reap_locked(b);
+}
+
 static void blk_destroy(struct virtio_dev *vd)
 {
 	struct virtio_blk *b = to_blk(vd);
@@ -348,10 +351,11 @@ static const struct virtio_dev_ops blk_ops = {
 	.activate = blk_activate,
 	.notify = blk_notify,
 	.reset = blk_reset,
+	.quiesce = blk_quiesce,
 	.destroy = blk_destroy,
 };
 
-int virtio_blk_create(struct virtio_blk **out, const struct vm_disk_config *cfg, unsigned index,
+int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_disk *cfg, unsigned index,
 		      const struct guest_mem *mem, struct event_loop *el, enum block_mode mode,
 		      char *err, size_t errlen)
 {
@@ -360,7 +364,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct vm_disk_config *cfg,
 	int r;
 
 	*out = NULL;
-	if (!cfg || !cfg->path || !mem || index >= VM_MAX_DISKS) {
+	if (!cfg || !cfg->path || !mem || index >= VIRTIO_BLK_MAX_DISKS) {
 		snprintf(err, errlen, "virtio-blk: bad disk configuration");
 		return -EINVAL;
 	}

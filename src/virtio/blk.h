@@ -22,13 +22,13 @@
 #ifndef BH_VIRTIO_BLK_H
 #define BH_VIRTIO_BLK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "backends/block_file.h"
 #include "common/compiler.h"
 #include "core/event_loop.h"
-#include "core/vm_config.h"
 #include "virtio/virtio_dev.h"
 
 #define VIRTIO_BLK_F_SEG_MAX 2
@@ -56,6 +56,17 @@
 #define VIRTIO_BLK_CFG_LEN 60
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS 0x3fffffu /* per request, 2 GiB - 512 */
 
+/* One disk as the operator configured it (the configuration schema embeds
+ * this; plain data, strings borrowed). Disks are /dev/vda, /dev/vdb, ... in
+ * order, at most VIRTIO_BLK_MAX_DISKS. */
+#define VIRTIO_BLK_MAX_DISKS 8
+#define VIRTIO_BLK_ID_MAX 20 /* the serial GET_ID reports is 20 bytes */
+struct virtio_blk_disk {
+	const char *path;                /* raw image file */
+	bool read_only;                  /* opened O_RDONLY; writes get VIRTIO_BLK_S_UNSUPP */
+	char id[VIRTIO_BLK_ID_MAX + 1];  /* serial reported by GET_ID ("" = derived) */
+};
+
 struct virtio_blk;
 
 /* Open cfg->path (O_RDONLY if cfg->read_only, else O_RDWR) and build the
@@ -70,7 +81,7 @@ struct virtio_blk;
  * the event loop runs and before any sandbox (this is where the file is
  * opened). Attach *out's ->vdev to the transport; free with
  * vdev.ops->destroy(). */
-int virtio_blk_create(struct virtio_blk **out, const struct vm_disk_config *cfg, unsigned index,
+int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_disk *cfg, unsigned index,
 		      const struct guest_mem *mem, struct event_loop *el, enum block_mode mode,
 		      char *err, size_t errlen) BH_WUR;
 

@@ -60,46 +60,37 @@ static void room_signal(struct virtio_console *vc)
 	}
 }
 
-/* Transmit: guest output to the sink, within the per-notify budget. */
+/* Transmit one chain: guest output to the sink (at most
+ * VIRTIO_CONSOLE_TX_CHAIN_MAX bytes of it; the rest is counted as dropped). */
+static uint64_t tx_handle(struct virtio_dev *vd, struct virtq_chain *c)
+{
+	struct virtio_console *vc = to_vc(vd);
+	struct virtq *q = &vd->vq[TXQ];
+	uint32_t take, off = 0;
+
+	take = c->out_bytes < VIRTIO_CONSOLE_TX_CHAIN_MAX ? c->out_bytes
+							 : VIRTIO_CONSOLE_TX_CHAIN_MAX;
+	vc->st.tx_dropped += c->out_bytes - take;
+	while (off < take) {
+		size_t n = take - off < sizeof(vc->buf) ? take - off : sizeof(vc->buf);
+		int64_t got = virtq_chain_read(q, c, off, vc->buf, n);
+
+		if (got <= 0)
+			break;
+		char_sink_write(vc->sink, vc->buf, (size_t)got);
+		off += (uint32_t)got;
+	}
+	vc->st.tx_bytes += off;
+	if (virtq_push(q, c->head, 0))
+		bh_warn("%s: completing head %u: not in flight", vd->name, c->head);
+	return off;
+}
+
+/* Transmit within the per-notify budget. */
 static void tx_run(struct virtio_console *vc)
 {
-	struct virtio_dev *vd = &vc->vdev;
-	struct virtq *q = &vd->vq[TXQ];
-	struct virtq_chain c;
-	unsigned chains = 0;
-	uint64_t bytes = 0;
-
-	while (chains < VIRTIO_CONSOLE_TX_BUDGET_CHAINS && bytes < VIRTIO_CONSOLE_TX_BUDGET_BYTES) {
-		uint32_t take, off = 0;
-		int r = virtq_pop(q, &c);
-
-		if (r < 0) {
-			virtio_dev_fail(vd, "malformed transmit queue");
-			return;
-		}
-		if (r == 0)
-			break;
-		chains++;
-		take = c.out_bytes < VIRTIO_CONSOLE_TX_CHAIN_MAX ? c.out_bytes
-								 : VIRTIO_CONSOLE_TX_CHAIN_MAX;
-		vc->st.tx_dropped += c.out_bytes - take;
-		while (off < take) {
-			size_t n = take - off < sizeof(vc->buf) ? take - off : sizeof(vc->buf);
-			int64_t got = virtq_chain_read(q, &c, off, vc->buf, n);
-
-			if (got <= 0)
-				break;
-			char_sink_write(vc->sink, vc->buf, (size_t)got);
-			off += (uint32_t)got;
-		}
-		vc->st.tx_bytes += off;
-		bytes += off;
-		if (virtq_push(q, c.head, 0))
-			bh_warn("%s: completing head %u: not in flight", vd->name, c.head);
-	}
-	if (chains == VIRTIO_CONSOLE_TX_BUDGET_CHAINS || bytes >= VIRTIO_CONSOLE_TX_BUDGET_BYTES)
-		virtio_dev_defer(vd, TXQ);
-	virtio_dev_queue_done(vd, TXQ);
+	virtio_dev_process_queue(&vc->vdev, TXQ, VIRTIO_CONSOLE_TX_BUDGET_CHAINS,
+				 VIRTIO_CONSOLE_TX_BUDGET_BYTES, tx_handle);
 }
 
 static void con_notify(struct virtio_dev *vd, unsigned q)
@@ -193,14 +184,11 @@ bool virtio_console_rx_has_room(struct virtio_console *vc)
 {
 	struct virtio_dev *vd = &vc->vdev;
 	struct virtq *q = &vd->vq[RXQ];
-	uint16_t *idx;
 	bool room = false;
 
 	pthread_mutex_lock(&vd->lock);
-	if (vc->live && !vd->failed && q->active) {
-		idx = gmem_ptr(q->mem, q->avail_gpa + 2, 2);
-		room = idx && __atomic_load_n(idx, __ATOMIC_ACQUIRE) != q->last_avail;
-	}
+	if (vc->live && !vd->failed && q->active)
+		room = virtq_has_avail(q);
 	pthread_mutex_unlock(&vd->lock);
 	return room;
 }

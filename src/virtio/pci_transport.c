@@ -428,12 +428,7 @@ static void bar_read(void *opaque, uint64_t off, void *data, uint32_t len)
 
 static void notify_queue(struct virtio_pci *vp, unsigned q)
 {
-	struct virtio_dev *vd = vp->vd;
-
-	if (q >= vd->nqueues || !(vd->status & VIRTIO_STATUS_DRIVER_OK) || vd->failed ||
-	    !vd->vq[q].active || !vd->ops->notify)
-		return;
-	vd->ops->notify(vd, q);
+	virtio_dev_notify(vp->vd, q);
 }
 
 static void bar_write(void *opaque, uint64_t off, const void *data, uint32_t len)

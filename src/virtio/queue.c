@@ -183,6 +183,13 @@ static int avail_pending(struct virtq *q, uint16_t *pending)
 	return 0;
 }
 
+bool virtq_has_avail(struct virtq *q)
+{
+	uint16_t pending;
+
+	return q->active && !q->broken && avail_pending(q, &pending) == 0 && pending != 0;
+}
+
 int virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
 	uint16_t pending, head, *slot;

@@ -95,6 +95,11 @@ void virtq_reset(struct virtq *q);
  * the queue is now broken. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) BH_WUR;
 
+/* True if the driver has made entries available that virtq_pop() has not
+ * taken yet (a peek: nothing is consumed or validated). Same thread rules as
+ * virtq_pop(). */
+bool virtq_has_avail(struct virtq *q);
+
 /* Return a chain to the driver: used element {head, written}, then publish
  * the used index (with the release barrier the spec requires). -EINVAL if
  * head is not in flight. */

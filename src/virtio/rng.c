@@ -45,45 +45,32 @@ static size_t fill(uint8_t *buf, size_t n)
 	return done;
 }
 
-static void rng_notify(struct virtio_dev *vd, unsigned qi)
+static uint64_t rng_handle(struct virtio_dev *vd, struct virtq_chain *c)
 {
 	struct virtio_rng *rng = to_rng(vd);
-	struct virtq *q = &vd->vq[0];
-	struct virtq_chain c;
-	uint64_t served = 0;
-	unsigned chains = 0;
+	size_t want, got = 0;
+	int64_t put = 0;
 
-	if (qi != 0 || vd->failed || !q->active || !rng->live)
+	want = c->in_bytes < VIRTIO_RNG_MAX_REQ ? c->in_bytes : VIRTIO_RNG_MAX_REQ;
+	if (want)
+		got = fill(rng->buf, want);
+	if (got)
+		put = virtq_chain_write(&vd->vq[0], c, 0, rng->buf, got);
+	if (put < 0)
+		put = 0;
+	/* Don't leave entropy handed out lying around in the host. */
+	memset(rng->buf, 0, got);
+	rng->bytes += (uint64_t)put;
+	if (virtq_push(&vd->vq[0], c->head, (uint32_t)put))
+		bh_warn("%s: completing head %u: not in flight", vd->name, c->head);
+	return (uint64_t)put;
+}
+
+static void rng_notify(struct virtio_dev *vd, unsigned qi)
+{
+	if (qi != 0 || !to_rng(vd)->live)
 		return;
-	while (served < VIRTIO_RNG_BUDGET_BYTES && chains < q->size) {
-		size_t want, got = 0;
-		int64_t put = 0;
-		int r = virtq_pop(q, &c);
-
-		if (r < 0) {
-			virtio_dev_fail(vd, "malformed request queue");
-			return;
-		}
-		if (r == 0)
-			break;
-		chains++;
-		want = c.in_bytes < VIRTIO_RNG_MAX_REQ ? c.in_bytes : VIRTIO_RNG_MAX_REQ;
-		if (want)
-			got = fill(rng->buf, want);
-		if (got)
-			put = virtq_chain_write(q, &c, 0, rng->buf, got);
-		if (put < 0)
-			put = 0;
-		/* Don't leave entropy handed out lying around in the host. */
-		memset(rng->buf, 0, got);
-		rng->bytes += (uint64_t)put;
-		served += (uint64_t)put;
-		if (virtq_push(q, c.head, (uint32_t)put))
-			bh_warn("%s: completing head %u: not in flight", vd->name, c.head);
-	}
-	if (served >= VIRTIO_RNG_BUDGET_BYTES || chains >= q->size)
-		virtio_dev_defer(vd, 0);
-	virtio_dev_queue_done(vd, 0);
+	virtio_dev_process_queue(vd, 0, vd->vq[0].size, VIRTIO_RNG_BUDGET_BYTES, rng_handle);
 }
 
 static int rng_activate(struct virtio_dev *vd)

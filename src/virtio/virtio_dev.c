@@ -51,6 +51,7 @@ void virtio_dev_reset(struct virtio_dev *vd)
 	for (unsigned i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++)
 		virtq_reset(&vd->vq[i]);
 	vd->defer_mask = 0;
+	vd->held_mask = 0;
 	vd->features = 0;
 	vd->status = 0;
 	vd->failed = false;
@@ -90,11 +91,9 @@ static void defer_event(void *opaque, uint32_t events)
 	pthread_mutex_lock(&vd->lock);
 	mask = vd->defer_mask;
 	vd->defer_mask = 0;
-	for (unsigned q = 0; q < vd->nqueues; q++) {
-		if (!((mask >> q) & 1) || vd->failed || !vd->vq[q].active)
-			continue;
-		vd->ops->notify(vd, q);
-	}
+	for (unsigned q = 0; q < vd->nqueues; q++)
+		if ((mask >> q) & 1)
+			virtio_dev_notify(vd, q);
 	pthread_mutex_unlock(&vd->lock);
 }
 
@@ -131,4 +130,72 @@ void virtio_dev_defer(struct virtio_dev *vd, unsigned q)
 	/* Cannot fail short of a counter overflow, which the reader prevents. */
 	if (write(vd->defer_fd, &one, sizeof(one)) < 0)
 		bh_warn("%s: deferred-work eventfd: %s", vd->name, strerror(errno));
+}
+
+void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
+{
+	if (q >= vd->nqueues || !(vd->status & VIRTIO_STATUS_DRIVER_OK) || vd->failed ||
+	    !vd->vq[q].active || !vd->ops->notify)
+		return;
+	if (vd->quiesced) {
+		vd->held_mask |= 1u << q;
+		return;
+	}
+	vd->ops->notify(vd, q);
+}
+
+void virtio_dev_quiesce(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->lock);
+	if (!vd->quiesced) {
+		vd->quiesced = true;
+		/* Deferred passes become held notifications: same effect later. */
+		vd->held_mask |= vd->defer_mask;
+		vd->defer_mask = 0;
+		if (vd->ops->quiesce)
+			vd->ops->quiesce(vd);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+void virtio_dev_resume(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->lock);
+	if (vd->quiesced) {
+		uint32_t held = vd->held_mask;
+
+		vd->quiesced = false;
+		vd->held_mask = 0;
+		for (unsigned q = 0; q < vd->nqueues; q++)
+			if ((held >> q) & 1)
+				virtio_dev_defer(vd, q);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+void virtio_dev_process_queue(struct virtio_dev *vd, unsigned q, unsigned max_chains,
+			      uint64_t max_cost,
+			      uint64_t (*handle)(struct virtio_dev *vd, struct virtq_chain *c))
+{
+	struct virtq_chain c;
+	unsigned chains = 0;
+	uint64_t cost = 0;
+
+	if (q >= vd->nqueues || vd->failed || !vd->vq[q].active)
+		return;
+	while (chains < max_chains && cost < max_cost && !vd->failed) {
+		int r = virtq_pop(&vd->vq[q], &c);
+
+		if (r < 0) {
+			virtio_dev_fail(vd, "malformed descriptor chain");
+			return;
+		}
+		if (r == 0)
+			break;
+		chains++;
+		cost += handle(vd, &c);
+	}
+	if (!vd->failed && (chains == max_chains || cost >= max_cost))
+		virtio_dev_defer(vd, q);
+	virtio_dev_queue_done(vd, q);
 }

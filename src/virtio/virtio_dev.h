@@ -74,6 +74,12 @@ struct virtio_dev_ops {
 	void (*notify)(struct virtio_dev *vd, unsigned q);
 	/* Driver reset. Lock held. Must leave no in-flight work touching RAM. */
 	void (*reset)(struct virtio_dev *vd);
+	/* Quiesce (pause, quarantine, snapshot): finish every request already
+	 * handed to a backend and publish its completion, start nothing new.
+	 * When it returns the device touches neither guest RAM nor any host
+	 * file until resumed. Lock held; may block for in-flight backend I/O.
+	 * NULL: the device has no work outside notify(). */
+	void (*quiesce)(struct virtio_dev *vd);
 	/* Release everything (after the VM's threads are gone), including the
 	 * base (virtio_dev_deinit()) and the device object itself: vd is
 	 * invalid afterwards. No lock. */
@@ -109,6 +115,9 @@ struct virtio_dev {
 	struct event_loop *el;          /* NULL until virtio_dev_defer_init() */
 	int defer_fd;                   /* eventfd, -1 when unused */
 	uint32_t defer_mask;            /* queues to run again; lock held */
+	/* Quiesced (virtio_dev_quiesce()): notifications are held, not run. */
+	bool quiesced;                  /* lock held */
+	uint32_t held_mask;             /* queues notified while quiesced */
 };
 
 /* Initialise the base (lock, sizes). The device sets ops/name before attaching
@@ -138,6 +147,32 @@ void virtio_dev_reset(struct virtio_dev *vd);
  * 0 or -errno. virtio_dev_defer(): lock held, any thread. */
 int virtio_dev_defer_init(struct virtio_dev *vd, struct event_loop *el) BH_WUR;
 void virtio_dev_defer(struct virtio_dev *vd, unsigned q);
+
+/* The one way a queue's notification reaches ops->notify() (transport kicks
+ * and deferred work alike): runs it if the driver is live (DRIVER_OK, not
+ * failed, queue active), holds it while the device is quiesced. Lock held,
+ * event thread. */
+void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
+
+/* Stop all of the device's activity (see ops->quiesce): afterwards no
+ * notification runs, no backend I/O is in flight, nothing touches guest RAM
+ * or host files on its behalf. Idempotent. Takes vd->lock; any thread that
+ * does not hold it (the event thread, with the vCPUs parked). */
+void virtio_dev_quiesce(struct virtio_dev *vd);
+
+/* Undo virtio_dev_quiesce(): notifications held meanwhile run (deferred, on
+ * the event thread). Takes vd->lock. */
+void virtio_dev_resume(struct virtio_dev *vd);
+
+/* Process queue q: pop chains and hand each to `handle` (lock held), which
+ * returns what serving it cost (bytes, say); stop after max_chains chains or
+ * once the cost reaches max_cost, and defer the rest (the event thread comes
+ * back: a driver refilling the ring as fast as we drain it cannot monopolise
+ * it). A malformed chain fails the device. Finally interrupt the driver if it
+ * asked. The loop every device's notify() would otherwise repeat. Lock held. */
+void virtio_dev_process_queue(struct virtio_dev *vd, unsigned q, unsigned max_chains,
+			      uint64_t max_cost,
+			      uint64_t (*handle)(struct virtio_dev *vd, struct virtq_chain *c));
 
 /* Interrupt the driver for queue q if virtq_should_notify() says so. Lock held. */
 void virtio_dev_queue_done(struct virtio_dev *vd, unsigned q);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "cli/config_json.h"
+#include "config/config_json.h"
 #include "ctl/ctl_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,7 +41,7 @@ static void fuzz_config(const uint8_t *data, size_t size, unsigned flags)
 	if ((flags & CONFIG_JSON_ABS_PATHS) && cfg.boot.kernel_path && cfg.boot.kernel_path[0] != '/')
 		abort();
 	for (unsigned i = 0; i < cfg.ndisks; i++)
-		if (!cfg.disks[i].path || strlen(cfg.disks[i].id) > VM_DISK_ID_MAX)
+		if (!cfg.disks[i].path || strlen(cfg.disks[i].id) > VIRTIO_BLK_ID_MAX)
 			abort();
 	if (cfg.console == CONSOLE_FILE && !cfg.console_path)
 		abort();

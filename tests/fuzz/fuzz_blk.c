@@ -52,7 +52,7 @@ struct disk {
 static int make_disk(struct disk *d, struct guest_mem *gm, bool ro, unsigned idx)
 {
 	static uint8_t img[IMG];
-	struct vm_disk_config cfg = { .read_only = ro };
+	struct virtio_blk_disk cfg = { .read_only = ro };
 	char path[64], err[256];
 
 	for (unsigned i = 0; i < IMG; i++)

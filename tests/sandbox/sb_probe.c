@@ -43,7 +43,7 @@
 #include "sandbox/jail.h"
 
 struct probe {
-	struct vm vm;
+	vm_thread_init_fn thread_init; /* as the VMM installs it after jail_enter */
 	struct jail jail;
 	enum vm_thread_kind kind;
 	const char *op;
@@ -192,7 +192,7 @@ static void run_op(struct probe *p)
 {
 	int r, e;
 
-	if (p->vm.thread_init && (r = p->vm.thread_init(p->vm.thread_init_opaque, p->kind))) {
+	if (p->thread_init && (r = p->thread_init(&p->jail, p->kind))) {
 		fprintf(stderr, "sb_probe: thread_init: %s\n", strerror(-r));
 		p->ret = 2;
 		return;
@@ -277,15 +277,18 @@ int main(int argc, char **argv)
 		/* All layers but seccomp: jail_enter() minus its last step. */
 		if (jail_ready(&p.jail, err, sizeof(err)) ||
 		    jail_set_rlimits(&p.jail, err, sizeof(err)) || clearenv() ||
-		    jail_ns_enter(err, sizeof(err)) ||
+		    jail_ns_enter(p.jail.netns_fd, err, sizeof(err)) ||
 		    jail_drop_privileges(&p.jail, err, sizeof(err)) ||
 		    jail_landlock_apply(&p.jail.landlock_abi, err, sizeof(err))) {
 			fprintf(stderr, "sb_probe: %s\n", err);
 			return 1;
 		}
-	} else if (jail_enter(&p.jail, &p.vm, err, sizeof(err))) {
+		p.jail.netns_fd = -1; /* closed by jail_ns_enter */
+	} else if (jail_enter(&p.jail, err, sizeof(err))) {
 		fprintf(stderr, "sb_probe: %s\n", err);
 		return 1;
+	} else {
+		p.thread_init = jail_thread_init;
 	}
 	if (hold) {
 		char c;

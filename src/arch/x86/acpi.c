@@ -7,7 +7,6 @@
 #include "arch/x86/acpi_dsdt.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
-#include "devices/acpi_pm.h"
 
 struct acpi_header {
 	char signature[4];

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/pci.h"
-#include "devices/acpi_pm.h"
+#include "arch/x86/layout.h"
 
 #define AML_MAX 4096
 

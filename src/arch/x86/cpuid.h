@@ -7,7 +7,9 @@
 #include <linux/kvm.h>
 
 #include "common/compiler.h"
-#include "core/vm_config.h"
+
+/* host: every feature KVM supports; baseline: a conservative subset. */
+enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_BASELINE };
 
 /* Fetch the host's supported CPUID from /dev/kvm and apply the template.
  * On success *out is a malloc'd table the caller frees. */

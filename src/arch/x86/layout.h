@@ -45,4 +45,27 @@ static inline uint8_t x86_table_checksum(const void *p, size_t len)
 	return (uint8_t)-sum;
 }
 
+/* Platform I/O that the firmware tables describe and the devices implement
+ * (arch is below bus and devices: both include this). */
+/* ACPI PM1a event/control and reset registers (devices/acpi_pm.c). */
+#define ACPI_PM_BASE 0x600
+#define ACPI_PM1A_EVT (ACPI_PM_BASE + 0)
+#define ACPI_PM1A_EVT_LEN 4
+#define ACPI_PM1A_CNT (ACPI_PM_BASE + 4)
+#define ACPI_PM1A_CNT_LEN 2
+#define ACPI_PM_RESET (ACPI_PM_BASE + 6)
+#define ACPI_PM_LEN 7
+#define ACPI_PM_RESET_VALUE 0x1
+#define ACPI_PM_S5_TYPE 5
+#define ACPI_PM_SCI_IRQ 9
+/* PCI (bus/pci.c): the BAR window in the MMIO hole, slots, INTx wiring. */
+/* 32-bit MMIO window for BARs: below the IOAPIC (0xfec00000). */
+#define PCI_MMIO_WIN_BASE 0xc0000000ULL
+#define PCI_MMIO_WIN_END 0xfe000000ULL
+#define PCI_MAX_SLOTS 32
+/* INTx pin A of slot N (1..31) -> IOAPIC GSI 16..23, round robin. */
+#define PCI_INTX_GSI_BASE 16
+#define PCI_INTX_GSI_COUNT 8
+#define PCI_INTX_GSI(slot) (PCI_INTX_GSI_BASE + ((slot) - 1) % PCI_INTX_GSI_COUNT)
+
 #endif

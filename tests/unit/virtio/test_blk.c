@@ -54,7 +54,7 @@ static void file_contents(struct fx *f, uint8_t *buf, size_t len)
 
 static void open_blk(struct fx *f, bool ro)
 {
-	struct vm_disk_config cfg = { .path = f->path, .read_only = ro };
+	struct virtio_blk_disk cfg = { .path = f->path, .read_only = ro };
 	char err[256];
 
 	assert_int_equal(virtio_blk_create(&f->b, &cfg, 1, &f->gm, NULL, f->mode, err,
@@ -426,7 +426,7 @@ static void test_inflight_and_reset(void **state)
 static void test_create_errors(void **state)
 {
 	struct fx *f = *state;
-	struct vm_disk_config cfg = { .path = "/nonexistent/x.img" };
+	struct virtio_blk_disk cfg = { .path = "/nonexistent/x.img" };
 	struct virtio_blk *b;
 	char err[256];
 
@@ -467,7 +467,7 @@ static void test_create_errors(void **state)
 static void test_before_driver_ok(void **state)
 {
 	struct fx *f = *state;
-	struct vm_disk_config cfg = { .path = f->path };
+	struct virtio_blk_disk cfg = { .path = f->path };
 	char err[256];
 	uint8_t st = 0xee;
 
@@ -503,7 +503,7 @@ static void test_before_driver_ok(void **state)
 static void test_event_loop(void **state)
 {
 	struct fx *f = *state;
-	struct vm_disk_config cfg = { .path = f->path };
+	struct virtio_blk_disk cfg = { .path = f->path };
 	struct floop l;
 	char err[256];
 	uint8_t st = 0xee;

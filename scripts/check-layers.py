@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""check-layers.py SRC_DIR [STAMP] — the layout is the architecture.
+
+Every `#include "folder/..."` in src/FOLDER must name the same folder or one
+the table below allows (docs/architecture.md, rule 1: lower layers never
+include higher ones). The build runs this on every source change and fails
+on a violation, naming the file, the line and the rule; the per-layer static
+libraries (meson.build) catch calls that run upward at link time.
+"""
+import os
+import re
+import sys
+
+# folder -> folders it may include (besides itself). Lowest first.
+ALLOWED = {
+    'common':   [],
+    'core':     ['common'],
+    'arch':     ['common', 'core'],
+    'bus':      ['common', 'core', 'arch'],
+    'devices':  ['common', 'core', 'arch', 'bus'],
+    'backends': ['common', 'core'],
+    'virtio':   ['common', 'core', 'arch', 'bus', 'backends'],
+    'config':   ['common', 'core', 'arch', 'bus', 'backends', 'virtio'],
+    'ctl':      ['common'],
+    'sandbox':  ['common', 'core', 'config'],
+    'vmm':      ['common', 'core', 'arch', 'bus', 'devices', 'backends', 'virtio',
+                 'config', 'ctl', 'sandbox'],
+    'daemon':   ['common', 'config', 'ctl'],
+    'api':      ['common', 'config', 'ctl', 'daemon'],
+    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm'],
+}
+# The one dependency that runs back up: the daemon's main() is the
+# composition root that wires the HTTP adapter (api/) onto the daemon.
+EXCEPTIONS = {('daemon/main.c', 'api')}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z0-9_]+)/')
+
+
+def main():
+    src = sys.argv[1]
+    errors = []
+    for folder in sorted(os.listdir(src)):
+        top = os.path.join(src, folder)
+        if not os.path.isdir(top):
+            continue
+        if folder not in ALLOWED:
+            errors.append(f'src/{folder}/: a folder the layer table does not know '
+                          '(add it to scripts/check-layers.py and docs/architecture.md)')
+            continue
+        for dirpath, _, files in os.walk(top):
+            for name in sorted(files):
+                if not name.endswith(('.c', '.h')):
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, src)
+                with open(path, encoding='utf-8') as f:
+                    for lineno, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        target = m.group(1)
+                        if target == folder or target in ALLOWED[folder]:
+                            continue
+                        if (rel, target) in EXCEPTIONS:
+                            continue
+                        errors.append(f'src/{rel}:{lineno}: includes {target}/, a layer '
+                                      f'src/{folder}/ may not depend on (allowed: '
+                                      f'{", ".join(ALLOWED[folder]) or "none"})')
+    for e in errors:
+        print(e, file=sys.stderr)
+    if errors:
+        return 1
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], 'w') as f:
+            f.write('ok\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,193 @@
+/* args.c — see args.h. */
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int parse_u64(const char *s, uint64_t *out, const char **end)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p)) {
+		if (bh_mul_overflow_u64(v, 10, &v) || bh_add_overflow_u64(v, (uint64_t)(*p - '0'), &v))
+			return -ERANGE;
+		p++;
+	}
+	*out = v;
+	*end = p;
+	return 0;
+}
+
+int args_parse_size(const char *opt, const char *s, uint64_t default_unit, uint64_t *out,
+		    char *err, size_t errlen)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "B", 1 },          { "K", BH_KiB },     { "KiB", BH_KiB }, { "KB", BH_KiB },
+		{ "M", BH_MiB },     { "MiB", BH_MiB },   { "MB", BH_MiB },  { "G", BH_GiB },
+		{ "GiB", BH_GiB },   { "GB", BH_GiB },    { "T", BH_GiB * 1024 },
+		{ "TiB", BH_GiB * 1024 },
+	};
+	const char *end;
+	uint64_t v, mult = default_unit;
+	int ret;
+
+	if (!s || !*s) {
+		snprintf(err, errlen, "%s: empty size", opt);
+		return -EINVAL;
+	}
+	ret = parse_u64(s, &v, &end);
+	if (ret == -ERANGE) {
+		snprintf(err, errlen, "%s %s: number too large", opt, s);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, errlen, "%s %s: not a size (expected e.g. 256M or 2G)", opt, s);
+		return ret;
+	}
+	if (*end) {
+		size_t i;
+
+		for (i = 0; i < BH_ARRAY_SIZE(units); i++)
+			if (strcasecmp(end, units[i].suffix) == 0)
+				break;
+		if (i == BH_ARRAY_SIZE(units)) {
+			snprintf(err, errlen, "%s %s: unknown unit '%s' (use K, M, G or T)", opt, s,
+				 end);
+			return -EINVAL;
+		}
+		mult = units[i].mult;
+	}
+	if (bh_mul_overflow_u64(v, mult, out)) {
+		snprintf(err, errlen, "%s %s: size overflows 64 bits", opt, s);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+int args_parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out,
+		    char *err, size_t errlen)
+{
+	const char *end = NULL;
+	uint64_t v = 0;
+	int ret = s ? parse_u64(s, &v, &end) : -EINVAL;
+
+	if (ret == -EINVAL || (ret == 0 && *end)) {
+		snprintf(err, errlen, "%s %s: not a whole number", opt, s ? s : "(missing)");
+		return -EINVAL;
+	}
+	if (ret == -ERANGE || v < min || v > max) {
+		snprintf(err, errlen, "%s %s: must be between %u and %u", opt, s, min, max);
+		return -ERANGE;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
+		    size_t path_len, char *err, size_t errlen)
+{
+	bool have_ro = false, have_id = false;
+	const char *p = s;
+
+	memset(d, 0, sizeof(*d));
+	if (!s || !*s) {
+		snprintf(err, errlen, "%s: empty; expected path=IMAGE[,ro=on][,id=NAME]", opt);
+		return -EINVAL;
+	}
+	while (*p) {
+		const char *eq = strchr(p, '='), *end = strchr(p, ',');
+		size_t klen, vlen;
+		const char *v;
+
+		if (!end)
+			end = p + strlen(p);
+		if (!eq || eq > end) {
+			snprintf(err, errlen, "%s %s: '%.*s' is not key=value", opt, s, (int)(end - p),
+				 p);
+			return -EINVAL;
+		}
+		klen = (size_t)(eq - p);
+		v = eq + 1;
+		vlen = (size_t)(end - v);
+		if (klen == 4 && !strncmp(p, "path", 4)) {
+			if (d->path || !vlen) {
+				snprintf(err, errlen, "%s %s: path given twice or empty", opt, s);
+				return -EINVAL;
+			}
+			if (*end) {
+				/* The path is the rest only if no other key follows; paths with
+				 * ',' are not supported (say so rather than guess). */
+				const char *next = end + 1;
+
+				if (strncmp(next, "ro=", 3) && strncmp(next, "id=", 3) &&
+				    strncmp(next, "path=", 5)) {
+					snprintf(err, errlen,
+						 "%s %s: unknown key after the path (image paths may "
+						 "not contain ',')", opt, s);
+					return -EINVAL;
+				}
+			}
+			if (vlen >= path_len) {
+				snprintf(err, errlen, "%s: image path too long", opt);
+				return -ENAMETOOLONG;
+			}
+			memcpy(path_buf, v, vlen);
+			path_buf[vlen] = '\0';
+			d->path = path_buf;
+		} else if (klen == 2 && !strncmp(p, "ro", 2)) {
+			if (have_ro) {
+				snprintf(err, errlen, "%s %s: ro given twice", opt, s);
+				return -EINVAL;
+			}
+			have_ro = true;
+			if (vlen == 2 && !strncmp(v, "on", 2))
+				d->read_only = true;
+			else if (vlen == 3 && !strncmp(v, "off", 3))
+				d->read_only = false;
+			else {
+				snprintf(err, errlen, "%s %s: ro must be on or off", opt, s);
+				return -EINVAL;
+			}
+		} else if (klen == 2 && !strncmp(p, "id", 2)) {
+			if (have_id || !vlen || vlen > VIRTIO_BLK_ID_MAX) {
+				snprintf(err, errlen, "%s %s: id must be 1 to %d characters, given once",
+					 opt, s, VIRTIO_BLK_ID_MAX);
+				return -EINVAL;
+			}
+			for (size_t i = 0; i < vlen; i++) {
+				if (v[i] < 0x21 || v[i] > 0x7e || v[i] == '=') {
+					snprintf(err, errlen, "%s %s: id may only hold printable "
+						 "ASCII without spaces or '='", opt, s);
+					return -EINVAL;
+				}
+			}
+			have_id = true;
+			memcpy(d->id, v, vlen);
+			d->id[vlen] = '\0';
+		} else {
+			snprintf(err, errlen, "%s %s: unknown key '%.*s' (expected path, ro, id)", opt,
+				 s, (int)klen, p);
+			return -EINVAL;
+		}
+		p = *end ? end + 1 : end;
+		if (*end && !*p) {
+			snprintf(err, errlen, "%s %s: trailing ','", opt, s);
+			return -EINVAL;
+		}
+	}
+	if (!d->path) {
+		snprintf(err, errlen, "%s %s: missing path=IMAGE", opt, s);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* args.h — strict parsers for command-line values. Each rejects empty input,
+ * trailing garbage, signs, and anything that overflows, and writes a message
+ * naming the option into err. Pure functions (unit-tested). */
+#ifndef BH_CLI_ARGS_H
+#define BH_CLI_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "config/vm_config.h"
+
+/* "256", "256M", "256MiB", "1G", "512K", "4096B": a size in bytes. A bare number
+ * means `default_unit` bytes (e.g. 1 MiB for --mem). */
+int args_parse_size(const char *opt, const char *s, uint64_t default_unit, uint64_t *out,
+		    char *err, size_t errlen) BH_WUR;
+
+/* Decimal unsigned integer within [min, max]. */
+int args_parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out,
+		    char *err, size_t errlen) BH_WUR;
+
+/* "path=IMG[,ro=on|off][,id=SERIAL]" (keys in any order, each at most once;
+ * path required, may not contain ','; id: up to 20 printable ASCII chars
+ * without ',' or '='). The path is copied into path_buf (path_len bytes) and
+ * d->path points there. */
+int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
+		    size_t path_len, char *err, size_t errlen) BH_WUR;
+
+#endif

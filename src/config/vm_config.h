@@ -1,0 +1,44 @@
+/* vm_config.h — everything a VM is built from, already validated by the CLI
+ * (or later, the API). Plain data: no fds, no pointers the VM owns. */
+#ifndef BH_VM_CONFIG_H
+#define BH_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/cpuid.h"
+#include "virtio/blk.h"
+
+/* Disks: /dev/vda, /dev/vdb, ... in this order. */
+#define VM_MAX_DISKS VIRTIO_BLK_MAX_DISKS
+
+enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
+/* Which guest device the console backend is attached to. */
+enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
+
+/* xAPIC IDs are 8 bits, 0xff is broadcast, and the IOAPIC takes the ID after
+ * the last vCPU. */
+#define VM_MAX_VCPUS 254
+
+struct bh_startup; /* common/startup.h */
+
+struct vm_config {
+	uint64_t mem_bytes;
+	unsigned ncpus;
+	struct boot_config boot;
+	enum console_mode console;
+	enum console_device console_device; /* UART (ttyS0) or virtio-console (hvc0) */
+	const char *console_path;   /* CONSOLE_FILE */
+	uint64_t console_max_bytes; /* cap on console output written (file/stdout) */
+	enum cpu_template cpu_template;
+	bool test_device;
+	struct virtio_blk_disk disks[VM_MAX_DISKS];
+	unsigned ndisks;
+	bool rng;                   /* virtio-rng fed from getrandom() */
+	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
+	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
+	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */
+};
+
+#endif

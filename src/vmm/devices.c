@@ -1,0 +1,613 @@
+/* devices.c — the device table (see devices.h). The in-kernel irqchip/PIT
+ * (vm.c) provide PIC, IOAPIC, LAPIC, PIT and port 0x61; everything else a
+ * guest can reach is a row below. Interrupt lines of legacy devices drive
+ * KVM_IRQ_LINE on the VM fd; virtio devices interrupt through irqfds. */
+#include "vmm/devices.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "bus/pci.h"
+#include "common/log.h"
+#include "devices/acpi_pm.h"
+#include "devices/boot_timer.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/test_dev.h"
+#include "devices/uart_8250.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/pci_transport.h"
+#include "virtio/rng.h"
+#include "vmm/vm.h"
+
+/* At most: the legacy rows, the PCI bus, 8 disks, console, rng — with room. */
+#define VM_MAX_DEVICES 32
+
+struct vm_devices {
+	struct vm_device dev[VM_MAX_DEVICES];
+	unsigned ndev;
+	/* Roles some rows play for the VM (set by their attach). */
+	struct uart *com1;            /* console input when no virtio-console */
+	struct i8042 *kbd;            /* Ctrl-Alt-Del */
+	struct test_dev *test;        /* end-of-run report */
+	struct virtio_console *vcon;  /* console input with --console virtio */
+	struct pci_bus *pci;          /* virtio rows plug into it */
+	int rx_room_fd;               /* eventfd: the console device can take input */
+	bool quiesced;
+	struct irq_line com1_irq, kbd_irq, aux_irq, intx;
+};
+
+static struct vm_devices *devs(struct vm *vm)
+{
+	return vm->dev;
+}
+
+/* vCPU/event thread, device unlocked: wake the input handler. */
+static void console_rx_room(void *opaque)
+{
+	struct vm_devices *d = opaque;
+	uint64_t one = 1;
+
+	if (write(d->rx_room_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated or fd gone: the input handler retries anyway. */
+	}
+}
+
+/* KVM_IRQ_LINE drives the in-kernel PIC and IOAPIC pin for this GSI. */
+static void kvm_set_irq(void *opaque, uint32_t gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		bh_warn_guest("KVM_IRQ_LINE gsi %u level %d failed: %s", gsi, level,
+			      strerror(errno));
+}
+
+static int dev_fail(struct vm *vm, const struct vm_device *d, int ret, const char *what)
+{
+	snprintf(vm->err, sizeof(vm->err), "cannot %s %s: %s", what, d->name, strerror(-ret));
+	return ret;
+}
+
+/* ---- instance counts: what the configuration asks for ---- */
+
+static unsigned one(const struct vm_config *cfg)
+{
+	(void)cfg;
+	return 1;
+}
+
+static unsigned n_test(const struct vm_config *cfg)
+{
+	return cfg->test_device;
+}
+
+static unsigned n_disks(const struct vm_config *cfg)
+{
+	return cfg->ndisks;
+}
+
+static unsigned n_vcon(const struct vm_config *cfg)
+{
+	return cfg->console_device == CONSOLE_DEV_VIRTIO;
+}
+
+static unsigned n_rng(const struct vm_config *cfg)
+{
+	return cfg->rng;
+}
+
+/* ---- legacy devices: the model lives in the VM's allocation ---- */
+
+static void *zalloc(size_t n)
+{
+	return calloc(1, n);
+}
+
+static int uart_attach(struct vm *vm, struct vm_device *d)
+{
+	struct vm_devices *ds = devs(vm);
+	struct uart *u = zalloc(sizeof(*u));
+	int ret;
+
+	if (!u)
+		return -ENOMEM;
+	ds->com1_irq = (struct irq_line){ kvm_set_irq, vm, UART_COM1_IRQ };
+	if ((ret = uart_init(u, UART_COM1_BASE, &ds->com1_irq, console_sink(&vm->console)))) {
+		free(u);
+		return ret;
+	}
+	uart_set_rx_notify(u, console_rx_room, ds);
+	d->obj = ds->com1 = u;
+	return 0;
+}
+
+static int uart_plug(struct vm *vm, struct vm_device *d)
+{
+	return uart_register(d->obj, &vm->pio);
+}
+
+static void uart_dev_destroy(struct vm *vm, struct vm_device *d)
+{
+	uart_destroy(d->obj);
+	free(d->obj);
+	devs(vm)->com1 = NULL;
+}
+
+static int kbd_attach(struct vm *vm, struct vm_device *d)
+{
+	struct vm_devices *ds = devs(vm);
+	struct i8042 *k = zalloc(sizeof(*k));
+	int ret;
+
+	if (!k)
+		return -ENOMEM;
+	ds->kbd_irq = (struct irq_line){ kvm_set_irq, vm, I8042_KBD_IRQ };
+	ds->aux_irq = (struct irq_line){ kvm_set_irq, vm, I8042_AUX_IRQ };
+	if ((ret = i8042_init(k, &vm->exit, &ds->kbd_irq, &ds->aux_irq))) {
+		free(k);
+		return ret;
+	}
+	d->obj = ds->kbd = k;
+	return 0;
+}
+
+static int kbd_plug(struct vm *vm, struct vm_device *d)
+{
+	return i8042_register(d->obj, &vm->pio);
+}
+
+static void kbd_destroy(struct vm *vm, struct vm_device *d)
+{
+	i8042_destroy(d->obj);
+	free(d->obj);
+	devs(vm)->kbd = NULL;
+}
+
+static int rtc_attach(struct vm *vm, struct vm_device *d)
+{
+	struct rtc *r = zalloc(sizeof(*r));
+	int ret;
+
+	(void)vm;
+	if (!r)
+		return -ENOMEM;
+	if ((ret = rtc_init(r))) {
+		free(r);
+		return ret;
+	}
+	d->obj = r;
+	return 0;
+}
+
+static int rtc_plug(struct vm *vm, struct vm_device *d)
+{
+	return rtc_register(d->obj, &vm->pio);
+}
+
+static void rtc_dev_destroy(struct vm *vm, struct vm_device *d)
+{
+	(void)vm;
+	rtc_destroy(d->obj);
+	free(d->obj);
+}
+
+static int timer_attach(struct vm *vm, struct vm_device *d)
+{
+	struct boot_timer *t = zalloc(sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	if ((ret = boot_timer_init(t, vm->cfg.start_ns))) {
+		free(t);
+		return ret;
+	}
+	d->obj = t;
+	return 0;
+}
+
+static int timer_plug(struct vm *vm, struct vm_device *d)
+{
+	return boot_timer_register(d->obj, &vm->pio);
+}
+
+static void timer_destroy(struct vm *vm, struct vm_device *d)
+{
+	(void)vm;
+	boot_timer_destroy(d->obj);
+	free(d->obj);
+}
+
+static int pm_attach(struct vm *vm, struct vm_device *d)
+{
+	struct acpi_pm *pm = zalloc(sizeof(*pm));
+
+	if (!pm)
+		return -ENOMEM;
+	acpi_pm_init(pm, &vm->exit);
+	d->obj = pm;
+	return 0;
+}
+
+static int pm_plug(struct vm *vm, struct vm_device *d)
+{
+	return acpi_pm_register(d->obj, &vm->pio);
+}
+
+static void free_obj(struct vm *vm, struct vm_device *d)
+{
+	(void)vm;
+	free(d->obj);
+}
+
+static int test_attach(struct vm *vm, struct vm_device *d)
+{
+	struct test_dev *t = zalloc(sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	if ((ret = test_dev_init(t, &vm->exit))) {
+		free(t);
+		return ret;
+	}
+	d->obj = devs(vm)->test = t;
+	return 0;
+}
+
+static int test_plug(struct vm *vm, struct vm_device *d)
+{
+	return test_dev_register(d->obj, &vm->pio);
+}
+
+static void test_destroy(struct vm *vm, struct vm_device *d)
+{
+	test_dev_destroy(d->obj);
+	free(d->obj);
+	devs(vm)->test = NULL;
+}
+
+static int pci_attach(struct vm *vm, struct vm_device *d)
+{
+	struct vm_devices *ds = devs(vm);
+	struct pci_bus *bus = zalloc(sizeof(*bus));
+	int ret;
+
+	if (!bus)
+		return -ENOMEM;
+	ds->intx = (struct irq_line){ kvm_set_irq, vm, 0 };
+	if ((ret = pci_bus_init(bus, &ds->intx))) {
+		free(bus);
+		return ret;
+	}
+	d->obj = ds->pci = bus;
+	return 0;
+}
+
+static int pci_plug(struct vm *vm, struct vm_device *d)
+{
+	return pci_bus_register(d->obj, &vm->pio, &vm->mmio);
+}
+
+static void pci_destroy(struct vm *vm, struct vm_device *d)
+{
+	pci_bus_destroy(d->obj);
+	free(d->obj);
+	devs(vm)->pci = NULL;
+}
+
+/* ---- virtio devices: obj is the struct virtio_dev; shared plug and life ---- */
+
+static int virtio_plug(struct vm *vm, struct vm_device *d)
+{
+	struct vm_devices *ds = devs(vm);
+	struct vpci_env env = { vm->vm_fd, ds->pci, &vm->router, &vm->el };
+	struct virtio_pci *vp;
+	int ret;
+
+	if (!ds->pci)
+		return -ENODEV; /* the table puts the PCI bus first */
+	vp = zalloc(sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	d->transport = vp;
+	if ((ret = virtio_pci_create(vp, d->obj, &env)))
+		return ret;
+	bh_dbg("%s on PCI 00:%02x.0, BAR0 0x%llx", d->name, vp->pci.slot,
+	       (unsigned long long)vp->pci.bar_decoded[0]);
+	return 0;
+}
+
+static void virtio_quiesce(struct vm *vm, struct vm_device *d)
+{
+	(void)vm;
+	virtio_dev_quiesce(d->obj);
+}
+
+static void virtio_resume(struct vm *vm, struct vm_device *d)
+{
+	(void)vm;
+	virtio_dev_resume(d->obj);
+}
+
+static void virtio_destroy(struct vm *vm, struct vm_device *d)
+{
+	struct virtio_dev *vd = d->obj;
+
+	if (d->transport) {
+		virtio_pci_destroy(d->transport);
+		free(d->transport);
+		d->transport = NULL;
+	}
+	if (!vd)
+		return;
+	if (devs(vm)->vcon && vd == virtio_console_dev(devs(vm)->vcon))
+		devs(vm)->vcon = NULL;
+	vd->ops->destroy(vd);
+}
+
+#define VIRTIO_ROW_OPS                                                                      \
+	.plug = virtio_plug, .quiesce = virtio_quiesce, .resume = virtio_resume,              \
+	.destroy = virtio_destroy
+
+static int blk_attach(struct vm *vm, struct vm_device *d)
+{
+	const struct virtio_blk_disk *disk = &vm->cfg.disks[d->index];
+	char err[sizeof(vm->err) / 2];
+	struct virtio_blk *b;
+	int ret;
+
+	err[0] = '\0';
+	ret = virtio_blk_create(&b, disk, d->index, &vm->mem, &vm->el, BLOCK_MODE_AUTO, err,
+				sizeof(err));
+	if (ret) {
+		/* A disk that cannot be used is the operator's input. */
+		vm->err_is_config = ret != -ENOMEM;
+		snprintf(vm->err, sizeof(vm->err), "--disk %.200s: %s", disk->path,
+			 err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	d->obj = virtio_blk_dev(b);
+	return 0;
+}
+
+static int vcon_attach(struct vm *vm, struct vm_device *d)
+{
+	struct virtio_console *vc;
+	int ret;
+
+	if ((ret = virtio_console_create(&vc, &vm->mem, console_sink(&vm->console), &vm->el)))
+		return ret;
+	virtio_console_set_rx_notify(vc, console_rx_room, devs(vm));
+	devs(vm)->vcon = vc;
+	d->obj = virtio_console_dev(vc);
+	return 0;
+}
+
+static int rng_attach(struct vm *vm, struct vm_device *d)
+{
+	struct virtio_rng *r;
+	int ret;
+
+	if ((ret = virtio_rng_create(&r, &vm->mem, &vm->el)))
+		return ret;
+	d->obj = virtio_rng_dev(r);
+	return 0;
+}
+
+/* ---- THE table: creation order ---- */
+
+static const struct vm_device_ops uart_ops = { .attach = uart_attach, .plug = uart_plug,
+					       .destroy = uart_dev_destroy };
+static const struct vm_device_ops kbd_ops = { .attach = kbd_attach, .plug = kbd_plug,
+					      .destroy = kbd_destroy };
+static const struct vm_device_ops rtc_ops = { .attach = rtc_attach, .plug = rtc_plug,
+					      .destroy = rtc_dev_destroy };
+static const struct vm_device_ops timer_ops = { .attach = timer_attach, .plug = timer_plug,
+						.destroy = timer_destroy };
+static const struct vm_device_ops pm_ops = { .attach = pm_attach, .plug = pm_plug,
+					     .destroy = free_obj };
+static const struct vm_device_ops test_ops = { .attach = test_attach, .plug = test_plug,
+					       .destroy = test_destroy };
+static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_plug,
+					      .destroy = pci_destroy };
+static const struct vm_device_ops blk_ops = { .attach = blk_attach, VIRTIO_ROW_OPS };
+static const struct vm_device_ops vcon_ops = { .attach = vcon_attach, VIRTIO_ROW_OPS };
+static const struct vm_device_ops rng_ops = { .attach = rng_attach, VIRTIO_ROW_OPS };
+
+/* Legacy devices first (COM1 IRQ 4, i8042 IRQ 1/12 with the CPU reset line,
+ * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x606, the test device
+ * 0xf0-0xfb), then the PCI host bridge (0xCF8-0xCFF and the BAR window), then
+ * the virtio devices on PCI in slot order: disks (/dev/vda, ...), console,
+ * rng. Quiesce runs bottom-up, so the virtio devices stop before their bus. */
+static const struct vm_device_row device_table[] = {
+	{ "com1", one, &uart_ops },
+	{ "i8042", one, &kbd_ops },
+	{ "rtc", one, &rtc_ops },
+	{ "boot-timer", one, &timer_ops },
+	{ "acpi-pm", one, &pm_ops },
+	{ "test-device", n_test, &test_ops },
+	{ "pci", one, &pci_ops },
+	{ "virtio-blk", n_disks, &blk_ops },
+	{ "virtio-console", n_vcon, &vcon_ops },
+	{ "virtio-rng", n_rng, &rng_ops },
+};
+
+const struct vm_device_row *vm_device_table(size_t *nrows)
+{
+	*nrows = BH_ARRAY_SIZE(device_table);
+	return device_table;
+}
+
+int vm_devices_attach(struct vm *vm)
+{
+	struct vm_devices *ds = calloc(1, sizeof(*ds));
+	int ret;
+
+	if (!ds) {
+		snprintf(vm->err, sizeof(vm->err), "cannot create the devices: out of memory");
+		return -ENOMEM;
+	}
+	vm->dev = ds;
+	ds->rx_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ds->rx_room_fd < 0) {
+		ret = -errno;
+		snprintf(vm->err, sizeof(vm->err), "console input eventfd: %s", strerror(-ret));
+		return ret;
+	}
+	for (size_t r = 0; r < BH_ARRAY_SIZE(device_table); r++) {
+		const struct vm_device_row *row = &device_table[r];
+		unsigned n = row->count(&vm->cfg);
+
+		for (unsigned i = 0; i < n; i++) {
+			struct vm_device *d;
+
+			if (ds->ndev == VM_MAX_DEVICES) {
+				snprintf(vm->err, sizeof(vm->err), "more than %d devices",
+					 VM_MAX_DEVICES);
+				return -E2BIG;
+			}
+			d = &ds->dev[ds->ndev++];
+			d->row = row;
+			d->index = i;
+			if (n > 1 || !strncmp(row->name, "virtio-blk", 10))
+				snprintf(d->name, sizeof(d->name), "%s%u", row->name, i);
+			else
+				snprintf(d->name, sizeof(d->name), "%s", row->name);
+			if (row->ops->attach && (ret = row->ops->attach(vm, d))) {
+				if (!vm->err[0])
+					dev_fail(vm, d, ret, "create");
+				return ret;
+			}
+			d->attached = true;
+		}
+	}
+	return 0;
+}
+
+int vm_devices_plug(struct vm *vm)
+{
+	struct vm_devices *ds = devs(vm);
+	int ret;
+
+	if (!ds)
+		return -EINVAL;
+	for (unsigned i = 0; i < ds->ndev; i++) {
+		struct vm_device *d = &ds->dev[i];
+
+		if (d->row->ops->plug && (ret = d->row->ops->plug(vm, d)))
+			return dev_fail(vm, d, ret, "plug in");
+		d->plugged = true;
+	}
+	return 0;
+}
+
+void vm_devices_quiesce(struct vm *vm)
+{
+	struct vm_devices *ds = devs(vm);
+
+	for (unsigned i = ds ? ds->ndev : 0; i-- > 0;) {
+		struct vm_device *d = &ds->dev[i];
+
+		if (d->plugged && !d->quiesced && d->row->ops->quiesce)
+			d->row->ops->quiesce(vm, d);
+		d->quiesced = true;
+	}
+	if (ds)
+		ds->quiesced = true;
+}
+
+void vm_devices_resume(struct vm *vm)
+{
+	struct vm_devices *ds = devs(vm);
+
+	for (unsigned i = 0; ds && i < ds->ndev; i++) {
+		struct vm_device *d = &ds->dev[i];
+
+		if (d->quiesced && d->row->ops->resume)
+			d->row->ops->resume(vm, d);
+		d->quiesced = false;
+	}
+	if (ds)
+		ds->quiesced = false;
+	/* Console input held while quiesced may flow again. */
+	if (ds)
+		console_rx_room(ds);
+}
+
+bool vm_devices_quiesced(const struct vm *vm)
+{
+	const struct vm_devices *ds = vm->dev;
+
+	return ds && ds->quiesced;
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	struct vm_devices *ds = devs(vm);
+
+	if (!ds)
+		return;
+	for (unsigned i = ds->ndev; i-- > 0;) {
+		struct vm_device *d = &ds->dev[i];
+
+		if (d->attached && d->row->ops->destroy)
+			d->row->ops->destroy(vm, d);
+	}
+	if (ds->rx_room_fd >= 0)
+		close(ds->rx_room_fd);
+	free(ds);
+	vm->dev = NULL;
+}
+
+size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)
+{
+	struct vm_devices *ds = devs(vm);
+
+	if (!ds)
+		return 0;
+	if (vm_pause_io_cut(&vm->pause))
+		return len; /* quarantined: console input is discarded */
+	if (vm_devices_quiesced(vm))
+		return 0;   /* paused: held until resume (which signals room) */
+	if (ds->vcon)
+		return virtio_console_input(ds->vcon, buf, len);
+	return ds->com1 ? uart_receive(ds->com1, buf, len) : len;
+}
+
+int vm_devices_ctrl_alt_del(struct vm *vm)
+{
+	return vm->dev && devs(vm)->kbd ? i8042_ctrl_alt_del(devs(vm)->kbd) : -ENODEV;
+}
+
+int vm_devices_console_room_fd(struct vm *vm)
+{
+	return vm->dev ? devs(vm)->rx_room_fd : -1;
+}
+
+void vm_devices_report(struct vm *vm)
+{
+	struct vm_devices *ds = devs(vm);
+
+	if (!ds)
+		return;
+	if (ds->test)
+		fprintf(stderr, "test-device: %u vCPUs checked in\n", test_dev_checked_in(ds->test));
+	if (atomic_load(&vm->pio.unclaimed) || atomic_load(&vm->mmio.unclaimed))
+		bh_info("unclaimed accesses: %llu PIO, %llu MMIO (reads gave all-ones/zero, "
+			"writes were dropped; -v shows them)",
+			(unsigned long long)atomic_load(&vm->pio.unclaimed),
+			(unsigned long long)atomic_load(&vm->mmio.unclaimed));
+	if (vm->console.dropped)
+		bh_warn("console: %llu bytes of guest output dropped (cap %llu bytes)",
+			(unsigned long long)vm->console.dropped,
+			(unsigned long long)vm->console.max_bytes);
+}

@@ -1,0 +1,107 @@
+/* devices.h — the device model: every device of a VM is a row of ONE
+ * explicit, ordered table (devices.c), driven by the VM configuration. No
+ * constructor magic: the table is the list, in creation order.
+ *
+ * A row names the device, says how many instances the configuration asks for
+ * (0: absent), and gives its ops — each optional where it makes sense:
+ *   attach   create the device model and open its host resources (disk
+ *            images, eventfds). Runs before KVM is touched and before the
+ *            jail closes, so bad operator input is reported on any host and
+ *            the jailed process never opens a file;
+ *   plug     wire it to the machine: PIO/MMIO ranges, the PCI bus, KVM
+ *            (ioeventfds, irqfds). Needs the KVM VM and the interrupt router;
+ *   quiesce  stop ALL activity: event-thread data paths (queue
+ *            notifications, deferred work) and in-flight backend I/O, which
+ *            completes before quiesce returns. Afterwards the device touches
+ *            neither guest RAM nor any host file. The vCPUs are parked first
+ *            (vm_pause), so register accesses cannot start new work;
+ *   resume   undo quiesce; work that arrived meanwhile runs now;
+ *   destroy  release everything (after the VM's threads are gone).
+ * Pause, quarantine and (later) snapshot are loops over the table.
+ *
+ * Adding a device = its model in src/devices/ or src/virtio/ (one file), one
+ * row here (for a virtio device: an attach that creates it from the
+ * configuration; plug/quiesce/resume/destroy are shared), one entry in the
+ * configuration schema (src/config/).
+ *
+ * Threads: attach/plug/destroy on the main thread during build/teardown;
+ * quiesce/resume on the controlling thread (the event thread for the control
+ * channel) with the vCPUs parked; console input on the event thread. */
+#ifndef BH_VMM_DEVICES_H
+#define BH_VMM_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+struct vm;
+struct vm_device;
+
+struct vm_device_ops {
+	int (*attach)(struct vm *vm, struct vm_device *d) BH_WUR;
+	int (*plug)(struct vm *vm, struct vm_device *d) BH_WUR;
+	void (*quiesce)(struct vm *vm, struct vm_device *d);
+	void (*resume)(struct vm *vm, struct vm_device *d);
+	void (*destroy)(struct vm *vm, struct vm_device *d);
+};
+
+struct vm_config;
+
+struct vm_device_row {
+	const char *name;                             /* "com1", "virtio-blk", ... */
+	unsigned (*count)(const struct vm_config *cfg); /* instances wanted */
+	const struct vm_device_ops *ops;
+};
+
+/* One instance of a row. */
+struct vm_device {
+	const struct vm_device_row *row;
+	unsigned index;            /* instance of its row: disk 0, 1, ... */
+	char name[32];             /* "virtio-blk1", for errors and logs */
+	void *obj;                 /* the device model (attach creates it) */
+	void *transport;           /* virtio rows: the PCI transport (plug) */
+	bool attached, plugged, quiesced;
+};
+
+/* Attach every device the configuration asks for, in table order. Needs
+ * vm->cfg, vm->mem, vm->el, vm->exit and vm->console. On failure vm->err
+ * names the device and the cause (vm->err_is_config for bad input);
+ * vm_devices_destroy() cleans up partial work. */
+int vm_devices_attach(struct vm *vm) BH_WUR;
+
+/* Plug every attached device, in table order, then the buses are sealed by
+ * the caller. Needs the KVM VM and vm->router. */
+int vm_devices_plug(struct vm *vm) BH_WUR;
+
+/* Quiesce every device (reverse table order: virtio before the bus it sits
+ * on) / resume them (table order). Idempotent. */
+void vm_devices_quiesce(struct vm *vm);
+void vm_devices_resume(struct vm *vm);
+bool vm_devices_quiesced(const struct vm *vm);
+
+/* Release every device (reverse order). Safe after a partial attach/plug. */
+void vm_devices_destroy(struct vm *vm);
+
+/* The table, for tests and docs: rows in creation order. */
+const struct vm_device_row *vm_device_table(size_t *nrows);
+
+/* Feed console input to the guest's console device. Returns bytes accepted
+ * (0 when its FIFO is full or the devices are quiesced: retry later; all of
+ * it when the VM is quarantined: input is then discarded). Event thread. */
+size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len);
+
+/* An eventfd that becomes readable when the console device can take input
+ * again after vm_devices_console_input() returned short (and on resume), or
+ * -1. */
+int vm_devices_console_room_fd(struct vm *vm);
+
+/* Press and release Ctrl-Alt-Del on the i8042 keyboard (the graceful stop
+ * request; Linux reboots). 0 or -errno. Any thread. */
+int vm_devices_ctrl_alt_del(struct vm *vm) BH_WUR;
+
+/* Print end-of-run device reports (test device check-ins, console drops). */
+void vm_devices_report(struct vm *vm);
+
+#endif

@@ -1,0 +1,158 @@
+/* vmm_main.c — see vmm_main.h. */
+#include "vmm/vmm_main.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/startup.h"
+#include "config/exit_codes.h"
+#include "vmm/ctl_vmm.h"
+#include "vmm/vm.h"
+
+static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
+{
+	switch (r) {
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_RESET:
+		bh_info("guest stopped: %s", vm->exit.detail);
+		return BH_EXIT_OK;
+	case VM_EXIT_TEST:
+		if (vm->exit.status == 0) {
+			bh_info("guest stopped: test status 0");
+			return BH_EXIT_OK;
+		}
+		bh_err("guest reported failure: test status %d", vm->exit.status);
+		return BH_EXIT_TEST_FAIL;
+	case VM_EXIT_CRASH:
+		bh_err("guest crashed: %s", vm->exit.detail);
+		return BH_EXIT_CRASH;
+	case VM_EXIT_SIGNAL:
+		bh_warn("%s", vm->exit.detail);
+		return BH_EXIT_SIGNAL;
+	case VM_EXIT_HOST_ERROR:
+	case VM_EXIT_NONE:
+		break;
+	}
+	bh_err("host failure: %s", vm->exit.detail);
+	return BH_EXIT_HOST;
+}
+
+/* Largest file the VM process may write: the console cap or a disk image,
+ * whichever is larger, plus room for log lines (RLIMIT_FSIZE). */
+static uint64_t fsize_max(const struct vm_config *cfg)
+{
+	uint64_t m = cfg->console_max_bytes;
+	struct stat st;
+
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (cfg->disks[i].path && stat(cfg->disks[i].path, &st) == 0 &&
+		    (uint64_t)st.st_size > m)
+			m = (uint64_t)st.st_size;
+	return m + (64ULL << 20);
+}
+
+/* Close every fd >= 3 except `keep` (-1: none). */
+static void close_inherited(int keep)
+{
+	unsigned lo = 3, hi = keep >= 3 ? (unsigned)keep - 1 : ~0U;
+
+	if (hi >= lo && syscall(SYS_close_range, lo, hi, 0U) < 0)
+		for (unsigned fd = lo; fd <= hi && fd < 1024; fd++)
+			close((int)fd);
+	if (keep >= 3 && syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) < 0)
+		for (int fd = keep + 1; fd < 1024; fd++)
+			close(fd);
+}
+
+int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int control_fd)
+{
+	struct jail_config jcfg = *jcfg_in;
+	struct jail jail;
+	bool jailed = false, have_ctl = false;
+	struct ctl_vmm ctl;
+	struct vm *vm = NULL;
+	char err[512];
+	int ret, code = BH_EXIT_HOST;
+
+	/* Everything inherited beyond stdio (and the daemon's control socket) is
+	 * closed before anything is opened for the VM, so every fd the VM process
+	 * holds later is one it opened itself (see docs/security.md). Option
+	 * parsing opened and closed its files already. */
+	close_inherited(control_fd);
+	bh_startup_mark(cfg->startup, "exec, options parsed, inherited fds closed");
+
+	if (jcfg.enabled) {
+		jcfg.ncpus = cfg->ncpus;
+		jcfg.mem_bytes = cfg->mem_bytes;
+		jcfg.fsize_max = fsize_max(cfg);
+		jail_init(&jail, &jcfg);
+		jail.startup = cfg->startup;
+		jail.early_exit = true; /* jail_report_exit() below */
+		if (!jail.privileged && (jcfg.uid || jcfg.gid))
+			bh_warn("--sandbox-uid/--sandbox-gid ignored: started unprivileged, the VM "
+				"runs as the invoking user mapped to 0 in a user namespace");
+		ret = jail_fork(&jail, &code, err, sizeof(err));
+		if (ret < 0) {
+			bh_err("%s", err);
+			return BH_EXIT_HOST;
+		}
+		if (ret == 1)
+			return code; /* the supervisor: the VM process has ended */
+		jailed = true;
+	} else {
+		bh_warn("SANDBOX DISABLED (--no-sandbox): the VM process keeps every privilege of "
+			"its user; a guest that breaks into the VMM owns them too");
+	}
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		bh_err("out of memory");
+		goto out;
+	}
+	ret = vm_create(vm, cfg);
+	if (ret) {
+		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
+		code = vm->err_is_config ? BH_EXIT_CONFIG : BH_EXIT_HOST;
+		goto out_vm;
+	}
+	/* The control socket was opened by the daemon before we started. */
+	if (control_fd >= 0) {
+		if ((ret = ctl_vmm_init(&ctl, vm, control_fd))) {
+			bh_err("--control-fd %d: not a usable control socket: %s", control_fd,
+			       strerror(-ret));
+			code = BH_EXIT_CONFIG;
+			goto out_vm;
+		}
+		have_ctl = true;
+		vm_set_control(vm, &ctl);
+	}
+	if (jailed) {
+		if ((ret = jail_enter(&jail, err, sizeof(err)))) {
+			bh_err("%s", err);
+			code = BH_EXIT_HOST;
+			goto out_ctl;
+		}
+		vm_set_thread_init(vm, jail_thread_init, &jail);
+		bh_info("sandbox: on: %s", jail.summary);
+	}
+	code = exit_code_for(vm, vm_run(vm));
+	if (jailed)
+		jail_report_exit(&jail, code); /* the caller has its answer; tear down */
+out_ctl:
+	vm_set_control(vm, NULL);
+	if (have_ctl)
+		ctl_vmm_destroy(&ctl);
+out_vm:
+	vm_destroy(vm);
+	free(vm);
+out:
+	if (jailed)
+		jail_destroy(&jail);
+	return code;
+}

@@ -1,0 +1,23 @@
+/* vmm_main.h — the VMM process's body: what `bulkhead run` does once its
+ * options are parsed (and what bulkheadd's spawned VMMs run).
+ *
+ * Order, each step undone in reverse by one unwind path:
+ *   close inherited fds (stdio, the control socket and named fds excepted)
+ *   -> jail_fork (the parent becomes the supervisor and returns the child's
+ *   exit code) -> build the VM (vm_create: every host resource opened, i.e.
+ *   each device's attach) -> take the control socket -> jail_enter -> run
+ *   -> map the stop reason to an exit code (config/exit_codes.h).
+ * Main thread only; returns, never exits (architecture rule 3). */
+#ifndef BH_VMM_MAIN_H
+#define BH_VMM_MAIN_H
+
+#include "config/vm_config.h"
+#include "sandbox/jail.h"
+
+/* cfg: validated configuration (strings borrowed for the call). jcfg: the
+ * jail (jcfg->enabled false only with --no-sandbox; ncpus/mem/fsize filled in
+ * here). control_fd: an inherited listening control socket, or -1. Returns
+ * the process exit code (BH_EXIT_*). */
+int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg, int control_fd);
+
+#endif
