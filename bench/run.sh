@@ -18,7 +18,7 @@
 # PNG charts bench/results/<group>.png.
 #   --smoke   every benchmark program once with tiny counts (no Linux boot),
 #             prints "N passed, N failed"; exit 0 only if nothing failed.
-#             Meant for make check: < 60 s.
+#             About a minute (each place the groups run: natively, nested).
 # BHBENCH_ARGS in the environment adds driver options (bhbench.c's header),
 # e.g. BHBENCH_ARGS="--only churn --reps 1" while working on one benchmark.
 # BENCH_IDLE_TIMEOUT (default 120): in nested mode, this many seconds without
@@ -204,7 +204,8 @@ run_nested() { # GROUPS LOG
         fi
     fi
     local budget=1500 idle=(--idle-timeout "${BENCH_IDLE_TIMEOUT:-120}")
-    [ "$smoke" -eq 1 ] && { budget=55; idle=(); }
+    # Smoke: the L1 boot took up to 17 s on this 2-core machine under load.
+    [ "$smoke" -eq 1 ] && { budget=90; idle=(); }
     set +e
     # One L1 vCPU: with 2, QEMU's multi-threaded TCG froze the emulated-SVM L1
     # outright in some runs (README.md); BENCH_L1_CPUS=2 for parallel churn.
