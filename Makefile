@@ -8,7 +8,8 @@ BUILD_SAN ?= build-san
 BUILD_FUZZ ?= build-fuzz
 CACHE     ?= $(CURDIR)/.cache
 
-.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest clean bench
+.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest clean bench \
+	install uninstall deb
 
 all: build
 
@@ -49,6 +50,21 @@ fuzz: deps $(BUILD_FUZZ)/build.ninja
 bench: build
 	@scripts/deps.sh bench
 	@bench/run.sh $(BUILD) $(CACHE)
+
+# make install [PREFIX=/usr] [DESTDIR=/tmp/root]: binaries, man pages,
+# completion, systemd units, sysusers.d, OpenAPI file (meson install; the
+# prefix defaults to /usr/local). make uninstall removes what it installed.
+install: build
+	@if [ -n "$(PREFIX)" ]; then meson configure $(BUILD) --prefix=$(PREFIX); ninja -C $(BUILD); fi
+	DESTDIR="$(DESTDIR)" meson install -C $(BUILD) --no-rebuild
+
+uninstall:
+	ninja -C $(BUILD) uninstall
+
+# The Debian package (dpkg-buildpackage -us -uc -b from debian/) into $(BUILD)/deb/.
+deb:
+	@scripts/deps.sh check
+	@scripts/build-deb.sh $(BUILD)/deb
 
 check:
 	@scripts/deps.sh check

@@ -28,10 +28,11 @@ ALLOWED = {
     'daemon':   ['common', 'config', 'ctl'],
     'api':      ['common', 'config', 'ctl', 'daemon'],
     'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm'],
+    # bulkheadd's main(): the composition root that wires the HTTP adapter
+    # onto the daemon (a folder of its own, so nothing runs back up).
+    'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api'],
 }
-# The one dependency that runs back up: the daemon's main() is the
-# composition root that wires the HTTP adapter (api/) onto the daemon.
-EXCEPTIONS = {('daemon/main.c', 'api')}
+EXCEPTIONS = set()
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z0-9_]+)/')
 

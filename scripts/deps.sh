@@ -20,19 +20,27 @@ usage() {
     exit 2
 }
 
+# The packaging tests (tests/pkg): building the .deb (dpkg-dev, debhelper),
+# lintian, man page linting (mandoc, groff-base, man-db), systemd for
+# systemd-analyze verify / systemd-socket-activate / systemd-sysusers, passwd
+# (useradd) for the test users, zsh to parse the zsh completion.
+pkg_pkgs=(dpkg-dev debhelper lintian mandoc groff-base man-db systemd passwd zsh)
+
 # libmicrohttpd-dev, libjson-c-dev, libcurl4-openssl-dev: bulkheadd's HTTP
 # server, JSON for VM configs and the API, the CLI's HTTP client (unix socket).
 build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
             liblzma-dev zlib1g-dev libbz2-dev libcmocka-dev clang libclang-rt-14-dev
             liburing-dev libseccomp-dev libmicrohttpd-dev libjson-c-dev
-            libcurl4-openssl-dev)
+            libcurl4-openssl-dev help2man)
+# help2man: the man pages are generated from the built programs' --help.
 # liburing-dev: virtio-blk's asynchronous disk I/O (io_uring), see
 # src/backends/block_file.h
 # libseccomp-dev: the VM process's seccomp-bpf filters (src/sandbox).
 # binutils (strings) is pulled in by build-essential; listed for clarity.
 # python3: the daemon API tests' raw HTTP client (malformed requests);
 # util-linux (setpriv): running the CLI as another uid in those tests.
-guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 util-linux)
+guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 util-linux
+            "${pkg_pkgs[@]}")
 bench_pkgs=(qemu-system-x86 gnuplot-nox)
 
 [ "$#" -gt 0 ] || set -- build

@@ -20,6 +20,8 @@
 # because this lab's PVM-backed KVM cannot run them. Only Debian packages are
 # used (apt-get download), nothing else is fetched.
 set -euo pipefail
+# shellcheck source=progress.sh
+. "$(dirname "$0")/progress.sh"
 
 usage() {
     echo "usage: $0 [--stock|--lab] [--modules] CACHE_DIR" >&2
@@ -65,8 +67,32 @@ if [ "$mode" = lab ]; then
         echo "guest-kernel.sh: $builder not found (shared/ must sit beside the repo)" >&2
         exit 1
     }
-    out=$(sh "$builder" "$cache/lab" | tail -n 1)
+    # The builder is silent for minutes (make -s): watch its work directory
+    # and report the objects compiled so far; say so when its cache answers.
+    mkdir -p "$cache/lab"
+    labout=$(mktemp)
+    sh "$builder" "$cache/lab" >"$labout" &
+    bpid=$!
+    lab_objects() {
+        local n w
+        w=$(ls -d "$cache"/lab/build.*/linux-source-6.1 2>/dev/null | head -n 1 || true)
+        if [ -z "$w" ]; then echo "lab kernel: unpacking linux-source-6.1"; return; fi
+        n=$(find "$w" -name '*.o' 2>/dev/null | wc -l)
+        echo "lab kernel: building, $n objects compiled (about 7-11 min once on 2 cores)"
+    }
+    sleep 1
+    if kill -0 "$bpid" 2>/dev/null; then
+        progress_note "building the lab guest kernel (../shared/lab/build-guest-kernel.sh; cached afterwards)"
+        progress_watch "$bpid" 2 30 lab_objects
+        built=1
+    else
+        built=0
+    fi
+    wait "$bpid" || { rm -f "$labout"; echo "guest-kernel.sh: lab kernel build failed" >&2; exit 1; }
+    out=$(tail -n 1 "$labout")
+    rm -f "$labout"
     [ -f "$out" ] || { echo "guest-kernel.sh: lab build gave no kernel" >&2; exit 1; }
+    if [ "$built" = 1 ]; then progress_note "lab kernel built: $out"; else progress_note "reusing the cached lab kernel $out"; fi
     echo "$out"
     exit 0
 fi
@@ -124,14 +150,18 @@ kver=${pkg#linux-image-}
 dir="$cache/debian-cloud-$kver"
 
 if [ -f "$dir/.complete" ]; then
+    [ -n "${GUEST_KERNEL_QUIET:-}" ] || progress_note "reusing the cached $pkg ($dir)"
     print_stock "$dir"
     exit 0
 fi
 
 tmp=$(mktemp -d "$cache/.dl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-echo "guest-kernel.sh: fetching $pkg" >&2
-if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); then
+size=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Size: //p' | head -n 1)
+progress_note "fetching $pkg${size:+ ($((size / 1048576)) MiB)} with apt-get download (once; cached in $cache)"
+# apt draws its own progress bar on a terminal; in a log, -q keeps it to lines.
+if [ "$PROGRESS_TTY" = 1 ]; then aptq=(); else aptq=(-q); fi
+if ! (cd "$tmp" && apt-get download "${aptq[@]}" -o APT::Sandbox::User=root "$pkg" >&2); then
     if d=$(newest_cached); then
         echo "guest-kernel.sh: download failed; using cached $d" >&2
         print_stock "$d"
@@ -142,7 +172,13 @@ if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); t
 fi
 deb=$(ls "$tmp"/*.deb)
 mkdir -p "$tmp/x"
-dpkg -x "$deb" "$tmp/x"
+t0=$(date +%s)
+dpkg -x "$deb" "$tmp/x" &
+xpid=$!
+unpacked() { echo "unpacking $(basename "$deb"): $(du -sm "$tmp/x" 2>/dev/null | cut -f1) MiB written"; }
+progress_watch "$xpid" 1 10 unpacked
+wait "$xpid"
+progress_note "unpacked $(basename "$deb") in $(($(date +%s) - t0)) s"
 [ -f "$tmp/x/boot/vmlinuz-$kver" ] || { echo "guest-kernel.sh: $deb has no boot/vmlinuz-$kver" >&2; exit 1; }
 printf '%s\n' "$kver" > "$tmp/x/.kver"
 dpkg-deb -f "$deb" Version > "$tmp/x/.pkgversion"

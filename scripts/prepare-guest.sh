@@ -64,8 +64,12 @@ fi
 ln -sfn "$kernel" "$dir/kernel"
 if [ ! -s "$dir/initrd" ] || [ "$here/mk-initramfs.sh" -nt "$dir/initrd" ] ||
 	[ "$0" -nt "$dir/initrd" ]; then
+	echo "prepare-guest.sh: building the initramfs (busybox-static, $((${#modadds[@]} / 2)) virtio modules)" >&2
 	"$here/mk-initramfs.sh" "$dir/initrd.tmp" --busybox "${modadds[@]+"${modadds[@]}"}" >/dev/null
 	mv "$dir/initrd.tmp" "$dir/initrd"
+	echo "prepare-guest.sh: initramfs ready: $dir/initrd ($(($(stat -c %s "$dir/initrd") / 1024)) KiB)" >&2
+else
+	echo "prepare-guest.sh: reusing the cached initramfs $dir/initrd" >&2
 fi
 printf '%s\n' "$cmdline" >"$dir/cmdline"
 printf '%s\n' "$about" >"$dir/about"

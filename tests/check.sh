@@ -7,7 +7,10 @@
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
 #      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
 #   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
-#   6. KVM tests: freestanding test guests + real-Linux boots, suite by suite
+#   6. packaging: make install into a DESTDIR, man pages, completion, the
+#      Debian package (lintian), installed, socket-activated and purged in a
+#      throwaway root (tests/pkg/pkg_tests.sh)
+#   7. KVM tests: freestanding test guests + real-Linux boots, suite by suite
 #      where each runs faithfully on this kind of host (tests/e2e/kvmhost/env.sh:
 #      hardware KVM natively; a PVM-backed /dev/kvm natively only what PVM can
 #      run; otherwise inside a nested KVM host: QEMU TCG emulating SVM, Debian's
@@ -86,6 +89,10 @@ else
 	echo "qemu-system-x86_64 missing (scripts/deps.sh check installs it)"
 	count "virtio guests under QEMU: no QEMU" 1
 fi
+
+stage "packaging (install tree, man pages, completion, Debian package, socket activation)"
+tests/pkg/pkg_tests.sh build 2>&1 | tee "$LOG"
+add_counts "packaging" "$LOG"
 
 stage "KVM tests"
 # Each suite runs where it runs faithfully on this kind of host (env.sh:
@@ -174,6 +181,7 @@ if [ "$GUEST_OK" = 1 ]; then
 	# (other Landlock ABI), an initramfs root, and real VMs.
 	RUN=(tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead build/tests/guest)
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/sandbox/sb_probe:/t/sb_probe"
+		--add "build/tests/sandbox/ctl_probe:/t/ctl_probe"
 		--add "build/tests/guest:/t/guests" --add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh")
 	RUN_NESTED=(/t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests)
 	kvm_suite "sandbox tests (KVM)" sandbox

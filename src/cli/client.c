@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <stddef.h>
 
@@ -120,6 +123,38 @@ static size_t on_data(char *p, size_t size, size_t n, void *cls)
 
 /* One request. Returns the HTTP status, or -1 (message printed) when the
  * daemon could not be reached. */
+/* Why connecting failed, in operator terms: libcurl only says "Couldn't
+ * connect to server". One plain connect() tells the errno apart. */
+static const char *connect_hint(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return "socket path too long";
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return strerror(errno);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		e = errno;
+	close(fd);
+	switch (e) {
+	case EACCES:
+	case EPERM:
+		return "permission denied (the socket admits root and members of its group, "
+		       "normally 'bulkhead': ask to be added, then log in again)";
+	case ENOENT:
+		return "no such socket (is bulkheadd running? systemctl start bulkheadd.socket)";
+	case ECONNREFUSED:
+		return "connection refused (no daemon is listening there)";
+	case 0:
+		return "the connection failed, then worked: try again";
+	default:
+		return strerror(e);
+	}
+}
+
 static long call(struct client *c, const char *method, const char *path, const char *body,
 		 size_t len)
 {
@@ -156,6 +191,9 @@ static long call(struct client *c, const char *method, const char *path, const c
 		cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	else if (c->overflow)
 		fprintf(stderr, "bulkhead: reply larger than %u bytes\n", MAX_REPLY);
+	else if (rc == CURLE_COULDNT_CONNECT)
+		fprintf(stderr, "bulkhead: cannot talk to the daemon at %s: %s\n", c->socket,
+			connect_hint(c->socket));
 	else
 		fprintf(stderr, "bulkhead: cannot talk to the daemon at %s: %s\n", c->socket,
 			cu.easy_strerror(rc));

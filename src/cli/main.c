@@ -36,7 +36,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: bulkhead COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n`bulkhead COMMAND --help` describes a command's options.\n"
 		     "`bulkhead --version` prints the version.\n");
 }

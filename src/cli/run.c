@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/startup.h"
 #include "sandbox/jail.h"
+#include "vmm/fd_table.h"
 #include "vmm/vmm_main.h"
 
 #define DEFAULT_MEM (256ULL << 20)
@@ -67,6 +68,9 @@ void cli_run_usage(FILE *out)
 		"                        killing silently (development aid; weaker)\n"
 		"  --control-fd N        serve the daemon's control protocol on the inherited\n"
 		"                        listening socket N (used by bulkheadd)\n"
+		"  --fd NAME=N           keep inherited descriptor N (>= 3) open in the VM\n"
+		"                        process under NAME, for devices that take host\n"
+		"                        resources by name (repeatable, up to %d)\n"
 		"  -v, --verbose         more diagnostics, and where start-up time went (each\n"
 		"                        step from exec to the first guest exit);\n"
 		"  -q, --quiet           warnings and errors only\n"
@@ -75,7 +79,7 @@ void cli_run_usage(FILE *out)
 		"Exit status: 0 guest powered off or rebooted; 1 host failure; 2 bad arguments or\n"
 		"images; 3 guest crashed (register dump on stderr); 4 stopped by a signal;\n"
 		"5 guest reported failure through the test device.\n",
-		JAIL_ID_BASE);
+		JAIL_ID_BASE, FD_TABLE_MAX);
 }
 
 enum {
@@ -83,7 +87,7 @@ enum {
 	OPT_CONSOLE_MAX, OPT_CPU_TEMPLATE, OPT_BOOT_PROTO, OPT_DECOMPRESS, OPT_KCACHE, OPT_TESTDEV,
 	OPT_DISK, OPT_RNG, OPT_NO_RNG, OPT_NO_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID,
 	OPT_SECCOMP_TRAP,
-	OPT_CONFIG, OPT_CONTROL_FD,
+	OPT_CONFIG, OPT_CONTROL_FD, OPT_FD,
 };
 
 static const struct option run_opts[] = {
@@ -109,6 +113,7 @@ static const struct option run_opts[] = {
 	{ "seccomp-trap", no_argument, NULL, OPT_SECCOMP_TRAP },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "control-fd", required_argument, NULL, OPT_CONTROL_FD },
+	{ "fd", required_argument, NULL, OPT_FD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -238,6 +243,23 @@ static int load_config(const char *path, struct vm_config *cfg, struct json_obje
 	return ret;
 }
 
+/* --fd NAME=N: the syntax (config/args.c), then the table's checks (open,
+ * not a directory, unique name and number, room). The table takes the fd
+ * only once vmm_main() runs; an error here leaves it as inherited. */
+static int add_named_fd(struct fd_table *fds, const char *arg, char *err, size_t errlen)
+{
+	char name[BH_FD_NAME_MAX + 1], why[300];
+	int fd;
+
+	if (args_parse_named_fd("--fd", arg, name, &fd, err, errlen))
+		return -EINVAL;
+	if (fd_table_add(fds, name, fd, why, sizeof(why))) {
+		snprintf(err, errlen, "--%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int bad(const char *msg)
 {
 	bh_err("%s", msg);
@@ -269,10 +291,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	struct bh_startup startup; /* -v: where start-up time goes (common/startup.h) */
 	struct json_object *json = NULL; /* --config document (owns cfg strings) */
 	int control_fd = -1;
+	struct fd_table fds; /* --fd NAME=N */
 	char err[512];
 	int c, ret;
 
 	cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
+	fd_table_init(&fds);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", run_opts, NULL)) != -1) {
@@ -393,6 +417,10 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 			control_fd = (int)fd;
 			break;
 		}
+		case OPT_FD:
+			if (add_named_fd(&fds, optarg, err, sizeof(err)))
+				return bad_json(json, err);
+			break;
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': cli_run_usage(stdout); return BH_EXIT_OK;
@@ -422,7 +450,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	cfg.sandbox_disabled = !jcfg.enabled;
 	bh_startup_init(&startup, start_ns);
 	cfg.startup = &startup;
-	ret = vmm_main(&cfg, &jcfg, control_fd);
+	ret = vmm_main(&cfg, &jcfg, control_fd, &fds);
 	config_json_free(json);
 	return ret;
 }

@@ -3,10 +3,29 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static _Atomic int bh_level = BH_LOG_INFO;
+/* Configuration like the level: set once by main(), read by every thread. */
+static _Atomic int bh_journal;
+
+int bh_log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0 || (unsigned long long)st.st_dev != dev ||
+	    (unsigned long long)st.st_ino != ino)
+		return 0;
+	atomic_store(&bh_journal, 1);
+	return 1;
+}
 
 void bh_log_set_level(enum bh_log_level level)
 {
@@ -21,13 +40,19 @@ enum bh_log_level bh_log_get_level(void)
 void bh_log(enum bh_log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
+	static const char prio[] = { '3', '4', '6', '7' }; /* LOG_ERR ... LOG_DEBUG */
 	char buf[1024];
 	va_list ap;
-	int n;
+	int n = 0;
 
 	if ((int)level > atomic_load(&bh_level))
 		return;
-	n = snprintf(buf, sizeof(buf), "bulkhead: %s: ", names[level]);
+	if (atomic_load(&bh_journal)) {
+		buf[n++] = '<';
+		buf[n++] = prio[level];
+		buf[n++] = '>';
+	}
+	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "bulkhead: %s: ", names[level]);
 	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

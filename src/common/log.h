@@ -16,6 +16,15 @@ enum bh_log_level { BH_LOG_ERROR, BH_LOG_WARN, BH_LOG_INFO, BH_LOG_DEBUG };
 void bh_log_set_level(enum bh_log_level level);
 enum bh_log_level bh_log_get_level(void);
 
+/* Journal-friendly output: if stderr is connected to systemd's journal
+ * (JOURNAL_STREAM names the device:inode of our fd 2), every later message
+ * starts with its syslog priority, "<3>" error, "<4>" warning, "<6>" info,
+ * "<7>" debug, which journald strips and records as PRIORITY=. Messages never
+ * carry timestamps of their own (the journal, or whoever collects stderr,
+ * adds them). Call from main() of a long-running service before any thread
+ * starts; returns 1 if the journal was detected, else 0. */
+int bh_log_detect_journal(void);
+
 void bh_log(enum bh_log_level level, const char *fmt, ...) BH_PRINTF(2, 3);
 
 /* Rate limiter state, one per call site (static at the call site is fine: it

@@ -191,3 +191,34 @@ int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, c
 	}
 	return 0;
 }
+
+int args_parse_named_fd(const char *opt, const char *s, char name[BH_FD_NAME_MAX + 1], int *fd,
+			char *err, size_t errlen)
+{
+	const char *eq = s ? strchr(s, '=') : NULL;
+	char num[160];
+	unsigned v;
+
+	if (!eq) {
+		snprintf(err, errlen, "%s %.100s: expected NAME=N (e.g. net0=5)", opt,
+			 s ? s : "(missing)");
+		return -EINVAL;
+	}
+	if (!bh_fd_name_valid_n(s, (size_t)(eq - s))) {
+		snprintf(err, errlen,
+			 "%s %.100s: the name must be 1-%d letters, digits, '_', '-' or '.', "
+			 "starting with a letter", opt, s, BH_FD_NAME_MAX);
+		return -EINVAL;
+	}
+	/* 0-2 are stdio; the upper bound is the kernel's fs.nr_open ceiling. */
+	if (args_parse_uint(opt, eq + 1, 3, 1u << 20, &v, num, sizeof(num))) {
+		snprintf(err, errlen,
+			 "%s %.100s: N must be a descriptor number from 3 to %u (0-2 are stdio)",
+			 opt, s, 1u << 20);
+		return -EINVAL;
+	}
+	memcpy(name, s, (size_t)(eq - s));
+	name[eq - s] = '\0';
+	*fd = (int)v;
+	return 0;
+}

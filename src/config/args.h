@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "common/fd_name.h"
 #include "config/vm_config.h"
 
 /* "256", "256M", "256MiB", "1G", "512K", "4096B": a size in bytes. A bare number
@@ -25,5 +26,11 @@ int args_parse_uint(const char *opt, const char *s, unsigned min, unsigned max, 
  * d->path points there. */
 int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
 		    size_t path_len, char *err, size_t errlen) BH_WUR;
+
+/* "NAME=N" (`--fd`): NAME per common/fd_name.h, copied to name; N a decimal
+ * descriptor number >= 3 (0-2 are stdio). Syntax only: whether N is open is
+ * the VMM's named-fd table's check (vmm/fd_table.h). */
+int args_parse_named_fd(const char *opt, const char *s, char name[BH_FD_NAME_MAX + 1], int *fd,
+			char *err, size_t errlen) BH_WUR;
 
 #endif

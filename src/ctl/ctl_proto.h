@@ -1,4 +1,5 @@
-/* ctl_proto.h — the control channel between bulkheadd and one VMM process.
+/* ctl_proto.h — the control channel between bulkheadd and one VMM process,
+ * version 2 (wire format: docs/control.md).
  *
  * Transport: an AF_UNIX SOCK_SEQPACKET socket (message boundaries kept). The
  * daemon creates and binds the listening socket before it spawns the VMM and
@@ -6,12 +7,22 @@
  * keeps it for its whole life, so a restarted daemon reconnects to the same
  * path and no file has to be opened after the VMM is jailed.
  *
- * Format: one fixed-size, little-endian (host order; both ends are the same
- * machine) record per message, request and reply alike. Every record carries a
- * magic and a version; a receiver validates a copy with ctl_msg_validate()
- * before acting on it and answers anything invalid with -EPROTO. The daemon
- * sends one request and waits for its reply (same seq) — no pipelining.
- * Pure data + pure functions: no threads, no state. */
+ * Format: one record per datagram: a fixed 32-byte header (magic, version,
+ * type, seq, status, flags, payload length, descriptor count) followed by
+ * exactly payload_len bytes (at most CTL_PAYLOAD_MAX), and up to CTL_MAX_FDS
+ * descriptors as SCM_RIGHTS. Host byte order (both ends are one machine).
+ * A request names an operation; its reply echoes type | CTL_REPLY and seq, and
+ * carries status (0 or -errno) and, first in its payload, struct ctl_status
+ * (the VM's state and counters, as every v1 reply did).
+ *
+ * Receivers trust nothing: ctl_recv_msg() copies the record out of the socket,
+ * closes every descriptor that arrived with a record it refuses (truncated
+ * control data, wrong count, a type that takes none), and validates the copy
+ * field by field (ctl_msg_parse(), which is also the fuzz target's door)
+ * before anyone acts on it. A refused record is -EPROTO with the reason.
+ * The daemon sends one request and waits for its reply (same seq) — no
+ * pipelining.
+ * Pure data + functions on caller-owned sockets: no threads, no state. */
 #ifndef BH_CTL_PROTO_H
 #define BH_CTL_PROTO_H
 
@@ -20,9 +31,13 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "common/fd_name.h"
 
 #define CTL_MAGIC 0x54434842u /* "BHCT" */
-#define CTL_VERSION 1
+#define CTL_VERSION 2
+#define CTL_PAYLOAD_MAX 4096u /* bytes after the header, per record */
+#define CTL_MAX_FDS 4u        /* descriptors per record */
+#define CTL_FDS_MAX 16u       /* named descriptors a VMM holds (CTL_LIST_FDS) */
 
 enum ctl_type {
 	CTL_STATUS = 1,     /* report state and counters; no side effect */
@@ -30,39 +45,142 @@ enum ctl_type {
 	CTL_RESUME = 3,     /* let them run again (refused while quarantined) */
 	CTL_STOP = 4,       /* graceful stop: Ctrl-Alt-Del through the i8042 */
 	CTL_QUARANTINE = 5, /* pause + stop servicing device I/O and console input */
-	CTL_TYPE_MAX = CTL_QUARANTINE,
+	CTL_ATTACH_FD = 6,  /* payload struct ctl_fd_name + exactly one descriptor: the
+			     * VMM adds it to its named-fd table (-EEXIST: name taken;
+			     * -ENOSPC: table full; -EISDIR: a directory) */
+	CTL_LIST_FDS = 7,   /* reply payload: ctl_status, ctl_fd_list, entries */
+	CTL_TYPE_MAX = CTL_LIST_FDS,
 };
 #define CTL_REPLY 0x8000u /* set in `type` of a reply */
 
-/* Bits of `state` in a reply. */
+/* Bits of ctl_status.state. */
 #define CTL_ST_PAUSED 0x1u
 #define CTL_ST_QUARANTINED 0x2u
 #define CTL_ST_STOPPING 0x4u
+#define CTL_ST_ALL (CTL_ST_PAUSED | CTL_ST_QUARANTINED | CTL_ST_STOPPING)
 
-struct ctl_msg {
+struct ctl_hdr {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t type;      /* enum ctl_type, | CTL_REPLY in replies */
-	uint32_t seq;       /* echoed in the reply */
-	int32_t status;     /* replies: 0 or -errno; requests: 0 */
-	uint32_t state;     /* replies: CTL_ST_* */
-	uint32_t ncpus;     /* replies: vCPUs */
-	uint64_t exits;     /* replies: total vCPU exits so far */
+	uint16_t type;        /* enum ctl_type, | CTL_REPLY in replies */
+	uint32_t seq;         /* echoed in the reply */
+	int32_t status;       /* replies: 0 or -errno; requests: 0 */
+	uint32_t flags;       /* none defined yet: 0 */
+	uint32_t payload_len; /* bytes after the header: the datagram's size - 32 */
+	uint32_t nfds;        /* descriptors sent with it (SCM_RIGHTS) */
+	uint32_t reserved;    /* 0 */
+};
+_Static_assert(sizeof(struct ctl_hdr) == 32, "ctl_hdr is a fixed 32-byte header");
+
+/* First in every reply's payload. */
+struct ctl_status {
+	uint32_t state;       /* CTL_ST_* */
+	uint32_t ncpus;
+	uint64_t exits;       /* total vCPU exits so far */
 	uint64_t io_exits;
 	uint64_t mmio_exits;
-	uint64_t reserved[2]; /* must be zero */
 };
-_Static_assert(sizeof(struct ctl_msg) == 64, "ctl_msg is a fixed 64-byte record");
+_Static_assert(sizeof(struct ctl_status) == 32, "ctl_status is 32 bytes");
 
-/* A request of `type` with `seq`, all other fields zero. */
+/* A descriptor's name on the wire: NUL-terminated and NUL-padded, following
+ * common/fd_name.h. */
+struct ctl_fd_name {
+	char name[BH_FD_NAME_MAX + 1];
+};
+
+/* What kind of object a named descriptor is (from fstat in the VMM). */
+enum ctl_fd_kind {
+	CTL_FD_FILE = 1, CTL_FD_SOCKET, CTL_FD_CHAR, CTL_FD_BLOCK, CTL_FD_FIFO, CTL_FD_OTHER,
+};
+
+/* CTL_LIST_FDS reply payload: ctl_status, this, then `count` entries. */
+struct ctl_fd_list {
+	uint32_t count; /* <= CTL_FDS_MAX */
+	uint32_t reserved;
+};
+struct ctl_fd_entry {
+	struct ctl_fd_name name;
+	uint32_t kind;     /* enum ctl_fd_kind */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct ctl_fd_entry) == 40, "ctl_fd_entry is 40 bytes");
+_Static_assert(sizeof(struct ctl_status) + sizeof(struct ctl_fd_list) +
+		       CTL_FDS_MAX * sizeof(struct ctl_fd_entry) <= CTL_PAYLOAD_MAX,
+	       "a full descriptor list fits one record");
+
+/* One record in memory. fds[0..hdr.nfds) are descriptors: borrowed when
+ * sending, owned by the receiver after ctl_recv_msg() (ctl_msg_close_fds). */
+struct ctl_msg {
+	struct ctl_hdr hdr;
+	int fds[CTL_MAX_FDS];
+	_Alignas(8) unsigned char payload[CTL_PAYLOAD_MAX];
+};
+
+/* A request of `type` with `seq`: empty payload, no descriptors. */
 void ctl_msg_request(struct ctl_msg *m, enum ctl_type type, uint32_t seq);
 
-/* Validate `len` received bytes at `buf` as a request (reply=false) or a reply
- * (reply=true) and copy it to *out. 0, or -EPROTO with a reason in err (size,
- * magic, version, type, non-zero reserved or request fields). */
-int ctl_msg_validate(const void *buf, size_t len, bool reply, struct ctl_msg *out, char *err,
-		     size_t errlen) BH_WUR;
+/* The reply to a request of `type`/`seq` with `status` and st first in its
+ * payload. */
+void ctl_msg_reply(struct ctl_msg *m, unsigned type, uint32_t seq, int status,
+		   const struct ctl_status *st);
+
+/* Append len bytes to the payload: 0 or -EMSGSIZE past CTL_PAYLOAD_MAX. */
+int ctl_msg_put(struct ctl_msg *m, const void *data, size_t len) BH_WUR;
+
+/* Attach a descriptor (borrowed; sent as SCM_RIGHTS): 0 or -E2BIG. */
+int ctl_msg_add_fd(struct ctl_msg *m, int fd) BH_WUR;
+
+/* A CTL_ATTACH_FD request for `name` (checked: -EINVAL) carrying fd. */
+int ctl_msg_attach_fd(struct ctl_msg *m, uint32_t seq, const char *name, int fd) BH_WUR;
+
+/* Close the descriptors a received record holds (and forget them). */
+void ctl_msg_close_fds(struct ctl_msg *m);
+
+/* Validate a received record: `len` bytes at buf and the `nfds` descriptors
+ * that came with it (values only: never closed or used here). On success the
+ * record is copied to *out (fds included: the caller decides who owns them).
+ * Checks: size, magic, version, direction, type, flags, reserved, payload
+ * length against the datagram and the type, descriptor count against the
+ * header and the type, request status 0, reply status -errno, reply state
+ * bits, descriptor names, list counts. -EPROTO with the reason in err; then
+ * out->hdr holds only the seq and type the record claimed (0 unless at least
+ * a header with the right magic arrived), so a reply can still name the
+ * request it refuses. */
+int ctl_msg_parse(const void *buf, size_t len, const int *fds, unsigned nfds, bool reply,
+		  struct ctl_msg *out, char *err, size_t errlen) BH_WUR;
+
+/* Deadlines for ctl_send_msg()/ctl_recv_msg(): CLOCK_MONOTONIC nanoseconds;
+ * CTL_NO_WAIT: try once (-EAGAIN if the socket is not ready);
+ * CTL_WAIT_FOREVER: block. */
+#define CTL_NO_WAIT 0u
+#define CTL_WAIT_FOREVER UINT64_MAX
+
+/* Send one record (header + payload + m->fds as SCM_RIGHTS). Works on
+ * blocking and non-blocking sockets alike (never blocks past the deadline;
+ * never raises SIGPIPE). 0, -ETIMEDOUT/-EAGAIN, -EMSGSIZE for an impossible
+ * record, or -errno (-EPIPE: the peer is gone); err says what. */
+int ctl_send_msg(int sock, const struct ctl_msg *m, uint64_t deadline_ns, char *err,
+		 size_t errlen) BH_WUR;
+
+/* Receive one record as a request (reply=false) or a reply (reply=true) and
+ * validate it (ctl_msg_parse). On 0 the caller owns m->fds[0..m->hdr.nfds).
+ * Errors: -EPROTO (malformed: oversized datagram, truncated control data,
+ * foreign control messages, any ctl_msg_parse failure — every descriptor that
+ * arrived is closed already), -ECONNRESET (the peer closed), -ETIMEDOUT or
+ * -EAGAIN (nothing in time), -errno. err says what. */
+int ctl_recv_msg(int sock, bool reply, struct ctl_msg *m, uint64_t deadline_ns, char *err,
+		 size_t errlen) BH_WUR;
+
+/* Typed views of a parsed record's payload (copies; the record was
+ * validated, so these cannot fail on one that ctl_msg_parse accepted). */
+void ctl_msg_status(const struct ctl_msg *m, struct ctl_status *out); /* replies */
+void ctl_msg_fd_name(const struct ctl_msg *m, struct ctl_fd_name *out); /* CTL_ATTACH_FD */
+/* CTL_LIST_FDS reply: number of entries; entry i copied to *out if i < it. */
+unsigned ctl_msg_fd_entry(const struct ctl_msg *m, unsigned i, struct ctl_fd_entry *out);
 
 const char *ctl_type_name(unsigned type);
+/* enum ctl_fd_kind from a st_mode, and its name ("file", "socket", ...). */
+uint32_t ctl_fd_kind_of_mode(unsigned mode);
+const char *ctl_fd_kind_name(uint32_t kind);
 
 #endif

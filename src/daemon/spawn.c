@@ -102,14 +102,22 @@ static int ctl_connect(struct daemon *d, struct dvm *v)
 	return fd;
 }
 
+static uint64_t deadline_in(unsigned ms)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec +
+	       (uint64_t)ms * 1000000u;
+}
+
 int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	    uint32_t *state_out, char *err, size_t errlen)
 {
-	unsigned char buf[sizeof(struct ctl_msg) + 1];
+	uint64_t deadline = deadline_in(timeout_ms);
 	struct ctl_msg req, rep;
-	struct pollfd p;
-	char why[128];
-	ssize_t n;
+	struct ctl_status st;
+	char why[192];
 	int ret;
 
 	pthread_mutex_lock(&v->ctl_lock);
@@ -123,42 +131,37 @@ int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 		v->ctl_fd = ret;
 	}
 	ctl_msg_request(&req, (enum ctl_type)type, ++v->ctl_seq);
-	if (send(v->ctl_fd, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
-		ret = -EPIPE;
-		snprintf(err, errlen, "VM %s: its VMM is gone", v->id);
+	if ((ret = ctl_send_msg(v->ctl_fd, &req, deadline, why, sizeof(why)))) {
+		snprintf(err, errlen, "VM %s: its VMM is gone: %s", v->id, why);
 		goto drop;
 	}
 	for (;;) {
-		p = (struct pollfd){ .fd = v->ctl_fd, .events = POLLIN };
-		n = poll(&p, 1, (int)timeout_ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0) {
-			ret = -ETIMEDOUT;
+		ret = ctl_recv_msg(v->ctl_fd, true, &rep, deadline, why, sizeof(why));
+		if (ret == -ETIMEDOUT) {
 			snprintf(err, errlen, "VM %s: its VMM did not answer '%s' within %u ms", v->id,
 				 ctl_type_name(type), timeout_ms);
 			goto drop;
 		}
-		n = recv(v->ctl_fd, buf, sizeof(buf), MSG_TRUNC);
-		if (n <= 0) {
-			ret = -EPIPE;
-			snprintf(err, errlen, "VM %s: its VMM exited", v->id);
-			goto drop;
-		}
-		if (ctl_msg_validate(buf, (size_t)n, true, &rep, why, sizeof(why))) {
-			ret = -EPROTO;
+		if (ret == -EPROTO) {
+			/* A malformed reply: nothing after it on this connection
+			 * can be trusted to line up with our requests. */
 			snprintf(err, errlen, "VM %s: bad control reply: %s", v->id, why);
 			goto drop;
 		}
-		if (rep.seq == req.seq && (rep.type & ~CTL_REPLY) == type)
+		if (ret) {
+			snprintf(err, errlen, "VM %s: its VMM exited (%s)", v->id, why);
+			goto drop;
+		}
+		if (rep.hdr.seq == req.hdr.seq && (rep.hdr.type & ~CTL_REPLY) == type)
 			break; /* else a stale reply to a timed-out request: skip it */
 	}
-	v->stats.exits = rep.exits;
-	v->stats.io_exits = rep.io_exits;
-	v->stats.mmio_exits = rep.mmio_exits;
+	ctl_msg_status(&rep, &st);
+	v->stats.exits = st.exits;
+	v->stats.io_exits = st.io_exits;
+	v->stats.mmio_exits = st.mmio_exits;
 	if (state_out)
-		*state_out = rep.state;
-	ret = rep.status;
+		*state_out = st.state;
+	ret = rep.hdr.status;
 	if (ret)
 		snprintf(err, errlen, "VM %s: the VMM refused '%s': %s", v->id, ctl_type_name(type),
 			 strerror(-ret));

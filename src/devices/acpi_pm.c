@@ -1,6 +1,8 @@
 /* acpi_pm.c — see acpi_pm.h. */
 #include "acpi_pm.h"
 
+#include <stdio.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -56,4 +58,28 @@ void acpi_pm_init(struct acpi_pm *pm, struct exit_ctl *ec)
 int acpi_pm_register(struct acpi_pm *pm, struct io_bus *pio)
 {
 	return io_bus_register(pio, ACPI_PM_BASE, ACPI_PM_LEN, &acpi_pm_ops, pm, "acpi-pm");
+}
+
+void acpi_pm_save(struct acpi_pm *pm, struct sbuf *out)
+{
+	sbuf_u16(out, atomic_load_explicit(&pm->pm1_en, memory_order_relaxed));
+}
+
+int acpi_pm_load(struct acpi_pm *pm, struct sreader *in, uint32_t version, char *err,
+		 size_t errlen)
+{
+	uint16_t en;
+
+	if (version != ACPI_PM_STATE_VERSION) {
+		snprintf(err, errlen, "acpi-pm: state version %u unknown (this build: %u)", version,
+			 ACPI_PM_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	en = sr_u16(in);
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "acpi-pm: invalid state (truncated or trailing bytes)");
+		return -EINVAL;
+	}
+	atomic_store_explicit(&pm->pm1_en, en, memory_order_relaxed);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "arch/x86/layout.h"
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/exit_ctl.h"
@@ -26,5 +27,16 @@ struct acpi_pm {
 
 void acpi_pm_init(struct acpi_pm *pm, struct exit_ctl *ec);
 int acpi_pm_register(struct acpi_pm *pm, struct io_bus *pio) BH_WUR;
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define ACPI_PM_STATE_VERSION 1
+void acpi_pm_save(struct acpi_pm *pm, struct sbuf *out);
+int acpi_pm_load(struct acpi_pm *pm, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

@@ -1,6 +1,8 @@
 /* boot_timer.c — process-start → first-guest-write probe; see boot_timer.h. */
 #include "boot_timer.h"
 
+#include <stdio.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,4 +80,37 @@ uint64_t boot_timer_elapsed_ns(struct boot_timer *bt)
 void boot_timer_destroy(struct boot_timer *bt)
 {
 	pthread_mutex_destroy(&bt->lock);
+}
+
+void boot_timer_save(struct boot_timer *bt, struct sbuf *out)
+{
+	pthread_mutex_lock(&bt->lock);
+	sbuf_u8(out, bt->triggered);
+	sbuf_u64(out, bt->elapsed_ns);
+	pthread_mutex_unlock(&bt->lock);
+}
+
+int boot_timer_load(struct boot_timer *bt, struct sreader *in, uint32_t version, char *err,
+		    size_t errlen)
+{
+	bool triggered;
+	uint64_t elapsed;
+
+	if (version != BOOT_TIMER_STATE_VERSION) {
+		snprintf(err, errlen, "boot-timer: state version %u unknown (this build: %u)",
+			 version, BOOT_TIMER_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	triggered = sr_bool(in);
+	elapsed = sr_u64(in);
+	if (sr_finish(in) || (!triggered && elapsed)) {
+		snprintf(err, errlen, "boot-timer: invalid state (truncated, trailing bytes, or "
+			 "a time without a trigger)");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&bt->lock);
+	bt->triggered = triggered;
+	bt->elapsed_ns = elapsed;
+	pthread_mutex_unlock(&bt->lock);
+	return 0;
 }

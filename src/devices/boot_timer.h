@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 
@@ -44,5 +45,16 @@ uint64_t boot_timer_elapsed_ns(struct boot_timer *bt);
 
 /* Release the mutex. The device must be unreachable (vCPUs stopped). */
 void boot_timer_destroy(struct boot_timer *bt);
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define BOOT_TIMER_STATE_VERSION 1
+void boot_timer_save(struct boot_timer *bt, struct sbuf *out);
+int boot_timer_load(struct boot_timer *bt, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

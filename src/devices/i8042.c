@@ -1,6 +1,7 @@
 /* i8042.c — PC keyboard controller and port 0x61; see i8042.h. */
 #include "i8042.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 
@@ -406,6 +407,90 @@ int i8042_ctrl_alt_del(struct i8042 *k)
 	}
 	for (size_t i = 0; i < n; i++)
 		i8042_enqueue(k, codes[i], 0);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+void i8042_save(struct i8042 *k, struct sbuf *out)
+{
+	pthread_mutex_lock(&k->lock);
+	sbuf_put(out, k->ram, sizeof(k->ram));
+	sbuf_u8(out, k->outport);
+	sbuf_u8(out, k->pending_cmd);
+	sbuf_u8(out, k->kbd_param);
+	sbuf_u8(out, k->last_data);
+	sbuf_u8(out, k->last_was_cmd);
+	sbuf_u8(out, (uint8_t)k->q_count);
+	for (unsigned i = 0; i < k->q_count; i++) {
+		sbuf_u8(out, k->q[(k->q_head + i) % I8042_QUEUE_SIZE].data);
+		sbuf_u8(out, k->q[(k->q_head + i) % I8042_QUEUE_SIZE].flags);
+	}
+	sbuf_u8(out, (uint8_t)k->kbd_level);
+	sbuf_u8(out, (uint8_t)k->aux_level);
+	sbuf_u8(out, k->portb);
+	sbuf_u8(out, k->refresh);
+	sbuf_u8(out, k->out2);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_load(struct i8042 *k, struct sreader *in, uint32_t version, char *err, size_t errlen)
+{
+	struct i8042 t;
+	uint8_t count, kl, al;
+	bool bad_flags = false;
+
+	if (version != I8042_STATE_VERSION) {
+		snprintf(err, errlen, "i8042: state version %u unknown (this build: %u)", version,
+			 I8042_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	pthread_mutex_lock(&k->lock);
+	t = *k;
+	sr_get(in, t.ram, sizeof(t.ram));
+	t.outport = sr_u8(in);
+	t.pending_cmd = sr_u8(in);
+	t.kbd_param = sr_u8(in);
+	t.last_data = sr_u8(in);
+	t.last_was_cmd = sr_bool(in);
+	count = sr_u8(in);
+	t.q_head = 0;
+	t.q_count = count;
+	for (unsigned i = 0; i < count && i < I8042_QUEUE_SIZE; i++) {
+		t.q[i].data = sr_u8(in);
+		t.q[i].flags = sr_u8(in);
+		bad_flags |= (t.q[i].flags & ~(QF_AUX | QF_TIMEOUT)) != 0;
+	}
+	kl = sr_u8(in);
+	al = sr_u8(in);
+	t.portb = sr_u8(in);
+	t.refresh = sr_bool(in);
+	t.out2 = sr_bool(in);
+	if (sr_finish(in) || count > I8042_QUEUE_SIZE || bad_flags || kl > 1 || al > 1) {
+		pthread_mutex_unlock(&k->lock);
+		snprintf(err, errlen, "i8042: invalid state (truncated, trailing bytes, a queue "
+			 "over %d entries or unknown flags)", I8042_QUEUE_SIZE);
+		return -EINVAL;
+	}
+	t.kbd_level = kl;
+	t.aux_level = al;
+	{
+		/* The lines must be what the queue and command byte imply. */
+		int kbd = 0, aux = 0;
+
+		if (t.q_count) {
+			if (t.q[t.q_head].flags & QF_AUX)
+				aux = (t.ram[0] & CTR_AUXINT) != 0;
+			else
+				kbd = (t.ram[0] & CTR_KBDINT) != 0;
+		}
+		if (kbd != kl || aux != al) {
+			pthread_mutex_unlock(&k->lock);
+			snprintf(err, errlen, "i8042: interrupt levels %u/%u contradict the queue",
+				 kl, al);
+			return -EINVAL;
+		}
+	}
+	*k = t;
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }

@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/exit_ctl.h"
@@ -98,5 +99,16 @@ int i8042_ctrl_alt_del(struct i8042 *k) BH_WUR;
 
 /* Release the mutex. The device must be unreachable (vCPUs stopped). */
 void i8042_destroy(struct i8042 *k);
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define I8042_STATE_VERSION 1
+void i8042_save(struct i8042 *k, struct sbuf *out);
+int i8042_load(struct i8042 *k, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

@@ -1,6 +1,7 @@
 /* rtc.c — MC146818 CMOS RTC backed by the host clock; see rtc.h. */
 #include "rtc.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 
@@ -202,4 +203,48 @@ int rtc_register(struct rtc *r, struct io_bus *pio)
 void rtc_destroy(struct rtc *r)
 {
 	pthread_mutex_destroy(&r->lock);
+}
+
+void rtc_save(struct rtc *r, struct sbuf *out)
+{
+	pthread_mutex_lock(&r->lock);
+	sbuf_u8(out, r->index);
+	sbuf_u8(out, r->nmi_disabled);
+	sbuf_u8(out, r->frozen);
+	sbuf_u64(out, (uint64_t)(int64_t)r->frozen_at);
+	sbuf_put(out, r->cmos, sizeof(r->cmos));
+	pthread_mutex_unlock(&r->lock);
+}
+
+int rtc_load(struct rtc *r, struct sreader *in, uint32_t version, char *err, size_t errlen)
+{
+	uint8_t index, cmos[RTC_CMOS_SIZE];
+	bool nmi, frozen;
+	int64_t at;
+
+	if (version != RTC_STATE_VERSION) {
+		snprintf(err, errlen, "rtc: state version %u unknown (this build: %u)", version,
+			 RTC_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	index = sr_u8(in);
+	nmi = sr_bool(in);
+	frozen = sr_bool(in);
+	at = (int64_t)sr_u64(in);
+	sr_get(in, cmos, sizeof(cmos));
+	/* The clock registers are computed from the host clock at read time;
+	 * a frozen reading must be a time gmtime can represent. */
+	if (sr_finish(in) || index >= RTC_CMOS_SIZE || at < 0 || at > (int64_t)1 << 40) {
+		snprintf(err, errlen, "rtc: invalid state (truncated, trailing bytes, index "
+			 "past the CMOS or an impossible frozen time)");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	r->nmi_disabled = nmi;
+	r->frozen = frozen;
+	r->frozen_at = (time_t)at;
+	memcpy(r->cmos, cmos, sizeof(cmos));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }

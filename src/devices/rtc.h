@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 
@@ -75,5 +76,16 @@ int rtc_register(struct rtc *r, struct io_bus *pio) BH_WUR;
 
 /* Release the mutex. The device must be unreachable (vCPUs stopped). */
 void rtc_destroy(struct rtc *r);
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define RTC_STATE_VERSION 1
+void rtc_save(struct rtc *r, struct sbuf *out);
+int rtc_load(struct rtc *r, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

@@ -2,6 +2,8 @@
  * see test_dev.h for the protocol and the contract. */
 #include "test_dev.h"
 
+#include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/vcpu_self.h"
@@ -104,4 +106,34 @@ unsigned test_dev_checked_in(struct test_dev *td)
 void test_dev_destroy(struct test_dev *td)
 {
 	pthread_mutex_destroy(&td->lock);
+}
+
+void test_dev_save(struct test_dev *td, struct sbuf *out)
+{
+	pthread_mutex_lock(&td->lock);
+	for (unsigned i = 0; i < BH_ARRAY_SIZE(td->checked); i++)
+		sbuf_u64(out, td->checked[i]);
+	pthread_mutex_unlock(&td->lock);
+}
+
+int test_dev_load(struct test_dev *td, struct sreader *in, uint32_t version, char *err,
+		  size_t errlen)
+{
+	uint64_t checked[BH_ARRAY_SIZE(td->checked)];
+
+	if (version != TEST_DEV_STATE_VERSION) {
+		snprintf(err, errlen, "test-device: state version %u unknown (this build: %u)",
+			 version, TEST_DEV_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	for (unsigned i = 0; i < BH_ARRAY_SIZE(checked); i++)
+		checked[i] = sr_u64(in);
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "test-device: invalid state (truncated or trailing bytes)");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&td->lock);
+	memcpy(td->checked, checked, sizeof(checked));
+	pthread_mutex_unlock(&td->lock);
+	return 0;
 }

@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "common/log.h"
@@ -63,5 +64,16 @@ unsigned test_dev_checked_in(struct test_dev *td);
 
 /* Release the mutex. The device must be unreachable (vCPUs stopped). */
 void test_dev_destroy(struct test_dev *td);
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define TEST_DEV_STATE_VERSION 1
+void test_dev_save(struct test_dev *td, struct sbuf *out);
+int test_dev_load(struct test_dev *td, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

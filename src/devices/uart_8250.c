@@ -2,6 +2,7 @@
  * Register semantics follow the National/TI PC16550D datasheet. */
 #include "uart_8250.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 
@@ -422,4 +423,72 @@ bool uart_rx_has_room(struct uart *u)
 void uart_destroy(struct uart *u)
 {
 	pthread_mutex_destroy(&u->lock);
+}
+
+void uart_save(struct uart *u, struct sbuf *out)
+{
+	pthread_mutex_lock(&u->lock);
+	sbuf_u8(out, u->ier);
+	sbuf_u8(out, u->lcr);
+	sbuf_u8(out, u->mcr);
+	sbuf_u8(out, u->lsr);
+	sbuf_u8(out, u->msr);
+	sbuf_u8(out, u->scr);
+	sbuf_u8(out, u->fcr);
+	sbuf_u8(out, u->dll);
+	sbuf_u8(out, u->dlm);
+	sbuf_u8(out, u->thr_ipending);
+	sbuf_u8(out, (uint8_t)u->irq_level);
+	sbuf_u8(out, (uint8_t)u->rx_count);
+	for (unsigned i = 0; i < u->rx_count; i++)
+		sbuf_u8(out, u->rx[(u->rx_head + i) % UART_FIFO_SIZE]);
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_load(struct uart *u, struct sreader *in, uint32_t version, char *err, size_t errlen)
+{
+	struct uart t;
+	uint8_t level, count;
+
+	if (version != UART_STATE_VERSION) {
+		snprintf(err, errlen, "uart: state version %u unknown (this build: %u)", version,
+			 UART_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	pthread_mutex_lock(&u->lock);
+	t = *u; /* host wiring (irq, sink, room callback) stays ours */
+	t.ier = sr_u8(in);
+	t.lcr = sr_u8(in);
+	t.mcr = sr_u8(in);
+	t.lsr = sr_u8(in);
+	t.msr = sr_u8(in);
+	t.scr = sr_u8(in);
+	t.fcr = sr_u8(in);
+	t.dll = sr_u8(in);
+	t.dlm = sr_u8(in);
+	t.thr_ipending = sr_bool(in);
+	level = sr_u8(in);
+	count = sr_u8(in);
+	t.rx_head = 0;
+	t.rx_count = count;
+	if (count <= UART_FIFO_SIZE)
+		sr_get(in, t.rx, count);
+	if (sr_finish(in) || count > uart_rx_capacity(&t) || level > 1 || (t.ier & ~IER_MASK) ||
+	    (t.mcr & ~MCR_MASK) || (t.lsr & ~LSR_OE) || (t.fcr & ~(FCR_FE | FCR_TRIG))) {
+		pthread_mutex_unlock(&u->lock);
+		snprintf(err, errlen, "uart: invalid state (truncated, trailing bytes, a register "
+			 "value the UART cannot hold, or more input than its FIFO)");
+		return -EINVAL;
+	}
+	/* The interrupt line must be what the registers imply. */
+	t.irq_level = level;
+	if ((uart_iir_id(&t) != IIR_NO_INT) != (level == 1)) {
+		pthread_mutex_unlock(&u->lock);
+		snprintf(err, errlen, "uart: interrupt level %u contradicts the registers", level);
+		return -EINVAL;
+	}
+	t.rx_starved = false;
+	*u = t;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/state_buf.h"
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/char_sink.h"
@@ -111,5 +112,16 @@ bool uart_rx_has_room(struct uart *u);
 
 /* Release the mutex. The port must be unreachable (vCPUs stopped). */
 void uart_destroy(struct uart *u);
+
+/* Device state for the device model's save/load (snapshots). save: the
+ * guest-visible state, version 1 (lock taken; the vCPUs are parked). load:
+ * validates the blob like guest input — every field in range and consistent
+ * with the others (e.g. the interrupt level the registers imply) — and
+ * applies it only if all of it is valid; -EINVAL/-ENOTSUP with the reason in
+ * err otherwise, state untouched. */
+#define UART_STATE_VERSION 1
+void uart_save(struct uart *u, struct sbuf *out);
+int uart_load(struct uart *u, struct sreader *in, uint32_t version, char *err,
+	     size_t errlen) BH_WUR;
 
 #endif

@@ -166,9 +166,15 @@ void virtio_dev_resume(struct virtio_dev *vd)
 
 		vd->quiesced = false;
 		vd->held_mask = 0;
+		/* On the event thread later; without an event loop (tests,
+		 * fuzzing) right here. */
 		for (unsigned q = 0; q < vd->nqueues; q++)
-			if ((held >> q) & 1)
-				virtio_dev_defer(vd, q);
+			if ((held >> q) & 1) {
+				if (vd->defer_fd >= 0)
+					virtio_dev_defer(vd, q);
+				else
+					virtio_dev_notify(vd, q);
+			}
 	}
 	pthread_mutex_unlock(&vd->lock);
 }

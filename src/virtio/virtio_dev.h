@@ -161,7 +161,8 @@ void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
 void virtio_dev_quiesce(struct virtio_dev *vd);
 
 /* Undo virtio_dev_quiesce(): notifications held meanwhile run (deferred, on
- * the event thread). Takes vd->lock. */
+ * the event thread; at once when the device has no event loop). Takes
+ * vd->lock. */
 void virtio_dev_resume(struct virtio_dev *vd);
 
 /* Process queue q: pop chains and hand each to `handle` (lock held), which

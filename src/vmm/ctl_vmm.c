@@ -10,18 +10,23 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vmm/vm.h"
 #include "ctl/ctl_proto.h"
+#include "vmm/fd_table.h"
+#include "vmm/vm.h"
 
 #define CTL_OVERFLOW_UID 65534 /* /proc/sys/kernel/overflowuid's default */
+/* Requests served per wake-up: the event loop comes back for the rest, so a
+ * flooding peer cannot starve the devices. */
+#define CTL_BATCH 16
 
-int ctl_vmm_init(struct ctl_vmm *c, struct vm *vm, int listen_fd)
+int ctl_vmm_init(struct ctl_vmm *c, struct vm *vm, struct fd_table *fds, int listen_fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = listen_fd };
 	int type = 0;
 	socklen_t len = sizeof(type);
 
 	c->vm = vm;
+	c->fds = fds;
 	c->uid = geteuid(); /* before the jail changes (or namespaces) it */
 	c->listen_fd = listen_fd;
 	c->conn_fd = -1;
@@ -87,30 +92,67 @@ static void accept_conn(struct ctl_vmm *c)
 	c->conn_fd = fd;
 }
 
-static void fill_status(struct vm *vm, struct ctl_msg *r)
+static void get_status(struct vm *vm, struct ctl_status *r)
 {
 	struct vm_stats st;
 
 	vm_stats(vm, &st);
-	r->state = 0;
+	*r = (struct ctl_status){ .ncpus = st.ncpus, .exits = st.exits, .io_exits = st.io_exits,
+				  .mmio_exits = st.mmio_exits };
 	if (st.paused)
 		r->state |= CTL_ST_PAUSED;
 	if (st.quarantined)
 		r->state |= CTL_ST_QUARANTINED;
 	if (st.stopping)
 		r->state |= CTL_ST_STOPPING;
-	r->ncpus = st.ncpus;
-	r->exits = st.exits;
-	r->io_exits = st.io_exits;
-	r->mmio_exits = st.mmio_exits;
 }
 
-static int act(struct ctl_vmm *c, unsigned type)
+/* CTL_ATTACH_FD: the record was validated (a well-formed name, exactly one
+ * descriptor); the table decides the rest. The descriptor is the table's on
+ * success and closed here otherwise. */
+static int attach_fd(struct ctl_vmm *c, struct ctl_msg *req)
+{
+	struct ctl_fd_name n;
+	char err[160];
+	int ret;
+
+	ctl_msg_fd_name(req, &n);
+	ret = fd_table_add(c->fds, n.name, req->fds[0], err, sizeof(err));
+	if (ret) {
+		bh_warn("control: attach-fd refused: %s", err);
+		ctl_msg_close_fds(req);
+		return ret;
+	}
+	bh_info("control: attached descriptor '%s' (%s)", n.name,
+		ctl_fd_kind_name(c->fds->e[c->fds->n - 1].kind));
+	req->hdr.nfds = 0; /* the table's now */
+	return 0;
+}
+
+/* CTL_LIST_FDS: the names and kinds, after the status block. */
+static int list_fds(const struct ctl_vmm *c, struct ctl_msg *rep)
+{
+	struct ctl_fd_list l = { .count = c->fds->n };
+	int ret = ctl_msg_put(rep, &l, sizeof(l));
+
+	for (unsigned i = 0; !ret && i < c->fds->n; i++) {
+		struct ctl_fd_entry e;
+
+		memset(&e, 0, sizeof(e));
+		memcpy(e.name.name, c->fds->e[i].name, sizeof(e.name.name));
+		e.kind = c->fds->e[i].kind;
+		ret = ctl_msg_put(rep, &e, sizeof(e));
+	}
+	return ret;
+}
+
+static int act(struct ctl_vmm *c, struct ctl_msg *req)
 {
 	struct vm *vm = c->vm;
 
-	switch (type) {
+	switch (req->hdr.type) {
 	case CTL_STATUS:
+	case CTL_LIST_FDS:
 		return 0;
 	case CTL_PAUSE:
 		return vm_pause(vm);
@@ -120,37 +162,50 @@ static int act(struct ctl_vmm *c, unsigned type)
 		return vm_request_stop(vm);
 	case CTL_QUARANTINE:
 		return vm_quarantine(vm);
+	case CTL_ATTACH_FD:
+		return attach_fd(c, req);
 	}
 	return -EPROTO;
 }
 
+/* The reply's type for a request we may not have understood. */
+static unsigned reply_type(unsigned claimed)
+{
+	unsigned t = claimed & ~CTL_REPLY;
+
+	return t >= CTL_STATUS && t <= CTL_TYPE_MAX ? t : CTL_STATUS;
+}
+
 static void serve(struct ctl_vmm *c)
 {
-	unsigned char buf[sizeof(struct ctl_msg) + 1];
 	struct ctl_msg req, rep;
-	char err[128];
-	ssize_t n;
+	struct ctl_status st;
+	char err[192];
+	int ret, status;
 
-	for (;;) {
-		n = recv(c->conn_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	for (int i = 0; i < CTL_BATCH; i++) {
+		ret = ctl_recv_msg(c->conn_fd, false, &req, CTL_NO_WAIT, err, sizeof(err));
+		if (ret == -EAGAIN)
 			return;
-		if (n <= 0) {
+		if (ret && ret != -EPROTO) {
+			if (ret != -ECONNRESET)
+				bh_warn("control: %s", err);
 			drop_conn(c);
 			return;
 		}
-		memset(&rep, 0, sizeof(rep));
-		if (ctl_msg_validate(buf, (size_t)n, false, &req, err, sizeof(err))) {
+		if (ret == -EPROTO) {
 			bh_warn("control: %s", err);
-			ctl_msg_request(&rep, CTL_STATUS, 0);
-			rep.status = -EPROTO;
+			status = -EPROTO; /* its descriptors are closed already */
 		} else {
-			ctl_msg_request(&rep, (enum ctl_type)req.type, req.seq);
-			rep.status = act(c, req.type);
+			status = act(c, &req);
 		}
-		rep.type |= CTL_REPLY;
-		fill_status(c->vm, &rep);
-		if (send(c->conn_fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		get_status(c->vm, &st);
+		ctl_msg_reply(&rep, reply_type(req.hdr.type), req.hdr.seq, status, &st);
+		if (status == 0 && req.hdr.type == CTL_LIST_FDS && list_fds(c, &rep)) {
+			ctl_msg_reply(&rep, CTL_LIST_FDS, req.hdr.seq, -EMSGSIZE, &st);
+		}
+		if (ctl_send_msg(c->conn_fd, &rep, CTL_NO_WAIT, err, sizeof(err))) {
+			bh_warn("control: reply not sent, dropping the connection: %s", err);
 			drop_conn(c);
 			return;
 		}

@@ -14,6 +14,7 @@
 
 #include "bus/pci.h"
 #include "common/log.h"
+#include "core/state_buf.h"
 #include "devices/acpi_pm.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
@@ -403,19 +404,48 @@ static int rng_attach(struct vm *vm, struct vm_device *d)
 	return 0;
 }
 
+
+/* ---- legacy devices' state: each model saves and validates its own ---- */
+#define LEGACY_STATE(prefix, type)                                                          \
+	static void prefix##_dev_save(struct vm *vm, struct vm_device *d, struct sbuf *out)  \
+	{                                                                                    \
+		(void)vm;                                                                    \
+		prefix##_save((type *)d->obj, out);                                          \
+	}                                                                                    \
+	static int prefix##_dev_load(struct vm *vm, struct vm_device *d, struct sreader *in, \
+				     uint32_t version, char *err, size_t errlen)             \
+	{                                                                                    \
+		(void)vm;                                                                    \
+		return prefix##_load((type *)d->obj, in, version, err, errlen);              \
+	}
+LEGACY_STATE(uart, struct uart)
+LEGACY_STATE(i8042, struct i8042)
+LEGACY_STATE(rtc, struct rtc)
+LEGACY_STATE(boot_timer, struct boot_timer)
+LEGACY_STATE(acpi_pm, struct acpi_pm)
+LEGACY_STATE(test_dev, struct test_dev)
+#define STATE_OPS(prefix, VERSION)                                                          \
+	.state_version = VERSION, .save = prefix##_dev_save, .load = prefix##_dev_load
+
 /* ---- THE table: creation order ---- */
 
 static const struct vm_device_ops uart_ops = { .attach = uart_attach, .plug = uart_plug,
+					       STATE_OPS(uart, UART_STATE_VERSION),
 					       .destroy = uart_dev_destroy };
 static const struct vm_device_ops kbd_ops = { .attach = kbd_attach, .plug = kbd_plug,
+					      STATE_OPS(i8042, I8042_STATE_VERSION),
 					      .destroy = kbd_destroy };
 static const struct vm_device_ops rtc_ops = { .attach = rtc_attach, .plug = rtc_plug,
+					      STATE_OPS(rtc, RTC_STATE_VERSION),
 					      .destroy = rtc_dev_destroy };
 static const struct vm_device_ops timer_ops = { .attach = timer_attach, .plug = timer_plug,
+						STATE_OPS(boot_timer, BOOT_TIMER_STATE_VERSION),
 						.destroy = timer_destroy };
 static const struct vm_device_ops pm_ops = { .attach = pm_attach, .plug = pm_plug,
+					     STATE_OPS(acpi_pm, ACPI_PM_STATE_VERSION),
 					     .destroy = free_obj };
 static const struct vm_device_ops test_ops = { .attach = test_attach, .plug = test_plug,
+					       STATE_OPS(test_dev, TEST_DEV_STATE_VERSION),
 					       .destroy = test_destroy };
 static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_plug,
 					      .destroy = pci_destroy };
@@ -548,6 +578,96 @@ bool vm_devices_quiesced(const struct vm *vm)
 	const struct vm_devices *ds = vm->dev;
 
 	return ds && ds->quiesced;
+}
+
+int vm_devices_save(struct vm *vm, struct sbuf *out)
+{
+	struct vm_devices *ds = devs(vm);
+
+	if (!ds || !ds->quiesced)
+		return -EBUSY;
+	for (unsigned i = 0; i < ds->ndev; i++) {
+		struct vm_device *d = &ds->dev[i];
+		char name[VM_DEVICE_NAME_LEN] = { 0 };
+		struct sbuf blob;
+
+		if (!d->row->ops->save) {
+			snprintf(vm->err, sizeof(vm->err),
+				 "%s: saving its state is not supported yet", d->name);
+			return -ENOTSUP;
+		}
+		sbuf_init(&blob);
+		d->row->ops->save(vm, d, &blob);
+		if (blob.err) {
+			int ret = blob.err;
+
+			sbuf_free(&blob);
+			snprintf(vm->err, sizeof(vm->err), "%s: saving its state: %s", d->name,
+				 strerror(-ret));
+			return ret;
+		}
+		strncpy(name, d->row->name, sizeof(name) - 1);
+		sbuf_put(out, name, sizeof(name));
+		sbuf_u32(out, d->index);
+		sbuf_u32(out, d->row->ops->state_version);
+		sbuf_u32(out, (uint32_t)blob.len);
+		sbuf_put(out, blob.data, blob.len);
+		sbuf_free(&blob);
+	}
+	return out->err;
+}
+
+int vm_devices_load(struct vm *vm, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct vm_devices *ds = devs(vm);
+	struct sreader r;
+	int ret;
+
+	if (!ds || !ds->quiesced) {
+		snprintf(err, errlen, "devices: not quiesced");
+		return -EBUSY;
+	}
+	sr_init(&r, buf, len);
+	for (unsigned i = 0; i < ds->ndev; i++) {
+		struct vm_device *d = &ds->dev[i];
+		char name[VM_DEVICE_NAME_LEN + 1] = { 0 };
+		uint32_t index, version, blen;
+		struct sreader blob;
+
+		sr_get(&r, name, VM_DEVICE_NAME_LEN);
+		index = sr_u32(&r);
+		version = sr_u32(&r);
+		blen = sr_u32(&r);
+		if (r.bad) {
+			snprintf(err, errlen, "device state: truncated before %s", d->name);
+			return -EINVAL;
+		}
+		if (strcmp(name, d->row->name) || index != d->index) {
+			snprintf(err, errlen, "device state: section %u is \"%.24s\" #%u, this VM's "
+				 "device there is %s (a snapshot of another configuration?)", i,
+				 name, index, d->name);
+			return -EINVAL;
+		}
+		if (blen > SBUF_MAX || blen > r.len - r.off) {
+			snprintf(err, errlen, "device state: %s: length %u beyond the data", d->name,
+				 blen);
+			return -EINVAL;
+		}
+		if (!d->row->ops->load) {
+			snprintf(err, errlen, "%s: loading its state is not supported yet", d->name);
+			return -ENOTSUP;
+		}
+		sr_init(&blob, r.p + r.off, blen);
+		r.off += blen;
+		if ((ret = d->row->ops->load(vm, d, &blob, version, err, errlen)))
+			return ret;
+	}
+	if (r.off != r.len) {
+		snprintf(err, errlen, "device state: %zu bytes after the last device",
+			 r.len - r.off);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void vm_devices_destroy(struct vm *vm)

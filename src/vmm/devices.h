@@ -16,6 +16,10 @@
  *            neither guest RAM nor any host file. The vCPUs are parked first
  *            (vm_pause), so register accesses cannot start new work;
  *   resume   undo quiesce; work that arrived meanwhile runs now;
+ *   save     append the device's guest-visible state (quiesced) to a blob,
+ *            in the row's state_version;
+ *   load     validate a saved blob exactly like guest input and apply it
+ *            only if all of it is valid (a snapshot is hostile input);
  *   destroy  release everything (after the VM's threads are gone).
  * Pause, quarantine and (later) snapshot are loops over the table.
  *
@@ -39,11 +43,18 @@
 struct vm;
 struct vm_device;
 
+struct sbuf;
+struct sreader;
+
 struct vm_device_ops {
 	int (*attach)(struct vm *vm, struct vm_device *d) BH_WUR;
 	int (*plug)(struct vm *vm, struct vm_device *d) BH_WUR;
 	void (*quiesce)(struct vm *vm, struct vm_device *d);
 	void (*resume)(struct vm *vm, struct vm_device *d);
+	uint32_t state_version; /* of what save writes; 0 with no save/load */
+	void (*save)(struct vm *vm, struct vm_device *d, struct sbuf *out);
+	int (*load)(struct vm *vm, struct vm_device *d, struct sreader *in, uint32_t version,
+		    char *err, size_t errlen) BH_WUR;
 	void (*destroy)(struct vm *vm, struct vm_device *d);
 };
 
@@ -80,6 +91,23 @@ int vm_devices_plug(struct vm *vm) BH_WUR;
 void vm_devices_quiesce(struct vm *vm);
 void vm_devices_resume(struct vm *vm);
 bool vm_devices_quiesced(const struct vm *vm);
+
+/* Save every device's state into `out` as one section per device, in table
+ * order: name (VM_DEVICE_NAME_LEN bytes, NUL-padded), instance (u32),
+ * version (u32), length (u32), then the device's blob. The devices must be
+ * quiesced (-EBUSY otherwise). -ENOTSUP (vm->err names the device) if a
+ * device has no save op yet; -ENOMEM/-E2BIG from the buffer. */
+#define VM_DEVICE_NAME_LEN 24
+int vm_devices_save(struct vm *vm, struct sbuf *out) BH_WUR;
+
+/* Load what vm_devices_save() wrote into a VM built from the same
+ * configuration (quiesced, not yet running guest code): every section must
+ * match the table's next device by name and instance, with a version that
+ * device knows and a bounded length, and nothing may follow the last one.
+ * A device applies its section only if all of it is valid; on failure the
+ * error names the device and the reason (err), and the VM must not run. */
+int vm_devices_load(struct vm *vm, const void *buf, size_t len, char *err,
+		    size_t errlen) BH_WUR;
 
 /* Release every device (reverse order). Safe after a partial attach/plug. */
 void vm_devices_destroy(struct vm *vm);

@@ -256,9 +256,11 @@ static int vm_boot_cpu(struct vm *vm)
 static int vm_build_host(struct vm *vm, const struct vm_config *cfg,
 			 const struct vm_ram_source *ram)
 {
+	struct fd_table *fds = vm->fds; /* set before the build (vm_set_fds) */
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
+	vm->fds = fds;
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.memfd = -1;
 	vm->exit.efd = -1;
@@ -350,6 +352,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 void vm_set_control(struct vm *vm, struct ctl_vmm *ctl)
 {
 	vm->ctl = ctl;
+}
+
+void vm_set_fds(struct vm *vm, struct fd_table *fds)
+{
+	vm->fds = fds;
 }
 
 void vm_set_thread_init(struct vm *vm, vm_thread_init_fn fn, void *opaque)

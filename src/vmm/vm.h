@@ -38,6 +38,7 @@ struct vm_devices; /* devices.c */
 
 struct vcpu;       /* vcpu.h */
 struct ctl_vmm;    /* vmm/ctl_vmm.h */
+struct fd_table;   /* vmm/fd_table.h */
 
 
 struct vm {
@@ -63,6 +64,11 @@ struct vm {
 	char err[512];              /* first setup error, for the operator */
 	bool err_is_config;         /* err was caused by bad input, not the host */
 	vm_thread_init_fn thread_init; /* NULL: none (see vm_thread_init_fn) */
+	struct fd_table *fds;       /* named host descriptors (--fd, the control
+	                             * channel's ATTACH_FD); borrowed, may be NULL.
+	                             * A device's attach takes its own with
+	                             * fd_table_take(). Set with vm_set_fds()
+	                             * BEFORE vm_build()/vm_create(). */
 	void *thread_init_opaque;
 };
 
@@ -99,6 +105,9 @@ void vm_destroy(struct vm *vm);
 /* Before vm_run(), main thread: the control channel the event thread serves
  * (borrowed, NULL: none) and the hook every VM thread runs first. */
 void vm_set_control(struct vm *vm, struct ctl_vmm *ctl);
+/* The named descriptors devices may take in their attach step: call on a
+ * zeroed struct vm before vm_build()/vm_create() (which keep it). */
+void vm_set_fds(struct vm *vm, struct fd_table *fds);
 void vm_set_thread_init(struct vm *vm, vm_thread_init_fn fn, void *opaque);
 
 /* The VM's verbs (vm_control.c). The control channel calls only these. Any

@@ -2,6 +2,7 @@
 #include "vmm/vmm_main.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "common/startup.h"
 #include "config/exit_codes.h"
 #include "vmm/ctl_vmm.h"
+#include "vmm/fd_table.h"
 #include "vmm/vm.h"
 
 static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
@@ -57,20 +59,63 @@ static uint64_t fsize_max(const struct vm_config *cfg)
 	return m + (64ULL << 20);
 }
 
-/* Close every fd >= 3 except `keep` (-1: none). */
-static void close_inherited(int keep)
+/* Close every fd >= 3 except the n (<= FD_TABLE_MAX + 1) in keep[]. */
+static void close_inherited(const int *keep_in, unsigned n)
 {
-	unsigned lo = 3, hi = keep >= 3 ? (unsigned)keep - 1 : ~0U;
+	int keep[FD_TABLE_MAX + 1];
+	unsigned lo = 3;
 
-	if (hi >= lo && syscall(SYS_close_range, lo, hi, 0U) < 0)
-		for (unsigned fd = lo; fd <= hi && fd < 1024; fd++)
-			close((int)fd);
-	if (keep >= 3 && syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) < 0)
-		for (int fd = keep + 1; fd < 1024; fd++)
-			close(fd);
+	/* Sorted, so the gaps between kept fds are ranges to close. */
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = i;
+
+		for (; j > 0 && keep[j - 1] > keep_in[i]; j--)
+			keep[j] = keep[j - 1];
+		keep[j] = keep_in[i];
+	}
+	for (unsigned i = 0; i <= n; i++) {
+		unsigned hi = i < n ? (unsigned)keep[i] - 1 : ~0U;
+
+		if (i < n && keep[i] < (int)lo)
+			continue; /* duplicates, or below 3 */
+		if (hi >= lo && syscall(SYS_close_range, lo, hi, 0U) < 0)
+			for (unsigned fd = lo; fd <= hi && fd < 1024; fd++)
+				close((int)fd);
+		if (i < n)
+			lo = (unsigned)keep[i] + 1;
+	}
 }
 
-int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int control_fd)
+/* The sweep, then the named descriptors: each must still be what it was
+ * named as (fd_table_add checked it), distinct from the control socket, and
+ * close-on-exec. 0 or an exit code. */
+static int sweep_fds(struct fd_table *fds, int control_fd)
+{
+	int keep[FD_TABLE_MAX + 1];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fds->n; i++) {
+		if (fds->e[i].fd == control_fd) {
+			bh_err("--fd %s=%d: descriptor %d is the control socket (--control-fd)",
+			       fds->e[i].name, control_fd, control_fd);
+			return BH_EXIT_CONFIG;
+		}
+		keep[n++] = fds->e[i].fd;
+	}
+	if (control_fd >= 0)
+		keep[n++] = control_fd;
+	close_inherited(keep, n);
+	for (unsigned i = 0; i < fds->n; i++) {
+		int fl = fcntl(fds->e[i].fd, F_GETFD);
+
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			(void)fcntl(fds->e[i].fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	return 0;
+}
+
+int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int control_fd,
+	     struct fd_table *fds)
 {
 	struct jail_config jcfg = *jcfg_in;
 	struct jail jail;
@@ -80,11 +125,16 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 	char err[512];
 	int ret, code = BH_EXIT_HOST;
 
-	/* Everything inherited beyond stdio (and the daemon's control socket) is
-	 * closed before anything is opened for the VM, so every fd the VM process
-	 * holds later is one it opened itself (see docs/security.md). Option
-	 * parsing opened and closed its files already. */
-	close_inherited(control_fd);
+	/* Everything inherited beyond stdio, the daemon's control socket and the
+	 * named descriptors (--fd) is closed before anything is opened for the
+	 * VM, so every fd the VM process holds later is one it opened itself or
+	 * one it was handed by name (see docs/security.md). Option parsing
+	 * opened and closed its files already. */
+	if ((code = sweep_fds(fds, control_fd))) {
+		fd_table_destroy(fds);
+		return code;
+	}
+	code = BH_EXIT_HOST;
 	bh_startup_mark(cfg->startup, "exec, options parsed, inherited fds closed");
 
 	if (jcfg.enabled) {
@@ -100,21 +150,28 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		ret = jail_fork(&jail, &code, err, sizeof(err));
 		if (ret < 0) {
 			bh_err("%s", err);
+			fd_table_destroy(fds);
 			return BH_EXIT_HOST;
 		}
-		if (ret == 1)
-			return code; /* the supervisor: the VM process has ended */
+		if (ret == 1) {
+			fd_table_destroy(fds); /* the supervisor's copies */
+			return code;           /* the VM process has ended */
+		}
 		jailed = true;
 	} else {
 		bh_warn("SANDBOX DISABLED (--no-sandbox): the VM process keeps every privilege of "
 			"its user; a guest that breaks into the VMM owns them too");
 	}
 
+	fd_table_describe(fds, err, sizeof(err));
+	bh_dbg("named descriptors held: %s", err);
+
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		bh_err("out of memory");
 		goto out;
 	}
+	vm_set_fds(vm, fds); /* devices take theirs in their attach step */
 	ret = vm_create(vm, cfg);
 	if (ret) {
 		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
@@ -123,7 +180,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 	}
 	/* The control socket was opened by the daemon before we started. */
 	if (control_fd >= 0) {
-		if ((ret = ctl_vmm_init(&ctl, vm, control_fd))) {
+		if ((ret = ctl_vmm_init(&ctl, vm, fds, control_fd))) {
 			bh_err("--control-fd %d: not a usable control socket: %s", control_fd,
 			       strerror(-ret));
 			code = BH_EXIT_CONFIG;
@@ -154,5 +211,6 @@ out_vm:
 out:
 	if (jailed)
 		jail_destroy(&jail);
+	fd_table_destroy(fds);
 	return code;
 }

@@ -13,11 +13,16 @@
 
 #include "config/vm_config.h"
 #include "sandbox/jail.h"
+#include "vmm/fd_table.h"
 
 /* cfg: validated configuration (strings borrowed for the call). jcfg: the
  * jail (jcfg->enabled false only with --no-sandbox; ncpus/mem/fsize filled in
  * here). control_fd: an inherited listening control socket, or -1. Returns
- * the process exit code (BH_EXIT_*). */
-int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg, int control_fd);
+ * the process exit code (BH_EXIT_*). fds: the named descriptors (`--fd`,
+ * checked by fd_table_add); kept by the start-up sweep, owned by vmm_main
+ * from the call on (closed when it returns, in the supervisor and the VM
+ * process alike); the control channel adds to it. */
+int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg, int control_fd,
+	     struct fd_table *fds);
 
 #endif

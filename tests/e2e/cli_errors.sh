@@ -87,6 +87,18 @@ expect 2 "cmdline" -- run --kernel "$ELF" --cmdline "$(cat "$T/longcmd")"
 expect 2 "$T/dir/no/such/file" -- run --kernel "$ELF" --console "file:$T/dir/no/such/file"
 expect 2 "does not exist" -- run --guest no-such-guest-xyz
 expect 0 "usage: bulkhead run" -- run --help
+# Named descriptors (--fd NAME=N): syntax, then the descriptor itself.
+expect 2 "--fd x: expected NAME=N" -- run --kernel "$ELF" --fd x
+expect 2 "--fd =5: the name must be" -- run --kernel "$ELF" --fd =5
+expect 2 "--fd 9net=5: the name must be" -- run --kernel "$ELF" --fd 9net=5
+expect 2 "the name must be" -- run --kernel "$ELF" --fd "$(printf 'n%.0s' $(seq 32))=5"
+expect 2 "--fd x=2: N must be a descriptor number from 3" -- run --kernel "$ELF" --fd x=2
+expect 2 "--fd x=five: N must be" -- run --kernel "$ELF" --fd x=five
+expect 2 "--fd x=77: not an open descriptor" -- run --kernel "$ELF" --fd x=77
+expect 2 "--fd d=5: a directory" -- run --kernel "$ELF" --fd d=5 5<"$T/dir"
+expect 2 "the name 'x' is taken already" -- run --kernel "$ELF" --fd x=5 --fd x=6 5<"$T/empty" 6<"$T/empty"
+expect 2 "descriptor 5 is named already" -- run --kernel "$ELF" --fd a=5 --fd b=5 5<"$T/empty"
+expect 2 "--fd c=5: descriptor 5 is the control socket" -- run --kernel "$ELF" --fd c=5 --control-fd 5 5<"$T/empty"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -6,7 +6,9 @@
  * Input: one selector byte, then the payload.
  *   selector % 3 == 0: payload = a JSON configuration
  *   selector % 3 == 1: payload = a URL path, matched against every route shape
- *   selector % 3 == 2: payload = a control record (request if bit 7 clear)
+ *   selector % 3 == 2: payload = a control record v2 (a request if bit 7 is
+ *                      clear, a reply if set), received with (selector >> 4)
+ *                      & 7 descriptors (0-7: past CTL_MAX_FDS too)
  * Any crash, sanitizer report or leak is a bug; on success the parsed config
  * must satisfy the invariants the VMM relies on (checked below). */
 #include <stdint.h>
@@ -48,6 +50,57 @@ static void fuzz_config(const uint8_t *data, size_t size, unsigned flags)
 	config_json_free(root);
 }
 
+/* The control record parser (ctl_msg_parse): what ctl_recv_msg hands it
+ * after recvmsg. Descriptor values are stand-ins (the parser never uses them);
+ * on success the record must satisfy what the VMM and the daemon rely on. */
+static void fuzz_ctl(const uint8_t *data, size_t size, bool reply, unsigned nfds)
+{
+	static struct ctl_msg m;
+	const int fake[8] = { 100, 101, 102, 103, 104, 105, 106, 107 };
+	char err[256];
+	unsigned t;
+
+	if (ctl_msg_parse(data, size, fake, nfds, reply, &m, err, sizeof(err))) {
+		if (m.hdr.nfds || m.hdr.payload_len || !err[0])
+			abort(); /* a refusal names why and leaves no descriptors */
+		return;
+	}
+	t = m.hdr.type & ~CTL_REPLY;
+	if (m.hdr.magic != CTL_MAGIC || m.hdr.version != CTL_VERSION || m.hdr.flags ||
+	    size != sizeof(m.hdr) + m.hdr.payload_len || m.hdr.payload_len > CTL_PAYLOAD_MAX ||
+	    m.hdr.nfds != nfds || nfds > CTL_MAX_FDS || t < CTL_STATUS || t > CTL_TYPE_MAX ||
+	    reply != ((m.hdr.type & CTL_REPLY) != 0))
+		abort();
+	for (unsigned i = 0; i < nfds; i++)
+		if (m.fds[i] != fake[i])
+			abort();
+	if (!reply) {
+		if (m.hdr.status || (t == CTL_ATTACH_FD) != (nfds == 1) || (t != CTL_ATTACH_FD && nfds))
+			abort();
+		if (t == CTL_ATTACH_FD) {
+			struct ctl_fd_name n;
+
+			ctl_msg_fd_name(&m, &n);
+			if (!bh_fd_name_valid(n.name))
+				abort();
+		}
+		return;
+	}
+	if (m.hdr.status > 0 || m.hdr.status < -4095 || nfds)
+		abort();
+	if (t == CTL_LIST_FDS && m.hdr.status == 0) {
+		struct ctl_fd_entry e;
+		unsigned n = ctl_msg_fd_entry(&m, 0, &e);
+
+		if (n > CTL_FDS_MAX)
+			abort();
+		for (unsigned i = 0; i < n; i++)
+			if (ctl_msg_fd_entry(&m, i, &e) != n || !bh_fd_name_valid(e.name.name) ||
+			    !strcmp(ctl_fd_kind_name(e.kind), "?"))
+				abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -77,15 +130,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(url);
 		break;
 	}
-	case 2: {
-		struct ctl_msg m;
-		char err[128];
-
-		if (ctl_msg_validate(data, size, (sel & 0x80) != 0, &m, err, sizeof(err)) == 0 &&
-		    (m.magic != CTL_MAGIC || m.version != CTL_VERSION || size != sizeof(m)))
-			abort();
+	case 2:
+		fuzz_ctl(data, size, (sel & 0x80) != 0, (sel >> 4) & 7u);
 		break;
-	}
 	}
 	return 0;
 }

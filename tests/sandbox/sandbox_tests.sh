@@ -13,7 +13,10 @@
 #    cgroup with limits — and the cgroup gone once it ends;
 # 4. with BULKHEAD and /dev/kvm: a real VM's process has the same properties
 #    and one filter more per thread; a neighbour VM keeps running (and still
-#    answers) while hostile test guests run beside it; --no-sandbox is loud.
+#    answers) while hostile test guests run beside it; --no-sandbox is loud;
+#    named descriptors (--fd): the jailed VM process holds exactly the named
+#    ones, and the control channel v2 hands more in at run time (ctl_probe,
+#    next to SB_PROBE: attach-fd, list-fds, refusals that close what came).
 # Prints PASS/FAIL lines and "N passed, N failed". Must run as root.
 P=$1
 BH=${2:-}
@@ -330,6 +333,46 @@ if [ -n "$BH" ] && [ -c /dev/kvm ]; then
 	else
 		exec 5>&-
 		bad "vm/neighbour-survives-hostile-guests-and-answers" "neighbour died: $(tail -n 5 "$T/nb.err")"
+	fi
+	# Named descriptors: the start-up sweep keeps --fd keep=7 and closes the
+	# unnamed fd 8 (the VMM reuses the number for its own fds later: what
+	# counts is that only fd 7 still points at the file); -v lists them.
+	echo keep >"$T/keep"
+	start_echo_vm -v --fd keep=7 7<"$T/keep" 8<"$T/keep"
+	vmpid=$(child_of "$nb")
+	held=""
+	for f in /proc/"$vmpid"/fd/*; do
+		[ "$(readlink "$f")" = "$T/keep" ] && held="$held ${f##*/}"
+	done
+	if [ -n "$vmpid" ] && [ "$held" = " 7" ] &&
+		grep -q 'named descriptors held: keep=7 (file)' "$T/nb.err"; then
+		ok "vm/--fd-kept-by-the-sweep-others-closed"
+	else
+		bad "vm/--fd-kept-by-the-sweep-others-closed" \
+			"fds on the file:${held:- none}, want 7: $(tail -n 3 "$T/nb.err")"
+	fi
+	kill -TERM "$nb"
+	wait "$nb"
+	exec 5>&-
+	# The control channel v2 against the jailed VMM (its event thread's
+	# filter): descriptors handed in at run time, refusals, garbage.
+	CP=$(dirname "$P")/ctl_probe
+	if [ -x "$CP" ]; then
+		timeout 120 "$CP" "$T/ctl.sock" -- "$BH" run --kernel "$ELF/echo.elf" --test-device \
+			--mem 64M --control-fd 3 --fd cfg=5 5<"$T/keep" </dev/null >"$T/cp.out" 2>"$T/cp.err"
+		rc=$?
+		grep '^list:' "$T/cp.out"
+		while read -r st rest; do
+			case "$st" in
+			PASS) ok "vm/control-v2/$rest" ;;
+			FAIL) bad "vm/control-v2/${rest%%:*}" "${rest#*: }" ;;
+			esac
+		done <"$T/cp.out"
+		grep -q '^list: cfg(file)' "$T/cp.out" && ok "vm/control-v2/list-shows---fd-cfg" ||
+			bad "vm/control-v2/list-shows---fd-cfg" "$(grep '^list' "$T/cp.out")"
+		[ "$rc" = 0 ] || bad "vm/control-v2" "ctl_probe exit $rc: $(tail -n 5 "$T/cp.err")"
+	else
+		bad "vm/control-v2" "no ctl_probe next to $P"
 	fi
 	# Stop signals sent to the supervisor reach the VM, whose exit code
 	# (4: stopped by a signal) comes back unchanged.

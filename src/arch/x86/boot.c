@@ -13,17 +13,6 @@
 #include "arch/x86/layout.h"
 #include "common/log.h"
 
-int boot_fail(struct boot_ctx *c, int ret, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return boot_errf(c->err, c->errlen, ret, "kernel %s: %s%s", c->name, c->what, msg);
-}
-
 /* Try a cached vmlinux for this bzImage. 0 loaded; 1 no usable entry (a bad
  * one is logged and removed). Validation messages go to a scratch buffer: a
  * bad cache entry is not the caller's error. */

@@ -24,6 +24,19 @@ int boot_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* Beside boot_errf(): the loaders (boot_bzimage.c, boot_elf.c, ...) call
+ * both, and boot.c calls the loaders, so neither may live in boot.c. */
+int boot_fail(struct boot_ctx *c, int ret, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return boot_errf(c->err, c->errlen, ret, "kernel %s: %s%s", c->name, c->what, msg);
+}
+
 static const char *file_kind(mode_t m)
 {
 	if (S_ISCHR(m))

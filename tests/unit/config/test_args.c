@@ -97,12 +97,40 @@ static void test_disks(void **state)
 					 sizeof(err)), -ENAMETOOLONG);
 }
 
+/* --fd NAME=N: syntax only (the descriptor itself is fd_table's check). */
+static void test_named_fds(void **state)
+{
+	char name[BH_FD_NAME_MAX + 1], err[256];
+	int fd = -1;
+
+	(void)state;
+	assert_int_equal(args_parse_named_fd("--fd", "net0=5", name, &fd, err, sizeof(err)), 0);
+	assert_string_equal(name, "net0");
+	assert_int_equal(fd, 5);
+	assert_int_equal(args_parse_named_fd("--fd", "a.b-c_9=1048576", name, &fd, err,
+					     sizeof(err)), 0);
+	assert_string_equal(name, "a.b-c_9");
+	static const char *const bad[] = {
+		"net0", "=5", "net0=", "net0=2", "net0=-3", "net0=+3", "net0=3x", "net0=1048577",
+		"0net=5", "a b=5", "a=b=5", "abcdefghijklmnopqrstuvwxyz012345=5", "ä=5",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(args_parse_named_fd("--fd", bad[i], name, &fd, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "--fd"));
+		assert_non_null(strstr(err, bad[i]));
+	}
+	assert_int_equal(args_parse_named_fd("--fd", NULL, name, &fd, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_uints),
 		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_named_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "core/guest_mem.h"
 
 static void test_bad_sizes(void **state)
@@ -71,12 +78,67 @@ static void test_hole_split(void **state)
 	gmem_destroy(&gm);
 }
 
+/* A file of `size` bytes, byte i = i * 13; returns its fd. */
+static int pattern_file(char *path, size_t pathlen, uint64_t size)
+{
+	static uint8_t chunk[65536];
+	int fd;
+
+	snprintf(path, pathlen, "/tmp/bh-gmem-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	for (uint64_t off = 0; off < size; off += sizeof(chunk)) {
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = (uint8_t)((off + i) * 13);
+		assert_int_equal(pwrite(fd, chunk, sizeof(chunk), (off_t)off), (ssize_t)sizeof(chunk));
+	}
+	return fd;
+}
+
+/* Guest RAM mapped from a file (a restore): copy-on-write keeps the file
+ * intact, shared writes reach it, and a file shorter than the RAM, a
+ * directory or a bad size is refused (and the fd is consumed either way). */
+static void test_from_fd(void **state)
+{
+	struct guest_mem gm;
+	char path[64];
+	uint8_t b = 0, v = 0xee;
+	int fd;
+
+	(void)state;
+	fd = pattern_file(path, sizeof(path), 1 << 20);
+	assert_int_equal(gmem_create_from_fd(&gm, 1 << 20, dup(fd), true), 0);
+	assert_int_equal(gmem_read(&gm, &b, 4097, 1), 0);
+	assert_int_equal(b, (uint8_t)(4097 * 13));
+	assert_int_equal(gmem_write(&gm, 4097, &v, 1), 0);
+	assert_int_equal(gmem_read(&gm, &b, 4097, 1), 0);
+	assert_int_equal(b, 0xee);
+	assert_int_equal(pread(fd, &b, 1, 4097), 1);
+	assert_int_equal(b, (uint8_t)(4097 * 13)); /* the file did not change */
+	assert_null(gmem_ptr(&gm, (1 << 20) - 1, 2));
+	gmem_destroy(&gm);
+
+	assert_int_equal(gmem_create_from_fd(&gm, 1 << 20, dup(fd), false), 0);
+	assert_int_equal(gmem_write(&gm, 8191, &v, 1), 0);
+	assert_int_equal(pread(fd, &b, 1, 8191), 1);
+	assert_int_equal(b, 0xee); /* shared: the write is in the file */
+	gmem_destroy(&gm);
+
+	assert_int_equal(gmem_create_from_fd(&gm, 2 << 20, dup(fd), true), -EINVAL);
+	assert_int_equal(gmem_create_from_fd(&gm, 4095, dup(fd), true), -EINVAL);
+	assert_int_equal(gmem_create_from_fd(&gm, 1 << 20, open("/tmp", O_RDONLY), true), -EINVAL);
+	assert_int_equal(gmem_create_from_fd(&gm, 1 << 20, -1, true), -EINVAL);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_small_layout),
 		cmocka_unit_test(test_hole_split),
+		cmocka_unit_test(test_from_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,9 +183,10 @@ static inline int ft_start(struct virtio_dev *vd, uint64_t features, struct fake
 
 static inline void ft_notify(struct virtio_dev *vd, unsigned q)
 {
+	/* The transport's path: through the base, which checks the driver's
+	 * state and holds notifications while the device is quiesced. */
 	pthread_mutex_lock(&vd->lock);
-	if (!vd->failed && vd->vq[q].active)
-		vd->ops->notify(vd, q);
+	virtio_dev_notify(vd, q);
 	pthread_mutex_unlock(&vd->lock);
 }
 

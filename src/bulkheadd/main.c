@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +19,14 @@
 #include "config/args.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/listen.h"
 
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
 #define DEFAULT_STATE "/var/lib/bulkhead"
+
+#ifndef BULKHEAD_VERSION
+#define BULKHEAD_VERSION "unknown"
+#endif
 
 static void usage(FILE *out)
 {
@@ -35,13 +41,19 @@ static void usage(FILE *out)
 		"                       it exists, else root's)\n"
 		"  --state-dir DIR      VM records, logs, control sockets (default " DEFAULT_STATE ")\n"
 		"  --vmm PATH           the bulkhead binary to run VMs with (default: next to\n"
-		"                       bulkheadd)\n"
+		"                       bulkheadd, else the installed one)\n"
 		"  --stop-timeout S     default wait for a graceful stop (default 10)\n"
 		"  --client-timeout S   close a client connection idle for S seconds, e.g. a\n"
 		"                       half-sent request (default 10)\n"
 		"  --routes             print the API's route table and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
-		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n");
+		"  --version            print the version and exit\n"
+		"Non-root clients see and control only their own VMs (uid from SO_PEERCRED).\n"
+		"Socket activation: started by systemd (bulkheadd.socket) or any supervisor that\n"
+		"sets LISTEN_FDS/LISTEN_PID, it serves the socket passed as fd 3 and ignores\n"
+		"--socket, --socket-mode and --socket-group (the socket unit sets them).\n"
+		"Logging goes to stderr; under systemd (JOURNAL_STREAM) each line carries its\n"
+		"syslog priority for the journal.\n");
 }
 
 static int bad(const char *msg)
@@ -117,7 +129,16 @@ static int default_vmm(char *buf, size_t len)
 	if (!slash)
 		return -1;
 	*slash = '\0';
-	return snprintf(buf, len, "%s/bulkhead", self) < (int)len ? 0 : -1;
+	if (snprintf(buf, len, "%s/bulkhead", self) >= (int)len)
+		return -1;
+#ifdef BULKHEAD_BINDIR
+	/* Installed: bulkheadd in sbin, bulkhead in bin (a build tree has both
+	 * side by side, and that copy wins there). */
+	if (access(buf, X_OK) < 0 &&
+	    snprintf(buf, len, "%s/bulkhead", BULKHEAD_BINDIR) >= (int)len)
+		return -1;
+#endif
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -134,18 +155,21 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
-	char vmm[PATH_MAX] = "", err[512];
+	char vmm[PATH_MAX] = "", err[512], activated[108];
 	unsigned mode = 0660, stop_timeout = 10, client_timeout = API_CONN_TIMEOUT_S;
 	struct api_server *srv;
 	struct daemon *d;
 	sigset_t set;
 	gid_t gid = 0;
+	bool act = false; /* socket-activated: the socket belongs to systemd */
 	int c, fd, sig, ret;
 
 	signal(SIGPIPE, SIG_IGN);
+	bh_log_detect_journal();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
 		switch (c) {
@@ -182,6 +206,7 @@ int main(int argc, char **argv)
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("bulkheadd %s\n", BULKHEAD_VERSION); return 0;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs a value", argv[optind - 1]);
 			return bad(err);
@@ -236,7 +261,13 @@ int main(int argc, char **argv)
 		return ret == -ENOMEM ? 1 : 2;
 	}
 	d->stop_timeout_s = stop_timeout;
-	fd = make_api_socket(sock, (mode_t)mode, gid, err, sizeof(err));
+	fd = dmn_listen_activated(activated, sizeof(activated), err, sizeof(err));
+	if (fd >= 0) {
+		act = true;
+		sock = activated[0] ? activated : "the socket-activated fd 3";
+	}
+	else if (fd == -ENOENT)
+		fd = make_api_socket(sock, (mode_t)mode, gid, err, sizeof(err));
 	if (fd < 0) {
 		bh_err("%s", err);
 		dmn_destroy(d);
@@ -256,15 +287,19 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	bh_info("serving on %s (mode %04o, gid %u), state in %s, VMM %s", sock, mode,
-		(unsigned)gid, state, vmm);
+	if (act)
+		bh_info("serving on %s (socket activation), state in %s, VMM %s", sock, state, vmm);
+	else
+		bh_info("serving on %s (mode %04o, gid %u), state in %s, VMM %s", sock, mode,
+			(unsigned)gid, state, vmm);
 	do {
 		if (sigwait(&set, &sig))
 			break;
 	} while (sig == SIGHUP); /* HUP: nothing to reload yet */
 	bh_info("signal %d: stopping the API; VMs keep running", sig);
 	api_server_stop(srv);
-	unlink(sock);
+	if (!act)
+		unlink(sock);
 	ret = 0;
 out:
 	{
