@@ -2,8 +2,9 @@
 # check.sh — everything `make check` runs, in order, with one summary line.
 #   1. build (hardened release build + ASan/UBSan build)
 #   2. unit tests under ASan+UBSan (meson test)
-#   3. CLI/bad-input tests against the ASan build (no KVM needed), and the
-#      daemon's API tests over its real socket (ASan build, no KVM needed)
+#   3. CLI/bad-input tests against the ASan build (no KVM needed), the
+#      daemon's API tests over its real socket (ASan build, no KVM needed),
+#      and the daemon against hostile stand-in VMMs and greedy users
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
 #      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
 #   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
@@ -71,6 +72,13 @@ add_counts "cli_errors" "$LOG"
 stage "daemon API tests (ASan build)"
 tests/e2e/daemon_api.sh build-san/bulkhead build-san/bulkheadd build-san/tests/guest 2>&1 | tee "$LOG"
 add_counts "daemon_api" "$LOG"
+
+stage "daemon against hostile VMMs and greedy users (ASan build, stand-in VMMs)"
+# Deadlines, per-VM cgroups made by the daemon, quarantine by the freezer,
+# fair shares, no leaks: tests/e2e/daemon_hostile.py (root: cgroups, uids).
+timeout -k 10 900 python3 tests/e2e/daemon_hostile.py build-san/bulkheadd tests/e2e/standin_vmm.py build-san/bulkhead \
+	2>&1 | tee "$LOG"
+add_counts "daemon_hostile" "$LOG"
 
 stage "sandbox tests (jail + seccomp per thread kind; no KVM needed)"
 tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe 2>&1 | tee "$LOG"

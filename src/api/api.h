@@ -5,7 +5,13 @@
  * per-connection memory and timeouts, body accumulation with a hard cap, the
  * caller's uid (SO_PEERCRED) and the dispatch through api_routes[].
  * routes.c holds the route table and the handlers.
- * Threads: one thread per connection (bounded by API_MAX_CONNECTIONS). */
+ * Threads: one thread per connection (bounded by API_MAX_CONNECTIONS).
+ *
+ * Fair shares (server.c): a non-root uid may hold at most lim.conns_per_uid
+ * connections and lim.follows_per_uid follow streams; lim.root_reserve of
+ * the connections are root's alone, so an admin can always get in. A
+ * connection over its share is answered 429 and closed at once, before any
+ * of its request is acted on. */
 #ifndef BH_API_H
 #define BH_API_H
 
@@ -18,14 +24,20 @@
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_CONNECTIONS 64
 #define API_CONN_TIMEOUT_S 10 /* default idle timeout (slow or half-sent requests) */
+/* A request must arrive whole within this many idle timeouts, however
+ * steadily it trickles in (a slow loris cannot hold a slot forever). */
+#define API_REQUEST_DEADLINE_FACTOR 3
 
 struct daemon;
 struct MHD_Connection;
 struct MHD_Response;
 struct json_object;
 
+struct api_server;
+
 struct api_req {
 	struct daemon *d;
+	struct api_server *srv;
 	struct MHD_Connection *conn;
 	uid_t uid;
 	const char *method;
@@ -55,10 +67,17 @@ extern const size_t api_nroutes;
  * Pure; any thread. */
 bool api_path_match(const char *pattern, const char *url, char *id, size_t idlen);
 
+/* The HTTP status for a daemon operation's result (0 or -errno): one table,
+ * status.c. Unknown errors are 500. Pure; any thread. */
+unsigned api_status_of(int err);
+
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
 
-struct api_server;
+/* A follow stream for r's caller: true if within their share (and counted),
+ * else false with a 429 reply set. Release once the stream ends. */
+bool api_follow_acquire(struct api_req *r);
+void api_follow_release(struct api_server *s, uid_t uid);
 
 /* Serve on `listen_fd` (bound, listening AF_UNIX stream socket; ownership
  * passes to the server). NULL with a message in err on failure. */

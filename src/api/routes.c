@@ -16,7 +16,9 @@
 
 #include "common/log.h"
 #include "ctl/ctl_proto.h"
+#include "config/config_json.h"
 #include "daemon/daemon.h"
+#include "daemon/procfs.h"
 
 #define CONSOLE_TAIL_DEFAULT (64 * 1024)
 #define CONSOLE_TAIL_MAX (1024 * 1024)
@@ -64,42 +66,28 @@ static bool qbool(struct api_req *r, const char *key, bool *out)
 	return true;
 }
 
-static int read_proc_usage(pid_t pid, double *cpu_s, uint64_t *rss)
+/* Inspect's control round-trip: short, it only refreshes counters. */
+#define INSPECT_CTL_MS 2000u
+
+/* The daemon's own copy of a VM's configuration (root's, written at create):
+ * still read with a size bound, like any file. NULL if unreadable. */
+static struct json_object *read_config(const char *path)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, stt = 0;
-	long tck = sysconf(_SC_CLK_TCK);
-	FILE *f;
+	char *buf = malloc(CONFIG_JSON_MAX + 1);
+	struct json_object *o = NULL;
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-	*cpu_s = 0;
-	*rss = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
+	if (fd >= 0 && buf)
+		n = read(fd, buf, CONFIG_JSON_MAX + 1);
+	if (fd >= 0)
+		close(fd);
+	if (n > 0 && n <= CONFIG_JSON_MAX) {
+		buf[n] = '\0';
+		o = json_tokener_parse(buf);
 	}
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) == 2 &&
-	    tck > 0)
-		*cpu_s = (double)(ut + stt) / (double)tck;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		unsigned long long kb;
-
-		if (sscanf(buf, "VmRSS: %llu kB", &kb) == 1) {
-			*rss = kb * 1024;
-			break;
-		}
-	}
-	fclose(f);
-	return 0;
+	free(buf);
+	return o;
 }
 
 static bool has_process(enum dvm_state s)
@@ -165,7 +153,7 @@ static void reply_vm(struct api_req *r, const char *id, unsigned status, const c
 
 	pthread_mutex_lock(&r->d->lock);
 	ret = dmn_lookup(r->d, r->uid, id, &v, err, sizeof(err));
-	if (ret == 200) {
+	if (ret == 0) {
 		r->json = vm_summary(v);
 		r->status = status;
 		if (note)
@@ -189,8 +177,8 @@ static void h_create(struct api_req *r)
 	int ret = dmn_create(r->d, r->uid, qarg(r, "name"), r->body, r->body_len, id, err,
 			     sizeof(err));
 
-	if (ret != 201) {
-		api_error(r, (unsigned)ret, "%s", err);
+	if (ret) {
+		api_error(r, api_status_of(ret), "%s", err);
 		return;
 	}
 	reply_vm(r, id, 201, "created");
@@ -201,21 +189,22 @@ static void h_inspect(struct api_req *r)
 	char path[PATH_MAX], err[300];
 	struct json_object *cfg, *usage;
 	enum dvm_state state;
-	bool busy;
+	bool busy, frozen;
 	pid_t pid;
 	struct dvm *v;
 	int ret;
 
 	pthread_mutex_lock(&r->d->lock);
 	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
-	if (ret != 200) {
+	if (ret) {
 		pthread_mutex_unlock(&r->d->lock);
-		api_error(r, (unsigned)ret, "%s", err);
+		api_error(r, api_status_of(ret), "%s", err);
 		return;
 	}
 	v->refs++; /* v stays alive while we talk to its VMM */
 	state = v->state;
 	busy = v->busy;
+	frozen = v->frozen;
 	pid = v->pid;
 	dvm_path(r->d, v, "config.json", path, sizeof(path));
 	pthread_mutex_unlock(&r->d->lock);
@@ -225,9 +214,11 @@ static void h_inspect(struct api_req *r)
 		double cpu;
 		uint64_t rss;
 
-		if (!busy && dvm_ctl(r->d, v, CTL_STATUS, 2000, NULL, err, sizeof(err)))
+		/* A frozen VM cannot answer: its counters are the last ones. */
+		if (!busy && !frozen &&
+		    dvm_ctl(r->d, v, CTL_STATUS, INSPECT_CTL_MS, NULL, err, sizeof(err)))
 			json_object_object_add(usage, "control_error", json_object_new_string(err));
-		if (read_proc_usage(pid, &cpu, &rss) == 0) {
+		if (proc_usage(pid, &cpu, &rss) == 0) {
 			char txt[32];
 
 			snprintf(txt, sizeof(txt), "%.2f", cpu); /* 3.06, not 3.0600000000000001 */
@@ -235,7 +226,7 @@ static void h_inspect(struct api_req *r)
 			json_object_object_add(usage, "rss_bytes", json_object_new_int64((int64_t)rss));
 		}
 	}
-	cfg = json_object_from_file(path);
+	cfg = read_config(path);
 
 	pthread_mutex_lock(&r->d->lock);
 	json_object_object_add(usage, "vcpu_exits", json_object_new_int64((int64_t)v->stats.exits));
@@ -244,6 +235,7 @@ static void h_inspect(struct api_req *r)
 			       json_object_new_int64((int64_t)v->stats.mmio_exits));
 	r->json = vm_summary(v);
 	json_object_object_add(r->json, "start_ms", json_object_new_int64((int64_t)v->start_ms));
+	json_object_object_add(r->json, "frozen", json_object_new_boolean(v->frozen));
 	json_object_object_add(r->json, "usage", usage);
 	json_object_object_add(r->json, "config", cfg);
 	v->refs--;
@@ -257,8 +249,8 @@ static void h_remove(struct api_req *r)
 	char err[300];
 	int ret = dmn_remove(r->d, r->uid, r->id, err, sizeof(err));
 
-	if (ret != 200) {
-		api_error(r, (unsigned)ret, "%s", err);
+	if (ret) {
+		api_error(r, api_status_of(ret), "%s", err);
 		return;
 	}
 	r->json = json_object_new_object();
@@ -267,31 +259,33 @@ static void h_remove(struct api_req *r)
 	r->status = 200;
 }
 
+/* Reply to an operation: its error, or the VM with `note` (an operation's
+ * own note in err, when it wrote one, says more). */
 static void finish(struct api_req *r, int ret, const char *err, const char *note)
 {
-	if (ret != 200)
-		api_error(r, (unsigned)ret, "%s", err);
+	if (ret)
+		api_error(r, api_status_of(ret), "%s", err);
 	else
-		reply_vm(r, r->id, 200, note);
+		reply_vm(r, r->id, 200, err[0] ? err : note);
 }
 
 static void h_start(struct api_req *r)
 {
-	char err[512];
+	char err[512] = "";
 
 	finish(r, dmn_start(r->d, r->uid, r->id, err, sizeof(err)), err, "started");
 }
 
 static void h_pause(struct api_req *r)
 {
-	char err[512];
+	char err[512] = "";
 
 	finish(r, dmn_pause(r->d, r->uid, r->id, err, sizeof(err)), err, "paused");
 }
 
 static void h_resume(struct api_req *r)
 {
-	char err[512];
+	char err[512] = "";
 
 	finish(r, dmn_resume(r->d, r->uid, r->id, err, sizeof(err)), err, "resumed");
 }
@@ -299,21 +293,21 @@ static void h_resume(struct api_req *r)
 static void h_stop(struct api_req *r)
 {
 	unsigned long long timeout = r->d->stop_timeout_s;
-	char err[512];
+	char err[512] = "";
 	int ret;
 
 	if (!qnum(r, "timeout", 0, 600, &timeout))
 		return;
 	ret = dmn_stop(r->d, r->uid, r->id, (unsigned)timeout, err, sizeof(err));
-	finish(r, ret, err, ret == 200 ? err : NULL); /* err says how: graceful, ... */
+	finish(r, ret, err, "stopped"); /* err says how: graceful, ... */
 }
 
 static void h_kill(struct api_req *r)
 {
-	char err[512];
+	char err[512] = "";
 	int ret = dmn_kill(r->d, r->uid, r->id, err, sizeof(err));
 
-	if (ret == 202) {
+	if (ret == -EINPROGRESS) {
 		reply_vm(r, r->id, 202, "kill signal sent");
 		return;
 	}
@@ -324,7 +318,7 @@ static void h_quarantine(struct api_req *r)
 {
 	struct json_tokener *tok = json_tokener_new_ex(4);
 	struct json_object *o = NULL, *reason = NULL;
-	char err[512];
+	char err[512] = "";
 	const char *why;
 	int ret;
 
@@ -373,6 +367,8 @@ static void h_quarantine(struct api_req *r)
 /* Console: tail, or tail + follow (streamed until the VM's process exits). */
 struct follow {
 	struct daemon *d;
+	struct api_server *srv;
+	uid_t uid;
 	char id[DVM_ID_LEN + 1];
 	int fd;
 	off_t off;
@@ -414,6 +410,7 @@ static void follow_free(void *cls)
 	struct follow *f = cls;
 
 	close(f->fd);
+	api_follow_release(f->srv, f->uid);
 	free(f);
 }
 
@@ -431,13 +428,13 @@ static void h_console(struct api_req *r)
 		return;
 	pthread_mutex_lock(&r->d->lock);
 	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
-	if (ret == 200) {
+	if (ret == 0) {
 		dvm_path(r->d, v, "console.log", path, sizeof(path));
 		memcpy(vid, v->id, sizeof(vid));
 	}
 	pthread_mutex_unlock(&r->d->lock);
-	if (ret != 200) {
-		api_error(r, (unsigned)ret, "%s", err);
+	if (ret) {
+		api_error(r, api_status_of(ret), "%s", err);
 		return;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -452,13 +449,21 @@ static void h_console(struct api_req *r)
 	}
 	start = st.st_size > (off_t)tail ? st.st_size - (off_t)tail : 0;
 	if (follow) {
-		struct follow *f = calloc(1, sizeof(*f));
+		struct follow *f;
 
+		if (!api_follow_acquire(r)) {
+			close(fd);
+			return;
+		}
+		f = calloc(1, sizeof(*f));
 		if (!f) {
 			close(fd);
+			api_follow_release(r->srv, r->uid);
 			api_error(r, 503, "out of memory");
 			return;
 		}
+		f->srv = r->srv;
+		f->uid = r->uid;
 		f->d = r->d;
 		memcpy(f->id, vid, sizeof(f->id));
 		f->fd = fd;
@@ -494,17 +499,45 @@ static void h_console(struct api_req *r)
 	r->status = 200;
 }
 
+/* Is there an event after `since` that uid may see? (d->lock held) */
+static bool have_event(const struct daemon *d, uid_t uid, uint64_t since)
+{
+	uint64_t first = d->event_seq > DMN_EVENTS ? d->event_seq - DMN_EVENTS + 1 : 1;
+
+	for (uint64_t s = since + 1 > first ? since + 1 : first; s <= d->event_seq; s++) {
+		const struct dmn_event *e = &d->events[(s - 1) % DMN_EVENTS];
+
+		if (uid == 0 || (e->owner == uid && e->vm[0]))
+			return true;
+	}
+	return false;
+}
+
+/* Events after `since`; with wait=S, a long poll: the reply comes as soon as
+ * there is one (or after S seconds, empty). A waiting poll is one of the
+ * caller's follow streams. */
 static void h_events(struct api_req *r)
 {
-	unsigned long long since = 0;
+	unsigned long long since = 0, wait = 0;
 	struct json_object *arr;
 	struct daemon *d = r->d;
 	uint64_t first;
 
-	if (!qnum(r, "since", 0, UINT64_MAX / 2, &since))
+	if (!qnum(r, "since", 0, UINT64_MAX / 2, &since) || !qnum(r, "wait", 0, 60, &wait))
+		return;
+	if (wait && !api_follow_acquire(r))
 		return;
 	arr = json_object_new_array();
 	pthread_mutex_lock(&d->lock);
+	if (wait) {
+		struct timespec dl;
+
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += (time_t)wait;
+		while (!have_event(d, r->uid, since))
+			if (pthread_cond_timedwait(&d->cond, &d->lock, &dl) == ETIMEDOUT)
+				break;
+	}
 	first = d->event_seq > DMN_EVENTS ? d->event_seq - DMN_EVENTS + 1 : 1;
 	for (uint64_t s = since + 1 > first ? since + 1 : first; s <= d->event_seq; s++) {
 		const struct dmn_event *e = &d->events[(s - 1) % DMN_EVENTS];
@@ -523,6 +556,8 @@ static void h_events(struct api_req *r)
 	r->json = json_object_new_object();
 	json_object_object_add(r->json, "last", json_object_new_int64((int64_t)d->event_seq));
 	pthread_mutex_unlock(&d->lock);
+	if (wait)
+		api_follow_release(r->srv, r->uid);
 	json_object_object_add(r->json, "events", arr);
 	r->status = 200;
 }
@@ -558,7 +593,7 @@ static void h_metrics(struct api_req *r)
 	OUT("# HELP bulkhead_api_requests_total API requests served.\n"
 	    "# TYPE bulkhead_api_requests_total counter\nbulkhead_api_requests_total %llu\n",
 	    (unsigned long long)d->requests);
-	OUT("# HELP bulkhead_api_refusals_total Requests refused with 403.\n"
+	OUT("# HELP bulkhead_api_refusals_total Requests refused for a fair-share cap (429).\n"
 	    "# TYPE bulkhead_api_refusals_total counter\nbulkhead_api_refusals_total %llu\n",
 	    (unsigned long long)d->refusals);
 	OUT("# HELP bulkhead_events_total Events recorded.\n"
@@ -579,8 +614,9 @@ static void h_metrics(struct api_req *r)
 
 		if (!dvm_visible(v, r->uid))
 			continue;
-		if (up)
-			read_proc_usage(v->pid, &cpu, &rss);
+		if (up && proc_usage(v->pid, &cpu, &rss)) {
+			/* gone meanwhile: reported as 0 */
+		}
 		OUT("bulkhead_vm_up{vm=\"%s\",name=\"%s\"} %d\n", v->id, v->name, up);
 		OUT("bulkhead_vm_vcpus{vm=\"%s\",name=\"%s\"} %u\n", v->id, v->name, v->ncpus);
 		OUT("bulkhead_vm_cpu_seconds_total{vm=\"%s\",name=\"%s\"} %.2f\n", v->id, v->name, cpu);
@@ -613,7 +649,7 @@ static const char *const q_none[] = { NULL };
 static const char *const q_create[] = { "name", NULL };
 static const char *const q_stop[] = { "timeout", NULL };
 static const char *const q_console[] = { "tail", "follow", NULL };
-static const char *const q_events[] = { "since", NULL };
+static const char *const q_events[] = { "since", "wait", NULL };
 
 /* THE route table. Keep api/openapi.yaml in step (a test compares them). */
 const struct api_route api_routes[] = {

@@ -1,18 +1,25 @@
 /* server.c — libmicrohttpd glue; see api.h. Everything a client sends is
  * bounded before it is parsed: headers and the connection's buffers by
  * MHD_OPTION_CONNECTION_MEMORY_LIMIT, the body by API_MAX_BODY (checked
- * against Content-Length first, then while it arrives), slow or half-sent
- * requests by MHD_OPTION_CONNECTION_TIMEOUT, many clients by
- * MHD_OPTION_CONNECTION_LIMIT. */
+ * against Content-Length first, then while it arrives), idle or half-sent
+ * requests by MHD_OPTION_CONNECTION_TIMEOUT, requests that trickle in by an
+ * overall deadline (a watchdog shuts such a connection down), many clients
+ * by MHD_OPTION_CONNECTION_LIMIT and, per uid, by the fair-share caps (api.h),
+ * counted from SO_PEERCRED when the connection starts. */
 #include "api/api.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -21,10 +28,40 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 
+/* One client connection (MHD's socket context). */
+struct conn {
+	struct conn *next;
+	uid_t uid;
+	int fd;                 /* our dup of the socket: the watchdog's handle */
+	uint64_t since_ns;      /* waiting for a request since */
+	bool in_request;        /* a request is (or may be) arriving */
+	bool refused;           /* over a cap or past the deadline: never served */
+};
+
+struct follow_use {
+	uid_t uid;
+	unsigned n;
+};
+
 struct api_server {
 	struct MHD_Daemon *mhd;
 	struct daemon *d;
+	pthread_mutex_t lock;   /* conns, follows */
+	struct conn *conns;
+	struct follow_use follows[API_MAX_CONNECTIONS];
+	unsigned idle_s;
+	int stop_fd;            /* eventfd: stop the watchdog */
+	pthread_t watchdog;
+	bool watchdog_started;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* Per-request state, allocated on the first callback. */
 struct req_state {
@@ -124,8 +161,8 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, const char *url,
 				const char *method, struct req_state *st)
 {
-	struct api_req r = { .d = s->d, .conn = c, .uid = st->uid, .method = method, .url = url,
-			     .body = st->body ? st->body : "", .body_len = st->len };
+	struct api_req r = { .d = s->d, .srv = s, .conn = c, .uid = st->uid, .method = method,
+			     .url = url, .body = st->body ? st->body : "", .body_len = st->len };
 	const struct api_route *path_match = NULL;
 	char allow[128] = "";
 	enum MHD_Result ret;
@@ -200,10 +237,33 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
 		json_object_put(r.json);
 	pthread_mutex_lock(&s->d->lock);
 	s->d->requests++;
-	if (r.status == 403)
+	if (r.status == 429)
 		s->d->refusals++;
 	pthread_mutex_unlock(&s->d->lock);
 	return ret;
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The request has arrived whole (or not): the deadline stops or restarts. */
+static bool request_arrived(struct api_server *s, struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+	bool ok = true;
+
+	pthread_mutex_lock(&s->lock);
+	if (k) {
+		k->in_request = false;
+		ok = !k->refused;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -267,6 +327,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (!request_arrived(s, c))
+		return MHD_NO; /* refused or past its deadline: never acted on */
 	if (st->too_big) {
 		char msg[120];
 
@@ -282,14 +344,174 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct req_state *st = *con_cls;
 
-	(void)cls;
-	(void)c;
+	struct api_server *s = cls;
+	struct conn *k = conn_of(c);
+
 	(void)toe;
 	if (st) {
 		free(st->body);
 		free(st);
 	}
 	*con_cls = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (k) { /* keep-alive: the next request has its own deadline */
+		k->in_request = true;
+		k->since_ns = mono_ns();
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Over a cap: answer 429 without reading anything, and end the connection. */
+static void refuse(int fd, const char *why)
+{
+	char body[300], msg[512];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"code\":429,\"error\":\"%s\"}\n", why);
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+		     "Connection: close\r\nContent-Length: %d\r\n\r\n%s",
+		     n, body);
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* the client is not reading: it gets the close alone */
+	}
+	shutdown(fd, SHUT_RDWR);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_server *s = cls;
+	const struct dmn_limits *lim = &s->d->lim;
+	struct conn *k = *socket_context, **pp;
+	char why[160] = "";
+	unsigned mine = 0, nonroot = 0;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!k)
+			return;
+		pthread_mutex_lock(&s->lock);
+		for (pp = &s->conns; *pp && *pp != k; pp = &(*pp)->next)
+			;
+		if (*pp)
+			*pp = k->next;
+		pthread_mutex_unlock(&s->lock);
+		close(k->fd);
+		free(k);
+		*socket_context = NULL;
+		return;
+	}
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		k->fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		if (k->fd < 0 || getsockopt(k->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+			if (k->fd >= 0)
+				close(k->fd);
+			free(k);
+			return; /* on_request refuses it: no peer credentials */
+		}
+		k->uid = cr.uid;
+	}
+	k->since_ns = mono_ns();
+	k->in_request = true;
+	pthread_mutex_lock(&s->lock);
+	for (struct conn *o = s->conns; o; o = o->next) {
+		if (o->refused || o->uid == 0)
+			continue;
+		nonroot++;
+		mine += o->uid == k->uid;
+	}
+	if (k->uid != 0 && mine >= lim->conns_per_uid)
+		snprintf(why, sizeof(why), "uid %u already has %u connections to the daemon, the most "
+			 "one user may have", (unsigned)k->uid, mine);
+	else if (k->uid != 0 && nonroot + lim->root_reserve >= API_MAX_CONNECTIONS)
+		snprintf(why, sizeof(why), "the daemon is serving as many users' connections as it "
+			 "can (the rest are kept for root)");
+	if (why[0]) {
+		k->refused = true;
+		refuse(k->fd, why);
+	}
+	k->next = s->conns;
+	s->conns = k;
+	pthread_mutex_unlock(&s->lock);
+	*socket_context = k;
+	if (why[0]) {
+		pthread_mutex_lock(&s->d->lock);
+		s->d->refusals++;
+		pthread_mutex_unlock(&s->d->lock);
+		bh_dbg("api: refused a connection of uid %u: %s", (unsigned)k->uid, why);
+	}
+}
+
+/* Shut down connections whose request has not arrived whole in time. */
+static void *watchdog(void *arg)
+{
+	struct api_server *s = arg;
+	uint64_t limit = (uint64_t)s->idle_s * API_REQUEST_DEADLINE_FACTOR * 1000000000ull;
+
+	for (;;) {
+		struct pollfd p = { .fd = s->stop_fd, .events = POLLIN };
+		uint64_t now;
+
+		if (poll(&p, 1, 500) > 0)
+			return NULL;
+		now = mono_ns();
+		pthread_mutex_lock(&s->lock);
+		for (struct conn *k = s->conns; k; k = k->next)
+			if (k->in_request && !k->refused && now - k->since_ns > limit) {
+				k->refused = true;
+				shutdown(k->fd, SHUT_RDWR);
+				bh_dbg("api: a request of uid %u took longer than %llu s: closed",
+				       (unsigned)k->uid, (unsigned long long)(limit / 1000000000ull));
+			}
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+bool api_follow_acquire(struct api_req *r)
+{
+	struct api_server *s = r->srv;
+	struct follow_use *u = NULL, *free_slot = NULL;
+	bool ok = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(s->follows); i++) {
+		if (s->follows[i].n && s->follows[i].uid == r->uid)
+			u = &s->follows[i];
+		else if (!s->follows[i].n && !free_slot)
+			free_slot = &s->follows[i];
+	}
+	if (!u && free_slot) {
+		u = free_slot;
+		u->uid = r->uid;
+	}
+	if (u && (r->uid == 0 || u->n < s->d->lim.follows_per_uid)) {
+		u->n++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ok)
+		api_error(r, 429, "uid %u already follows %u streams, the most one user may",
+			  (unsigned)r->uid, s->d->lim.follows_per_uid);
+	return ok;
+}
+
+void api_follow_release(struct api_server *s, uid_t uid)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(s->follows); i++)
+		if (s->follows[i].n && s->follows[i].uid == uid) {
+			s->follows[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) BH_PRINTF(2, 0);
@@ -314,6 +536,19 @@ struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned id
 		return NULL;
 	}
 	s->d = d;
+	s->idle_s = idle_timeout_s;
+	pthread_mutex_init(&s->lock, NULL);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (s->stop_fd < 0 || pthread_create(&s->watchdog, NULL, watchdog, s)) {
+		snprintf(err, errlen, "cannot start the API watchdog");
+		if (s->stop_fd >= 0)
+			close(s->stop_fd);
+		pthread_mutex_destroy(&s->lock);
+		close(listen_fd);
+		free(s);
+		return NULL;
+	}
+	s->watchdog_started = true;
 	s->mhd = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			MHD_USE_ERROR_LOG,
@@ -325,11 +560,13 @@ struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned id
 		MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_s,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_END);
 	if (!s->mhd) {
 		snprintf(err, errlen, "libmicrohttpd refused to start on the socket");
 		close(listen_fd);
-		free(s);
+		s->mhd = NULL;
+		api_server_stop(s);
 		return NULL;
 	}
 	return s;
@@ -337,8 +574,18 @@ struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned id
 
 void api_server_stop(struct api_server *s)
 {
+	uint64_t one = 1;
+
 	if (!s)
 		return;
-	MHD_stop_daemon(s->mhd);
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd);
+	if (s->watchdog_started) {
+		if (write(s->stop_fd, &one, sizeof(one)) < 0) {
+		}
+		pthread_join(s->watchdog, NULL);
+	}
+	close(s->stop_fd);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -19,6 +19,7 @@
 #include "config/args.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/usock.h"
 #include "daemon/listen.h"
 
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
@@ -44,7 +45,17 @@ static void usage(FILE *out)
 		"                       bulkheadd, else the installed one)\n"
 		"  --stop-timeout S     default wait for a graceful stop (default 10)\n"
 		"  --client-timeout S   close a client connection idle for S seconds, e.g. a\n"
-		"                       half-sent request (default 10)\n"
+		"                       half-sent request (default 10); a request must arrive\n"
+		"                       whole within 3 x S however it trickles in\n"
+		"  --control-timeout MS one control request to a VMM, connect included (5000)\n"
+		"Fair shares (root is exempt; 8 API connections are kept for root):\n"
+		"  --max-vms-per-user N        VMs one user may have (default 32)\n"
+		"  --max-mem-per-user SIZE     their total guest memory (default 64G)\n"
+		"  --max-conns-per-user N      concurrent API connections (default 16)\n"
+		"  --max-follows-per-user N    concurrent console/event follow streams (default 4)\n"
+		"Caps on what a VM writes:\n"
+		"  --console-max SIZE   largest console log a VM may have (default 64M)\n"
+		"  --vmm-log-max SIZE   bytes of a VMM's own output kept in vmm.log (default 1M)\n"
 		"  --routes             print the API's route table and exit\n"
 		"  -v, --verbose / -q, --quiet\n"
 		"  --version            print the version and exit\n"
@@ -65,16 +76,14 @@ static int bad(const char *msg)
 /* Bind the API socket; refuse if another daemon answers there. */
 static int make_api_socket(const char *path, mode_t mode, gid_t gid, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(dir)) {
 		snprintf(err, errlen, "--socket %.100s: path too long for a unix socket", path);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	memcpy(dir, path, strlen(path) + 1);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -84,33 +93,19 @@ static int make_api_socket(const char *path, mode_t mode, gid_t gid, char *err, 
 			return -errno;
 		}
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	fd = usock_connect(path, SOCK_STREAM, dmn_now_ns() + 1000000000ull);
+	if (fd >= 0) {
 		close(fd);
 		snprintf(err, errlen, "--socket %.100s: another daemon is serving there", path);
 		return -EADDRINUSE;
 	}
-	close(fd);
-	unlink(path); /* stale socket of a dead daemon */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	mode_t old = umask(0177); /* no window where others could connect */
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-
-	umask(old);
-	if (r < 0 || chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0 ||
-	    listen(fd, 64) < 0) {
-		int e = errno;
+	fd = usock_listen(path, SOCK_STREAM, 0600, 64);
+	if (fd < 0 || chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0) {
+		int e = fd < 0 ? -fd : errno;
 
 		snprintf(err, errlen, "--socket %.100s: %s", path, strerror(e));
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -e;
 	}
 	return fd;
@@ -141,6 +136,9 @@ static int default_vmm(char *buf, size_t len)
 	return 0;
 }
 
+/* Long options without a short form. */
+enum { O_CTL_TIMEOUT = 256, O_VMS, O_MEM, O_CONNS, O_FOLLOWS, O_CONSOLE_MAX, O_VMM_LOG_MAX };
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -151,6 +149,13 @@ int main(int argc, char **argv)
 		{ "vmm", required_argument, NULL, 'x' },
 		{ "stop-timeout", required_argument, NULL, 't' },
 		{ "client-timeout", required_argument, NULL, 'c' },
+		{ "control-timeout", required_argument, NULL, O_CTL_TIMEOUT },
+		{ "max-vms-per-user", required_argument, NULL, O_VMS },
+		{ "max-mem-per-user", required_argument, NULL, O_MEM },
+		{ "max-conns-per-user", required_argument, NULL, O_CONNS },
+		{ "max-follows-per-user", required_argument, NULL, O_FOLLOWS },
+		{ "console-max", required_argument, NULL, O_CONSOLE_MAX },
+		{ "vmm-log-max", required_argument, NULL, O_VMM_LOG_MAX },
 		{ "routes", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -161,6 +166,7 @@ int main(int argc, char **argv)
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
 	char vmm[PATH_MAX] = "", err[512], activated[108];
 	unsigned mode = 0660, stop_timeout = 10, client_timeout = API_CONN_TIMEOUT_S;
+	struct dmn_limits lim;
 	struct api_server *srv;
 	struct daemon *d;
 	sigset_t set;
@@ -169,6 +175,7 @@ int main(int argc, char **argv)
 	int c, fd, sig, ret;
 
 	signal(SIGPIPE, SIG_IGN);
+	dmn_limits_default(&lim);
 	bh_log_detect_journal();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
@@ -197,6 +204,45 @@ int main(int argc, char **argv)
 		case 'c':
 			if (args_parse_uint("--client-timeout", optarg, 1, 3600, &client_timeout, err,
 					    sizeof(err)))
+				return bad(err);
+			break;
+		case O_CTL_TIMEOUT:
+			if (args_parse_uint("--control-timeout", optarg, 100, 600000,
+					    &lim.ctl_timeout_ms, err, sizeof(err)))
+				return bad(err);
+			break;
+		case O_VMS:
+			if (args_parse_uint("--max-vms-per-user", optarg, 0, DMN_MAX_VMS,
+					    &lim.vms_per_uid, err, sizeof(err)))
+				return bad(err);
+			break;
+		case O_CONNS:
+			if (args_parse_uint("--max-conns-per-user", optarg, 1,
+					    API_MAX_CONNECTIONS - 8, &lim.conns_per_uid, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case O_FOLLOWS:
+			if (args_parse_uint("--max-follows-per-user", optarg, 0,
+					    API_MAX_CONNECTIONS, &lim.follows_per_uid, err,
+					    sizeof(err)))
+				return bad(err);
+			break;
+		case O_MEM:
+			if (args_parse_size("--max-mem-per-user", optarg, 1ULL << 20,
+					    &lim.mem_per_uid, err, sizeof(err)))
+				return bad(err);
+			break;
+		case O_CONSOLE_MAX:
+			if (args_parse_size("--console-max", optarg, 1ULL << 20, &lim.console_max,
+					    err, sizeof(err)))
+				return bad(err);
+			if (lim.console_max < 4096)
+				return bad("--console-max: at least 4K");
+			break;
+		case O_VMM_LOG_MAX:
+			if (args_parse_size("--vmm-log-max", optarg, 1ULL << 20, &lim.vmm_log_max,
+					    err, sizeof(err)))
 				return bad(err);
 			break;
 		case 'r':
@@ -261,6 +307,7 @@ int main(int argc, char **argv)
 		return ret == -ENOMEM ? 1 : 2;
 	}
 	d->stop_timeout_s = stop_timeout;
+	d->lim = lim;
 	fd = dmn_listen_activated(activated, sizeof(activated), err, sizeof(err));
 	if (fd >= 0) {
 		act = true;
@@ -305,6 +352,8 @@ out:
 	{
 		uint64_t one = 1;
 
+		if (d->refresh_started) /* each of its round-trips has a deadline */
+			pthread_join(d->refresh_thread, NULL);
 		if (write(d->wake_fd, &one, sizeof(one)) < 0) {
 		}
 		if (d->sup_started)

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <stddef.h>
 
@@ -285,6 +286,53 @@ static void print_kv(const char *prefix, json_object *o)
 	}
 }
 
+/* Print the events of one GET /v1/events reply; *last = its "last". */
+static void print_events(struct client *c, long long *last)
+{
+	json_object *o = parse_reply(c), *arr;
+
+	if (!o)
+		return;
+	if (c->json) {
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	} else if (json_object_object_get_ex(o, "events", &arr)) {
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *e = json_object_array_get_idx(arr, i);
+			time_t t = (time_t)iget(e, "time");
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("%lld %s %-8s %-12s %s\n", iget(e, "seq"), when,
+			       sget(e, "vm")[0] ? sget(e, "vm") : "-", sget(e, "type"), sget(e, "detail"));
+		}
+	}
+	fflush(stdout);
+	*last = iget(o, "last");
+	json_object_put(o);
+}
+
+/* `bulkhead events [-f]`: the events the daemon lets us see; with -f, long
+ * polls (GET /v1/events?since=LAST&wait=30) until interrupted or refused. */
+static int events(struct client *c, bool follow)
+{
+	long long last = 0;
+	char path[128];
+	int ret;
+
+	if ((ret = outcome(c, call(c, "GET", "/v1/events", NULL, 0))))
+		return ret;
+	print_events(c, &last);
+	while (follow) {
+		snprintf(path, sizeof(path), "/v1/events?since=%lld&wait=30", last);
+		if ((ret = outcome(c, call(c, "GET", path, NULL, 0))))
+			return ret;
+		print_events(c, &last);
+	}
+	return BH_EXIT_OK;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -295,6 +343,8 @@ static void usage(FILE *out)
 		"  stop ID [--timeout S]                Ctrl-Alt-Del, then SIGTERM, then SIGKILL\n"
 		"  logs ID [--tail BYTES] [-f]          console output (-f: follow)\n"
 		"  quarantine ID --reason TEXT          pause and cut off all device I/O\n"
+		"  events [-f]                          the daemon's events about your VMs\n"
+		"                                       (-f: keep following, by long polls)\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
 		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
 }
@@ -374,7 +424,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			return BH_EXIT_CONFIG;
 		}
 	}
-	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create");
+	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create") && strcmp(cmd, "events");
 
 	if (needs_id && optind < argc)
 		id = argv[optind++];
@@ -390,7 +440,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 	}
 	if ((!!config != !strcmp(cmd, "create")) || (name && strcmp(cmd, "create")) ||
 	    (start && strcmp(cmd, "create")) || (timeout && strcmp(cmd, "stop")) ||
-	    ((tail || follow) && strcmp(cmd, "logs")) || (!!reason != !strcmp(cmd, "quarantine"))) {
+	    (tail && strcmp(cmd, "logs")) || (follow && strcmp(cmd, "logs") && strcmp(cmd, "events")) ||
+	    (!!reason != !strcmp(cmd, "quarantine"))) {
 		fprintf(stderr, "bulkhead %s: wrong options for this command\n", cmd);
 		usage(stderr);
 		return BH_EXIT_CONFIG;
@@ -439,6 +490,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 					printf("%s\n", vid);
 			}
 		}
+	} else if (!strcmp(cmd, "events")) {
+		ret = events(&c, follow);
 	} else if (!strcmp(cmd, "inspect")) {
 		snprintf(path, sizeof(path), "/v1/vms/%s", id);
 		if (!(ret = outcome(&c, call(&c, "GET", path, NULL, 0)))) {

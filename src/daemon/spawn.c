@@ -1,62 +1,34 @@
-/* spawn.c — VMM processes: spawn, supervise (pidfd), control, re-attach.
+/* spawn.c — VMM processes: spawn (into the VM's cgroup, as its owner),
+ * supervise (pidfd + stderr pipe), re-attach after a daemon restart.
  * See daemon.h for the locking rules. */
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config_json.h"
 #include "common/log.h"
 #include "ctl/ctl_proto.h"
+#include "daemon/procfs.h"
+#include "daemon/usock.h"
 
-#define START_TIMEOUT_MS 60000u /* spawn -> first control reply (kernel load) */
-#define CTL_TIMEOUT_MS 5000u
-#define EXIT_WAIT_S 5u
+/* ---- waiting (d->lock held) ---- */
 
-uint64_t proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* comm may contain spaces and parentheses */
-	if (!p)
-		return 0;
-	/* fields after comm: state(3) ... starttime(22) = the 20th after ')' */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-			  "%*d %*d %llu",
-		   &st) != 1)
-		return 0;
-	return st;
-}
-
-/* Wait (d->lock held) until v leaves `state` or `secs` pass. */
-static void wait_state_change(struct daemon *d, struct dvm *v, enum dvm_state state,
-			      unsigned secs)
+void dvm_wait_state_change(struct daemon *d, struct dvm *v, enum dvm_state state, unsigned secs)
 {
 	struct timespec dl;
 
@@ -67,7 +39,7 @@ static void wait_state_change(struct daemon *d, struct dvm *v, enum dvm_state st
 			break;
 }
 
-static void wait_exited(struct daemon *d, struct dvm *v, unsigned secs)
+void dvm_wait_exited(struct daemon *d, struct dvm *v, unsigned secs)
 {
 	struct timespec dl;
 
@@ -78,103 +50,57 @@ static void wait_exited(struct daemon *d, struct dvm *v, unsigned secs)
 			break;
 }
 
-/* ---- control channel ---- */
+/* ---- the VMM's stderr: pipe -> vmm.log, at most lim.vmm_log_max bytes ---- */
 
-static int ctl_connect(struct daemon *d, struct dvm *v)
+static void close_log(struct daemon *d, struct dvm *v)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char path[PATH_MAX];
-	int fd;
-
-	dvm_path(d, v, "ctl.sock", path, sizeof(path));
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
+	if (v->log_pipe >= 0) {
+		epoll_ctl(d->sup_ep, EPOLL_CTL_DEL, v->log_pipe, NULL);
+		close(v->log_pipe);
 	}
-	return fd;
+	if (v->log_out >= 0)
+		close(v->log_out);
+	v->log_pipe = v->log_out = -1;
 }
 
-static uint64_t deadline_in(unsigned ms)
+/* Move what the pipe holds into vmm.log (d->lock held; never blocks). */
+static void drain_log(struct daemon *d, struct dvm *v)
 {
-	struct timespec now;
+	char buf[4096];
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec +
-	       (uint64_t)ms * 1000000u;
+	for (int i = 0; v->log_pipe >= 0 && i < 64; i++) {
+		ssize_t n = read(v->log_pipe, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) { /* EOF: every writer is gone */
+			if (v->log_dropped && v->log_out >= 0) {
+				char note[96];
+				int l = snprintf(note, sizeof(note),
+						 "bulkheadd: %llu more bytes of VMM output dropped\n",
+						 (unsigned long long)v->log_dropped);
+
+				if (write(v->log_out, note, (size_t)l) < 0) {
+				}
+			}
+			close_log(d, v);
+			return;
+		}
+		{
+			uint64_t room = v->log_bytes < d->lim.vmm_log_max
+						? d->lim.vmm_log_max - v->log_bytes
+						: 0;
+			size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
+
+			if (keep && v->log_out >= 0 && write(v->log_out, buf, keep) < 0)
+				keep = 0;
+			v->log_bytes += keep;
+			v->log_dropped += (uint64_t)n - keep;
+		}
+	}
 }
-
-int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
-	    uint32_t *state_out, char *err, size_t errlen)
-{
-	uint64_t deadline = deadline_in(timeout_ms);
-	struct ctl_msg req, rep;
-	struct ctl_status st;
-	char why[192];
-	int ret;
-
-	pthread_mutex_lock(&v->ctl_lock);
-	if (v->ctl_fd < 0) {
-		ret = ctl_connect(d, v);
-		if (ret < 0) {
-			snprintf(err, errlen, "VM %s: cannot reach its VMM: %s", v->id,
-				 strerror(-ret));
-			goto out;
-		}
-		v->ctl_fd = ret;
-	}
-	ctl_msg_request(&req, (enum ctl_type)type, ++v->ctl_seq);
-	if ((ret = ctl_send_msg(v->ctl_fd, &req, deadline, why, sizeof(why)))) {
-		snprintf(err, errlen, "VM %s: its VMM is gone: %s", v->id, why);
-		goto drop;
-	}
-	for (;;) {
-		ret = ctl_recv_msg(v->ctl_fd, true, &rep, deadline, why, sizeof(why));
-		if (ret == -ETIMEDOUT) {
-			snprintf(err, errlen, "VM %s: its VMM did not answer '%s' within %u ms", v->id,
-				 ctl_type_name(type), timeout_ms);
-			goto drop;
-		}
-		if (ret == -EPROTO) {
-			/* A malformed reply: nothing after it on this connection
-			 * can be trusted to line up with our requests. */
-			snprintf(err, errlen, "VM %s: bad control reply: %s", v->id, why);
-			goto drop;
-		}
-		if (ret) {
-			snprintf(err, errlen, "VM %s: its VMM exited (%s)", v->id, why);
-			goto drop;
-		}
-		if (rep.hdr.seq == req.hdr.seq && (rep.hdr.type & ~CTL_REPLY) == type)
-			break; /* else a stale reply to a timed-out request: skip it */
-	}
-	ctl_msg_status(&rep, &st);
-	v->stats.exits = st.exits;
-	v->stats.io_exits = st.io_exits;
-	v->stats.mmio_exits = st.mmio_exits;
-	if (state_out)
-		*state_out = st.state;
-	ret = rep.hdr.status;
-	if (ret)
-		snprintf(err, errlen, "VM %s: the VMM refused '%s': %s", v->id, ctl_type_name(type),
-			 strerror(-ret));
-	goto out;
-drop:
-	close(v->ctl_fd);
-	v->ctl_fd = -1;
-out:
-	pthread_mutex_unlock(&v->ctl_lock);
-	return ret;
-}
-
-/* ---- supervision ---- */
 
 static void last_log_line(struct daemon *d, struct dvm *v, char *out, size_t len)
 {
@@ -190,21 +116,20 @@ static void last_log_line(struct daemon *d, struct dvm *v, char *out, size_t len
 		return;
 	size = lseek(fd, 0, SEEK_END);
 	if (size > 0)
-		n = pread(fd, buf, sizeof(buf) - 1, size > (off_t)sizeof(buf) - 1
-							   ? size - (off_t)sizeof(buf) + 1
-							   : 0);
+		n = pread(fd, buf, sizeof(buf) - 1,
+			  size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0);
 	close(fd);
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	char *line = strrchr(buf, '\n');
-
-	line = line ? line + 1 : buf;
 	{
-		size_t l = strnlen(line, len - 1);
+		char *line = strrchr(buf, '\n');
+		size_t l;
 
+		line = line ? line + 1 : buf;
+		l = strnlen(line, len - 1);
 		memcpy(out, line, l);
 		out[l] = '\0';
 	}
@@ -212,6 +137,8 @@ static void last_log_line(struct daemon *d, struct dvm *v, char *out, size_t len
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
 			*p = '?';
 }
+
+/* ---- supervision ---- */
 
 static void classify_exit(struct dvm *v, const siginfo_t *si, bool known)
 {
@@ -239,15 +166,37 @@ static void classify_exit(struct dvm *v, const siginfo_t *si, bool known)
 	}
 }
 
-/* The VMM of v is gone (d->lock held). `known`: si is valid. */
-static void mark_exited(struct daemon *d, struct dvm *v, const siginfo_t *si, bool known,
-			const char *why)
+/* Empty and remove v's cgroup; true when it is gone (d->lock held). */
+static bool reap_cgroup(struct daemon *d, struct dvm *v)
+{
+	int r;
+
+	if (!v->cgroup)
+		return true;
+	dcg_vm_kill(&d->cg, v->id); /* what is left of the VM: its VM process */
+	r = dcg_vm_remove(&d->cg, v->id);
+	if (r == 0) {
+		v->cgroup = v->cgroup_pending = false;
+		return true;
+	}
+	if (r != -EBUSY) {
+		bh_warn("VM %s: cannot remove its cgroup: %s", v->id, strerror(-r));
+		v->cgroup = v->cgroup_pending = false;
+		return true;
+	}
+	v->cgroup_pending = true; /* retried by the supervisor */
+	return false;
+}
+
+void dvm_mark_exited(struct daemon *d, struct dvm *v, const siginfo_t *si, bool known,
+		     const char *why)
 {
 	if (v->pidfd >= 0) {
 		epoll_ctl(d->sup_ep, EPOLL_CTL_DEL, v->pidfd, NULL);
 		close(v->pidfd);
 	}
 	v->pidfd = -1;
+	drain_log(d, v);
 	classify_exit(v, si, known);
 	if (why)
 		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", why);
@@ -256,6 +205,8 @@ static void mark_exited(struct daemon *d, struct dvm *v, const siginfo_t *si, bo
 	v->state = DVM_EXITED;
 	v->pid = 0;
 	v->pid_start = 0;
+	v->frozen = false;
+	reap_cgroup(d, v);
 	/* The channel is dead; close it unless a request is using it (that
 	 * request sees EOF and closes it itself). */
 	if (pthread_mutex_trylock(&v->ctl_lock) == 0) {
@@ -280,9 +231,10 @@ static void *supervisor(void *arg)
 {
 	struct daemon *d = arg;
 	struct epoll_event ev[16];
+	int timeout = -1;
 
 	for (;;) {
-		int n = epoll_wait(d->sup_ep, ev, 16, -1);
+		int n = epoll_wait(d->sup_ep, ev, 16, timeout);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -292,7 +244,8 @@ static void *supervisor(void *arg)
 		}
 		pthread_mutex_lock(&d->lock);
 		for (int i = 0; i < n; i++) {
-			struct dvm *v = ev[i].data.ptr;
+			struct dvm_watch *w = ev[i].data.ptr;
+			struct dvm *v = w ? w->v : NULL;
 			siginfo_t si;
 			bool known;
 
@@ -300,49 +253,49 @@ static void *supervisor(void *arg)
 				pthread_mutex_unlock(&d->lock);
 				return NULL; /* wake_fd: shutting down */
 			}
+			if (w->kind == DVM_W_LOG) {
+				drain_log(d, v);
+				continue;
+			}
 			if (v->pidfd < 0)
 				continue;
 			memset(&si, 0, sizeof(si));
 			known = v->child && waitid(P_PIDFD, (id_t)v->pidfd, &si, WEXITED) == 0;
-			mark_exited(d, v, &si, known,
-				    known ? NULL
-					  : "exit status unknown: the VMM was started by an earlier "
-					    "daemon instance");
+			dvm_mark_exited(d, v, &si, known,
+					known ? NULL
+					      : "exit status unknown: the VMM was started by an earlier "
+						"daemon instance");
 		}
+		/* Cgroups still emptying after their VM's exit: try again soon. */
+		timeout = -1;
+		for (struct dvm *v = d->vms; v; v = v->next)
+			if (v->cgroup_pending && !reap_cgroup(d, v))
+				timeout = 50;
 		pthread_mutex_unlock(&d->lock);
 	}
 }
 
-static int supervise(struct daemon *d, struct dvm *v)
+int dvm_supervise(struct daemon *d, struct dvm *v)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = v };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &v->w_pid };
 
-	return epoll_ctl(d->sup_ep, EPOLL_CTL_ADD, v->pidfd, &ev) < 0 ? -errno : 0;
+	v->w_pid = (struct dvm_watch){ v, DVM_W_PID };
+	v->w_log = (struct dvm_watch){ v, DVM_W_LOG };
+	if (epoll_ctl(d->sup_ep, EPOLL_CTL_ADD, v->pidfd, &ev) < 0)
+		return -errno;
+	if (v->log_pipe >= 0) {
+		ev.data.ptr = &v->w_log;
+		if (epoll_ctl(d->sup_ep, EPOLL_CTL_ADD, v->log_pipe, &ev) < 0) {
+			int e = -errno;
+
+			epoll_ctl(d->sup_ep, EPOLL_CTL_DEL, v->pidfd, NULL);
+			return e;
+		}
+	}
+	return 0;
 }
 
 /* ---- spawn ---- */
-
-static int make_ctl_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 4) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
 
 /* Who the VMM runs as: a VM created by a non-root user runs with that user's
  * uid and primary gid (plus the "kvm" group when it exists, for /dev/kvm), so
@@ -377,14 +330,15 @@ static void vmm_creds(const struct dvm *v, struct vmm_creds *c)
 	}
 }
 
-/* Files the VMM opens by path must be the owner's (the VM dir is 0711). */
-static int hand_over(const char *path, const struct vmm_creds *c, bool create)
+/* The console log is written by the VMM as the owner: created by the daemon
+ * (in its 0711 directory, so it cannot be swapped for a link) and handed over. */
+static int hand_over(const char *path, const struct vmm_creds *c)
 {
 	int fd;
 
 	if (!c->drop)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_CREAT, 0600);
 	if (fd < 0)
 		return -errno;
 	if (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, 0600) < 0) {
@@ -395,6 +349,39 @@ static int hand_over(const char *path, const struct vmm_creds *c, bool create)
 	}
 	close(fd);
 	return 0;
+}
+
+/* The VMM reads its configuration from a sealed memfd copy of the daemon's
+ * root-owned config.json (fd 4, `--config /proc/self/fd/4`): the owner's
+ * process can neither change the daemon's copy nor make the daemon parse a
+ * file it wrote. */
+static int config_memfd(const char *path, char *err, size_t errlen)
+{
+	char *buf = malloc(CONFIG_JSON_MAX + 1);
+	ssize_t n = -1;
+	int in, fd = -1;
+
+	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in >= 0 && buf)
+		n = read(in, buf, CONFIG_JSON_MAX + 1);
+	if (in >= 0)
+		close(in);
+	if (n < 0 || n > CONFIG_JSON_MAX) {
+		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "too large");
+		free(buf);
+		return -EIO;
+	}
+	fd = memfd_create("bulkhead-vm-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || lseek(fd, 0, SEEK_SET) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		snprintf(err, errlen, "config memfd: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return -EIO;
+	}
+	free(buf);
+	return fd;
 }
 
 /* Between fork() and execv() the child may only make async-signal-safe calls,
@@ -409,13 +396,20 @@ struct spawn_failure {
 	int err;
 };
 
-enum { SPAWN_STDIO = 1, SPAWN_CTL_FD, SPAWN_CREDS, SPAWN_EXEC, SPAWN_NSTEPS };
+enum { SPAWN_STDIO = 1, SPAWN_FDS, SPAWN_CGROUP, SPAWN_CREDS, SPAWN_EXEC, SPAWN_NSTEPS };
 
 static const char *const spawn_step_name[SPAWN_NSTEPS] = {
 	[SPAWN_STDIO] = "redirecting its stdio",
-	[SPAWN_CTL_FD] = "passing the control socket as fd 3",
+	[SPAWN_FDS] = "passing the control socket and config as fds 3 and 4",
+	[SPAWN_CGROUP] = "joining the VM's cgroup",
 	[SPAWN_CREDS] = "switching to the owner's uid/gid",
 	[SPAWN_EXEC] = "executing the VMM",
+};
+
+struct spawn_fds {
+	int ls, cfg, logw, null, report;
+	int cg[DCG_NCTRL];
+	int ncg;
 };
 
 static __attribute__((noreturn)) void child_fail(int report_fd, int step)
@@ -428,37 +422,66 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int step)
 	_exit(127);
 }
 
-/* The child's side of spawn(): never returns. */
-static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct vmm_creds *cr, int ls, int logfd,
-			int nullfd, int report_fd)
+/* The child's side of dvm_spawn(): never returns. */
+static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct vmm_creds *cr,
+						  const struct spawn_fds *f)
 {
 	sigset_t empty;
+	int ls, cfg;
 
 	/* Own session, so the VMM outlives the daemon and its terminal. */
 	setsid();
 	sigemptyset(&empty);
 	sigprocmask(SIG_SETMASK, &empty, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-		child_fail(report_fd, SPAWN_STDIO);
-	if (ls == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(ls, 3) < 0)
-		child_fail(report_fd, SPAWN_CTL_FD);
+	/* A restarted daemon no longer reads the stderr pipe: a write then
+	 * fails (EPIPE) instead of killing the VMM. */
+	signal(SIGPIPE, SIG_IGN);
+	if (dup2(f->null, 0) < 0 || dup2(f->logw, 1) < 0 || dup2(f->logw, 2) < 0)
+		child_fail(f->report, SPAWN_STDIO);
+	/* Move both out of the way first: either may already be 3 or 4. */
+	if ((ls = fcntl(f->ls, F_DUPFD, 64)) < 0 || (cfg = fcntl(f->cfg, F_DUPFD, 64)) < 0 ||
+	    dup2(ls, 3) < 0 || dup2(cfg, 4) < 0)
+		child_fail(f->report, SPAWN_FDS);
+	/* Into the VM's cgroup, while still root (its files are root's). */
+	for (int i = 0; i < f->ncg; i++)
+		if (write(f->cg[i], "0", 1) != 1)
+			child_fail(f->report, SPAWN_CGROUP);
 	/* Everything else closes at exec (the report pipe must live until then). */
-	close_range(4, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range(5, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
 			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
-		child_fail(report_fd, SPAWN_CREDS);
+		child_fail(f->report, SPAWN_CREDS);
 	execv(argv[0], argv);
-	child_fail(report_fd, SPAWN_EXEC);
+	child_fail(f->report, SPAWN_EXEC);
 }
 
-static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
+static void close_fds(struct spawn_fds *f)
 {
-	struct vmm_creds cr;
+	int *all[] = { &f->ls, &f->cfg, &f->logw, &f->null, &f->report };
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(all); i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+	while (f->ncg > 0)
+		close(f->cg[--f->ncg]);
+}
+
+int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
+{
+	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1, -1 }, 0 };
+	struct dcg_limits lim = {
+		.mem_bytes = v->mem_bytes + DCG_MEM_OVERHEAD,
+		.cpu_quota_us = (uint64_t)(v->ncpus + 1) * 100000u,
+		.pids = v->ncpus + 16,
+	};
 	char sock[PATH_MAX], cfg[PATH_MAX], con[PATH_MAX + 8], log[PATH_MAX];
-	int ls, logfd, nullfd, pidfd, report[2] = { -1, -1 };
+	char a_cfg[] = "/proc/self/fd/4", a_max[24];
+	int report[2] = { -1, -1 }, logp[2] = { -1, -1 }, pidfd, ret;
 	struct spawn_failure failed;
+	struct vmm_creds cr;
 	ssize_t n;
 	pid_t pid;
 
@@ -467,317 +490,123 @@ static int spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	dvm_path(d, v, "vmm.log", log, sizeof(log));
 	memcpy(con, "file:", 5);
 	dvm_path(d, v, "console.log", con + 5, sizeof(con) - 5);
+	snprintf(a_max, sizeof(a_max), "%llu",
+		 (unsigned long long)(v->console_max && v->console_max < d->lim.console_max
+					      ? v->console_max
+					      : d->lim.console_max));
 	vmm_creds(v, &cr);
-	if (hand_over(cfg, &cr, false) || hand_over(con + 5, &cr, true)) {
-		snprintf(err, errlen, "cannot hand the VM's files to uid %u: %s", (unsigned)cr.uid,
-			 strerror(errno));
-		return -1;
+	/* A fresh console log each start: its cap counts from zero. */
+	unlink(con + 5);
+	if ((ret = hand_over(con + 5, &cr))) {
+		snprintf(err, errlen, "cannot hand the console log to uid %u: %s", (unsigned)cr.uid,
+			 strerror(-ret));
+		return ret;
 	}
-	ls = make_ctl_socket(sock);
-	if (ls < 0) {
-		snprintf(err, errlen, "control socket %s: %s", sock, strerror(-ls));
-		return -1;
+	/* Limits first: no VM process ever runs outside them. */
+	if ((ret = dcg_vm_create(&d->cg, v->id, &lim, f.cg, &f.ncg, err, errlen)))
+		return ret;
+	v->cgroup = true;
+	if ((f.cfg = config_memfd(cfg, err, errlen)) < 0) {
+		ret = f.cfg;
+		goto fail;
 	}
-	logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (logfd < 0 || nullfd < 0) {
-		snprintf(err, errlen, "%s: %s", log, strerror(errno));
-		goto fail_fds;
+	f.ls = usock_listen(sock, SOCK_SEQPACKET, 0600, 4);
+	if (f.ls < 0) {
+		ret = f.ls;
+		snprintf(err, errlen, "control socket %s: %s", sock, strerror(-ret));
+		goto fail;
 	}
-	if (pipe2(report, O_CLOEXEC) < 0) {
+	if (pipe2(logp, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 ||
+	    (f.null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		goto fail_fds;
+		goto fail;
 	}
-	char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
-	     a_ctl[] = "--control-fd", a_three[] = "3";
-	char *const argv[] = { d->vmm_path, a_run, a_config, cfg, a_console, con,
-			       a_ctl, a_three, NULL };
-	pid = fork();
+	f.logw = logp[1];
+	f.report = report[1];
+	logp[1] = report[1] = -1;
+	v->log_out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (v->log_out < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", log, strerror(errno));
+		goto fail;
+	}
+	v->log_bytes = v->log_dropped = 0;
+	{
+		char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
+		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
+		char *const argv[] = { d->vmm_path, a_run, a_config, a_cfg, a_console, con,
+				       a_cmax, a_max, a_ctl, a_three, NULL };
+
+		pid = fork();
+		if (pid == 0)
+			spawn_child(argv, &cr, &f);
+	}
 	if (pid < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-		goto fail_fds;
+		goto fail;
 	}
-	if (pid == 0)
-		spawn_child(argv, &cr, ls, logfd, nullfd, report[1]);
-	close(report[1]);
+	close_fds(&f);
 	do
 		n = read(report[0], &failed, sizeof(failed));
 	while (n < 0 && errno == EINTR);
 	close(report[0]);
+	report[0] = -1;
 	if (n == (ssize_t)sizeof(failed)) {
 		snprintf(err, errlen, "cannot start the VMM %s: %s: %s", d->vmm_path,
 			 failed.step > 0 && failed.step < SPAWN_NSTEPS ? spawn_step_name[failed.step]
 								       : "?",
 			 strerror(failed.err));
 		waitpid(pid, NULL, 0);
-		report[0] = report[1] = -1;
-		goto fail_fds;
+		ret = failed.err > 0 ? -failed.err : -EIO;
+		goto fail;
 	}
-	close(ls);
-	close(logfd);
-	close(nullfd);
 	pidfd = pidfd_open(pid, 0);
 	if (pidfd < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		return -1;
+		goto fail;
 	}
+	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	pthread_mutex_lock(&d->lock);
+	v->log_pipe = logp[0];
 	v->pid = pid;
 	v->pid_start = proc_start_time(pid);
 	v->pidfd = pidfd;
 	v->child = true;
-	if (supervise(d, v)) {
-		pthread_mutex_unlock(&d->lock);
-		snprintf(err, errlen, "epoll: %s", strerror(errno));
+	if ((ret = dvm_supervise(d, v))) {
+		snprintf(err, errlen, "epoll: %s", strerror(-ret));
 		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-		return -1; /* its exit is never observed: reaped below */
+		waitpid(pid, NULL, 0);
+		close(pidfd);
+		v->pidfd = -1;
+		v->pid = 0;
+		close_log(d, v);
+		reap_cgroup(d, v);
+		pthread_mutex_unlock(&d->lock);
+		return ret;
 	}
 	if (dvm_save(d, v)) {
 		/* logged; the VM still runs */
 	}
 	pthread_mutex_unlock(&d->lock);
 	return 0;
-fail_fds:
-	close(ls);
-	if (logfd >= 0)
-		close(logfd);
-	if (nullfd >= 0)
-		close(nullfd);
-	if (report[0] >= 0)
-		close(report[0]);
-	if (report[1] >= 0)
-		close(report[1]);
-	return -1;
-}
-
-/* Claim v for a long operation: state must be in `ok` (bitmask of states). */
-static int claim(struct daemon *d, uid_t uid, const char *id, unsigned ok, const char *op,
-		 struct dvm **out, char *err, size_t errlen)
-{
-	struct dvm *v;
-	int ret = dmn_lookup(d, uid, id, &v, err, errlen);
-
-	if (ret != 200)
-		return ret;
-	if (v->busy) {
-		snprintf(err, errlen, "VM %s: another operation is in progress; %s refused", v->id,
-			 op);
-		return 409;
+fail:
+	close_fds(&f);
+	for (int i = 0; i < 2; i++) {
+		if (logp[i] >= 0)
+			close(logp[i]);
+		if (report[i] >= 0)
+			close(report[i]);
 	}
-	if (!(ok & (1u << v->state))) {
-		snprintf(err, errlen, "VM %s is %s: %s is not possible in that state", v->id,
-			 dvm_state_name(v->state), op);
-		return 409;
-	}
-	v->busy = true;
-	*out = v;
-	return 200;
-}
-
-#define S(x) (1u << (x))
-
-int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t errlen)
-{
-	uint64_t t0 = dmn_now_ns();
-	uint32_t st = 0;
-	struct dvm *v;
-	int ret;
-
 	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, S(DVM_CREATED) | S(DVM_EXITED), "start", &v, err, errlen);
-	if (ret != 200) {
-		pthread_mutex_unlock(&d->lock);
-		return ret;
-	}
-	v->state = DVM_STARTING;
-	v->stop_requested = false;
-	v->exit_code = -1;
-	v->exit_signal = 0;
-	v->exit_reason[0] = v->exit_detail[0] = v->quarantine_reason[0] = '\0';
-	pthread_mutex_unlock(&d->lock);
-
-	if (spawn(d, v, err, errlen)) {
-		pthread_mutex_lock(&d->lock);
-		v->state = DVM_EXITED;
-		snprintf(v->exit_reason, sizeof(v->exit_reason), "spawn-failed");
-		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", err);
-		v->busy = false;
-		pthread_cond_broadcast(&d->cond);
-		pthread_mutex_unlock(&d->lock);
-		return 500;
-	}
-	/* The first reply comes once vm_create() is done and the VM runs. */
-	ret = dvm_ctl(d, v, CTL_STATUS, START_TIMEOUT_MS, &st, err, errlen);
-	pthread_mutex_lock(&d->lock);
-	if (ret == 0 && v->state == DVM_STARTING) {
-		v->state = (st & CTL_ST_PAUSED) ? DVM_PAUSED : DVM_RUNNING;
-		v->started_at = (int64_t)time(NULL);
-		v->started_mono_ns = dmn_now_ns();
-		v->start_ms = (v->started_mono_ns - t0) / 1000000u;
-		if (dvm_save(d, v)) {
-		}
-		dmn_event(d, v, "started", "pid %d, running after %llu ms", (int)v->pid,
-			  (unsigned long long)v->start_ms);
-		ret = 200;
-	} else {
-		if (ret == -ETIMEDOUT && v->pidfd >= 0)
-			pidfd_send_signal(v->pidfd, SIGKILL, NULL, 0);
-		wait_exited(d, v, EXIT_WAIT_S);
-		if (v->state == DVM_EXITED) {
-			snprintf(err, errlen, "VM %s did not start: %s (exit code %d): %s", v->id,
-				 v->exit_reason, v->exit_code, v->exit_detail);
-			ret = v->exit_code == 2 ? 422 : 500;
-		} else {
-			ret = 500;
-		}
-	}
-	v->busy = false;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-/* pause / resume / quarantine: one control request, then a new state. */
-static int simple_op(struct daemon *d, uid_t uid, const char *id, unsigned ok, unsigned type,
-		     enum dvm_state next, const char *reason, char *err, size_t errlen)
-{
-	const char *op = ctl_type_name(type);
-	struct dvm *v;
-	int ret;
-
-	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, ok, op, &v, err, errlen);
-	pthread_mutex_unlock(&d->lock);
-	if (ret != 200)
-		return ret;
-	ret = dvm_ctl(d, v, type, CTL_TIMEOUT_MS, NULL, err, errlen);
-	pthread_mutex_lock(&d->lock);
-	if (ret == 0 && v->state != DVM_EXITED) {
-		v->state = next;
-		if (reason)
-			snprintf(v->quarantine_reason, sizeof(v->quarantine_reason), "%s", reason);
-		if (dvm_save(d, v)) {
-		}
-		if (reason)
-			dmn_event(d, v, "quarantined", "by uid %u: %s", (unsigned)uid, reason);
-		else
-			dmn_event(d, v, next == DVM_PAUSED ? "paused" : "resumed", "by uid %u",
-				  (unsigned)uid);
-		ret = 200;
-	} else {
-		ret = ret == -EPERM || ret == -EAGAIN ? 409 : 502;
-	}
-	v->busy = false;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-int dmn_pause(struct daemon *d, uid_t uid, const char *id, char *err, size_t errlen)
-{
-	return simple_op(d, uid, id, S(DVM_RUNNING), CTL_PAUSE, DVM_PAUSED, NULL, err, errlen);
-}
-
-int dmn_resume(struct daemon *d, uid_t uid, const char *id, char *err, size_t errlen)
-{
-	int ret = simple_op(d, uid, id, S(DVM_PAUSED), CTL_RESUME, DVM_RUNNING, NULL, err, errlen);
-
-	if (ret == 409 && strstr(err, "quarantined"))
-		snprintf(err + strlen(err), errlen - strlen(err),
-			 " (a quarantined VM stays paused: inspect it, then stop or kill it)");
-	return ret;
-}
-
-int dmn_quarantine(struct daemon *d, uid_t uid, const char *id, const char *reason, char *err,
-		   size_t errlen)
-{
-	return simple_op(d, uid, id, S(DVM_RUNNING) | S(DVM_PAUSED), CTL_QUARANTINE,
-			 DVM_QUARANTINED, reason, err, errlen);
-}
-
-static void signal_vmm(struct dvm *v, int sig)
-{
-	if (v->pidfd >= 0 && pidfd_send_signal(v->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
-		bh_warn("VM %s: pidfd_send_signal %d: %s", v->id, sig, strerror(errno));
-}
-
-int dmn_stop(struct daemon *d, uid_t uid, const char *id, unsigned timeout_s, char *err,
-	     size_t errlen)
-{
-	const char *how = "graceful";
-	enum dvm_state was;
-	struct dvm *v;
-	int ret;
-
-	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, S(DVM_RUNNING) | S(DVM_PAUSED) | S(DVM_QUARANTINED), "stop", &v,
-		    err, errlen);
-	if (ret != 200) {
-		pthread_mutex_unlock(&d->lock);
-		return ret;
-	}
-	was = v->state;
-	v->state = DVM_STOPPING;
-	v->stop_requested = true;
-	dmn_event(d, v, "stopping", "by uid %u, timeout %u s", (unsigned)uid, timeout_s);
-	pthread_mutex_unlock(&d->lock);
-
-	/* A paused guest cannot see Ctrl-Alt-Del: terminate the VMM at once. */
-	if (was == DVM_RUNNING &&
-	    dvm_ctl(d, v, CTL_STOP, CTL_TIMEOUT_MS, NULL, err, errlen) == 0) {
-		pthread_mutex_lock(&d->lock);
-		wait_state_change(d, v, DVM_STOPPING, timeout_s);
-	} else {
-		pthread_mutex_lock(&d->lock);
-	}
-	if (v->state != DVM_EXITED) {
-		how = "terminated";
-		signal_vmm(v, SIGTERM);
-		wait_exited(d, v, 3);
-	}
-	if (v->state != DVM_EXITED) {
-		how = "killed";
-		signal_vmm(v, SIGKILL);
-		wait_exited(d, v, EXIT_WAIT_S);
-	}
-	if (v->state == DVM_EXITED) {
-		snprintf(err, errlen, "%s", how);
-		ret = 200;
-	} else {
-		snprintf(err, errlen, "VM %s: the VMM did not exit after SIGKILL", v->id);
-		ret = 500;
-	}
-	v->busy = false;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-int dmn_kill(struct daemon *d, uid_t uid, const char *id, char *err, size_t errlen)
-{
-	struct dvm *v;
-	int ret;
-
-	pthread_mutex_lock(&d->lock);
-	ret = dmn_lookup(d, uid, id, &v, err, errlen);
-	if (ret == 200 && (v->pidfd < 0 || v->state == DVM_EXITED || v->state == DVM_CREATED)) {
-		snprintf(err, errlen, "VM %s is %s: there is no process to kill", v->id,
-			 dvm_state_name(v->state));
-		ret = 409;
-	}
-	if (ret == 200) {
-		/* No busy claim: kill must work while a start or stop hangs. */
-		v->stop_requested = true;
-		dmn_event(d, v, "killing", "by uid %u", (unsigned)uid);
-		signal_vmm(v, SIGKILL);
-		wait_exited(d, v, EXIT_WAIT_S);
-		if (v->state != DVM_EXITED) {
-			snprintf(err, errlen, "VM %s: no exit seen yet after SIGKILL", v->id);
-			ret = 202;
-		}
-	}
+	if (v->log_out >= 0)
+		close(v->log_out);
+	v->log_out = -1;
+	reap_cgroup(d, v);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }
@@ -786,16 +615,15 @@ int dmn_kill(struct daemon *d, uid_t uid, const char *id, char *err, size_t errl
 
 void dvm_reattach(struct daemon *d, struct dvm *v)
 {
-	char err[256];
-	uint32_t st = 0;
 	int pidfd;
 
+	v->cgroup = dcg_vm_exists(&d->cg, v->id);
 	if (v->state == DVM_CREATED || v->state == DVM_EXITED)
 		return;
 	if (v->pid <= 0 || proc_start_time(v->pid) != v->pid_start || v->pid_start == 0) {
 		v->pid = 0;
-		mark_exited(d, v, NULL, false,
-			    "the VMM exited while the daemon was down (exit status unknown)");
+		dvm_mark_exited(d, v, NULL, false,
+				"the VMM exited while the daemon was down (exit status unknown)");
 		return;
 	}
 	pidfd = pidfd_open(v->pid, 0);
@@ -803,40 +631,90 @@ void dvm_reattach(struct daemon *d, struct dvm *v)
 	if (pidfd < 0 || proc_start_time(v->pid) != v->pid_start) {
 		if (pidfd >= 0)
 			close(pidfd);
-		mark_exited(d, v, NULL, false,
-			    "the VMM exited while the daemon was down (exit status unknown)");
+		dvm_mark_exited(d, v, NULL, false,
+				"the VMM exited while the daemon was down (exit status unknown)");
 		return;
 	}
 	v->pidfd = pidfd;
 	v->child = false;
-	if (supervise(d, v)) {
-		mark_exited(d, v, NULL, false, "cannot supervise the VMM again (epoll)");
+	if (dvm_supervise(d, v)) {
+		dvm_mark_exited(d, v, NULL, false, "cannot supervise the VMM again (epoll)");
 		return;
 	}
-	if (dvm_ctl(d, v, CTL_STATUS, CTL_TIMEOUT_MS, &st, err, sizeof(err)) == 0) {
-		if (st & CTL_ST_QUARANTINED)
-			v->state = DVM_QUARANTINED;
-		else if (st & CTL_ST_PAUSED)
-			v->state = DVM_PAUSED;
-		else if (v->state != DVM_STOPPING)
-			v->state = DVM_RUNNING;
-		if (!v->started_mono_ns)
-			v->started_mono_ns = dmn_now_ns(); /* uptime counts from re-attach */
-	} else {
-		bh_warn("%s (the VM stays supervised)", err);
-	}
-	if (dvm_save(d, v)) {
-	}
+	/* Its state is refreshed by a control round-trip later, without
+	 * d->lock (dmn_recover): a silent VMM must not delay anyone. */
+	v->refresh = true;
 	dmn_event(d, v, "reattached", "pid %d, %s", (int)v->pid, dvm_state_name(v->state));
+}
+
+static bool keep_cgroup(void *opaque, const char *id)
+{
+	struct daemon *d = opaque;
+	struct dvm *v = dmn_find(d, id);
+
+	return v && v->pidfd >= 0;
+}
+
+/* After a restart: ask each re-attached VMM for its state, one at a time,
+ * each bounded by the control deadline, without d->lock. */
+static void *refresh(void *arg)
+{
+	struct daemon *d = arg;
+
+	for (;;) {
+		struct dvm *v = NULL;
+		uint32_t st = 0;
+		char err[256];
+		int ret;
+
+		pthread_mutex_lock(&d->lock);
+		for (struct dvm *c = d->vms; c && !v; c = c->next)
+			/* a frozen VM cannot answer: its recorded state stands */
+			if (c->refresh && c->pidfd >= 0 && !c->busy && !c->frozen &&
+			    c->state != DVM_EXITED)
+				v = c;
+		if (v) {
+			v->refs++;
+			v->refresh = false;
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (!v)
+			return NULL;
+		ret = dvm_ctl(d, v, CTL_STATUS, d->lim.ctl_timeout_ms, &st, err, sizeof(err));
+		pthread_mutex_lock(&d->lock);
+		if (ret == 0 && !v->busy && v->state != DVM_EXITED) {
+			if (st & CTL_ST_QUARANTINED)
+				v->state = DVM_QUARANTINED;
+			else if ((st & CTL_ST_PAUSED) || v->frozen)
+				v->state = v->state == DVM_QUARANTINED ? DVM_QUARANTINED : DVM_PAUSED;
+			else if (v->state != DVM_STOPPING)
+				v->state = DVM_RUNNING;
+			if (!v->started_mono_ns)
+				v->started_mono_ns = dmn_now_ns(); /* uptime counts from re-attach */
+			if (dvm_save(d, v)) {
+			}
+		} else if (ret) {
+			bh_warn("%s (the VM stays supervised)", err);
+		}
+		v->refs--;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+	}
 }
 
 int dmn_recover(struct daemon *d, char *err, size_t errlen)
 {
+	unsigned swept;
 	int ret;
 
+	dcg_init(&d->cg, d->state_dir);
 	pthread_mutex_lock(&d->lock);
 	ret = dmn_load(d);
-	dmn_event(d, NULL, "daemon-started", "%u VMs known", d->nvms);
+	/* Cgroups of VMs that are gone (a VMM killed while we were down, or a
+	 * start that never finished): ours to empty and remove. */
+	swept = dcg_sweep(&d->cg, keep_cgroup, d);
+	dmn_event(d, NULL, "daemon-started", "%u VMs known, %u orphaned cgroups removed", d->nvms,
+		  swept);
 	pthread_mutex_unlock(&d->lock);
 	if (ret) {
 		snprintf(err, errlen, "%s/vms: %s", d->state_dir, strerror(-ret));
@@ -848,5 +726,11 @@ int dmn_recover(struct daemon *d, char *err, size_t errlen)
 		return -ret;
 	}
 	d->sup_started = true;
+	ret = pthread_create(&d->refresh_thread, NULL, refresh, d);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the refresh thread: %s", strerror(ret));
+		return -ret;
+	}
+	d->refresh_started = true;
 	return 0;
 }

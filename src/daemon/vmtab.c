@@ -63,23 +63,45 @@ struct dvm *dmn_find(struct daemon *d, const char *id_or_name)
 	return NULL;
 }
 
+int dmn_find_for(struct daemon *d, uid_t uid, const char *id_or_name, struct dvm **out)
+{
+	struct dvm *byname = NULL;
+	unsigned nnames = 0;
+
+	for (struct dvm *v = d->vms; v; v = v->next) {
+		if (!dvm_visible(v, uid))
+			continue;
+		if (!strcmp(v->id, id_or_name)) {
+			*out = v;
+			return 0;
+		}
+		if (v->name[0] && !strcmp(v->name, id_or_name)) {
+			/* root: its own VM of that name first */
+			if (!byname || (v->owner == uid && byname->owner != uid))
+				byname = v;
+			nnames++;
+		}
+	}
+	if (!byname)
+		return -ENOENT;
+	if (nnames > 1 && byname->owner != uid)
+		return -EEXIST;
+	*out = byname;
+	return 0;
+}
+
 int dmn_lookup(struct daemon *d, uid_t uid, const char *id, struct dvm **out, char *err,
 	       size_t errlen)
 {
-	struct dvm *v = dmn_find(d, id);
+	int ret = dmn_find_for(d, uid, id, out);
 
-	if (!v) {
+	if (ret == -ENOENT)
+		/* The same answer whether it does not exist or is another
+		 * user's: a VM's existence is its owner's business. */
 		snprintf(err, errlen, "no VM '%.64s'", id);
-		return 404;
-	}
-	if (!dvm_visible(v, uid)) {
-		d->refusals++;
-		snprintf(err, errlen, "VM '%.64s' belongs to uid %u; uid %u may not see or control it",
-			 id, (unsigned)v->owner, (unsigned)uid);
-		return 403;
-	}
-	*out = v;
-	return 200;
+	else if (ret == -EEXIST)
+		snprintf(err, errlen, "VMs of several users are named '%.64s': use the VM's ID", id);
+	return ret;
 }
 
 void dvm_path(const struct daemon *d, const struct dvm *v, const char *file, char *buf,
@@ -105,6 +127,7 @@ void dmn_event(struct daemon *d, const struct dvm *v, const char *type, const ch
 	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
 	va_end(ap);
 	bh_info("event %llu: %s %s %s", (unsigned long long)e->seq, e->vm, e->type, e->detail);
+	pthread_cond_broadcast(&d->cond); /* long polls of GET /v1/events */
 	if (d->events_fd < 0)
 		return;
 	o = json_object_new_object();
@@ -192,6 +215,8 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 	json_object_object_add(o, "exit_detail", json_object_new_string(v->exit_detail));
 	json_object_object_add(o, "quarantine_reason",
 			       json_object_new_string(v->quarantine_reason));
+	json_object_object_add(o, "frozen", json_object_new_boolean(v->frozen));
+	json_object_object_add(o, "console_max", json_object_new_int64((int64_t)v->console_max));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	dvm_path(d, v, NULL, dir, sizeof(dir));
 	ret = write_atomic(dir, "state.json", text, strlen(text));
@@ -209,19 +234,38 @@ static struct dvm *dvm_new(void)
 		return NULL;
 	v->pidfd = -1;
 	v->ctl_fd = -1;
+	v->log_pipe = v->log_out = -1;
 	v->exit_code = -1;
 	pthread_mutex_init(&v->ctl_lock, NULL);
 	return v;
 }
 
-static void dvm_free(struct dvm *v)
+void dvm_free(struct dvm *v)
 {
 	if (v->pidfd >= 0)
 		close(v->pidfd);
 	if (v->ctl_fd >= 0)
 		close(v->ctl_fd);
+	if (v->log_pipe >= 0)
+		close(v->log_pipe);
+	if (v->log_out >= 0)
+		close(v->log_out);
 	pthread_mutex_destroy(&v->ctl_lock);
 	free(v);
+}
+
+void dmn_limits_default(struct dmn_limits *l)
+{
+	*l = (struct dmn_limits){
+		.vms_per_uid = 32,
+		.mem_per_uid = 64ULL << 30,
+		.console_max = 64ULL << 20,
+		.vmm_log_max = 1ULL << 20,
+		.ctl_timeout_ms = 5000,
+		.conns_per_uid = 16,
+		.follows_per_uid = 4,
+		.root_reserve = 8,
+	};
 }
 
 int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char *err,
@@ -233,6 +277,7 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 	memset(d, 0, sizeof(*d));
 	d->events_fd = d->sup_ep = d->wake_fd = -1;
 	d->stop_timeout_s = 10;
+	dmn_limits_default(&d->lim);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	if (snprintf(d->state_dir, sizeof(d->state_dir), "%s", state_dir) >=
@@ -285,6 +330,42 @@ void dmn_destroy(struct daemon *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
+/* Fair shares (d->lock held): the daemon-wide VM table keeps room for root,
+ * and one non-root user may not take more than lim.vms_per_uid VMs or
+ * lim.mem_per_uid bytes of guest memory (every VM they have counts, started
+ * or not: creating is what reserves). */
+static int check_quota(struct daemon *d, uid_t uid, uint64_t mem, char *err, size_t errlen)
+{
+	unsigned n = 0;
+	uint64_t total = 0;
+
+	if (d->nvms >= DMN_MAX_VMS || (uid != 0 && d->nvms >= DMN_MAX_VMS - DMN_ROOT_VMS)) {
+		snprintf(err, errlen, "the daemon already manages %u VMs (its maximum%s)", d->nvms,
+			 uid ? " for non-root users" : "");
+		return -ENOSPC;
+	}
+	if (uid == 0)
+		return 0;
+	for (struct dvm *v = d->vms; v; v = v->next)
+		if (v->owner == uid) {
+			n++;
+			total += v->mem_bytes;
+		}
+	if (n >= d->lim.vms_per_uid) {
+		snprintf(err, errlen, "uid %u already has %u VMs, the most one user may have",
+			 (unsigned)uid, n);
+		return -EDQUOT;
+	}
+	if (total + mem > d->lim.mem_per_uid) {
+		snprintf(err, errlen, "uid %u's VMs would have %llu MiB of guest memory, above the "
+			 "%llu MiB one user may have", (unsigned)uid,
+			 (unsigned long long)((total + mem) >> 20),
+			 (unsigned long long)(d->lim.mem_per_uid >> 20));
+		return -EDQUOT;
+	}
+	return 0;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -315,44 +396,68 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	if (config_json_parse(body, len, CONFIG_JSON_ABS_PATHS | CONFIG_JSON_NEED_KERNEL, &cfg,
 			      &root, msg, sizeof(msg))) {
 		snprintf(err, errlen, "%s", msg);
-		return 422;
+		return -EBADMSG;
 	}
 	if (name && !valid_name(name)) {
 		config_json_free(root);
 		snprintf(err, errlen,
 			 "name '%.64s': 1-%d letters, digits, '-', '_' or '.', starting with a letter or digit",
 			 name, DVM_NAME_MAX);
-		return 400;
+		return -EINVAL;
+	}
+	{
+		struct vm_config def;
+
+		config_json_defaults(&def);
+		/* The default yields to the daemon's maximum; an explicit value
+		 * above it is an error the owner should hear about. */
+		if (cfg.console_max_bytes == def.console_max_bytes &&
+		    cfg.console_max_bytes > d->lim.console_max)
+			cfg.console_max_bytes = d->lim.console_max;
+	}
+	if (cfg.console_max_bytes > d->lim.console_max) {
+		config_json_free(root);
+		snprintf(err, errlen, "console.max: %llu bytes is above this daemon's maximum (%llu)",
+			 (unsigned long long)cfg.console_max_bytes,
+			 (unsigned long long)d->lim.console_max);
+		return -EBADMSG;
 	}
 	v = dvm_new();
 	if (!v) {
 		config_json_free(root);
 		snprintf(err, errlen, "out of memory");
-		return 503;
+		return -ENOMEM;
 	}
 	v->owner = uid;
 	v->state = DVM_CREATED;
 	v->ncpus = cfg.ncpus;
 	v->mem_bytes = cfg.mem_bytes;
+	v->console_max = cfg.console_max_bytes;
 	v->created_at = (int64_t)time(NULL);
 	config_json_free(root);
 
 	pthread_mutex_lock(&d->lock);
-	if (d->nvms >= DMN_MAX_VMS) {
-		ret = 503;
-		snprintf(err, errlen, "the daemon already manages %d VMs", DMN_MAX_VMS);
+	if ((ret = check_quota(d, uid, v->mem_bytes, err, errlen)))
 		goto fail;
-	}
-	if (name && dmn_find(d, name)) {
-		ret = 409;
-		snprintf(err, errlen, "name '%s' is already taken", name);
-		goto fail;
+	if (name) {
+		struct dvm *o;
+
+		/* Names are per owner (another user's are not revealed); none
+		 * may equal a VM's ID. */
+		for (o = d->vms; o; o = o->next)
+			if ((o->owner == uid && !strcmp(o->name, name)) || !strcmp(o->id, name))
+				break;
+		if (o) {
+			ret = -EEXIST;
+			snprintf(err, errlen, "name '%s' is already taken", name);
+			goto fail;
+		}
 	}
 	if (name)
 		snprintf(v->name, sizeof(v->name), "%s", name);
 	do {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-			ret = 500;
+			ret = -EIO;
 			snprintf(err, errlen, "getrandom: %s", strerror(errno));
 			goto fail;
 		}
@@ -361,12 +466,12 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	} while (dmn_find(d, v->id));
 	dvm_path(d, v, NULL, dir, sizeof(dir));
 	if (mkdir(dir, 0711) < 0 || chmod(dir, 0711) < 0) {
-		ret = 500;
+		ret = -EIO;
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (write_atomic(dir, "config.json", body, len) || dvm_save(d, v)) {
-		ret = 500;
+		ret = -EIO;
 		snprintf(err, errlen, "cannot write the VM's files under %s", dir);
 		goto fail;
 	}
@@ -378,7 +483,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 		  (unsigned long long)(v->mem_bytes >> 20));
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	return 201;
+	return 0;
 fail:
 	pthread_mutex_unlock(&d->lock);
 	dvm_free(v);
@@ -408,15 +513,15 @@ int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 
 	pthread_mutex_lock(&d->lock);
 	ret = dmn_lookup(d, uid, id, &v, err, errlen);
-	if (ret != 200)
+	if (ret)
 		goto out;
-	if (v->busy || v->refs) {
-		ret = 409;
+	if (v->busy || v->refs || v->cgroup_pending) {
+		ret = -EBUSY;
 		snprintf(err, errlen, "VM %s: another operation is in progress", v->id);
 		goto out;
 	}
 	if (v->state != DVM_CREATED && v->state != DVM_EXITED) {
-		ret = 409;
+		ret = -EBUSY;
 		snprintf(err, errlen, "VM %s is %s: stop or kill it before removing it", v->id,
 			 dvm_state_name(v->state));
 		goto out;
@@ -429,7 +534,7 @@ int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 	remove_tree(dir);
 	dmn_event(d, v, "removed", "by uid %u", (unsigned)uid);
 	dvm_free(v);
-	ret = 200;
+	ret = 0;
 out:
 	pthread_mutex_unlock(&d->lock);
 	return ret;
@@ -516,6 +621,16 @@ static struct dvm *load_one(const char *dir, const char *id, char *why, size_t w
 		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", s);
 	if ((s = jstr(o, "quarantine_reason")))
 		snprintf(v->quarantine_reason, sizeof(v->quarantine_reason), "%s", s);
+	{
+		struct json_object *fz;
+
+		int64_t cm;
+
+		v->frozen = json_object_object_get_ex(o, "frozen", &fz) &&
+			    json_object_is_type(fz, json_type_boolean) && json_object_get_boolean(fz);
+		/* absent (older record) or out of range: the daemon's maximum */
+		v->console_max = jint(o, "console_max", &cm) && cm > 0 ? (uint64_t)cm : 0;
+	}
 	json_object_put(o);
 	return v;
 }

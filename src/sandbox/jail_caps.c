@@ -120,6 +120,31 @@ static int fd_high(void)
 	return hi + 1;
 }
 
+/* Address space: a backstop against a runaway allocation in a buggy or
+ * compromised VMM that also holds where no memory cgroup could be made (the
+ * cgroup stays the real limit). What a VMM maps fits well inside it: guest
+ * RAM with its guard pages, 8 MiB stacks for the main, event and vCPU
+ * threads, the malloc arenas (capped before the jail), io_uring rings and
+ * the libraries. Sanitizer builds reserve terabytes of shadow memory, so
+ * they get none (docs/security.md). 0: no limit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define JAIL_AS_BACKSTOP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define JAIL_AS_BACKSTOP 0
+#endif
+#endif
+#ifndef JAIL_AS_BACKSTOP
+#define JAIL_AS_BACKSTOP 1
+#endif
+
+static rlim_t as_limit(const struct jail *j)
+{
+	if (!JAIL_AS_BACKSTOP)
+		return RLIM_INFINITY;
+	return (rlim_t)j->cfg.mem_bytes + (2ULL << 30) + (rlim_t)j->cfg.ncpus * (32ULL << 20);
+}
+
 int jail_set_rlimits(const struct jail *j, char *err, size_t errlen)
 {
 	/* Soft = hard: without CAP_SYS_RESOURCE nothing can be raised again. */
@@ -136,6 +161,7 @@ int jail_set_rlimits(const struct jail *j, char *err, size_t errlen)
 		{ RLIMIT_CORE, 0, "RLIMIT_CORE" },
 		/* threads of the per-VM uid: vCPUs, event thread, main, margin. */
 		{ RLIMIT_NPROC, (rlim_t)j->cfg.ncpus + 4, "RLIMIT_NPROC" },
+		{ RLIMIT_AS, as_limit(j), "RLIMIT_AS" },
 	};
 
 	for (size_t i = 0; i < BH_ARRAY_SIZE(lim); i++) {

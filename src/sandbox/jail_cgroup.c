@@ -10,7 +10,11 @@
  *   cgroup v1 controllers (/sys/fs/cgroup/{cpu,memory,pids}, possibly beside
  *     an unused v2 mount): one directory per controller under our own
  *     cgroup in that hierarchy, so limits set on us still apply above it.
- * No cgroup filesystem at all: a loud warning, the other layers still apply. */
+ * No cgroup filesystem at all: a loud warning, the other layers still apply.
+ * Started by bulkheadd: the daemon already put this process into a per-VM
+ * cgroup it owns (BASE/bulkhead-vm-ID, see src/daemon/vm_cgroup.h) with the
+ * limits for this VM, before it even executed us; nothing is created here
+ * (under v2 a nested one would even have to leave that cgroup). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -215,13 +219,33 @@ static int cg_v1(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 	return 0;
 }
 
+/* Are we inside a per-VM cgroup bulkheadd made for us? (v2, or v1 memory) */
+static int managed_cgroup(void)
+{
+	char own[512];
+	const char *last;
+	int version = exists(CG_ROOT "/cgroup.controllers") ? 2 : 1;
+
+	if (own_path(version == 2 ? NULL : "memory", own, sizeof(own)))
+		return 0;
+	last = strrchr(own, '/');
+	return last && !strncmp(last + 1, "bulkhead-vm-", 12) && strlen(last + 1) == 20 &&
+			       strspn(last + 13, "0123456789abcdef") == 8
+		       ? version
+		       : 0;
+}
+
 int jail_cgroup_create(struct jail *j, pid_t pid, char *err, size_t errlen)
 {
 	char mem[32], cpu[32], pids[16];
 	char probe[64];
 
 	j->cg.ndirs = 0;
-	j->cg.version = 0;
+	j->cg.version = managed_cgroup();
+	if (j->cg.version) {
+		bh_dbg("sandbox: already in the per-VM cgroup bulkheadd made and limited");
+		return 0;
+	}
 	snprintf(mem, sizeof(mem), "%llu",
 		 (unsigned long long)(j->cfg.mem_bytes + JAIL_MEM_OVERHEAD));
 	/* vCPUs plus the event thread may each use a whole CPU, no more. */

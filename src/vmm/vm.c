@@ -313,9 +313,15 @@ static int vm_build_kvm(struct vm *vm)
 	io_bus_seal(&vm->pio);
 	io_bus_seal(&vm->mmio);
 	bh_startup_mark(vm->cfg.startup, "devices plugged (PCI, KVM wiring)");
-	ret = vm_create_vcpus(vm);
+	if ((ret = vm_create_vcpus(vm)))
+		return ret;
 	bh_startup_mark(vm->cfg.startup, "vCPUs created (CPUID, MSRs, LAPIC)");
-	return ret;
+	/* The VM and its vCPUs exist: /dev/kvm has nothing more to give. Closed
+	 * now, a compromised VMM has no fd to call KVM_CREATE_VM (or any other
+	 * system ioctl) on, whatever the seccomp ioctl allow-list admits. */
+	close(vm->kvm_fd);
+	vm->kvm_fd = -1;
+	return 0;
 }
 
 int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_ram_source *ram)

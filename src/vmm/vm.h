@@ -43,7 +43,7 @@ struct fd_table;   /* vmm/fd_table.h */
 
 struct vm {
 	struct vm_config cfg;
-	int kvm_fd;
+	int kvm_fd;              /* /dev/kvm: closed (-1) once the vCPUs exist */
 	int vm_fd;
 	int vcpu_mmap_size;
 	struct kvm_cpuid2 *cpuid;   /* supported CPUID after template filtering */

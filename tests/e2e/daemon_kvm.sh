@@ -3,7 +3,8 @@
 # POSIX sh + busybox: it also runs inside the nested KVM host, where the
 # `bulkhead` CLI itself is the client.
 #   daemon_kvm.sh BULKHEAD BULKHEADD GUEST_ELF_DIR [LINUX_KERNEL WAIT_INITRD]
-# create+start, ps, logs, pause (no ticks while paused), resume, inspect,
+# create+start, ps, logs, the daemon-made cgroup (limits; no /dev/kvm fd
+# left in the VM), pause (no ticks while paused), resume, inspect,
 # kill -9 of a VMM (daemon survives, records the signal), restart after exit,
 # quarantine (resume refused, still inspectable), stop (graceful attempt, then
 # SIGTERM), parallel starts, daemon kill -9 + restart with VMs running (same
@@ -71,6 +72,24 @@ else
 fi
 "$BH" ps | grep -q '^[0-9a-f]\{8\}  t1 .*running' && ok "ps lists t1 running" || bad ps "$("$BH" ps 2>&1)"
 wait_ticks_above t1 0 && ok "logs: the guest's console output arrives" || bad logs "no ticks"
+
+# every VM in limits: the daemon made its cgroup, the VMM and the VM process
+# are in it from the start; the VM process holds no /dev/kvm once it runs
+t1id=$(field t1 id)
+cg=$(ls -d /sys/fs/cgroup/bulkheadd-*/bulkhead-vm-"$t1id" /sys/fs/cgroup/memory/bulkheadd-*/bulkhead-vm-"$t1id" 2>/dev/null | head -n 1)
+procs=$(cat "$cg/cgroup.procs" 2>/dev/null | tr '\n' ' ')
+mem=$(cat "$cg/memory.max" "$cg/memory.limit_in_bytes" 2>/dev/null | head -n 1)
+[ -n "$cg" ] && [ "$(echo $procs | wc -w)" -ge 2 ] && [ "$mem" = 335544320 ] &&
+	ok "t1's VMM and VM process ($procs) are in the daemon's cgroup, memory limit $mem" ||
+	bad "per-VM cgroup" "cg '$cg' procs '$procs' mem '$mem'"
+kvmfds=0
+for p in $procs; do
+	n=$(ls -l "/proc/$p/fd" 2>/dev/null | grep -c ' /dev/kvm$')
+	kvmfds=$((kvmfds + n))
+done
+vmfds=$(for p in $procs; do ls -l "/proc/$p/fd" 2>/dev/null; done | grep -c 'kvm-vm')
+[ "$kvmfds" = 0 ] && [ "$vmfds" -ge 1 ] && ok "the running VM holds its VM fd but no /dev/kvm fd" ||
+	bad "/dev/kvm closed" "$kvmfds /dev/kvm fds, $vmfds kvm-vm fds"
 
 # pause: no progress while paused; resume: progress again
 if "$BH" pause t1 >/dev/null 2>"$T/err" && [ "$(field t1 state)" = paused ]; then
@@ -213,7 +232,7 @@ if command -v su >/dev/null 2>&1; then
 	[ $rc = 2 ] && grep -q "422" "$T/err" && grep -q "Permission denied" "$T/err" &&
 		ok "a user cannot boot a kernel it cannot read (422)" || bad "confused deputy" "rc $rc $(cat "$T/err")"
 	asuser inspect rootvm >/dev/null 2>"$T/err"; rc=$?
-	[ $rc = 2 ] && grep -q 403 "$T/err" && ok "a user inspecting root's VM: 403" || bad "403" "rc $rc $(cat "$T/err")"
+	[ $rc = 2 ] && grep -q 404 "$T/err" && ok "a user inspecting root's VM: 404 (like a missing one)" || bad "404" "rc $rc $(cat "$T/err")"
 	asuser kill u1 >/dev/null 2>&1
 	wait_state u1 exited 50
 	for n in u1 u2 rootvm; do "$BH" rm $n >/dev/null 2>&1; done

@@ -168,6 +168,14 @@ if [ -n "$p1" ] && [ -n "$p2" ]; then
 	"1048576 1048576 0 0 5 5 "[0-9]*) ok "held-jail/rlimits (fsize core nproc nofile: $lims)" ;;
 	*) bad "held-jail/rlimits" "fsize core nproc nofile: $lims" ;;
 	esac
+	# The address-space backstop: finite, soft = hard (guest RAM + 2 GiB +
+	# 32 MiB per vCPU; none in sanitizer builds).
+	as=$(awk '/^Max address space/ { print $(NF - 2), $(NF - 1) }' "/proc/$p1/limits")
+	case "$as" in
+	unlimited*) bad "held-jail/address-space-backstop" "Max address space: $as" ;;
+	*) [ "${as% *}" = "${as#* }" ] && ok "held-jail/address-space-backstop ($as)" ||
+		bad "held-jail/address-space-backstop" "soft != hard: $as" ;;
+	esac
 	nfd=$(ls "/proc/$p1/fd" | wc -l)
 	[ "$nfd" -le 3 ] && ok "held-jail/only-stdio-fds ($nfd)" ||
 		bad "held-jail/only-stdio-fds" "$(ls -l "/proc/$p1/fd" | tail -n +2)"

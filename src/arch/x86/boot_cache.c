@@ -9,7 +9,8 @@
  * then validated by the caller exactly like any other kernel. Writes are atomic
  * (0600 temp file in the same directory, then rename), so readers never see a
  * partial entry; the directory is created 0700, and a directory that is not
- * ours or that others can write to is not used at all.
+ * ours or that others can write to is not used at all. Every entry is opened
+ * relative to the directory fd that was checked (see cache_dir_open).
  *
  * Memo: hashing a 14 MB bzImage costs ~50 ms natively and over a second where
  * the host itself is emulated, so `<cache_dir>/src-<sha256 of the file's
@@ -47,15 +48,16 @@ void boot_cache_key(const uint8_t *image, size_t len, uint8_t key[32])
 	boot_sha256(image, len, key);
 }
 
-static BH_WUR int cache_path(char *buf, size_t buflen, const char *dir, const uint8_t key[32],
-		      const char *prefix, const char *suffix)
+/* The file name (no directory) of an entry: PREFIXvmlinux-<hex key>SUFFIX. */
+static BH_WUR int cache_name(char *buf, size_t buflen, const uint8_t key[32], const char *prefix,
+			     const char *suffix)
 {
 	char hex[65];
 	int n;
 
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", key[i]);
-	n = snprintf(buf, buflen, "%s/%svmlinux-%s%s", dir, prefix, hex, suffix);
+	n = snprintf(buf, buflen, "%svmlinux-%s%s", prefix, hex, suffix);
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENAMETOOLONG;
 	return 0;
@@ -63,18 +65,24 @@ static BH_WUR int cache_path(char *buf, size_t buflen, const char *dir, const ui
 
 /* The cache decides which kernel a guest boots, so only a directory that
  * nobody else can write to is trusted: ours (euid) and not group/other
- * writable. Anything else is bypassed (the caller logs it). */
-static BH_WUR int cache_dir_ok(const char *dir)
+ * writable. Anything else is bypassed (the caller logs it). The directory is
+ * opened first (O_DIRECTORY | O_NOFOLLOW: never through a link), checked on
+ * that fd, and every entry is then opened relative to it (openat): what was
+ * checked is what is used, even if the path is swapped meanwhile. Returns the
+ * directory fd or -errno (-ENOENT: no cache yet). */
+static BH_WUR int cache_dir_open(const char *dir)
 {
 	struct stat st;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (lstat(dir, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_uid != geteuid() || (st.st_mode & 022))
+	if (fd < 0)
+		return errno == ELOOP ? -ENOTDIR : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		close(fd);
 		return -EPERM;
-	return 0;
+	}
+	return fd;
 }
 
 static uint32_t crc32_buf(const uint8_t *p, size_t len)
@@ -85,24 +93,27 @@ static uint32_t crc32_buf(const uint8_t *p, size_t len)
 int boot_cache_lookup(const char *dir, const uint8_t key[32], uint8_t **elfp, size_t *lenp)
 {
 	struct cache_trailer t;
-	char path[PATH_MAX], msg[256];
+	char name[NAME_MAX + 1], path[PATH_MAX], msg[256];
 	uint64_t size;
 	uint8_t *buf = NULL;
 	struct stat st;
-	int fd, ret;
+	int dfd, fd, ret;
 
 	*elfp = NULL;
 	*lenp = 0;
-	ret = cache_dir_ok(dir);
-	if (ret)
-		return ret; /* -ENOENT: no cache yet, a plain miss */
-	ret = cache_path(path, sizeof(path), dir, key, "", "");
+	ret = cache_name(name, sizeof(name), key, "", "");
 	if (ret)
 		return ret;
+	dfd = cache_dir_open(dir);
+	if (dfd < 0)
+		return dfd; /* -ENOENT: no cache yet, a plain miss */
+	snprintf(path, sizeof(path), "%s/%s", dir, name); /* for messages */
 	/* O_NOFOLLOW: an entry is a file we wrote, never a link elsewhere. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	ret = fd < 0 ? (errno == ENOENT ? -ENOENT : errno == ELOOP ? -EBADMSG : -errno) : 0;
+	close(dfd);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : errno == ELOOP ? -EBADMSG : -errno;
+		return ret;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto out_close;
@@ -205,15 +216,16 @@ static void memo_name(const struct stat *st, uint8_t id[32])
 bool boot_cache_memo_get(const char *dir, const struct stat *st, uint8_t key[32])
 {
 	struct cache_memo m;
-	char path[PATH_MAX];
+	char name[NAME_MAX + 1];
 	uint8_t id[32];
 	ssize_t n;
-	int fd;
+	int dfd, fd;
 
 	memo_name(st, id);
-	if (cache_dir_ok(dir) || cache_path(path, sizeof(path), dir, id, "src-", ""))
+	if (cache_name(name, sizeof(name), id, "src-", "") || (dfd = cache_dir_open(dir)) < 0)
 		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	close(dfd);
 	if (fd < 0)
 		return false;
 	n = read(fd, &m, sizeof(m));
@@ -224,42 +236,53 @@ bool boot_cache_memo_get(const char *dir, const struct stat *st, uint8_t key[32]
 	return true;
 }
 
-static int write_atomic(const char *dir, const char *path, const char *tmpl_prefix,
+static int write_atomic(int dfd, const char *name, const char *tmpl_prefix,
 			const uint8_t key[32], const uint8_t *a, size_t alen, const uint8_t *b,
 			size_t blen) BH_WUR;
 
 void boot_cache_memo_put(const char *dir, const struct stat *st, const uint8_t key[32])
 {
 	struct cache_memo m;
-	char path[PATH_MAX];
+	char name[NAME_MAX + 1];
 	uint8_t id[32];
+	int dfd;
 
 	memo_name(st, id);
 	memcpy(m.magic, MEMO_MAGIC, 8);
 	memcpy(m.key, key, 32);
-	if (mkdir_p(dir) || cache_dir_ok(dir) ||
-	    cache_path(path, sizeof(path), dir, id, "src-", ""))
+	if (mkdir_p(dir) || cache_name(name, sizeof(name), id, "src-", "") ||
+	    (dfd = cache_dir_open(dir)) < 0)
 		return;
 	/* Best effort: without a memo the next boot just hashes again. */
-	if (write_atomic(dir, path, ".src-", id, (const uint8_t *)&m, sizeof(m), NULL, 0))
+	if (write_atomic(dfd, name, ".src-", id, (const uint8_t *)&m, sizeof(m), NULL, 0))
 		bh_dbg("kernel cache: cannot record the memo in %s", dir);
+	close(dfd);
 }
 
-/* Write a then b to a 0600 temp file in dir and rename it over path, so no
- * reader ever sees a partial file. */
-static int write_atomic(const char *dir, const char *path, const char *tmpl_prefix,
+/* Write a then b to a new 0600 temp file in the directory dfd and rename it
+ * over name, so no reader ever sees a partial file. */
+static int write_atomic(int dfd, const char *name, const char *tmpl_prefix,
 			const uint8_t key[32], const uint8_t *a, size_t alen,
 			const uint8_t *b, size_t blen)
 {
-	char tmp[PATH_MAX];
-	int fd, ret;
+	char tmp[NAME_MAX + 1], suffix[16];
+	int fd = -1, ret;
 
-	ret = cache_path(tmp, sizeof(tmp), dir, key, tmpl_prefix, ".XXXXXX");
-	if (ret)
-		return ret;
-	fd = mkostemp(tmp, O_CLOEXEC); /* created 0600 */
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		uint32_t r;
+
+		if (getentropy(&r, sizeof(r)) < 0)
+			return -errno;
+		snprintf(suffix, sizeof(suffix), ".%08x", r);
+		ret = cache_name(tmp, sizeof(tmp), key, tmpl_prefix, suffix);
+		if (ret)
+			return ret;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
 	if (fd < 0)
-		return -errno;
+		return -EEXIST;
 	if (fchmod(fd, 0600) < 0) {
 		ret = -errno;
 		goto err_unlink;
@@ -275,7 +298,7 @@ static int write_atomic(const char *dir, const char *path, const char *tmpl_pref
 		goto err_unlink;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
+	if (renameat(dfd, tmp, dfd, name) < 0) {
 		ret = -errno;
 		goto err_unlink;
 	}
@@ -284,36 +307,42 @@ static int write_atomic(const char *dir, const char *path, const char *tmpl_pref
 err_unlink:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	unlinkat(dfd, tmp, 0);
 	return ret;
 }
 
 int boot_cache_store(const char *dir, const uint8_t key[32], const uint8_t *elf, size_t len)
 {
 	struct cache_trailer t;
-	char path[PATH_MAX];
-	int ret;
+	char name[NAME_MAX + 1];
+	int dfd, ret;
 
 	ret = mkdir_p(dir);
 	if (!ret)
-		ret = cache_dir_ok(dir);
-	if (!ret)
-		ret = cache_path(path, sizeof(path), dir, key, "", "");
+		ret = cache_name(name, sizeof(name), key, "", "");
 	if (ret)
 		return ret;
+	dfd = cache_dir_open(dir);
+	if (dfd < 0)
+		return dfd;
 	memset(&t, 0, sizeof(t));
 	memcpy(t.magic, CACHE_MAGIC, 8);
 	t.version = CACHE_VERSION;
 	t.crc = crc32_buf(elf, len);
 	t.elf_len = len;
 	memcpy(t.key, key, 32);
-	return write_atomic(dir, path, ".", key, elf, len, (const uint8_t *)&t, sizeof(t));
+	ret = write_atomic(dfd, name, ".", key, elf, len, (const uint8_t *)&t, sizeof(t));
+	close(dfd);
+	return ret;
 }
 
 void boot_cache_drop(const char *dir, const uint8_t key[32])
 {
-	char path[PATH_MAX];
+	char name[NAME_MAX + 1];
+	int dfd;
 
-	if (!cache_path(path, sizeof(path), dir, key, "", ""))
-		(void)unlink(path);
+	if (cache_name(name, sizeof(name), key, "", "") || (dfd = cache_dir_open(dir)) < 0)
+		return;
+	(void)unlinkat(dfd, name, 0);
+	close(dfd);
 }

@@ -301,6 +301,19 @@ static void test_cache(void **state)
 	assert_int_equal(chmod(dir, 0700), 0);
 	expect_load(f, &bz, " (cache hit)");
 
+	/* A link to the cache dir is never followed: the directory is opened
+	 * with O_NOFOLLOW, checked on that fd, and entries opened relative to it. */
+	{
+		char link[PATH_MAX];
+
+		snprintf(link, sizeof(link), "%s/cache-link", f->dir);
+		assert_int_equal(symlink(dir, link), 0);
+		f->cfg.cache_dir = link;
+		expect_load(f, &bz, " (cache write failed)");
+		f->cfg.cache_dir = dir;
+		assert_int_equal(unlink(link), 0);
+	}
+
 	/* Unusable cache dir: the boot still succeeds. */
 	memcpy(dir, entry, strlen(entry) + 1); /* a regular file */
 	expect_load(f, &bz, " (cache write failed)");

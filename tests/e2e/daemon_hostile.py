@@ -1,0 +1,765 @@
+#!/usr/bin/env python3
+"""daemon_hostile.py — bulkheadd against hostile VMMs and greedy users.
+
+    daemon_hostile.py BULKHEADD STANDIN_VMM BULKHEAD
+
+Runs the daemon (the ASan build in make check) as root with a host-side
+stand-in VMM (standin_vmm.py: the real control protocol, chosen misbehaviour)
+and checks issue 15's guarantees, each case named by the finding it covers:
+  1 deadlines: a SIGSTOPped VMM costs its owner a bounded 5xx (inspect, pause,
+    stop, a full listen backlog), never anyone else a hang; kill still works;
+    a reply out of turn or malformed drops the connection
+  2 limits: a non-root user's VM runs in the daemon's per-VM cgroup with the
+    expected memory/CPU/pids limits, and one allocating without bound is
+    contained; a daemon that can apply no limit starts no VM
+  3 quarantine from outside: a VMM that lies about pausing is frozen anyway
+  4 nothing a user writes is trusted: config.json stays root's, the console
+    cap is the daemon's, the VMM's stderr is capped
+  5 fair shares: per-uid VM, memory, connection and follow caps with room for
+    root and other users; a slow loris is cut; another user's VM is a 404
+  6 no leaks: kill cycles leave no cgroup, state, process or fd; a restarted
+    daemon sweeps the cgroups of VMs that died meanwhile
+  8 events: a long poll returns on the caller's own events only; `bulkhead
+    events [-f]` prints them
+Prints PASS/FAIL per case and "N passed, N failed".
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BHD, STANDIN, BH = (os.path.abspath(a) for a in sys.argv[1:4])
+T = tempfile.mkdtemp(prefix="bhd-hostile.")
+os.chmod(T, 0o755)
+SOCK = os.path.join(T, "api.sock")
+STATE = os.path.join(T, "state")
+LOG = os.path.join(T, "daemon.log")
+NOBODY, OTHER = 65534, 65533
+CTL_MS = 1000          # --control-timeout
+DEADLINE = 2 * CTL_MS / 1000 + 3.0  # inspect/pause answer bound (freeze included), seconds
+results = {"pass": 0, "fail": 0}
+daemon = None
+STANDIN_COPY = os.path.join(T, "standin_vmm.py")  # readable by every uid
+shutil.copy(STANDIN, STANDIN_COPY)
+os.chmod(STANDIN_COPY, 0o755)
+
+
+def ok(name):
+    results["pass"] += 1
+    print("PASS " + name, flush=True)
+
+
+def bad(name, why):
+    results["fail"] += 1
+    print("FAIL %s: %s" % (name, why), flush=True)
+
+
+def check(name, cond, why=""):
+    if cond:
+        ok(name)
+    else:
+        bad(name, why)
+
+
+def start_daemon(extra=()):
+    global daemon
+    # A small ASan quarantine, so the RSS check sees leaks, not freed memory.
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:quarantine_size_mb=4",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", STANDIN_COPY,
+                               "--socket-mode", "0666", "--stop-timeout", "1",
+                               "--client-timeout", "2", "--control-timeout", str(CTL_MS),
+                               "--max-vms-per-user", "3", "--max-mem-per-user", "512M",
+                               "--max-conns-per-user", "4", "--max-follows-per-user", "1",
+                               "--console-max", "1M", "--vmm-log-max", "64K"] + list(extra),
+                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
+    for _ in range(200):
+        if os.path.exists(SOCK):
+            try:
+                if req("GET", "/v1/version")[0] == 200:
+                    return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+
+
+def raw(data, timeout=30, path=None):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path or SOCK)
+    s.sendall(data)
+    buf = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            head, sep, rest = buf.partition(b"\r\n\r\n")
+            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
+            if sep and m and len(rest) >= int(m.group(1)):
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
+    return (int(m.group(1)) if m else 0), buf.partition(b"\r\n\r\n")[2]
+
+
+def req(method, path, body=None, timeout=30, sock=None):
+    data = (body or "").encode()
+    h = "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" % (method, path)
+    if body is not None:
+        h += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+    st, b = raw(h.encode() + b"\r\n" + data, timeout, sock)
+    try:
+        return st, json.loads(b.decode() or "null")
+    except ValueError:
+        return st, b.decode(errors="replace")
+
+
+def as_user(uid, fn, *a):
+    """Run fn(*a) in a child process with uid/gid `uid`; return its result."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            out = json.dumps(fn(*a))
+        except BaseException as e:  # report, never fall through into the parent's code
+            out = json.dumps(["exception", repr(e)])
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data.decode())
+
+
+def ureq(uid, method, path, body=None, timeout=30):
+    return as_user(uid, lambda: list(req(method, path, body, timeout)))
+
+
+def timed(fn, *a):
+    t0 = time.monotonic()
+    r = fn(*a)
+    return r, time.monotonic() - t0
+
+
+def config(mode="honest", mem="64M", extra=None):
+    c = {"kernel": STANDIN_COPY, "mem": mem, "cpus": 1, "cmdline": "mode=" + mode,
+         "console": {"mode": "none"}}
+    c.update(extra or {})
+    return json.dumps(c)
+
+
+def create_start(uid, mode="honest", mem="64M", name=None):
+    q = "?name=" + name if name else ""
+    st, b = ureq(uid, "POST", "/v1/vms" + q, config(mode, mem))
+    if st != 201:
+        return None, "create %d %r" % (st, b)
+    vid = b["id"]
+    st, b = ureq(uid, "POST", "/v1/vms/%s/start" % vid)
+    if st != 200:
+        return vid, "start %d %r" % (st, b)
+    return vid, ""
+
+
+def inspect(vid, uid=0):
+    return ureq(uid, "GET", "/v1/vms/" + vid) if uid else req("GET", "/v1/vms/" + vid)
+
+
+def vm_pids(vid):
+    """Host pids of the VM's processes, from its memory cgroup."""
+    d = vm_cgroup_dir(vid)
+    if not d:
+        return []
+    with open(os.path.join(d, "cgroup.procs")) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def cg_base():
+    name = open(os.path.join(STATE, "cgroup-name")).read().strip()
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return 2, {"memory": "/sys/fs/cgroup/" + name}
+    bases = {}
+    for line in open("/proc/self/cgroup"):
+        _, ctrls, path = line.strip().split(":", 2)
+        for c in ctrls.split(","):
+            if c in ("cpu", "memory", "pids", "freezer"):
+                bases[c] = "/sys/fs/cgroup/%s%s/%s" % (c, "" if path == "/" else path, name)
+    return 1, bases
+
+
+def vm_cgroup_dir(vid, ctrl="memory"):
+    ver, bases = cg_base()
+    d = os.path.join(bases.get(ctrl if ver == 1 else "memory", "/nonexistent"), "bulkhead-vm-" + vid)
+    return d if os.path.isdir(d) else None
+
+
+def ticks(vid):
+    try:
+        return open(os.path.join(STATE, "vms", vid, "console.log")).read().count("tick")
+    except OSError:
+        return -1
+
+
+def wait_for(cond, secs=10.0):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def kill_rm(vid, uid=0):
+    ureq(uid, "POST", "/v1/vms/%s/kill" % vid) if uid else req("POST", "/v1/vms/%s/kill" % vid)
+    wait_for(lambda: inspect(vid, uid)[1].get("state") == "exited", 10)
+    return (ureq(uid, "DELETE", "/v1/vms/" + vid) if uid else req("DELETE", "/v1/vms/" + vid))[0]
+
+
+# ---------------------------------------------------------------------------
+
+def test_limits():
+    vid, why = create_start(NOBODY, "honest", "64M", "lim")
+    check("2: a non-root user's stand-in VM starts", not why, why)
+    if why:
+        return
+    st, b = inspect(vid, NOBODY)
+    pid = b.get("pid", 0)
+    cg = open("/proc/%d/cgroup" % pid).read()
+    ver, bases = cg_base()
+    want = "bulkhead-vm-" + vid
+    check("2: its VMM runs as uid %d" % NOBODY, os.stat("/proc/%d" % pid).st_uid == NOBODY,
+          "uid %d" % os.stat("/proc/%d" % pid).st_uid)
+    check("2: its VMM is in the daemon's per-VM cgroup from the start (%s)" % want,
+          want in cg and all(want in l for l in cg.splitlines()
+                             if re.match(r"^\d+:(memory|pids|cpu)(,|:)|^0::", l) and
+                             (ver == 2 or not l.startswith("0::"))), cg)
+    mem = 64 << 20
+    if ver == 1:
+        d = vm_cgroup_dir(vid)
+        lim = int(open(os.path.join(d, "memory.limit_in_bytes")).read())
+        pids = open(os.path.join(vm_cgroup_dir(vid, "pids"), "pids.max")).read().strip()
+        quota = int(open(os.path.join(vm_cgroup_dir(vid, "cpu"), "cpu.cfs_quota_us")).read())
+        owner = os.stat(os.path.join(d, "cgroup.procs")).st_uid
+    else:
+        d = vm_cgroup_dir(vid)
+        lim = int(open(os.path.join(d, "memory.max")).read())
+        pids = open(os.path.join(d, "pids.max")).read().strip()
+        quota = int(open(os.path.join(d, "cpu.max")).read().split()[0])
+        owner = os.stat(os.path.join(d, "cgroup.procs")).st_uid
+    check("2: limits: memory = guest RAM + 256 MiB, pids = vCPUs + 16, CPU = vCPUs + 1",
+          lim == mem + (256 << 20) and pids == "17" and quota == 200000,
+          "memory %d pids %s quota %d" % (lim, pids, quota))
+    check("2: the cgroup's files stay root's (the VMM cannot raise a limit or leave)",
+          owner == 0, "owner %d" % owner)
+    log = open(os.path.join(STATE, "vms", vid, "vmm.log")).read()
+    check("4: the VMM reads a sealed copy of its config, not the daemon's file",
+          "--config /proc/self/fd/4" in log and "daemon-config unreadable" in log, log[-600:])
+    cst = os.stat(os.path.join(STATE, "vms", vid, "config.json"))
+    check("4: the daemon's config.json stays root's, mode 0600", cst.st_uid == 0 and
+          (cst.st_mode & 0o777) == 0o600, "uid %d mode %o" % (cst.st_uid, cst.st_mode & 0o777))
+    check("4: the console cap is the daemon's (--console-max 1048576 passed)",
+          "--console-max 1048576" in log, log[-600:])
+    kill_rm(vid, NOBODY)
+
+    # allocating without bound: the memory cgroup contains it
+    vid, why = create_start(NOBODY, "alloc", "64M", "hog")
+    check("2: a VMM allocating without bound starts", not why, why)
+    if vid:
+        wait_for(lambda: inspect(vid, NOBODY)[1].get("state") == "exited", 60)
+        st, b = inspect(vid, NOBODY)
+        log = open(os.path.join(STATE, "vms", vid, "vmm.log")).read()
+        most = max([int(x) for x in re.findall(r"allocated (\d+) MiB", log)] or [0])
+        check("2: ... is killed by its memory limit (%d MiB reached, limit 320 MiB)" % most,
+              b.get("state") == "exited" and b.get("exit", {}).get("signal") == 9 and
+              0 < most <= 320, "%r" % b)
+        check("2: ... and its cgroup is gone with it", wait_for(lambda: vm_cgroup_dir(vid) is None, 5),
+              vm_cgroup_dir(vid) or "")
+        ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+
+    # a daemon that can apply no limit (not root) starts no VM
+    t2 = os.path.join(T, "unpriv")
+    os.makedirs(t2)
+    os.chown(t2, NOBODY, NOBODY)
+    sock2 = os.path.join(t2, "api.sock")
+    p = subprocess.Popen(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                          "--clear-groups", BHD, "--socket", sock2, "--state-dir",
+                          os.path.join(t2, "state"), "--vmm", STANDIN_COPY],
+                         stdout=open(os.path.join(t2, "log"), "w"), stderr=subprocess.STDOUT,
+                         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    try:
+        wait_for(lambda: os.path.exists(sock2), 10)
+        def unpriv():
+            st, b = req("POST", "/v1/vms", config(), sock=sock2)
+            st2, b2 = req("POST", "/v1/vms/%s/start" % b["id"], sock=sock2)
+            return [st2, b2]
+        st, b = as_user(NOBODY, unpriv)
+        check("2: no limit can be applied (daemon not root): start refused, 503 naming why",
+              st == 503 and "no memory limit" in str(b), "%r %r" % (st, b))
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_deadlines():
+    mine, why = create_start(NOBODY, "honest", "64M", "stuck")
+    other, why2 = create_start(OTHER, "honest", "64M", "fine")
+    check("1: two users' VMs start", not why and not why2, why + why2)
+    if why or why2:
+        return
+    for p in vm_pids(mine):
+        os.kill(p, signal.SIGSTOP)  # as its owner could
+    worst = 0.0
+    codes = set()
+    for _ in range(8):  # more than the VMM's listen backlog (4)
+        (st, b), dt = timed(inspect, mine, NOBODY)
+        worst = max(worst, dt)
+        codes.add(st)
+    check("1: inspect of a SIGSTOPped VMM answers within the deadline, 8 times "
+          "(backlog full; worst %.2f s)" % worst,
+          worst < DEADLINE and codes == {200}, "codes %r worst %.2f" % (codes, worst))
+    # meanwhile the other user and root are served at once
+    lat = []
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                inspect(mine, NOBODY)
+            except (OSError, ValueError):
+                pass
+
+    threads = [threading.Thread(target=hammer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    for _ in range(5):
+        (st, b), dt = timed(inspect, other, OTHER)
+        lat.append((st, dt))
+        (st, b), dt = timed(req, "GET", "/v1/vms")
+        lat.append((st, dt))
+    stop.set()
+    for t in threads:
+        t.join()
+    check("1: while its owner hammers the hung VM, another user's inspect and root's list "
+          "answer at once (worst %.2f s)" % max(d for _, d in lat),
+          all(s == 200 for s, _ in lat) and max(d for _, d in lat) < 1.5, "%r" % lat)
+    (st, b), dt = timed(ureq, NOBODY, "POST", "/v1/vms/%s/pause" % mine)
+    check("1+3: pause of a hung VMM: answered in %.2f s, frozen from outside, state paused" % dt,
+          dt < DEADLINE and st == 200 and b.get("state") == "paused" and "frozen" in
+          str(b.get("result")), "%d %r" % (st, b))
+    (st, b), dt = timed(ureq, NOBODY, "POST", "/v1/vms/%s/resume" % mine)
+    check("1: resume of a hung VMM: a 5xx within the deadline (%.2f s), still paused" % dt,
+          dt < DEADLINE and st in (502, 504) and inspect(mine, NOBODY)[1].get("state") == "paused",
+          "%d %r" % (st, b))
+    (st, b), dt = timed(ureq, NOBODY, "POST", "/v1/vms/%s/stop" % mine)
+    check("1: stop of a hung VMM ends it (%.2f s): %s" % (dt, b.get("result") if isinstance(b, dict) else b),
+          st == 200 and b.get("state") == "exited", "%d %r" % (st, b))
+    kill_rm(mine, NOBODY)
+
+    # kill of a SIGSTOPped, running VMM
+    vid, why = create_start(NOBODY, "honest", "64M", "stuck2")
+    for p in vm_pids(vid):
+        os.kill(p, signal.SIGSTOP)
+    (st, b), dt = timed(ureq, NOBODY, "POST", "/v1/vms/%s/kill" % vid)
+    check("1: kill of a SIGSTOPped VMM works (%.2f s)" % dt,
+          st == 200 and b.get("state") == "exited", "%d %r" % (st, b))
+    ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+
+    # replies out of turn, and malformed ones
+    for mode, needle in (("badseq", "out of turn"), ("garbage", "bad control reply")):
+        vid, why = create_start(NOBODY, mode, "64M", mode)
+        st, b = inspect(vid, NOBODY) if vid else (0, {})
+        check("1: a VMM answering %s: start refused (502 naming it), the VM killed" % mode,
+              "start 502" in why and needle in why and "killed" in why and
+              inspect(vid, NOBODY)[1].get("state") == "exited", why)
+        if vid:
+            kill_rm(vid, NOBODY)
+    kill_rm(other, OTHER)
+
+
+def test_quarantine():
+    vid, why = create_start(NOBODY, "lie", "64M", "liar")
+    check("3: a lying VMM starts", not why, why)
+    if why:
+        return
+    wait_for(lambda: ticks(vid) > 5, 5)
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/pause" % vid)
+    n0 = ticks(vid)
+    time.sleep(1.0)
+    n1 = ticks(vid)
+    check("3: pause of a VMM that says 'paused' and keeps running: it is frozen (ticks %d -> %d)"
+          % (n0, n1), st == 200 and b.get("state") == "paused" and n0 == n1 and n0 > 0,
+          "%d %r" % (st, b))
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/resume" % vid)
+    check("3: resume thaws it (ticks advance again)", st == 200 and
+          wait_for(lambda: ticks(vid) > n1 + 3, 5), "%d %r ticks %d" % (st, b, ticks(vid)))
+    # quarantine of a paused (frozen) VM: the freezer alone, never thawed
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/pause" % vid)
+    n0 = ticks(vid)
+    (st, b), dt = timed(req, "POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "paused"}))
+    time.sleep(0.5)
+    check("3: quarantine of a paused VM: at once (%.2f s), never thawed (ticks %d -> %d)"
+          % (dt, n0, ticks(vid)), st == 200 and b.get("state") == "quarantined" and dt < 1.0 and
+          ticks(vid) == n0, "%d %r" % (st, b))
+    kill_rm(vid, NOBODY)
+    vid, why = create_start(NOBODY, "lie", "64M", "liar")
+    wait_for(lambda: ticks(vid) > 5, 5)
+    st, b = req("POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "test: lies"}))
+    n0 = ticks(vid)
+    time.sleep(1.0)
+    n1 = ticks(vid)
+    check("3: quarantine of a lying VMM: recorded only once frozen (ticks %d -> %d)" % (n0, n1),
+          st == 200 and b.get("state") == "quarantined" and n0 == n1, "%d %r" % (st, b))
+    st, b = inspect(vid)
+    check("3: inspect of the quarantined VM answers (frozen: no control round-trip)",
+          st == 200 and b.get("frozen") is True, "%d %r" % (st, b))
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/resume" % vid)
+    check("3: its owner cannot resume it (409)", st == 409, "%d %r" % (st, b))
+    pids = vm_pids(vid)
+    for p in pids:  # SIGCONT cannot undo a freezer
+        os.kill(p, signal.SIGCONT)
+    time.sleep(0.5)
+    check("3: SIGCONT by its owner does not wake it", ticks(vid) == n1, "%d" % ticks(vid))
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/kill" % vid)
+    check("3: a frozen VM can be killed", st == 200 and b.get("state") == "exited", "%d %r" % (st, b))
+    ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+
+
+def test_untrusted_files():
+    st, b = ureq(NOBODY, "POST", "/v1/vms", config(extra={"console": {"mode": "none", "max": "2G"}}))
+    check("4: a console cap above the daemon's maximum is refused (422 naming console.max)",
+          st == 422 and "console.max" in str(b), "%d %r" % (st, b))
+    vid, why = create_start(NOBODY, "flood", "64M", "flood")
+    if vid:
+        size = os.path.getsize(os.path.join(STATE, "vms", vid, "vmm.log"))
+        log = open(os.path.join(STATE, "vms", vid, "vmm.log")).read()
+        kill_rm(vid, NOBODY)
+        log = open(os.path.join(STATE, "vms", vid, "vmm.log")).read() if os.path.exists(
+            os.path.join(STATE, "vms", vid, "vmm.log")) else log
+    check("4: a VMM flooding stderr (4 MiB) fills vmm.log only to its cap (64 KiB: %d bytes)"
+          % (size if vid else -1), vid and 60 * 1024 <= size <= 64 * 1024 + 200, why)
+
+
+def test_fair_shares():
+    # another user's VM is a 404, exactly like a missing one
+    st, b = req("POST", "/v1/vms?name=rootvm", config())
+    rootvm = b.get("id")
+    st1, b1 = ureq(NOBODY, "GET", "/v1/vms/" + rootvm)
+    st2, b2 = ureq(NOBODY, "GET", "/v1/vms/ffffffff")
+    check("5: another user's VM is a 404, same words as a missing one",
+          st1 == 404 and st2 == 404 and "uid" not in str(b1) and
+          str(b1).replace(rootvm, "X") == str(b2).replace("ffffffff", "X"), "%r %r" % (b1, b2))
+    st, b = ureq(NOBODY, "POST", "/v1/vms?name=rootvm", config())
+    check("5: names are per user (no VM name of root is revealed)", st == 201, "%d %r" % (st, b))
+    mine = [b.get("id")]
+    # VM and memory caps (3 VMs, 512 MiB)
+    st, b = ureq(NOBODY, "POST", "/v1/vms", config(mem="512M"))
+    check("5: memory cap: 64 + 512 MiB > 512 MiB per user -> 429", st == 429 and "MiB" in str(b),
+          "%d %r" % (st, b))
+    for _ in range(2):
+        st, b = ureq(NOBODY, "POST", "/v1/vms", config())
+        mine.append(b.get("id"))
+    st, b = ureq(NOBODY, "POST", "/v1/vms", config())
+    check("5: VM cap: a 4th VM -> 429 naming the cap", st == 429 and "3 VMs" in str(b), "%d %r" % (st, b))
+    st, b = ureq(OTHER, "POST", "/v1/vms", config())
+    check("5: another user still creates VMs", st == 201, "%d %r" % (st, b))
+    other = b.get("id")
+    st, b = req("POST", "/v1/vms", config())
+    check("5: root still creates VMs", st == 201, "%d %r" % (st, b))
+    req("DELETE", "/v1/vms/" + b.get("id", "x"))
+    for v in mine:
+        ureq(NOBODY, "DELETE", "/v1/vms/" + v)
+    ureq(OTHER, "DELETE", "/v1/vms/" + other)
+    req("DELETE", "/v1/vms/" + rootvm)
+
+    # connection cap (4 per user): nobody holds 4 half-sent requests
+    def hold_and_try():
+        held = []
+        for _ in range(4):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(SOCK)
+            s.sendall(b"GET /v1/vms HTTP/1.1\r\nHost: x\r\n")
+            held.append(s)
+        time.sleep(0.2)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(SOCK)
+        buf = b""
+        try:
+            s.sendall(b"GET /v1/vms HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            pass  # refused before it could send: the 429 is waiting
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+        for h in held + [s]:
+            h.close()
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
+        return [int(m.group(1)) if m else 0, buf.decode(errors="replace")]
+
+    r, w = os.pipe()
+    res = {}
+
+    def run_hold():
+        res["v"] = as_user(NOBODY, hold_and_try)
+
+    t = threading.Thread(target=run_hold)
+    t.start()
+    time.sleep(0.1)
+    t.join()
+    st, b = res["v"]
+    check("5: a user's 5th concurrent connection -> 429 naming the cap", st == 429 and
+          "connections" in str(b), "%r %r" % (st, b))
+
+    # many users' connections: root keeps its reserve
+    def crowd(uid, n, out):
+        def hold():
+            held = []
+            for _ in range(n):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(SOCK)
+                s.sendall(b"GET /v1/vms HTTP/1.1\r\n")
+                held.append(s)
+            time.sleep(1.5)
+            return len(held)
+        out.append(as_user(uid, hold))
+
+    outs = []
+    crowds = [threading.Thread(target=crowd, args=(60000 + i, 4, outs)) for i in range(15)]
+    for c in crowds:
+        c.start()
+    time.sleep(0.8)
+    (st, b), dt = timed(req, "GET", "/v1/vms")
+    for c in crowds:
+        c.join()
+    check("5: 15 users x 4 idle connections (60 > 56 for users): root is still served (%.2f s)" % dt,
+          st == 200 and dt < 1.5, "%d %r" % (st, b))
+
+    # slow loris: one byte a second is cut after 3 x --client-timeout (6 s)
+    def loris():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(SOCK)
+        t0 = time.monotonic()
+        for ch in b"GET /v1/vms HTTP/1.1\r\nX-Slow: " + b"a" * 100:
+            try:
+                s.send(bytes([ch]))
+            except OSError:
+                return time.monotonic() - t0
+            s.settimeout(1.0)
+            try:
+                if s.recv(1) == b"":
+                    return time.monotonic() - t0
+            except socket.timeout:
+                pass
+            if time.monotonic() - t0 > 30:
+                break
+        return -1
+    dt = as_user(NOBODY, loris)
+    check("5: a slow loris (1 byte/s) is cut by the request deadline (after %.1f s)" % dt,
+          0 < dt < 12, "%r" % dt)
+
+    # follow streams (1 per user here): a second waiting poll -> 429
+    res2 = {}
+    t = threading.Thread(target=lambda: res2.setdefault("a", ureq(NOBODY, "GET", "/v1/events?since=999999&wait=3")))
+    t.start()
+    time.sleep(0.7)
+    st, b = ureq(NOBODY, "GET", "/v1/events?since=999999&wait=1")
+    st2, b2 = ureq(OTHER, "GET", "/v1/events?since=999999&wait=1")
+    t.join()
+    check("5: a second follow stream of one user -> 429; another user's is served",
+          st == 429 and st2 == 200 and res2["a"][0] == 200, "%r %r %r" % (st, st2, res2))
+
+
+def test_events():
+    st, b = req("GET", "/v1/events")
+    last = b["last"]
+    got = {}
+
+    def poll(uid, key):
+        got[key] = ureq(uid, "GET", "/v1/events?since=%d&wait=10" % last)
+
+    ts = [threading.Thread(target=poll, args=(OTHER, "other")),
+          threading.Thread(target=poll, args=(NOBODY, "nobody"))]
+    for t in ts:
+        t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    st, b = ureq(NOBODY, "POST", "/v1/vms?name=ev", config())
+    ts[1].join()
+    dt = time.monotonic() - t0
+    ts[0].join()
+    ev = got["nobody"][1].get("events", [])
+    check("8: a long poll returns on the caller's own new event (%.2f s)" % dt,
+          dt < 3 and any(e["type"] == "created" for e in ev), "%r" % got["nobody"])
+    check("8: another user's long poll does not see it", got["other"][0] == 200 and
+          not got["other"][1].get("events"), "%r" % got["other"])
+    ureq(NOBODY, "DELETE", "/v1/vms/" + b.get("id", "x"))
+
+    # the CLI: `bulkhead events` (own events only) and `events -f` (follows)
+    env = dict(os.environ, BULKHEAD_SOCKET=SOCK)
+    as_nobody = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+    req("POST", "/v1/vms?name=rootsecret", config())
+    p = subprocess.run(as_nobody + [BH, "events"], capture_output=True, text=True, env=env,
+                       timeout=30)
+    check("8: `bulkhead events` lists the user's own events, not root's",
+          p.returncode == 0 and " created " in p.stdout and "rootsecret" not in p.stdout and
+          len(p.stdout.splitlines()) >= 2, p.stdout + p.stderr)
+    f = subprocess.Popen(as_nobody + [BH, "events", "-f"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        time.sleep(1.0)
+        st, b = ureq(NOBODY, "POST", "/v1/vms?name=followed", config())
+        seen = []
+
+        def reader():
+            for line in f.stdout:
+                seen.append(line)
+                if "followed" in line or b.get("id", "?") in line:
+                    return
+        t = threading.Thread(target=reader)
+        t.start()
+        t.join(10)
+        check("8: `bulkhead events -f` prints a new event as it happens",
+              any(b.get("id", "?") in l and "created" in l for l in seen), "%r" % seen[-3:])
+    finally:
+        f.kill()
+        f.wait()
+    ureq(NOBODY, "DELETE", "/v1/vms/followed")
+    req("DELETE", "/v1/vms/rootsecret")
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_leaks():
+    ver, bases = cg_base()
+    # warm up once (first-use allocations), then measure
+    vid, why = create_start(NOBODY)
+    kill_rm(vid, NOBODY)
+    fd0, rss0 = fds(daemon.pid), rss_kb(daemon.pid)
+    n, errors, seen_pids = 20, [], []
+    for i in range(n):
+        vid, why = create_start(NOBODY)
+        if why:
+            errors.append(why)
+            continue
+        seen_pids += vm_pids(vid)
+        if kill_rm(vid, NOBODY) != 200:
+            errors.append("rm %s" % vid)
+    time.sleep(0.3)
+    left = [d for b in bases.values() if os.path.isdir(b) for d in os.listdir(b)
+            if d.startswith("bulkhead-vm-")]
+    alive = [p for p in seen_pids if os.path.exists("/proc/%d" % p) and
+             open("/proc/%d/stat" % p).read().split(") ")[1][0] != "Z"]
+    fd1, rss1 = fds(daemon.pid), rss_kb(daemon.pid)
+    check("6: %d create/start/kill/rm cycles: no errors" % n, not errors, "%r" % errors[:3])
+    check("6: ... no per-VM cgroup left in any hierarchy", not left, "%r" % left[:5])
+    check("6: ... no state directory left", os.listdir(os.path.join(STATE, "vms")) == [],
+          "%r" % os.listdir(os.path.join(STATE, "vms")))
+    check("6: ... no VMM process left (%d seen)" % len(seen_pids), seen_pids and not alive, "%r" % alive)
+    check("6: ... the daemon's fds stay flat (%d -> %d)" % (fd0, fd1), fd1 <= fd0, "")
+    check("6: ... the daemon's RSS stays flat (%d -> %d KiB)" % (rss0, rss1), rss1 - rss0 < 4 * 1024, "")
+
+    # a daemon restart sweeps the cgroups of VMs that died while it was down
+    vid, why = create_start(NOBODY)
+    fake = os.path.join(bases["memory"], "bulkhead-vm-0badf00d")
+    os.mkdir(fake)
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    for p in vm_pids(vid):
+        os.kill(p, signal.SIGKILL)
+    time.sleep(0.3)
+    start_daemon()
+    st, b = inspect(vid, NOBODY)
+    check("6: restart: a VM that died while the daemon was down is exited, its cgroup swept, "
+          "and an orphaned cgroup too", b.get("state") == "exited" and vm_cgroup_dir(vid) is None
+          and not os.path.isdir(fake), "%r %r" % (b, vm_cgroup_dir(vid)))
+    ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+
+    # a restart with a hung VMM: the daemon answers at once
+    vid, why = create_start(NOBODY)
+    for p in vm_pids(vid):
+        os.kill(p, signal.SIGSTOP)
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    t0 = time.monotonic()
+    start_daemon()
+    (st, b), dt = timed(req, "GET", "/v1/vms")
+    dt_total = time.monotonic() - t0
+    check("1: restart with a hung VMM: the API is up and answering in %.2f s" % dt_total,
+          st == 200 and dt_total < 3, "%d" % st)
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/kill" % vid)
+    check("1: ... and the re-attached hung VMM can be killed", st == 200 and b.get("state") == "exited",
+          "%d %r" % (st, b))
+    ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+
+
+def main():
+    if os.geteuid() != 0:
+        print("SKIP: daemon_hostile needs root (per-VM cgroups, other uids)")
+        print("0 passed, 0 failed")
+        return 0
+    start_daemon()
+    for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
+              test_fair_shares, test_events, test_leaks):
+        try:
+            t()
+        except Exception as e:  # a crashed case is a failure, the rest still run
+            import traceback
+            traceback.print_exc()
+            bad(t.__name__, repr(e))
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=30)
+    log = open(LOG).read()
+    check("daemon exits cleanly on SIGTERM without sanitizer reports",
+          daemon.returncode == 0 and "Sanitizer" not in log and "runtime error" not in log,
+          "rc %s\n%s" % (daemon.returncode, log[-3000:]))
+    print("%d passed, %d failed" % (results["pass"], results["fail"]))
+    if not results["fail"]:
+        shutil.rmtree(T, ignore_errors=True)
+    else:
+        print("logs kept in " + T)
+    return 1 if results["fail"] else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        if daemon and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""standin_vmm.py — a host-side stand-in for `bulkhead run` under bulkheadd.
+
+bulkheadd starts it exactly as it starts the real VMM:
+    standin_vmm.py run --config /proc/self/fd/4 --console file:PATH \
+        --console-max N --control-fd 3
+and it speaks the real control protocol (src/ctl/ctl_proto.h, version 2: a
+32-byte header, a reply's payload starting with the 32-byte ctl_status, over
+the inherited SOCK_SEQPACKET listening socket, fd 3). What it
+does is chosen by the VM config's "cmdline" (mode=...): it is the hostile or
+broken VMM the daemon must survive, where no real VM is needed to be one.
+
+  honest   answer every request truthfully; "tick" to the console every 20 ms
+           unless paused
+  lie      answer pause/quarantine with success (and claim to be paused)
+           but keep ticking
+  badseq   answer with the wrong sequence number
+  garbage  answer with a record of the wrong size and magic
+  alloc    allocate and touch memory without bound (16 MiB steps, reported on
+           stderr) while answering honestly
+  flood    write 4 MiB to stderr, then behave honestly
+It also reports on stderr what the daemon gave it (argv, its cgroup, whether
+the daemon's own config.json is readable to it).
+"""
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+HDR = "<IHHIiIIII"      # magic version type seq status flags payload_len nfds reserved
+STATUS_FMT = "<IIQQQ"   # state ncpus exits io_exits mmio_exits
+MAGIC, VERSION, REPLY = 0x54434842, 2, 0x8000
+STATUS, PAUSE, RESUME, STOP, QUARANTINE = 1, 2, 3, 4, 5
+
+
+def log(msg):
+    sys.stderr.write("standin: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def main():
+    args = sys.argv[1:]
+    cfg_path = args[args.index("--config") + 1]
+    console = args[args.index("--console") + 1]
+    assert console.startswith("file:")
+    console = console[5:]
+    cfg = json.load(open(cfg_path))
+    mode = "honest"
+    for word in cfg.get("cmdline", "").split():
+        if word.startswith("mode="):
+            mode = word[5:]
+    log("argv %s" % " ".join(args))
+    log("mode %s uid %d" % (mode, os.getuid()))
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            log("cgroup " + line.strip())
+    state_cfg = os.path.join(os.path.dirname(console), "config.json")
+    try:
+        open(state_cfg).close()
+        log("daemon-config readable")
+    except OSError as e:
+        log("daemon-config unreadable: %s" % e.strerror)
+    if mode == "flood":
+        chunk = "x" * 1023 + "\n"
+        for _ in range(4096):
+            sys.stderr.write(chunk)
+        sys.stderr.flush()
+    ls = socket.socket(fileno=3)
+    conn = None
+    paused = quarantined = False
+    exits = 0
+    hoard = []
+    out = open(console, "a")
+    next_tick = time.monotonic()
+    while True:
+        fds = [ls] + ([conn] if conn else [])
+        r, _, _ = select.select(fds, [], [], 0.02)
+        if ls in r:
+            c, _ = ls.accept()
+            if conn:
+                conn.close()
+            conn = c
+        if conn and conn in r:
+            data = conn.recv(128)
+            if not data:
+                conn.close()
+                conn = None
+                continue
+            f = struct.unpack(HDR, data[:32].ljust(32, b"\0"))
+            typ, seq = f[2], f[3]
+            status = 0
+            if typ == PAUSE:
+                paused = True
+            elif typ == QUARANTINE:
+                quarantined = paused = True
+            elif typ == RESUME:
+                if quarantined:
+                    status = -1  # -EPERM
+                else:
+                    paused = False
+            elif typ == STOP:
+                log("stop requested: powering off")
+                return 0
+            st = (1 if paused else 0) | (2 if quarantined else 0)
+            if mode == "badseq":
+                seq += 1
+            rep = struct.pack(HDR, MAGIC, VERSION, typ | REPLY, seq, status, 0, 32, 0, 0) + \
+                struct.pack(STATUS_FMT, st, 1, exits, 0, 0)
+            if mode == "garbage":
+                rep = b"\xff" * 40
+            conn.send(rep)
+        now = time.monotonic()
+        if now >= next_tick:
+            next_tick = now + 0.02
+            if not (paused and mode != "lie"):
+                exits += 1
+                out.write("tick %d\n" % exits)
+                out.flush()
+            if mode == "alloc":
+                b = bytearray(16 << 20)
+                b[::4096] = b"\1" * ((16 << 20) // 4096)  # touch every page
+                hoard.append(b)
+                log("allocated %d MiB" % (16 * len(hoard)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
