@@ -142,6 +142,8 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 		}
 		if (s->test_device)
 			arg(a, "--test-device");
+		if (s->no_sandbox)
+			arg(a, "--no-sandbox");
 		if (s->disk) {
 			arg(a, "--disk");
 			arg(a, "path=%s", s->disk);
@@ -295,29 +297,7 @@ bool warmup(int round)
 	return !cfg.smoke && round == 0;
 }
 
-/* ---------------- 1. startup ---------------- */
-static void bench_startup(void)
-{
-	struct row *first = row_new("startup", "exec → first guest output", "ms", false);
-	struct row *exit_ = row_new("startup", "exec → process exit", "ms", false);
-	struct vmspec s = { .kernel = cfg.guest_elf, .cmdline = "mode=start", .mem_mib = 64,
-			    .cpus = 1, .test_device = true };
-	const char *pats[] = { "S\n" };
-
-	printf("# startup: %s mode=start, 64 MiB, 1 vCPU: fork → first byte of guest\n"
-	       "#   COM1 output on the VMM's stdout pipe, and fork → exit (pidfd)\n", cfg.guest_elf);
-	for (int i = 0; i < rounds(cfg.reps); i++)
-		for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
-			struct run r;
-			if (!run_vm((enum vmm)v, &s, pats, 1, -1, NULL, NULL, 30, &r, "startup",
-				    warmup(i) ? NULL : &first->s[v]) || warmup(i))
-				continue;
-			add(&first->s[v], r.first * 1e3);
-			add(&exit_->s[v], r.exit * 1e3);
-		}
-	snprintf(first->note, sizeof(first->note),
-		 "freestanding guest writes COM1 in its first C statement");
-}
+/* ---------------- 1. startup: startup.c ---------------- */
 
 /* ---------------- 2. footprint ---------------- */
 struct fp_arg {

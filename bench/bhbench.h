@@ -43,6 +43,7 @@ struct vmspec {
 	bool test_device;
 	const char *disk; /* raw image as the guest's virtio-blk disk, or NULL */
 	bool disk_direct; /* QEMU may open it O_DIRECT (cache=none) */
+	bool no_sandbox;  /* bulkhead only: --no-sandbox (the jail-cost row) */
 };
 
 /* One VM run with captured output. pats/stop_at as proc_follow; with a
@@ -79,5 +80,7 @@ int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *err
 void bench_blk(void);
 /* The density group (density.c). */
 void bench_density(void);
+/* The startup group, with the jail-cost rows (startup.c). */
+void bench_startup(void);
 
 #endif

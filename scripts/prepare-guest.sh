@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# scripts/prepare-guest.sh CACHE_DIR
+# scripts/prepare-guest.sh [--stock] CACHE_DIR
 #
 # Prepares the default guest in CACHE_DIR/guests/default/ (what
-# `bulkhead run --guest default` and `make demo` boot):
+# `bulkhead run --guest default` and `make demo` boot), or with --stock the
+# stock-kernel guest in CACHE_DIR/guests/stock/ on every kind of host (what
+# the tests and benchmarks that prove the stock kernel boot, natively or in
+# the nested KVM host; it needs no lab kernel build):
 #   kernel   Debian's stock cloud kernel (bzImage; bulkhead decompresses its
 #            payload on the host) - or, on a PVM-backed host whose /dev/kvm
 #            cannot run stock kernels' userspace, the lab kernel built from
@@ -15,21 +18,34 @@
 # installs a copy as the user's default guest (see install_user_guest below),
 # so `bulkhead run --guest default` finds it from anywhere.
 set -euo pipefail
-cache=${1:?usage: prepare-guest.sh CACHE_DIR}
+want_stock=0
+if [ "${1:-}" = --stock ]; then want_stock=1; shift; fi
+cache=${1:?usage: prepare-guest.sh [--stock] CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 dir=$cache/guests/default
+[ "$want_stock" = 0 ] || dir=$cache/guests/stock
 mkdir -p "$dir"
 
 # PVM-backed host: kvm_pvm loaded AND /dev/kvm a character device that opens
 # (read-only: never create anything at that path).
+# BULKHEAD_HOST_KIND=pvm|hardware|none forces the decision, as it does for
+# the test suites (tests/e2e/kvmhost/env.sh).
 pvm=0
 modadds=()
-if [ -e /sys/module/kvm_pvm ] && [ -c /dev/kvm ] && { exec 3</dev/kvm; } 2>/dev/null; then
-	exec 3<&-
-	pvm=1
-fi
+case "${BULKHEAD_HOST_KIND:-}" in
+'')
+	if [ -e /sys/module/kvm_pvm ] && [ -c /dev/kvm ] && { exec 3</dev/kvm; } 2>/dev/null; then
+		exec 3<&-
+		pvm=1
+	fi ;;
+pvm) pvm=1 ;;
+hardware|none) ;;
+*) echo "prepare-guest.sh: BULKHEAD_HOST_KIND=$BULKHEAD_HOST_KIND: expected pvm, hardware or none" >&2
+	exit 2 ;;
+esac
+[ "$want_stock" = 0 ] || pvm=0
 
 if [ "$pvm" = 1 ]; then
 	kernel=$("$here/guest-kernel.sh" --lab "$cache")
@@ -99,7 +115,8 @@ install_user_guest() {
 	ln -sfn "sha256-$sum" "$guests/.default.$$"
 	mv -Tf -- "$guests/.default.$$" "$guests/default"
 }
-if [ -z "${BULKHEAD_GUESTS_LINK+x}" ]; then
+# --stock prepares the tests' guest: it never becomes the user's default.
+if [ "$want_stock" = 0 ] && [ -z "${BULKHEAD_GUESTS_LINK+x}" ]; then
 	install_user_guest
 fi
 echo "$dir"

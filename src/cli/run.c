@@ -13,6 +13,7 @@
 #include "config/exit_codes.h"
 #include "config/schema.h"
 #include "common/log.h"
+#include "common/startup.h"
 #include "sandbox/jail.h"
 #include "vmm/fd_table.h"
 #include "vmm/vmm_main.h"
@@ -143,6 +144,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	struct run_opts *run; /* ~36 KiB: --disk paths */
 	struct run_paths paths; /* ~16 KiB: guest file paths and cmdline text */
 	struct jail_config jcfg = { .enabled = true };
+	struct bh_startup startup; /* -v: where start-up time goes (common/startup.h) */
 	struct fd_table fds; /* --fd NAME=N */
 	char err[512];
 	int ret;
@@ -205,6 +207,8 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	jcfg.uid = run->sandbox_uid;
 	jcfg.gid = run->sandbox_gid;
 	cfg.sandbox_disabled = run->no_sandbox;
+	bh_startup_init(&startup, start_ns);
+	cfg.startup = &startup;
 	ret = vmm_main(&cfg, &jcfg, run->control_fd ? (int)run->control_fd : -1, &fds);
 out:
 	run_opts_free(run);

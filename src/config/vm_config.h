@@ -21,6 +21,8 @@ enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
  * the last vCPU. */
 #define VM_MAX_VCPUS 254
 
+struct bh_startup; /* common/startup.h */
+
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned ncpus;
@@ -36,6 +38,7 @@ struct vm_config {
 	bool rng;                   /* virtio-rng fed from getrandom() */
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
+	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */
 };
 
 #endif

@@ -4,15 +4,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
@@ -22,11 +27,15 @@
 
 #include "config/exit_codes.h"
 #include "common/log.h"
+#include "common/startup.h"
+#include "sandbox/seccomp_bpf.h"
 
 void jail_init(struct jail *j, const struct jail_config *cfg)
 {
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
+	j->chan = -1;
+	j->netns_fd = -1;
 	j->privileged = geteuid() == 0;
 	j->outer_uid = geteuid();
 	j->uid_chosen = cfg->uid != 0;
@@ -97,20 +106,114 @@ static int report_child(pid_t pid, int status)
 	return BH_EXIT_HOST;
 }
 
+/* What the supervisor tells the VM process once its cgroup is ready, and
+ * what the VM process tells the supervisor when the VM has stopped. */
+struct jail_msg {
+	uint32_t kind;           /* JAIL_MSG_* */
+	int32_t value;           /* READY: cgroup version; EXIT: the exit code */
+	int32_t host_pid;        /* READY: the VM process's PID outside */
+};
+enum { JAIL_MSG_READY = 0x52454459, JAIL_MSG_EXIT = 0x45584954 };
+
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* The supervisor after an early exit report: a process of its own that
+ * waits for the VM process to end (it is being torn down, and dies by its
+ * parent-death signal once we exit), then removes the cgroup. It holds none
+ * of the caller's stdio, so nobody waits for it; init (or the caller's
+ * subreaper) reaps it. Returns in the supervisor only. */
+static void leave_cleaner(struct jail *j, pid_t pid, int pidfd)
+{
+	pid_t c = fork();
+
+	if (c != 0) {
+		if (c < 0) { /* no cleaner: wait and clean up ourselves */
+			int status;
+
+			(void)waitpid(pid, &status, 0);
+			jail_cgroup_remove(j);
+		}
+		return;
+	}
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int fd = 0; fd < 3; fd++)
+		if (null >= 0 ? dup2(null, fd) < 0 : close(fd) < 0)
+			(void)0;
+	if (null > 2)
+		close(null);
+	/* Bounded: the VM process is SIGKILLed when the supervisor exits. */
+	for (int tries = 0; tries < 600; tries++) {
+		struct pollfd pf = { .fd = pidfd, .events = POLLIN };
+
+		if (poll(&pf, 1, 100) > 0)
+			break;
+		if (tries == 50)
+			kill(pid, SIGKILL);
+	}
+	jail_cgroup_remove(j);
+	_exit(0);
+}
+
+/* The supervisor's "go": the message, and a new network namespace for the
+ * VM process made here while the child builds the VM (the supervisor moves
+ * itself into it: it needs no network). No namespace (an error): the child
+ * makes its own. */
+static ssize_t send_go(int sock, const struct jail_msg *go)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)go, .iov_len = sizeof(*go) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int ns = -1;
+	ssize_t n;
+
+	if (unshare(CLONE_NEWNET) == 0)
+		ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &ns, sizeof(int));
+	}
+	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	if (ns >= 0) {
+		int e = errno;
+
+		close(ns);
+		errno = e;
+	}
+	return n;
+}
+
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 {
 	sigset_t fwd, old;
-	int sync[2], ret, own_pidns;
+	int chan[2], ret, own_pidns, sfd, pidfd = -1;
 	struct termios tty;
 	struct timespec kill_at = { 0, 0 }; /* SIGKILL then, once a stop was forwarded */
-	bool have_tty, killed = false;
+	bool have_tty, killed = false, early = false;
 	pid_t pid;
-	/* What the supervisor tells the VM process once its cgroup is ready. */
-	struct {
-		pid_t host_pid;
-		int cg_version;
-	} go;
+	struct jail_msg go = { .kind = JAIL_MSG_READY };
 
+	j->chan = -1;
 	if (!j->privileged) {
 		if ((ret = enter_userns(err, errlen)))
 			return ret;
@@ -128,9 +231,11 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			close(own_pidns);
 		return ret;
 	}
-	if (pipe2(sync, O_CLOEXEC) < 0) {
+	/* A socket, not a pipe: either end may be gone when the other writes,
+	 * and MSG_NOSIGNAL turns that into EPIPE instead of SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "sandbox: pipe: %s", strerror(errno));
+		snprintf(err, errlen, "sandbox: socketpair: %s", strerror(errno));
 		if (own_pidns >= 0)
 			close(own_pidns);
 		return ret;
@@ -155,14 +260,13 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		ret = -errno;
 		snprintf(err, errlen, "sandbox: fork: %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		close(sync[0]);
-		close(sync[1]);
+		close(chan[0]);
+		close(chan[1]);
 		return ret;
 	}
 	if (pid == 0) {
-		ssize_t n;
-
-		close(sync[1]);
+		close(chan[1]);
+		j->chan = chan[0];
 		/* The VM must not outlive its supervisor (it owns the cgroup). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* Stop signals stay blocked: vm_run() reads them from a signalfd,
@@ -171,16 +275,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		sigdelset(&fwd, SIGCHLD);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		sigprocmask(SIG_BLOCK, &fwd, NULL);
-		do
-			n = read(sync[0], &go, sizeof(go));
-		while (n < 0 && errno == EINTR);
-		close(sync[0]);
-		if (n != (ssize_t)sizeof(go)) {
-			snprintf(err, errlen, "sandbox: the supervisor could not set up the VM's cgroup");
-			return -EIO;
-		}
-		j->host_pid = go.host_pid;
-		j->cg.version = go.cg_version;
+		bh_startup_mark(j->startup, "sandbox: fork into a new PID namespace");
 		/* A /proc that matches our PID namespace (the host's would show
 		 * host PIDs to code that reads /proc/self, e.g. LeakSanitizer), in
 		 * a private mount namespace so the host never sees it. */
@@ -188,18 +283,21 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			bh_warn("sandbox: cannot mount a /proc for the VM's PID namespace: %s",
 				strerror(errno));
-		if (j->privileged) {
-			if (!j->cfg.uid)
-				j->cfg.uid = JAIL_ID_BASE + (uint32_t)go.host_pid;
-			if (!j->cfg.gid)
-				j->cfg.gid = JAIL_ID_BASE + (uint32_t)go.host_pid;
-		}
+		bh_startup_mark(j->startup, "sandbox: private mounts, own /proc");
+		/* No waiting for the cgroup here: see jail_ready(). */
 		return 0;
 	}
-	close(sync[0]);
+	close(chan[0]);
 	j->host_pid = pid;
+	if (j->early_exit)
+		pidfd = pidfd_of(pid); /* none (old kernel): no early exit */
 	ret = jail_cgroup_create(j, pid, err, errlen);
-	if (ret && !j->privileged) {
+	if (ret == -ESRCH) {
+		/* The VM process has ended already (bad input found while we
+		 * were at it): its exit code says why. */
+		err[0] = '\0';
+		ret = 0;
+	} else if (ret && !j->privileged) {
 		bh_warn("SANDBOX: %s; running WITHOUT cgroup limits (unprivileged, no delegated "
 			"cgroup)", err + (strncmp(err, "sandbox: ", 9) ? 0 : 9));
 		jail_cgroup_remove(j);
@@ -208,25 +306,30 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		ret = 0;
 	}
 	go.host_pid = pid;
-	go.cg_version = j->cg.version;
-	if (!ret && write(sync[1], &go, sizeof(go)) != (ssize_t)sizeof(go))
+	go.value = j->cg.version;
+	/* EPIPE: the VM process has ended before it needed the cgroup. */
+	if (!ret && send_go(chan[1], &go) < 0 && errno != EPIPE)
 		ret = -errno;
-	close(sync[1]); /* on failure the child reads EOF and gives up */
+	if (ret || pidfd < 0) {
+		close(chan[1]); /* on failure the child reads EOF and gives up */
+		chan[1] = -1;
+	}
+	sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
 	for (;;) {
-		siginfo_t si;
-		int status, r;
+		struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN },
+					{ .fd = chan[1], .events = POLLIN } };
+		struct signalfd_siginfo si;
+		struct jail_msg m;
+		int status, timeout = -1;
 
 		if (kill_at.tv_sec && !killed) {
-			struct timespec now, left;
+			struct timespec now;
+			long long ms;
 
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			left.tv_sec = kill_at.tv_sec - now.tv_sec;
-			left.tv_nsec = kill_at.tv_nsec - now.tv_nsec;
-			if (left.tv_nsec < 0) {
-				left.tv_nsec += 1000000000L;
-				left.tv_sec--;
-			}
-			if (left.tv_sec < 0) {
+			ms = (long long)(kill_at.tv_sec - now.tv_sec) * 1000 +
+			     (kill_at.tv_nsec - now.tv_nsec) / 1000000;
+			if (ms <= 0) {
 				/* The VM process should have ended by itself long
 				 * ago (it gives up on stuck vCPUs after
 				 * VM_STOP_DEADLINE_MS): end it. */
@@ -237,14 +340,38 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 				killed = true;
 				continue;
 			}
-			r = sigtimedwait(&fwd, &si, &left);
-		} else {
-			r = sigwaitinfo(&fwd, &si);
+			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
 		}
-		if (r < 0)
-			continue;
-		if (si.si_signo != SIGCHLD) {
-			kill(pid, si.si_signo);
+		if (sfd < 0) { /* no signalfd: signals only (no early exit) */
+			siginfo_t info;
+			struct timespec left = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+
+			if ((timeout < 0 ? sigwaitinfo(&fwd, &info)
+					 : sigtimedwait(&fwd, &info, &left)) < 0)
+				continue;
+			si.ssi_signo = (uint32_t)info.si_signo;
+		} else {
+			if (poll(pf, chan[1] >= 0 ? 2 : 1, timeout) <= 0)
+				continue; /* a timeout: the SIGKILL deadline, checked above */
+			if (chan[1] >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+				ssize_t n = recv(chan[1], &m, sizeof(m), MSG_DONTWAIT);
+
+				if (n == (ssize_t)sizeof(m) && m.kind == JAIL_MSG_EXIT) {
+					*exit_code = m.value;
+					early = true;
+					break;
+				}
+				if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+					close(chan[1]); /* ended without a report */
+					chan[1] = -1;
+				}
+			}
+			if (!(pf[0].revents & POLLIN) ||
+			    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+		}
+		if (si.ssi_signo != SIGCHLD) {
+			kill(pid, (int)si.ssi_signo);
 			if (!kill_at.tv_sec) {
 				clock_gettime(CLOCK_MONOTONIC, &kill_at);
 				kill_at.tv_sec += JAIL_STOP_GRACE_S(j->cfg.ncpus);
@@ -261,13 +388,85 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 			break;
 		}
 	}
-	jail_cgroup_remove(j);
+	if (sfd >= 0)
+		close(sfd);
+	if (chan[1] >= 0)
+		close(chan[1]);
+	if (early)
+		leave_cleaner(j, pid, pidfd);
+	else
+		jail_cgroup_remove(j);
+	if (pidfd >= 0)
+		close(pidfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		bh_err("%s", err);
 		*exit_code = BH_EXIT_HOST;
 	}
 	return 1;
+}
+
+int jail_ready(struct jail *j, char *err, size_t errlen)
+{
+	struct jail_msg go;
+	ssize_t n;
+
+	if (j->chan < 0)
+		return 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &go, .iov_len = sizeof(go) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+
+	do
+		n = recvmsg(j->chan, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) && j->netns_fd < 0)
+			memcpy(&j->netns_fd, CMSG_DATA(c), sizeof(int));
+	if (!j->early_exit) {
+		close(j->chan);
+		j->chan = -1;
+	}
+	if (n != (ssize_t)sizeof(go) || go.kind != JAIL_MSG_READY) {
+		if (j->chan >= 0)
+			close(j->chan);
+		j->chan = -1;
+		snprintf(err, errlen, "sandbox: the supervisor could not set up the VM's cgroup");
+		return -EIO;
+	}
+	j->host_pid = go.host_pid;
+	j->cg.version = go.value;
+	if (j->privileged) {
+		if (!j->cfg.uid)
+			j->cfg.uid = JAIL_ID_BASE + (uint32_t)go.host_pid;
+		if (!j->cfg.gid)
+			j->cfg.gid = JAIL_ID_BASE + (uint32_t)go.host_pid;
+	}
+	bh_startup_mark(j->startup, "sandbox: cgroup ready (set up by the supervisor meanwhile)");
+	return 0;
+}
+
+void jail_report_exit(struct jail *j, int code)
+{
+	struct jail_msg m = { .kind = JAIL_MSG_EXIT, .value = code };
+
+	if (j->chan < 0)
+		return;
+	/* write(), not send(): the main thread's seccomp filter allows write;
+	 * SIGPIPE is ignored by main(). */
+	if (write(j->chan, &m, sizeof(m)) == (ssize_t)sizeof(m)) {
+		/* The caller may be reading our output to its end: it ends now. */
+		close(STDIN_FILENO);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+	}
+	close(j->chan);
+	j->chan = -1;
 }
 
 /* Development aid (--seccomp-trap): name the forbidden syscall, then end the
@@ -343,16 +542,19 @@ int jail_enter(struct jail *j, char *err, size_t errlen)
 	struct sc_stats st[SC_KIND_COUNT];
 	int ret;
 
-	/* Filters are built while the process can still allocate freely and
-	 * libseccomp can probe the kernel; they are loaded last. */
+	if ((ret = jail_ready(j, err, errlen)))
+		return ret;
+	/* The filters are compiled to BPF at build time (seccomp_bpf.h): here
+	 * they are only looked up, and loaded last. */
 	for (int k = 0; k < SC_KIND_COUNT; k++) {
-		if ((ret = sc_policy_build((enum sc_kind)k, j->cfg.seccomp_trap, &j->filters[k]))) {
-			snprintf(err, errlen, "sandbox: building the %s seccomp filter: %s",
+		if ((ret = sc_bpf_get((enum sc_kind)k, j->cfg.seccomp_trap, &j->filters[k]))) {
+			snprintf(err, errlen, "sandbox: no compiled %s seccomp filter: %s",
 				 sc_kind_name((enum sc_kind)k), strerror(-ret));
 			return ret;
 		}
 		sc_policy_stats((enum sc_kind)k, &st[k]);
 	}
+	bh_startup_mark(j->startup, "sandbox: seccomp filters looked up (compiled at build time)");
 	/* What the C library would otherwise do on its own after the jail,
 	 * decided now (docs/security.md, "What libc may do after the jail"). */
 	jail_prepare_libc();
@@ -378,19 +580,26 @@ int jail_enter(struct jail *j, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: clearenv failed");
 		return -ENOMEM;
 	}
-	if ((ret = jail_ns_enter(err, errlen)))
+	bh_startup_mark(j->startup, "sandbox: rlimits, environment wiped");
+	ret = jail_ns_enter(j->netns_fd, err, errlen);
+	j->netns_fd = -1; /* closed by jail_ns_enter */
+	if (ret)
 		return ret;
+	bh_startup_mark(j->startup, "sandbox: namespaces, empty read-only root");
 	if ((ret = jail_drop_privileges(j, err, errlen)))
 		return ret;
+	bh_startup_mark(j->startup, "sandbox: uid/gid, capabilities dropped");
 	if ((ret = jail_landlock_apply(&j->landlock_abi, err, errlen)))
 		return ret;
+	bh_startup_mark(j->startup, "sandbox: Landlock");
 	if (!j->landlock_abi)
 		bh_warn("SANDBOX: Landlock is NOT available on this kernel: running without the "
 			"Landlock layer (namespaces, empty root, no capabilities, seccomp still apply)");
-	if ((ret = seccomp_load(j->filters[SC_KIND_PROCESS]))) {
+	if ((ret = sc_bpf_load(&j->filters[SC_KIND_PROCESS]))) {
 		snprintf(err, errlen, "sandbox: loading the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
+	bh_startup_mark(j->startup, "sandbox: process seccomp filter loaded");
 	char ll[16] = "NONE";
 
 	if (j->landlock_abi)
@@ -418,14 +627,15 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind)
 	case VM_THREAD_EVENT: k = SC_KIND_EVENT; break;
 	default: return -EINVAL;
 	}
-	return seccomp_load(j->filters[k]);
+	return sc_bpf_load(&j->filters[k]);
 }
 
 void jail_destroy(struct jail *j)
 {
-	for (int k = 0; k < SC_KIND_COUNT; k++) {
-		if (j->filters[k])
-			seccomp_release(j->filters[k]);
-		j->filters[k] = NULL;
-	}
+	if (j->chan >= 0)
+		close(j->chan);
+	j->chan = -1;
+	if (j->netns_fd >= 0)
+		close(j->netns_fd);
+	j->netns_fd = -1;
 }

@@ -6,6 +6,11 @@
  *                 child in a per-VM cgroup, then only waits and forwards stop
  *                 signals; the child builds and runs the VM. KVM fds are bound
  *                 to the mm that created the VM, hence fork before vm_create.
+ *                 The cgroup is set up by the parent WHILE the child builds
+ *                 the VM (off the start-up path); the child waits for it in
+ *                 jail_ready(), before any guest code or jail layer: until
+ *                 then it runs only our own code on operator input.
+ *   jail_ready()  (child; first step of jail_enter) wait for the cgroup.
  *   jail_enter()  (after vm_create: every file the VM needs is open) new
  *                 mount/net/IPC/UTS/cgroup namespaces, pivot_root into an empty
  *                 read-only tmpfs, rlimits, environment cleared, a per-VM
@@ -14,6 +19,11 @@
  *                 seccomp filter;
  *   jail_thread_init()  first thing in every VM thread (the VM's
  *                 thread_init hook): that thread's own, narrower filter.
+ *   jail_report_exit()  (child, once the VM has stopped) hand the exit code
+ *                 to the supervisor, which returns it at once: the caller
+ *                 does not wait while the kernel destroys the VM. The
+ *                 supervisor leaves a cleaner process behind that removes the
+ *                 cgroup once the VM process is gone (milliseconds).
  * Ownership: struct jail is owned by the caller (the child after fork); no
  * global state. Threads: jail_fork/jail_enter on the main thread only. */
 #ifndef BH_JAIL_H
@@ -26,6 +36,7 @@
 #include "common/compiler.h"
 #include "core/thread_kind.h"
 #include "sandbox/seccomp_policy.h"
+#include <linux/filter.h>
 
 /* Default per-VM ids when started as root: base + host PID of the VM
  * process. PIDs of live processes are distinct, so concurrent VMs get
@@ -51,8 +62,15 @@ struct jail_cgroup {
 	unsigned ndirs;
 };
 
+struct bh_startup; /* common/startup.h */
+
 struct jail {
 	struct jail_config cfg;
+	struct bh_startup *startup; /* start-up time marks, or NULL (set after jail_init) */
+	bool early_exit;         /* set after jail_init: the child will call
+	                          * jail_report_exit() (bulkhead run does) */
+	int chan;                /* child: its end of the supervisor channel, -1 once closed */
+	int netns_fd;            /* child: the network namespace the supervisor made, or -1 */
 	bool privileged;         /* started as root in the initial user namespace */
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */
 	uid_t outer_uid;         /* who started us (the VM's ids when unprivileged) */
@@ -61,7 +79,7 @@ struct jail {
 	pid_t host_pid;          /* the VM process's PID as the parent sees it */
 	int landlock_abi;        /* 0: unavailable */
 	struct jail_cgroup cg;   /* parent side */
-	scmp_filter_ctx filters[SC_KIND_COUNT];
+	struct sock_fprog filters[SC_KIND_COUNT]; /* compiled at build time (seccomp_bpf.h) */
 	char summary[256];       /* what is on, for the start-up log line */
 };
 
@@ -82,6 +100,18 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen) BH_WUR;
  * SIGKILL; the exit code is then 4 (stopped by a signal). */
 #define JAIL_STOP_GRACE_S(ncpus) (10u + (unsigned)(ncpus) / 25u)
 
+/* Child: wait until the supervisor has put us in our cgroup (or has given
+ * up: then an error, and the VM must not run); learn our host PID and the
+ * default ids. Idempotent; jail_enter() calls it first. */
+int jail_ready(struct jail *j, char *err, size_t errlen) BH_WUR;
+
+/* Child, after vm_run() (only with early_exit): send `code` to the
+ * supervisor, which exits with it right away, then detach from the caller's
+ * stdin/stdout/stderr (so a reader of our output sees its end now, not
+ * after the VM's teardown). Log nothing after this. No-op without a
+ * channel. */
+void jail_report_exit(struct jail *j, int code);
+
 /* Apply every post-creation layer (see top) and load the process-wide
  * seccomp filter. The caller then installs jail_thread_init (opaque = j) as
  * the VM's thread hook (vm_set_thread_init). Call in the child once every
@@ -100,11 +130,13 @@ void jail_prepare_libc(void);
  * filter. Called by the thread itself, first thing. */
 int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 
-/* Release the built filters (the loaded ones stay in force). */
+/* Release what the jail holds (the loaded filters stay in force). */
 void jail_destroy(struct jail *j);
 
 /* Layers, exposed for jail.c and the sandbox tests (sandbox/jail_*.c). */
-int jail_ns_enter(char *err, size_t errlen) BH_WUR;             /* jail_ns.c */
+/* netns_fd: a new, empty network namespace to enter (the fd is closed), or
+ * -1 to create one. */
+int jail_ns_enter(int netns_fd, char *err, size_t errlen) BH_WUR; /* jail_ns.c */
 int jail_cgroup_create(struct jail *j, pid_t pid, char *err, size_t errlen) BH_WUR;
 void jail_cgroup_remove(struct jail *j);                        /* jail_cgroup.c */
 int jail_landlock_apply(int *abi, char *err, size_t errlen) BH_WUR; /* jail_landlock.c */

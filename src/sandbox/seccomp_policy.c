@@ -10,6 +10,7 @@
  * io_uring_setup/io_uring_register (rings are set up before the sandbox),
  * fork/vfork, and any mmap/mprotect asking for PROT_EXEC. */
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/seccomp_bpf.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/thread_kind.h" /* VCPU_KICK_SIGNAL */
 
@@ -347,4 +349,13 @@ void sc_policy_stats(enum sc_kind kind, struct sc_stats *st)
 	}
 	st->syscalls = nseen;
 	st->ioctls = nreqs;
+}
+
+int sc_bpf_load(const struct sock_fprog *prog)
+{
+	/* seccomp(2) with no flags: the call the thread filters' own rule
+	 * (ALLOW_IF seccomp SECCOMP_SET_MODE_FILTER, flags 0) permits. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, prog) < 0)
+		return -errno;
+	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "arch/x86/regs.h"
 #include "common/log.h"
+#include "common/startup.h"
 #include "core/vcpu_self.h"
 #include "vmm/vm.h"
 
@@ -170,6 +171,7 @@ static bool handle_exit(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	bool first_exit = false;
 	sigset_t set;
 
 	if (vm_thread_init(v->vm, VM_THREAD_VCPU, v->index))
@@ -179,6 +181,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (v->index == 0)
+		bh_startup_mark(v->vm->cfg.startup, "vCPU 0 thread up (its filter loaded)");
 
 	while (!exit_ctl_requested(&v->vm->exit)) {
 		if (vm_pause_requested(&v->vm->pause)) {
@@ -196,6 +200,11 @@ static void *vcpu_thread(void *arg)
 			exit_ctl_request(&v->vm->exit, VM_EXIT_HOST_ERROR, errno,
 					 "vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
 			break;
+		}
+		if (v->index == 0 && v->vm->cfg.startup && !first_exit) {
+			first_exit = true;
+			bh_startup_mark(v->vm->cfg.startup, "first KVM_RUN: guest ran until its first exit");
+			bh_startup_report(v->vm->cfg.startup);
 		}
 		if (!handle_exit(v))
 			break;

@@ -20,6 +20,7 @@
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
 #include "common/log.h"
+#include "common/startup.h"
 #include "vmm/devices.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_events.h"
@@ -301,16 +302,23 @@ static int vm_build_kvm(struct vm *vm)
 	}
 	if ((ret = vm_devices_attach(vm)))
 		return ret;
-	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)) || (ret = vm_map_memory(vm)))
+	bh_startup_mark(vm->cfg.startup, "console, devices attached");
+	if ((ret = kvm_open(vm)) || (ret = vm_create_kvm_vm(vm)))
 		return ret;
+	bh_startup_mark(vm->cfg.startup, "KVM VM created (irqchip, PIT)");
+	if ((ret = vm_map_memory(vm)))
+		return ret;
+	bh_startup_mark(vm->cfg.startup, "KVM memory slots");
 	if ((ret = irq_router_init(&vm->router, vm->vm_fd)))
 		return fail(vm, ret, "interrupt routing: %s", strerror(-ret));
 	if ((ret = vm_devices_plug(vm)))
 		return ret;
 	io_bus_seal(&vm->pio);
 	io_bus_seal(&vm->mmio);
+	bh_startup_mark(vm->cfg.startup, "devices plugged (PCI, KVM wiring)");
 	if ((ret = vm_create_vcpus(vm)))
 		return ret;
+	bh_startup_mark(vm->cfg.startup, "vCPUs created (CPUID, MSRs, LAPIC)");
 	/* The VM and its vCPUs exist: /dev/kvm has nothing more to give. Closed
 	 * now, a compromised VMM has no fd to call KVM_CREATE_VM (or any other
 	 * system ioctl) on, whatever the seccomp ioctl allow-list admits. */
@@ -339,8 +347,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 	/* build + boot, interleaved so that operator input (sizes, the kernel,
 	 * the console file, disks) is checked before the host's KVM. */
-	if ((ret = vm_build_host(vm, cfg, NULL)) || (ret = vm_boot_load(vm)) ||
-	    (ret = vm_build_kvm(vm)))
+	if ((ret = vm_build_host(vm, cfg, NULL)))
+		return ret;
+	bh_startup_mark(cfg->startup, "guest memory (memfd, mapping)");
+	if ((ret = vm_boot_load(vm)))
+		return ret;
+	bh_startup_mark(cfg->startup, "firmware tables, kernel and initrd loaded");
+	if ((ret = vm_build_kvm(vm)))
 		return ret;
 	return vm_boot_cpu(vm);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/startup.h"
 #include "config/exit_codes.h"
 #include "vmm/ctl_vmm.h"
 #include "vmm/fd_table.h"
@@ -134,12 +135,15 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		return code;
 	}
 	code = BH_EXIT_HOST;
+	bh_startup_mark(cfg->startup, "exec, options parsed, inherited fds closed");
 
 	if (jcfg.enabled) {
 		jcfg.ncpus = cfg->ncpus;
 		jcfg.mem_bytes = cfg->mem_bytes;
 		jcfg.fsize_max = fsize_max(cfg);
 		jail_init(&jail, &jcfg);
+		jail.startup = cfg->startup;
+		jail.early_exit = true; /* jail_report_exit() below */
 		if (!jail.privileged && (jcfg.uid || jcfg.gid))
 			bh_warn("--sandbox-uid/--sandbox-gid ignored: started unprivileged, the VM "
 				"runs as the invoking user mapped to 0 in a user namespace");
@@ -195,6 +199,8 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	code = exit_code_for(vm, vm_run(vm));
+	if (jailed)
+		jail_report_exit(&jail, code); /* the caller has its answer; tear down */
 	if (vm->abandoned)
 		return code; /* a vCPU thread that never stopped still uses the VM: leave it
 			      * all to the process's exit, which ends every thread (vm.h) */

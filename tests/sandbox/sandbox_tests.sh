@@ -481,9 +481,34 @@ elif [ -n "$BH" ]; then
 	else
 		bad "vm/SIGTERM-to-supervisor-stops-the-VM" "exit $rc: $(tail -n 3 "$T/nb.err")"
 	fi
-	find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.after"
-	left=$(grep -vxF -f "$T/cg.before" "$T/cg.after")
+	# bulkhead returns the guest's outcome before the kernel has destroyed
+	# the VM; a cleaner removes the cgroup once the VM process is gone. So
+	# nothing may be left after a short while: poll, bounded.
+	left_behind() { # prints cgroups and bulkhead processes that are not ours from before
+		find /sys/fs/cgroup -maxdepth 4 -name "bulkhead-vm-*" 2>/dev/null | sort >"$T/cg.after"
+		grep -vxF -f "$T/cg.before" "$T/cg.after"
+		for e in /proc/[0-9]*/exe; do
+			[ "$(readlink "$e" 2>/dev/null)" = "$BHEXE" ] && echo "process ${e%/exe}"
+		done
+	}
+	BHEXE=$(readlink -f "$BH")
+	i=0
+	while [ -n "$(left_behind)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	left=$(left_behind)
 	[ -z "$left" ] && ok "vm/cgroups-removed" || bad "vm/cgroups-removed" "$left"
+	# The early exit: a VM's outcome comes back at once, and within a few
+	# seconds neither its process, nor the cleaner, nor its cgroup remain.
+	timeout -k 5 30 "$BH" run --kernel "$ELF/exit_status.elf" --test-device --mem 64M \
+		--cmdline status=7 </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	i=0
+	while [ -n "$(left_behind)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	left=$(left_behind)
+	if [ "$rc" = 5 ] && grep -q 'test status 7' "$T/err" && [ -z "$left" ]; then
+		ok "vm/early-exit-code-then-nothing-left (exit 5)"
+	else
+		bad "vm/early-exit-code-then-nothing-left" "exit $rc, left: $left; $(tail -n 2 "$T/err")"
+	fi
 	timeout -k 5 30 "$BH" run --kernel "$ELF/hello.elf" --test-device --mem 64M --no-sandbox \
 		</dev/null >"$T/out" 2>"$T/err"
 	rc=$?

@@ -339,13 +339,15 @@ int main(int argc, char **argv)
 	/* The VM process. As in run.c: everything is open before jail_enter. */
 	if (layers_only) {
 		/* All layers but seccomp: jail_enter() minus its last step. */
-		if (jail_set_rlimits(&p.jail, err, sizeof(err)) || clearenv() ||
-		    jail_ns_enter(err, sizeof(err)) ||
+		if (jail_ready(&p.jail, err, sizeof(err)) ||
+		    jail_set_rlimits(&p.jail, err, sizeof(err)) || clearenv() ||
+		    jail_ns_enter(p.jail.netns_fd, err, sizeof(err)) ||
 		    jail_drop_privileges(&p.jail, err, sizeof(err)) ||
 		    jail_landlock_apply(&p.jail.landlock_abi, err, sizeof(err))) {
 			fprintf(stderr, "sb_probe: %s\n", err);
 			return 1;
 		}
+		p.jail.netns_fd = -1; /* closed by jail_ns_enter */
 	} else if (jail_enter(&p.jail, err, sizeof(err))) {
 		fprintf(stderr, "sb_probe: %s\n", err);
 		return 1;

@@ -2,8 +2,10 @@
  * a libseccomp filter, every row is justified, the process-wide filter is a
  * superset of each thread kind's, the kinds stay apart where they should,
  * and the syscalls no thread may ever make appear in no table (adding one is
- * a conscious decision: change this test and docs/security.md). The filters
- * are exercised for real by tests/sandbox/sandbox_tests.sh. */
+ * a conscious decision: change this test and docs/security.md), and the BPF
+ * compiled at build time (seccomp_bpf.c, what the jail loads) is exactly
+ * what libseccomp generates from the tables now. The filters are exercised
+ * for real by tests/sandbox/sandbox_tests.sh. */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <setjmp.h>
@@ -11,10 +13,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <cmocka.h>
 
+#include "sandbox/seccomp_bpf.h"
 #include "sandbox/seccomp_policy.h"
 
 static const enum sc_kind thread_kinds[] = { SC_KIND_MAIN, SC_KIND_VCPU, SC_KIND_EVENT };
@@ -33,6 +39,38 @@ static void test_all_kinds_build(void **state)
 	}
 	assert_int_equal(sc_policy_build(SC_KIND_COUNT, false, &(scmp_filter_ctx){ NULL }),
 			 -EINVAL);
+}
+
+/* The compiled programs must be what the tables say today: a table edited
+ * without a rebuild of seccomp_bpf.c (or a generator bug) fails here. */
+static void test_compiled_bpf_matches_tables(void **state)
+{
+	(void)state;
+	for (int k = 0; k < SC_KIND_COUNT; k++)
+		for (int trap = 0; trap < 2; trap++) {
+			scmp_filter_ctx ctx = NULL;
+			struct sock_fprog prog;
+			FILE *tmp = tmpfile();
+			char *buf;
+			long size;
+
+			assert_non_null(tmp);
+			assert_int_equal(sc_policy_build((enum sc_kind)k, trap, &ctx), 0);
+			assert_int_equal(seccomp_export_bpf(ctx, fileno(tmp)), 0);
+			seccomp_release(ctx);
+			size = ftell(tmp);
+			assert_true(size > 0);
+			buf = malloc((size_t)size);
+			assert_non_null(buf);
+			rewind(tmp);
+			assert_int_equal(fread(buf, 1, (size_t)size, tmp), (size_t)size);
+			fclose(tmp);
+			assert_int_equal(sc_bpf_get((enum sc_kind)k, trap, &prog), 0);
+			assert_int_equal((size_t)prog.len * sizeof(struct sock_filter), (size_t)size);
+			assert_memory_equal(prog.filter, buf, (size_t)size);
+			free(buf);
+		}
+	assert_int_equal(sc_bpf_get(SC_KIND_COUNT, false, &(struct sock_fprog){ 0 }), -EINVAL);
 }
 
 static void test_every_rule_justified(void **state)
@@ -138,6 +176,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_kinds_build),
+		cmocka_unit_test(test_compiled_bpf_matches_tables),
 		cmocka_unit_test(test_every_rule_justified),
 		cmocka_unit_test(test_never_allowed),
 		cmocka_unit_test(test_union_covers_each_kind),
