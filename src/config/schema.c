@@ -142,7 +142,8 @@ static const struct config_row rows[] = {
 		  "devices that take host resources by name (repeatable, up to "
 		  STR(CONFIG_FDS_MAX) ")" },
 	{ .cli = "verbose", .short_opt = 'v', .type = CONFIG_CONST, RUN(log),
-	  .min = RUN_LOG_VERBOSE, .help = "more diagnostics" },
+	  .min = RUN_LOG_VERBOSE,
+	  .help = "more diagnostics, and where start-up time went (each step from exec to the first guest exit)" },
 	{ .cli = "quiet", .short_opt = 'q', .type = CONFIG_CONST, RUN(log), .min = RUN_LOG_QUIET,
 	  .help = "warnings and errors only" },
 	{ .cli = "help", .short_opt = 'h', .type = CONFIG_CONST, RUN(help), .min = 1,
