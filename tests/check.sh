@@ -376,6 +376,7 @@ if [ "$GUEST_OK" = 1 ]; then
 		--add "build-san/bulkheadd:/t/bulkheadd" --add "build/tests/guest:/t/guests"
 		--add "tests/e2e/daemon_kvm.sh:/t/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
 		--add "$WAITRD/wait.cpio:/t/lx/initrd")
+	RUN_NESTED=(/t/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
 	kvm_suite "ASan: daemon kvm tests" daemon "$MIN_DAEMON_KVM"
 else
 	echo "KVM tests: cannot run: the stock-kernel guest or the disk image could not be made (above)"
