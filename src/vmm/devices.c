@@ -21,36 +21,12 @@
 #include "devices/rtc.h"
 #include "devices/test_dev.h"
 #include "devices/uart_8250.h"
-#include "virtio/blk.h"
 #include "virtio/console.h"
-#include "virtio/pci_transport.h"
-#include "virtio/rng.h"
+#include "vmm/devices_priv.h"
 #include "vmm/vm.h"
 
-/* At most: the legacy rows, the PCI bus, 8 disks, console, rng — with room. */
-#define VM_MAX_DEVICES 32
-
-struct vm_devices {
-	struct vm_device dev[VM_MAX_DEVICES];
-	unsigned ndev;
-	/* Roles some rows play for the VM (set by their attach). */
-	struct uart *com1;            /* console input when no virtio-console */
-	struct i8042 *kbd;            /* Ctrl-Alt-Del */
-	struct test_dev *test;        /* end-of-run report */
-	struct virtio_console *vcon;  /* console input with --console virtio */
-	struct pci_bus *pci;          /* virtio rows plug into it */
-	int rx_room_fd;               /* eventfd: the console device can take input */
-	bool quiesced;
-	struct irq_line com1_irq, kbd_irq, aux_irq, intx;
-};
-
-static struct vm_devices *devs(struct vm *vm)
-{
-	return vm->dev;
-}
-
 /* vCPU/event thread, device unlocked: wake the input handler. */
-static void console_rx_room(void *opaque)
+void vm_console_rx_room(void *opaque)
 {
 	struct vm_devices *d = opaque;
 	uint64_t one = 1;
@@ -71,7 +47,7 @@ static void kvm_set_irq(void *opaque, uint32_t gsi, int level)
 			      strerror(errno));
 }
 
-static int dev_fail(struct vm *vm, const struct vm_device *d, int ret, const char *what)
+int vm_dev_fail(struct vm *vm, const struct vm_device *d, int ret, const char *what)
 {
 	snprintf(vm->err, sizeof(vm->err), "cannot %s %s: %s", what, d->name, strerror(-ret));
 	return ret;
@@ -107,15 +83,11 @@ static unsigned n_rng(const struct vm_config *cfg)
 
 /* ---- legacy devices: the model lives in the VM's allocation ---- */
 
-static void *zalloc(size_t n)
-{
-	return calloc(1, n);
-}
 
 static int uart_attach(struct vm *vm, struct vm_device *d)
 {
 	struct vm_devices *ds = devs(vm);
-	struct uart *u = zalloc(sizeof(*u));
+	struct uart *u = calloc(1, sizeof(*u));
 	int ret;
 
 	if (!u)
@@ -125,7 +97,7 @@ static int uart_attach(struct vm *vm, struct vm_device *d)
 		free(u);
 		return ret;
 	}
-	uart_set_rx_notify(u, console_rx_room, ds);
+	uart_set_rx_notify(u, vm_console_rx_room, ds);
 	d->obj = ds->com1 = u;
 	return 0;
 }
@@ -145,7 +117,7 @@ static void uart_dev_destroy(struct vm *vm, struct vm_device *d)
 static int kbd_attach(struct vm *vm, struct vm_device *d)
 {
 	struct vm_devices *ds = devs(vm);
-	struct i8042 *k = zalloc(sizeof(*k));
+	struct i8042 *k = calloc(1, sizeof(*k));
 	int ret;
 
 	if (!k)
@@ -174,7 +146,7 @@ static void kbd_destroy(struct vm *vm, struct vm_device *d)
 
 static int rtc_attach(struct vm *vm, struct vm_device *d)
 {
-	struct rtc *r = zalloc(sizeof(*r));
+	struct rtc *r = calloc(1, sizeof(*r));
 	int ret;
 
 	(void)vm;
@@ -202,7 +174,7 @@ static void rtc_dev_destroy(struct vm *vm, struct vm_device *d)
 
 static int timer_attach(struct vm *vm, struct vm_device *d)
 {
-	struct boot_timer *t = zalloc(sizeof(*t));
+	struct boot_timer *t = calloc(1, sizeof(*t));
 	int ret;
 
 	if (!t)
@@ -229,7 +201,7 @@ static void timer_destroy(struct vm *vm, struct vm_device *d)
 
 static int pm_attach(struct vm *vm, struct vm_device *d)
 {
-	struct acpi_pm *pm = zalloc(sizeof(*pm));
+	struct acpi_pm *pm = calloc(1, sizeof(*pm));
 
 	if (!pm)
 		return -ENOMEM;
@@ -251,7 +223,7 @@ static void free_obj(struct vm *vm, struct vm_device *d)
 
 static int test_attach(struct vm *vm, struct vm_device *d)
 {
-	struct test_dev *t = zalloc(sizeof(*t));
+	struct test_dev *t = calloc(1, sizeof(*t));
 	int ret;
 
 	if (!t)
@@ -279,7 +251,7 @@ static void test_destroy(struct vm *vm, struct vm_device *d)
 static int pci_attach(struct vm *vm, struct vm_device *d)
 {
 	struct vm_devices *ds = devs(vm);
-	struct pci_bus *bus = zalloc(sizeof(*bus));
+	struct pci_bus *bus = calloc(1, sizeof(*bus));
 	int ret;
 
 	if (!bus)
@@ -304,106 +276,6 @@ static void pci_destroy(struct vm *vm, struct vm_device *d)
 	free(d->obj);
 	devs(vm)->pci = NULL;
 }
-
-/* ---- virtio devices: obj is the struct virtio_dev; shared plug and life ---- */
-
-static int virtio_plug(struct vm *vm, struct vm_device *d)
-{
-	struct vm_devices *ds = devs(vm);
-	struct vpci_env env = { vm->vm_fd, ds->pci, &vm->router, &vm->el };
-	struct virtio_pci *vp;
-	int ret;
-
-	if (!ds->pci)
-		return -ENODEV; /* the table puts the PCI bus first */
-	vp = zalloc(sizeof(*vp));
-	if (!vp)
-		return -ENOMEM;
-	d->transport = vp;
-	if ((ret = virtio_pci_create(vp, d->obj, &env)))
-		return ret;
-	bh_dbg("%s on PCI 00:%02x.0, BAR0 0x%llx", d->name, vp->pci.slot,
-	       (unsigned long long)vp->pci.bar_decoded[0]);
-	return 0;
-}
-
-static void virtio_quiesce(struct vm *vm, struct vm_device *d)
-{
-	(void)vm;
-	virtio_dev_quiesce(d->obj);
-}
-
-static void virtio_resume(struct vm *vm, struct vm_device *d)
-{
-	(void)vm;
-	virtio_dev_resume(d->obj);
-}
-
-static void virtio_destroy(struct vm *vm, struct vm_device *d)
-{
-	struct virtio_dev *vd = d->obj;
-
-	if (d->transport) {
-		virtio_pci_destroy(d->transport);
-		free(d->transport);
-		d->transport = NULL;
-	}
-	if (!vd)
-		return;
-	if (devs(vm)->vcon && vd == virtio_console_dev(devs(vm)->vcon))
-		devs(vm)->vcon = NULL;
-	vd->ops->destroy(vd);
-}
-
-#define VIRTIO_ROW_OPS                                                                      \
-	.plug = virtio_plug, .quiesce = virtio_quiesce, .resume = virtio_resume,              \
-	.destroy = virtio_destroy
-
-static int blk_attach(struct vm *vm, struct vm_device *d)
-{
-	const struct virtio_blk_disk *disk = &vm->cfg.disks[d->index];
-	char err[sizeof(vm->err) / 2];
-	struct virtio_blk *b;
-	int ret;
-
-	err[0] = '\0';
-	ret = virtio_blk_create(&b, disk, d->index, &vm->mem, &vm->el, BLOCK_MODE_AUTO, err,
-				sizeof(err));
-	if (ret) {
-		/* A disk that cannot be used is the operator's input. */
-		vm->err_is_config = ret != -ENOMEM;
-		snprintf(vm->err, sizeof(vm->err), "--disk %.200s: %s", disk->path,
-			 err[0] ? err : strerror(-ret));
-		return ret;
-	}
-	d->obj = virtio_blk_dev(b);
-	return 0;
-}
-
-static int vcon_attach(struct vm *vm, struct vm_device *d)
-{
-	struct virtio_console *vc;
-	int ret;
-
-	if ((ret = virtio_console_create(&vc, &vm->mem, console_sink(&vm->console), &vm->el)))
-		return ret;
-	virtio_console_set_rx_notify(vc, console_rx_room, devs(vm));
-	devs(vm)->vcon = vc;
-	d->obj = virtio_console_dev(vc);
-	return 0;
-}
-
-static int rng_attach(struct vm *vm, struct vm_device *d)
-{
-	struct virtio_rng *r;
-	int ret;
-
-	if ((ret = virtio_rng_create(&r, &vm->mem, &vm->el)))
-		return ret;
-	d->obj = virtio_rng_dev(r);
-	return 0;
-}
-
 
 /* ---- legacy devices' state: each model saves and validates its own ---- */
 #define LEGACY_STATE(prefix, type)                                                          \
@@ -449,9 +321,6 @@ static const struct vm_device_ops test_ops = { .attach = test_attach, .plug = te
 					       .destroy = test_destroy };
 static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_plug,
 					      .destroy = pci_destroy };
-static const struct vm_device_ops blk_ops = { .attach = blk_attach, VIRTIO_ROW_OPS };
-static const struct vm_device_ops vcon_ops = { .attach = vcon_attach, VIRTIO_ROW_OPS };
-static const struct vm_device_ops rng_ops = { .attach = rng_attach, VIRTIO_ROW_OPS };
 
 /* Legacy devices first (COM1 IRQ 4, i8042 IRQ 1/12 with the CPU reset line,
  * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x606, the test device
@@ -466,9 +335,9 @@ static const struct vm_device_row device_table[] = {
 	{ "acpi-pm", one, &pm_ops },
 	{ "test-device", n_test, &test_ops },
 	{ "pci", one, &pci_ops },
-	{ "virtio-blk", n_disks, &blk_ops },
-	{ "virtio-console", n_vcon, &vcon_ops },
-	{ "virtio-rng", n_rng, &rng_ops },
+	{ "virtio-blk", n_disks, &vm_virtio_blk_ops },
+	{ "virtio-console", n_vcon, &vm_virtio_console_ops },
+	{ "virtio-rng", n_rng, &vm_virtio_rng_ops },
 };
 
 const struct vm_device_row *vm_device_table(size_t *nrows)
@@ -514,7 +383,7 @@ int vm_devices_attach(struct vm *vm)
 				snprintf(d->name, sizeof(d->name), "%s", row->name);
 			if (row->ops->attach && (ret = row->ops->attach(vm, d))) {
 				if (!vm->err[0])
-					dev_fail(vm, d, ret, "create");
+					vm_dev_fail(vm, d, ret, "create");
 				return ret;
 			}
 			d->attached = true;
@@ -534,7 +403,7 @@ int vm_devices_plug(struct vm *vm)
 		struct vm_device *d = &ds->dev[i];
 
 		if (d->row->ops->plug && (ret = d->row->ops->plug(vm, d)))
-			return dev_fail(vm, d, ret, "plug in");
+			return vm_dev_fail(vm, d, ret, "plug in");
 		d->plugged = true;
 	}
 	return 0;
@@ -570,7 +439,7 @@ void vm_devices_resume(struct vm *vm)
 		ds->quiesced = false;
 	/* Console input held while quiesced may flow again. */
 	if (ds)
-		console_rx_room(ds);
+		vm_console_rx_room(ds);
 }
 
 bool vm_devices_quiesced(const struct vm *vm)
