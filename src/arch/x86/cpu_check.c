@@ -184,11 +184,12 @@ int cpu_check_xcrs(const struct cpu_caps *caps, const struct kvm_xcrs *x, char *
 int cpu_check_events(const struct kvm_vcpu_events *e, char *err, size_t errlen)
 {
 	const uint32_t known = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
-			       KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_PAYLOAD |
+			       KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM |
+			       KVM_VCPUEVENT_VALID_PAYLOAD |
 			       KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
 
 	if (e->flags & ~known)
-		return bad(err, errlen, "vCPU events: flags 0x%x (SMM is not supported)", e->flags);
+		return bad(err, errlen, "vCPU events: unknown flags 0x%x", e->flags);
 	if (e->exception.injected > 1 || e->exception.pending > 1 ||
 	    e->exception.has_error_code > 1 || e->exception.nr >= 32 ||
 	    e->exception_has_payload > 1)
@@ -202,7 +203,8 @@ int cpu_check_events(const struct kvm_vcpu_events *e, char *err, size_t errlen)
 		return bad(err, errlen, "vCPU events: SIPI vector %u", e->sipi_vector);
 	if (e->smi.smm || e->smi.pending || e->smi.smm_inside_nmi || e->smi.latched_init > 1 ||
 	    e->triple_fault.pending > 1)
-		return bad(err, errlen, "vCPU events: SMM or triple-fault state out of range");
+		return bad(err, errlen, "vCPU events: SMM state (never entered here) or triple-fault "
+			   "state out of range");
 	for (size_t i = 0; i < sizeof(e->reserved); i++)
 		if (e->reserved[i])
 			return bad(err, errlen, "vCPU events: reserved bytes not zero");
@@ -271,7 +273,8 @@ int cpu_check_pit(const struct kvm_pit_state2 *p, char *err, size_t errlen)
 	for (unsigned i = 0; i < 3; i++) {
 		const struct kvm_pit_channel_state *c = &p->channels[i];
 
-		if (c->count > 0x10000 || c->mode > 5 || c->rw_mode > 3 || c->read_state > 4 ||
+		/* mode 0xff: never programmed (KVM's reset value) */
+		if (c->count > 0x10000 || (c->mode > 5 && c->mode != 0xff) || c->rw_mode > 3 || c->read_state > 4 ||
 		    c->write_state > 4 || c->bcd > 1 || c->gate > 1 || c->count_latched > 3 ||
 		    c->status_latched > 1)
 			return bad(err, errlen, "PIT channel %u: state out of range", i);
