@@ -542,3 +542,8 @@ void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out)
 	*out = n->st;
 	pthread_mutex_unlock(&n->vdev.lock);
 }
+
+struct virtio_net *virtio_net_of(struct virtio_dev *vd)
+{
+	return vd && vd->ops == &net_ops ? to_net(vd) : NULL;
+}

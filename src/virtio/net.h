@@ -120,4 +120,7 @@ void virtio_net_rx_poll(struct virtio_net *n);
 /* A copy of the counters. Any thread (takes vd->lock). */
 void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out);
 
+/* The device a virtio_dev of VIRTIO_ID_NET is (NULL for any other). */
+struct virtio_net *virtio_net_of(struct virtio_dev *vd);
+
 #endif

@@ -91,4 +91,20 @@ static int net_attach(struct vm *vm, struct vm_device *d)
 	return 0;
 }
 
+unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsigned max)
+{
+	struct vm_devices *ds = devs(vm);
+	unsigned n = 0;
+
+	for (unsigned i = 0; ds && i < ds->ndev && n < max; i++) {
+		struct virtio_net *net;
+
+		if (ds->dev[i].row->ops != &vm_virtio_net_ops || !ds->dev[i].obj)
+			continue;
+		if ((net = virtio_net_of(ds->dev[i].obj)))
+			virtio_net_stats(net, &out[n++]);
+	}
+	return n;
+}
+
 const struct vm_device_ops vm_virtio_net_ops = { .attach = net_attach, VIRTIO_ROW_OPS };
