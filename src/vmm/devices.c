@@ -301,6 +301,7 @@ LEGACY_STATE(rtc, struct rtc)
 LEGACY_STATE(boot_timer, struct boot_timer)
 LEGACY_STATE(acpi_pm, struct acpi_pm)
 LEGACY_STATE(test_dev, struct test_dev)
+LEGACY_STATE(pci_bus, struct pci_bus)
 #define STATE_OPS(prefix, VERSION)                                                          \
 	.state_version = VERSION, .save = prefix##_dev_save, .load = prefix##_dev_load
 
@@ -325,6 +326,7 @@ static const struct vm_device_ops test_ops = { .attach = test_attach, .plug = te
 					       STATE_OPS(test_dev, TEST_DEV_STATE_VERSION),
 					       .destroy = test_destroy };
 static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_plug,
+					      STATE_OPS(pci_bus, PCI_STATE_VERSION),
 					      .destroy = pci_destroy };
 
 /* Legacy devices first (COM1 IRQ 4, i8042 IRQ 1/12 with the CPU reset line,
