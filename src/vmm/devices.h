@@ -129,6 +129,11 @@ int vm_devices_console_room_fd(struct vm *vm);
  * request; Linux reboots). 0 or -errno. Any thread. */
 int vm_devices_ctrl_alt_del(struct vm *vm) BH_WUR;
 
+/* The VM's virtio-balloon (--balloon), or NULL without one. The device
+ * locks itself (virtio/balloon.h). */
+struct virtio_balloon;
+struct virtio_balloon *vm_balloon(struct vm *vm);
+
 /* Print end-of-run device reports (test device check-ins, console drops). */
 void vm_devices_report(struct vm *vm);
 
