@@ -140,6 +140,27 @@ static const struct config_row rows[] = {
 	  .def = "1500" },
 	{ .json = "rng", .cli = "rng", .cli_neg = "no-rng", .type = CONFIG_BOOL, VM(rng),
 	  .def = "true", .help = "virtio-rng fed from the host's getrandom()" },
+	{ .json = "balloon", .type = CONFIG_OBJECT },
+	{ .json = "balloon.enabled", .cli = "balloon", .cli_neg = "no-balloon", .type = CONFIG_BOOL,
+	  VM(balloon.enabled), .def = "false",
+	  .help = "add a virtio-balloon: the guest gives memory back to the host (inflating "
+		  "to the target, free page reporting)" },
+	{ .json = "balloon.target", .cli = "balloon-target", .metavar = "SIZE",
+	  .type = CONFIG_SIZE, VM(balloon.target_bytes), .unit = BH_MiB, .def = "0",
+	  .help = "memory the balloon asks of the guest at start (at most --mem; change it "
+		  "later with `bulkhead balloon VM SIZE`); a bare number is MiB" },
+	{ .json = "balloon.stats", .cli = "balloon-stats", .cli_neg = "no-balloon-stats",
+	  .type = CONFIG_BOOL, VM(balloon.stats), .def = "true",
+	  .help = "offer the statistics queue (the guest's figures in inspect and /metrics)" },
+	{ .json = "balloon.deflate_on_oom", .cli = "balloon-deflate-on-oom",
+	  .cli_neg = "no-balloon-deflate-on-oom", .type = CONFIG_BOOL,
+	  VM(balloon.deflate_on_oom), .def = "true",
+	  .help = "let the guest take pages back from the balloon rather than run out of "
+		  "memory" },
+	{ .json = "balloon.free_page_reporting", .cli = "balloon-reporting",
+	  .cli_neg = "no-balloon-reporting", .type = CONFIG_BOOL, VM(balloon.reporting),
+	  .def = "true",
+	  .help = "free page reporting: memory the guest frees goes back to the host" },
 	{ .json = "test_device", .cli = "test-device", .type = CONFIG_BOOL, VM(test_device),
 	  .def = "false", .help = "add the test device (ports 0xf0-0xfb) used by test guests" },
 	/* `bulkhead run` only: this process, not the VM. */
@@ -443,6 +464,19 @@ int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t err
 			snprintf(err, errlen, "disks[%u].path: missing", i);
 			return -EINVAL;
 		}
+	if (cfg->balloon.target_bytes > cfg->mem_bytes) {
+		snprintf(err, errlen, "%s %llu MiB: above the VM's memory (%s %llu MiB)",
+			 cli ? "--balloon-target" : "balloon.target",
+			 (unsigned long long)(cfg->balloon.target_bytes >> 20), cli ? "--mem" : "mem",
+			 (unsigned long long)(cfg->mem_bytes >> 20));
+		return -ERANGE;
+	}
+	if (cfg->balloon.target_bytes && !cfg->balloon.enabled) {
+		snprintf(err, errlen, "%s: needs the balloon (%s)",
+			 cli ? "--balloon-target" : "balloon.target",
+			 cli ? "--balloon" : "balloon.enabled: true");
+		return -EINVAL;
+	}
 	if (cfg->nnets > VM_MAX_NETS) {
 		snprintf(err, errlen, "%s: at most %d NICs", cli ? "--net" : "nets", VM_MAX_NETS);
 		return -ERANGE;

@@ -8,6 +8,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/cpuid.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 
 /* Disks: /dev/vda, /dev/vdb, ... in this order. */
@@ -55,6 +56,7 @@ struct vm_config {
 	struct vm_net nets[VM_MAX_NETS];
 	unsigned nnets;
 	bool rng;                   /* virtio-rng fed from getrandom() */
+	struct virtio_balloon_config balloon; /* --balloon */
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
 	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */

@@ -81,6 +81,11 @@ static unsigned n_rng(const struct vm_config *cfg)
 	return cfg->rng;
 }
 
+static unsigned n_balloon(const struct vm_config *cfg)
+{
+	return cfg->balloon.enabled;
+}
+
 static unsigned n_nets(const struct vm_config *cfg)
 {
 	return cfg->nnets;
@@ -301,6 +306,7 @@ LEGACY_STATE(rtc, struct rtc)
 LEGACY_STATE(boot_timer, struct boot_timer)
 LEGACY_STATE(acpi_pm, struct acpi_pm)
 LEGACY_STATE(test_dev, struct test_dev)
+LEGACY_STATE(pci_bus, struct pci_bus)
 #define STATE_OPS(prefix, VERSION)                                                          \
 	.state_version = VERSION, .save = prefix##_dev_save, .load = prefix##_dev_load
 
@@ -325,13 +331,14 @@ static const struct vm_device_ops test_ops = { .attach = test_attach, .plug = te
 					       STATE_OPS(test_dev, TEST_DEV_STATE_VERSION),
 					       .destroy = test_destroy };
 static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_plug,
+					      STATE_OPS(pci_bus, PCI_STATE_VERSION),
 					      .destroy = pci_destroy };
 
 /* Legacy devices first (COM1 IRQ 4, i8042 IRQ 1/12 with the CPU reset line,
  * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x606, the test device
  * 0xf0-0xfb), then the PCI host bridge (0xCF8-0xCFF and the BAR window), then
  * the virtio devices on PCI in slot order: disks (/dev/vda, ...), console,
- * rng, NICs (eth0, ...). Quiesce runs bottom-up, so the virtio devices stop before their bus. */
+ * rng, balloon, NICs (eth0, ...). Quiesce runs bottom-up, so the virtio devices stop before their bus. */
 static const struct vm_device_row device_table[] = {
 	{ "com1", one, &uart_ops },
 	{ "i8042", one, &kbd_ops },
@@ -343,6 +350,7 @@ static const struct vm_device_row device_table[] = {
 	{ "virtio-blk", n_disks, &vm_virtio_blk_ops },
 	{ "virtio-console", n_vcon, &vm_virtio_console_ops },
 	{ "virtio-rng", n_rng, &vm_virtio_rng_ops },
+	{ "virtio-balloon", n_balloon, &vm_virtio_balloon_ops },
 	{ "virtio-net", n_nets, &vm_virtio_net_ops },
 };
 

@@ -130,6 +130,11 @@ int vm_devices_console_room_fd(struct vm *vm);
  * request; Linux reboots). 0 or -errno. Any thread. */
 int vm_devices_ctrl_alt_del(struct vm *vm) BH_WUR;
 
+/* The VM's virtio-balloon (--balloon), or NULL without one. The device
+ * locks itself (virtio/balloon.h). */
+struct virtio_balloon;
+struct virtio_balloon *vm_balloon(struct vm *vm);
+
 /* The NICs' counters, in --net order, into out[0..max); returns how many.
  * Any thread (each device's lock). */
 unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsigned max);

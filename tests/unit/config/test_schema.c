@@ -292,6 +292,26 @@ static void json_doc(char *doc, size_t len, const char *key, const char *value)
 		snprintf(doc, len, "{\"%s\": %s}", key, value);
 }
 
+/* Rows whose values are only valid next to others (config_validate's
+ * cross-row rules): what both forms get around the sample. */
+static const struct row_ctx {
+	const char *key;
+	const char *cli[4];   /* words before the option */
+	const char *top;      /* JSON members before the key's object */
+	const char *member;   /* JSON members of the key's object before it */
+} row_ctxs[] = {
+	{ "balloon.target", { "--balloon", "--mem", "16G", NULL }, "\"mem\": \"16G\", ",
+	  "\"enabled\": true, " },
+};
+
+static const struct row_ctx *row_ctx(const char *key)
+{
+	for (size_t i = 0; i < sizeof(row_ctxs) / sizeof(row_ctxs[0]); i++)
+		if (!strcmp(row_ctxs[i].key, key))
+			return &row_ctxs[i];
+	return NULL;
+}
+
 static void test_cli_equals_json_per_row(void **state)
 {
 	size_t n, tried = 0;
@@ -317,13 +337,28 @@ static void test_cli_equals_json_per_row(void **state)
 			struct json_object *root;
 			int ret;
 
+			const struct row_ctx *ctx = row_ctx(r->json);
+			const char *args[8] = { NULL };
+			size_t na = 0;
+
 			snprintf(opt, sizeof(opt), "--%s", s[k].neg ? r->cli_neg : r->cli);
-			ret = s[k].cli ? cli(&a, run, err, w, opt, s[k].cli, NULL)
-				       : cli(&a, run, err, w, opt, NULL);
+			for (size_t c = 0; ctx && ctx->cli[c]; c++)
+				args[na++] = ctx->cli[c];
+			args[na++] = opt;
+			args[na++] = s[k].cli;
+			ret = cli_list(&a, run, err, w, args, na);
 			if (ret)
 				fail_msg("%s %s: %s", opt, s[k].cli ? s[k].cli : "", err);
 			assert_true(config_given(run, r->json));
-			json_doc(doc, sizeof(doc), r->json, s[k].json);
+			if (ctx) {
+				const char *dot = strchr(r->json, '.');
+
+				snprintf(doc, sizeof(doc), "{%s\"%.*s\": {%s\"%s\": %s}}", ctx->top,
+					 (int)(dot - r->json), r->json, ctx->member, dot + 1,
+					 s[k].json);
+			} else {
+				json_doc(doc, sizeof(doc), r->json, s[k].json);
+			}
 			if (json(doc, &b, &root, err))
 				fail_msg("%s: %s", doc, err);
 			assert_same_config(&a, &b, doc);
@@ -516,6 +551,9 @@ static void test_cli_errors(void **state)
 		{ { "--kernel", "" }, "--kernel: must be 1-" },
 		{ { "-x" }, "unknown option" },
 		{ { "--fd", "9net=5" }, "--fd 9net=5: the name must be" },
+		{ { "--balloon", "--balloon-target", "512M" },
+		  "--balloon-target 512 MiB: above the VM's memory (--mem 256 MiB)" },
+		{ { "--balloon-target", "64M" }, "--balloon-target: needs the balloon (--balloon)" },
 	};
 	struct run_opts *run = malloc(sizeof(*run));
 	struct words *w = malloc(sizeof(*w));
@@ -535,6 +573,32 @@ static void test_cli_errors(void **state)
 	}
 	free(run);
 	free(w);
+}
+
+/* The balloon's cross-row rules in the JSON form name the key. */
+static void test_balloon_json_errors(void **state)
+{
+	struct vm_config c;
+	struct json_object *root = NULL;
+	char err[400] = "";
+
+	(void)state;
+	assert_int_equal(json("{\"mem\": 128, \"balloon\": {\"enabled\": true, "
+			      "\"target\": 129}}", &c, &root, err), -ERANGE);
+	assert_non_null(strstr(err, "balloon.target 129 MiB: above the VM's memory (mem 128 MiB)"));
+	config_json_free(root);
+	root = NULL;
+	assert_int_equal(json("{\"balloon\": {\"target\": \"1M\"}}", &c, &root, err), -EINVAL);
+	assert_non_null(strstr(err, "balloon.target: needs the balloon"));
+	config_json_free(root);
+	root = NULL;
+	assert_int_equal(json("{\"mem\": 128, \"balloon\": {\"enabled\": true, "
+			      "\"target\": 128, \"free_page_reporting\": false}}", &c, &root, err), 0);
+	assert_true(c.balloon.enabled);
+	assert_int_equal(c.balloon.target_bytes, 128ULL << 20);
+	assert_false(c.balloon.reporting);
+	assert_true(c.balloon.stats && c.balloon.deflate_on_oom);
+	config_json_free(root);
 }
 
 static void test_run_only_options(void **state)
@@ -626,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_nets),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_cli_errors),
+		cmocka_unit_test(test_balloon_json_errors),
 		cmocka_unit_test(test_run_only_options),
 		cmocka_unit_test(test_usage),
 	};
