@@ -14,7 +14,8 @@
 #include "vmm/devices.h"
 #include "vmm/vm.h"
 
-/* At most: the legacy rows, the PCI bus, 8 disks, console, rng, balloon — with room. */
+/* At most: the legacy rows, the PCI bus, 8 disks, console, rng, balloon, 4
+ * NICs — with room. */
 #define VM_MAX_DEVICES 32
 
 struct uart;
@@ -67,5 +68,6 @@ extern const struct vm_device_ops vm_virtio_blk_ops;
 extern const struct vm_device_ops vm_virtio_console_ops;
 extern const struct vm_device_ops vm_virtio_rng_ops;
 extern const struct vm_device_ops vm_virtio_balloon_ops; /* dev_balloon.c */
+extern const struct vm_device_ops vm_virtio_net_ops;   /* dev_net.c */
 
 #endif
