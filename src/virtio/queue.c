@@ -296,6 +296,18 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return 1;
 }
 
+int virtq_unpop(struct virtq *q, uint16_t head)
+{
+	/* The next pop reads the avail slot again: if the driver rewrote it
+	 * meanwhile, that chain is validated like any other. */
+	if (!q->active || head >= q->size || !inflight_test(q, head) || q->inflight == 0)
+		return -EINVAL;
+	inflight_clear(q, head);
+	q->inflight--;
+	q->last_avail--;
+	return 0;
+}
+
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
 	uint32_t elem[2] = { head, written };

@@ -118,6 +118,13 @@ void virtq_reset(struct virtq *q);
  * the queue is now broken. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) BH_WUR;
 
+/* Give back the chain the LAST successful virtq_pop() returned (head), as if
+ * it had not been taken: it is offered again by the next pop. For a device
+ * that took several buffers for one item and then found there were not
+ * enough (virtio-net's mergeable receive buffers): undo in reverse order of
+ * the pops (the caller's duty). -EINVAL if head is not in flight. */
+int virtq_unpop(struct virtq *q, uint16_t head) BH_WUR;
+
 /* True if the driver has made entries available that virtq_pop() has not
  * taken yet (a peek: nothing is consumed or validated). Same thread rules as
  * virtq_pop(). */

@@ -59,6 +59,7 @@ struct vm_device_ops {
 };
 
 struct vm_config;
+struct virtio_net_stats;
 
 struct vm_device_row {
 	const char *name;                             /* "com1", "virtio-blk", ... */
@@ -134,6 +135,15 @@ int vm_devices_console_room_fd(struct vm *vm);
 /* Press and release Ctrl-Alt-Del on the i8042 keyboard (the graceful stop
  * request; Linux reboots). 0 or -errno. Any thread. */
 int vm_devices_ctrl_alt_del(struct vm *vm) BH_WUR;
+
+/* The VM's virtio-balloon (--balloon), or NULL without one. The device
+ * locks itself (virtio/balloon.h). */
+struct virtio_balloon;
+struct virtio_balloon *vm_balloon(struct vm *vm);
+
+/* The NICs' counters, in --net order, into out[0..max); returns how many.
+ * Any thread (each device's lock). */
+unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsigned max);
 
 /* Print end-of-run device reports (test device check-ins, console drops). */
 void vm_devices_report(struct vm *vm);

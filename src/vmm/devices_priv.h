@@ -15,13 +15,15 @@
 #include "vmm/devices.h"
 #include "vmm/vm.h"
 
-/* At most: the legacy rows, the PCI bus, 8 disks, console, rng — with room. */
+/* At most: the legacy rows, the PCI bus, 8 disks, console, rng, balloon, 4
+ * NICs — with room. */
 #define VM_MAX_DEVICES 32
 
 struct uart;
 struct i8042;
 struct test_dev;
 struct virtio_console;
+struct virtio_balloon;
 struct pci_bus;
 
 struct vm_devices {
@@ -33,6 +35,7 @@ struct vm_devices {
 	struct test_dev *test;        /* end-of-run report */
 	struct virtio_console *vcon;  /* console input with --console virtio */
 	struct pci_bus *pci;          /* virtio rows plug into it */
+	struct virtio_balloon *balloon; /* --balloon: the control verbs' target */
 	int rx_room_fd;               /* eventfd: the console device can take input */
 	bool quiesced;
 	struct irq_line com1_irq, kbd_irq, aux_irq, intx;
@@ -72,5 +75,7 @@ int vm_virtio_load(struct vm *vm, struct vm_device *d, struct sreader *in, uint3
 extern const struct vm_device_ops vm_virtio_blk_ops;
 extern const struct vm_device_ops vm_virtio_console_ops;
 extern const struct vm_device_ops vm_virtio_rng_ops;
+extern const struct vm_device_ops vm_virtio_balloon_ops; /* dev_balloon.c */
+extern const struct vm_device_ops vm_virtio_net_ops;   /* dev_net.c */
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/pci_transport.h"
@@ -60,6 +61,8 @@ void vm_virtio_destroy(struct vm *vm, struct vm_device *d)
 		return;
 	if (devs(vm)->vcon && vd == virtio_console_dev(devs(vm)->vcon))
 		devs(vm)->vcon = NULL;
+	if (devs(vm)->balloon && vd == virtio_balloon_dev(devs(vm)->balloon))
+		devs(vm)->balloon = NULL;
 	vd->ops->destroy(vd);
 }
 
