@@ -480,13 +480,16 @@ int vm_devices_save(struct vm *vm, struct sbuf *out)
 			return -ENOTSUP;
 		}
 		sbuf_init(&blob);
+		vm->err[0] = '\0';
 		d->row->ops->save(vm, d, &blob);
 		if (blob.err) {
 			int ret = blob.err;
 
 			sbuf_free(&blob);
-			snprintf(vm->err, sizeof(vm->err), "%s: saving its state: %s", d->name,
-				 strerror(-ret));
+			/* The op may have said why (it names the device). */
+			if (!vm->err[0])
+				snprintf(vm->err, sizeof(vm->err), "%s: saving its state: %s",
+					 d->name, strerror(-ret));
 			return ret;
 		}
 		strncpy(name, d->row->name, sizeof(name) - 1);
