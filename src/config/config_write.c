@@ -80,51 +80,57 @@ static struct json_object *value_of(const struct config_row *r, const void *f)
 	}
 }
 
-int config_json_write(const struct vm_config *cfg, char *buf, size_t len, char *err,
+int config_json_write(const struct vm_config *cfg_in, char *buf, size_t len, char *err,
 		      size_t errlen)
 {
 	size_t nrows;
 	const struct config_row *rows = config_rows(&nrows);
-	struct json_object *root = json_object_new_object(), *disks = json_object_new_array();
+	struct json_object *root = json_object_new_object();
+	struct vm_config cfg = *cfg_in; /* config_array_elem() takes a mutable one */
 	const char *text;
 	int ret = -ENOMEM;
 
-	if (!root || !disks)
+	if (!root)
 		goto out;
-	for (unsigned d = 0; d < cfg->ndisks && d < VM_MAX_DISKS; d++) {
-		struct json_object *o = json_object_new_object();
-
-		if (!o || json_object_array_add(disks, o))
-			goto out;
-	}
 	for (size_t i = 0; i < nrows; i++) {
-		const struct config_row *r = &rows[i];
-		struct json_object *parent, *v;
+		const struct config_row *r = &rows[i], *a;
+		struct json_object *parent, *v, *arr;
 		const char *leaf;
+		unsigned n;
 
-		if (!r->json || r->type == CONFIG_OBJECT || r->type == CONFIG_ARRAY ||
-		    r->type == CONFIG_CONST)
+		if (!r->json || r->type == CONFIG_OBJECT || r->type == CONFIG_CONST)
 			continue;
-		if (r->target == CONFIG_TO_VM) {
+		if (r->type == CONFIG_ARRAY) {
+			n = *config_array_count(&cfg, r);
+			if (!n)
+				continue;
+			if (!(arr = json_object_new_array()) ||
+			    json_object_object_add(root, r->json, arr))
+				goto out;
+			for (unsigned e = 0; e < n && e < r->max; e++) {
+				struct json_object *o = json_object_new_object();
+
+				if (!o || json_object_array_add(arr, o))
+					goto out;
+			}
+		} else if (r->target == CONFIG_TO_VM) {
 			if (!(parent = parent_of(root, r->json, &leaf)))
 				goto out;
-			v = value_of(r, (const char *)cfg + r->off);
+			v = value_of(r, (const char *)&cfg + r->off);
 			if (v && json_object_object_add(parent, leaf, v))
 				goto out;
-		} else if (r->target == CONFIG_TO_DISK) {
+		} else if (r->target == CONFIG_TO_ELEM && (a = config_array_of(r))) {
 			leaf = strrchr(r->json, '.') + 1;
-			for (unsigned d = 0; d < cfg->ndisks && d < VM_MAX_DISKS; d++) {
-				v = value_of(r, (const char *)&cfg->disks[d] + r->off);
-				if (v && json_object_object_add(json_object_array_get_idx(disks, d),
+			n = *config_array_count(&cfg, a);
+			if (!n || !json_object_object_get_ex(root, a->json, &arr))
+				continue; /* the array row comes first in the table */
+			for (unsigned e = 0; e < n && e < a->max; e++) {
+				v = value_of(r, (const char *)config_array_elem(&cfg, a, e) + r->off);
+				if (v && json_object_object_add(json_object_array_get_idx(arr, e),
 								leaf, v))
 					goto out;
 			}
 		}
-	}
-	if (cfg->ndisks) {
-		if (json_object_object_add(root, "disks", disks))
-			goto out;
-		disks = NULL;
 	}
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
 	if (!text)
@@ -139,7 +145,6 @@ int config_json_write(const struct vm_config *cfg, char *buf, size_t len, char *
 out:
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory writing the configuration as JSON");
-	json_object_put(disks);
 	json_object_put(root);
 	return ret;
 }

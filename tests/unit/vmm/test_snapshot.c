@@ -66,7 +66,7 @@ static bool console_has(const char *con, const char *text)
 
 static void wait_console(const char *con, const char *text)
 {
-	for (int i = 0; i < 6000 && !console_has(con, text); i++)
+	for (int i = 0; i < 24000 && !console_has(con, text); i++) /* 240 s: a loaded host */
 		fx_sleep_ms(10);
 	if (!console_has(con, text))
 		fail_msg("'%s' never appeared on %s", text, con);
@@ -119,11 +119,12 @@ static void take_snapshot(const char *state, const char *mem, uint64_t rounds)
 	close(mfd);
 	assert_int_equal(fx_size(mem), (long long)c.mem_bytes);
 	assert_int_equal(vm_resume(a), 0);
+	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
+		 (unsigned long long)compute_expect(rounds));
+	wait_console(con, want);
 	test_join(ra.thread, "the original compute guest");
 	assert_int_equal(ra.reason, VM_EXIT_TEST);
 	assert_int_equal(a->exit.status, 0);
-	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
-		 (unsigned long long)compute_expect(rounds));
 	assert_true(console_has(con, want));
 	vm_destroy(a);
 	free(a);
@@ -189,10 +190,12 @@ static void restore_continues_computation(void **state)
 		fail_msg("restore 2: %s", err);
 	assert_int_equal(fx_start(&rb, b), 0);
 	assert_int_equal(fx_start(&rc, c2), 0);
-	test_join(rb.thread, "clone 1");
-	test_join(rc.thread, "clone 2");
 	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
 		 (unsigned long long)compute_expect(6));
+	wait_console(con_b, want);
+	wait_console(con_c, want);
+	test_join(rb.thread, "clone 1");
+	test_join(rc.thread, "clone 2");
 	for (int i = 0; i < 2; i++) {
 		const char *con = i ? con_c : con_b;
 		struct fx_run *r = i ? &rc : &rb;
