@@ -128,6 +128,8 @@ struct run_opts {
 	int help;                 /* --help: print config_usage() and stop */
 	struct json_object *json; /* --config's document: owns strings in the vm_config */
 	char disk_path[VM_MAX_DISKS][CONFIG_STR_MAX + 1]; /* --disk paths */
+	char vsock_socket[CONFIG_STR_MAX + 1];          /* --vsock socket= */
+	char vsock_allow[VM_VSOCK_ALLOW_MAX + 1];       /* --vsock allow= */
 	uint64_t given[CONFIG_ROWS_MAX / 64]; /* row i was set (an option or a --config key) */
 };
 

@@ -81,6 +81,11 @@ static unsigned n_rng(const struct vm_config *cfg)
 	return cfg->rng;
 }
 
+static unsigned n_vsock(const struct vm_config *cfg)
+{
+	return cfg->vsock.socket != NULL;
+}
+
 /* ---- legacy devices: the model lives in the VM's allocation ---- */
 
 
@@ -326,7 +331,7 @@ static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_
  * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x606, the test device
  * 0xf0-0xfb), then the PCI host bridge (0xCF8-0xCFF and the BAR window), then
  * the virtio devices on PCI in slot order: disks (/dev/vda, ...), console,
- * rng. Quiesce runs bottom-up, so the virtio devices stop before their bus. */
+ * rng, vsock. Quiesce runs bottom-up, so the virtio devices stop before their bus. */
 static const struct vm_device_row device_table[] = {
 	{ "com1", one, &uart_ops },
 	{ "i8042", one, &kbd_ops },
@@ -338,6 +343,7 @@ static const struct vm_device_row device_table[] = {
 	{ "virtio-blk", n_disks, &vm_virtio_blk_ops },
 	{ "virtio-console", n_vcon, &vm_virtio_console_ops },
 	{ "virtio-rng", n_rng, &vm_virtio_rng_ops },
+	{ "virtio-vsock", n_vsock, &vm_virtio_vsock_ops },
 };
 
 const struct vm_device_row *vm_device_table(size_t *nrows)

@@ -64,5 +64,6 @@ void vm_virtio_destroy(struct vm *vm, struct vm_device *d);
 extern const struct vm_device_ops vm_virtio_blk_ops;
 extern const struct vm_device_ops vm_virtio_console_ops;
 extern const struct vm_device_ops vm_virtio_rng_ops;
+extern const struct vm_device_ops vm_virtio_vsock_ops; /* dev_vsock.c */
 
 #endif
