@@ -104,6 +104,80 @@ int args_check_disk_id(const char *name, const char *id, char *err, size_t errle
 	return 0;
 }
 
+int args_check_ifname(const char *name, const char *ifname, char *err, size_t errlen)
+{
+	size_t n = strlen(ifname);
+
+	if (n == 0 || n > VM_NET_IFNAME_MAX || !strcmp(ifname, ".") || !strcmp(ifname, "..")) {
+		snprintf(err, errlen, "%s: an interface name of 1-%d characters", name,
+			 VM_NET_IFNAME_MAX);
+		return -EINVAL;
+	}
+	for (const char *c = ifname; *c; c++)
+		if (*c < 0x21 || *c > 0x7e || *c == '/' || *c == ':' || *c == ',' || *c == '=') {
+			snprintf(err, errlen, "%s %.16s: not a valid interface name", name, ifname);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int args_check_fd_name(const char *name, const char *s, char *err, size_t errlen)
+{
+	if (bh_fd_name_valid(s))
+		return 0;
+	snprintf(err, errlen,
+		 "%s %.40s: a descriptor name is a letter, then up to %d letters, digits, '_', "
+		 "'-' or '.'", name, s, BH_FD_NAME_MAX - 1);
+	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int args_parse_mac(const char *name, const char *s, uint8_t mac[6], char *err, size_t errlen)
+{
+	bool zero = true;
+
+	if (strlen(s) != VM_NET_MAC_TEXT)
+		goto bad;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			goto bad;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+		zero = zero && !mac[i];
+	}
+	if (mac[0] & 1) {
+		snprintf(err, errlen, "%s %s: a multicast/broadcast address cannot be a NIC's", name,
+			 s);
+		return -EINVAL;
+	}
+	if (zero) {
+		snprintf(err, errlen, "%s %s: the all-zero address cannot be a NIC's", name, s);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s %.40s: expected a MAC address xx:xx:xx:xx:xx:xx", name, s);
+	return -EINVAL;
+}
+
+int args_check_mac(const char *name, const char *s, char *err, size_t errlen)
+{
+	uint8_t mac[6];
+
+	return args_parse_mac(name, s, mac, err, errlen);
+}
+
 int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
 		    size_t path_len, char *err, size_t errlen)
 {

@@ -32,6 +32,20 @@ int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, c
  * ',' or '=' (so that every serial can be written as a --disk option). */
 int args_check_disk_id(const char *name, const char *id, char *err, size_t errlen) BH_WUR;
 
+/* nets[].tap: a host interface name, 1-15 characters, none of '/', ':',
+ * ',', '=', whitespace, and not "." or "..". */
+int args_check_ifname(const char *name, const char *ifname, char *err, size_t errlen) BH_WUR;
+
+/* nets[].tapfd / nets[].port: a descriptor name per common/fd_name.h. */
+int args_check_fd_name(const char *name, const char *s, char *err, size_t errlen) BH_WUR;
+
+/* A MAC address "xx:xx:xx:xx:xx:xx" (hex, either case) that a NIC may own:
+ * unicast (not multicast/broadcast) and not all zeros. args_parse_mac also
+ * stores the six bytes. */
+int args_check_mac(const char *name, const char *s, char *err, size_t errlen) BH_WUR;
+int args_parse_mac(const char *name, const char *s, uint8_t mac[6], char *err,
+		   size_t errlen) BH_WUR;
+
 /* "NAME=N" (`--fd`): NAME per common/fd_name.h, copied to name; N a decimal
  * descriptor number >= 3 (0-2 are stdio). Syntax only: whether N is open is
  * the VMM's named-fd table's check (vmm/fd_table.h). */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -158,6 +159,7 @@ static const struct sc_rule event_rules[] = {
 static const struct sc_ioctl event_ioctls[] = {
 	IOCTL(KVM_IRQ_LINE, "UART interrupt when console input arrives"),
 	IOCTL(KVM_SIGNAL_MSI, "MSI for a completion when no irqfd is bound"),
+	IOCTL(TUNSETOFFLOAD, "virtio-net: tell an already-open tap the offloads the guest acked"),
 };
 
 /* ---- setup: the process-wide filter also allows what vm_run() does on the

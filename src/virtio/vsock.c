@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "core/state_buf.h"
 #include "virtio/vsock_priv.h"
 
 static struct virtio_vsock *to_vs(struct virtio_dev *vd)
@@ -536,8 +537,7 @@ static void vs_notify(struct virtio_dev *vd, unsigned q)
 		return;
 	if (q == VSOCK_TXQ)
 		virtio_dev_process_queue(vd, VSOCK_TXQ, VSOCK_TX_BUDGET_CHAINS, 8u << 20, tx_handle);
-	else if (q == VSOCK_EVQ)
-		event_flush(vs);
+	event_flush(vs); /* a transport reset owed since a restore */
 	vsock_rx_flush(vs);
 	vsock_timer_update(vs);
 }
@@ -647,7 +647,64 @@ static void vs_destroy(struct virtio_dev *vd)
 	free(vs);
 }
 
+/* State (VIRTIO_VSOCK_STATE_VERSION): live u8, guest_cid u64, next_port u32,
+ * next_id u32. Connections are host sockets and are not saved: a restored
+ * VM starts with none and the guest is told by the transport-reset event
+ * (its sockets then reset); the listener is this VM's own. */
+static void vs_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	struct virtio_vsock *vs = to_vs(vd);
+
+	sbuf_u8(out, vs->live);
+	sbuf_u64(out, vs->p.guest_cid);
+	sbuf_u32(out, vs->next_port);
+	sbuf_u32(out, vs->next_id);
+}
+
+static int vs_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		   const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	struct virtio_vsock *vs = to_vs(vd);
+	uint64_t cid;
+	uint32_t next_port, next_id;
+	bool live;
+	int ret;
+
+	if (version != VIRTIO_VSOCK_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 vd->name, version, VIRTIO_VSOCK_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	cid = sr_u64(in);
+	next_port = sr_u32(in);
+	next_id = sr_u32(in);
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "%s: device state is not 17 bytes (live, cid, two counters)",
+			 vd->name);
+		return -EINVAL;
+	}
+	if (cid != vs->p.guest_cid) {
+		snprintf(err, errlen, "%s: the snapshot's guest CID is %llu, this VM's is %llu",
+			 vd->name, (unsigned long long)cid, (unsigned long long)vs->p.guest_cid);
+		return -EINVAL;
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
+		return ret;
+	if (apply) {
+		teardown_all(vs);
+		vs->live = live;
+		vs->next_port = next_port;
+		vs->next_id = next_id;
+		vs->event_pending = live; /* the guest's connections are gone */
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops vs_ops = {
+	.state_version = VIRTIO_VSOCK_STATE_VERSION,
+	.save = vs_save,
+	.load = vs_load,
 	.features = vs_features,
 	.cfg_read = vs_cfg_read,
 	.activate = vs_activate,

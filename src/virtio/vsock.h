@@ -52,6 +52,7 @@
 
 #define VIRTIO_VSOCK_QUEUE_MAX 256
 #define VIRTIO_VSOCK_CFG_LEN 8
+#define VIRTIO_VSOCK_STATE_VERSION 1
 #define VSOCK_HOST_CID 2
 #define VSOCK_MAX_CONNS_DEFAULT 64       /* connections per VM */
 #define VSOCK_MAX_CONNS_LIMIT 64         /* each is an event-loop handler (of 128) */

@@ -94,7 +94,14 @@ static void vsock_resume(struct vm *vm, struct vm_device *d)
 	virtio_vsock_host_resume(virtio_vsock_of(vd));
 }
 
-const struct vm_device_ops vm_virtio_vsock_ops = { .attach = vsock_attach, .plug = vm_virtio_plug,
-						   .quiesce = vm_virtio_quiesce,
-						   .resume = vsock_resume,
-						   .destroy = vm_virtio_destroy };
+/* VIRTIO_ROW_OPS, with a resume of its own. */
+const struct vm_device_ops vm_virtio_vsock_ops = {
+	.attach = vsock_attach,
+	.plug = vm_virtio_plug,
+	.quiesce = vm_virtio_quiesce,
+	.resume = vsock_resume,
+	.state_version = VIRTIO_PCI_STATE_VERSION,
+	.save = vm_virtio_save,
+	.load = vm_virtio_load,
+	.destroy = vm_virtio_destroy,
+};

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "vq_fake.h"
+#include "core/state_buf.h"
 #include "core/vsock_broker.h"
 #include "virtio/vsock.h"
 #include "../test_wait.h"
@@ -620,6 +621,59 @@ static void test_driver_reset_closes(void **state)
 	close(fd);
 }
 
+/* Snapshot state: validated like guest input; a restore posts the
+ * transport-reset event. */
+static void test_state(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_dev_state_ctx ctx = { .status = 0xf, .features = 1ULL << 32 };
+	struct sbuf b;
+	struct sreader r;
+	char err[200];
+	uint32_t id, len, ev = 7;
+
+	start(f);
+	sbuf_init(&b);
+	pthread_mutex_lock(&f->vd->lock);
+	f->vd->ops->save(f->vd, &b);
+	pthread_mutex_unlock(&f->vd->lock);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.len, 17);
+	/* wrong version, truncated, another CID */
+	sr_init(&r, b.data, b.len);
+	assert_int_equal(f->vd->ops->load(f->vd, &r, 99, &ctx, false, err, sizeof(err)), -ENOTSUP);
+	sr_init(&r, b.data, b.len - 1);
+	assert_int_equal(f->vd->ops->load(f->vd, &r, VIRTIO_VSOCK_STATE_VERSION, &ctx, false, err,
+					  sizeof(err)), -EINVAL);
+	b.data[1] ^= 1;
+	sr_init(&r, b.data, b.len);
+	assert_int_equal(f->vd->ops->load(f->vd, &r, VIRTIO_VSOCK_STATE_VERSION, &ctx, false, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "CID"));
+	b.data[1] ^= 1;
+	/* the real thing, with an event buffer posted: the event arrives */
+	fr_desc(&f->r[2], 0, EVBUF, 4, VIRTQ_DESC_F_WRITE, 0);
+	fr_post(&f->r[2], 0);
+	floop_stop(&f->l);
+	pthread_mutex_lock(&f->vd->lock);
+	sr_init(&r, b.data, b.len);
+	assert_int_equal(f->vd->ops->load(f->vd, &r, VIRTIO_VSOCK_STATE_VERSION, &ctx, true, err,
+					  sizeof(err)), 0);
+	virtio_dev_notify(f->vd, 2);
+	pthread_mutex_unlock(&f->vd->lock);
+	assert_true(fr_get_used(&f->r[2], &id, &len));
+	assert_int_equal(len, 4);
+	assert_int_equal(gmem_read(&f->gm, &ev, EVBUF, 4), 0);
+	assert_int_equal(ev, VSOCK_EVENT_TRANSPORT_RESET);
+	{
+		uint64_t v;
+
+		assert_int_equal(read(f->l.stop_fd, &v, 8), 8);
+	}
+	floop_start(&f->l);
+	sbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +693,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rst_flood_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_reset_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_driver_reset_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
