@@ -65,6 +65,10 @@ static struct json_object *value_of(const struct config_row *r, const void *f)
 		return json_object_new_string(text);
 	}
 	case CONFIG_UINT:
+		/* Below the row's minimum (0 for an optional setting such as a
+		 * vsock CID): not set. */
+		if (*(const unsigned *)f < r->min)
+			return NULL;
 		return json_object_new_int64(*(const unsigned *)f);
 	case CONFIG_BOOL:
 		return json_object_new_boolean(*(const bool *)f);
