@@ -77,5 +77,6 @@ extern const struct vm_device_ops vm_virtio_console_ops;
 extern const struct vm_device_ops vm_virtio_rng_ops;
 extern const struct vm_device_ops vm_virtio_balloon_ops; /* dev_balloon.c */
 extern const struct vm_device_ops vm_virtio_net_ops;   /* dev_net.c */
+extern const struct vm_device_ops vm_virtio_vsock_ops; /* dev_vsock.c */
 
 #endif
