@@ -24,12 +24,14 @@ ALLOWED = {
     'ctl':      ['common'],
     # frames: parsing, port security, egress policy, token buckets (pure)
     'net':      ['common'],
+    # the switch process: ports, learning, security, rates (its jail is sandbox's)
+    'switch':   ['common', 'net', 'ctl'],
     'sandbox':  ['common', 'core', 'config'],
     'vmm':      ['common', 'core', 'arch', 'bus', 'devices', 'backends', 'virtio',
                  'config', 'ctl', 'sandbox', 'net'],
     'daemon':   ['common', 'config', 'ctl', 'net'],
     'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
-    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net'],
+    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'switch'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter
     # onto the daemon (a folder of its own, so nothing runs back up).
     'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api', 'net'],
