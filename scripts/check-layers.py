@@ -18,8 +18,8 @@ ALLOWED = {
     'arch':     ['common', 'core'],
     'bus':      ['common', 'core', 'arch'],
     'devices':  ['common', 'core', 'arch', 'bus'],
-    'backends': ['common', 'core'],
-    'virtio':   ['common', 'core', 'arch', 'bus', 'backends'],
+    'backends': ['common', 'core', 'ctl'],
+    'virtio':   ['common', 'core', 'arch', 'bus', 'backends', 'ctl'],
     'config':   ['common', 'core', 'arch', 'bus', 'backends', 'virtio'],
     'ctl':      ['common'],
     # frames: parsing, port security, egress policy, token buckets (pure)
