@@ -19,6 +19,8 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
+	{ "snapshot", cli_snapshot, "write a standalone VM's snapshot (--control SOCKET) into DIR" },
+	{ "restore", cli_restore, "run a VM from a snapshot directory, from where it was" },
 	{ "switch", cli_switch, "run the bulkhead switch (jailed; ports over its control socket)" },
 	{ "ps", cli_client, "list the daemon's VMs" },
 	{ "create", cli_client, "create a VM from a JSON config (--config FILE)" },
