@@ -147,7 +147,7 @@ int cli_snapshot(int argc, char **argv, uint64_t start_ns)
 
 	(void)start_ns;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (c == 'c')
 			control = optarg;
 		else if (c == 'r')
@@ -320,7 +320,7 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 	int c, dfd = -1, mfd = -1, sfd = -1, ctl = -1, code = BH_EXIT_CONFIG;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+hvq", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hvq", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': paused = true; break;
 		case 'c': control = optarg; break;
