@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "core/guest_mem.h"
+#include "../hugepage_pool.h"
 
 #define RAM (16ull << 20)
 
@@ -174,66 +175,6 @@ static void test_bad_backing(void **state)
 	gmem_destroy(&gm);
 }
 
-/* Set the host's pool of `page` hugepages to old + want; *old gets the old
- * count. False (with the reason printed) when that is not possible here. */
-static bool reserve_hugepages(uint64_t page, long want, long *old)
-{
-	char path[96], buf[32];
-	FILE *f;
-	int64_t now;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
-		 (unsigned long long)(page >> 10));
-	f = fopen(path, "re");
-	if (!f || !fgets(buf, sizeof(buf), f)) {
-		printf("SKIP: %s: %s: the host offers no %llu KiB hugepages\n", path,
-		       strerror(errno), (unsigned long long)(page >> 10));
-		if (f)
-			fclose(f);
-		return false;
-	}
-	fclose(f);
-	*old = atol(buf);
-	if (gmem_hugepages_free(page) >= want)
-		return true;
-	if (geteuid() != 0) {
-		printf("SKIP: %ld free %llu KiB hugepages needed and not root: cannot reserve "
-		       "them (%s)\n", want, (unsigned long long)(page >> 10), path);
-		return false;
-	}
-	f = fopen(path, "we");
-	if (!f || fprintf(f, "%ld\n", *old + want) < 0 || fclose(f)) {
-		printf("SKIP: cannot write %s\n", path);
-		return false;
-	}
-	now = gmem_hugepages_free(page);
-	if (now < want) {
-		printf("SKIP: the host could reserve only %lld of %ld %llu KiB hugepages "
-		       "(fragmented memory)\n", (long long)now, want,
-		       (unsigned long long)(page >> 10));
-		f = fopen(path, "we");
-		if (f) {
-			fprintf(f, "%ld\n", *old);
-			fclose(f);
-		}
-		return false;
-	}
-	return true;
-}
-
-static void restore_hugepages(uint64_t page, long old)
-{
-	char path[96];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
-		 (unsigned long long)(page >> 10));
-	if (geteuid() == 0 && (f = fopen(path, "we"))) {
-		fprintf(f, "%ld\n", old);
-		fclose(f);
-	}
-}
-
 static void huge_case(uint64_t page, uint64_t size)
 {
 	const struct gmem_opts lazy = { .page_size = page };
@@ -245,7 +186,7 @@ static void huge_case(uint64_t page, uint64_t size)
 	uint8_t b = 0x5a, r = 0;
 	int ret;
 
-	if (!reserve_hugepages(page, want, &old)) {
+	if (!hp_reserve(page, want, &old)) {
 		skip();
 		return;
 	}
@@ -277,7 +218,7 @@ static void huge_case(uint64_t page, uint64_t size)
 	}
 	assert_hygiene(&gm);
 	gmem_destroy(&gm);
-	restore_hugepages(page, old);
+	hp_release(page, old);
 }
 
 static void test_hugepages_2m(void **state)
