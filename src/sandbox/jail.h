@@ -53,6 +53,7 @@ struct jail_config {
 	uint32_t uid, gid;       /* 0: default (see JAIL_ID_BASE) */
 	unsigned ncpus;          /* vCPUs: CPU quota (ncpus + 1 CPUs), pids, rlimits */
 	uint64_t mem_bytes;      /* guest RAM: memory cgroup limit base */
+	unsigned cpu_weight;     /* cgroup cpu.weight (v1 cpu.shares); 0: leave the default */
 	uint64_t fsize_max;      /* largest file the VM may write (console cap, disks) */
 };
 

@@ -140,6 +140,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 	if (jcfg.enabled) {
 		jcfg.ncpus = cfg->ncpus;
 		jcfg.mem_bytes = cfg->mem_bytes;
+		jcfg.cpu_weight = cfg->cpu_weight;
 		jcfg.fsize_max = fsize_max(cfg);
 		jail_init(&jail, &jcfg);
 		jail.startup = cfg->startup;
