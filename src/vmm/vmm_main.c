@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/startup.h"
+#include "config/cpu_place.h"
 #include "config/exit_codes.h"
 #include "vmm/ctl_vmm.h"
 #include "vmm/fd_table.h"
@@ -114,6 +115,25 @@ static int sweep_fds(struct fd_table *fds, int control_fd)
 	return 0;
 }
 
+/* --cpu-dedicated: the sandbox's supervisor goes where the VMM's other
+ * threads go (config/cpu_place.h); an unplaceable configuration is reported
+ * by vm_create() in the VM process. */
+static void supervisor_cpus(const struct vm_config *cfg, struct jail_config *jcfg)
+{
+	struct cpu_place *pl;
+	cpu_set_t host;
+	char e[256];
+
+	if (!cfg->cpu_dedicated || sched_getaffinity(0, sizeof(host), &host) < 0 ||
+	    !(pl = malloc(sizeof(*pl))))
+		return;
+	if (!cpu_place_resolve(cfg, &host, true, pl, e, sizeof(e))) {
+		jcfg->pin_supervisor = true;
+		jcfg->supervisor_cpus = pl->other;
+	}
+	free(pl);
+}
+
 int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int control_fd,
 	     struct fd_table *fds)
 {
@@ -141,6 +161,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		jcfg.ncpus = cfg->ncpus;
 		jcfg.mem_bytes = cfg->mem_bytes;
 		jcfg.cpu_weight = cfg->cpu_weight;
+		supervisor_cpus(cfg, &jcfg);
 		jcfg.fsize_max = fsize_max(cfg);
 		jail_init(&jail, &jcfg);
 		jail.startup = cfg->startup;
