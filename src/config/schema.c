@@ -4,8 +4,6 @@
 #include "config/schema.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -540,46 +538,6 @@ int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t err
 	if ((ret = validate_nets(cfg, cli, err, errlen)))
 		return ret;
 	return config_validate_placement(cfg, cli, err, errlen);
-}
-
-int config_validate_placement(const struct vm_config *cfg, bool cli, char *err, size_t errlen)
-{
-	static const uint64_t page[] = { [VM_HUGEPAGES_2M] = 2ULL << 20,
-					 [VM_HUGEPAGES_1G] = 1ULL << 30 };
-	struct cpu_place *pl;
-	cpu_set_t host;
-	int ret;
-
-	if (cfg->hugepages == VM_HUGEPAGES_2M || cfg->hugepages == VM_HUGEPAGES_1G) {
-		const char *hp = cfg->hugepages == VM_HUGEPAGES_2M ? "2M" : "1G";
-
-		if (cfg->mem_bytes % page[cfg->hugepages]) {
-			snprintf(err, errlen, "%s %s: %s pages do not divide %s %llu MiB", cli ? "--hugepages" : "hugepages",
-				 hp, hp, cli ? "--mem" : "mem",
-				 (unsigned long long)(cfg->mem_bytes >> 20));
-			return -EINVAL;
-		}
-		if (cfg->ksm) {
-			snprintf(err, errlen, "%s: KSM cannot merge hugetlbfs pages (%s %s)",
-				 cli ? "--ksm" : "ksm", cli ? "--hugepages" : "hugepages", hp);
-			return -EINVAL;
-		}
-	}
-	if (!cfg->cpu_affinity && !cfg->cpu_dedicated)
-		return 0;
-	/* The CPUs this process may use: a cpuset (the daemon's, a container's)
-	 * already narrowed them. */
-	if (sched_getaffinity(0, sizeof(host), &host) < 0) {
-		snprintf(err, errlen, "sched_getaffinity: %s", strerror(errno));
-		return -errno;
-	}
-	if (!(pl = malloc(sizeof(*pl)))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	ret = cpu_place_resolve(cfg, &host, cli, pl, err, errlen);
-	free(pl);
-	return ret;
 }
 
 /* --help */
