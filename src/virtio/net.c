@@ -10,9 +10,6 @@
 #include "common/log.h"
 
 #define ETH_HLEN_ 14u
-#define ETH_P_IPV4 0x0800u
-#define ETH_P_ARP_ 0x0806u
-#define ETH_P_IPV6_ 0x86ddu
 
 struct virtio_net {
 	struct virtio_dev vdev;
@@ -29,6 +26,9 @@ struct virtio_net {
 	struct virtq_chain rxc[VIRTIO_NET_RX_MAX_BUFS];
 	struct iovec txiov[VIRTQ_MAX_SEGS + 2];
 	uint8_t txcopy[NET_PORT_HDR_LEN + VIRTIO_NET_TX_COPY];
+	/* What tx_check sees: the copied head, then zeros (never written past
+	 * VIRTIO_NET_TX_COPY, so it stays zero). */
+	uint8_t txview[NET_PORT_MAX_FRAME];
 	uint8_t rxbuf[NET_PORT_MAX_MSG + 1];
 };
 
@@ -94,19 +94,19 @@ static bool tx_hdr_ok(const struct virtio_dev *vd, const struct net_port_hdr *h,
 }
 
 /* Port security on the host copy of the frame's first bytes. */
-static bool tx_port_ok(struct virtio_net *n, const uint8_t *f)
+static bool tx_port_ok(struct virtio_net *n, uint32_t copy, uint32_t flen)
 {
-	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+	int why;
 
-	if (memcmp(f + 6, n->p.mac, 6)) {
-		n->st.tx_spoofed_mac++;
-		return false;
-	}
-	if (type != ETH_P_IPV4 && type != ETH_P_IPV6_ && type != ETH_P_ARP_) {
-		n->st.tx_bad_ethertype++;
-		return false;
-	}
-	return true;
+	memcpy(n->txview, n->txcopy + NET_PORT_HDR_LEN, copy);
+	why = n->p.tx_check(n->p.tx_check_ctx, n->txview, copy, flen);
+	memset(n->txview, 0, copy);
+	if (why == 0)
+		return true;
+	if (why < 0 || why >= VIRTIO_NET_TX_REASONS)
+		why = VIRTIO_NET_TX_REASONS - 1;
+	n->st.tx_refused[why]++;
+	return false;
 }
 
 /* One transmit chain: decide on host copies, send the copies + the rest. */
@@ -145,7 +145,7 @@ static uint64_t net_tx(struct virtio_dev *vd, struct virtq_chain *c)
 		n->st.tx_oversize++;
 		goto done;
 	}
-	if (n->p.port_security && !tx_port_ok(n, n->txcopy + NET_PORT_HDR_LEN))
+	if (n->p.tx_check && !tx_port_ok(n, copy, flen))
 		goto done;
 	h.num_buffers = 0;
 	memcpy(n->txcopy, &h, sizeof(h));
@@ -485,6 +485,8 @@ static void net_destroy(struct virtio_dev *vd)
 	poll_stop(n); /* the loop has stopped: any thread may */
 	virtio_dev_deinit(vd);
 	net_backend_close(&n->be);
+	if (n->p.tx_ctx_free)
+		n->p.tx_ctx_free(n->p.tx_check_ctx);
 	free(n);
 }
 
@@ -507,6 +509,8 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p
 	*out = NULL;
 	if (!n) {
 		net_backend_close(be);
+		if (p->tx_ctx_free)
+			p->tx_ctx_free(p->tx_check_ctx);
 		return -ENOMEM;
 	}
 	n->be = *be;
@@ -520,6 +524,8 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p
 			    VIRTIO_NET_CFG_LEN, mem);
 	if (r) {
 		net_backend_close(&n->be);
+		if (p->tx_ctx_free)
+			p->tx_ctx_free(p->tx_check_ctx);
 		free(n);
 		return r;
 	}

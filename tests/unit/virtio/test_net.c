@@ -29,6 +29,9 @@ static const uint8_t MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_MTU))
 
 struct fx {
+	bool rewrite;      /* the check plays a second vCPU rewriting the buffer */
+	unsigned checks;
+	bool saw_zero_tail;
 	struct guest_mem gm;
 	struct fake_ring r[2];
 	struct fake_transport t;
@@ -37,10 +40,41 @@ struct fx {
 	int peer; /* the switch's end */
 };
 
+/* A port-security check as the tap mode plugs in (src/net's, in dev_net.c):
+ * source MAC must be MAC (reason 3), ethertype IPv4/IPv6/ARP (reason 2). */
+static int check(void *ctx, const uint8_t *fr, size_t head_len, size_t flen)
+{
+	struct fx *f = ctx;
+	uint16_t type = (uint16_t)(fr[12] << 8 | fr[13]);
+
+	f->checks++;
+	assert_true(head_len <= VIRTIO_NET_TX_COPY && head_len <= flen);
+	if (flen > head_len) {
+		f->saw_zero_tail = true;
+		for (size_t i = head_len; i < flen; i++)
+			if (fr[i])
+				f->saw_zero_tail = false;
+	}
+	if (f->rewrite) {
+		/* Between the check and the send, the guest rewrites the source
+		 * MAC and the first payload bytes (header at TXBUF, frame after). */
+		uint8_t evil[40];
+
+		memset(evil, 0xee, sizeof(evil));
+		assert_int_equal(gmem_write(&f->gm, TXBUF + NET_PORT_HDR_LEN + 6, evil,
+					    sizeof(evil)), 0);
+	}
+	if (memcmp(fr + 6, MAC, 6))
+		return 3;
+	if (type != 0x0800 && type != 0x86dd && type != 0x0806)
+		return 2;
+	return 0;
+}
+
 static int setup_with(void **state, bool port_security)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct virtio_net_params p = { .mtu = 1500, .port_security = port_security };
+	struct virtio_net_params p = { .mtu = 1500 };
 	struct net_backend be;
 	char err[200];
 	int sv[2];
@@ -53,6 +87,10 @@ static int setup_with(void **state, bool port_security)
 		return -1;
 	f->peer = sv[1];
 	memcpy(p.mac, MAC, 6);
+	if (port_security) {
+		p.tx_check = check;
+		p.tx_check_ctx = f;
+	}
 	if (virtio_net_create(&f->n, &p, &be, &f->gm, NULL))
 		return -1;
 	f->vd = virtio_net_dev(f->n);
@@ -245,19 +283,41 @@ static void test_tx_port_security(void **state)
 	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
 	frame(fr, sizeof(fr), other);
 	tx(f, 0, &h, fr, sizeof(fr), 1);
-	assert_int_equal(stats(f).tx_spoofed_mac, 1);
+	assert_int_equal(stats(f).tx_refused[3], 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
 	frame(fr, sizeof(fr), MAC);
 	fr[12] = 0x88; /* not IPv4/IPv6/ARP */
 	fr[13] = 0xcc;
 	tx(f, 0, &h, fr, sizeof(fr), 1);
-	assert_int_equal(stats(f).tx_bad_ethertype, 1);
+	assert_int_equal(stats(f).tx_refused[2], 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
 	fr[12] = 0x86; /* IPv6 */
 	fr[13] = 0xdd;
 	tx(f, 0, &h, fr, sizeof(fr), 4); /* header split over descriptors */
 	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + sizeof(fr));
 	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, sizeof(fr));
+	assert_int_equal(stats(f).tx_frames, 1);
+	assert_int_equal(f->checks, 3);
+}
+
+/* Copy-then-send: a guest rewriting the buffer after the check cannot
+ * change what goes out — the checked copy of the first bytes is sent. The
+ * check never sees guest bytes past its copy (zeros there). */
+static void test_tx_toctou(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 };
+	uint8_t fr[1000], got[2048];
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	f->rewrite = true;
+	tx(f, 0, &h, fr, sizeof(fr), 2);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + sizeof(fr));
+	/* The source MAC and the payload bytes the guest rewrote inside the
+	 * copied head went out as checked. */
+	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, VIRTIO_NET_TX_COPY);
+	assert_true(f->saw_zero_tail);
 	assert_int_equal(stats(f).tx_frames, 1);
 }
 
@@ -425,6 +485,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_port_security, setup_secure, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_toctou, setup_secure, teardown),
 		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_csum, setup, teardown),
