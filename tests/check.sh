@@ -58,7 +58,7 @@ MIN_SCHEMA=10
 MIN_DAEMON_HOSTILE=56
 MIN_GUEST_CACHE=3
 MIN_QEMU=34
-MIN_KVM_EXTRA=6 # kvm_tests.sh: one per cases.txt line plus this many
+MIN_KVM_EXTRA=9 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=4
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=27
@@ -329,7 +329,7 @@ if [ "$GUEST_OK" = 1 ]; then
 	RUN=(tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK")
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
 		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/kvm_tests.sh"
-		--add "$STOCK:/t/guest")
+		--add "build/tests/e2e/netpair:/t/e2e/netpair" --add "$STOCK:/t/guest")
 	RUN_NESTED=(/t/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest)
 	kvm_suite "kvm tests" kvm "$MIN_KVM"
 

@@ -10,12 +10,14 @@
  * MAC, ethertype, ARP/NDP announcing someone else, router advertisements) —
  * and in the switch for ports. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "backends/net_backend.h"
+#include "common/log.h"
 #include "config/args.h"
 #include "net/frame.h"
 #include "virtio/net.h"
@@ -136,6 +138,54 @@ unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsig
 			virtio_net_stats(net, &out[n++]);
 	}
 	return n;
+}
+
+/* "tx_malformed=1 spoof_mac=2" for the non-zero drop counters. */
+static void drops_text(const struct virtio_net_stats *st, char *buf, size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} named[] = {
+#define C(f) { #f, offsetof(struct virtio_net_stats, f) }
+		C(tx_malformed), C(tx_oversize), C(tx_bad_hdr), C(tx_backend),
+		C(rx_malformed), C(rx_gso_refused), C(rx_too_small),
+#undef C
+	};
+	size_t l = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < BH_ARRAY_SIZE(named); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)st + named[i].off, sizeof(v));
+		if (v && l < len)
+			l += (size_t)snprintf(buf + l, len - l, " %s=%llu", named[i].name,
+					      (unsigned long long)v);
+	}
+	for (unsigned r = 1; r < VIRTIO_NET_TX_REASONS; r++)
+		if (st->tx_refused[r] && l < len)
+			l += (size_t)snprintf(buf + l, len - l, " tx_%s=%llu",
+					      net_drop_name((enum net_drop)r),
+					      (unsigned long long)st->tx_refused[r]);
+	if (!buf[0])
+		snprintf(buf, len, " none");
+}
+
+void vm_devices_net_log(struct vm *vm)
+{
+	struct virtio_net_stats st[VM_MAX_NETS];
+	unsigned n = vm_devices_net_stats(vm, st, VM_MAX_NETS);
+	char drops[512];
+
+	for (unsigned i = 0; i < n; i++) {
+		drops_text(&st[i], drops, sizeof(drops));
+		bh_info("virtio-net%u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
+			"rx stalls %llu; drops:%s", i, (unsigned long long)st[i].rx_frames,
+			(unsigned long long)st[i].rx_bytes, (unsigned long long)st[i].tx_frames,
+			(unsigned long long)st[i].tx_bytes, (unsigned long long)st[i].rx_stalls,
+			drops);
+	}
 }
 
 const struct vm_device_ops vm_virtio_net_ops = { .attach = net_attach, VIRTIO_ROW_OPS };
