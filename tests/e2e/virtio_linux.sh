@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/e2e/virtio_linux.sh BULKHEAD GUEST_DIR FS_IMAGE EXPECT_TEXT
+# tests/e2e/virtio_linux.sh BULKHEAD GUEST_DIR FS_IMAGE EXPECT_TEXT [ONLY [NETMODS]]
 #
 # Real-Linux virtio tests (POSIX sh: runs inside the nested KVM host's busybox
 # as well as on a host with /dev/kvm). The stock kernel of the default guest
@@ -26,7 +26,8 @@
 # Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BH=${1:?bulkhead} GUEST=${2:?guest dir} FSIMG=${3:?ext4 image} EXPECT=${4:?expected text}
-ONLY=${5:-} # optional: run only this test (development)
+ONLY=${5:-} # optional: run only this test (development); "" = all
+NETMODS=${6:-} # dir with the stock kernel's failover.ko, net_failover.ko, virtio_net.ko
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 T=$(mktemp -d /tmp/vlinux.XXXXXX)
 pass=0
@@ -83,7 +84,20 @@ console)
 	;;
 esac
 EOF
-(cd "$T" && echo cmd | cpio -o -H newc 2>/dev/null > extra.cpio) || { echo "FAIL setup: cpio"; exit 1; }
+# virtio_net (+ dependencies) where the default guest's init loads modules
+# from, numbered after its own (it loads /lib/modules/bulkhead/*.ko in order).
+mkdir -p "$T/lib/modules/bulkhead"
+files=cmd
+n=80
+for m in failover net_failover virtio_net; do
+	if [ -n "$NETMODS" ] && [ -f "$NETMODS/$m.ko" ]; then
+		cp "$NETMODS/$m.ko" "$T/lib/modules/bulkhead/$n-$m.ko"
+		files="$files lib lib/modules lib/modules/bulkhead lib/modules/bulkhead/$n-$m.ko"
+		n=$((n + 1))
+	fi
+done
+(cd "$T" && echo "$files" | tr ' ' '\n' | awk '!seen[$0]++' | cpio -o -H newc 2>/dev/null > extra.cpio) ||
+	{ echo "FAIL setup: cpio"; exit 1; }
 cat "$GUEST/initrd" "$T/extra.cpio" > "$T/initrd"
 base="panic=-1 loglevel=4"
 
