@@ -4,6 +4,7 @@
 #ifndef BH_CLI_ARGS_H
 #define BH_CLI_ARGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,5 +51,20 @@ int args_parse_mac(const char *name, const char *s, uint8_t mac[6], char *err,
  * the VMM's named-fd table's check (vmm/fd_table.h). */
 int args_parse_named_fd(const char *opt, const char *s, char name[BH_FD_NAME_MAX + 1], int *fd,
 			char *err, size_t errlen) BH_WUR;
+
+/* A vsock allow-list (--vsock allow=, vsock.allow): ports or ranges
+ * "P" / "A-B" (decimal, 0..4294967295, A <= B) separated by ':', at most
+ * VM_VSOCK_ALLOW_MAX characters; "none" is the empty list. */
+int args_check_vsock_ports(const char *name, const char *s, char *err, size_t errlen) BH_WUR;
+
+/* Is `port` in the allow-list (already checked; NULL or "none": no)? */
+bool args_vsock_port_allowed(const char *allow, uint32_t port);
+
+/* "cid=N,socket=PATH[,allow=PORTS]" (`--vsock`): keys in any order, each at
+ * most once, cid and socket required; the path (no ',') and the list are
+ * copied into the buffers and v points there. */
+int args_parse_vsock(const char *opt, const char *s, struct vm_vsock_config *v, char *path_buf,
+		     size_t path_len, char *allow_buf, size_t allow_len, char *err,
+		     size_t errlen) BH_WUR;
 
 #endif

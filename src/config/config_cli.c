@@ -149,6 +149,26 @@ int config_cli_disk(struct config_parse *p, const struct config_row *r, const ch
 	return 0;
 }
 
+/* --vsock cid=N,socket=PATH[,allow=PORTS]: the vsock object. */
+int config_cli_vsock(struct config_parse *p, const struct config_row *r, const char *arg)
+{
+	struct vm_vsock_config v;
+	int ret;
+
+	if (!p->run) {
+		snprintf(p->err, p->errlen, "--vsock: not here");
+		return -EINVAL;
+	}
+	ret = args_parse_vsock("--vsock", arg, &v, p->run->vsock_socket,
+			       sizeof(p->run->vsock_socket), p->run->vsock_allow,
+			       sizeof(p->run->vsock_allow), p->err, p->errlen);
+	if (ret)
+		return ret;
+	p->cfg->vsock = v;
+	config_mark_given(p, r);
+	return 0;
+}
+
 /* --config FILE: apply a JSON document over what is set so far. */
 int config_cli_config(struct config_parse *p, const struct config_row *r, const char *path)
 {

@@ -161,6 +161,16 @@ static const struct config_row rows[] = {
 	  .cli_neg = "no-balloon-reporting", .type = CONFIG_BOOL, VM(balloon.reporting),
 	  .def = "true",
 	  .help = "free page reporting: memory the guest frees goes back to the host" },
+	{ .json = "vsock", .cli = "vsock", .metavar = "cid=N,socket=PATH[,allow=PORTS]",
+	  .type = CONFIG_OBJECT, .parse = config_cli_vsock,
+	  .help = "virtio-vsock with the guest CID N (>= 3), hybrid-vsock style: host clients "
+		  "connect to the unix socket PATH and send \"CONNECT <port>\\n\"; guest "
+		  "connections to host port P go to PATH_P, only for the ports in PORTS "
+		  "(e.g. 1024:5000-5009; default none)" },
+	{ .json = "vsock.cid", .type = CONFIG_UINT, VM(vsock.cid), .min = 3, .max = 0xfffffffeu },
+	{ .json = "vsock.socket", .type = CONFIG_PATH, VM(vsock.socket) },
+	{ .json = "vsock.allow", .type = CONFIG_STR, VM(vsock.allow), .max = VM_VSOCK_ALLOW_MAX,
+	  .check = args_check_vsock_ports },
 	{ .json = "test_device", .cli = "test-device", .type = CONFIG_BOOL, VM(test_device),
 	  .def = "false", .help = "add the test device (ports 0xf0-0xfb) used by test guests" },
 	/* `bulkhead run` only: this process, not the VM. */
@@ -464,6 +474,14 @@ int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t err
 			snprintf(err, errlen, "disks[%u].path: missing", i);
 			return -EINVAL;
 		}
+	if ((cfg->vsock.socket || cfg->vsock.allow) && !cfg->vsock.cid) {
+		snprintf(err, errlen, cli ? "--vsock: needs cid=N" : "vsock.cid: missing");
+		return -EINVAL;
+	}
+	if (cfg->vsock.cid && !cfg->vsock.socket) {
+		snprintf(err, errlen, cli ? "--vsock: needs socket=PATH" : "vsock.socket: missing");
+		return -EINVAL;
+	}
 	if (cfg->balloon.target_bytes > cfg->mem_bytes) {
 		snprintf(err, errlen, "%s %llu MiB: above the VM's memory (%s %llu MiB)",
 			 cli ? "--balloon-target" : "balloon.target",

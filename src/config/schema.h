@@ -133,6 +133,8 @@ struct run_opts {
 	struct json_object *json; /* --config's document: owns strings in the vm_config */
 	char disk_path[VM_MAX_DISKS][CONFIG_STR_MAX + 1]; /* --disk paths */
 	char net_arg[VM_MAX_NETS][256]; /* --net texts, split into the nets[] strings */
+	char vsock_socket[CONFIG_STR_MAX + 1];          /* --vsock socket= */
+	char vsock_allow[VM_VSOCK_ALLOW_MAX + 1];       /* --vsock allow= */
 	uint64_t given[CONFIG_ROWS_MAX / 64]; /* row i was set (an option or a --config key) */
 };
 

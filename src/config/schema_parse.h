@@ -45,6 +45,7 @@ int config_json_apply(const char *text, size_t len, unsigned flags, struct vm_co
 int config_cli_console(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_disk(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_net(struct config_parse *p, const struct config_row *r, const char *arg);
+int config_cli_vsock(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_config(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_fd(struct config_parse *p, const struct config_row *r, const char *arg);
 

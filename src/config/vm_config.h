@@ -41,6 +41,14 @@ enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
 
 struct bh_startup; /* common/startup.h */
 
+/* virtio-vsock (--vsock): present when socket is set. */
+#define VM_VSOCK_ALLOW_MAX 512 /* characters of the allow-list */
+struct vm_vsock_config {
+	unsigned cid;               /* the guest's CID, >= 3 */
+	const char *socket;         /* the hybrid-vsock unix socket (guest→host: PATH_PORT) */
+	const char *allow;          /* guest→host ports, "1024:5000-5009"; NULL: none */
+};
+
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned ncpus;
@@ -57,6 +65,7 @@ struct vm_config {
 	unsigned nnets;
 	bool rng;                   /* virtio-rng fed from getrandom() */
 	struct virtio_balloon_config balloon; /* --balloon */
+	struct vm_vsock_config vsock;
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
 	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */

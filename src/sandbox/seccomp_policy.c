@@ -148,6 +148,8 @@ static const struct sc_rule event_rules[] = {
 	ALLOW_IF(getsockopt, 2, SCMP_CMP_EQ, SO_PEERCRED, 0,
 		 "check that a control connection comes from the daemon (SO_PEERCRED only)"),
 	ALLOW(accept4, "accept a control connection on the already-listening socket"),
+	ALLOW(shutdown, "virtio-vsock: the guest shut its sending side: pass the EOF on"),
+	ALLOW(timerfd_settime, "virtio-vsock: (dis)arm the connection-deadline tick"),
 	ALLOW(close, "close a finished control connection"),
 	ALLOW(getpid, "pthread_kill() needs the tgid (pause kicks vCPUs)"),
 	ALLOW_IF(tgkill, 2, SCMP_CMP_EQ, VCPU_KICK_SIGNAL, 0,
