@@ -20,6 +20,8 @@ struct virtio_net {
 	bool live;            /* activated, not reset since */
 	bool offload_pending; /* tell the tap what the guest acked (event thread) */
 	bool polling;         /* be.fd is on the event loop (event thread only) */
+	bool tx_blocked;      /* the backend was full: TX waits for be.wfd writable */
+	bool wpolling;        /* be.wfd is on the event loop (event thread only) */
 	bool hup;             /* the backend's peer is gone */
 	size_t pending;       /* bytes of the frame waiting in rxbuf (0: none) */
 	struct virtio_net_stats st;
@@ -109,6 +111,54 @@ static bool tx_port_ok(struct virtio_net *n, uint32_t copy, uint32_t flen)
 	return false;
 }
 
+static void tx_ready(void *opaque, uint32_t events);
+
+static void wpoll_start(struct virtio_net *n)
+{
+	if (n->wpolling || !n->el)
+		return;
+	if (event_loop_add(n->el, n->be.wfd, EPOLLOUT, tx_ready, n, n->name) == 0)
+		n->wpolling = true;
+	else
+		bh_warn("%s: cannot wait for %s to drain", n->name, n->be.what);
+}
+
+static void wpoll_stop(struct virtio_net *n)
+{
+	if (!n->wpolling)
+		return;
+	event_loop_del(n->el, n->be.wfd);
+	n->wpolling = false;
+}
+
+/* The backend can take frames again: resume transmitting. Lock held. */
+static void tx_resume(struct virtio_net *n)
+{
+	wpoll_stop(n);
+	n->tx_blocked = false;
+	/* Through the base: nothing runs unless the driver is live, and a
+	 * quiesced device holds it for resume. */
+	virtio_dev_notify(&n->vdev, VIRTIO_NET_TXQ);
+}
+
+static void tx_ready(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	(void)events;
+	pthread_mutex_lock(&n->vdev.lock);
+	tx_resume(n);
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+void virtio_net_tx_poll(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	if (n->tx_blocked)
+		tx_resume(n);
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
 /* One transmit chain: decide on host copies, send the copies + the rest. */
 static uint64_t net_tx(struct virtio_dev *vd, struct virtq_chain *c)
 {
@@ -161,6 +211,14 @@ static uint64_t net_tx(struct virtio_dev *vd, struct virtq_chain *c)
 		niov += k;
 	}
 	w = net_backend_send(&n->be, n->txiov, niov);
+	if (w == -EAGAIN && n->be.wfd >= 0 && !virtq_unpop(q, c->head)) {
+		/* The peer's queue is full: the chain goes back to the ring (no
+		 * host buffering) and TX waits until the backend is writable. */
+		n->tx_blocked = true;
+		n->st.tx_stalls++;
+		wpoll_start(n);
+		return VIRTIO_NET_TX_BUDGET; /* ends this pass */
+	}
 	if (w != (ssize_t)(NET_PORT_HDR_LEN + flen)) {
 		n->st.tx_backend++;
 		goto done;
@@ -418,6 +476,8 @@ static void net_notify(struct virtio_dev *vd, unsigned qi)
 	if (!n->live)
 		return;
 	if (qi == VIRTIO_NET_TXQ) {
+		if (n->tx_blocked)
+			return; /* tx_ready() resumes */
 		virtio_dev_process_queue(vd, qi, VIRTIO_NET_TX_BUDGET, VIRTIO_NET_TX_BUDGET,
 					 net_tx);
 		return;
@@ -468,6 +528,7 @@ static void net_reset(struct virtio_dev *vd)
 	 * and takes itself off the loop. The waiting frame is dropped. */
 	n->live = false;
 	n->pending = 0;
+	n->tx_blocked = false; /* tx_ready(), if still armed, finds nothing to do */
 }
 
 static void net_quiesce(struct virtio_dev *vd)
@@ -483,6 +544,7 @@ static void net_destroy(struct virtio_dev *vd)
 	struct virtio_net *n = to_net(vd);
 
 	poll_stop(n); /* the loop has stopped: any thread may */
+	wpoll_stop(n);
 	virtio_dev_deinit(vd);
 	net_backend_close(&n->be);
 	if (n->p.tx_ctx_free)
@@ -514,7 +576,7 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p
 		return -ENOMEM;
 	}
 	n->be = *be;
-	be->fd = -1;
+	be->fd = be->wfd = -1;
 	n->p = *p;
 	if (!n->p.mtu)
 		n->p.mtu = 1500;

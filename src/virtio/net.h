@@ -21,10 +21,13 @@
  * security (tap modes: the switch does it for ports) a source MAC other
  * than the NIC's, an ethertype other than IPv4, IPv6, ARP, spoofed ARP/NDP
  * (the port-security check the creator plugs in, virtio_net_params.tx_check,
- * counted per reason in tx_refused[]); a send the backend refused (tx_backend: the
- * peer's queue was full, or an error). Every chain is completed (used
- * length 0). One notify serves at most VIRTIO_NET_TX_BUDGET chains, then
- * defers the rest.
+ * counted per reason in tx_refused[]); a send the backend failed
+ * (tx_backend). Every such chain is completed (used length 0). A backend
+ * that is full (EAGAIN: the switch or the tap's reader is behind) is
+ * backpressure, not a drop: the chain goes back to the ring (virtq_unpop),
+ * nothing is buffered on the host, and TX resumes when the backend's second
+ * descriptor (wfd) polls writable (tx_stalls counts the pauses). One notify
+ * serves at most VIRTIO_NET_TX_BUDGET chains, then defers the rest.
  *
  * Receive: the backend descriptor is polled on the event thread while the
  * driver is live. One frame at a time is read into a host buffer (the only
@@ -87,7 +90,8 @@ struct virtio_net_stats {
 	uint64_t tx_oversize;      /* longer than the maximum frame / mtu */
 	uint64_t tx_bad_hdr;       /* flags, gso_type or checksum offsets not acceptable */
 	uint64_t tx_refused[VIRTIO_NET_TX_REASONS]; /* by tx_check's reason (1..) */
-	uint64_t tx_backend;       /* the backend refused the frame (full, error) */
+	uint64_t tx_backend;       /* the backend refused the frame (an error) */
+	uint64_t tx_stalls;        /* the backend was full: TX paused until writable */
 	uint64_t rx_malformed;     /* from the backend: truncated, short, bad header */
 	uint64_t rx_gso_refused;   /* GSO frame the guest did not ack */
 	uint64_t rx_too_small;     /* the guest's buffers could not hold the frame */
@@ -127,6 +131,10 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 /* Receive what the backend has, as the event handler does (tests without an
  * event loop). Takes vd->lock. */
 void virtio_net_rx_poll(struct virtio_net *n);
+
+/* Resume a transmit queue paused on a full backend, as the "writable"
+ * handler does (tests without an event loop). Takes vd->lock. */
+void virtio_net_tx_poll(struct virtio_net *n);
 
 /* A copy of the counters. Any thread (takes vd->lock). */
 void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out);

@@ -75,7 +75,8 @@ static int open_backend(struct vm *vm, const struct vm_net *cfg, struct net_back
 	/* The device owns it now. */
 	if (fd_table_take(vm->fds, name) != fd) {
 		snprintf(err, errlen, "%s: descriptor table changed under us", name);
-		be->fd = -1;
+		be->fd = -1; /* the table's */
+		net_backend_close(be);
 		return -EBUSY;
 	}
 	return 0;
