@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 
 #include "common/log.h"
+#include "core/state_buf.h"
 
 #define ETH_HLEN_ 14u
 
@@ -101,7 +102,7 @@ static bool tx_port_ok(struct virtio_net *n, uint32_t copy, uint32_t flen)
 	int why;
 
 	memcpy(n->txview, n->txcopy + NET_PORT_HDR_LEN, copy);
-	why = n->p.tx_check(n->p.tx_check_ctx, n->txview, copy, flen);
+	why = n->p.tx_check(n->p.tx_check_ctx, n->p.mac, n->txview, copy, flen);
 	memset(n->txview, 0, copy);
 	if (why == 0)
 		return true;
@@ -552,7 +553,61 @@ static void net_destroy(struct virtio_dev *vd)
 	free(n);
 }
 
+/* Snapshot state (VIRTIO_NET_STATE_VERSION): live u8, mac[6] — the MAC the
+ * driver read (a default one is random per process: the restored device
+ * keeps the saved one, so the guest's view and port security agree). A frame
+ * waiting in the host buffer is not saved: like one lost on the wire. */
+static void net_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	struct virtio_net *n = to_net(vd);
+
+	sbuf_u8(out, n->live);
+	sbuf_put(out, n->p.mac, 6);
+}
+
+static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	struct virtio_net *n = to_net(vd);
+	uint8_t mac[6], zero[6] = { 0 };
+	bool live;
+	int ret;
+
+	if (version != VIRTIO_NET_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 vd->name, version, VIRTIO_NET_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	sr_get(in, mac, 6);
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "%s: device state is not live (0/1) + 6 MAC bytes", vd->name);
+		return -EINVAL;
+	}
+	if ((mac[0] & 1) || !memcmp(mac, zero, 6)) {
+		snprintf(err, errlen, "%s: saved MAC is multicast or zero", vd->name);
+		return -EINVAL;
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
+		return ret;
+	if (!apply)
+		return 0;
+	memcpy(n->p.mac, mac, 6);
+	n->live = live;
+	n->pending = 0;
+	n->tx_blocked = false;
+	n->offload_pending = live;
+	/* Quiesced now: resume restarts receiving (offloads, polling) and
+	 * transmitting through held notifications. */
+	if (live)
+		vd->held_mask |= (1u << VIRTIO_NET_RXQ) | (1u << VIRTIO_NET_TXQ);
+	return 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
+	.state_version = VIRTIO_NET_STATE_VERSION,
+	.save = net_save,
+	.load = net_load,
 	.features = net_features,
 	.cfg_read = net_cfg_read,
 	.activate = net_activate,

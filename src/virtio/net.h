@@ -83,6 +83,7 @@
 #define VIRTIO_NET_RX_BUDGET 64      /* frames per receive event */
 #define VIRTIO_NET_RX_MAX_BUFS 64    /* mergeable buffers for one frame */
 #define VIRTIO_NET_TX_REASONS 16     /* tx_check reasons counted (0 unused) */
+#define VIRTIO_NET_STATE_VERSION 1   /* snapshot: live u8, mac[6] */
 
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
@@ -99,13 +100,14 @@ struct virtio_net_stats {
 	uint64_t rx_csum_filled;   /* checksums completed for a guest without GUEST_CSUM */
 };
 
-/* Port security on transmit: called with the frame as the check may see it
+/* Port security on transmit: called with the NIC's MAC (which a snapshot
+ * restore may have changed) and the frame as the check may see it
  * — its first head_len bytes copied out of guest memory, the rest up to
  * frame_len ZERO (never the guest's bytes: nothing here can change after the
  * check) — under the device lock. 0: send it (the copy is what is sent);
  * 1..VIRTIO_NET_TX_REASONS-1: drop it, counted in tx_refused[reason]. */
-typedef int (*virtio_net_tx_check_fn)(void *ctx, const uint8_t *frame, size_t head_len,
-				      size_t frame_len);
+typedef int (*virtio_net_tx_check_fn)(void *ctx, const uint8_t mac[6], const uint8_t *frame,
+				      size_t head_len, size_t frame_len);
 
 struct virtio_net_params {
 	uint8_t mac[6];

@@ -34,12 +34,14 @@ static int default_mac(uint8_t mac[6])
 }
 
 /* virtio_net_tx_check_fn for a tap: the frame as the device copied it. */
-static int tap_tx_check(void *ctx, const uint8_t *frame, size_t head_len, size_t frame_len)
+static int tap_tx_check(void *ctx, const uint8_t mac[6], const uint8_t *frame, size_t head_len,
+			size_t frame_len)
 {
-	const struct net_port_id *id = ctx;
+	struct net_port_id *id = ctx;
 	struct net_frame f;
 	enum net_drop why;
 
+	memcpy(id->mac, mac, 6);
 	(void)head_len; /* past it the view is zeros: headers beyond it fail to parse */
 	why = net_frame_parse(frame, frame_len, &f);
 	if (why == NET_OK)

@@ -43,9 +43,11 @@ struct fx {
 
 /* A port-security check as the tap mode plugs in (src/net's, in dev_net.c):
  * source MAC must be MAC (reason 3), ethertype IPv4/IPv6/ARP (reason 2). */
-static int check(void *ctx, const uint8_t *fr, size_t head_len, size_t flen)
+static int check(void *ctx, const uint8_t *mac, const uint8_t *fr, size_t head_len, size_t flen)
 {
 	struct fx *f = ctx;
+
+	assert_memory_equal(mac, MAC, 6);
 	uint16_t type = (uint16_t)(fr[12] << 8 | fr[13]);
 
 	f->checks++;
