@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "vq_fake.h"
+#include "core/state_buf.h"
 #include "virtio/net.h"
 
 #define RAM (64ULL << 20)
@@ -526,6 +527,69 @@ static void test_rx_hostile(void **state)
 	assert_int_equal(stats(f).rx_frames, 1);
 }
 
+/* Snapshot state: live + the MAC the driver read; a restored device adopts
+ * the saved MAC (a default one is random per process). Hostile blobs are
+ * refused before anything changes. */
+static void test_state(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_net_params p = { .mtu = 1500 };
+	struct virtio_dev_state_ctx ctx = { .status = VIRTIO_STATUS_ACKNOWLEDGE |
+						      VIRTIO_STATUS_DRIVER |
+						      VIRTIO_STATUS_FEATURES_OK |
+						      VIRTIO_STATUS_DRIVER_OK,
+					    .features = BASE_FEATURES };
+	static const uint8_t bad[][7] = {
+		{ 2, 0x02, 0, 0, 0, 0, 1 },        /* live not 0/1 */
+		{ 1, 0x03, 0, 0, 0, 0, 1 },        /* multicast MAC */
+		{ 1, 0, 0, 0, 0, 0, 0 },           /* zero MAC */
+	};
+	struct virtio_net *b;
+	struct net_backend be;
+	struct sbuf out;
+	struct sreader r;
+	uint8_t mac[6];
+	char err[200];
+	int sv[2];
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	virtio_dev_quiesce(f->vd);
+	sbuf_init(&out);
+	pthread_mutex_lock(&f->vd->lock);
+	f->vd->ops->save(f->vd, &out);
+	pthread_mutex_unlock(&f->vd->lock);
+	assert_int_equal(out.err, 0);
+	assert_int_equal(out.len, 7);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(net_backend_adopt_port(&be, sv[0], "sw1", err, sizeof(err)), 0);
+	p.mac[0] = 0x02;
+	p.mac[5] = 0x77;
+	assert_int_equal(virtio_net_create(&b, &p, &be, &f->gm, NULL), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sr_init(&r, bad[i], 7);
+		assert_int_not_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
+				     VIRTIO_NET_STATE_VERSION, &ctx, false, err, sizeof(err)), 0);
+	}
+	sr_init(&r, out.data, 6); /* truncated */
+	assert_int_not_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
+			     VIRTIO_NET_STATE_VERSION, &ctx, false, err, sizeof(err)), 0);
+	sr_init(&r, out.data, out.len);
+	assert_int_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r, 2, &ctx, false, err,
+						      sizeof(err)), -ENOTSUP);
+	for (int apply = 0; apply < 2; apply++) {
+		sr_init(&r, out.data, out.len);
+		assert_int_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
+				 VIRTIO_NET_STATE_VERSION, &ctx, apply, err, sizeof(err)), 0);
+	}
+	for (unsigned i = 0; i < 6; i++)
+		virtio_net_dev(b)->ops->cfg_read(virtio_net_dev(b), i, mac + i, 1);
+	assert_memory_equal(mac, MAC, 6);
+	virtio_net_dev(b)->ops->destroy(virtio_net_dev(b));
+	close(sv[1]);
+	sbuf_free(&out);
+	virtio_dev_resume(f->vd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +603,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_csum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
