@@ -553,16 +553,15 @@ static void net_destroy(struct virtio_dev *vd)
 	free(n);
 }
 
-/* Snapshot state (VIRTIO_NET_STATE_VERSION): live u8, mac[6] — the MAC the
- * driver read (a default one is random per process: the restored device
- * keeps the saved one, so the guest's view and port security agree). A frame
- * waiting in the host buffer is not saved: like one lost on the wire. */
+/* State: see VIRTIO_NET_STATE_VERSION. Nothing is ever in flight: every
+ * chain is completed (or un-popped) within one call. */
 static void net_save(struct virtio_dev *vd, struct sbuf *out)
 {
 	struct virtio_net *n = to_net(vd);
 
-	sbuf_u8(out, n->live);
 	sbuf_put(out, n->p.mac, 6);
+	sbuf_u8(out, n->live);
+	sbuf_u16(out, n->p.mtu);
 }
 
 static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
@@ -570,44 +569,55 @@ static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 {
 	struct virtio_net *n = to_net(vd);
 	uint8_t mac[6], zero[6] = { 0 };
+	uint16_t mtu;
 	bool live;
 	int ret;
 
 	if (version != VIRTIO_NET_STATE_VERSION) {
 		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
-			 vd->name, version, VIRTIO_NET_STATE_VERSION);
+			 n->name, version, VIRTIO_NET_STATE_VERSION);
 		return -ENOTSUP;
 	}
-	live = sr_bool(in);
 	sr_get(in, mac, 6);
+	live = sr_bool(in);
+	mtu = sr_u16(in);
 	if (sr_finish(in)) {
-		snprintf(err, errlen, "%s: device state is not live (0/1) + 6 MAC bytes", vd->name);
+		snprintf(err, errlen, "%s: device state truncated, too long or a flag not 0/1",
+			 n->name);
 		return -EINVAL;
 	}
 	if ((mac[0] & 1) || !memcmp(mac, zero, 6)) {
-		snprintf(err, errlen, "%s: saved MAC is multicast or zero", vd->name);
+		snprintf(err, errlen, "%s: the saved MAC is multicast or zero", n->name);
+		return -EINVAL;
+	}
+	if (mtu != n->p.mtu) {
+		snprintf(err, errlen, "%s: the guest saw an MTU of %u, this NIC's is %u", n->name,
+			 mtu, n->p.mtu);
 		return -EINVAL;
 	}
 	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
 		return ret;
-	if (!apply)
-		return 0;
-	memcpy(n->p.mac, mac, 6);
-	n->live = live;
-	n->pending = 0;
-	n->tx_blocked = false;
-	n->offload_pending = live;
-	/* Quiesced now: resume restarts receiving (offloads, polling) and
-	 * transmitting through held notifications. */
-	if (live)
-		vd->held_mask |= (1u << VIRTIO_NET_RXQ) | (1u << VIRTIO_NET_TXQ);
+	if (apply) {
+		/* A MAC the operator configured is this NIC's (a clone gets its
+		 * own); a default one was random per process: keep the one the
+		 * guest read, so the guest, port security and the switch agree. */
+		if (!n->p.mac_configured)
+			memcpy(n->p.mac, mac, 6);
+		n->live = live;
+		n->pending = 0;
+		n->tx_blocked = false;
+		if (live) {
+			/* As activation does: the (new) backend learns the acked
+			 * offloads and receiving and transmitting start, on the
+			 * event thread when the device resumes. */
+			n->offload_pending = true;
+			vd->held_mask |= (1u << VIRTIO_NET_RXQ) | (1u << VIRTIO_NET_TXQ);
+		}
+	}
 	return 0;
 }
 
 static const struct virtio_dev_ops net_ops = {
-	.state_version = VIRTIO_NET_STATE_VERSION,
-	.save = net_save,
-	.load = net_load,
 	.features = net_features,
 	.cfg_read = net_cfg_read,
 	.activate = net_activate,
@@ -615,6 +625,9 @@ static const struct virtio_dev_ops net_ops = {
 	.reset = net_reset,
 	.quiesce = net_quiesce,
 	.destroy = net_destroy,
+	.state_version = VIRTIO_NET_STATE_VERSION,
+	.save = net_save,
+	.load = net_load,
 };
 
 int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p,

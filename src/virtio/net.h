@@ -78,12 +78,21 @@
 #define VIRTIO_NET_TXQ 1
 #define VIRTIO_NET_QUEUE_MAX 256
 #define VIRTIO_NET_CFG_LEN 12        /* mac[6], status, max_virtqueue_pairs, mtu */
+/* Snapshot state (its ops): mac[6] (the one the guest read), activated u8,
+ * mtu u16 (must be this NIC's: the driver sized its buffers by it). A MAC
+ * the operator configured (mac=) is the host's configuration and wins: a
+ * clone may get its own (the guest keeps using the one it read at probe
+ * until it is told otherwise); a default MAC, random per process, is
+ * replaced by the saved one so the restored guest, port security and the
+ * switch agree. A frame waiting in the host buffer is dropped, as a network
+ * may drop any frame; on resume the device tells the new backend the acked
+ * offloads again and starts receiving and transmitting. */
+#define VIRTIO_NET_STATE_VERSION 1
 #define VIRTIO_NET_TX_COPY 256       /* frame bytes copied before the decision */
 #define VIRTIO_NET_TX_BUDGET 256     /* chains per TX notify */
 #define VIRTIO_NET_RX_BUDGET 64      /* frames per receive event */
 #define VIRTIO_NET_RX_MAX_BUFS 64    /* mergeable buffers for one frame */
 #define VIRTIO_NET_TX_REASONS 16     /* tx_check reasons counted (0 unused) */
-#define VIRTIO_NET_STATE_VERSION 1   /* snapshot: live u8, mac[6] */
 
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
@@ -113,6 +122,7 @@ struct virtio_net_params {
 	uint8_t mac[6];
 	uint16_t mtu;
 	unsigned index;                 /* NIC number, for the name "virtio-net0" */
+	bool mac_configured;            /* mac= given (a restore keeps it; see above) */
 	virtio_net_tx_check_fn tx_check; /* NULL: none (a switch port: the switch checks) */
 	void *tx_check_ctx;             /* owned by the device when tx_ctx_free is set */
 	void (*tx_ctx_free)(void *ctx);

@@ -97,8 +97,10 @@ static int net_attach(struct vm *vm, struct vm_device *d)
 	if (cfg->mtu < 68 || cfg->mtu > 65535) {
 		snprintf(err, sizeof(err), "mtu %u: must be 68-65535", cfg->mtu);
 		ret = -EINVAL;
-	} else if (cfg->mac[0])
+	} else if (cfg->mac[0]) {
 		ret = args_parse_mac("mac", cfg->mac, p.mac, err, sizeof(err));
+		p.mac_configured = true;
+	}
 	else
 		ret = default_mac(p.mac);
 	if (!ret)

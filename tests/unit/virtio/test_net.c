@@ -539,10 +539,11 @@ static void test_state(void **state)
 						      VIRTIO_STATUS_FEATURES_OK |
 						      VIRTIO_STATUS_DRIVER_OK,
 					    .features = BASE_FEATURES };
-	static const uint8_t bad[][7] = {
-		{ 2, 0x02, 0, 0, 0, 0, 1 },        /* live not 0/1 */
-		{ 1, 0x03, 0, 0, 0, 0, 1 },        /* multicast MAC */
-		{ 1, 0, 0, 0, 0, 0, 0 },           /* zero MAC */
+	static const uint8_t bad[][9] = {
+		{ 0x02, 0, 0, 0, 0, 1, 2, 0xdc, 0x05 }, /* live not 0/1 */
+		{ 0x03, 0, 0, 0, 0, 1, 1, 0xdc, 0x05 }, /* multicast MAC */
+		{ 0, 0, 0, 0, 0, 0, 1, 0xdc, 0x05 },    /* zero MAC */
+		{ 0x02, 0, 0, 0, 0, 1, 1, 0xdd, 0x05 }, /* another MTU */
 	};
 	struct virtio_net *b;
 	struct net_backend be;
@@ -559,18 +560,18 @@ static void test_state(void **state)
 	f->vd->ops->save(f->vd, &out);
 	pthread_mutex_unlock(&f->vd->lock);
 	assert_int_equal(out.err, 0);
-	assert_int_equal(out.len, 7);
+	assert_int_equal(out.len, 9);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(net_backend_adopt_port(&be, sv[0], "sw1", err, sizeof(err)), 0);
 	p.mac[0] = 0x02;
 	p.mac[5] = 0x77;
 	assert_int_equal(virtio_net_create(&b, &p, &be, &f->gm, NULL), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		sr_init(&r, bad[i], 7);
+		sr_init(&r, bad[i], 9);
 		assert_int_not_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
 				     VIRTIO_NET_STATE_VERSION, &ctx, false, err, sizeof(err)), 0);
 	}
-	sr_init(&r, out.data, 6); /* truncated */
+	sr_init(&r, out.data, 8); /* truncated */
 	assert_int_not_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
 			     VIRTIO_NET_STATE_VERSION, &ctx, false, err, sizeof(err)), 0);
 	sr_init(&r, out.data, out.len);
