@@ -538,6 +538,10 @@ static void net_quiesce(struct virtio_dev *vd)
 	 * a held RX notification. */
 	if (to_net(vd)->live)
 		vd->held_mask |= 1u << VIRTIO_NET_RXQ;
+	/* Chains given back to the ring while the backend was full: resume
+	 * (or a restore) transmits them without waiting for a new kick. */
+	if (to_net(vd)->tx_blocked)
+		vd->held_mask |= 1u << VIRTIO_NET_TXQ;
 }
 
 static void net_destroy(struct virtio_dev *vd)
@@ -608,10 +612,11 @@ static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 		n->tx_blocked = false;
 		if (live) {
 			/* As activation does: the (new) backend learns the acked
-			 * offloads and receiving and transmitting start, on the
-			 * event thread when the device resumes. */
+			 * offloads and receiving starts, on the event thread when
+			 * the device resumes (a transmit paused on a full backend
+			 * was saved as a held TX notification: net_quiesce). */
 			n->offload_pending = true;
-			vd->held_mask |= (1u << VIRTIO_NET_RXQ) | (1u << VIRTIO_NET_TXQ);
+			vd->held_mask |= 1u << VIRTIO_NET_RXQ;
 		}
 	}
 	return 0;
