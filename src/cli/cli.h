@@ -17,6 +17,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns);
  * connecting to one). Return an fd or -errno with err filled in. */
 int cli_snapshot(int argc, char **argv, uint64_t start_ns);
 int cli_restore(int argc, char **argv, uint64_t start_ns);
+int cli_clone(int argc, char **argv, uint64_t start_ns);
 int cli_control_listen(const char *path, char *err, size_t errlen);
 int cli_control_connect(const char *path, char *err, size_t errlen);
 

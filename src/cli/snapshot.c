@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -446,5 +447,108 @@ out:
 	free(st);
 	free(state);
 	free(mtext);
+	return code;
+}
+
+/* ---- clone: N restores of one snapshot at once ---- */
+
+static void clone_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bulkhead clone [--count N] [--console-dir D] [--paused] [--no-sandbox] DIR\n"
+		"  Run N (default 2, at most 64) VMs from one snapshot at the same time, each\n"
+		"  its own `bulkhead restore DIR` process: guest memory is shared copy-on-write,\n"
+		"  so N clones cost the pages they write. --console-dir D: clone i's console\n"
+		"  goes to D/clone-i.log (default: none); with --paused, clone i listens on\n"
+		"  the control socket D/clone-i.sock. Waits for all; exits with the first\n"
+		"  non-zero exit code, or 0.\n");
+}
+
+int cli_clone(int argc, char **argv, uint64_t start_ns)
+{
+	static const struct option lo[] = { { "count", required_argument, NULL, 'n' },
+					    { "console-dir", required_argument, NULL, 'd' },
+					    { "paused", no_argument, NULL, 'p' },
+					    { "no-sandbox", no_argument, NULL, 'S' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	const char *cdir = NULL;
+	bool paused = false, no_sandbox = false;
+	pid_t pids[64];
+	unsigned n = 2, started = 0;
+	int c, code = BH_EXIT_OK;
+
+	(void)start_ns;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'n':
+			errno = 0;
+			n = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 64) {
+				bh_err("clone: --count %s: a number from 1 to 64", optarg);
+				return BH_EXIT_CONFIG;
+			}
+			break;
+		case 'd': cdir = optarg; break;
+		case 'p': paused = true; break;
+		case 'S': no_sandbox = true; break;
+		case 'h': clone_usage(stdout); return BH_EXIT_OK;
+		default: clone_usage(stderr); return BH_EXIT_CONFIG;
+		}
+	}
+	if (optind != argc - 1 || (paused && !cdir)) {
+		bh_err("clone: give one snapshot directory%s", paused ? " and --console-dir" : "");
+		clone_usage(stderr);
+		return BH_EXIT_CONFIG;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char con[4200], sock[4200], name[32], w0[] = "bulkhead", w1[] = "restore",
+			w2[] = "--name", w3[] = "--console", w4[] = "none", w5[] = "--paused",
+			w6[] = "--control", w7[] = "--no-sandbox";
+		char *args[16];
+		int a = 0;
+		pid_t pid;
+
+		snprintf(name, sizeof(name), "clone-%u", i);
+		args[a++] = w0;
+		args[a++] = w1;
+		args[a++] = w2;
+		args[a++] = name;
+		args[a++] = w3;
+		snprintf(con, sizeof(con), "file:%s/clone-%u.log", cdir ? cdir : ".", i);
+		args[a++] = cdir ? con : w4;
+		if (paused) {
+			snprintf(sock, sizeof(sock), "%s/clone-%u.sock", cdir, i);
+			args[a++] = w5;
+			args[a++] = w6;
+			args[a++] = sock;
+		}
+		if (no_sandbox)
+			args[a++] = w7;
+		args[a++] = argv[optind];
+		args[a] = NULL;
+		pid = fork();
+		if (pid == 0) {
+			execv("/proc/self/exe", args);
+			_exit(BH_EXIT_HOST);
+		}
+		if (pid < 0) {
+			bh_err("clone: fork: %s", strerror(errno));
+			code = BH_EXIT_HOST;
+			break;
+		}
+		pids[started++] = pid;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		int st = 0;
+
+		while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
+			;
+		if (code == BH_EXIT_OK)
+			code = WIFEXITED(st) ? WEXITSTATUS(st) : BH_EXIT_HOST;
+	}
 	return code;
 }

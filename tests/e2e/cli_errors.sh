@@ -155,6 +155,7 @@ expect 2 "this bulkhead reads format 1" -- restore "$T/snap-major"
 expect 2 "not the size its manifest says" -- restore "$T/snap-shortmem"
 expect 2 "disagrees with the state file" -- restore "$T/snap-inconsistent"
 expect 2 "nothing is overwritten" -- snapshot --control "$T/nosock" "$T/snap-ok"
+expect 2 "a number from 1 to 64" -- clone --count 0 "$T/snap-ok"
 expect 2 "cannot connect" -- snapshot --control "$T/nosock" "$T/snap-new"
 [ ! -e "$T/snap-new/state" ] && [ ! -e "$T/snap-new/.state.tmp" ] &&
 	echo "PASS [snapshot refused: no file left behind]" && pass=$((pass + 1)) ||

@@ -254,6 +254,18 @@ else
 	bad "snapshot/restore" "snapshot $src, original $orc, restore $rrc, want '$want'"
 	for f in snap.log s.out s.err r.out r.err; do sed "s/^/    $f: /" "$T/$f" 2>/dev/null | tail -n 6; done
 fi
+# Two clones of the one snapshot at once, each its own jailed process.
+mkdir -p "$T/clones"
+timeout -k 5 300 "$BH" clone --count 2 --console-dir "$T/clones" "$S" >/dev/null 2>"$T/cl.err"
+crc=$?
+if [ "$crc" = 0 ] && [ -n "$want" ] && grep -q "$want" "$T/clones/clone-0.log" &&
+	grep -q "$want" "$T/clones/clone-1.log" && san_clean "$T/cl.err" &&
+	[ "$msum" = "$(md5sum <"$S/memory")" ]; then
+	ok "snapshot/clone --count 2 (both continue to the same result, memory file unchanged)"
+else
+	bad "snapshot/clone" "exit $crc, want '$want' in both consoles"
+	sed 's/^/    err: /' "$T/cl.err" | tail -n 6
+fi
 
 echo "--- hostile case 4: an exit storm beside a neighbour"
 # The neighbour: the hello guest from exec to its exit, three times alone and
