@@ -154,8 +154,14 @@ meson_counts() {
 	if [ -f "$testlog" ]; then
 		while IFS= read -r why; do
 			skipped "unit tests" "$why"
-		done < <(awk '/^# SKIP: / { why = substr($0, 9) }
-			/^\[  SKIPPED \] / { print $3 ": " (why ? why : "no reason printed"); why = "" }' "$testlog")
+		# cmocka prints "[  SKIPPED ] test" when a test skips and again in
+		# its closing list (after "[  SKIPPED ] N test(s), listed below:"):
+		# count the first only. The test prints its reason ("SKIP: why" or
+		# "# SKIP: why") just before.
+		done < <(awk '/^(# )?SKIP: / { why = $0; sub(/^(# )?SKIP: /, "", why) }
+			/^\[ RUN / { inlist = 0 }
+			/^\[  SKIPPED \] [0-9]+ test\(s\), listed below/ { inlist = 1; next }
+			/^\[  SKIPPED \] / && !inlist { print $4 ": " (why ? why : "no reason printed"); why = "" }' "$testlog")
 	fi
 	[ "$rc" -eq 0 ] || [ "$bad" -ne 0 ] || count "unit tests: meson test exit status $rc with no failure counted" 1
 	listed=$(meson test -C build-san --list 2>/dev/null | grep -c ' / ')
