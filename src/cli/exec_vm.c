@@ -166,7 +166,9 @@ static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *
 	snprintf(cpus, sizeof(cpus), "%u", o->cpus);
 	snprintf(disk, sizeof(disk), "path=%s,ro=on,id=bulkhead-rootfs", img);
 	snprintf(console, sizeof(console), "file:%s", vm->console);
-	snprintf(vsock, sizeof(vsock), "cid=3,uds=%s", vm->sock);
+	/* hybrid vsock: host clients connect to this socket; no guest->host
+	 * port is allowed (the default): a program cannot reach the host */
+	snprintf(vsock, sizeof(vsock), "cid=3,socket=%s", vm->sock);
 	snprintf(log, sizeof(log), "%s/vmm.log", vm->dir);
 	if (strchr(img, ',')) {
 		snprintf(err, errlen, "--rootfs %s: a path with ',' cannot be handed to the VM", img);
@@ -212,7 +214,7 @@ static int try_connect(const struct exec_vm *vm)
 	size_t have = 0;
 	int fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", vm->sock);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)sizeof(sa.sun_path) - 1, vm->sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
