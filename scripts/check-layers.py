@@ -18,21 +18,23 @@ ALLOWED = {
     'arch':     ['common', 'core'],
     'bus':      ['common', 'core', 'arch'],
     'devices':  ['common', 'core', 'arch', 'bus'],
-    'backends': ['common', 'core'],
-    'virtio':   ['common', 'core', 'arch', 'bus', 'backends'],
+    'backends': ['common', 'core', 'ctl'],
+    'virtio':   ['common', 'core', 'arch', 'bus', 'backends', 'ctl'],
     'config':   ['common', 'core', 'arch', 'bus', 'backends', 'virtio'],
     'ctl':      ['common'],
     # the host<->guest-agent protocol: the static agent compiles it alone
     'agentproto': [],
+    # frames: parsing, port security, egress policy, token buckets (pure)
+    'net':      ['common'],
     'sandbox':  ['common', 'core', 'config'],
     'vmm':      ['common', 'core', 'arch', 'bus', 'devices', 'backends', 'virtio',
-                 'config', 'ctl', 'sandbox'],
-    'daemon':   ['common', 'config', 'ctl'],
-    'api':      ['common', 'config', 'ctl', 'daemon'],
-    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'agentproto'],
+                 'config', 'ctl', 'sandbox', 'net'],
+    'daemon':   ['common', 'config', 'ctl', 'net'],
+    'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
+    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'agentproto'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter
     # onto the daemon (a folder of its own, so nothing runs back up).
-    'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api'],
+    'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api', 'net'],
 }
 EXCEPTIONS = set()
 

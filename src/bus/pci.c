@@ -2,6 +2,8 @@
 #include "pci.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -419,4 +421,230 @@ void pci_bus_destroy(struct pci_bus *bus)
 	if (bus->lock_ok)
 		pthread_mutex_destroy(&bus->lock);
 	bus->lock_ok = bus->intx_lock_ok = false;
+}
+
+/* ---- snapshot state ---- */
+
+void pci_bus_save(struct pci_bus *bus, struct sbuf *out)
+{
+	uint8_t n = 0;
+
+	pthread_mutex_lock(&bus->lock);
+	sbuf_u32(out, bus->config_addr);
+	sbuf_put(out, bus->host_bridge.cfg, PCI_CFG_SIZE);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++)
+		n += bus->slots[s] != NULL;
+	sbuf_u8(out, n);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		if (!bus->slots[s])
+			continue;
+		sbuf_u8(out, (uint8_t)s);
+		sbuf_put(out, bus->slots[s]->cfg, PCI_CFG_SIZE);
+	}
+	pthread_mutex_unlock(&bus->lock);
+}
+
+/* What the guest calls configuration byte `off`, for error messages. */
+static const char *cfg_field(uint32_t off, char *buf, size_t len)
+{
+	static const struct {
+		uint8_t lo, hi;
+		const char *name;
+	} f[] = {
+		{ 0x00, 0x01, "vendor id" },     { 0x02, 0x03, "device id" },
+		{ 0x04, 0x05, "command" },       { 0x06, 0x07, "status" },
+		{ 0x08, 0x08, "revision" },      { 0x09, 0x0b, "class code" },
+		{ 0x0c, 0x0f, "header" },        { 0x28, 0x2b, "cardbus cis" },
+		{ 0x2c, 0x2d, "subsystem vendor id" }, { 0x2e, 0x2f, "subsystem id" },
+		{ 0x30, 0x33, "expansion ROM" }, { 0x34, 0x3b, "capability pointer" },
+		{ 0x3c, 0x3c, "interrupt line" }, { 0x3d, 0x3d, "interrupt pin" },
+		{ 0x3e, 0x3f, "latency" },
+	};
+
+	if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_NUM_BARS) {
+		snprintf(buf, len, "BAR%u", (off - PCI_BAR0) / 4);
+		return buf;
+	}
+	for (size_t i = 0; i < BH_ARRAY_SIZE(f); i++)
+		if (off >= f[i].lo && off <= f[i].hi)
+			return f[i].name;
+	snprintf(buf, len, "capability area byte 0x%02x", off);
+	return buf;
+}
+
+/* Is the saved configuration space `cfg` one the guest could have produced
+ * from dev's: only writable bits differ. */
+static int check_cfg(const struct pci_dev *dev, const uint8_t *cfg, char *err, size_t errlen)
+{
+	char fb[40];
+
+	for (uint32_t i = 0; i < PCI_CFG_SIZE; i++) {
+		if (!((cfg[i] ^ dev->cfg[i]) & (uint8_t)~dev->wmask[i]))
+			continue;
+		snprintf(err, errlen, "pci 00:%02x.0 (%s): %s (config byte 0x%02x) is 0x%02x, "
+			 "this device has 0x%02x with read-only bits 0x%02x", dev->slot, dev->name,
+			 cfg_field(i, fb, sizeof(fb)), i, cfg[i], dev->cfg[i],
+			 (uint8_t)~dev->wmask[i]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Where BAR b of dev would be decoded with configuration space cfg (0: not). */
+static uint64_t bar_target(const struct pci_dev *dev, const uint8_t *cfg, unsigned b)
+{
+	if (!dev->bar_size[b] || !(pci_get16(&cfg[PCI_COMMAND]) & PCI_COMMAND_MEMORY))
+		return 0;
+	return pci_get32(&cfg[PCI_BAR0 + 4 * b]) & ~0xfull;
+}
+
+/* With memory decoding on, every BAR in the window, no two overlapping. */
+static int check_bars(struct pci_bus *bus, uint8_t (*cfg)[PCI_CFG_SIZE], char *err,
+		      size_t errlen)
+{
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		const struct pci_dev *d = bus->slots[s];
+
+		for (unsigned b = 0; d && b < PCI_NUM_BARS; b++) {
+			uint64_t a = bar_target(d, cfg[s], b), size = d->bar_size[b];
+
+			if (!size || !(pci_get16(&cfg[s][PCI_COMMAND]) & PCI_COMMAND_MEMORY))
+				continue;
+			if (a < PCI_MMIO_WIN_BASE || a + size > PCI_MMIO_WIN_END) {
+				snprintf(err, errlen, "pci 00:%02x.0 (%s): BAR%u at 0x%llx (%llu "
+					 "bytes, memory decoding on) is outside the PCI window "
+					 "0x%llx-0x%llx", s, d->name, b, (unsigned long long)a,
+					 (unsigned long long)size,
+					 (unsigned long long)PCI_MMIO_WIN_BASE,
+					 (unsigned long long)PCI_MMIO_WIN_END);
+				return -EINVAL;
+			}
+			for (unsigned s2 = 1; s2 <= s; s2++) {
+				const struct pci_dev *o = bus->slots[s2];
+
+				for (unsigned b2 = 0; o && b2 < PCI_NUM_BARS; b2++) {
+					uint64_t a2 = bar_target(o, cfg[s2], b2);
+
+					if ((s2 == s && b2 >= b) || !a2 ||
+					    !(a < a2 + o->bar_size[b2] && a2 < a + size))
+						continue;
+					snprintf(err, errlen, "pci 00:%02x.0 (%s): BAR%u at 0x%llx "
+						 "overlaps BAR%u of 00:%02x.0 (%s) at 0x%llx", s,
+						 d->name, b, (unsigned long long)a, b2, s2,
+						 o->name, (unsigned long long)a2);
+					return -EINVAL;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* Parse and validate everything into the caller's copies. Bus lock held. */
+static int parse_state(struct pci_bus *bus, struct sreader *in, uint32_t *addr,
+		       uint8_t (*cfg)[PCI_CFG_SIZE], char *err, size_t errlen)
+{
+	unsigned n, want = 0, prev = 0;
+	int ret;
+
+	*addr = sr_u32(in);
+	sr_get(in, cfg[0], PCI_CFG_SIZE);
+	n = sr_u8(in);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++)
+		want += bus->slots[s] != NULL;
+	if (in->bad)
+		goto truncated;
+	if (*addr & ~CFG_ADDR_MASK) {
+		snprintf(err, errlen, "pci: config address latch 0x%08x has bits 0xCF8 does "
+			 "not keep (mask 0x%08x)", *addr, CFG_ADDR_MASK);
+		return -EINVAL;
+	}
+	if (n != want) {
+		snprintf(err, errlen, "pci: the state has %u functions, this VM's bus has %u "
+			 "(a snapshot of another configuration?)", n, want);
+		return -EINVAL;
+	}
+	if ((ret = check_cfg(&bus->host_bridge, cfg[0], err, errlen)))
+		return ret;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned s = sr_u8(in);
+
+		if (in->bad)
+			goto truncated;
+		if (s <= prev || s >= PCI_MAX_SLOTS || !bus->slots[s]) {
+			snprintf(err, errlen, "pci: function %u of the state is in slot %u, where "
+				 "this VM's bus has %s", i, s,
+				 s > prev && s < PCI_MAX_SLOTS ? "no device"
+							       : "no next device (slots out of order)");
+			return -EINVAL;
+		}
+		prev = s;
+		sr_get(in, cfg[s], PCI_CFG_SIZE);
+		if (in->bad)
+			goto truncated;
+		if ((ret = check_cfg(bus->slots[s], cfg[s], err, errlen)))
+			return ret;
+	}
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "pci: %zu bytes after the last function", in->len - in->off);
+		return -EINVAL;
+	}
+	return check_bars(bus, cfg, err, errlen);
+truncated:
+	snprintf(err, errlen, "pci: state truncated (%zu bytes)", in->len);
+	return -EINVAL;
+}
+
+int pci_bus_load(struct pci_bus *bus, struct sreader *in, uint32_t version, char *err,
+		 size_t errlen)
+{
+	uint8_t (*cfg)[PCI_CFG_SIZE];
+	uint32_t addr;
+	int ret;
+
+	if (version != PCI_STATE_VERSION) {
+		snprintf(err, errlen, "pci: state version %u unknown (this build: %u)", version,
+			 PCI_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	/* Index 0: the host bridge; 1..: slots. 8 KiB: not on the stack. */
+	cfg = calloc(PCI_MAX_SLOTS, sizeof(*cfg));
+	if (!cfg) {
+		snprintf(err, errlen, "pci: out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&bus->lock);
+	ret = parse_state(bus, in, &addr, cfg, err, errlen);
+	if (ret)
+		goto out;
+	/* Commit. Stop decoding BARs that move first, so no BAR is refused
+	 * as overlapping the old place of another. */
+	__atomic_store_n(&bus->config_addr, addr, __ATOMIC_RELAXED);
+	memcpy(bus->host_bridge.cfg, cfg[0], PCI_CFG_SIZE);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_dev *d = bus->slots[s];
+
+		for (unsigned b = 0; d && b < PCI_NUM_BARS; b++) {
+			if (!d->bar_decoded[b] || d->bar_decoded[b] == bar_target(d, cfg[s], b))
+				continue;
+			if (d->ops && d->ops->bar_mapped)
+				d->ops->bar_mapped(d, b, d->bar_decoded[b], false);
+			d->bar_decoded[b] = 0;
+		}
+	}
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_dev *d = bus->slots[s];
+
+		if (!d)
+			continue;
+		memcpy(d->cfg, cfg[s], PCI_CFG_SIZE);
+		atomic_store(&d->intx_disabled,
+			     (pci_get16(&d->cfg[PCI_COMMAND]) & PCI_COMMAND_INTX_DISABLE) != 0);
+		update_bars(bus, d);
+		intx_apply(d, 0, true);
+	}
+out:
+	pthread_mutex_unlock(&bus->lock);
+	free(cfg);
+	return ret;
 }

@@ -38,6 +38,7 @@
 #include "bus/io_bus.h"
 #include "common/compiler.h"
 #include "core/irq.h"
+#include "core/state_buf.h"
 
 #define PCI_CONFIG_ADDR_PORT 0xcf8
 #define PCI_CONFIG_PORTS 8 /* 0xcf8-0xcff */
@@ -158,6 +159,36 @@ void pci_intx_set(struct pci_dev *dev, int level);
  * through 0xCF8/0xCFC (exposed for tests). len 1/2/4; off+len <= 256. */
 uint32_t pci_cfg_read(struct pci_bus *bus, unsigned devfn, uint32_t off, uint32_t len);
 void pci_cfg_write(struct pci_bus *bus, unsigned devfn, uint32_t off, uint32_t val, uint32_t len);
+
+/* Snapshot state of the bus (the device model's save/load, vmm/devices.h).
+ *
+ * pci_bus_save() writes, in PCI_STATE_VERSION: the 0xCF8 latch (u32), the
+ * host bridge's 256-byte configuration space, the number of plugged
+ * functions (u8), then per function in slot order its slot (u8) and its
+ * 256-byte configuration space — BARs, command register, capabilities
+ * (MSI-X control included) exactly as the guest reads them. INTx pin levels
+ * are not part of it: each function's owner re-drives its pin from its own
+ * state (the virtio transport from its ISR). Takes the bus lock.
+ *
+ * pci_bus_load() validates the blob like guest input, against THIS bus
+ * (built from the same configuration, not yet running guest code): the
+ * latch has only the bits 0xCF8 keeps; the same functions in the same slots;
+ * every byte differs from the function's current configuration space only in
+ * bits the guest can write (so identity, capability layout, read-only BAR
+ * bits — a BAR's size alignment — are what this build gives); with memory
+ * decoding on, every BAR lies inside [PCI_MMIO_WIN_BASE, PCI_MMIO_WIN_END)
+ * and overlaps no other decoded BAR. Nothing is applied unless all of it is
+ * valid (-EINVAL, or -ENOTSUP for an unknown version, with `err` naming the
+ * function and field). Then it installs the configuration spaces, mirrors
+ * the INTx-disable bits, and re-decodes every BAR (bar_mapped hooks: the
+ * owners re-register their ioeventfds). It does NOT call cfg_written: the
+ * owners re-derive what they keep from configuration space (MSI-X enable
+ * and mask) in their own load, which runs after the bus's. Setup thread,
+ * vCPUs not running. */
+#define PCI_STATE_VERSION 1
+void pci_bus_save(struct pci_bus *bus, struct sbuf *out);
+int pci_bus_load(struct pci_bus *bus, struct sreader *in, uint32_t version, char *err,
+		 size_t errlen) BH_WUR;
 
 /* Little-endian helpers on a config-space copy (bounds are the caller's job). */
 static inline uint16_t pci_get16(const uint8_t *p)

@@ -167,3 +167,48 @@ uint64_t gmem_low_end(const struct guest_mem *gm)
 {
 	return gm->nregions ? gm->regions[0].size : 0;
 }
+
+/* ---- gmem_discard (see guest_mem.h) ---- */
+
+uint64_t gmem_backing_page(const struct guest_mem *gm)
+{
+	struct stat st;
+
+	/* hugetlbfs reports its page size as the block size; shmem 4 KiB. */
+	if (gm->memfd < 0 || fstat(gm->memfd, &st) < 0 || st.st_blksize < 4096 ||
+	    (st.st_blksize & (st.st_blksize - 1)))
+		return 0;
+	return (uint64_t)st.st_blksize;
+}
+
+int gmem_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, uint64_t *released)
+{
+	uint64_t page = gmem_backing_page(gm), start, end;
+	uint8_t *p;
+
+	*released = 0;
+	if (!len || (gpa & 4095) || (len & 4095))
+		return -EINVAL;
+	p = gmem_ptr(gm, gpa, len); /* one region, no overflow, not in the hole */
+	if (!p)
+		return -EFAULT;
+	if (!page)
+		return -EIO;
+	/* Whole backing pages inside the range (regions start page-aligned in
+	 * the memfd, so gpa alignment is memfd-offset alignment). */
+	start = (gpa + page - 1) & ~(page - 1);
+	end = (gpa + len) & ~(page - 1);
+	if (end <= start)
+		return 0;
+	p += start - gpa;
+	if (madvise(p, end - start, MADV_REMOVE) < 0) {
+		/* EACCES: a private (copy-on-write) mapping. Dropping our copies
+		 * is all there is to release, and the file stays untouched. */
+		if (errno != EACCES)
+			return -errno;
+		if (madvise(p, end - start, MADV_DONTNEED) < 0)
+			return -errno;
+	}
+	*released = end - start;
+	return 0;
+}

@@ -76,6 +76,26 @@ int gmem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64
 /* True if [gpa, gpa+len) is entirely guest RAM in one region. */
 bool gmem_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
+/* ---- gmem_discard (virtio-balloon: memory the guest gave back) ---- */
+
+/* Bytes of the smallest unit the host can release: the backing page size
+ * (4 KiB for a shmem memfd, 2 MiB or 1 GiB with hugetlbfs), 0 on error. */
+uint64_t gmem_backing_page(const struct guest_mem *gm);
+
+/* Give the host back the memory behind guest-physical [gpa, gpa+len): the
+ * guest said it no longer uses it (balloon inflate, free page reporting).
+ * Refuses, releasing nothing: len 0 or gpa/len not multiples of 4 KiB
+ * (-EINVAL); any byte outside one RAM region, in the MMIO hole, or gpa+len
+ * wrapping (-EFAULT). Otherwise releases every whole backing page inside the
+ * range (a shared mapping: MADV_REMOVE, a hole punched in the memfd; a
+ * copy-on-write mapping of a snapshot file: MADV_DONTNEED, the file is never
+ * written) and stores the bytes released in *released — less than len, maybe
+ * 0, when the backing pages are larger than 4 KiB (hugepages: a 4 KiB report
+ * cannot free anything). The guest reads zeroes (or the snapshot's bytes)
+ * there afterwards. Any thread; 0 or -errno (a host failure). */
+int gmem_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len,
+		 uint64_t *released) BH_WUR;
+
 /* Highest gpa+1 of RAM below the MMIO hole (end of region 0). */
 uint64_t gmem_low_end(const struct guest_mem *gm);
 

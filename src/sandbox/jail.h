@@ -54,6 +54,10 @@ struct jail_config {
 	unsigned ncpus;          /* vCPUs: CPU quota (ncpus + 1 CPUs), pids, rlimits */
 	uint64_t mem_bytes;      /* guest RAM: memory cgroup limit base */
 	uint64_t fsize_max;      /* largest file the VM may write (console cap, disks) */
+	const char *vsock_socket; /* virtio-vsock: the supervisor brokers guest→host
+				   * connections to <socket>_<port> (sandbox/vsock_broker.h);
+				   * NULL: no vsock */
+	const char *vsock_allow;  /* the ports it may connect to (NULL: none) */
 };
 
 struct jail_cgroup {
@@ -70,6 +74,8 @@ struct jail {
 	bool early_exit;         /* set after jail_init: the child will call
 	                          * jail_report_exit() (bulkhead run does) */
 	int chan;                /* child: its end of the supervisor channel, -1 once closed */
+	int broker_fd;           /* child: its end of the vsock broker channel, or -1 (the
+				  * caller takes it; jail_destroy closes it otherwise) */
 	int netns_fd;            /* child: the network namespace the supervisor made, or -1 */
 	bool privileged;         /* started as root in the initial user namespace */
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */

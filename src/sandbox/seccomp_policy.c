@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -147,6 +148,8 @@ static const struct sc_rule event_rules[] = {
 	ALLOW_IF(getsockopt, 2, SCMP_CMP_EQ, SO_PEERCRED, 0,
 		 "check that a control connection comes from the daemon (SO_PEERCRED only)"),
 	ALLOW(accept4, "accept a control connection on the already-listening socket"),
+	ALLOW(shutdown, "virtio-vsock: the guest shut its sending side: pass the EOF on"),
+	ALLOW(timerfd_settime, "virtio-vsock: (dis)arm the connection-deadline tick"),
 	ALLOW(close, "close a finished control connection"),
 	ALLOW(getpid, "pthread_kill() needs the tgid (pause kicks vCPUs)"),
 	ALLOW_IF(tgkill, 2, SCMP_CMP_EQ, VCPU_KICK_SIGNAL, 0,
@@ -156,6 +159,7 @@ static const struct sc_rule event_rules[] = {
 static const struct sc_ioctl event_ioctls[] = {
 	IOCTL(KVM_IRQ_LINE, "UART interrupt when console input arrives"),
 	IOCTL(KVM_SIGNAL_MSI, "MSI for a completion when no irqfd is bound"),
+	IOCTL(TUNSETOFFLOAD, "virtio-net: tell an already-open tap the offloads the guest acked"),
 };
 
 /* ---- setup: the process-wide filter also allows what vm_run() does on the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/pci_transport.h"
@@ -60,7 +61,24 @@ void vm_virtio_destroy(struct vm *vm, struct vm_device *d)
 		return;
 	if (devs(vm)->vcon && vd == virtio_console_dev(devs(vm)->vcon))
 		devs(vm)->vcon = NULL;
+	if (devs(vm)->balloon && vd == virtio_balloon_dev(devs(vm)->balloon))
+		devs(vm)->balloon = NULL;
 	vd->ops->destroy(vd);
+}
+
+void vm_virtio_save(struct vm *vm, struct vm_device *d, struct sbuf *out)
+{
+	int ret = virtio_pci_save(d->transport, out, vm->err, sizeof(vm->err));
+
+	if (ret && !out->err)
+		out->err = ret;
+}
+
+int vm_virtio_load(struct vm *vm, struct vm_device *d, struct sreader *in, uint32_t version,
+		   char *err, size_t errlen)
+{
+	(void)vm;
+	return virtio_pci_load(d->transport, in, version, err, errlen);
 }
 
 static int blk_attach(struct vm *vm, struct vm_device *d)

@@ -28,6 +28,7 @@
 #include "vmm/console.h"
 #include "core/event_loop.h"
 #include "core/exit_ctl.h"
+#include "virtio/net.h"
 #include "core/guest_mem.h"
 #include "core/irq_route.h"
 #include "core/thread_kind.h"
@@ -145,6 +146,8 @@ struct vm_stats {
 	unsigned ncpus;
 	bool paused, quarantined, stopping;
 	uint64_t exits, io_exits, mmio_exits;
+	unsigned nnets;                              /* NICs, in --net order */
+	struct virtio_net_stats net[VM_MAX_NETS];    /* their counters */
 };
 int vm_pause(struct vm *vm) BH_WUR;
 int vm_resume(struct vm *vm) BH_WUR;

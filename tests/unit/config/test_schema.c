@@ -38,9 +38,13 @@ static void normalise(struct vm_config *c, const char **strs, size_t *n)
 
 			strs[(*n)++] = *f;
 			*f = NULL;
-		} else if (r->target == CONFIG_TO_DISK) {
-			for (unsigned d = 0; d < VM_MAX_DISKS; d++) {
-				const char **f = (const char **)((char *)&c->disks[d] + r->off);
+		} else if (r->target == CONFIG_TO_ELEM) {
+			const struct config_row *a = config_array_of(r);
+
+			assert_non_null(a);
+			for (unsigned d = 0; d < a->max; d++) {
+				const char **f =
+					(const char **)((char *)config_array_elem(c, a, d) + r->off);
 
 				strs[(*n)++] = *f;
 				*f = NULL;
@@ -127,10 +131,13 @@ static void test_table(void **state)
 	size_t n;
 	const struct config_row *rows = config_rows(&n);
 	struct vm_config cfg;
-	struct virtio_blk_disk disk;
+	union {
+		struct virtio_blk_disk disk;
+		struct vm_net net;
+	} elem;
 	struct run_opts *run = calloc(1, sizeof(*run));
 	char err[400];
-	struct config_parse p = { .cfg = &cfg, .run = run, .disk = &disk, .err = err,
+	struct config_parse p = { .cfg = &cfg, .run = run, .elem = &elem, .err = err,
 				  .errlen = sizeof(err) };
 
 	(void)state;
@@ -154,8 +161,14 @@ static void test_table(void **state)
 			assert_non_null(r->metavar);
 		if (r->type == CONFIG_ENUM)
 			assert_non_null(r->names);
-		if (r->type == CONFIG_ARRAY) /* config_json.c fills vm_config.disks[] */
-			assert_string_equal(r->json, "disks");
+		if (r->type == CONFIG_ARRAY) { /* an array of .max elements and a count */
+			assert_true(r->target == CONFIG_TO_VM && r->size > 0 && r->max > 0);
+			assert_true(r->size <= sizeof(elem));
+			assert_true(r->off + r->max * r->size <= sizeof(struct vm_config));
+			assert_true(r->count_off + sizeof(unsigned) <= sizeof(struct vm_config));
+		}
+		if (r->target == CONFIG_TO_ELEM)
+			assert_non_null(config_array_of(r));
 		if (r->json && strchr(r->json, '.')) { /* a member: its parent is an object row */
 			char parent[64];
 			const struct config_row *pr;
@@ -279,6 +292,26 @@ static void json_doc(char *doc, size_t len, const char *key, const char *value)
 		snprintf(doc, len, "{\"%s\": %s}", key, value);
 }
 
+/* Rows whose values are only valid next to others (config_validate's
+ * cross-row rules): what both forms get around the sample. */
+static const struct row_ctx {
+	const char *key;
+	const char *cli[4];   /* words before the option */
+	const char *top;      /* JSON members before the key's object */
+	const char *member;   /* JSON members of the key's object before it */
+} row_ctxs[] = {
+	{ "balloon.target", { "--balloon", "--mem", "16G", NULL }, "\"mem\": \"16G\", ",
+	  "\"enabled\": true, " },
+};
+
+static const struct row_ctx *row_ctx(const char *key)
+{
+	for (size_t i = 0; i < sizeof(row_ctxs) / sizeof(row_ctxs[0]); i++)
+		if (!strcmp(row_ctxs[i].key, key))
+			return &row_ctxs[i];
+	return NULL;
+}
+
 static void test_cli_equals_json_per_row(void **state)
 {
 	size_t n, tried = 0;
@@ -304,13 +337,28 @@ static void test_cli_equals_json_per_row(void **state)
 			struct json_object *root;
 			int ret;
 
+			const struct row_ctx *ctx = row_ctx(r->json);
+			const char *args[8] = { NULL };
+			size_t na = 0;
+
 			snprintf(opt, sizeof(opt), "--%s", s[k].neg ? r->cli_neg : r->cli);
-			ret = s[k].cli ? cli(&a, run, err, w, opt, s[k].cli, NULL)
-				       : cli(&a, run, err, w, opt, NULL);
+			for (size_t c = 0; ctx && ctx->cli[c]; c++)
+				args[na++] = ctx->cli[c];
+			args[na++] = opt;
+			args[na++] = s[k].cli;
+			ret = cli_list(&a, run, err, w, args, na);
 			if (ret)
 				fail_msg("%s %s: %s", opt, s[k].cli ? s[k].cli : "", err);
 			assert_true(config_given(run, r->json));
-			json_doc(doc, sizeof(doc), r->json, s[k].json);
+			if (ctx) {
+				const char *dot = strchr(r->json, '.');
+
+				snprintf(doc, sizeof(doc), "{%s\"%.*s\": {%s\"%s\": %s}}", ctx->top,
+					 (int)(dot - r->json), r->json, ctx->member, dot + 1,
+					 s[k].json);
+			} else {
+				json_doc(doc, sizeof(doc), r->json, s[k].json);
+			}
 			if (json(doc, &b, &root, err))
 				fail_msg("%s: %s", doc, err);
 			assert_same_config(&a, &b, doc);
@@ -367,6 +415,73 @@ static void test_cli_equals_json_composite(void **state)
 		config_json_free(root);
 		run_opts_free(run);
 	}
+	free(run);
+	free(w);
+}
+
+/* --net KEY=VALUE,... and the JSON "nets" array give the same NICs; every
+ * malformed NIC is refused with a message naming what is wrong. */
+static void test_nets(void **state)
+{
+	static const struct {
+		const char *arg, *msg;
+	} bad[] = {
+		{ "tap=tap0,port=p0", "more than one of tap, tapfd, port" },
+		{ "mac=02:00:00:00:00:01", "needs one of tap, tapfd, port" },
+		{ "tap=tap0,mac=01:00:5e:00:00:01", "multicast" },
+		{ "tap=tap0,mac=00:00:00:00:00:00", "all-zero" },
+		{ "tap=tap0,mac=02:00:00:00:00", "expected a MAC address" },
+		{ "tap=tap0,mac=02-00-00-00-00-01", "expected a MAC address" },
+		{ "tap=a/b", "not a valid interface name" },
+		{ "tap=waytoolonginterfacename", "must be 1-15 characters" },
+		{ "tapfd=9net", "a descriptor name is a letter" },
+		{ "port=p0,mtu=40", "between" },
+		{ "port=p0,speed=10", "unknown key 'speed' (expected tap, tapfd, port, mac, mtu)" },
+		{ "port=p0,port=p1", "port given twice" },
+		{ "port", "is not key=value" },
+	};
+	struct run_opts *run = malloc(sizeof(*run));
+	struct words *w = malloc(sizeof(*w));
+	struct json_object *root;
+	struct vm_config c, j;
+	char err[400];
+
+	(void)state;
+	assert_non_null(run);
+	assert_non_null(w);
+	assert_int_equal(cli(&c, run, err, w, "--net", "tap=tap0,mac=02:AB:00:00:00:01", "--net",
+			     "port=sw0,mtu=9000", "--net", "tapfd=t1", NULL), 0);
+	assert_int_equal(c.nnets, 3);
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_string_equal(c.nets[0].mac, "02:AB:00:00:00:01");
+	assert_int_equal(c.nets[0].mtu, 1500);
+	assert_string_equal(c.nets[1].port, "sw0");
+	assert_int_equal(c.nets[1].mtu, 9000);
+	assert_string_equal(c.nets[2].tapfd, "t1");
+	assert_true(config_given(run, "nets"));
+	assert_int_equal(json("{\"nets\": [{\"tap\": \"tap0\", \"mac\": \"02:AB:00:00:00:01\"},"
+			      " {\"port\": \"sw0\", \"mtu\": 9000}, {\"tapfd\": \"t1\"}]}",
+			      &j, &root, err), 0);
+	assert_same_config(&c, &j, "--net vs nets");
+	config_json_free(root);
+	run_opts_free(run);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = cli(&c, run, err, w, "--net", bad[i].arg, NULL);
+
+		if (!ret) {
+			ret = config_validate(&c, true, err, sizeof(err));
+			run_opts_free(run);
+		}
+		assert_int_not_equal(ret, 0);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("--net %s: '%s' lacks '%s'", bad[i].arg, err, bad[i].msg);
+	}
+	assert_int_not_equal(cli(&c, run, err, w, "--net", "tap=a", "--net", "tap=b", "--net",
+				 "tap=c", "--net", "tap=d", "--net", "tap=e", NULL), 0);
+	assert_non_null(strstr(err, "at most 4"));
+	assert_int_not_equal(json("{\"nets\": [{\"tap\": \"a\", \"bogus\": 1}]}", &j, &root,
+				  err), 0);
+	assert_non_null(strstr(err, "nets[0]"));
 	free(run);
 	free(w);
 }
@@ -436,6 +551,9 @@ static void test_cli_errors(void **state)
 		{ { "--kernel", "" }, "--kernel: must be 1-" },
 		{ { "-x" }, "unknown option" },
 		{ { "--fd", "9net=5" }, "--fd 9net=5: the name must be" },
+		{ { "--balloon", "--balloon-target", "512M" },
+		  "--balloon-target 512 MiB: above the VM's memory (--mem 256 MiB)" },
+		{ { "--balloon-target", "64M" }, "--balloon-target: needs the balloon (--balloon)" },
 	};
 	struct run_opts *run = malloc(sizeof(*run));
 	struct words *w = malloc(sizeof(*w));
@@ -455,6 +573,32 @@ static void test_cli_errors(void **state)
 	}
 	free(run);
 	free(w);
+}
+
+/* The balloon's cross-row rules in the JSON form name the key. */
+static void test_balloon_json_errors(void **state)
+{
+	struct vm_config c;
+	struct json_object *root = NULL;
+	char err[400] = "";
+
+	(void)state;
+	assert_int_equal(json("{\"mem\": 128, \"balloon\": {\"enabled\": true, "
+			      "\"target\": 129}}", &c, &root, err), -ERANGE);
+	assert_non_null(strstr(err, "balloon.target 129 MiB: above the VM's memory (mem 128 MiB)"));
+	config_json_free(root);
+	root = NULL;
+	assert_int_equal(json("{\"balloon\": {\"target\": \"1M\"}}", &c, &root, err), -EINVAL);
+	assert_non_null(strstr(err, "balloon.target: needs the balloon"));
+	config_json_free(root);
+	root = NULL;
+	assert_int_equal(json("{\"mem\": 128, \"balloon\": {\"enabled\": true, "
+			      "\"target\": 128, \"free_page_reporting\": false}}", &c, &root, err), 0);
+	assert_true(c.balloon.enabled);
+	assert_int_equal(c.balloon.target_bytes, 128ULL << 20);
+	assert_false(c.balloon.reporting);
+	assert_true(c.balloon.stats && c.balloon.deflate_on_oom);
+	config_json_free(root);
 }
 
 static void test_run_only_options(void **state)
@@ -543,8 +687,10 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_cli_equals_json_per_row),
 		cmocka_unit_test(test_cli_equals_json_composite),
+		cmocka_unit_test(test_nets),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_cli_errors),
+		cmocka_unit_test(test_balloon_json_errors),
 		cmocka_unit_test(test_run_only_options),
 		cmocka_unit_test(test_usage),
 	};

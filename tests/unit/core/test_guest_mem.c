@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/guest_mem.h"
@@ -132,6 +133,88 @@ static void test_from_fd(void **state)
 	unlink(path);
 }
 
+/* gmem_discard (hostile-guests.md cases 38-39: a balloon report outside RAM,
+ * in the MMIO hole, unaligned or wrapping releases nothing; a valid one
+ * gives the memfd's pages back and the guest reads zeroes). */
+static uint64_t memfd_bytes(const struct guest_mem *gm)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(gm->memfd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void test_discard(void **state)
+{
+	struct guest_mem gm;
+	uint64_t size = (3ULL << 30) + (16ULL << 20), rel = 1;
+	uint8_t *p;
+	uint32_t v = 0x5a5a5a5a, r;
+
+	(void)state;
+	assert_int_equal(gmem_create(&gm, size), 0);
+	assert_int_equal(gmem_backing_page(&gm), 4096);
+	p = gmem_ptr(&gm, 1 << 20, 1 << 20);
+	assert_non_null(p);
+	memset(p, 0xab, 1 << 20);
+	assert_int_equal(gmem_write(&gm, GMEM_MMIO_HOLE_END, &v, 4), 0);
+	assert_true(memfd_bytes(&gm) >= (1 << 20));
+	/* Refused, nothing released: unaligned, empty, outside RAM, the hole,
+	 * spanning into it, wrapping. */
+	assert_int_equal(gmem_discard(&gm, (1 << 20) + 8, 4096, &rel), -EINVAL);
+	assert_int_equal(rel, 0);
+	assert_int_equal(gmem_discard(&gm, 1 << 20, 100, &rel), -EINVAL);
+	assert_int_equal(gmem_discard(&gm, 1 << 20, 0, &rel), -EINVAL);
+	assert_int_equal(gmem_discard(&gm, GMEM_MMIO_HOLE_START, 4096, &rel), -EFAULT);
+	assert_int_equal(gmem_discard(&gm, GMEM_MMIO_HOLE_START - 4096, 8192, &rel), -EFAULT);
+	assert_int_equal(gmem_discard(&gm, GMEM_MMIO_HOLE_END + (16 << 20), 4096, &rel),
+			 -EFAULT);
+	assert_int_equal(gmem_discard(&gm, UINT64_MAX - 4095, 8192, &rel), -EFAULT);
+	assert_int_equal(gmem_discard(&gm, 4096, UINT64_MAX - 4095, &rel), -EFAULT);
+	assert_int_equal(p[0], 0xab);
+	/* A valid range: released, reads back as zeroes, the memfd shrinks. */
+	assert_int_equal(gmem_discard(&gm, 1 << 20, 1 << 20, &rel), 0);
+	assert_int_equal(rel, 1 << 20);
+	assert_int_equal(p[0], 0);
+	assert_int_equal(p[(1 << 20) - 1], 0);
+	assert_true(memfd_bytes(&gm) < (1 << 20));
+	/* Twice: harmless, released again (nothing left to free). */
+	assert_int_equal(gmem_discard(&gm, 1 << 20, 1 << 20, &rel), 0);
+	/* The high region maps memfd offset 3 GiB. */
+	assert_int_equal(gmem_discard(&gm, GMEM_MMIO_HOLE_END, 4096, &rel), 0);
+	assert_int_equal(gmem_read(&gm, &r, GMEM_MMIO_HOLE_END, 4), 0);
+	assert_int_equal(r, 0);
+	gmem_destroy(&gm);
+}
+
+/* A copy-on-write snapshot mapping: discard drops the VM's copies and never
+ * writes the file. */
+static void test_discard_cow(void **state)
+{
+	struct guest_mem gm;
+	char path[] = "/tmp/bh-gmem-discard-XXXXXX";
+	uint8_t page[4096], *p;
+	uint64_t rel;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	memset(page, 0x11, sizeof(page));
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(write(fd, page, sizeof(page)), sizeof(page));
+	assert_int_equal(gmem_create_from_fd(&gm, 1 << 20, dup(fd), true), 0);
+	p = gmem_ptr(&gm, 8192, 4096);
+	memset(p, 0x22, 4096);
+	assert_int_equal(gmem_discard(&gm, 8192, 4096, &rel), 0);
+	assert_int_equal(rel, 4096);
+	assert_int_equal(p[0], 0x11); /* the file's byte again */
+	assert_int_equal(pread(fd, page, sizeof(page), 8192), sizeof(page));
+	assert_int_equal(page[0], 0x11);
+	gmem_destroy(&gm);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +222,8 @@ int main(void)
 		cmocka_unit_test(test_small_layout),
 		cmocka_unit_test(test_hole_split),
 		cmocka_unit_test(test_from_fd),
+		cmocka_unit_test(test_discard),
+		cmocka_unit_test(test_discard_cow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
