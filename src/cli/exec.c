@@ -524,7 +524,14 @@ int cli_exec(int argc, char **argv, uint64_t start_ns)
 		fprintf(stderr, "bulkhead exec: signalfd: %s\n", strerror(errno));
 		return EXEC_EXIT_BULKHEAD;
 	}
-	if (exec_vm_start(&vm, &o, "/proc/self/exe", err, sizeof(err))) {
+	int sig = 0, e = exec_vm_start(&vm, &o, "/proc/self/exe", sigfd, &sig, err, sizeof(err));
+
+	if (e == -EINTR) {
+		r.outcome = EXEC_INTERRUPTED;
+		r.code = sig;
+		snprintf(r.msg, sizeof(r.msg), "%s", err);
+		code = 128 + sig;
+	} else if (e) {
 		r.outcome = EXEC_LOST;
 		snprintf(r.msg, sizeof(r.msg), "%s", err);
 		code = EXEC_EXIT_BULKHEAD;
@@ -543,11 +550,11 @@ int cli_exec(int argc, char **argv, uint64_t start_ns)
 	if (r.outcome != EXEC_EXITED && r.outcome != EXEC_SIGNALED && r.msg[0])
 		fprintf(stderr, "bulkhead exec: %s\n", r.msg);
 	if (o.json_status) {
-		int e = write_json_status(o.json_status, &r, code, mono_ms() - t0);
+		int je = write_json_status(o.json_status, &r, code, mono_ms() - t0);
 
-		if (e) {
+		if (je) {
 			fprintf(stderr, "bulkhead exec: --json-status %s: %s\n", o.json_status,
-				strerror(-e));
+				strerror(-je));
 			if (!code)
 				code = EXEC_EXIT_BULKHEAD;
 		}

@@ -57,9 +57,11 @@ struct exec_vm {
 };
 
 /* Boot the VM and connect to its agent (exec_vm.c). 0, or -errno with a
- * message in err (the console log's tail included when the guest failed). */
-int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, char *err,
-		  size_t errlen) __attribute__((warn_unused_result));
+ * message in err (the console log's tail included when the guest failed);
+ * -EINTR with *sig set when a signal arrived on sig_fd (a signalfd, or -1)
+ * while it booted. The caller always calls exec_vm_destroy(). */
+int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, int sig_fd,
+		  int *sig, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Stop the VM (if running) and remove every host-side trace of it. Safe to
  * call on a partly started VM and twice. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -112,7 +113,7 @@ static int rootfs_image(struct exec_vm *vm, const struct exec_opts *o, char *img
 
 	snprintf(vm->image, sizeof(vm->image), "%s/rootfs.erofs", vm->dir);
 	snprintf(log, sizeof(log), "%s/mkfs.log", vm->dir);
-	char *argv[] = { ARG("mkfs.erofs"), ARG("-q"), vm->image, ARG(o->rootfs), NULL };
+	char *argv[] = { ARG("mkfs.erofs"), vm->image, ARG(o->rootfs), NULL };
 
 	if (run_helper(argv, log)) {
 		snprintf(err, errlen, "--rootfs %s: mkfs.erofs failed (is erofs-utils installed? "
@@ -247,8 +248,8 @@ static int try_connect(const struct exec_vm *vm)
 	return fd;
 }
 
-int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, char *err,
-		  size_t errlen)
+int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, int sig_fd,
+		  int *sig, char *err, size_t errlen)
 {
 	const char *tmp = getenv("TMPDIR");
 	char img[PATH_MAX] = "";
@@ -311,7 +312,22 @@ int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *sel
 				 t2[0] ? "\n--- guest console ---\n" : "", t2);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(200);
+		/* wait a little, but wake for the user's ^C or SIGTERM */
+		struct pollfd ps = { sig_fd, POLLIN, 0 };
+
+		if (sig_fd >= 0 && poll(&ps, 1, 200) > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+			    si.ssi_signo != SIGWINCH) {
+				*sig = (int)si.ssi_signo;
+				snprintf(err, errlen, "interrupted by signal %u while the VM booted",
+					 si.ssi_signo);
+				return -EINTR;
+			}
+		} else if (sig_fd < 0) {
+			sleep_ms(200);
+		}
 	}
 }
 

@@ -61,7 +61,9 @@ int main(int argc, char **argv)
 	o.cpus = (unsigned)atoi(argv[5]);
 	o.mem = (uint64_t)atoi(argv[6]) << 20;
 	o.boot_timeout_ms = 900000;
-	if (exec_vm_start(&vm, &o, argv[1], err, sizeof(err))) {
+	int sig = 0;
+
+	if (exec_vm_start(&vm, &o, argv[1], -1, &sig, err, sizeof(err))) {
 		printf("boot failed: %s\n", err);
 		exec_vm_destroy(&vm);
 		return 1;
