@@ -128,8 +128,8 @@ check "bulkhead exec exits with the program's own status (7)" test "$rc" = 7
 check "--env, --workdir, --cpus and --copy-in reach the program" \
 	bash -c '[ "$(head -n1 '"$work/c.out"')" = "hello from /tmp as 1000 on 2 cpus" ] && grep -q "copied in" '"$work/c.out"
 check "--copy-out brought the result back" bash -c '[ "$(cat '"$work/made/x"' 2>/dev/null)" = out ]'
-check "--json-status: exit_code 7, not timed out, duration" \
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["exit_code"]==7 and d["timed_out"] is False and d["oom_killed"] is False and d["duration_ms"]>0' "$work/s.json"
+check "--json-status: exit_code 7, not timed out, not OOM, a duration" \
+	bash -c 'j=$(cat '"$work/s.json"'); grep -q "\"exit_code\": 7," <<<"$j" && grep -q "\"timed_out\": false" <<<"$j" && grep -q "\"oom_killed\": false" <<<"$j" && grep -Eq "\"duration_ms\": [1-9]" <<<"$j"'
 check "every host-side trace of the VMs is gone (no private directory left)" \
 	bash -c '[ -z "$(ls -A '"$TMPDIR"')" ]'
 echo "$pass passed, $fail failed, $skip skipped"
