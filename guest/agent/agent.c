@@ -117,9 +117,10 @@ static int next_frame(struct agent *a, struct ap_frame *f)
 
 static int do_reseed(struct agent *a, const struct ap_frame *f)
 {
-	struct {
+	/* struct rand_pool_info ends in a flexible array: header + bytes */
+	union {
 		struct rand_pool_info info;
-		uint8_t bytes[256];
+		uint8_t raw[sizeof(struct rand_pool_info) + 256];
 	} rp;
 	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
 
@@ -127,10 +128,10 @@ static int do_reseed(struct agent *a, const struct ap_frame *f)
 		return agent_send_error(a, "reseed: /dev/urandom: %s", strerror(errno));
 	rp.info.entropy_count = (int)f->len * 8;
 	rp.info.buf_size = (int)f->len;
-	memcpy(rp.bytes, f->payload, f->len);
+	memcpy(rp.raw + sizeof(struct rand_pool_info), f->payload, f->len);
 	/* RNDADDENTROPY credits the entropy (needs CAP_SYS_ADMIN: the agent has
 	 * it); a plain write mixes without credit where the ioctl is refused. */
-	int r = ioctl(fd, RNDADDENTROPY, &rp);
+	int r = ioctl(fd, RNDADDENTROPY, &rp.info);
 
 	if (r < 0 && write(fd, f->payload, f->len) != (ssize_t)f->len) {
 		int e = errno;
