@@ -104,7 +104,7 @@ check "the driver's VM is gone: its private directory removed" \
 
 # ---- the CLI: --timeout (a boot of its own: a timeout ends the VM) ----
 t0=$(date +%s)
-"$bh" exec --guest "$guest" --rootfs "$rootfs" --timeout 5s --json-status "$work/t.json" \
+"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --timeout 5s --json-status "$work/t.json" \
 	-- sh -c 'echo started; sleep 600' >"$work/t.out" 2>"$work/t.err"
 rc=$?
 echo "bulkhead exec --timeout 5s: exit $rc after $(($(date +%s) - t0)) s"
@@ -116,7 +116,7 @@ check "after the timeout every host-side trace is gone (private directory, VMM p
 
 # ---- the CLI: options, exit status, --json-status, cleanup ----
 t0=$(date +%s)
-"$bh" exec --guest "$guest" --rootfs "$rootfs" --cpus 2 --mem 384M --env GREETING=hello \
+"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --cpus 2 --mem 384M --env GREETING=hello \
 	--workdir /tmp --copy-in "$work/in:/tmp/data" --copy-out "/tmp/made:$work/made" \
 	--json-status "$work/s.json" -- \
 	sh -c 'echo "$GREETING from $(pwd) as $(id -u) on $(nproc) cpus"; cat /tmp/data/sub/file; mkdir /tmp/made; echo out > /tmp/made/x; exit 7' \
