@@ -21,6 +21,7 @@ static const struct {
 } commands[] = {
 	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
 	{ "exec", cli_exec, "run a program in a fresh, throwaway VM" },
+	{ "switch", cli_switch, "run the bulkhead switch (jailed; ports over its control socket)" },
 	{ "ps", cli_client, "list the daemon's VMs" },
 	{ "create", cli_client, "create a VM from a JSON config (--config FILE)" },
 	{ "start", cli_client, "start a created or exited VM" },
