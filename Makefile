@@ -46,7 +46,7 @@ exec-guest: build
 	@scripts/deps.sh demo
 	@scripts/prepare-exec.sh $(BUILD) $(CACHE) >/dev/null
 
-demo: build guest exec-guest
+demo: build guest
 	@scripts/demo.sh $(BUILD) $(CACHE)
 
 unit: build-san

@@ -64,7 +64,6 @@ MIN_KVM_EXTRA=6 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=4
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=27
-MIN_EXEC=27 # tests/e2e/exec_vm.sh: the containment cases and the CLI
 MIN_ASAN_HOSTILE=34 # the virtio_hostile cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
@@ -367,26 +366,6 @@ if [ "$GUEST_OK" = 1 ]; then
 		--add "$WAITRD/wait.cpio:/t/lx/initrd")
 	RUN_NESTED=(/t/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
 	kvm_suite "daemon kvm tests" daemon "$MIN_DAEMON_KVM"
-
-	# bulkhead exec in real VMs: hostile programs (issue 12's containment
-	# cases), the exit-status contract, copies, cleanup. Three boots. The
-	# exec guest (the lab kernel on a PVM host, the stock kernel with its
-	# vsock/EROFS/overlay modules elsewhere) and the Debian 12 root
-	# filesystem (mmdebstrap, built once into the cache) come first.
-	if want_suite "exec (bulkhead exec, hostile programs)"; then
-		if EXEC_ROOTFS=$(BULKHEAD_GUESTS_LINK=1 scripts/prepare-exec.sh build "$CACHE" \
-			2>"$LOGDIR/prepare-exec.log" | tail -n 1) && [ -s "$EXEC_ROOTFS" ]; then
-			RUN=(tests/e2e/exec_vm.sh build "$CACHE/guests/exec" "$EXEC_ROOTFS")
-			ADDS=(--add "build/bulkhead:/t/b/bulkhead"
-				--add "build/tests/e2e/exec_driver:/t/b/tests/e2e/exec_driver"
-				--add "tests/e2e/exec_vm.sh:/t/exec_vm.sh" --add "$CACHE/guests/exec:/t/guest"
-				--add "$EXEC_ROOTFS:/t/rootfs.erofs")
-			RUN_NESTED=(/t/exec_vm.sh /t/b /t/guest /t/rootfs.erofs)
-			kvm_suite "exec (bulkhead exec, hostile programs)" exec "$MIN_EXEC"
-		else
-			count "exec: cannot prepare the exec guest and root filesystem (see $LOGDIR/prepare-exec.log)" 1
-		fi
-	fi
 
 	# End to end under ASan+UBSan (its seccomp policy admits what the
 	# sanitizer runtime needs; docs/security.md): the hostile guests, console
