@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,12 +181,18 @@ static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *
 			 ARG("--console"), console, ARG("--vsock"), vsock, ARG("-q"),
 			 NULL };
 
+	pid_t parent = getpid();
+
 	vm->pid = fork();
 	if (vm->pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -errno;
 	}
 	if (vm->pid == 0) {
+		/* exec itself killed (SIGKILL: no cleanup runs): the VM stops
+		 * anyway — the run supervisor forwards this SIGTERM to it */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(125);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 

@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 	o.rootfs = argv[3];
 	o.cpus = (unsigned)atoi(argv[5]);
 	o.mem = (uint64_t)atoi(argv[6]) << 20;
-	o.boot_timeout_ms = 900000;
+	o.boot_timeout_ms = 1800000; /* a loaded PVM host boots the lab kernel slowly */
 	int sig = 0;
 
 	if (exec_vm_start(&vm, &o, argv[1], -1, &sig, err, sizeof(err))) {
