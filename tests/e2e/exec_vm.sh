@@ -31,7 +31,7 @@ secret=bulkhead-host-secret-$RANDOM$RANDOM
 echo "$secret" >"$work/host-secret"
 mkdir -p "$work/in/sub"
 echo "copied in" >"$work/in/sub/file"
-cpus=2
+cpus=1
 
 # ---- one VM, many hostile programs ----
 script=$work/script
@@ -116,7 +116,7 @@ check "after the timeout every host-side trace is gone (private directory, VMM p
 
 # ---- the CLI: options, exit status, --json-status, cleanup ----
 t0=$(date +%s)
-"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --cpus 2 --mem 384M --env GREETING=hello \
+"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --cpus 1 --mem 384M --env GREETING=hello \
 	--workdir /tmp --copy-in "$work/in:/tmp/data" --copy-out "/tmp/made:$work/made" \
 	--json-status "$work/s.json" -- \
 	sh -c 'echo "$GREETING from $(pwd) as $(id -u) on $(nproc) cpus"; cat /tmp/data/sub/file; mkdir /tmp/made; echo out > /tmp/made/x; exit 7' \
@@ -126,7 +126,7 @@ echo "bulkhead exec (options): exit $rc after $(($(date +%s) - t0)) s"
 sed 's/^/  | /' "$work/c.out" "$work/c.err" | tail -n 8
 check "bulkhead exec exits with the program's own status (7)" test "$rc" = 7
 check "--env, --workdir, --cpus and --copy-in reach the program" \
-	bash -c '[ "$(head -n1 '"$work/c.out"')" = "hello from /tmp as 1000 on 2 cpus" ] && grep -q "copied in" '"$work/c.out"
+	bash -c '[ "$(head -n1 '"$work/c.out"')" = "hello from /tmp as 1000 on 1 cpus" ] && grep -q "copied in" '"$work/c.out"
 check "--copy-out brought the result back" bash -c '[ "$(cat '"$work/made/x"' 2>/dev/null)" = out ]'
 check "--json-status: exit_code 7, not timed out, not OOM, a duration" \
 	bash -c 'j=$(cat '"$work/s.json"'); grep -q "\"exit_code\": 7," <<<"$j" && grep -q "\"timed_out\": false" <<<"$j" && grep -q "\"oom_killed\": false" <<<"$j" && grep -Eq "\"duration_ms\": [1-9]" <<<"$j"'
