@@ -67,5 +67,7 @@ extern const struct vm_device_ops vm_virtio_blk_ops;
 extern const struct vm_device_ops vm_virtio_console_ops;
 extern const struct vm_device_ops vm_virtio_rng_ops;
 extern const struct vm_device_ops vm_virtio_balloon_ops; /* dev_balloon.c */
+/* End-of-run line of the balloon's figures (none without one). */
+void vm_balloon_report(struct vm *vm);
 
 #endif
