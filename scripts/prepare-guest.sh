@@ -63,7 +63,7 @@ else
 	for m in drivers/virtio/virtio_ring drivers/virtio/virtio \
 		drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
 		drivers/virtio/virtio_pci drivers/block/virtio_blk drivers/char/virtio_console \
-		drivers/char/hw_random/virtio-rng drivers/virtio/virtio_balloon; do
+		drivers/char/hw_random/virtio-rng; do
 		if [ -f "$moddir/kernel/$m.ko" ]; then
 			modadds+=(--add "$moddir/kernel/$m.ko:/lib/modules/bulkhead/$n-$(basename "$m").ko")
 			n=$((n + 1))

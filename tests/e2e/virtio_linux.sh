@@ -17,12 +17,6 @@
 #                must be in the image.
 #   console      --console virtio and console=hvc0: init's output arrives
 #                over virtio-console.
-#   balloon      --balloon (free page reporting) and a 32 MiB target: the
-#                guest fills 128 MiB of tmpfs, says FILLED, removes it, says
-#                FREED; the VM process's RSS (host /proc) must fall by at
-#                least 64 MiB within 60 s of that, and the VMM's end-of-run
-#                line must show the 32 MiB balloon held and bytes released by
-#                reporting.
 # Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BH=${1:?bulkhead} GUEST=${2:?guest dir} FSIMG=${3:?ext4 image} EXPECT=${4:?expected text}
@@ -64,17 +58,6 @@ kill9)
 	while [ $i -lt 64 ]; do echo "PATTERN-KILL9-$i-0123456789abcdef"; i=$((i + 1)); done > /p
 	dd if=/p of=/dev/vda bs=4096 conv=fsync 2>/dev/null && echo "FLUSHED"
 	sleep 600
-	;;
-balloon)
-	echo "balloon driver: $(ls /sys/bus/virtio/drivers/ 2>/dev/null | tr '\n' ' ')"
-	mkdir -p /mnt
-	mount -t tmpfs -o size=256m tmpfs /mnt
-	dd if=/dev/zero of=/mnt/fill bs=1M count=128 2>/dev/null
-	echo "FILLED $(grep MemFree /proc/meminfo)"
-	sleep 5
-	rm /mnt/fill
-	echo "FREED $(grep MemFree /proc/meminfo)"
-	sleep 45
 	;;
 console)
 	echo "over hvc0: $(cat /sys/class/tty/console/active 2>/dev/null)"
@@ -172,59 +155,6 @@ grep -q "BULKHEAD-GUEST-DONE" "$T/out" || why="$why; init output missing"
 grep -q "over hvc0: .*hvc0" "$T/out" || why="$why; hvc0 is not a console"
 grep -q "GOT: ping-over-virtio" "$T/out" || why="$why; input did not reach the guest"
 if [ -z "$why" ]; then ok "linux/virtio-console (output and input)"; else bad "linux/virtio-console" "$why"; show; fi
-fi
-
-# --- balloon: memory the guest frees goes back to the host (free page reporting)
-# RSS of the VM process: the jailed child of `bulkhead run` (its supervisor),
-# in KiB; the memfd's pages the guest touched count there (RssShmem).
-vm_rss() {
-	c=$(cat "/proc/$1/task/$1/children" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$c" ] || c=$1
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$c/status" 2>/dev/null
-}
-if want balloon; then
-"$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 512M --no-rng \
-	--balloon --balloon-target 32M --cmdline "console=ttyS0 $base bh.test=balloon" \
-	</dev/null >"$T/out" 2>"$T/err" &
-pid=$!
-i=0
-while [ $i -lt 150 ] && ! grep -q FILLED "$T/out" && kill -0 "$pid" 2>/dev/null; do
-	sleep 1; i=$((i + 1))
-done
-high=$(vm_rss "$pid")
-i=0
-while [ $i -lt 30 ] && ! grep -q FREED "$T/out" && kill -0 "$pid" 2>/dev/null; do
-	sleep 1; i=$((i + 1))
-done
-low=$high
-i=0
-while [ $i -lt 60 ] && [ -n "$high" ] && [ $((high - ${low:-$high})) -lt 65536 ]; do
-	sleep 1; i=$((i + 1))
-	low=$(vm_rss "$pid")
-	[ -n "$low" ] || break
-done
-fell_after=$i
-j=0
-while [ $j -lt 120 ] && kill -0 "$pid" 2>/dev/null; do sleep 1; j=$((j + 1)); done
-kill -9 "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
-why=""
-grep -q FILLED "$T/out" || why="guest never said FILLED"
-grep -q FREED "$T/out" || why="$why; guest never said FREED"
-[ -n "$high" ] && [ -n "$low" ] || why="$why; no RSS read (high '${high:-}', low '${low:-}')"
-[ -n "$high" ] && [ -n "$low" ] && [ $((high - low)) -ge 65536 ] ||
-	why="$why; VM process RSS ${high:-?} KiB -> ${low:-?} KiB: fell less than 64 MiB"
-[ "$rc" = 0 ] || why="$why; exit $rc"
-grep -q "virtio-balloon: held 8192 pages" "$T/err" || why="$why; the 32 MiB target was not inflated"
-grep -Eq "reported [1-9][0-9]* bytes, released [1-9]" "$T/err" ||
-	why="$why; nothing released by free page reporting"
-if [ -z "$why" ]; then
-	ok "linux/balloon-free-page-reporting (VM RSS $((high / 1024)) -> $((low / 1024)) MiB ${fell_after}s after the guest freed 128 MiB)"
-	grep "virtio-balloon:" "$T/err" | sed 's/^/    /'
-else
-	bad "linux/balloon-free-page-reporting" "$why"; show
-fi
 fi
 
 rm -rf "$T"
