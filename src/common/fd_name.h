@@ -13,6 +13,13 @@
 
 #define BH_FD_NAME_MAX 31 /* characters, without the terminating NUL */
 
+/* Well-known names. virtio-vsock: the listening hybrid-vsock socket (made by
+ * whoever starts the VMM, e.g. the daemon, in place of the VMM binding
+ * vsock.socket itself) and the VMM's end of the connection broker's channel
+ * (core/vsock_broker.h; vmm_main adds it). */
+#define BH_FD_VSOCK_LISTEN "vsock"
+#define BH_FD_VSOCK_BROKER "vsock-broker"
+
 /* Does s[0..len) (len: the string's length, no NUL inside) follow the rule? */
 static inline bool bh_fd_name_valid_n(const char *s, size_t len)
 {

@@ -104,6 +104,80 @@ int args_check_disk_id(const char *name, const char *id, char *err, size_t errle
 	return 0;
 }
 
+int args_check_ifname(const char *name, const char *ifname, char *err, size_t errlen)
+{
+	size_t n = strlen(ifname);
+
+	if (n == 0 || n > VM_NET_IFNAME_MAX || !strcmp(ifname, ".") || !strcmp(ifname, "..")) {
+		snprintf(err, errlen, "%s: an interface name of 1-%d characters", name,
+			 VM_NET_IFNAME_MAX);
+		return -EINVAL;
+	}
+	for (const char *c = ifname; *c; c++)
+		if (*c < 0x21 || *c > 0x7e || *c == '/' || *c == ':' || *c == ',' || *c == '=') {
+			snprintf(err, errlen, "%s %.16s: not a valid interface name", name, ifname);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int args_check_fd_name(const char *name, const char *s, char *err, size_t errlen)
+{
+	if (bh_fd_name_valid(s))
+		return 0;
+	snprintf(err, errlen,
+		 "%s %.40s: a descriptor name is a letter, then up to %d letters, digits, '_', "
+		 "'-' or '.'", name, s, BH_FD_NAME_MAX - 1);
+	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int args_parse_mac(const char *name, const char *s, uint8_t mac[6], char *err, size_t errlen)
+{
+	bool zero = true;
+
+	if (strlen(s) != VM_NET_MAC_TEXT)
+		goto bad;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			goto bad;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+		zero = zero && !mac[i];
+	}
+	if (mac[0] & 1) {
+		snprintf(err, errlen, "%s %s: a multicast/broadcast address cannot be a NIC's", name,
+			 s);
+		return -EINVAL;
+	}
+	if (zero) {
+		snprintf(err, errlen, "%s %s: the all-zero address cannot be a NIC's", name, s);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s %.40s: expected a MAC address xx:xx:xx:xx:xx:xx", name, s);
+	return -EINVAL;
+}
+
+int args_check_mac(const char *name, const char *s, char *err, size_t errlen)
+{
+	uint8_t mac[6];
+
+	return args_parse_mac(name, s, mac, err, errlen);
+}
+
 int args_parse_disk(const char *opt, const char *s, struct virtio_blk_disk *d, char *path_buf,
 		    size_t path_len, char *err, size_t errlen)
 {
@@ -231,5 +305,145 @@ int args_parse_named_fd(const char *opt, const char *s, char name[BH_FD_NAME_MAX
 	memcpy(name, s, (size_t)(eq - s));
 	name[eq - s] = '\0';
 	*fd = (int)v;
+	return 0;
+}
+
+/* One "P" or "A-B" of an allow-list: *end is past it. */
+static int vsock_range(const char *p, const char **end, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t v[2] = { 0, 0 };
+	int k = 0;
+
+	for (;;) {
+		int digits = 0;
+
+		while (*p >= '0' && *p <= '9' && digits < 11) {
+			v[k] = v[k] * 10 + (uint64_t)(*p++ - '0');
+			digits++;
+		}
+		if (!digits || digits > 10 || v[k] > 0xffffffffu)
+			return -EINVAL;
+		if (*p == '-' && k == 0) {
+			p++;
+			k = 1;
+			continue;
+		}
+		break;
+	}
+	*lo = v[0];
+	*hi = k ? v[1] : v[0];
+	*end = p;
+	return *lo <= *hi ? 0 : -EINVAL;
+}
+
+int args_check_vsock_ports(const char *name, const char *s, char *err, size_t errlen)
+{
+	const char *p = s;
+
+	if (!strcmp(s, "none"))
+		return 0;
+	if (strlen(s) > VM_VSOCK_ALLOW_MAX)
+		goto bad;
+	for (;;) {
+		uint64_t lo, hi;
+
+		if (vsock_range(p, &p, &lo, &hi))
+			goto bad;
+		if (!*p)
+			return 0;
+		if (*p++ != ':')
+			goto bad;
+	}
+bad:
+	snprintf(err, errlen, "%s %.80s: expected ports or ranges separated by ':' (e.g. "
+		 "1024:5000-5009, each 0-4294967295, at most %d characters) or none", name, s,
+		 VM_VSOCK_ALLOW_MAX);
+	return -EINVAL;
+}
+
+bool args_vsock_port_allowed(const char *allow, uint32_t port)
+{
+	const char *p = allow;
+
+	if (!allow || !strcmp(allow, "none"))
+		return false;
+	for (;;) {
+		uint64_t lo, hi;
+
+		if (vsock_range(p, &p, &lo, &hi))
+			return false;
+		if (port >= lo && port <= hi)
+			return true;
+		if (*p++ != ':')
+			return false;
+	}
+}
+
+int args_parse_vsock(const char *opt, const char *s, struct vm_vsock_config *v, char *path_buf,
+		     size_t path_len, char *allow_buf, size_t allow_len, char *err, size_t errlen)
+{
+	bool have_cid = false;
+	const char *p = s;
+
+	memset(v, 0, sizeof(*v));
+	while (p && *p) {
+		const char *eq = strchr(p, '='), *end = strchr(p, ',');
+		size_t klen, vlen;
+		char val[32];
+		const char *val_p;
+		int ret;
+
+		if (!end)
+			end = p + strlen(p);
+		if (!eq || eq > end) {
+			snprintf(err, errlen, "%s %.200s: '%.*s' is not key=value", opt, s,
+				 (int)(end - p), p);
+			return -EINVAL;
+		}
+		klen = (size_t)(eq - p);
+		val_p = eq + 1;
+		vlen = (size_t)(end - val_p);
+		if (klen == 3 && !strncmp(p, "cid", 3) && !have_cid) {
+			if (vlen >= sizeof(val)) {
+				snprintf(err, errlen, "%s cid: not a CID", opt);
+				return -EINVAL;
+			}
+			memcpy(val, val_p, vlen);
+			val[vlen] = '\0';
+			if ((ret = args_parse_uint("--vsock cid", val, 3, 0xfffffffeu, &v->cid, err,
+						   errlen)))
+				return ret;
+			have_cid = true;
+		} else if (klen == 6 && !strncmp(p, "socket", 6) && !v->socket) {
+			if (!vlen || vlen >= path_len) {
+				snprintf(err, errlen, "%s socket: empty or too long", opt);
+				return -EINVAL;
+			}
+			memcpy(path_buf, val_p, vlen);
+			path_buf[vlen] = '\0';
+			v->socket = path_buf;
+		} else if (klen == 5 && !strncmp(p, "allow", 5) && !v->allow) {
+			if (vlen >= allow_len) {
+				snprintf(err, errlen, "%s allow: longer than %zu characters", opt,
+					 allow_len - 1);
+				return -EINVAL;
+			}
+			memcpy(allow_buf, val_p, vlen);
+			allow_buf[vlen] = '\0';
+			if ((ret = args_check_vsock_ports("--vsock allow", allow_buf, err, errlen)))
+				return ret;
+			v->allow = allow_buf;
+		} else {
+			snprintf(err, errlen, "%s %.200s: unknown or repeated key '%.*s' (expected "
+				 "cid=N,socket=PATH[,allow=PORTS]; paths may not contain ',')", opt, s,
+				 (int)klen, p);
+			return -EINVAL;
+		}
+		p = *end ? end + 1 : end;
+	}
+	if (!have_cid || !v->socket) {
+		snprintf(err, errlen, "%s %.200s: needs cid=N and socket=PATH", opt, s);
+		return -EINVAL;
+	}
 	return 0;
 }

@@ -46,6 +46,87 @@ int config_cli_console(struct config_parse *p, const struct config_row *r, const
 	return ret;
 }
 
+/* "tap, tapfd, port, mac, mtu": the member keys of array row a. */
+static void member_keys(const struct config_row *a, char *buf, size_t len)
+{
+	size_t n, plen = strlen(a->json);
+	const struct config_row *rows = config_rows(&n);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(buf);
+
+		if (config_array_of(&rows[i]) == a)
+			snprintf(buf + l, len - l, "%s%s", l ? ", " : "", rows[i].json + plen + 3);
+	}
+}
+
+/* --net KEY=VALUE[,KEY=VALUE...]: one more element of the array row r, each
+ * KEY one of its member rows "nets[].KEY" (so the option and the JSON object
+ * take the same keys and the same values). */
+int config_cli_net(struct config_parse *p, const struct config_row *r, const char *arg)
+{
+	unsigned *count = config_array_count(p->cfg, r);
+	uint64_t seen[CONFIG_ROWS_MAX / 64] = { 0 };
+	char key[64], name[96], keys[128];
+	struct config_parse q = *p;
+	char *buf, *tok;
+	void *elem;
+	int ret;
+
+	if (*count >= r->max || !p->run) {
+		snprintf(p->err, p->errlen, "--%s %.100s: at most %llu", r->cli, arg,
+			 (unsigned long long)r->max);
+		return -ERANGE;
+	}
+	buf = p->run->net_arg[*count];
+	if (strlen(arg) >= sizeof(p->run->net_arg[0]) || !*arg) {
+		snprintf(p->err, p->errlen, "--%s: 1-%zu characters", r->cli,
+			 sizeof(p->run->net_arg[0]) - 1);
+		return -EINVAL;
+	}
+	memcpy(buf, arg, strlen(arg) + 1);
+	elem = config_array_elem(p->cfg, r, *count);
+	config_elem_defaults(p, r, elem);
+	q.elem = elem;
+	for (tok = buf; tok;) {
+		char *next = strchr(tok, ','), *eq;
+		const struct config_row *m;
+		size_t i;
+
+		if (next)
+			*next++ = '\0';
+		eq = strchr(tok, '=');
+		if (!eq || eq == tok) {
+			snprintf(p->err, p->errlen, "--%s %.100s: '%.40s' is not key=value", r->cli,
+				 arg, tok);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		snprintf(key, sizeof(key), "%.30s[].%.30s", r->json, tok);
+		m = config_row_find(key);
+		if (!m || config_array_of(m) != r) {
+			member_keys(r, keys, sizeof(keys));
+			snprintf(p->err, p->errlen, "--%s %.100s: unknown key '%.30s' (expected %s)",
+				 r->cli, arg, tok, keys);
+			return -EINVAL;
+		}
+		i = config_row_index(m);
+		if (seen[i / 64] & (1ull << (i % 64))) {
+			snprintf(p->err, p->errlen, "--%s %.100s: %s given twice", r->cli, arg, tok);
+			return -EINVAL;
+		}
+		seen[i / 64] |= 1ull << (i % 64);
+		snprintf(name, sizeof(name), "--%s %.30s", r->cli, tok);
+		if ((ret = config_set_text(&q, m, name, eq + 1)))
+			return ret;
+		tok = next;
+	}
+	(*count)++;
+	config_mark_given(p, r);
+	return 0;
+}
+
 /* --disk path=IMG[,ro=on][,id=NAME]: one more element of disks[]. */
 int config_cli_disk(struct config_parse *p, const struct config_row *r, const char *arg)
 {
@@ -57,13 +138,33 @@ int config_cli_disk(struct config_parse *p, const struct config_row *r, const ch
 			 (unsigned long long)r->max);
 		return -ERANGE;
 	}
-	config_disk_defaults(p, &cfg->disks[cfg->ndisks]);
+	config_elem_defaults(p, r, &cfg->disks[cfg->ndisks]);
 	ret = args_parse_disk("--disk", arg, &cfg->disks[cfg->ndisks],
 			      p->run->disk_path[cfg->ndisks], sizeof(p->run->disk_path[0]), p->err,
 			      p->errlen);
 	if (ret)
 		return ret;
 	cfg->ndisks++;
+	config_mark_given(p, r);
+	return 0;
+}
+
+/* --vsock cid=N,socket=PATH[,allow=PORTS]: the vsock object. */
+int config_cli_vsock(struct config_parse *p, const struct config_row *r, const char *arg)
+{
+	struct vm_vsock_config v;
+	int ret;
+
+	if (!p->run) {
+		snprintf(p->err, p->errlen, "--vsock: not here");
+		return -EINVAL;
+	}
+	ret = args_parse_vsock("--vsock", arg, &v, p->run->vsock_socket,
+			       sizeof(p->run->vsock_socket), p->run->vsock_allow,
+			       sizeof(p->run->vsock_allow), p->err, p->errlen);
+	if (ret)
+		return ret;
+	p->cfg->vsock = v;
 	config_mark_given(p, r);
 	return 0;
 }

@@ -52,12 +52,14 @@ static int get_string(struct config_parse *p, const char *key, json_object *v, c
 	return 0;
 }
 
-/* "disks": [ {...}, ... ] — each element is walked with the rows "disks[].*". */
+/* "disks": [ {...}, ... ] — each element is walked with the rows "disks[].*"
+ * into the row's array in vm_config (see CONFIG_ARRAY). */
 static int set_array(struct config_parse *p, const struct config_row *r, const char *key,
 		     json_object *v)
 {
 	char lookup[64], name[160];
 	struct config_parse q = *p;
+	unsigned *count;
 	size_t n;
 	int ret = want(p, key, v, json_type_array, "an array");
 
@@ -70,17 +72,19 @@ static int set_array(struct config_parse *p, const struct config_row *r, const c
 		return -ERANGE;
 	}
 	snprintf(lookup, sizeof(lookup), "%.60s[]", r->json);
-	p->cfg->ndisks = 0; /* the array replaces the list */
+	count = config_array_count(p->cfg, r);
+	*count = 0; /* the array replaces the list */
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(v, i);
+		void *elem = config_array_elem(p->cfg, r, (unsigned)i);
 
 		snprintf(name, sizeof(name), "%.120s[%zu]", key, i);
-		config_disk_defaults(p, &p->cfg->disks[i]);
-		q.disk = &p->cfg->disks[i];
+		config_elem_defaults(p, r, elem);
+		q.elem = elem;
 		if ((ret = want(p, name, d, json_type_object, "an object")) ||
 		    (ret = walk(&q, lookup, name, d)))
 			return ret;
-		p->cfg->ndisks++;
+		(*count)++;
 	}
 	return 0;
 }

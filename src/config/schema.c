@@ -18,7 +18,13 @@
 #define FIELD(type, tgt, m)                                                      \
 	.target = tgt, .off = offsetof(struct type, m), .size = sizeof(((struct type *)0)->m)
 #define VM(m) FIELD(vm_config, CONFIG_TO_VM, m)
-#define DISK(m) FIELD(virtio_blk_disk, CONFIG_TO_DISK, m)
+#define DISK(m) FIELD(virtio_blk_disk, CONFIG_TO_ELEM, m)
+#define NET(m) FIELD(vm_net, CONFIG_TO_ELEM, m)
+/* An ARRAY row's field: the array in vm_config, one element's size, the count. */
+#define ARRAY(m, count)                                                          \
+	.target = CONFIG_TO_VM, .off = offsetof(struct vm_config, m),           \
+	.size = sizeof(((struct vm_config *)0)->m[0]),                           \
+	.count_off = offsetof(struct vm_config, count)
 #define RUN(m) FIELD(run_opts, CONFIG_TO_RUN, m)
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -106,7 +112,8 @@ static const struct config_row rows[] = {
 	  .def = "~/.cache/bulkhead/kernels",
 	  .help = "cache for host-decompressed kernels, or 'none'" },
 	{ .json = "disks", .cli = "disk", .metavar = "path=IMG[,ro=on][,id=NAME]",
-	  .type = CONFIG_ARRAY, .max = VM_MAX_DISKS, .parse = config_cli_disk,
+	  .type = CONFIG_ARRAY, ARRAY(disks, ndisks), .max = VM_MAX_DISKS,
+	  .parse = config_cli_disk,
 	  .help = "a raw disk image as virtio-blk (/dev/vda, /dev/vdb, ... in order; up to "
 		  "8). ro=on opens the file read-only; id is the serial the guest reads (max "
 		  "20 characters)" },
@@ -114,6 +121,23 @@ static const struct config_row rows[] = {
 	{ .json = "disks[].read_only", .type = CONFIG_BOOL, DISK(read_only) },
 	{ .json = "disks[].id", .type = CONFIG_STR, DISK(id), .max = VIRTIO_BLK_ID_MAX,
 	  .flags = CONFIG_INLINE, .check = args_check_disk_id },
+	{ .json = "nets", .cli = "net", .metavar = "tap=IF|tapfd=FD|port=FD[,mac=MAC][,mtu=N]",
+	  .type = CONFIG_ARRAY, ARRAY(nets, nnets), .max = VM_MAX_NETS, .parse = config_cli_net,
+	  .help = "a virtio-net NIC (eth0, eth1, ... in order; up to " STR(VM_MAX_NETS) "). "
+		  "tap=IF: the host tap device IF, opened before the jail; tapfd=FD: a tap "
+		  "descriptor inherited with --fd FD=N; port=FD: a bulkhead switch port "
+		  "(SOCK_SEQPACKET descriptor from --fd). mac: locally administered unicast "
+		  "(default: random per VM); mtu offered to the guest (default 1500)" },
+	{ .json = "nets[].tap", .type = CONFIG_STR, NET(tap), .max = VM_NET_IFNAME_MAX,
+	  .check = args_check_ifname },
+	{ .json = "nets[].tapfd", .type = CONFIG_STR, NET(tapfd), .max = BH_FD_NAME_MAX,
+	  .check = args_check_fd_name },
+	{ .json = "nets[].port", .type = CONFIG_STR, NET(port), .max = BH_FD_NAME_MAX,
+	  .check = args_check_fd_name },
+	{ .json = "nets[].mac", .type = CONFIG_STR, NET(mac), .max = VM_NET_MAC_TEXT,
+	  .flags = CONFIG_INLINE, .check = args_check_mac },
+	{ .json = "nets[].mtu", .type = CONFIG_UINT, NET(mtu), .min = 68, .max = 65535,
+	  .def = "1500" },
 	{ .json = "rng", .cli = "rng", .cli_neg = "no-rng", .type = CONFIG_BOOL, VM(rng),
 	  .def = "true", .help = "virtio-rng fed from the host's getrandom()" },
 	{ .json = "balloon", .type = CONFIG_OBJECT },
@@ -137,6 +161,16 @@ static const struct config_row rows[] = {
 	  .cli_neg = "no-balloon-reporting", .type = CONFIG_BOOL, VM(balloon.reporting),
 	  .def = "true",
 	  .help = "free page reporting: memory the guest frees goes back to the host" },
+	{ .json = "vsock", .cli = "vsock", .metavar = "cid=N,socket=PATH[,allow=PORTS]",
+	  .type = CONFIG_OBJECT, .parse = config_cli_vsock,
+	  .help = "virtio-vsock with the guest CID N (>= 3), hybrid-vsock style: host clients "
+		  "connect to the unix socket PATH and send \"CONNECT <port>\\n\"; guest "
+		  "connections to host port P go to PATH_P, only for the ports in PORTS "
+		  "(e.g. 1024:5000-5009; default none)" },
+	{ .json = "vsock.cid", .type = CONFIG_UINT, VM(vsock.cid), .min = 3, .max = 0xfffffffeu },
+	{ .json = "vsock.socket", .type = CONFIG_PATH, VM(vsock.socket) },
+	{ .json = "vsock.allow", .type = CONFIG_STR, VM(vsock.allow), .max = VM_VSOCK_ALLOW_MAX,
+	  .check = args_check_vsock_ports },
 	{ .json = "test_device", .cli = "test-device", .type = CONFIG_BOOL, VM(test_device),
 	  .def = "false", .help = "add the test device (ports 0xf0-0xfb) used by test guests" },
 	/* `bulkhead run` only: this process, not the VM. */
@@ -198,7 +232,7 @@ void *config_field(const struct config_parse *p, const struct config_row *r)
 {
 	switch (r->target) {
 	case CONFIG_TO_VM: return (char *)p->cfg + r->off;
-	case CONFIG_TO_DISK: return p->disk ? (char *)p->disk + r->off : NULL;
+	case CONFIG_TO_ELEM: return p->elem ? (char *)p->elem + r->off : NULL;
 	case CONFIG_TO_RUN: return p->run ? (char *)p->run + r->off : NULL;
 	case CONFIG_TO_NONE: break;
 	}
@@ -222,6 +256,30 @@ bool config_given(const struct run_opts *run, const char *key)
 		return false;
 	i = config_row_index(r);
 	return run->given[i / 64] & (1ull << (i % 64));
+}
+
+const struct config_row *config_array_of(const struct config_row *m)
+{
+	const char *br = m->json ? strstr(m->json, "[].") : NULL;
+
+	if (!br)
+		return NULL;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++)
+		if (rows[i].type == CONFIG_ARRAY && rows[i].json &&
+		    strlen(rows[i].json) == (size_t)(br - m->json) &&
+		    !strncmp(rows[i].json, m->json, (size_t)(br - m->json)))
+			return &rows[i];
+	return NULL;
+}
+
+void *config_array_elem(struct vm_config *cfg, const struct config_row *a, unsigned i)
+{
+	return (char *)cfg + a->off + (size_t)i * a->size;
+}
+
+unsigned *config_array_count(struct vm_config *cfg, const struct config_row *a)
+{
+	return (unsigned *)(void *)((char *)cfg + a->count_off);
 }
 
 /* The size a row's field must have for its type (0: no field). */
@@ -339,15 +397,19 @@ int config_set_text(struct config_parse *p, const struct config_row *r, const ch
 	return ret;
 }
 
-/* Apply the defaults of the rows with `target` (a broken default is a table
- * bug that tests/unit/config/test_schema.c catches). */
-static void apply_defaults(struct config_parse *p, enum config_target target)
+/* Apply the defaults of the rows with `target` (TO_ELEM: the members of the
+ * array row `a`); a broken default is a table bug that
+ * tests/unit/config/test_schema.c catches. */
+static void apply_defaults(struct config_parse *p, enum config_target target,
+			   const struct config_row *a)
 {
 	for (size_t i = 0; i < BH_ARRAY_SIZE(rows); i++) {
 		int ret;
 
 		if (rows[i].target != target || !rows[i].def ||
 		    (rows[i].flags & CONFIG_HOST_DEFAULT))
+			continue;
+		if (target == CONFIG_TO_ELEM && config_array_of(&rows[i]) != a)
 			continue;
 		ret = config_set_text(p, &rows[i], rows[i].json ? rows[i].json : rows[i].cli,
 				      rows[i].def);
@@ -361,17 +423,38 @@ void config_defaults(struct vm_config *cfg)
 	struct config_parse p = { .cfg = cfg, .err = err, .errlen = sizeof(err) };
 
 	memset(cfg, 0, sizeof(*cfg));
-	apply_defaults(&p, CONFIG_TO_VM);
+	apply_defaults(&p, CONFIG_TO_VM, NULL);
 }
 
-void config_disk_defaults(struct config_parse *p, struct virtio_blk_disk *d)
+void config_elem_defaults(struct config_parse *p, const struct config_row *a, void *elem)
 {
 	struct config_parse q = *p;
 
-	memset(d, 0, sizeof(*d));
-	q.disk = d;
+	memset(elem, 0, a->size);
+	q.elem = elem;
 	q.given = NULL;
-	apply_defaults(&q, CONFIG_TO_DISK);
+	apply_defaults(&q, CONFIG_TO_ELEM, a);
+}
+
+/* Each NIC names exactly one backend. */
+static int validate_nets(const struct vm_config *cfg, bool cli, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		const struct vm_net *n = &cfg->nets[i];
+		int k = !!n->tap + !!n->tapfd + !!n->port;
+		char name[32];
+
+		if (k == 1)
+			continue;
+		if (cli)
+			snprintf(name, sizeof(name), "--net (NIC %u)", i);
+		else
+			snprintf(name, sizeof(name), "nets[%u]", i);
+		snprintf(err, errlen, "%s: %s one of tap, tapfd, port", name,
+			 k ? "more than" : "needs");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t errlen)
@@ -391,6 +474,14 @@ int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t err
 			snprintf(err, errlen, "disks[%u].path: missing", i);
 			return -EINVAL;
 		}
+	if ((cfg->vsock.socket || cfg->vsock.allow) && !cfg->vsock.cid) {
+		snprintf(err, errlen, cli ? "--vsock: needs cid=N" : "vsock.cid: missing");
+		return -EINVAL;
+	}
+	if (cfg->vsock.cid && !cfg->vsock.socket) {
+		snprintf(err, errlen, cli ? "--vsock: needs socket=PATH" : "vsock.socket: missing");
+		return -EINVAL;
+	}
 	if (cfg->balloon.target_bytes > cfg->mem_bytes) {
 		snprintf(err, errlen, "%s %llu MiB: above the VM's memory (%s %llu MiB)",
 			 cli ? "--balloon-target" : "balloon.target",
@@ -404,7 +495,11 @@ int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t err
 			 cli ? "--balloon" : "balloon.enabled: true");
 		return -EINVAL;
 	}
-	return 0;
+	if (cfg->nnets > VM_MAX_NETS) {
+		snprintf(err, errlen, "%s: at most %d NICs", cli ? "--net" : "nets", VM_MAX_NETS);
+		return -ERANGE;
+	}
+	return validate_nets(cfg, cli, err, errlen);
 }
 
 /* --help */

@@ -48,8 +48,10 @@ enum config_type {
 	CONFIG_BOOL,   /* JSON true/false; command line: a flag (.cli_neg stores false) */
 	CONFIG_ENUM,   /* one of .names; names[v] is the name of value v */
 	CONFIG_OBJECT, /* JSON object whose members are the rows "KEY.member" */
-	CONFIG_ARRAY,  /* JSON array of at most .max objects: the rows "KEY[].member"
-			* (one so far: "disks", whose elements are vm_config.disks[]) */
+	CONFIG_ARRAY,  /* JSON array of at most .max objects: the rows "KEY[].member".
+			* The field (.off) is an array of .max elements of .size bytes
+			* in vm_config, .count_off its unsigned element count ("disks":
+			* vm_config.disks[]/ndisks, "nets": nets[]/nnets) */
 	CONFIG_CONST,  /* command-line flag storing .min into an int (-v, -q, --help) */
 };
 
@@ -57,7 +59,7 @@ enum config_type {
 enum config_target {
 	CONFIG_TO_NONE, /* nothing stored (.parse does the work) */
 	CONFIG_TO_VM,   /* struct vm_config */
-	CONFIG_TO_DISK, /* the element of vm_config.disks being filled (disks[].*) */
+	CONFIG_TO_ELEM, /* the array element being filled (rows "KEY[].member") */
 	CONFIG_TO_RUN,  /* struct run_opts: `bulkhead run` only, not the VM's configuration */
 };
 
@@ -89,7 +91,9 @@ struct config_row {
 	const char *metavar;  /* the option's argument in --help ("SIZE"); NULL: a flag */
 	enum config_type type;
 	enum config_target target;
-	size_t off, size;     /* the field: offsetof and sizeof in the target struct */
+	size_t off, size;     /* the field: offsetof and sizeof in the target struct
+			       * (ARRAY: the array, and the size of ONE element) */
+	size_t count_off;     /* ARRAY: offsetof the unsigned element count in vm_config */
 	uint64_t min, max;    /* UINT: range; STR: max length; ARRAY: max items; CONST: value */
 	uint64_t unit;        /* SIZE: bytes of a bare number */
 	const char *const *names; /* ENUM: indexed by value, NULL-terminated */
@@ -128,6 +132,9 @@ struct run_opts {
 	int help;                 /* --help: print config_usage() and stop */
 	struct json_object *json; /* --config's document: owns strings in the vm_config */
 	char disk_path[VM_MAX_DISKS][CONFIG_STR_MAX + 1]; /* --disk paths */
+	char net_arg[VM_MAX_NETS][256]; /* --net texts, split into the nets[] strings */
+	char vsock_socket[CONFIG_STR_MAX + 1];          /* --vsock socket= */
+	char vsock_allow[VM_VSOCK_ALLOW_MAX + 1];       /* --vsock allow= */
 	uint64_t given[CONFIG_ROWS_MAX / 64]; /* row i was set (an option or a --config key) */
 };
 
@@ -137,6 +144,14 @@ const struct config_row *config_rows(size_t *n);
 /* The row with JSON key path `key` ("console.max"), or else the long option
  * `key` ("console-max"); NULL if none. */
 const struct config_row *config_row_find(const char *key);
+
+/* The ARRAY row whose elements member row `m` ("disks[].id") describes, or
+ * NULL if m is not an element member. */
+const struct config_row *config_array_of(const struct config_row *m);
+
+/* Element i of the ARRAY row `a` in cfg, and its element count. */
+void *config_array_elem(struct vm_config *cfg, const struct config_row *a, unsigned i);
+unsigned *config_array_count(struct vm_config *cfg, const struct config_row *a);
 
 /* Fill *cfg with the defaults of every row. */
 void config_defaults(struct vm_config *cfg);

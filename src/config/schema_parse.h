@@ -8,7 +8,7 @@
 struct config_parse {
 	struct vm_config *cfg;
 	struct run_opts *run;          /* NULL: JSON only (the daemon) */
-	struct virtio_blk_disk *disk;  /* target of CONFIG_TO_DISK rows */
+	void *elem;                    /* target of CONFIG_TO_ELEM rows */
 	unsigned flags;                /* CONFIG_JSON_* (config_json.h) */
 	bool cli;                      /* messages name options, not keys */
 	uint64_t *given;               /* CONFIG_ROWS_MAX bits, or NULL */
@@ -20,7 +20,7 @@ struct config_parse {
 size_t config_row_index(const struct config_row *r);
 
 /* Where r's value lives for p (NULL for CONFIG_TO_NONE, or TO_RUN without a
- * run_opts, or TO_DISK without a disk). */
+ * run_opts, or TO_ELEM without an element). */
 void *config_field(const struct config_parse *p, const struct config_row *r);
 
 /* Parse the text `s` as r's value and store it; `name` names it in messages
@@ -28,8 +28,9 @@ void *config_field(const struct config_parse *p, const struct config_row *r);
 int config_set_text(struct config_parse *p, const struct config_row *r, const char *name,
 		    const char *s) BH_WUR;
 
-/* Zero *d and apply the defaults of the disks[].* rows. */
-void config_disk_defaults(struct config_parse *p, struct virtio_blk_disk *d);
+/* Zero `elem` (an element of the ARRAY row a) and apply the defaults of the
+ * rows "KEY[].*". */
+void config_elem_defaults(struct config_parse *p, const struct config_row *a, void *elem);
 
 /* Record that r was set. */
 void config_mark_given(struct config_parse *p, const struct config_row *r);
@@ -43,6 +44,8 @@ int config_json_apply(const char *text, size_t len, unsigned flags, struct vm_co
 /* The custom command-line forms (schema.c's rows name them). */
 int config_cli_console(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_disk(struct config_parse *p, const struct config_row *r, const char *arg);
+int config_cli_net(struct config_parse *p, const struct config_row *r, const char *arg);
+int config_cli_vsock(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_config(struct config_parse *p, const struct config_row *r, const char *arg);
 int config_cli_fd(struct config_parse *p, const struct config_row *r, const char *arg);
 

@@ -14,6 +14,23 @@
 /* Disks: /dev/vda, /dev/vdb, ... in this order. */
 #define VM_MAX_DISKS VIRTIO_BLK_MAX_DISKS
 
+/* NICs: virtio-net devices in this order (the guest's eth0, eth1, ...). */
+#define VM_MAX_NETS 4
+#define VM_NET_MAC_TEXT 17 /* "02:00:00:00:00:01" */
+#define VM_NET_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+
+/* One NIC. Exactly one backend is named (config_validate checks it): a host
+ * tap device opened by name before the jail, an inherited tap descriptor, or
+ * a switch port descriptor (SOCK_SEQPACKET speaking ctl/net_port.h). The
+ * descriptors are names in the VMM's named-fd table (--fd NAME=N). */
+struct vm_net {
+	const char *tap;            /* tap=IFNAME */
+	const char *tapfd;          /* tapfd=FDNAME */
+	const char *port;           /* port=FDNAME */
+	char mac[VM_NET_MAC_TEXT + 1]; /* "" = derived per VM (locally administered) */
+	unsigned mtu;               /* offered to the guest (VIRTIO_NET_F_MTU) */
+};
+
 enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
 /* Which guest device the console backend is attached to. */
 enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
@@ -23,6 +40,14 @@ enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
 #define VM_MAX_VCPUS 254
 
 struct bh_startup; /* common/startup.h */
+
+/* virtio-vsock (--vsock): present when socket is set. */
+#define VM_VSOCK_ALLOW_MAX 512 /* characters of the allow-list */
+struct vm_vsock_config {
+	unsigned cid;               /* the guest's CID, >= 3 */
+	const char *socket;         /* the hybrid-vsock unix socket (guest→host: PATH_PORT) */
+	const char *allow;          /* guest→host ports, "1024:5000-5009"; NULL: none */
+};
 
 struct vm_config {
 	uint64_t mem_bytes;
@@ -36,8 +61,11 @@ struct vm_config {
 	bool test_device;
 	struct virtio_blk_disk disks[VM_MAX_DISKS];
 	unsigned ndisks;
+	struct vm_net nets[VM_MAX_NETS];
+	unsigned nnets;
 	bool rng;                   /* virtio-rng fed from getrandom() */
 	struct virtio_balloon_config balloon; /* --balloon */
+	struct vm_vsock_config vsock;
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
 	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */

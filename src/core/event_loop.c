@@ -64,6 +64,18 @@ int event_loop_add(struct event_loop *el, int fd, uint32_t events, event_fn fn, 
 	return 0;
 }
 
+int event_loop_mod(struct event_loop *el, int fd, uint32_t events)
+{
+	for (unsigned i = 0; i < el->n; i++) {
+		if (el->handlers[i].fn && el->handlers[i].fd == fd) {
+			struct epoll_event ev = { .events = events, .data.u64 = (uint64_t)i + 1 };
+
+			return epoll_ctl(el->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	}
+	return -ENOENT;
+}
+
 void event_loop_del(struct event_loop *el, int fd)
 {
 	for (unsigned i = 0; i < el->n; i++) {

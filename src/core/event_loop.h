@@ -50,6 +50,10 @@ int event_loop_init(struct event_loop *el, int stop_fd) BH_WUR;
 int event_loop_add(struct event_loop *el, int fd, uint32_t events, event_fn fn, void *opaque,
 		   const char *name) BH_WUR;
 
+/* Change the events watched for fd (added before). Same threads as
+ * event_loop_add. -ENOENT if fd is not watched. */
+int event_loop_mod(struct event_loop *el, int fd, uint32_t events) BH_WUR;
+
 /* Stop watching fd. Event thread, or any thread while the loop is not running
  * (before it starts or after it returned). */
 void event_loop_del(struct event_loop *el, int fd);

@@ -29,12 +29,14 @@
 #include "common/log.h"
 #include "common/startup.h"
 #include "sandbox/seccomp_bpf.h"
+#include "sandbox/vsock_broker.h"
 
 void jail_init(struct jail *j, const struct jail_config *cfg)
 {
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
 	j->chan = -1;
+	j->broker_fd = -1;
 	j->netns_fd = -1;
 	j->privileged = geteuid() == 0;
 	j->outer_uid = geteuid();
@@ -57,7 +59,7 @@ static int write_str(const char *path, const char *s)
 /* Unprivileged: a user namespace in which we are uid/gid 0 (mapped to the
  * invoking user), which lets us create the other namespaces; all
  * capabilities are dropped again in jail_enter(). */
-static int enter_userns(char *err, size_t errlen)
+int jail_userns_enter(char *err, size_t errlen)
 {
 	char map[64];
 	uid_t uid = geteuid();
@@ -206,7 +208,7 @@ static ssize_t send_go(int sock, const struct jail_msg *go)
 int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 {
 	sigset_t fwd, old;
-	int chan[2], ret, own_pidns, sfd, pidfd = -1;
+	int chan[2], brk[2] = { -1, -1 }, ret, own_pidns, sfd, pidfd = -1;
 	struct termios tty;
 	struct timespec kill_at = { 0, 0 }; /* SIGKILL then, once a stop was forwarded */
 	bool have_tty, killed = false, early = false;
@@ -215,7 +217,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 
 	j->chan = -1;
 	if (!j->privileged) {
-		if ((ret = enter_userns(err, errlen)))
+		if ((ret = jail_userns_enter(err, errlen)))
 			return ret;
 		j->userns = true;
 	}
@@ -236,6 +238,19 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "sandbox: socketpair: %s", strerror(errno));
+		if (own_pidns >= 0)
+			close(own_pidns);
+		return ret;
+	}
+	/* The vsock broker's channel: requests from the VM process, connected
+	 * descriptors back (sandbox/vsock_broker.h). */
+	if (j->cfg.vsock_socket &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, brk) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "sandbox: socketpair for the vsock broker: %s",
+			 strerror(errno));
+		close(chan[0]);
+		close(chan[1]);
 		if (own_pidns >= 0)
 			close(own_pidns);
 		return ret;
@@ -262,11 +277,18 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(chan[0]);
 		close(chan[1]);
+		if (brk[0] >= 0) {
+			close(brk[0]);
+			close(brk[1]);
+		}
 		return ret;
 	}
 	if (pid == 0) {
 		close(chan[1]);
 		j->chan = chan[0];
+		if (brk[1] >= 0)
+			close(brk[1]);
+		j->broker_fd = brk[0];
 		/* The VM must not outlive its supervisor (it owns the cgroup). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* Stop signals stay blocked: vm_run() reads them from a signalfd,
@@ -288,6 +310,8 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		return 0;
 	}
 	close(chan[0]);
+	if (brk[0] >= 0)
+		close(brk[0]);
 	j->host_pid = pid;
 	if (j->early_exit)
 		pidfd = pidfd_of(pid); /* none (old kernel): no early exit */
@@ -316,8 +340,9 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	}
 	sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
 	for (;;) {
-		struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN },
-					{ .fd = chan[1], .events = POLLIN } };
+		struct pollfd pf[3] = { { .fd = sfd, .events = POLLIN },
+					{ .fd = chan[1], .events = POLLIN },
+					{ .fd = brk[1], .events = POLLIN } };
 		struct signalfd_siginfo si;
 		struct jail_msg m;
 		int status, timeout = -1;
@@ -351,8 +376,13 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 				continue;
 			si.ssi_signo = (uint32_t)info.si_signo;
 		} else {
-			if (poll(pf, chan[1] >= 0 ? 2 : 1, timeout) <= 0)
+			if (poll(pf, 3, timeout) <= 0)
 				continue; /* a timeout: the SIGKILL deadline, checked above */
+			if (brk[1] >= 0 && (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    vsock_broker_serve(brk[1], j->cfg.vsock_socket, j->cfg.vsock_allow) < 0) {
+				close(brk[1]); /* the VM process closed its end */
+				brk[1] = -1;
+			}
 			if (chan[1] >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 				ssize_t n = recv(chan[1], &m, sizeof(m), MSG_DONTWAIT);
 
@@ -392,6 +422,8 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 		close(sfd);
 	if (chan[1] >= 0)
 		close(chan[1]);
+	if (brk[1] >= 0)
+		close(brk[1]);
 	if (early)
 		leave_cleaner(j, pid, pidfd);
 	else
@@ -632,6 +664,9 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind)
 
 void jail_destroy(struct jail *j)
 {
+	if (j->broker_fd >= 0)
+		close(j->broker_fd);
+	j->broker_fd = -1;
 	if (j->chan >= 0)
 		close(j->chan);
 	j->chan = -1;

@@ -54,6 +54,10 @@ struct jail_config {
 	unsigned ncpus;          /* vCPUs: CPU quota (ncpus + 1 CPUs), pids, rlimits */
 	uint64_t mem_bytes;      /* guest RAM: memory cgroup limit base */
 	uint64_t fsize_max;      /* largest file the VM may write (console cap, disks) */
+	const char *vsock_socket; /* virtio-vsock: the supervisor brokers guest→host
+				   * connections to <socket>_<port> (sandbox/vsock_broker.h);
+				   * NULL: no vsock */
+	const char *vsock_allow;  /* the ports it may connect to (NULL: none) */
 };
 
 struct jail_cgroup {
@@ -70,6 +74,8 @@ struct jail {
 	bool early_exit;         /* set after jail_init: the child will call
 	                          * jail_report_exit() (bulkhead run does) */
 	int chan;                /* child: its end of the supervisor channel, -1 once closed */
+	int broker_fd;           /* child: its end of the vsock broker channel, or -1 (the
+				  * caller takes it; jail_destroy closes it otherwise) */
 	int netns_fd;            /* child: the network namespace the supervisor made, or -1 */
 	bool privileged;         /* started as root in the initial user namespace */
 	bool userns;             /* unprivileged: a user namespace maps us to 0 */
@@ -133,7 +139,22 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 /* Release what the jail holds (the loaded filters stay in force). */
 void jail_destroy(struct jail *j);
 
+/* Jail the calling single-threaded switch process (`bulkhead switch`,
+ * src/switch/) once its listening/control/signal descriptors are open: a
+ * user namespace when started unprivileged, then new mount/net/IPC/UTS/
+ * cgroup namespaces with an empty read-only root, rlimits (no core, at most
+ * SW_JAIL_NOFILE descriptors), environment wiped, a per-switch uid/gid
+ * (JAIL_ID_BASE + PID as root), no capabilities, no_new_privs, Landlock,
+ * and the SC_KIND_SWITCH seccomp filter (trap: SIGSYS instead of a kill).
+ * No PID namespace: the switch cannot fork or signal (seccomp). Writes what
+ * is on to summary. 0 or -errno with a message. */
+#define SW_JAIL_NOFILE 1024u
+int jail_switch_enter(bool trap, char *summary, size_t sumlen, char *err,
+	size_t errlen) BH_WUR;                                      /* jail_switch.c */
+
 /* Layers, exposed for jail.c and the sandbox tests (sandbox/jail_*.c). */
+/* Unprivileged: a user namespace in which we are uid/gid 0 (jail.c). */
+int jail_userns_enter(char *err, size_t errlen) BH_WUR;
 /* netns_fd: a new, empty network namespace to enter (the fd is closed), or
  * -1 to create one. */
 int jail_ns_enter(int netns_fd, char *err, size_t errlen) BH_WUR; /* jail_ns.c */

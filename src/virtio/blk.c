@@ -344,6 +344,79 @@ static void blk_destroy(struct virtio_dev *vd)
 	free(b);
 }
 
+/* State: see VIRTIO_BLK_STATE_VERSION. */
+static void blk_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	struct virtio_blk *b = to_blk(vd);
+	unsigned busy = 0;
+
+	for (unsigned i = 0; i < VIRTIO_BLK_QUEUE_MAX; i++)
+		busy += b->reqs[i].busy;
+	if (busy || block_file_inflight(b->bf)) {
+		bh_err("%s: %u requests in flight after quiesce: cannot save", b->name,
+		       busy ? busy : block_file_inflight(b->bf));
+		if (!out->err)
+			out->err = -EBUSY;
+		return;
+	}
+	sbuf_u8(out, b->live);
+	sbuf_u8(out, b->read_only);
+	sbuf_put(out, b->serial, sizeof(b->serial));
+	sbuf_put(out, b->cfg, sizeof(b->cfg));
+}
+
+static int blk_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	struct virtio_blk *b = to_blk(vd);
+	uint8_t cfg[VIRTIO_BLK_CFG_LEN];
+	char serial[VIRTIO_BLK_ID_BYTES];
+	bool live, ro;
+	uint64_t cap;
+	int ret;
+
+	if (version != VIRTIO_BLK_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 b->name, version, VIRTIO_BLK_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	ro = sr_bool(in);
+	sr_get(in, serial, sizeof(serial));
+	sr_get(in, cfg, sizeof(cfg));
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "%s: device state truncated, too long or a flag not 0/1",
+			 b->name);
+		return -EINVAL;
+	}
+	memcpy(&cap, cfg, sizeof(cap));
+	if (ro != b->read_only) {
+		snprintf(err, errlen, "%s: the guest saw a %s disk, this one is %s", b->name,
+			 ro ? "read-only" : "writable", b->read_only ? "read-only" : "writable");
+		return -EINVAL;
+	}
+	if (cap != b->sectors) {
+		snprintf(err, errlen, "%s: capacity %llu sectors in the state, this disk has "
+			 "%llu", b->name, (unsigned long long)cap, (unsigned long long)b->sectors);
+		return -EINVAL;
+	}
+	if (memcmp(cfg, b->cfg, sizeof(cfg))) {
+		snprintf(err, errlen, "%s: configuration space differs from this build's "
+			 "(segment or discard limits)", b->name);
+		return -EINVAL;
+	}
+	if (memcmp(serial, b->serial, sizeof(serial))) {
+		snprintf(err, errlen, "%s: serial \"%.20s\" in the state, this disk's is "
+			 "\"%.20s\"", b->name, serial, b->serial);
+		return -EINVAL;
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
+		return ret;
+	if (apply)
+		b->live = live;
+	return 0;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.features = blk_features,
 	.cfg_read = blk_cfg_read,
@@ -353,6 +426,9 @@ static const struct virtio_dev_ops blk_ops = {
 	.reset = blk_reset,
 	.quiesce = blk_quiesce,
 	.destroy = blk_destroy,
+	.state_version = VIRTIO_BLK_STATE_VERSION,
+	.save = blk_save,
+	.load = blk_load,
 };
 
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_disk *cfg, unsigned index,

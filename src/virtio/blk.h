@@ -55,6 +55,14 @@
 #define VIRTIO_BLK_ID_BYTES 20
 #define VIRTIO_BLK_CFG_LEN 60
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS 0x3fffffu /* per request, 2 GiB - 512 */
+/* Snapshot state (its ops): activated u8, read-only u8, the serial (20
+ * bytes), the configuration space (60 bytes: capacity, limits). Load refuses
+ * a disk that differs from the one the guest saw (capacity, read-only,
+ * serial). Contract: after quiesce no request is in flight (quiesce
+ * completes every submitted request into the used ring); save checks it
+ * and refuses (-EBUSY) otherwise, so a restored guest never loses or
+ * repeats an acknowledged write. */
+#define VIRTIO_BLK_STATE_VERSION 1
 
 /* One disk as the operator configured it (the configuration schema embeds
  * this; plain data, strings borrowed). Disks are /dev/vda, /dev/vdb, ... in

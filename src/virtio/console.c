@@ -2,6 +2,7 @@
 #include "virtio/console.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,13 +33,15 @@ static uint64_t con_features(struct virtio_dev *vd)
 	return (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 }
 
+/* cols = 0, rows = 0 (F_SIZE not offered), max_nr_ports = 1 */
+static const uint8_t con_cfg[VIRTIO_CONSOLE_CFG_LEN] = { 0, 0, 0, 0, 1, 0, 0, 0 };
+
 static void con_cfg_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_t len)
 {
-	/* cols = 0, rows = 0 (F_SIZE not offered), max_nr_ports = 1 */
-	uint8_t cfg[VIRTIO_CONSOLE_CFG_LEN] = { 0, 0, 0, 0, 1, 0, 0, 0 };
+	const uint8_t *cfg = con_cfg;
 
 	(void)vd;
-	if (off <= sizeof(cfg) && len <= sizeof(cfg) - off)
+	if (off <= sizeof(con_cfg) && len <= sizeof(con_cfg) - off)
 		memcpy(data, cfg + off, len);
 	else
 		memset(data, 0, len);
@@ -130,6 +133,52 @@ static void con_destroy(struct virtio_dev *vd)
 	free(to_vc(vd));
 }
 
+/* State: see VIRTIO_CONSOLE_STATE_VERSION. Every chain is completed as it
+ * is popped: nothing is ever in flight. */
+static void con_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	struct virtio_console *vc = to_vc(vd);
+
+	sbuf_u8(out, vc->live);
+	sbuf_u8(out, vc->rx_starved);
+	sbuf_put(out, con_cfg, sizeof(con_cfg));
+}
+
+static int con_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	struct virtio_console *vc = to_vc(vd);
+	uint8_t cfg[VIRTIO_CONSOLE_CFG_LEN];
+	bool live, starved;
+	int ret;
+
+	if (version != VIRTIO_CONSOLE_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 vd->name, version, VIRTIO_CONSOLE_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	starved = sr_bool(in);
+	sr_get(in, cfg, sizeof(cfg));
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "%s: device state truncated, too long or a flag not 0/1",
+			 vd->name);
+		return -EINVAL;
+	}
+	if (memcmp(cfg, con_cfg, sizeof(cfg))) {
+		snprintf(err, errlen, "%s: configuration space (cols, rows, max_nr_ports) "
+			 "differs from this build's", vd->name);
+		return -EINVAL;
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
+		return ret;
+	if (apply) {
+		vc->live = live;
+		vc->rx_starved = starved;
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops con_ops = {
 	.features = con_features,
 	.cfg_read = con_cfg_read,
@@ -138,6 +187,9 @@ static const struct virtio_dev_ops con_ops = {
 	.notify = con_notify,
 	.reset = con_reset,
 	.destroy = con_destroy,
+	.state_version = VIRTIO_CONSOLE_STATE_VERSION,
+	.save = con_save,
+	.load = con_load,
 };
 
 size_t virtio_console_input(struct virtio_console *vc, const uint8_t *buf, size_t len)

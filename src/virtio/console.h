@@ -33,6 +33,10 @@
 #define VIRTIO_CONSOLE_TX_CHAIN_MAX (64u * 1024u)  /* bytes taken per tx chain */
 #define VIRTIO_CONSOLE_TX_BUDGET_CHAINS 64u        /* per notify */
 #define VIRTIO_CONSOLE_TX_BUDGET_BYTES (256u * 1024u)
+/* Snapshot state (its ops): activated u8, input refused since the guest last
+ * posted buffers u8, the configuration space (8 bytes: must be this build's;
+ * one port, no MULTIPORT, so there is no control queue or port state). */
+#define VIRTIO_CONSOLE_STATE_VERSION 1
 
 /* Called when the guest posts receive buffers after an input call found
  * none (or before the driver was ready). Runs with the device lock held, on

@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 
 #include "common/log.h"
+#include "virtio/pci_transport_priv.h"
 
 #define VIRTIO_PCI_VENDOR 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040
@@ -39,13 +40,6 @@
 #define C_Q_DRIVER 0x28
 #define C_Q_DEVICE 0x30
 
-#define MSIX_CTRL_ENABLE 0x8000
-#define MSIX_CTRL_FMASK 0x4000
-#define MSIX_ENTRY_MASKED 1
-#define MSIX_W_ADDR_LO 0
-#define MSIX_W_ADDR_HI 1
-#define MSIX_W_DATA 2
-#define MSIX_W_CTRL 3
 
 static uint32_t pci_class_for(uint16_t id)
 {
@@ -61,15 +55,15 @@ static uint32_t pci_class_for(uint16_t id)
 
 /* ---- interrupts (vd->lock held) ---- */
 
-static bool vector_masked(const struct virtio_pci *vp, unsigned v)
+bool vpci_vector_masked(const struct virtio_pci *vp, unsigned v)
 {
 	return vp->msix_fmask || (vp->msix[v].w[MSIX_W_CTRL] & MSIX_ENTRY_MASKED);
 }
 
 /* Point vector v's GSI at its table entry (or at nothing while masked). */
-static void route_vector(struct virtio_pci *vp, unsigned v)
+void vpci_route_vector(struct virtio_pci *vp, unsigned v)
 {
-	bool on = vp->msix_enabled && !vector_masked(vp, v);
+	bool on = vp->msix_enabled && !vpci_vector_masked(vp, v);
 	uint64_t addr = ((uint64_t)vp->msix[v].w[MSIX_W_ADDR_HI] << 32) |
 			vp->msix[v].w[MSIX_W_ADDR_LO];
 
@@ -83,7 +77,7 @@ static void fire_vector(struct virtio_pci *vp, unsigned v)
 {
 	uint64_t one = 1;
 
-	if (vector_masked(vp, v)) {
+	if (vpci_vector_masked(vp, v)) {
 		vp->pba |= 1ull << v;
 		return;
 	}
@@ -95,8 +89,8 @@ static void fire_vector(struct virtio_pci *vp, unsigned v)
 static void msix_changed(struct virtio_pci *vp)
 {
 	for (unsigned v = 0; v < vp->nvec; v++) {
-		route_vector(vp, v);
-		if (vp->msix_enabled && !vector_masked(vp, v) && (vp->pba & (1ull << v))) {
+		vpci_route_vector(vp, v);
+		if (vp->msix_enabled && !vpci_vector_masked(vp, v) && (vp->pba & (1ull << v))) {
 			vp->pba &= ~(1ull << v);
 			fire_vector(vp, v);
 		}

@@ -30,6 +30,7 @@
 #define BH_VIRTIO_PCI_TRANSPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bus/pci.h"
@@ -108,6 +109,46 @@ struct virtio_pci {
  * not required (the BAR lives in the PCI window). 0 or -errno. */
 int virtio_pci_create(struct virtio_pci *vp, struct virtio_dev *vd, const struct vpci_env *env)
 	BH_WUR;
+
+/* Snapshot state of the transport and its device (the device model's
+ * save/load for virtio rows, vmm/devices.h), in VIRTIO_PCI_STATE_VERSION:
+ *   status u8, failed u8, driver features u64, device/driver feature selects
+ *   u32 u32, msix_config u16, queue_select u16, config_generation u8, ISR u8;
+ *   nqueues u8, per queue: size u16, msix_vector u16, enabled u8, desc,
+ *   driver, device u64 — and for an enabled queue its positions
+ *   (virtq_save_state());
+ *   nvec u16, per vector the MSI-X table entry (4 x u32), the PBA u64;
+ *   held notifications u32 (queues kicked while quiesced, and queues with
+ *   entries available: a kick the event thread had not read yet is not lost);
+ *   the device's own state: version u32, length u32, bytes (its ops).
+ * MSI-X enable/function mask live in PCI configuration space (the bus row,
+ * loaded before this one).
+ *
+ * save: the device is quiesced (virtio_dev_quiesce()); nothing may be in
+ * flight — a popped chain not yet returned, a backend request — since the
+ * snapshot could not complete it: -EBUSY if anything is, -ENOTSUP if the
+ * device has no state_version, -EAGAIN if not quiesced (err says which);
+ * -ENOMEM/-E2BIG from the buffer. 0 on success.
+ *
+ * load: validates EVERYTHING like guest input before applying any of it:
+ * status consistent (FEATURES_OK with acked features a subset of those
+ * offered and VERSION_1; DRIVER_OK only with FEATURES_OK; NEEDS_RESET
+ * exactly when failed), queue sizes powers of two <= the device maximum,
+ * queue registers at their reset values before FEATURES_OK, enabled queues
+ * only after it with rings aligned and in guest RAM (virtq_restore()),
+ * vectors < the table size or NO_VECTOR, vector control words with only the
+ * mask bit, pending bits only for vectors that exist and could not have been
+ * delivered, ISR bits only with MSI-X off, the device's part by its ops.
+ * Then it commits and re-establishes what the state implies in KVM: the
+ * MSI routes of every vector (the irqfds stay bound), the INTx level from
+ * the ISR; the notify ioeventfds follow the BAR (the bus row's load).
+ * Guest RAM must already hold the snapshot's memory. -EINVAL / -ENOTSUP /
+ * -ENOMEM with err naming the device and field. Setup thread, vCPUs not
+ * running, the device quiesced (held notifications run on resume). */
+#define VIRTIO_PCI_STATE_VERSION 1
+int virtio_pci_save(struct virtio_pci *vp, struct sbuf *out, char *err, size_t errlen) BH_WUR;
+int virtio_pci_load(struct virtio_pci *vp, struct sreader *in, uint32_t version, char *err,
+		    size_t errlen) BH_WUR;
 
 /* Release eventfds and registrations (after the VM's threads stopped and
  * after irq_router_destroy(), which unbinds the irqfds). Does not destroy

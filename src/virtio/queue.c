@@ -11,6 +11,7 @@
 #include "virtio/queue.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,68 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 	q->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
 	q->active = true;
 	return 0;
+}
+
+void virtq_save_state(const struct virtq *q, struct sbuf *out)
+{
+	sbuf_u16(out, q->last_avail);
+	sbuf_u16(out, q->used_idx);
+	sbuf_u16(out, q->signalled_used);
+	sbuf_u8(out, q->signalled_valid);
+	sbuf_u8(out, q->broken);
+}
+
+int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
+		  uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
+		  uint64_t features, struct sreader *in, char *err, size_t errlen)
+{
+	uint16_t last_avail, used_idx, signalled, ring_used;
+	bool valid, broken;
+	int ret;
+
+	last_avail = sr_u16(in);
+	used_idx = sr_u16(in);
+	signalled = sr_u16(in);
+	valid = sr_bool(in);
+	broken = sr_bool(in);
+	if (in->bad) {
+		snprintf(err, errlen, "queue state truncated or a flag not 0/1");
+		return -EINVAL;
+	}
+	ret = virtq_activate(q, mem, size, max_size, desc_gpa, avail_gpa, used_gpa, features);
+	if (ret) {
+		snprintf(err, errlen, "rings rejected (size %u, desc 0x%llx, driver 0x%llx, "
+			 "device 0x%llx): %s", size, (unsigned long long)desc_gpa,
+			 (unsigned long long)avail_gpa, (unsigned long long)used_gpa,
+			 ret == -EFAULT ? "not inside guest RAM"
+			 : ret == -ENOMEM ? "out of memory"
+					  : "size not a power of two within the maximum, or a "
+					    "ring misaligned");
+		return ret;
+	}
+	if (last_avail != used_idx) {
+		snprintf(err, errlen, "last_avail_idx %u and used idx %u differ: requests in "
+			 "flight, which a quiesced device never has", last_avail, used_idx);
+		goto bad;
+	}
+	if (gmem_read(mem, &ring_used, used_gpa + 2, sizeof(ring_used))) {
+		snprintf(err, errlen, "used ring unreadable");
+		goto bad;
+	}
+	if (ring_used != used_idx) {
+		snprintf(err, errlen, "used idx %u in the state, %u in the used ring in guest "
+			 "memory (state and memory do not belong together)", used_idx, ring_used);
+		goto bad;
+	}
+	q->last_avail = last_avail;
+	q->used_idx = used_idx;
+	q->signalled_used = signalled;
+	q->signalled_valid = valid;
+	q->broken = broken;
+	return 0;
+bad:
+	virtq_reset(q);
+	return -EINVAL;
 }
 
 void virtq_reset(struct virtq *q)
@@ -231,6 +294,18 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	inflight_set(q, head);
 	q->inflight++;
 	return 1;
+}
+
+int virtq_unpop(struct virtq *q, uint16_t head)
+{
+	/* The next pop reads the avail slot again: if the driver rewrote it
+	 * meanwhile, that chain is validated like any other. */
+	if (!q->active || head >= q->size || !inflight_test(q, head) || q->inflight == 0)
+		return -EINVAL;
+	inflight_clear(q, head);
+	q->inflight--;
+	q->last_avail--;
+	return 0;
 }
 
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)

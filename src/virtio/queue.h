@@ -31,6 +31,7 @@
 
 #include "common/compiler.h"
 #include "core/guest_mem.h"
+#include "core/state_buf.h"
 
 #define VIRTQ_MAX_SIZE 32768     /* spec limit; devices offer less (virtio_dev.queue_max) */
 #define VIRTQ_MAX_SEGS 128       /* segments accepted per chain */
@@ -87,6 +88,28 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 		   uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
 		   uint64_t features) BH_WUR;
 
+/* Snapshot state of an ACTIVE queue: its device-side positions
+ * (last_avail, used_idx, signalled_used, signalled_valid, broken; 8 bytes).
+ * The rings' size and addresses are the transport's to save. The device is
+ * quiesced; nothing may be in flight (the caller checks q->inflight == 0:
+ * after quiesce every device has completed what it popped). */
+#define VIRTQ_STATE_LEN 8
+void virtq_save_state(const struct virtq *q, struct sbuf *out);
+
+/* Rebuild an active queue from saved state, validating it exactly like guest
+ * input: virtq_activate() on the saved size/addresses (power of two,
+ * <= max_size, aligned, every ring in guest RAM through the one door), then
+ * the positions: nothing in flight (last_avail == used_idx), `broken` a
+ * bool, and the used ring's idx in guest memory equal to used_idx (the
+ * device alone writes it: a mismatch means state and memory do not belong
+ * together — guest RAM must already hold the snapshot's contents). The avail
+ * index is the driver's: one too far ahead is found by the next pop, as it
+ * would have been. `q` must be zeroed or reset; on failure it is left reset
+ * and err says which field was wrong. 0, -EINVAL, -EFAULT or -ENOMEM. */
+int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
+		  uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
+		  uint64_t features, struct sreader *in, char *err, size_t errlen) BH_WUR;
+
 /* Forget everything (device reset). Safe on a zeroed or inactive queue. */
 void virtq_reset(struct virtq *q);
 
@@ -94,6 +117,13 @@ void virtq_reset(struct virtq *q);
  * queue is inactive/broken); <0: the driver violated the protocol (see top),
  * the queue is now broken. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) BH_WUR;
+
+/* Give back the chain the LAST successful virtq_pop() returned (head), as if
+ * it had not been taken: it is offered again by the next pop. For a device
+ * that took several buffers for one item and then found there were not
+ * enough (virtio-net's mergeable receive buffers): undo in reverse order of
+ * the pops (the caller's duty). -EINVAL if head is not in flight. */
+int virtq_unpop(struct virtq *q, uint16_t head) BH_WUR;
 
 /* True if the driver has made entries available that virtq_pop() has not
  * taken yet (a peek: nothing is consumed or validated). Same thread rules as

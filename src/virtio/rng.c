@@ -2,6 +2,7 @@
 #include "virtio/rng.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -93,12 +94,44 @@ static void rng_destroy(struct virtio_dev *vd)
 	free(to_rng(vd));
 }
 
+/* State (VIRTIO_RNG_STATE_VERSION): live u8. Nothing is ever in flight. */
+static void rng_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	sbuf_u8(out, to_rng(vd)->live);
+}
+
+static int rng_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	bool live;
+	int ret;
+
+	if (version != VIRTIO_RNG_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 vd->name, version, VIRTIO_RNG_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "%s: device state is not one 0/1 byte", vd->name);
+		return -EINVAL;
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
+		return ret;
+	if (apply)
+		to_rng(vd)->live = live;
+	return 0;
+}
+
 static const struct virtio_dev_ops rng_ops = {
 	.features = rng_features,
 	.activate = rng_activate,
 	.notify = rng_notify,
 	.reset = rng_reset,
 	.destroy = rng_destroy,
+	.state_version = VIRTIO_RNG_STATE_VERSION,
+	.save = rng_save,
+	.load = rng_load,
 };
 
 int virtio_rng_create(struct virtio_rng **out, const struct guest_mem *mem,

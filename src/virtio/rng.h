@@ -17,6 +17,8 @@
 #define VIRTIO_RNG_QUEUE_MAX 256
 #define VIRTIO_RNG_MAX_REQ (64u * 1024u)
 #define VIRTIO_RNG_BUDGET_BYTES (1024u * 1024u)
+/* Snapshot state (its ops): whether the driver activated it. */
+#define VIRTIO_RNG_STATE_VERSION 1
 
 struct virtio_rng;
 

@@ -2,6 +2,7 @@
 #include "virtio/virtio_dev.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -204,4 +205,20 @@ void virtio_dev_process_queue(struct virtio_dev *vd, unsigned q, unsigned max_ch
 	if (!vd->failed && (chains == max_chains || cost >= max_cost))
 		virtio_dev_defer(vd, q);
 	virtio_dev_queue_done(vd, q);
+}
+
+int virtio_dev_check_live(const struct virtio_dev *vd, const struct virtio_dev_state_ctx *ctx,
+			  bool live, char *err, size_t errlen)
+{
+	if (live && !(ctx->status & VIRTIO_STATUS_FEATURES_OK)) {
+		snprintf(err, errlen, "%s: activated, but the status 0x%02x lacks FEATURES_OK",
+			 vd->name, ctx->status);
+		return -EINVAL;
+	}
+	if (!live && (ctx->status & VIRTIO_STATUS_DRIVER_OK) && !ctx->failed) {
+		snprintf(err, errlen, "%s: status 0x%02x has DRIVER_OK but the device was never "
+			 "activated", vd->name, ctx->status);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -59,6 +59,14 @@
 
 struct virtio_dev;
 
+/* What a device's load may check its own state against: the transport
+ * state being loaded with it (not yet applied). */
+struct virtio_dev_state_ctx {
+	uint8_t status;     /* device status the driver will see */
+	bool failed;        /* NEEDS_RESET */
+	uint64_t features;  /* negotiated (0 before FEATURES_OK) */
+};
+
 struct virtio_dev_ops {
 	/* Device-specific feature bits offered (including VIRTIO_RING_F_* the
 	 * device wants); the transport adds VIRTIO_F_VERSION_1. */
@@ -84,6 +92,21 @@ struct virtio_dev_ops {
 	 * base (virtio_dev_deinit()) and the device object itself: vd is
 	 * invalid afterwards. No lock. */
 	void (*destroy)(struct virtio_dev *vd);
+	/* Snapshot state of the device model itself (what the transport and the
+	 * queues do not hold), in state_version; 0: the device cannot be saved
+	 * yet (saving a VM with it is refused). save: quiesced, lock held;
+	 * NULL when there is nothing beyond the base. Set out->err (-EBUSY) if
+	 * the device is not in a state that can be saved (work in flight).
+	 * load: lock held, quiesced; called twice on the same bytes — first
+	 * with apply false (validate everything, change nothing), then, when
+	 * the transport's part is valid too, with apply true (commit; cannot
+	 * fail after a successful check). Validate like guest input, against
+	 * ctx; errors name the field in err. NULL: the blob must be empty. */
+	uint32_t state_version;
+	void (*save)(struct virtio_dev *vd, struct sbuf *out);
+	int (*load)(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err,
+		    size_t errlen) BH_WUR;
 };
 
 /* What the transport provides to the device. Any thread, lock held or not
@@ -182,6 +205,14 @@ void virtio_dev_queue_done(struct virtio_dev *vd, unsigned q);
  * NEEDS_RESET, raise the config interrupt; the device is inert until reset.
  * Lock held. */
 void virtio_dev_fail(struct virtio_dev *vd, const char *why);
+
+/* For a device's state load: is `live` (activated since the last reset)
+ * consistent with the status being loaded? Activation happens when DRIVER_OK
+ * is set on a device that is not failed and lasts until reset, which needs
+ * FEATURES_OK first: live requires FEATURES_OK, and DRIVER_OK on a healthy
+ * device requires live. 0, or -EINVAL with err naming the device. */
+int virtio_dev_check_live(const struct virtio_dev *vd, const struct virtio_dev_state_ctx *ctx,
+			  bool live, char *err, size_t errlen) BH_WUR;
 
 /* True if the feature bit was negotiated. */
 static inline bool virtio_dev_has(const struct virtio_dev *vd, unsigned bit)

@@ -81,9 +81,19 @@ static unsigned n_rng(const struct vm_config *cfg)
 	return cfg->rng;
 }
 
+static unsigned n_vsock(const struct vm_config *cfg)
+{
+	return cfg->vsock.socket != NULL;
+}
+
 static unsigned n_balloon(const struct vm_config *cfg)
 {
 	return cfg->balloon.enabled;
+}
+
+static unsigned n_nets(const struct vm_config *cfg)
+{
+	return cfg->nnets;
 }
 
 /* ---- legacy devices: the model lives in the VM's allocation ---- */
@@ -333,7 +343,8 @@ static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_
  * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x606, the test device
  * 0xf0-0xfb), then the PCI host bridge (0xCF8-0xCFF and the BAR window), then
  * the virtio devices on PCI in slot order: disks (/dev/vda, ...), console,
- * rng, balloon. Quiesce runs bottom-up, so the virtio devices stop before their bus. */
+ * rng, balloon, NICs (eth0, ...), vsock. Quiesce runs bottom-up, so the virtio devices
+ * stop before their bus. */
 static const struct vm_device_row device_table[] = {
 	{ "com1", one, &uart_ops },
 	{ "i8042", one, &kbd_ops },
@@ -346,6 +357,8 @@ static const struct vm_device_row device_table[] = {
 	{ "virtio-console", n_vcon, &vm_virtio_console_ops },
 	{ "virtio-rng", n_rng, &vm_virtio_rng_ops },
 	{ "virtio-balloon", n_balloon, &vm_virtio_balloon_ops },
+	{ "virtio-net", n_nets, &vm_virtio_net_ops },
+	{ "virtio-vsock", n_vsock, &vm_virtio_vsock_ops },
 };
 
 const struct vm_device_row *vm_device_table(size_t *nrows)
@@ -474,13 +487,16 @@ int vm_devices_save(struct vm *vm, struct sbuf *out)
 			return -ENOTSUP;
 		}
 		sbuf_init(&blob);
+		vm->err[0] = '\0';
 		d->row->ops->save(vm, d, &blob);
 		if (blob.err) {
 			int ret = blob.err;
 
 			sbuf_free(&blob);
-			snprintf(vm->err, sizeof(vm->err), "%s: saving its state: %s", d->name,
-				 strerror(-ret));
+			/* The op may have said why (it names the device). */
+			if (!vm->err[0])
+				snprintf(vm->err, sizeof(vm->err), "%s: saving its state: %s",
+					 d->name, strerror(-ret));
 			return ret;
 		}
 		strncpy(name, d->row->name, sizeof(name) - 1);

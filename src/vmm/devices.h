@@ -59,6 +59,7 @@ struct vm_device_ops {
 };
 
 struct vm_config;
+struct virtio_net_stats;
 
 struct vm_device_row {
 	const char *name;                             /* "com1", "virtio-blk", ... */
@@ -96,7 +97,9 @@ bool vm_devices_quiesced(const struct vm *vm);
  * order: name (VM_DEVICE_NAME_LEN bytes, NUL-padded), instance (u32),
  * version (u32), length (u32), then the device's blob. The devices must be
  * quiesced (-EBUSY otherwise). -ENOTSUP (vm->err names the device) if a
- * device has no save op yet; -ENOMEM/-E2BIG from the buffer. */
+ * device has no save op yet, or a virtio device's model no state version;
+ * -EBUSY if a device still has requests in flight; -ENOMEM/-E2BIG from the
+ * buffer. docs/snapshot-state.md describes every device's state. */
 #define VM_DEVICE_NAME_LEN 24
 int vm_devices_save(struct vm *vm, struct sbuf *out) BH_WUR;
 
@@ -105,7 +108,11 @@ int vm_devices_save(struct vm *vm, struct sbuf *out) BH_WUR;
  * match the table's next device by name and instance, with a version that
  * device knows and a bounded length, and nothing may follow the last one.
  * A device applies its section only if all of it is valid; on failure the
- * error names the device and the reason (err), and the VM must not run. */
+ * error names the device and the reason (err), and the VM must not run.
+ * Guest RAM must already hold the snapshot's memory: the virtqueues' state
+ * is checked against their rings. After it, the KVM wiring the state implies
+ * (BAR ioeventfds, MSI routes, INTx levels) is live again; notifications
+ * held at save time run on vm_devices_resume(). */
 int vm_devices_load(struct vm *vm, const void *buf, size_t len, char *err,
 		    size_t errlen) BH_WUR;
 
@@ -133,6 +140,10 @@ int vm_devices_ctrl_alt_del(struct vm *vm) BH_WUR;
  * locks itself (virtio/balloon.h). */
 struct virtio_balloon;
 struct virtio_balloon *vm_balloon(struct vm *vm);
+
+/* The NICs' counters, in --net order, into out[0..max); returns how many.
+ * Any thread (each device's lock). */
+unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsigned max);
 
 /* Print end-of-run device reports (test device check-ins, console drops). */
 void vm_devices_report(struct vm *vm);

@@ -11,10 +11,12 @@
 #include <stdbool.h>
 
 #include "core/irq.h"
+#include "virtio/pci_transport.h"
 #include "vmm/devices.h"
 #include "vmm/vm.h"
 
-/* At most: the legacy rows, the PCI bus, 8 disks, console, rng, balloon — with room. */
+/* At most: the legacy rows, the PCI bus, 8 disks, console, rng, balloon, 4
+ * NICs — with room. */
 #define VM_MAX_DEVICES 32
 
 struct uart;
@@ -57,16 +59,25 @@ int vm_virtio_plug(struct vm *vm, struct vm_device *d) BH_WUR;
 void vm_virtio_quiesce(struct vm *vm, struct vm_device *d);
 void vm_virtio_resume(struct vm *vm, struct vm_device *d);
 void vm_virtio_destroy(struct vm *vm, struct vm_device *d);
+/* Save/load the transport, its queues and the device model's own state
+ * (virtio_pci_save()/virtio_pci_load()). A device whose virtio_dev_ops has
+ * no state_version cannot be saved yet: vm_devices_save() refuses, naming it. */
+void vm_virtio_save(struct vm *vm, struct vm_device *d, struct sbuf *out);
+int vm_virtio_load(struct vm *vm, struct vm_device *d, struct sreader *in, uint32_t version,
+		   char *err, size_t errlen) BH_WUR;
 
 #define VIRTIO_ROW_OPS                                                                      \
 	.plug = vm_virtio_plug, .quiesce = vm_virtio_quiesce, .resume = vm_virtio_resume,     \
-	.destroy = vm_virtio_destroy
+	.state_version = VIRTIO_PCI_STATE_VERSION, .save = vm_virtio_save,                    \
+	.load = vm_virtio_load, .destroy = vm_virtio_destroy
 
 /* Virtio rows' ops, one per device (the table in devices.c names them). */
 extern const struct vm_device_ops vm_virtio_blk_ops;
 extern const struct vm_device_ops vm_virtio_console_ops;
 extern const struct vm_device_ops vm_virtio_rng_ops;
 extern const struct vm_device_ops vm_virtio_balloon_ops; /* dev_balloon.c */
+extern const struct vm_device_ops vm_virtio_net_ops;   /* dev_net.c */
+extern const struct vm_device_ops vm_virtio_vsock_ops; /* dev_vsock.c */
 /* End-of-run line of the balloon's figures (none without one). */
 void vm_balloon_report(struct vm *vm);
 

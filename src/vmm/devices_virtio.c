@@ -66,6 +66,21 @@ void vm_virtio_destroy(struct vm *vm, struct vm_device *d)
 	vd->ops->destroy(vd);
 }
 
+void vm_virtio_save(struct vm *vm, struct vm_device *d, struct sbuf *out)
+{
+	int ret = virtio_pci_save(d->transport, out, vm->err, sizeof(vm->err));
+
+	if (ret && !out->err)
+		out->err = ret;
+}
+
+int vm_virtio_load(struct vm *vm, struct vm_device *d, struct sreader *in, uint32_t version,
+		   char *err, size_t errlen)
+{
+	(void)vm;
+	return virtio_pci_load(d->transport, in, version, err, errlen);
+}
+
 static int blk_attach(struct vm *vm, struct vm_device *d)
 {
 	const struct virtio_blk_disk *disk = &vm->cfg.disks[d->index];

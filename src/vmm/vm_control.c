@@ -91,4 +91,5 @@ void vm_stats(struct vm *vm, struct vm_stats *out)
 		out->io_exits += __atomic_load_n(&vm->vcpus[i].io_exits, __ATOMIC_RELAXED);
 		out->mmio_exits += __atomic_load_n(&vm->vcpus[i].mmio_exits, __ATOMIC_RELAXED);
 	}
+	out->nnets = vm_devices_net_stats(vm, out->net, VM_MAX_NETS);
 }

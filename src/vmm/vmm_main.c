@@ -3,16 +3,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/startup.h"
+#include "common/fd_name.h"
 #include "config/exit_codes.h"
+#include "sandbox/vsock_broker.h"
 #include "vmm/ctl_vmm.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm.h"
@@ -114,9 +118,75 @@ static int sweep_fds(struct fd_table *fds, int control_fd)
 	return 0;
 }
 
+/* The VM's end of the vsock broker's channel goes into the named fds (the
+ * device takes it in its attach). */
+static int add_broker_fd(struct fd_table *fds, int fd)
+{
+	char err[200];
+
+	if (fd < 0)
+		return 0;
+	if (fd_table_add(fds, BH_FD_VSOCK_BROKER, fd, err, sizeof(err))) {
+		bh_err("%s", err);
+		close(fd);
+		return BH_EXIT_HOST;
+	}
+	return 0;
+}
+
+struct broker_thread {
+	pthread_t thr;
+	bool running;
+	int chan;
+	const struct vm_config *cfg;
+};
+
+static void *broker_main(void *arg)
+{
+	struct broker_thread *b = arg;
+
+	vsock_broker_run(b->chan, b->cfg->vsock.socket, b->cfg->vsock.allow);
+	close(b->chan);
+	return NULL;
+}
+
+/* Without a jail there is no supervisor: a thread of ours brokers. */
+static int start_broker_thread(struct broker_thread *b, const struct vm_config *cfg,
+			       struct fd_table *fds)
+{
+	int sp[2];
+
+	b->running = false;
+	if (!cfg->vsock.socket)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		bh_err("vsock broker: socketpair: %s", strerror(errno));
+		return BH_EXIT_HOST;
+	}
+	b->chan = sp[1];
+	b->cfg = cfg;
+	if (pthread_create(&b->thr, NULL, broker_main, b)) {
+		bh_err("vsock broker: cannot start its thread");
+		close(sp[0]);
+		close(sp[1]);
+		return BH_EXIT_HOST;
+	}
+	b->running = true;
+	return add_broker_fd(fds, sp[0]);
+}
+
+/* Remove the hybrid-vsock socket we bound (not one handed in by name). */
+static void unlink_vsock(const struct vm_config *cfg, bool ours)
+{
+	if (cfg->vsock.socket && ours)
+		(void)unlink(cfg->vsock.socket);
+}
+
 int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int control_fd,
 	     struct fd_table *fds)
 {
+	struct broker_thread broker = { .running = false };
+	bool vsock_ours = cfg->vsock.socket && fd_table_find(fds, BH_FD_VSOCK_LISTEN) < 0;
 	struct jail_config jcfg = *jcfg_in;
 	struct jail jail;
 	bool jailed = false, have_ctl = false;
@@ -141,6 +211,8 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		jcfg.ncpus = cfg->ncpus;
 		jcfg.mem_bytes = cfg->mem_bytes;
 		jcfg.fsize_max = fsize_max(cfg);
+		jcfg.vsock_socket = cfg->vsock.socket;
+		jcfg.vsock_allow = cfg->vsock.allow;
 		jail_init(&jail, &jcfg);
 		jail.startup = cfg->startup;
 		jail.early_exit = true; /* jail_report_exit() below */
@@ -155,12 +227,22 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		}
 		if (ret == 1) {
 			fd_table_destroy(fds); /* the supervisor's copies */
+			unlink_vsock(cfg, vsock_ours);
 			return code;           /* the VM process has ended */
 		}
 		jailed = true;
+		if ((code = add_broker_fd(fds, jail.broker_fd))) {
+			jail.broker_fd = -1;
+			goto out;
+		}
+		jail.broker_fd = -1;
+		code = BH_EXIT_HOST;
 	} else {
 		bh_warn("SANDBOX DISABLED (--no-sandbox): the VM process keeps every privilege of "
 			"its user; a guest that breaks into the VMM owns them too");
+		if ((code = start_broker_thread(&broker, cfg, fds)))
+			goto out;
+		code = BH_EXIT_HOST;
 	}
 
 	fd_table_describe(fds, err, sizeof(err));
@@ -215,5 +297,9 @@ out:
 	if (jailed)
 		jail_destroy(&jail);
 	fd_table_destroy(fds);
+	if (broker.running)
+		pthread_join(broker.thr, NULL); /* ends once the device's end is closed */
+	if (!jailed)
+		unlink_vsock(cfg, vsock_ours);
 	return code;
 }

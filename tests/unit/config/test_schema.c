@@ -38,9 +38,13 @@ static void normalise(struct vm_config *c, const char **strs, size_t *n)
 
 			strs[(*n)++] = *f;
 			*f = NULL;
-		} else if (r->target == CONFIG_TO_DISK) {
-			for (unsigned d = 0; d < VM_MAX_DISKS; d++) {
-				const char **f = (const char **)((char *)&c->disks[d] + r->off);
+		} else if (r->target == CONFIG_TO_ELEM) {
+			const struct config_row *a = config_array_of(r);
+
+			assert_non_null(a);
+			for (unsigned d = 0; d < a->max; d++) {
+				const char **f =
+					(const char **)((char *)config_array_elem(c, a, d) + r->off);
 
 				strs[(*n)++] = *f;
 				*f = NULL;
@@ -127,10 +131,13 @@ static void test_table(void **state)
 	size_t n;
 	const struct config_row *rows = config_rows(&n);
 	struct vm_config cfg;
-	struct virtio_blk_disk disk;
+	union {
+		struct virtio_blk_disk disk;
+		struct vm_net net;
+	} elem;
 	struct run_opts *run = calloc(1, sizeof(*run));
 	char err[400];
-	struct config_parse p = { .cfg = &cfg, .run = run, .disk = &disk, .err = err,
+	struct config_parse p = { .cfg = &cfg, .run = run, .elem = &elem, .err = err,
 				  .errlen = sizeof(err) };
 
 	(void)state;
@@ -154,8 +161,14 @@ static void test_table(void **state)
 			assert_non_null(r->metavar);
 		if (r->type == CONFIG_ENUM)
 			assert_non_null(r->names);
-		if (r->type == CONFIG_ARRAY) /* config_json.c fills vm_config.disks[] */
-			assert_string_equal(r->json, "disks");
+		if (r->type == CONFIG_ARRAY) { /* an array of .max elements and a count */
+			assert_true(r->target == CONFIG_TO_VM && r->size > 0 && r->max > 0);
+			assert_true(r->size <= sizeof(elem));
+			assert_true(r->off + r->max * r->size <= sizeof(struct vm_config));
+			assert_true(r->count_off + sizeof(unsigned) <= sizeof(struct vm_config));
+		}
+		if (r->target == CONFIG_TO_ELEM)
+			assert_non_null(config_array_of(r));
 		if (r->json && strchr(r->json, '.')) { /* a member: its parent is an object row */
 			char parent[64];
 			const struct config_row *pr;
@@ -406,6 +419,73 @@ static void test_cli_equals_json_composite(void **state)
 	free(w);
 }
 
+/* --net KEY=VALUE,... and the JSON "nets" array give the same NICs; every
+ * malformed NIC is refused with a message naming what is wrong. */
+static void test_nets(void **state)
+{
+	static const struct {
+		const char *arg, *msg;
+	} bad[] = {
+		{ "tap=tap0,port=p0", "more than one of tap, tapfd, port" },
+		{ "mac=02:00:00:00:00:01", "needs one of tap, tapfd, port" },
+		{ "tap=tap0,mac=01:00:5e:00:00:01", "multicast" },
+		{ "tap=tap0,mac=00:00:00:00:00:00", "all-zero" },
+		{ "tap=tap0,mac=02:00:00:00:00", "expected a MAC address" },
+		{ "tap=tap0,mac=02-00-00-00-00-01", "expected a MAC address" },
+		{ "tap=a/b", "not a valid interface name" },
+		{ "tap=waytoolonginterfacename", "must be 1-15 characters" },
+		{ "tapfd=9net", "a descriptor name is a letter" },
+		{ "port=p0,mtu=40", "between" },
+		{ "port=p0,speed=10", "unknown key 'speed' (expected tap, tapfd, port, mac, mtu)" },
+		{ "port=p0,port=p1", "port given twice" },
+		{ "port", "is not key=value" },
+	};
+	struct run_opts *run = malloc(sizeof(*run));
+	struct words *w = malloc(sizeof(*w));
+	struct json_object *root;
+	struct vm_config c, j;
+	char err[400];
+
+	(void)state;
+	assert_non_null(run);
+	assert_non_null(w);
+	assert_int_equal(cli(&c, run, err, w, "--net", "tap=tap0,mac=02:AB:00:00:00:01", "--net",
+			     "port=sw0,mtu=9000", "--net", "tapfd=t1", NULL), 0);
+	assert_int_equal(c.nnets, 3);
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_string_equal(c.nets[0].mac, "02:AB:00:00:00:01");
+	assert_int_equal(c.nets[0].mtu, 1500);
+	assert_string_equal(c.nets[1].port, "sw0");
+	assert_int_equal(c.nets[1].mtu, 9000);
+	assert_string_equal(c.nets[2].tapfd, "t1");
+	assert_true(config_given(run, "nets"));
+	assert_int_equal(json("{\"nets\": [{\"tap\": \"tap0\", \"mac\": \"02:AB:00:00:00:01\"},"
+			      " {\"port\": \"sw0\", \"mtu\": 9000}, {\"tapfd\": \"t1\"}]}",
+			      &j, &root, err), 0);
+	assert_same_config(&c, &j, "--net vs nets");
+	config_json_free(root);
+	run_opts_free(run);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = cli(&c, run, err, w, "--net", bad[i].arg, NULL);
+
+		if (!ret) {
+			ret = config_validate(&c, true, err, sizeof(err));
+			run_opts_free(run);
+		}
+		assert_int_not_equal(ret, 0);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("--net %s: '%s' lacks '%s'", bad[i].arg, err, bad[i].msg);
+	}
+	assert_int_not_equal(cli(&c, run, err, w, "--net", "tap=a", "--net", "tap=b", "--net",
+				 "tap=c", "--net", "tap=d", "--net", "tap=e", NULL), 0);
+	assert_non_null(strstr(err, "at most 4"));
+	assert_int_not_equal(json("{\"nets\": [{\"tap\": \"a\", \"bogus\": 1}]}", &j, &root,
+				  err), 0);
+	assert_non_null(strstr(err, "nets[0]"));
+	free(run);
+	free(w);
+}
+
 /* --config FILE, then options over it (and the keys count as given). */
 static void test_config_file(void **state)
 {
@@ -607,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_cli_equals_json_per_row),
 		cmocka_unit_test(test_cli_equals_json_composite),
+		cmocka_unit_test(test_nets),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_cli_errors),
 		cmocka_unit_test(test_balloon_json_errors),

@@ -1,0 +1,435 @@
+/* test_net.c — virtio-net over a real switch-port backend (a SOCK_SEQPACKET
+ * socketpair: the test holds the switch's end): the configuration space, the
+ * 12-byte header both ways, transmit checks on host copies (short, oversize,
+ * bad header, spoofed MAC, ethertype: dropped and counted, nothing reaches
+ * the peer), receive into one buffer and into mergeable buffers, the
+ * checksum completed for a guest without GUEST_CSUM, GSO refused when not
+ * acked, buffers too small, backpressure with no buffers, hostile chains. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "vq_fake.h"
+#include "virtio/net.h"
+
+#define RAM (64ULL << 20)
+#define RXD 0x10000ULL
+#define RXA 0x20000ULL
+#define RXU 0x30000ULL
+#define TXD 0x40000ULL
+#define TXA 0x50000ULL
+#define TXU 0x60000ULL
+#define TXBUF 0x100000ULL
+#define RXBUF 0x200000ULL
+
+static const uint8_t MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+#define BASE_FEATURES                                                                    \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MAC) |                       \
+	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_MTU))
+
+struct fx {
+	struct guest_mem gm;
+	struct fake_ring r[2];
+	struct fake_transport t;
+	struct virtio_net *n;
+	struct virtio_dev *vd;
+	int peer; /* the switch's end */
+};
+
+static int setup_with(void **state, bool port_security)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct virtio_net_params p = { .mtu = 1500, .port_security = port_security };
+	struct net_backend be;
+	char err[200];
+	int sv[2];
+
+	if (!f || gmem_create(&f->gm, RAM))
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	if (net_backend_adopt_port(&be, sv[0], "sw0", err, sizeof(err)))
+		return -1;
+	f->peer = sv[1];
+	memcpy(p.mac, MAC, 6);
+	if (virtio_net_create(&f->n, &p, &be, &f->gm, NULL))
+		return -1;
+	f->vd = virtio_net_dev(f->n);
+	ft_attach(&f->t, f->vd);
+	fr_init(&f->r[0], &f->gm, 64, RXD, RXA, RXU);
+	fr_init(&f->r[1], &f->gm, 64, TXD, TXA, TXU);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, false);
+}
+
+static int setup_secure(void **state)
+{
+	return setup_with(state, true);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	f->vd->ops->destroy(f->vd);
+	close(f->peer);
+	gmem_destroy(&f->gm);
+	free(f);
+	return 0;
+}
+
+static struct virtio_net_stats stats(struct fx *f)
+{
+	struct virtio_net_stats s;
+
+	virtio_net_stats(f->n, &s);
+	return s;
+}
+
+/* An Ethernet frame from src, `len` bytes, ethertype IPv4, payload pattern. */
+static void frame(uint8_t *b, size_t len, const uint8_t *src)
+{
+	memset(b, 0xff, 6);
+	memcpy(b + 6, src, 6);
+	b[12] = 0x08;
+	b[13] = 0x00;
+	for (size_t i = 14; i < len; i++)
+		b[i] = (uint8_t)(i * 7);
+}
+
+/* Send hdr + frame from the guest: one readable chain of `segs` descriptors. */
+static void tx(struct fx *f, uint16_t head, const struct net_port_hdr *h, const uint8_t *fr,
+	       size_t flen, unsigned segs)
+{
+	uint8_t buf[4096];
+	size_t total = NET_PORT_HDR_LEN + flen, off = 0;
+
+	assert_true(total <= sizeof(buf));
+	memcpy(buf, h, NET_PORT_HDR_LEN);
+	memcpy(buf + NET_PORT_HDR_LEN, fr, flen);
+	assert_int_equal(gmem_write(&f->gm, TXBUF, buf, total), 0);
+	for (unsigned i = 0; i < segs; i++) {
+		size_t len = i + 1 < segs ? total / segs : total - off;
+
+		fr_desc(&f->r[1], head + i, TXBUF + off, (uint32_t)len,
+			i + 1 < segs ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(head + i + 1));
+		off += len;
+	}
+	fr_post(&f->r[1], head);
+	ft_notify(f->vd, VIRTIO_NET_TXQ);
+}
+
+/* What the switch got: the message length, or 0 if nothing. */
+static ssize_t peer_recv(struct fx *f, uint8_t *buf, size_t len)
+{
+	ssize_t r = recv(f->peer, buf, len, MSG_DONTWAIT);
+
+	return r < 0 ? 0 : r;
+}
+
+static void test_config(void **state)
+{
+	struct fx *f = *state;
+	uint8_t cfg[VIRTIO_NET_CFG_LEN];
+	uint16_t v;
+	uint64_t feat = f->vd->ops->features(f->vd);
+
+	assert_int_equal(f->vd->device_id, VIRTIO_ID_NET);
+	assert_int_equal(f->vd->cfg_len, VIRTIO_NET_CFG_LEN);
+	assert_int_equal(f->vd->nqueues, 2);
+	for (unsigned i = 0; i < sizeof(cfg); i++)
+		f->vd->ops->cfg_read(f->vd, i, cfg + i, 1);
+	assert_memory_equal(cfg, MAC, 6);
+	memcpy(&v, cfg + 6, 2);
+	assert_int_equal(v, VIRTIO_NET_S_LINK_UP);
+	memcpy(&v, cfg + 8, 2);
+	assert_int_equal(v, 1);
+	memcpy(&v, cfg + 10, 2);
+	assert_int_equal(v, 1500);
+	assert_true(feat & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
+	assert_true(feat & (1ULL << VIRTIO_NET_F_HOST_TSO4));
+	assert_true(feat & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	assert_false(feat & (1ULL << VIRTIO_NET_F_HOST_UFO));
+	/* TSO without the checksum offload it needs: activation refused. */
+	assert_int_not_equal(ft_start(f->vd, BASE_FEATURES | (1ULL << VIRTIO_NET_F_HOST_TSO4),
+				      f->r, 2), 0);
+}
+
+static void test_tx(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 };
+	uint8_t fr[1514], got[2048];
+	uint32_t id, len;
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES | (1ULL << VIRTIO_NET_F_CSUM), f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	h.num_buffers = 7; /* the device sends 0 whatever the guest wrote */
+	tx(f, 0, &h, fr, sizeof(fr), 3);
+	assert_true(fr_get_used(&f->r[1], &id, &len));
+	assert_int_equal(id, 0);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + sizeof(fr));
+	h.num_buffers = 0;
+	assert_memory_equal(got, &h, NET_PORT_HDR_LEN);
+	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, sizeof(fr));
+	/* NEEDS_CSUM with offsets inside the frame passes unchanged. */
+	h = (struct net_port_hdr){ .flags = NET_PORT_F_NEEDS_CSUM, .csum_start = 34,
+				   .csum_offset = 16 };
+	tx(f, 4, &h, fr, 100, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + 100);
+	assert_memory_equal(got, &h, NET_PORT_HDR_LEN);
+	assert_int_equal(stats(f).tx_frames, 2);
+	assert_int_equal(stats(f).tx_bytes, sizeof(fr) + 100);
+	assert_int_equal(f->t.queue_irqs[1], 2);
+}
+
+static void test_tx_hostile(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 };
+	uint8_t fr[2048], got[4096];
+	uint32_t id, len;
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	/* Shorter than header + Ethernet header (hostile-guests.md 18). */
+	tx(f, 0, &h, fr, 13, 1);
+	/* Longer than the MTU allows without GSO. */
+	tx(f, 0, &h, fr, 1500 + 19, 2);
+	/* Flags and GSO the driver did not negotiate; unknown flags. */
+	h.flags = NET_PORT_F_NEEDS_CSUM;
+	tx(f, 0, &h, fr, 100, 1);
+	h = (struct net_port_hdr){ .gso_type = NET_PORT_GSO_TCPV4, .gso_size = 1000 };
+	tx(f, 0, &h, fr, 100, 1);
+	h = (struct net_port_hdr){ .flags = 0x80 };
+	tx(f, 0, &h, fr, 100, 1);
+	assert_int_equal(stats(f).tx_malformed, 1);
+	assert_int_equal(stats(f).tx_oversize, 1);
+	assert_int_equal(stats(f).tx_bad_hdr, 3);
+	assert_int_equal(stats(f).tx_frames, 0);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0); /* nothing reached the switch */
+	for (int i = 0; i < 5; i++) {
+		assert_true(fr_get_used(&f->r[1], &id, &len)); /* every chain completed */
+		assert_int_equal(len, 0);
+	}
+	/* A frame over 64 KiB: dropped; a readable chain longer than that is
+	 * never sent in part. */
+	fr_desc(&f->r[1], 0, TXBUF, 70000, 0, 0);
+	fr_post(&f->r[1], 0);
+	ft_notify(f->vd, VIRTIO_NET_TXQ);
+	assert_int_equal(stats(f).tx_oversize, 2);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+	/* A descriptor loop: the device needs a reset, nothing is sent. */
+	fr_desc(&f->r[1], 1, TXBUF, 64, VIRTQ_DESC_F_NEXT, 2);
+	fr_desc(&f->r[1], 2, TXBUF, 64, VIRTQ_DESC_F_NEXT, 1);
+	fr_post(&f->r[1], 1);
+	ft_notify(f->vd, VIRTIO_NET_TXQ);
+	assert_true(f->vd->failed);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+}
+
+/* Port security (tap modes): decided on the host copy of the headers. */
+static void test_tx_port_security(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t other[6] = { 0x02, 0x99, 0x22, 0x33, 0x44, 0x55 };
+	struct net_port_hdr h = { 0 };
+	uint8_t fr[200], got[512];
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	frame(fr, sizeof(fr), other);
+	tx(f, 0, &h, fr, sizeof(fr), 1);
+	assert_int_equal(stats(f).tx_spoofed_mac, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+	frame(fr, sizeof(fr), MAC);
+	fr[12] = 0x88; /* not IPv4/IPv6/ARP */
+	fr[13] = 0xcc;
+	tx(f, 0, &h, fr, sizeof(fr), 1);
+	assert_int_equal(stats(f).tx_bad_ethertype, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+	fr[12] = 0x86; /* IPv6 */
+	fr[13] = 0xdd;
+	tx(f, 0, &h, fr, sizeof(fr), 4); /* header split over descriptors */
+	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + sizeof(fr));
+	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, sizeof(fr));
+	assert_int_equal(stats(f).tx_frames, 1);
+}
+
+/* The switch sends hdr + frame. */
+static void peer_send(struct fx *f, const struct net_port_hdr *h, const uint8_t *fr, size_t len)
+{
+	uint8_t buf[8192];
+
+	memcpy(buf, h, NET_PORT_HDR_LEN);
+	memcpy(buf + NET_PORT_HDR_LEN, fr, len);
+	assert_int_equal(send(f->peer, buf, NET_PORT_HDR_LEN + len, 0),
+			 (ssize_t)(NET_PORT_HDR_LEN + len));
+}
+
+static void rx_buf(struct fx *f, uint16_t head, uint64_t gpa, uint32_t len)
+{
+	fr_desc(&f->r[0], head, gpa, len, VIRTQ_DESC_F_WRITE, 0);
+	fr_post(&f->r[0], head);
+}
+
+static void test_rx(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 }, g;
+	uint8_t fr[1000], got[2048];
+	uint32_t id, len;
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES | (1ULL << VIRTIO_NET_F_GUEST_CSUM), f->r,
+				  2), 0);
+	frame(fr, sizeof(fr), MAC);
+	/* No buffers yet: the frame waits (backpressure), nothing is lost. */
+	peer_send(f, &h, fr, sizeof(fr));
+	virtio_net_rx_poll(f->n);
+	assert_int_equal(stats(f).rx_stalls, 1);
+	assert_int_equal(stats(f).rx_frames, 0);
+	rx_buf(f, 5, RXBUF, 2048);
+	ft_notify(f->vd, VIRTIO_NET_RXQ); /* the driver's kick resumes receiving */
+	assert_true(fr_get_used(&f->r[0], &id, &len));
+	assert_int_equal(id, 5);
+	assert_int_equal(len, NET_PORT_HDR_LEN + sizeof(fr));
+	assert_int_equal(gmem_read(&f->gm, got, RXBUF, len), 0);
+	memcpy(&g, got, sizeof(g));
+	assert_int_equal(g.num_buffers, 1);
+	assert_int_equal(g.flags, 0);
+	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, sizeof(fr));
+	assert_int_equal(stats(f).rx_frames, 1);
+	assert_int_equal(stats(f).rx_bytes, sizeof(fr));
+	assert_int_equal(f->t.queue_irqs[0], 1);
+	/* Buffer too small without MRG_RXBUF: dropped, buffer returned empty. */
+	rx_buf(f, 6, RXBUF, 100);
+	peer_send(f, &h, fr, sizeof(fr));
+	virtio_net_rx_poll(f->n);
+	assert_true(fr_get_used(&f->r[0], &id, &len));
+	assert_int_equal(id, 6);
+	assert_int_equal(len, 0);
+	assert_int_equal(stats(f).rx_too_small, 1);
+	/* GSO the guest did not ack: dropped. Unknown flags, a message shorter
+	 * than header + Ethernet header: malformed. */
+	h = (struct net_port_hdr){ .gso_type = NET_PORT_GSO_TCPV4, .gso_size = 500,
+				   .flags = NET_PORT_F_NEEDS_CSUM, .csum_start = 34,
+				   .csum_offset = 16 };
+	peer_send(f, &h, fr, sizeof(fr));
+	h = (struct net_port_hdr){ .flags = 0x40 };
+	peer_send(f, &h, fr, sizeof(fr));
+	h = (struct net_port_hdr){ 0 };
+	peer_send(f, &h, fr, 10);
+	rx_buf(f, 7, RXBUF, 2048);
+	virtio_net_rx_poll(f->n);
+	assert_int_equal(stats(f).rx_gso_refused, 1);
+	assert_int_equal(stats(f).rx_malformed, 2);
+	assert_false(fr_get_used(&f->r[0], &id, &len)); /* buffer 7 still free */
+}
+
+/* Mergeable buffers: one frame over several chains, num_buffers says how
+ * many; not enough chains yet: the frame waits for more. */
+static void test_rx_mergeable(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 }, g;
+	uint8_t fr[250], got[512];
+	uint32_t id = 0, len = 0, total = 0;
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+					  (1ULL << VIRTIO_RING_F_EVENT_IDX), f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	rx_buf(f, 0, RXBUF, 100);
+	rx_buf(f, 1, RXBUF + 100, 100);
+	peer_send(f, &h, fr, sizeof(fr));
+	virtio_net_rx_poll(f->n);
+	assert_false(fr_get_used(&f->r[0], &id, &len)); /* 200 < 262: waits */
+	assert_int_equal(stats(f).rx_stalls, 1);
+	rx_buf(f, 2, RXBUF + 200, 100);
+	ft_notify(f->vd, VIRTIO_NET_RXQ);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_true(fr_get_used(&f->r[0], &id, &len));
+		assert_int_equal(id, i);
+		total += len;
+	}
+	assert_int_equal(total, NET_PORT_HDR_LEN + sizeof(fr));
+	assert_int_equal(gmem_read(&f->gm, got, RXBUF, total), 0);
+	memcpy(&g, got, sizeof(g));
+	assert_int_equal(g.num_buffers, 3);
+	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, sizeof(fr));
+}
+
+/* A guest without GUEST_CSUM gets a complete checksum. */
+static void test_rx_csum(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { .flags = NET_PORT_F_NEEDS_CSUM, .csum_start = 14,
+				  .csum_offset = 4 };
+	uint8_t fr[64], got[128];
+	uint32_t id = 0, len = 0, sum = 0;
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	fr[18] = fr[19] = 0; /* the field starts as the (zero) partial sum */
+	peer_send(f, &h, fr, sizeof(fr));
+	rx_buf(f, 0, RXBUF, 128);
+	virtio_net_rx_poll(f->n);
+	assert_true(fr_get_used(&f->r[0], &id, &len));
+	assert_int_equal(gmem_read(&f->gm, got, RXBUF, len), 0);
+	assert_int_equal(got[0], 0); /* NEEDS_CSUM cleared */
+	/* The ones' complement sum over [14, 64) including the field is 0xffff. */
+	for (unsigned i = NET_PORT_HDR_LEN + 14; i < len; i += 2)
+		sum += (uint32_t)(got[i] << 8 | got[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	assert_int_equal(sum, 0xffff);
+	assert_int_equal(stats(f).rx_csum_filled, 1);
+}
+
+/* A hostile receive chain (readable descriptor before writable ones is
+ * legal; a loop is not): the device fails, nothing is written. */
+static void test_rx_hostile(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 };
+	uint8_t fr[100];
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	fr_desc(&f->r[0], 0, RXBUF, 64, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	fr_desc(&f->r[0], 1, RXBUF, 64, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0);
+	fr_post(&f->r[0], 0);
+	peer_send(f, &h, fr, sizeof(fr));
+	virtio_net_rx_poll(f->n);
+	assert_true(f->vd->failed);
+	assert_int_equal(stats(f).rx_frames, 0);
+	/* After a reset, the device works again. */
+	ft_reset(f->vd);
+	fr_init(&f->r[0], &f->gm, 64, RXD, RXA, RXU);
+	fr_init(&f->r[1], &f->gm, 64, TXD, TXA, TXU);
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	peer_send(f, &h, fr, sizeof(fr));
+	rx_buf(f, 3, RXBUF, 2048);
+	virtio_net_rx_poll(f->n);
+	assert_int_equal(stats(f).rx_frames, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_port_security, setup_secure, teardown),
+		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_csum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_hostile, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
