@@ -15,9 +15,11 @@
 #include "common/log.h"
 #include "common/startup.h"
 #include "common/fd_name.h"
+#include "config/cpu_place.h"
 #include "config/exit_codes.h"
 #include "sandbox/vsock_broker.h"
 #include "vmm/ctl_vmm.h"
+#include "vmm/devices.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm.h"
 
@@ -118,6 +120,25 @@ static int sweep_fds(struct fd_table *fds, int control_fd)
 	return 0;
 }
 
+/* --cpu-dedicated: the sandbox's supervisor goes where the VMM's other
+ * threads go (config/cpu_place.h); an unplaceable configuration is reported
+ * by vm_create() in the VM process. */
+static void supervisor_cpus(const struct vm_config *cfg, struct jail_config *jcfg)
+{
+	struct cpu_place *pl;
+	cpu_set_t host;
+	char e[256];
+
+	if (!cfg->cpu_dedicated || sched_getaffinity(0, sizeof(host), &host) < 0 ||
+	    !(pl = malloc(sizeof(*pl))))
+		return;
+	if (!cpu_place_resolve(cfg, &host, true, pl, e, sizeof(e))) {
+		jcfg->pin_supervisor = true;
+		jcfg->supervisor_cpus = pl->other;
+	}
+	free(pl);
+}
+
 /* The VM's end of the vsock broker's channel goes into the named fds (the
  * device takes it in its attach). */
 static int add_broker_fd(struct fd_table *fds, int fd)
@@ -210,6 +231,8 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 	if (jcfg.enabled) {
 		jcfg.ncpus = cfg->ncpus;
 		jcfg.mem_bytes = cfg->mem_bytes;
+		jcfg.cpu_weight = cfg->cpu_weight;
+		supervisor_cpus(cfg, &jcfg);
 		jcfg.fsize_max = fsize_max(cfg);
 		jcfg.vsock_socket = cfg->vsock.socket;
 		jcfg.vsock_allow = cfg->vsock.allow;
@@ -281,6 +304,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	code = exit_code_for(vm, vm_run(vm));
+	vm_devices_net_log(vm);
 	if (jailed)
 		jail_report_exit(&jail, code); /* the caller has its answer; tear down */
 	if (vm->abandoned)
