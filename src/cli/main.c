@@ -33,6 +33,7 @@ static const struct {
 	{ "inspect", cli_client, "state, config, pid, uptime, usage of a VM" },
 	{ "logs", cli_client, "a VM's console output (-f to follow)" },
 	{ "quarantine", cli_client, "pause a VM and cut off all its device I/O" },
+	{ "balloon", cli_client, "set a VM's balloon target: memory asked back from the guest" },
 	{ "events", cli_client, "the daemon's events about your VMs (-f to follow)" },
 };
 
