@@ -313,6 +313,12 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	if (brk[0] >= 0)
 		close(brk[0]);
 	j->host_pid = pid;
+	/* The supervisor only waits: off the VM's dedicated cores (the child
+	 * kept them for its vCPU threads). */
+	if (j->cfg.pin_supervisor &&
+	    sched_setaffinity(0, sizeof(j->cfg.supervisor_cpus), &j->cfg.supervisor_cpus) < 0)
+		bh_warn("sandbox: cannot move the supervisor off the dedicated cores: %s",
+			strerror(errno));
 	if (j->early_exit)
 		pidfd = pidfd_of(pid); /* none (old kernel): no early exit */
 	ret = jail_cgroup_create(j, pid, err, errlen);

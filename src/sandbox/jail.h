@@ -29,6 +29,7 @@
 #ifndef BH_JAIL_H
 #define BH_JAIL_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,6 +54,10 @@ struct jail_config {
 	uint32_t uid, gid;       /* 0: default (see JAIL_ID_BASE) */
 	unsigned ncpus;          /* vCPUs: CPU quota (ncpus + 1 CPUs), pids, rlimits */
 	uint64_t mem_bytes;      /* guest RAM: memory cgroup limit base */
+	unsigned cpu_weight;     /* cgroup cpu.weight (v1 cpu.shares); 0: leave the default */
+	bool pin_supervisor;     /* --cpu-dedicated: the supervisor moves to supervisor_cpus
+				  * (off the dedicated cores) once the VM process is forked */
+	cpu_set_t supervisor_cpus;
 	uint64_t fsize_max;      /* largest file the VM may write (console cap, disks) */
 	const char *vsock_socket; /* virtio-vsock: the supervisor brokers guest→host
 				   * connections to <socket>_<port> (sandbox/vsock_broker.h);

@@ -176,6 +176,8 @@ static const struct sc_rule setup_rules[] = {
 		 "each thread narrows itself to its own filter (can only narrow)"),
 	ALLOW(gettid, "libc thread bookkeeping"),
 	ALLOW(getpid, "libc thread bookkeeping"),
+	ALLOW_IF(sched_setaffinity, 0, SCMP_CMP_EQ, 0, 0,
+		 "--cpu-affinity: each thread pins ITSELF (pid 0) before its own filter loads"),
 	ALLOW(ioctl, "(restricted to the ioctl tables; main's TCGETS/TCSETS for raw mode)"),
 };
 
