@@ -119,5 +119,22 @@ else
 	echo "FAIL docs_check.py did not finish"; fail=$((fail + 1))
 fi
 
+# `bulkhead exec`: bad options are its own error (125), named, before any VM.
+expect 125 "no program" -- exec
+expect 125 "no program" -- exec --timeout 5s --
+expect 125 "--timeout '0'" -- exec --timeout 0 -- true
+expect 125 "--timeout '5y'" -- exec --timeout 5y -- true
+expect 125 "--net 'switch=a'" -- exec --net switch=a -- true
+expect 125 "--copy-in 'nocolon'" -- exec --copy-in nocolon -- true
+expect 125 "must be absolute" -- exec --copy-out relative:/tmp/x -- true
+expect 125 "--user '-1'" -- exec --user -1 -- true
+expect 125 "--env 'NOEQUALS'" -- exec --env NOEQUALS -- true
+expect 125 "--workdir 'tmp'" -- exec --workdir tmp -- true
+expect 125 "--mem" -- exec --mem 1 -- true
+expect 125 "unknown option '--frobnicate'" -- exec --frobnicate 1 -- true
+expect 125 "--rootfs $T/nonexistent" -- exec --rootfs "$T/nonexistent" -- true
+expect 125 "$T/noguest" -- exec --rootfs "$T/empty" --guest "$T/noguest" -- true
+expect 0 "exit status" -- exec --help
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

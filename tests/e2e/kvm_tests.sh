@@ -2,7 +2,8 @@
 # kvm_tests.sh — the tests that need a working /dev/kvm. POSIX sh + busybox
 # tools only: it also runs inside the nested KVM host's initramfs.
 #   kvm_tests.sh BULKHEAD GUEST_ELF_DIR CASES_FILE DEFAULT_GUEST_DIR [ONLY]
-# ONLY (optional, e.g. "virtio_hostile"): run only the cases of that guest
+# ONLY (optional, e.g. "virtio_hostile" or "virtio_hostile,virtio_balloon"):
+# run only the cases of those guests
 # and the console-input tests (the ASan end-to-end stage of check.sh);
 # 1. every freestanding test guest in CASES_FILE (name | args | exit code |
 #    stdout substring | stderr substring | image checks), each bounded by a
@@ -124,7 +125,7 @@ echo "--- freestanding test guests"
 while IFS='|' read -r name args code osub esub imgs; do
 	name=$(trim "$name")
 	case "$name" in '' | '#'*) continue ;; esac
-	[ -z "$ONLY" ] || [ "$name" = "$ONLY" ] || continue
+	case ",$ONLY," in ",," | *",$name,"*) ;; *) continue ;; esac
 	run_case "$name" "$(trim "$args")" "$(trim "$code")" "$(trim "$osub")" "$(trim "$esub")" \
 		"$(trim "$imgs")"
 done <"$CASES"

@@ -120,10 +120,15 @@ static void test_round_trip_plain(void **state)
 	for (unsigned t = CTL_STATUS; t <= CTL_TYPE_MAX; t++) {
 		if (t == CTL_ATTACH_FD)
 			continue;
-		ctl_msg_request(&req, (enum ctl_type)t, 100 + t);
+		if (t == CTL_BALLOON_SET)
+			ctl_msg_balloon_set(&req, 100 + t, 3ULL << 30);
+		else
+			ctl_msg_request(&req, (enum ctl_type)t, 100 + t);
 		assert_int_equal(ctl_send_msg(p->a, &req, CTL_NO_WAIT, err, sizeof(err)), 0);
 		assert_int_equal(ctl_recv_msg(p->b, false, &got, CTL_NO_WAIT, err, sizeof(err)), 0);
 		assert_int_equal(got.hdr.type, t);
+		if (t == CTL_BALLOON_SET)
+			assert_int_equal(ctl_msg_balloon_target(&got), 3ULL << 30);
 		assert_int_equal(got.hdr.seq, 100 + t);
 		assert_int_equal(got.hdr.nfds, 0);
 		/* and the reply, the other way */
@@ -135,6 +140,12 @@ static void test_round_trip_plain(void **state)
 
 			assert_int_equal(ctl_msg_put(&rep, &l, sizeof(l)), 0);
 			assert_int_equal(ctl_msg_put(&rep, e, sizeof(e)), 0);
+		}
+		if (t == CTL_BALLOON_INFO) {
+			struct ctl_balloon b = { .mem_bytes = 1 << 30, .held_pages = 5,
+						 .stats_valid = 0x30, .stats = { [4] = 77 } };
+
+			assert_int_equal(ctl_msg_put(&rep, &b, sizeof(b)), 0);
 		}
 		assert_int_equal(ctl_send_msg(p->b, &rep, CTL_NO_WAIT, err, sizeof(err)), 0);
 		assert_int_equal(ctl_recv_msg(p->a, true, &got, in_ms(1000), err, sizeof(err)), 0);
@@ -148,6 +159,13 @@ static void test_round_trip_plain(void **state)
 			assert_int_equal(ctl_msg_fd_entry(&got, 1, &e), 2);
 			assert_string_equal(e.name.name, "snap");
 			assert_int_equal(e.kind, CTL_FD_FILE);
+		}
+		if (t == CTL_BALLOON_INFO) {
+			struct ctl_balloon b;
+
+			assert_true(ctl_msg_balloon(&got, &b));
+			assert_int_equal(b.held_pages, 5);
+			assert_int_equal(b.stats[4], 77);
 		}
 	}
 	assert_string_equal(ctl_type_name(CTL_QUARANTINE | CTL_REPLY), "quarantine");
@@ -297,6 +315,33 @@ static void test_version_and_fields(void **state)
 		assert_int_equal(ctl_msg_put(&m, "extra", 5), 0);
 		raw_send(p->a, buf, wire(&m, buf), NULL, 0);
 		expect_refused(p, true, "expected 32");
+		/* Balloon: the set request's payload exact; the info reply exact
+		 * and without reserved bits (a lying VMM is refused whole). */
+		ctl_msg_request(&m, CTL_BALLOON_SET, 1);
+		raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+		expect_refused(p, false, "'balloon-set' request with 0 payload bytes (expected 8)");
+		{
+			struct ctl_balloon b = { .reserved = 1 };
+
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, 0, &st);
+			assert_int_equal(ctl_msg_put(&m, &b, sizeof(b) - 8), 0);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			expect_refused(p, true, "'balloon-info' reply of 248 payload bytes");
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, 0, &st);
+			assert_int_equal(ctl_msg_put(&m, &b, sizeof(b)), 0);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			expect_refused(p, true, "reserved bits");
+			b.reserved = 0;
+			b.stats_valid = 1u << CTL_BALLOON_NSTATS;
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, 0, &st);
+			assert_int_equal(ctl_msg_put(&m, &b, sizeof(b)), 0);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			expect_refused(p, true, "reserved bits");
+			/* A refusal (no balloon) is the status block alone. */
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, -ENODEV, &st);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			assert_int_equal(ctl_recv_msg(p->b, true, &out, in_ms(1000), err, sizeof(err)), 0);
+		}
 		/* Lists: count bounded and matching, entries well-formed. */
 		struct ctl_fd_list l = { .count = 1 };
 		struct ctl_fd_entry e = { .name = { "ok" }, .kind = CTL_FD_FILE };
