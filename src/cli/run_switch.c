@@ -177,6 +177,8 @@ int run_switch_ports(struct vm_config *cfg, const char *switch_path, bool sandbo
 			break;
 		}
 		n->port = names[i];
+		n->switch_seg = NULL; /* a port NIC from here on (config_validate) */
+		n->switch_made = true;
 	}
 	/* The switch keeps the ports; a switch we started ends once they are
 	 * gone too. */

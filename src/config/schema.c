@@ -487,7 +487,7 @@ static int validate_nets(const struct vm_config *cfg, bool cli, char *err, size_
 {
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		const struct vm_net *n = &cfg->nets[i];
-		int k = !!n->tap + !!n->tapfd + !!(n->port || n->switch_seg);
+		int k = !!n->tap + !!n->tapfd + !!n->port + !!n->switch_seg;
 		char name[32];
 
 		if (k == 1)
@@ -502,7 +502,7 @@ static int validate_nets(const struct vm_config *cfg, bool cli, char *err, size_
 	}
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		const struct vm_net *n = &cfg->nets[i];
-		if ((n->ip || n->rate || n->pps) && !n->switch_seg) {
+		if ((n->ip || n->rate || n->pps) && !n->switch_seg && !n->switch_made) {
 			snprintf(err, errlen, "%s%u%s: ip, rate and pps are a switch port's (switch=SEGMENT)",
 				 cli ? "--net (NIC " : "nets[", i, cli ? ")" : "]");
 			return -EINVAL;
