@@ -234,6 +234,9 @@ static const struct config_row rows[] = {
 	  .help = "the control socket of a running `bulkhead switch` (listening at PATH): "
 		  "--net switch=SEGMENT ports are registered there (default: this command "
 		  "starts a switch of its own, which ends with the VM)" },
+	{ .cli = "control", .metavar = "SOCKET", .type = CONFIG_PATH, RUN(control_path),
+	  .help = "serve the control protocol on a new unix socket SOCKET (mode 0600) for "
+		  "this standalone VM: `bulkhead snapshot --control SOCKET DIR`" },
 	{ .cli = "control-fd", .metavar = "N", .type = CONFIG_UINT, RUN(control_fd), .min = 3,
 	  .max = 1u << 20,
 	  .help = "serve the daemon's control protocol on the inherited listening socket N "

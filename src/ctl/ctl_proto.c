@@ -113,9 +113,11 @@ static int check_request(const struct ctl_hdr *h, const unsigned char *payload, 
 {
 	size_t want_len = t == CTL_ATTACH_FD	 ? sizeof(struct ctl_fd_name)
 			  : t == CTL_BALLOON_SET ? sizeof(struct ctl_balloon_set)
+			  : t == CTL_SNAPSHOT	 ? sizeof(struct ctl_snapshot)
 						 : 0;
-	unsigned want_fds = t == CTL_ATTACH_FD ? 1 : 0;
+	unsigned want_fds = t == CTL_ATTACH_FD ? 1 : t == CTL_SNAPSHOT ? 2 : 0;
 	struct ctl_fd_name n;
+	struct ctl_snapshot sn;
 
 	if (h->status)
 		REFUSE("'%s' request carries a status (%d)", ctl_type_name(t), h->status);
@@ -131,6 +133,12 @@ static int check_request(const struct ctl_hdr *h, const unsigned char *payload, 
 			REFUSE("'attach-fd' request: the name is not 1-%d characters of letters, "
 			       "digits, '_', '-', '.' starting with a letter, NUL-padded",
 			       BH_FD_NAME_MAX);
+	}
+	if (t == CTL_SNAPSHOT) {
+		memcpy(&sn, payload, sizeof(sn));
+		if ((sn.flags & ~CTL_SNAP_RESUME) || sn.reserved)
+			REFUSE("'snapshot' request with flags 0x%x (known: 0x%x) or reserved bits",
+			       sn.flags, CTL_SNAP_RESUME);
 	}
 	return 0;
 }
@@ -245,6 +253,18 @@ int ctl_msg_parse(const void *buf, size_t len, const int *fds, unsigned nfds, bo
 	for (unsigned i = 0; i < nfds; i++)
 		out->fds[i] = fds[i];
 	return 0;
+}
+
+void ctl_msg_snapshot(struct ctl_msg *m, uint32_t seq, uint32_t flags, int state_fd, int mem_fd)
+{
+	struct ctl_snapshot sn = { .flags = flags };
+
+	ctl_msg_request(m, CTL_SNAPSHOT, seq);
+	memcpy(m->payload, &sn, sizeof(sn));
+	m->hdr.payload_len = sizeof(sn);
+	m->fds[0] = state_fd;
+	m->fds[1] = mem_fd;
+	m->hdr.nfds = 2;
 }
 
 /* ---- transport ---- */
@@ -521,6 +541,7 @@ const char *ctl_type_name(unsigned type)
 	case CTL_LIST_FDS: return "list-fds";
 	case CTL_BALLOON_SET: return "balloon-set";
 	case CTL_BALLOON_INFO: return "balloon-info";
+	case CTL_SNAPSHOT: return "snapshot";
 	}
 	return "unknown";
 }

@@ -53,7 +53,13 @@ enum ctl_type {
 			      * (-ENODEV: no balloon; -ERANGE: above the VM's memory) */
 	CTL_BALLOON_INFO = 9, /* reply payload: ctl_status, struct ctl_balloon (-ENODEV:
 			       * no balloon); also asks the guest for fresh statistics */
-	CTL_TYPE_MAX = CTL_BALLOON_INFO,
+	CTL_SNAPSHOT = 10,  /* payload struct ctl_snapshot + exactly two descriptors: the
+			     * state file and the (empty) memory file, both opened for
+			     * writing by the caller. The VMM pauses the VM, writes both
+			     * (vmm/vm_snapshot.h) and leaves it paused unless
+			     * CTL_SNAP_RESUME; the caller syncs them, writes the
+			     * manifest and renames (docs/snapshots.md). */
+	CTL_TYPE_MAX = CTL_SNAPSHOT,
 };
 #define CTL_REPLY 0x8000u /* set in `type` of a reply */
 
@@ -85,6 +91,13 @@ struct ctl_status {
 	uint64_t mmio_exits;
 };
 _Static_assert(sizeof(struct ctl_status) == 32, "ctl_status is 32 bytes");
+
+/* CTL_SNAPSHOT request payload. */
+#define CTL_SNAP_RESUME 0x1u /* resume the VM afterwards (if it was running) */
+struct ctl_snapshot {
+	uint32_t flags;    /* CTL_SNAP_* */
+	uint32_t reserved; /* 0 */
+};
 
 /* A descriptor's name on the wire: NUL-terminated and NUL-padded, following
  * common/fd_name.h. */
@@ -161,6 +174,9 @@ void ctl_msg_balloon_set(struct ctl_msg *m, uint32_t seq, uint64_t target_bytes)
 
 /* A CTL_ATTACH_FD request for `name` (checked: -EINVAL) carrying fd. */
 int ctl_msg_attach_fd(struct ctl_msg *m, uint32_t seq, const char *name, int fd) BH_WUR;
+
+/* A CTL_SNAPSHOT request carrying state_fd and mem_fd (borrowed). */
+void ctl_msg_snapshot(struct ctl_msg *m, uint32_t seq, uint32_t flags, int state_fd, int mem_fd);
 
 /* Close the descriptors a received record holds (and forget them). */
 void ctl_msg_close_fds(struct ctl_msg *m);

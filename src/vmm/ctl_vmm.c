@@ -15,6 +15,7 @@
 #include "vmm/devices.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 #define CTL_OVERFLOW_UID 65534 /* /proc/sys/kernel/overflowuid's default */
 /* Requests served per wake-up: the event loop comes back for the rest, so a
@@ -148,6 +149,38 @@ static int list_fds(const struct ctl_vmm *c, struct ctl_msg *rep)
 	return ret;
 }
 
+/* CTL_SNAPSHOT: pause (unless paused or quarantined already), write the
+ * state and memory files the caller handed in, then resume if asked and
+ * the VM was running. A failure leaves the VM as it was. The descriptors
+ * are closed here either way. */
+static int snapshot(struct ctl_vmm *c, struct ctl_msg *req)
+{
+	struct ctl_snapshot sn;
+	struct vm_stats st;
+	char err[512];
+	bool was_paused;
+	int ret = 0;
+
+	memcpy(&sn, req->payload, sizeof(sn));
+	vm_stats(c->vm, &st);
+	was_paused = st.paused || st.quarantined;
+	if (!was_paused && (ret = vm_pause(c->vm))) {
+		bh_warn("control: snapshot: the VM did not pause: %s", strerror(-ret));
+		goto out;
+	}
+	ret = vm_snapshot_save(c->vm, req->fds[0], req->fds[1], err, sizeof(err));
+	if (ret)
+		bh_warn("control: snapshot failed: %s", err);
+	else
+		bh_info("control: snapshot written%s", (sn.flags & CTL_SNAP_RESUME) && !was_paused
+								? "; resuming" : "");
+	if (!was_paused && (ret || (sn.flags & CTL_SNAP_RESUME)) && vm_resume(c->vm))
+		bh_warn("control: snapshot: the VM could not be resumed");
+out:
+	ctl_msg_close_fds(req);
+	return ret;
+}
+
 /* CTL_BALLOON_INFO: the figures after the status block; and a request for
  * fresh guest statistics (they arrive for the next call). */
 static int balloon_info(struct ctl_vmm *c, struct ctl_msg *rep)
@@ -202,6 +235,8 @@ static int act(struct ctl_vmm *c, struct ctl_msg *req)
 		return virtio_balloon_set_target(vm_balloon(vm), ctl_msg_balloon_target(req));
 	case CTL_BALLOON_INFO:
 		return vm_balloon(vm) ? 0 : -ENODEV;
+	case CTL_SNAPSHOT:
+		return snapshot(c, req);
 	}
 	return -EPROTO;
 }
