@@ -44,6 +44,9 @@ struct vmspec {
 	const char *disk; /* raw image as the guest's virtio-blk disk, or NULL */
 	bool disk_direct; /* QEMU may open it O_DIRECT (cache=none) */
 	bool no_sandbox;  /* bulkhead only: --no-sandbox (the jail-cost row) */
+	const char *bh_extra[6];   /* more bulkhead run options (NULL-terminated) */
+	const char *qemu_extra[6]; /* more QEMU options (NULL-terminated) */
+	const char *taskset;       /* QEMU only: the whole process on these CPUs */
 };
 
 /* One VM run with captured output. pats/stop_at as proc_follow; with a
@@ -80,6 +83,8 @@ int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *err
 void bench_blk(void);
 /* The density group (density.c). */
 void bench_density(void);
+/* The CPU and memory placement group (place.c). */
+void bench_place(void);
 /* The startup group, with the jail-cost rows (startup.c). */
 void bench_startup(void);
 

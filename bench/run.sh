@@ -138,7 +138,7 @@ log=$results/latest.log
 native_groups=""
 nested_groups=""
 skipped=""
-for g in ${only:-startup footprint exits linux blk density churn}; do
+for g in ${only:-startup footprint exits linux blk density place churn}; do
     m=$(suite_mode "bench-$g")
     echo "bench: $g: $m" | tee -a "$log"
     case "$m" in

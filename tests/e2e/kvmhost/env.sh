@@ -85,7 +85,7 @@ suite_needs() {
     virtio-linux) echo "stock-kernel" ;;        # tests/e2e/virtio_linux.sh
     sandbox) echo "ring3-pio" ;;                # hostile guests (unmapped, virtio_hostile...)
     daemon) echo "stock-kernel" ;;              # the graceful stop boots the stock kernel
-    bench-startup | bench-footprint | bench-churn | bench-density) echo "" ;; # ring 0 only
+    bench-startup | bench-footprint | bench-churn | bench-density | bench-place) echo "" ;; # ring 0 only
     bench-exits | bench-blk) echo "ring3-pio" ;; # the measured loops run in ring 3
     bench-linux) echo "stock-kernel" ;;
     *) echo "env.sh: unknown suite '$1'" >&2; return 2 ;;
