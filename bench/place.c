@@ -173,7 +173,7 @@ static void latency_rows(void)
 	int last = -1;
 	char pin[16], rest[64] = "";
 	double per_us = tsc_per_us();
-	const int samples = 1000;
+	const int samples = cfg.smoke ? 100 : 500;
 	char cmd[96];
 	static const char *const setup[] = { "alone", "neighbour spinning, shared",
 					     "neighbour spinning, dedicated" };
