@@ -398,11 +398,17 @@ static void rx_run(struct virtio_net *n)
 				poll_stop(n);
 				break;
 			}
-			if (got <= 0) {
-				if (got < 0)
-					n->st.rx_malformed++;
+			if (got < 0) {
+				/* A persistent error (a tap whose interface is gone
+				 * reads EBADFD): stop polling rather than spin. */
+				bh_warn("%s: %s: %s; receiving stops", n->name, n->be.what,
+					strerror((int)-got));
+				n->hup = true;
+				poll_stop(n);
 				break;
 			}
+			if (got == 0)
+				break;
 			if (trunc || !rx_prepare(n, (size_t)got)) {
 				if (trunc)
 					n->st.rx_malformed++;

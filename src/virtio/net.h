@@ -41,7 +41,10 @@
  * length 0. No buffers: the frame waits, polling stops (backpressure: the
  * tap/switch queue fills and drops there), and resumes when the driver
  * notifies the receive queue (rx_stalls counts it). At most
- * VIRTIO_NET_RX_BUDGET frames per event, then back to the loop.
+ * VIRTIO_NET_RX_BUDGET frames per event, then back to the loop. A backend
+ * whose peer is gone (a port read of 0) or that fails a read (a tap whose
+ * interface was deleted) stops being polled, with a warning: the link is
+ * down for good (no spinning on an error that will not clear).
  *
  * Threads: as virtio_dev.h; the receive handler runs on the event thread and
  * takes vd->lock. */

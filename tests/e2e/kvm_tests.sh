@@ -220,9 +220,42 @@ TAPEOF
 		sed 's/^/    out: /' "$T/tap.out" 2>/dev/null | tail -n 8
 		sed 's/^/    err: /' "$T/tap.err" 2>/dev/null | tail -n 8
 	fi
+	# The same with a tap descriptor opened by the caller (--fd + tapfd=).
+	cat >"$T/tapfd.sh" <<'TAPEOF'
+ip link set lo up
+"$4" -T bhtap3 -t 120 "$1" run --kernel "$2" --test-device --mem 64M --fd t=@FD@ \
+	--net tapfd=t,mac=02:00:00:00:02:02 --cmdline "role=tap mac=02:00:00:00:02:02" \
+	>"$3/tap.out" 2>"$3/tap.err" &
+pid=$!
+i=0
+while [ $i -lt 300 ] && ! ip link show bhtap3 >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+ip addr add 10.0.2.1/24 dev bhtap3 && ip link set bhtap3 up
+wait $pid
+TAPEOF
+	timeout -k 5 150 unshare -n sh "$T/tapfd.sh" "$BH" "$G" "$T" "$NETPAIR"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q "3 ICMP echo replies" "$T/tap.out" &&
+		grep -q "drops: tx_spoof_mac=1" "$T/tap.err" && san_clean "$T/tap.err"; then
+		ok "virtio-net/tapfd-netns (an inherited tap descriptor)"
+	else
+		bad "virtio-net/tapfd-netns" "exit $rc"
+		sed 's/^/    out: /' "$T/tap.out" 2>/dev/null | tail -n 8
+		sed 's/^/    err: /' "$T/tap.err" 2>/dev/null | tail -n 8
+	fi
 else
-	skip=$((skip + 1))
+	skip=$((skip + 2))
 	echo "SKIP virtio-net/tap-netns: no 'unshare -n' or 'ip' here"
+	echo "SKIP virtio-net/tapfd-netns: no 'unshare -n' or 'ip' here"
+fi
+# tapfd= naming a descriptor that is not a tap: refused, exit 2.
+timeout -k 5 30 "$BH" run --kernel "$G" --test-device --mem 64M --fd t=3 --net tapfd=t \
+	3<"$G" >/dev/null 2>"$T/err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "tapfd t: not an attached tap descriptor" "$T/err"; then
+	ok "virtio-net/tapfd-not-a-tap"
+else
+	bad "virtio-net/tapfd-not-a-tap" "exit $rc, want 2 and 'not an attached tap descriptor'"
+	sed 's/^/    err: /' "$T/err" | tail -n 5
 fi
 
 echo "--- snapshot: a computation frozen, written, restored (sandbox on)"

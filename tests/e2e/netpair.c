@@ -5,9 +5,17 @@
  * Every argument "@FD@" (or containing it, e.g. "p0=@FD@") gets the number of
  * that command's end. Both run at once; netpair waits for both (SECS, default
  * 120: then both are killed), prints "netpair: A exit N, B exit M" and exits
- * 0 if both exited 0, else 1 (2: usage / setup failure). Used by
- * tests/e2e/kvm_tests.sh (no socketpair in a POSIX shell). */
+ * 0 if both exited 0, else 1 (2: usage / setup failure).
+ *   netpair -T IFNAME [-t SECS] CMD ARGS...
+ * instead opens the tap IFNAME (created if absent) with IFF_TAP | IFF_NO_PI |
+ * IFF_VNET_HDR, as `--net tapfd=` wants it, and runs the one command with
+ * that descriptor as @FD@; exits with its status. Used by
+ * tests/e2e/kvm_tests.sh (no socketpair or TUNSETIFF in a POSIX shell). */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +46,8 @@ static pid_t start(char **argv, int fd, int other)
 	}
 	pid = fork();
 	if (pid == 0) {
-		close(other);
+		if (other >= 0)
+			close(other);
 		execvp(argv[0], argv);
 		fprintf(stderr, "netpair: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -46,15 +55,59 @@ static pid_t start(char **argv, int fd, int other)
 	return pid;
 }
 
+/* -T IFNAME: one command on a tap descriptor. */
+static int tap_mode(const char *ifname, char **argv, int secs)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR), status;
+	time_t end = time(NULL) + secs;
+	pid_t pid, p;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		fprintf(stderr, "netpair: tap %s: %s\n", ifname, strerror(errno));
+		return 2;
+	}
+	pid = start(argv, fd, -1);
+	close(fd);
+	if (pid < 0)
+		return 2;
+	while ((p = waitpid(pid, &status, WNOHANG)) == 0) {
+		if (time(NULL) > end) {
+			fprintf(stderr, "netpair: timeout after %d s: killing it\n", secs);
+			kill(pid, SIGKILL);
+			end = time(NULL) + 3600;
+		}
+		usleep(20000);
+	}
+	if (p < 0)
+		return 2;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int main(int argc, char **argv)
 {
 	int sv[2], st[2] = { -1, -1 }, secs = 120, i = 1, sep;
+	const char *tap = NULL;
 	pid_t pid[2];
 	time_t end;
 
-	if (argc > 2 && !strcmp(argv[1], "-t")) {
-		secs = atoi(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "-T")) {
+		tap = argv[2];
 		i = 3;
+	}
+	if (argc > i + 1 && !strcmp(argv[i], "-t")) {
+		secs = atoi(argv[i + 1]);
+		i += 2;
+	}
+	if (tap) {
+		if (i >= argc || secs <= 0) {
+			fprintf(stderr, "usage: netpair -T IFNAME [-t SECS] CMD ARGS...\n");
+			return 2;
+		}
+		return tap_mode(tap, argv + i, secs);
 	}
 	for (sep = i; sep < argc && strcmp(argv[sep], "--"); sep++)
 		;
