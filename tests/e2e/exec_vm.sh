@@ -3,6 +3,8 @@
 # the containment cases of issue 12 (hostile programs) and the exit-status
 # contract, each reported by the host and with the host unaffected.
 #
+# Every job gets 300 s (a loaded PVM host runs a python3 start in tens of
+# seconds); a timeout would end the session, so the cases stay separate.
 # Cost: THREE Linux boots. One VM (tests/e2e/exec_driver: the real exec VM,
 # VMM, agent and host session, many jobs in turn) runs the hostile programs
 # one after another — each case is as strict as in a VM of its own, and the
@@ -37,26 +39,26 @@ cpus=1
 script=$work/script
 T=$'\t'
 {
-	echo "run${T}whoami${T}60000${T}1048576${T}id -u; id -g; cat /proc/self/status | grep -i capeff"
-	echo "run${T}status3${T}60000${T}1048576${T}echo to-out; echo to-err >&2; exit 3"
-	echo "run${T}killed${T}60000${T}1048576${T}kill -TERM \$\$"
-	echo "run${T}notfound${T}60000${T}1048576${T}exec /no/such/program"
-	echo "run${T}hostfiles${T}60000${T}1048576${T}test ! -e '$work/host-secret' && ! grep -rqs '$secret' /etc /tmp /home /root /proc/cmdline && echo no-host-files"
-	echo "run${T}agentfd${T}60000${T}1048576${T}ls /proc/1/fd 2>&1; for p in /proc/[0-9]*; do ls \$p/fd >/dev/null 2>&1 && [ \"\$(stat -c %u \$p)\" = 0 ] && echo reached-root-fd \$p; done; echo done"
-	echo "run${T}clock${T}60000${T}1048576${T}date +%s"
-	echo "run${T}net${T}60000${T}1048576${T}sed -n '3,\$s/:.*//p' /proc/net/dev | tr -d ' '; python3 -c 'import socket; socket.create_connection((\"10.0.2.2\", 80), timeout=5)'"
-	echo "run${T}vsockhost${T}60000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((2, 1234))'"
-	echo "run${T}vsockagent${T}60000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((1, 1024))'"
-	echo "run${T}forkbomb${T}120000${T}1048576${T}timeout -s KILL 10 bash -c ':(){ :|:& };:' ; echo survived"
-	echo "run${T}oom${T}120000${T}1048576${T}python3 -c 'a=[]
+	echo "run${T}whoami${T}300000${T}1048576${T}id -u; id -g; cat /proc/self/status | grep -i capeff"
+	echo "run${T}status3${T}300000${T}1048576${T}echo to-out; echo to-err >&2; exit 3"
+	echo "run${T}killed${T}300000${T}1048576${T}kill -TERM \$\$"
+	echo "run${T}notfound${T}300000${T}1048576${T}exec /no/such/program"
+	echo "run${T}hostfiles${T}300000${T}1048576${T}test ! -e '$work/host-secret' && ! grep -rqs '$secret' /etc /tmp /home /root /proc/cmdline && echo no-host-files"
+	echo "run${T}agentfd${T}300000${T}1048576${T}python3 -c 'import os; r=[p for p in os.listdir(\"/proc\") if p.isdigit() and os.stat(\"/proc/\"+p).st_uid == 0 and os.access(\"/proc/\"+p+\"/fd\", os.R_OK)]; print(\"reached-root-fd\", r) if r else print(\"done\")'"
+	echo "run${T}clock${T}300000${T}1048576${T}date +%s"
+	echo "run${T}net${T}300000${T}1048576${T}sed -n '3,\$s/:.*//p' /proc/net/dev | tr -d ' '; python3 -c 'import socket; socket.create_connection((\"10.0.2.2\", 80), timeout=5)'"
+	echo "run${T}vsockhost${T}300000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((2, 1234))'"
+	echo "run${T}vsockagent${T}300000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((1, 1024))'"
+	echo "run${T}forkbomb${T}300000${T}1048576${T}timeout -s KILL 10 bash -c ':(){ :|:& };:' ; echo survived"
+	echo "run${T}oom${T}300000${T}1048576${T}python3 -c 'a=[]
 while True: a.append(bytearray(1 << 20))'"
-	echo "run${T}spin${T}120000${T}1048576${T}for i in \$(seq $cpus); do (while :; do :; done) & done; sleep 5; echo spun"
-	echo "run${T}flood${T}120000${T}100000${T}head -c 5000000 /dev/zero"
+	echo "run${T}spin${T}300000${T}1048576${T}for i in \$(seq $cpus); do (while :; do :; done) & done; sleep 5; echo spun"
+	echo "run${T}flood${T}300000${T}100000${T}head -c 5000000 /dev/zero"
 	echo "copyin${T}$work/in${T}/tmp/in"
-	echo "run${T}copied${T}60000${T}1048576${T}cat /tmp/in/sub/file; ln -s /etc /tmp/etc-link; mkdir /tmp/res; echo result > /tmp/res/r; ln -s /etc/passwd /tmp/res/pw; mkfifo /tmp/res/fifo"
+	echo "run${T}copied${T}300000${T}1048576${T}cat /tmp/in/sub/file; ln -s /etc /tmp/etc-link; mkdir /tmp/res; echo result > /tmp/res/r; ln -s /etc/passwd /tmp/res/pw; mkfifo /tmp/res/fifo"
 	echo "copyout${T}/tmp/etc-link${T}$work/etc-back"
 	echo "copyout${T}/tmp/res${T}$work/res-back"
-	echo "run${T}alive${T}60000${T}1048576${T}echo still-alive"
+	echo "run${T}alive${T}300000${T}1048576${T}echo still-alive"
 } >"$script"
 t0=$(date +%s)
 "$driver" "$bh" "$guest" "$rootfs" "$work/out" "$cpus" 512 <"$script" >"$work/driver.log" 2>&1
