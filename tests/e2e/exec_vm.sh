@@ -106,15 +106,15 @@ check "the driver's VM is gone: its private directory removed" \
 
 # ---- the CLI: --timeout (a boot of its own: a timeout ends the VM) ----
 t0=$(date +%s)
-"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --timeout 5s --json-status "$work/t.json" \
+"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --timeout 60s --json-status "$work/t.json" \
 	-- sh -c 'echo started; sleep 600' >"$work/t.out" 2>"$work/t.err"
 rc=$?
-echo "bulkhead exec --timeout 5s: exit $rc after $(($(date +%s) - t0)) s"
+echo "bulkhead exec --timeout 60s: exit $rc after $(($(date +%s) - t0)) s"
 sed 's/^/  | /' "$work/t.err" | tail -n 5
 check "runs past --timeout: exit 124, reported timed out in --json-status" \
 	bash -c '[ '"$rc"' = 124 ] && grep -q "\"timed_out\": true" '"$work/t.json"' && grep -q "\"exit_code\": 124" '"$work/t.json"' && grep -q started '"$work/t.out"
 check "after the timeout every host-side trace is gone (private directory, VMM process)" \
-	bash -c '[ -z "$(ls -A '"$TMPDIR"')" ] && ! pgrep -f -- '"$TMPDIR"' >/dev/null'
+	bash -c '[ -z "$(ls -A '"$TMPDIR"')" ] && ! pgrep -f -- "[-]-console file:'"$TMPDIR"'" >/dev/null'
 
 # ---- the CLI: options, exit status, --json-status, cleanup ----
 t0=$(date +%s)
