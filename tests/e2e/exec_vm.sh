@@ -50,8 +50,7 @@ T=$'\t'
 	echo "run${T}vsockhost${T}300000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((2, 1234))'"
 	echo "run${T}vsockagent${T}300000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((1, 1024))'"
 	echo "run${T}forkbomb${T}300000${T}1048576${T}timeout -s KILL 10 bash -c ':(){ :|:& };:' ; echo survived"
-	echo "run${T}oom${T}300000${T}1048576${T}python3 -c 'a=[]
-while True: a.append(bytearray(1 << 20))'"
+	echo "run${T}oom${T}300000${T}1048576${T}python3 -c 'a = [bytearray(1 << 20) for _ in iter(int, 1)]'"
 	echo "run${T}spin${T}300000${T}1048576${T}for i in \$(seq $cpus); do (while :; do :; done) & done; sleep 5; echo spun"
 	echo "run${T}flood${T}300000${T}100000${T}head -c 5000000 /dev/zero"
 	echo "copyin${T}$work/in${T}/tmp/in"
@@ -79,10 +78,10 @@ check "reads host files: nothing of the host is visible in the guest" \
 	bash -c '[ "$(cat '"$work/out/hostfiles.out"')" = no-host-files ]'
 check "the program cannot reach the agent's or init's descriptors" \
 	bash -c '! grep -q reached-root-fd '"$work/out/agentfd.out"' && grep -q done '"$work/out/agentfd.out"
-check "the guest clock was stepped to the host's (within 120 s)" \
-	bash -c 'g=$(cat '"$work/out/clock.out"'); h=$(date +%s); [ -n "$g" ] && [ $((h - g)) -lt 120 ] && [ $((g - h)) -lt 120 ]'
-check "--net none: only lo, no route anywhere (the connect fails)" \
-	bash -c 'grep -q "code=1 " <<<"$1" && [ "$(head -n1 '"$work/out/net.out"')" = lo ] && [ "$(wc -l <'"$work/out/net.out"')" -eq 1 ]' _ "$(res net)"
+check "the guest clock was stepped to the host's (within 600 s: a starved guest's clock lags)" \
+	bash -c 'g=$(cat '"$work/out/clock.out"'); h=$(date +%s); [ -n "$g" ] && [ $((h - g)) -lt 600 ] && [ $((g - h)) -lt 600 ]'
+check "--net none: no network device (only lo and the kernel's tunnel stubs), the connect fails" \
+	bash -c 'grep -q "code=1 " <<<"$1" && grep -qx lo '"$work/out/net.out"' && ! grep -Evq "^(lo|sit0|tunl0|ip6tnl0|gre0|gretap0|erspan0)$" '"$work/out/net.out"'' _ "$(res net)"
 check "vsock to a host port not allowed: refused" \
 	bash -c 'grep -q "code=1 " <<<"$1" && grep -Eq "Connection (reset|refused)|timed out|TimeoutError" '"$work/out/vsockhost.err"'' _ "$(res vsockhost)"
 check "vsock to the agent's port from inside: refused (one host connection only)" \
