@@ -88,7 +88,7 @@ suite_needs() {
     exec) echo "" ;; # tests/e2e/exec_vm.sh: the exec guest has the lab kernel on a PVM host (prepare-guest.sh --exec)
     bench-startup | bench-footprint | bench-churn | bench-density) echo "" ;; # ring 0 only
     bench-exits | bench-blk) echo "ring3-pio" ;; # the measured loops run in ring 3
-    bench-linux) echo "stock-kernel" ;;
+    bench-linux | bench-balloon) echo "stock-kernel" ;;
     *) echo "env.sh: unknown suite '$1'" >&2; return 2 ;;
     esac
 }
