@@ -3,6 +3,8 @@
 # the containment cases of issue 12 (hostile programs) and the exit-status
 # contract, each reported by the host and with the host unaffected.
 #
+# Every job gets 300 s (a loaded PVM host runs a python3 start in tens of
+# seconds); a timeout would end the session, so the cases stay separate.
 # Cost: THREE Linux boots. One VM (tests/e2e/exec_driver: the real exec VM,
 # VMM, agent and host session, many jobs in turn) runs the hostile programs
 # one after another — each case is as strict as in a VM of its own, and the
@@ -37,26 +39,25 @@ cpus=1
 script=$work/script
 T=$'\t'
 {
-	echo "run${T}whoami${T}60000${T}1048576${T}id -u; id -g; cat /proc/self/status | grep -i capeff"
-	echo "run${T}status3${T}60000${T}1048576${T}echo to-out; echo to-err >&2; exit 3"
-	echo "run${T}killed${T}60000${T}1048576${T}kill -TERM \$\$"
-	echo "run${T}notfound${T}60000${T}1048576${T}exec /no/such/program"
-	echo "run${T}hostfiles${T}60000${T}1048576${T}test ! -e '$work/host-secret' && ! grep -rqs '$secret' /etc /tmp /home /root /proc/cmdline && echo no-host-files"
-	echo "run${T}agentfd${T}60000${T}1048576${T}ls /proc/1/fd 2>&1; for p in /proc/[0-9]*; do ls \$p/fd >/dev/null 2>&1 && [ \"\$(stat -c %u \$p)\" = 0 ] && echo reached-root-fd \$p; done; echo done"
-	echo "run${T}clock${T}60000${T}1048576${T}date +%s"
-	echo "run${T}net${T}60000${T}1048576${T}sed -n '3,\$s/:.*//p' /proc/net/dev | tr -d ' '; python3 -c 'import socket; socket.create_connection((\"10.0.2.2\", 80), timeout=5)'"
-	echo "run${T}vsockhost${T}60000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((2, 1234))'"
-	echo "run${T}vsockagent${T}60000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((1, 1024))'"
-	echo "run${T}forkbomb${T}120000${T}1048576${T}timeout -s KILL 10 bash -c ':(){ :|:& };:' ; echo survived"
-	echo "run${T}oom${T}120000${T}1048576${T}python3 -c 'a=[]
-while True: a.append(bytearray(1 << 20))'"
-	echo "run${T}spin${T}120000${T}1048576${T}for i in \$(seq $cpus); do (while :; do :; done) & done; sleep 5; echo spun"
-	echo "run${T}flood${T}120000${T}100000${T}head -c 5000000 /dev/zero"
+	echo "run${T}whoami${T}300000${T}1048576${T}id -u; id -g; cat /proc/self/status | grep -i capeff"
+	echo "run${T}status3${T}300000${T}1048576${T}echo to-out; echo to-err >&2; exit 3"
+	echo "run${T}killed${T}300000${T}1048576${T}kill -TERM \$\$"
+	echo "run${T}notfound${T}300000${T}1048576${T}exec /no/such/program"
+	echo "run${T}hostfiles${T}300000${T}1048576${T}test ! -e '$work/host-secret' && ! grep -rqs '$secret' /etc /tmp /home /root /proc/cmdline && echo no-host-files"
+	echo "run${T}agentfd${T}300000${T}1048576${T}python3 -c 'import os; r=[p for p in os.listdir(\"/proc\") if p.isdigit() and os.stat(\"/proc/\"+p).st_uid == 0 and os.access(\"/proc/\"+p+\"/fd\", os.R_OK)]; print(\"reached-root-fd\", r) if r else print(\"done\")'"
+	echo "run${T}clock${T}300000${T}1048576${T}date +%s"
+	echo "run${T}net${T}300000${T}1048576${T}sed -n '3,\$s/:.*//p' /proc/net/dev | tr -d ' '; python3 -c 'import socket; socket.create_connection((\"10.0.2.2\", 80), timeout=5)'"
+	echo "run${T}vsockhost${T}300000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((2, 1234))'"
+	echo "run${T}vsockagent${T}300000${T}1048576${T}python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.settimeout(15); s.connect((1, 1024))'"
+	echo "run${T}forkbomb${T}300000${T}1048576${T}timeout -s KILL 10 bash -c ':(){ :|:& };:' ; echo survived"
+	echo "run${T}oom${T}300000${T}1048576${T}python3 -c 'a = [bytearray(1 << 20) for _ in iter(int, 1)]'"
+	echo "run${T}spin${T}300000${T}1048576${T}for i in \$(seq $cpus); do (while :; do :; done) & done; sleep 5; echo spun"
+	echo "run${T}flood${T}300000${T}100000${T}head -c 5000000 /dev/zero"
 	echo "copyin${T}$work/in${T}/tmp/in"
-	echo "run${T}copied${T}60000${T}1048576${T}cat /tmp/in/sub/file; ln -s /etc /tmp/etc-link; mkdir /tmp/res; echo result > /tmp/res/r; ln -s /etc/passwd /tmp/res/pw; mkfifo /tmp/res/fifo"
+	echo "run${T}copied${T}300000${T}1048576${T}cat /tmp/in/sub/file; ln -s /etc /tmp/etc-link; mkdir /tmp/res; echo result > /tmp/res/r; ln -s /etc/passwd /tmp/res/pw; mkfifo /tmp/res/fifo"
 	echo "copyout${T}/tmp/etc-link${T}$work/etc-back"
 	echo "copyout${T}/tmp/res${T}$work/res-back"
-	echo "run${T}alive${T}60000${T}1048576${T}echo still-alive"
+	echo "run${T}alive${T}300000${T}1048576${T}echo still-alive"
 } >"$script"
 t0=$(date +%s)
 "$driver" "$bh" "$guest" "$rootfs" "$work/out" "$cpus" 512 <"$script" >"$work/driver.log" 2>&1
@@ -77,10 +78,10 @@ check "reads host files: nothing of the host is visible in the guest" \
 	bash -c '[ "$(cat '"$work/out/hostfiles.out"')" = no-host-files ]'
 check "the program cannot reach the agent's or init's descriptors" \
 	bash -c '! grep -q reached-root-fd '"$work/out/agentfd.out"' && grep -q done '"$work/out/agentfd.out"
-check "the guest clock was stepped to the host's (within 120 s)" \
-	bash -c 'g=$(cat '"$work/out/clock.out"'); h=$(date +%s); [ -n "$g" ] && [ $((h - g)) -lt 120 ] && [ $((g - h)) -lt 120 ]'
-check "--net none: only lo, no route anywhere (the connect fails)" \
-	bash -c 'grep -q "code=1 " <<<"$1" && [ "$(head -n1 '"$work/out/net.out"')" = lo ] && [ "$(wc -l <'"$work/out/net.out"')" -eq 1 ]' _ "$(res net)"
+check "the guest clock was stepped to the host's (within 600 s: a starved guest's clock lags)" \
+	bash -c 'g=$(cat '"$work/out/clock.out"'); h=$(date +%s); [ -n "$g" ] && [ $((h - g)) -lt 600 ] && [ $((g - h)) -lt 600 ]'
+check "--net none: no network device (only lo and the kernel's tunnel stubs), the connect fails" \
+	bash -c 'grep -q "code=1 " <<<"$1" && grep -qx lo '"$work/out/net.out"' && ! grep -Evq "^(lo|sit0|tunl0|ip6tnl0|gre0|gretap0|erspan0)$" '"$work/out/net.out"'' _ "$(res net)"
 check "vsock to a host port not allowed: refused" \
 	bash -c 'grep -q "code=1 " <<<"$1" && grep -Eq "Connection (reset|refused)|timed out|TimeoutError" '"$work/out/vsockhost.err"'' _ "$(res vsockhost)"
 check "vsock to the agent's port from inside: refused (one host connection only)" \
@@ -104,15 +105,15 @@ check "the driver's VM is gone: its private directory removed" \
 
 # ---- the CLI: --timeout (a boot of its own: a timeout ends the VM) ----
 t0=$(date +%s)
-"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --timeout 5s --json-status "$work/t.json" \
+"$bh" exec --guest "$guest" --rootfs "$rootfs" --boot-timeout 30m --timeout 60s --json-status "$work/t.json" \
 	-- sh -c 'echo started; sleep 600' >"$work/t.out" 2>"$work/t.err"
 rc=$?
-echo "bulkhead exec --timeout 5s: exit $rc after $(($(date +%s) - t0)) s"
+echo "bulkhead exec --timeout 60s: exit $rc after $(($(date +%s) - t0)) s"
 sed 's/^/  | /' "$work/t.err" | tail -n 5
 check "runs past --timeout: exit 124, reported timed out in --json-status" \
 	bash -c '[ '"$rc"' = 124 ] && grep -q "\"timed_out\": true" '"$work/t.json"' && grep -q "\"exit_code\": 124" '"$work/t.json"' && grep -q started '"$work/t.out"
 check "after the timeout every host-side trace is gone (private directory, VMM process)" \
-	bash -c '[ -z "$(ls -A '"$TMPDIR"')" ] && ! pgrep -f -- '"$TMPDIR"' >/dev/null'
+	bash -c '[ -z "$(ls -A '"$TMPDIR"')" ] && ! pgrep -f -- "[-]-console file:'"$TMPDIR"'" >/dev/null'
 
 # ---- the CLI: options, exit status, --json-status, cleanup ----
 t0=$(date +%s)
