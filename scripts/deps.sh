@@ -40,8 +40,10 @@ build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
 # python3: the daemon API tests' raw HTTP client (malformed requests);
 # python3-yaml: tests/e2e/config_schema.py reads api/openapi.yaml;
 # util-linux (setpriv): running the CLI as another uid in those tests.
+# socat: the hybrid-vsock client of the vsock end-to-end test
+# (tests/unit/vmm/test_vsock_vm.c), as users reach a guest's vsock port.
 guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 python3-yaml
-            util-linux "${pkg_pkgs[@]}")
+            util-linux socat "${pkg_pkgs[@]}")
 bench_pkgs=(qemu-system-x86 gnuplot-nox)
 
 [ "$#" -gt 0 ] || set -- build
