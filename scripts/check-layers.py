@@ -24,12 +24,14 @@ ALLOWED = {
     'ctl':      ['common'],
     # frames: parsing, port security, egress policy, token buckets (pure)
     'net':      ['common'],
+    # the snapshot format: header, sections, parser, manifest
+    'snapshot': ['common', 'core'],
     'sandbox':  ['common', 'core', 'config'],
     'vmm':      ['common', 'core', 'arch', 'bus', 'devices', 'backends', 'virtio',
-                 'config', 'ctl', 'sandbox', 'net'],
-    'daemon':   ['common', 'config', 'ctl', 'net'],
+                 'config', 'ctl', 'sandbox', 'net', 'snapshot'],
+    'daemon':   ['common', 'config', 'ctl', 'net', 'snapshot'],
     'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
-    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net'],
+    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter
     # onto the daemon (a folder of its own, so nothing runs back up).
     'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api', 'net'],

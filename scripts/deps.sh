@@ -31,7 +31,9 @@ pkg_pkgs=(dpkg-dev debhelper lintian mandoc groff-base man-db systemd passwd zsh
 build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
             liblzma-dev zlib1g-dev libbz2-dev libcmocka-dev clang libclang-rt-14-dev
             liburing-dev libseccomp-dev libmicrohttpd-dev libjson-c-dev
-            libcurl4-openssl-dev help2man)
+            libcurl4-openssl-dev libssl-dev help2man)
+# libssl-dev: libcrypto's SHA-256 (snapshot manifests, the kernel cache key),
+# which uses the CPU's SHA extensions; see src/common/sha256.h.
 # help2man: the man pages are generated from the built programs' --help.
 # liburing-dev: virtio-blk's asynchronous disk I/O (io_uring), see
 # src/backends/block_file.h

@@ -45,4 +45,12 @@ int config_json_parse(const char *text, size_t len, unsigned flags, struct vm_co
 
 void config_json_free(struct json_object *root);
 
+/* The inverse of config_json_parse(): cfg as one JSON document (NUL-
+ * terminated, at most len - 1 bytes) that config_json_parse() turns back into
+ * the same settings; every schema row with a JSON key is written (absent
+ * strings and paths stay absent). 0, -E2BIG (does not fit, err says so) or
+ * -ENOMEM. Used by snapshots to record what the VM was built from. */
+int config_json_write(const struct vm_config *cfg, char *buf, size_t len, char *err,
+		      size_t errlen) BH_WUR;
+
 #endif

@@ -488,6 +488,57 @@ static void net_destroy(struct virtio_dev *vd)
 	free(n);
 }
 
+/* State: see VIRTIO_NET_STATE_VERSION. Nothing is ever in flight: every
+ * chain is completed (or un-popped) within one call. */
+static void net_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	struct virtio_net *n = to_net(vd);
+
+	sbuf_u8(out, n->live);
+	sbuf_u16(out, n->p.mtu);
+}
+
+static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	struct virtio_net *n = to_net(vd);
+	uint16_t mtu;
+	bool live;
+	int ret;
+
+	if (version != VIRTIO_NET_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 n->name, version, VIRTIO_NET_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	mtu = sr_u16(in);
+	if (sr_finish(in)) {
+		snprintf(err, errlen, "%s: device state truncated, too long or a flag not 0/1",
+			 n->name);
+		return -EINVAL;
+	}
+	if (mtu != n->p.mtu) {
+		snprintf(err, errlen, "%s: the guest saw an MTU of %u, this NIC's is %u", n->name,
+			 mtu, n->p.mtu);
+		return -EINVAL;
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
+		return ret;
+	if (apply) {
+		n->live = live;
+		n->pending = 0;
+		if (live) {
+			/* As activation does: the (new) backend learns the acked
+			 * offloads and receiving starts, on the event thread when
+			 * the device resumes. */
+			n->offload_pending = true;
+			vd->held_mask |= 1u << VIRTIO_NET_RXQ;
+		}
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.features = net_features,
 	.cfg_read = net_cfg_read,
@@ -496,6 +547,9 @@ static const struct virtio_dev_ops net_ops = {
 	.reset = net_reset,
 	.quiesce = net_quiesce,
 	.destroy = net_destroy,
+	.state_version = VIRTIO_NET_STATE_VERSION,
+	.save = net_save,
+	.load = net_load,
 };
 
 int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p,

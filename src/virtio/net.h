@@ -74,6 +74,13 @@
 #define VIRTIO_NET_TXQ 1
 #define VIRTIO_NET_QUEUE_MAX 256
 #define VIRTIO_NET_CFG_LEN 12        /* mac[6], status, max_virtqueue_pairs, mtu */
+/* Snapshot state (its ops): activated u8, mtu u16 (must be this NIC's: the
+ * driver sized its buffers by it). The MAC is the host's configuration, not
+ * state: a clone may get its own (the guest keeps using the one it read at
+ * probe until it is told otherwise). A frame waiting in the host buffer is
+ * dropped, as a network may drop any frame; on resume the device tells the
+ * new backend the acked offloads again and starts receiving. */
+#define VIRTIO_NET_STATE_VERSION 1
 #define VIRTIO_NET_TX_COPY 256       /* frame bytes copied before the decision */
 #define VIRTIO_NET_TX_BUDGET 256     /* chains per TX notify */
 #define VIRTIO_NET_RX_BUDGET 64      /* frames per receive event */

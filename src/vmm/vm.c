@@ -213,6 +213,40 @@ static int vm_boot_load(struct vm *vm)
 	return 0;
 }
 
+/* What a snapshot saves of each vCPU, asked while /dev/kvm is still open:
+ * the MSR index list and the XSAVE area's size. */
+static int vm_query_state_sizes(struct vm *vm)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 }, *list;
+	int n;
+
+	n = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	vm->xsave_size = n > (int)sizeof(struct kvm_xsave) ? (unsigned)n : sizeof(struct kvm_xsave);
+	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return fail(vm, -errno, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
+	if (probe.nmsrs > 4096)
+		return fail(vm, -E2BIG, "KVM reports %u MSRs", probe.nmsrs);
+	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(uint32_t));
+	if (!list)
+		return fail(vm, -ENOMEM, "out of memory for the MSR list");
+	list->nmsrs = probe.nmsrs;
+	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0) {
+		int e = errno;
+
+		free(list);
+		return fail(vm, -e, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(e));
+	}
+	vm->msr_index = malloc((list->nmsrs ? list->nmsrs : 1) * sizeof(uint32_t));
+	if (!vm->msr_index) {
+		free(list);
+		return fail(vm, -ENOMEM, "out of memory for the MSR list");
+	}
+	memcpy(vm->msr_index, list->indices, list->nmsrs * sizeof(uint32_t));
+	vm->nmsr_index = list->nmsrs;
+	free(list);
+	return 0;
+}
+
 static int vm_create_vcpus(struct vm *vm)
 {
 	int ret;
@@ -220,6 +254,8 @@ static int vm_create_vcpus(struct vm *vm)
 	ret = cpuid_get_supported(vm->kvm_fd, vm->cfg.cpu_template, &vm->cpuid);
 	if (ret)
 		return fail(vm, ret, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-ret));
+	if ((ret = vm_query_state_sizes(vm)))
+		return ret;
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return fail(vm, -ENOMEM, "out of memory for %u vCPUs", vm->ncpus);
@@ -552,6 +588,8 @@ void vm_destroy(struct vm *vm)
 	event_loop_destroy(&vm->el);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	free(vm->msr_index);
+	vm->msr_index = NULL;
 	/* Close the VM before unmapping its RAM: KVM then tears the memslots
 	 * down with the VM in one go instead of invalidating a live slot. */
 	if (vm->vm_fd >= 0)

@@ -47,7 +47,12 @@ struct vm {
 	int kvm_fd;              /* /dev/kvm: closed (-1) once the vCPUs exist */
 	int vm_fd;
 	int vcpu_mmap_size;
-	struct kvm_cpuid2 *cpuid;   /* supported CPUID after template filtering */
+	struct kvm_cpuid2 *cpuid;   /* supported CPUID after template filtering (a
+	                             * restore replaces it with the snapshot's) */
+	uint32_t *msr_index;        /* KVM_GET_MSR_INDEX_LIST: the MSRs a snapshot
+	                             * saves, and the allow-list a restore checks */
+	unsigned nmsr_index;
+	unsigned xsave_size;        /* bytes of KVM_GET_XSAVE2 (4096 without XSAVE2) */
 	struct guest_mem mem;
 	struct io_bus pio;
 	struct io_bus mmio;

@@ -6,13 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="${1:-build-fuzz}"
-ninja -C "$build" tests/fuzz/make_seeds tests/fuzz/make_virtio_seeds
+ninja -C "$build" tests/fuzz/make_seeds tests/fuzz/make_virtio_seeds tests/fuzz/make_state_seeds
 mkdir -p tests/fuzz/corpus/boot
 "$build/tests/fuzz/make_seeds" tests/fuzz/corpus/boot
 ls -l tests/fuzz/corpus/boot
 # fuzz_virtq / fuzz_blk scripts (corpus/virtq, corpus/blk)
 "$build/tests/fuzz/make_virtio_seeds" tests/fuzz/corpus
 ls -l tests/fuzz/corpus/virtq tests/fuzz/corpus/blk
+# fuzz_state: device states saved from a driven device set (corpus/state)
+"$build/tests/fuzz/make_state_seeds" tests/fuzz/corpus
+ls -l tests/fuzz/corpus/state
 # fuzz_api's control records (corpus/api/ctl-*): selector byte (sel % 3 == 2;
 # bit 7: a reply; bits 4-6: descriptors received), then a v2 record
 # (ctl_proto.h: 32-byte header + payload).

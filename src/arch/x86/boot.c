@@ -59,6 +59,7 @@ static BH_WUR int load_bzimage_host(struct boot_ctx *c, const uint8_t *data, siz
 	const char *dir = c->cfg->cache_dir, *cname, *note = "";
 	enum boot_comp comp;
 	uint8_t key[32], *elf;
+	bool keyed = false;
 	char what[48];
 	size_t elflen;
 	int ret;
@@ -79,13 +80,15 @@ static BH_WUR int load_bzimage_host(struct boot_ctx *c, const uint8_t *data, siz
 	}
 	cname = boot_comp_name(comp);
 	if (dir) {
-		/* The content key, from the memo when this file was hashed before. */
-		if (!c->src_st || !boot_cache_memo_get(dir, c->src_st, key)) {
-			boot_cache_key(data, len, key);
+		/* The content key, from the memo when this file was hashed
+		 * before; no key (libcrypto failed): no cache this time. */
+		keyed = c->src_st && boot_cache_memo_get(dir, c->src_st, key);
+		if (!keyed && boot_cache_key(data, len, key) == 0) {
+			keyed = true;
 			if (c->src_st)
 				boot_cache_memo_put(dir, c->src_st, key);
 		}
-		if (try_cache(c, key) == 0) {
+		if (keyed && try_cache(c, key) == 0) {
 			snprintf(c->format, sizeof(c->format),
 				 "bzImage: %s payload decompressed on host (cache hit)", cname);
 			return 0;
@@ -118,7 +121,7 @@ static BH_WUR int load_bzimage_host(struct boot_ctx *c, const uint8_t *data, siz
 	c->what = "";
 	if (ret)
 		goto out;
-	if (dir) {
+	if (dir && keyed) {
 		int sret = boot_cache_store(dir, key, elf, elflen);
 
 		note = " (cache miss)";

@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "arch/x86/boot_internal.h"
+#include "common/sha256.h"
 #include "common/log.h"
 
 #define CACHE_MAGIC "BHKCACHE"
@@ -43,9 +44,9 @@ struct cache_trailer {
 };
 static_assert(sizeof(struct cache_trailer) == 64, "cache trailer");
 
-void boot_cache_key(const uint8_t *image, size_t len, uint8_t key[32])
+int boot_cache_key(const uint8_t *image, size_t len, uint8_t key[32])
 {
-	boot_sha256(image, len, key);
+	return bh_sha256(image, len, key);
 }
 
 /* The file name (no directory) of an entry: PREFIXvmlinux-<hex key>SUFFIX. */
@@ -203,14 +204,14 @@ struct cache_memo {
 	uint8_t key[32];
 };
 
-static void memo_name(const struct stat *st, uint8_t id[32])
+static BH_WUR int memo_name(const struct stat *st, uint8_t id[32])
 {
 	uint64_t f[7] = { (uint64_t)st->st_dev,         (uint64_t)st->st_ino,
 			  (uint64_t)st->st_size,        (uint64_t)st->st_mtim.tv_sec,
 			  (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec,
 			  (uint64_t)st->st_ctim.tv_nsec };
 
-	boot_sha256((const uint8_t *)f, sizeof(f), id);
+	return bh_sha256((const uint8_t *)f, sizeof(f), id);
 }
 
 bool boot_cache_memo_get(const char *dir, const struct stat *st, uint8_t key[32])
@@ -221,8 +222,7 @@ bool boot_cache_memo_get(const char *dir, const struct stat *st, uint8_t key[32]
 	ssize_t n;
 	int dfd, fd;
 
-	memo_name(st, id);
-	if (cache_name(name, sizeof(name), id, "src-", "") || (dfd = cache_dir_open(dir)) < 0)
+	if (memo_name(st, id) || cache_name(name, sizeof(name), id, "src-", "") || (dfd = cache_dir_open(dir)) < 0)
 		return false;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	close(dfd);
@@ -247,10 +247,9 @@ void boot_cache_memo_put(const char *dir, const struct stat *st, const uint8_t k
 	uint8_t id[32];
 	int dfd;
 
-	memo_name(st, id);
 	memcpy(m.magic, MEMO_MAGIC, 8);
 	memcpy(m.key, key, 32);
-	if (mkdir_p(dir) || cache_name(name, sizeof(name), id, "src-", "") ||
+	if (memo_name(st, id) || mkdir_p(dir) || cache_name(name, sizeof(name), id, "src-", "") ||
 	    (dfd = cache_dir_open(dir)) < 0)
 		return;
 	/* Best effort: without a memo the next boot just hashes again. */

@@ -1,6 +1,6 @@
 /* boot_internal.h — shared state and helpers of the x86 kernel loader
  * (boot.c, boot_bzimage.c, boot_elf.c, boot_zeropage.c, boot_decompress.c,
- * boot_cache.c, boot_file.c, boot_sha256.c). Not for use outside the loader.
+ * boot_cache.c, boot_file.c). Not for use outside the loader.
  *
  * Every input (the image file, a cached vmlinux, the initrd) is host memory
  * owned by the loader; guest RAM is only written, always through gmem_*.
@@ -141,12 +141,10 @@ const char *boot_comp_name(enum boot_comp comp);
 int boot_decompress(enum boot_comp comp, const uint8_t *in, size_t inlen, size_t cap,
 		    uint8_t **outp, size_t *outlenp) BH_WUR;
 
-/* --- boot_sha256.c --- */
-void boot_sha256(const void *data, size_t len, uint8_t out[32]);
-
 /* --- boot_cache.c --- */
-/* Cache key of a bzImage: SHA-256 of the whole file. */
-void boot_cache_key(const uint8_t *image, size_t len, uint8_t key[32]);
+/* Cache key of a bzImage: SHA-256 of the whole file (libcrypto,
+ * common/sha256.h). 0, or -errno when the library cannot hash. */
+int boot_cache_key(const uint8_t *image, size_t len, uint8_t key[32]) BH_WUR;
 
 /* Look up `<dir>/vmlinux-<hex key>`. `dir` must be owned by the euid and not
  * group/other-writable (else -EPERM: an entry there could be planted). Returns 0 and a malloc'd copy of the ELF

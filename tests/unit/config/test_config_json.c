@@ -65,6 +65,38 @@ static void test_full(void **state)
 	assert_string_equal(cfg.disks[0].id, "root");
 	assert_false(cfg.disks[1].read_only);
 	assert_string_equal(cfg.disks[1].id, "");
+
+	/* Written back (what a snapshot records) and read again: the same VM. */
+	{
+		struct vm_config again;
+		struct json_object *root2;
+		char text[4096];
+
+		assert_int_equal(config_json_write(&cfg, text, sizeof(text), err, sizeof(err)), 0);
+		config_defaults(&again);
+		assert_int_equal(config_json_parse(text, strlen(text), CONFIG_JSON_ABS_PATHS, &again,
+						   &root2, err, sizeof(err)), 0);
+		assert_string_equal(again.boot.kernel_path, "/k");
+		assert_string_equal(again.boot.cmdline, "console=ttyS0");
+		assert_int_equal(again.mem_bytes, cfg.mem_bytes);
+		assert_int_equal(again.ncpus, 4);
+		assert_int_equal(again.console, CONSOLE_FILE);
+		assert_string_equal(again.console_path, "/c.log");
+		assert_int_equal(again.console_max_bytes, cfg.console_max_bytes);
+		assert_int_equal(again.console_device, CONSOLE_DEV_VIRTIO);
+		assert_int_equal(again.cpu_template, CPU_TEMPLATE_HOST);
+		assert_int_equal(again.boot.proto, BOOT_PROTO_PVH);
+		assert_null(again.boot.cache_dir);
+		assert_true(again.test_device && again.rng);
+		assert_int_equal(again.ndisks, 2);
+		assert_string_equal(again.disks[0].path, "/a.img");
+		assert_true(again.disks[0].read_only);
+		assert_string_equal(again.disks[0].id, "root");
+		assert_string_equal(again.disks[1].path, "/b.img");
+		config_json_free(root2);
+		/* Too small a buffer is an error, not a truncated document. */
+		assert_int_equal(config_json_write(&cfg, text, 16, err, sizeof(err)), -E2BIG);
+	}
 	config_json_free(root);
 
 	/* integer memory is MiB, like a bare --mem number */

@@ -2,7 +2,7 @@
  * queues, device models) through the real PCI bus, irq router and guest
  * memory, the way vm_devices_save()/vm_devices_load() use them.
  *
- * Round trip: machine A's rng, console and blk are driven by a driver into a
+ * Round trip: machine A's rng, console, blk and net are driven by a driver into a
  * non-trivial state (features with EVENT_IDX, rings, MSI-X on with a masked
  * vector and a pending bit, INTx with the ISR set on the console, a request
  * posted but not kicked, console input refused for lack of buffers, a disk
@@ -10,7 +10,8 @@
  * and loads the state. Saving B gives the same bytes, the driver reads the
  * same registers, the MSI routes and the INTx line are live again, and the
  * devices carry on: the un-kicked request is served on resume, the disk
- * reads back A's write, console input lands in posted buffers.
+ * reads back A's write, console input lands in posted buffers, the NIC (B
+ * has its own MAC, as a clone would) receives.
  *
  * Hostile states (hostile-guests.md 28): every truncation, trailing bytes,
  * unknown versions and each field a guest could not have produced — refused
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "vq_fake.h"
@@ -28,14 +30,16 @@
 #include "core/irq_route.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/pci_transport.h"
 #include "virtio/rng.h"
 
 #define RAM (64ULL << 20)
-#define NDEV 3
+#define NDEV 4
 #define RNG 0
 #define CON 1
 #define BLK 2
+#define NET 3
 #define QSIZE 16
 #define RING(n) (0x10000ULL + 0x10000ULL * (n)) /* desc, avail, used: 3 slots each */
 #define BUF(n) (0x400000ULL + 0x10000ULL * (n))
@@ -64,6 +68,8 @@ struct machine {
 	struct virtio_pci vp[NDEV];
 	struct fake_ring r[NDEV][2];
 	unsigned rx_room;
+	struct virtio_net *net;
+	int peer; /* the switch's end of the NIC's port */
 };
 
 static char disk_path[64];
@@ -73,14 +79,18 @@ static void rx_room(void *opaque)
 	((struct machine *)opaque)->rx_room++;
 }
 
-static struct machine *machine_new(void)
+static struct machine *machine_new_mac(uint8_t mac_last)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	struct virtio_blk_disk disk = { .path = disk_path, .id = "snapdisk" };
 	struct virtio_rng *rng;
 	struct irq_line line;
+	struct virtio_net_params np = { .mac = { 2, 0, 0, 0, 0, mac_last }, .mtu = 1500,
+					.index = 0 };
+	struct net_backend be;
 	struct vpci_env env;
 	char err[256];
+	int sv[2];
 
 	assert_non_null(m);
 	assert_int_equal(gmem_create(&m->gm, RAM), 0);
@@ -99,12 +109,22 @@ static struct machine *machine_new(void)
 	m->vd[RNG] = virtio_rng_dev(rng);
 	m->vd[CON] = virtio_console_dev(m->con);
 	m->vd[BLK] = virtio_blk_dev(m->blk);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(net_backend_adopt_port(&be, sv[0], "sw0", err, sizeof(err)), 0);
+	m->peer = sv[1];
+	assert_int_equal(virtio_net_create(&m->net, &np, &be, &m->gm, NULL), 0);
+	m->vd[NET] = virtio_net_dev(m->net);
 	env = (struct vpci_env){ -1, &m->bus, &m->router, NULL };
 	for (unsigned i = 0; i < NDEV; i++)
 		assert_int_equal(virtio_pci_create(&m->vp[i], m->vd[i], &env), 0);
 	io_bus_seal(&m->pio);
 	io_bus_seal(&m->mmio);
 	return m;
+}
+
+static struct machine *machine_new(void)
+{
+	return machine_new_mac(0x0a);
 }
 
 static void machine_free(struct machine *m)
@@ -116,6 +136,7 @@ static void machine_free(struct machine *m)
 	}
 	pci_bus_destroy(&m->bus);
 	gmem_destroy(&m->gm);
+	close(m->peer);
 	free(m);
 }
 
@@ -248,6 +269,9 @@ static void drive(struct machine *m)
 	blk_request(m, VIRTIO_BLK_T_OUT, 5, 0);
 	assert_true(fr_get_used(&m->r[BLK][0], &id, &len));
 	assert_int_equal(rd(m, BLK, VPCI_MSIX_PBA_OFF, 8), 2);
+	/* net: both queues, INTx */
+	bring_up(m, NET, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MTU) |
+				 (1ull << VIRTIO_NET_F_STATUS), 2, VPCI_NO_VECTOR);
 	wr(m, BLK, COMMON(0x16), 7, 2);  /* a queue_select out of range */
 	wr(m, BLK, COMMON(0x00), 1, 4);  /* device feature select */
 }
@@ -325,7 +349,7 @@ static int teardown(void **state)
 
 static void test_roundtrip(void **state)
 {
-	struct machine *a = machine_new(), *b = machine_new();
+	struct machine *a = machine_new(), *b = machine_new_mac(0x0b); /* a clone: its own MAC */
 	struct sbuf blobs[NDEV], again;
 	uint32_t id, len;
 	uint64_t cnt;
@@ -409,6 +433,23 @@ static void test_roundtrip(void **state)
 	assert_int_equal(virtio_console_input(b->con, (const uint8_t *)"xy", 2), 2);
 	assert_true(fr_get_used(&b->r[CON][0], &id, &len));
 	assert_int_equal(len, 2);
+
+	/* net: resumed, it receives into a posted buffer (header + frame) */
+	{
+		uint8_t msg[12 + 60] = { 0 };
+
+		b->r[NET][0] = a->r[NET][0];
+		b->r[NET][0].gm = &b->gm;
+		virtio_dev_resume(b->vd[NET]);
+		fr_desc(&b->r[NET][0], 0, BUF(7), 2048, VIRTQ_DESC_F_WRITE, 0);
+		fr_post(&b->r[NET][0], 0);
+		memset(msg + 12, 0xff, 6); /* broadcast */
+		msg[12 + 12] = 0x08;       /* IPv4 */
+		assert_int_equal(send(b->peer, msg, sizeof(msg), 0), (ssize_t)sizeof(msg));
+		virtio_net_rx_poll(b->net);
+		assert_true(fr_get_used(&b->r[NET][0], &id, &len));
+		assert_int_equal(len, sizeof(msg));
+	}
 	for (unsigned d = 0; d < NDEV; d++)
 		sbuf_free(&blobs[d]);
 	machine_free(a);
@@ -573,6 +614,8 @@ static void test_hostile(void **state)
 	patch_refused(b, CON, &blobs[CON], blobs[CON].len - 1, 1, 1, "configuration space");
 	patch_refused(b, RNG, &blobs[RNG], blobs[RNG].len - 1, 2, 1, "0/1");
 	patch_refused(b, RNG, &blobs[RNG], blobs[RNG].len - 1, 0, 1, "never activated");
+	patch_refused(b, NET, &blobs[NET], blobs[NET].len - 2, 9000, 2, "MTU");
+	patch_refused(b, NET, &blobs[NET], blobs[NET].len - 3, 0, 1, "never activated");
 	/* and the genuine article loads */
 	for (unsigned d = 0; d < NDEV; d++) {
 		assert_int_equal(load_dev(b, d, blobs[d].data, blobs[d].len,

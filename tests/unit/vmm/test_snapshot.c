@@ -1,0 +1,300 @@
+/* test_snapshot.c — snapshots of real VMs (needs KVM, see vm_fixture.h):
+ * a guest frozen mid-computation and restored (RAM mapped copy-on-write
+ * from the memory file) finishes with the right result; two clones of one
+ * snapshot run at the same time and neither changes the file; a snapshot
+ * with an impossible register value or a mismatched VM is refused with a
+ * message naming the reason. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "vm_fixture.h"
+#include "config/config_json.h"
+#include "config/schema.h"
+#include "snapshot/snap_format.h"
+#include "vmm/vm_snapshot.h"
+#include "../test_wait.h"
+
+static char dir[] = "/tmp/bh-snapshot.XXXXXX";
+static char kernel[512];
+
+static char *slurp(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	n = read(fd, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return buf;
+}
+
+static void path(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/%s", dir, name);
+}
+
+/* The guest's result line, as the host computes it (same as compute.c). */
+static uint64_t compute_expect(uint64_t rounds)
+{
+	static uint64_t table[1u << 17];
+	const uint32_t words = 1u << 17;
+	uint64_t x = 0x9e3779b97f4a7c15ull, sum = 0;
+
+	for (uint32_t i = 0; i < words; i++)
+		table[i] = i;
+	for (uint64_t r = 0; r < rounds; r++)
+		for (uint32_t i = 0; i < words; i++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			table[i] ^= x + table[(i * 7 + r) % words];
+		}
+	for (uint32_t i = 0; i < words; i++)
+		sum = sum * 31 + table[i];
+	return sum;
+}
+
+static bool console_has(const char *con, const char *text)
+{
+	static char buf[1 << 16];
+
+	return strstr(slurp(con, buf, sizeof(buf)), text) != NULL;
+}
+
+static void wait_console(const char *con, const char *text)
+{
+	for (int i = 0; i < 24000 && !console_has(con, text); i++) /* 240 s: a loaded host */
+		fx_sleep_ms(10);
+	if (!console_has(con, text))
+		fail_msg("'%s' never appeared on %s", text, con);
+}
+
+static char *read_all(const char *p, size_t *len)
+{
+	long long n = fx_size(p);
+	char *b;
+	int fd;
+
+	assert_true(n > 0);
+	b = malloc((size_t)n);
+	assert_non_null(b);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, b, (size_t)n), n);
+	close(fd);
+	*len = (size_t)n;
+	return b;
+}
+
+/* Take a snapshot of a compute guest after round 2 (state, mem in dir);
+ * the original then runs to its end. */
+static void take_snapshot(const char *state, const char *mem, uint64_t rounds)
+{
+	char con[256], cmd[64], want[64];
+	struct vm_config c;
+	struct vm *a = calloc(1, sizeof(*a));
+	struct fx_run ra;
+	char err[512];
+	int sfd, mfd;
+
+	path(con, sizeof(con), "orig.log");
+	unlink(con);
+	fx_config(&c, kernel, con);
+	snprintf(cmd, sizeof(cmd), "console=ttyS0 rounds=%llu", (unsigned long long)rounds);
+	c.boot.cmdline = cmd;
+	if (vm_create(a, &c))
+		fail_msg("vm_create: %s", a->err);
+	assert_int_equal(fx_start(&ra, a), 0);
+	wait_console(con, "compute: round 2\r");
+	assert_int_equal(vm_pause(a), 0);
+	sfd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	mfd = open(mem, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(sfd >= 0 && mfd >= 0);
+	if (vm_snapshot_save(a, sfd, mfd, err, sizeof(err)))
+		fail_msg("vm_snapshot_save: %s", err);
+	close(sfd);
+	close(mfd);
+	assert_int_equal(fx_size(mem), (long long)c.mem_bytes);
+	assert_int_equal(vm_resume(a), 0);
+	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
+		 (unsigned long long)compute_expect(rounds));
+	wait_console(con, want);
+	test_join(ra.thread, "the original compute guest");
+	assert_int_equal(ra.reason, VM_EXIT_TEST);
+	assert_int_equal(a->exit.status, 0);
+	assert_true(console_has(con, want));
+	vm_destroy(a);
+	free(a);
+}
+
+/* Build a VM from a parsed snapshot with its console in `con`. 0 or the
+ * error of the first failing step (msg in err). */
+static int restore(struct vm *vm, const struct snap_state *s, const char *mem, const char *con,
+		   char *err, size_t errlen)
+{
+	struct json_object *root = NULL;
+	struct vm_config c;
+	struct vm_ram_source ram = { .copy_on_write = true };
+	int ret;
+
+	config_defaults(&c);
+	ret = config_json_parse((const char *)s->config.p, s->config.len, 0, &c, &root, err,
+				errlen);
+	if (ret)
+		return ret;
+	c.console_path = con;
+	c.start_ns = fx_now_ns();
+	ram.fd = open(mem, O_RDONLY | O_CLOEXEC);
+	if (ram.fd < 0) {
+		config_json_free(root);
+		return -errno;
+	}
+	ret = vm_build(vm, &c, &ram);
+	if (ret)
+		snprintf(err, errlen, "%s", vm->err);
+	else
+		ret = vm_snapshot_restore(vm, s, err, errlen);
+	config_json_free(root);
+	return ret;
+}
+
+static void restore_continues_computation(void **state)
+{
+	char st[256], mem[256], con_b[256], con_c[256], want[64], err[512], buf[1 << 16];
+	struct vm *b = calloc(1, sizeof(*b)), *c2 = calloc(1, sizeof(*c2));
+	struct fx_run rb, rc;
+	struct snap_state *s = malloc(sizeof(*s));
+	uint64_t mem_hash;
+	size_t len;
+	char *file;
+
+	(void)state;
+	path(st, sizeof(st), "state");
+	path(mem, sizeof(mem), "memory");
+	path(con_b, sizeof(con_b), "clone1.log");
+	path(con_c, sizeof(con_c), "clone2.log");
+	take_snapshot(st, mem, 6);
+	mem_hash = fx_hash(mem);
+	file = read_all(st, &len);
+	if (snap_parse(file, len, s, err, sizeof(err)))
+		fail_msg("snap_parse: %s", err);
+	assert_int_equal(s->h.ncpus, 1);
+
+	/* Two clones of the one snapshot, at the same time. */
+	if (restore(b, s, mem, con_b, err, sizeof(err)))
+		fail_msg("restore 1: %s", err);
+	if (restore(c2, s, mem, con_c, err, sizeof(err)))
+		fail_msg("restore 2: %s", err);
+	assert_int_equal(fx_start(&rb, b), 0);
+	assert_int_equal(fx_start(&rc, c2), 0);
+	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
+		 (unsigned long long)compute_expect(6));
+	wait_console(con_b, want);
+	wait_console(con_c, want);
+	test_join(rb.thread, "clone 1");
+	test_join(rc.thread, "clone 2");
+	for (int i = 0; i < 2; i++) {
+		const char *con = i ? con_c : con_b;
+		struct fx_run *r = i ? &rc : &rb;
+
+		assert_int_equal(r->reason, VM_EXIT_TEST);
+		slurp(con, buf, sizeof(buf));
+		if (!strstr(buf, want))
+			fail_msg("clone %d printed:\n%s\nexpected %s", i + 1, buf, want);
+		/* It went on from where it was frozen: no new start, no round 0. */
+		assert_null(strstr(buf, "compute: start"));
+		assert_null(strstr(buf, "round 0\r"));
+		assert_non_null(strstr(buf, "round 5\r"));
+	}
+	/* Copy-on-write: the clones' writes never reached the file. */
+	assert_true(mem_hash == fx_hash(mem));
+	vm_destroy(b);
+	vm_destroy(c2);
+	free(b);
+	free(c2);
+	free(file);
+	free(s);
+}
+
+/* Flip a saved register into something the CPU template does not allow:
+ * refused, naming it, before the VM runs. */
+static void hostile_state_refused(void **state)
+{
+	char st[256], mem[256], con[256], err[512];
+	struct vm *b = calloc(1, sizeof(*b));
+	struct snap_state *s = malloc(sizeof(*s));
+	struct kvm_sregs sr;
+	size_t len, off;
+	char *file;
+	int ret;
+
+	(void)state;
+	path(st, sizeof(st), "state");
+	path(mem, sizeof(mem), "memory");
+	path(con, sizeof(con), "hostile.log");
+	file = read_all(st, &len);
+	assert_int_equal(snap_parse(file, len, s, err, sizeof(err)), 0);
+	/* vCPU 0's sregs follow its kvm_regs. CR4.VMXE: nested VMX. */
+	off = (size_t)(s->vcpu[0].p - (const uint8_t *)file) + sizeof(struct kvm_regs);
+	memcpy(&sr, file + off, sizeof(sr));
+	sr.cr4 |= 1ull << 13;
+	memcpy(file + off, &sr, sizeof(sr));
+	assert_int_equal(snap_parse(file, len, s, err, sizeof(err)), 0);
+	ret = restore(b, s, mem, con, err, sizeof(err));
+	assert_int_equal(ret, -EINVAL);
+	assert_non_null(strstr(err, "CR4"));
+	vm_destroy(b);
+	memset(b, 0, sizeof(*b));
+
+	/* Undo; now a vCPU-count mismatch: the VM built with 2 vCPUs. */
+	sr.cr4 &= ~(1ull << 13);
+	memcpy(file + off, &sr, sizeof(sr));
+	{
+		struct vm_config c;
+		struct json_object *root = NULL;
+		struct vm_ram_source ram = { .copy_on_write = true };
+
+		config_defaults(&c);
+		assert_int_equal(config_json_parse((const char *)s->config.p, s->config.len, 0, &c,
+						   &root, err, sizeof(err)), 0);
+		c.ncpus = 2;
+		c.console_path = con;
+		ram.fd = open(mem, O_RDONLY | O_CLOEXEC);
+		assert_int_equal(vm_build(b, &c, &ram), 0);
+		assert_int_equal(vm_snapshot_restore(b, s, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "vCPUs"));
+		config_json_free(root);
+		vm_destroy(b);
+	}
+	free(b);
+	free(s);
+	free(file);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(restore_continues_computation),
+		cmocka_unit_test(hostile_state_refused),
+	};
+	char p[512];
+	int ret;
+
+	fx_require_kvm();
+	fx_guest(kernel, sizeof(kernel), "compute");
+	if (!mkdtemp(dir))
+		return 1;
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	for (const char *const *n = (const char *const[]){ "state", "memory", "orig.log",
+							   "clone1.log", "clone2.log",
+							   "hostile.log", NULL };
+	     *n; n++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, *n);
+		unlink(p);
+	}
+	rmdir(dir);
+	return ret;
+}
