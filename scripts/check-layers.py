@@ -24,6 +24,8 @@ ALLOWED = {
     'ctl':      ['common'],
     # frames: parsing, port security, egress policy, token buckets (pure)
     'net':      ['common'],
+    # the switch process: ports, learning, security, rates (its jail is sandbox's)
+    'switch':   ['common', 'net', 'ctl'],
     # the snapshot format: header, sections, parser, manifest
     'snapshot': ['common', 'core'],
     'sandbox':  ['common', 'core', 'config'],
@@ -31,7 +33,7 @@ ALLOWED = {
                  'config', 'ctl', 'sandbox', 'net', 'snapshot'],
     'daemon':   ['common', 'config', 'ctl', 'net', 'snapshot'],
     'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
-    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot'],
+    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot', 'switch'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter
     # onto the daemon (a folder of its own, so nothing runs back up).
     'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api', 'net'],

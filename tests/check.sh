@@ -7,7 +7,8 @@
 #      daemon's API tests over its real socket (ASan build, no KVM needed),
 #      and the daemon against hostile stand-in VMMs and greedy users
 #   4. sandbox tests: the VM process's jail and seccomp filters per thread kind
-#      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage)
+#      (tests/sandbox/sandbox_tests.sh; again with real VMs in the KVM stage);
+#      the switch process driven over plain socketpairs (tests/e2e/switch_tests.py)
 #   5. fuzz smoke: each libFuzzer target briefly on its committed corpus
 #   6. packaging: make install into a DESTDIR, man pages, completion, the
 #      Debian package (lintian), installed, socket-activated and purged in a
@@ -52,7 +53,8 @@ MIN_UNIT=44
 MIN_CLI=86
 MIN_API=75
 MIN_SANDBOX_HOST=27
-MIN_FUZZ=8
+MIN_FUZZ=9 # the clang build + one per corpus (api blk boot frame snap state virtq vsock)
+MIN_SWITCH=56
 MIN_PKG=38
 MIN_SCHEMA=10
 MIN_DAEMON_HOSTILE=56
@@ -209,6 +211,11 @@ fi
 if want sandbox; then
 	stage "sandbox tests (jail + seccomp per thread kind; no KVM needed)"
 	run_suite "sandbox" "$MIN_SANDBOX_HOST" 600 tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe
+fi
+
+if want net; then
+	stage "the switch as a process: ports, segments, port security, rates, egress (no KVM needed)"
+	run_suite "switch" "$MIN_SWITCH" 600 python3 tests/e2e/switch_tests.py build/bulkhead
 fi
 
 if want fuzz; then

@@ -19,6 +19,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
+	{ "switch", cli_switch, "run the bulkhead switch (jailed; ports over its control socket)" },
 	{ "ps", cli_client, "list the daemon's VMs" },
 	{ "create", cli_client, "create a VM from a JSON config (--config FILE)" },
 	{ "start", cli_client, "start a created or exited VM" },

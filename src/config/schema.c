@@ -11,6 +11,7 @@
 
 #include "config/args.h"
 #include "config/config_json.h"
+#include "config/cpu_place.h"
 #include "config/exit_codes.h"
 #include "config/schema_parse.h"
 
@@ -35,6 +36,7 @@ _Static_assert(sizeof(enum console_device) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cpu_template) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum boot_proto) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum boot_decompress) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum vm_hugepages) == sizeof(int), "enum size");
 
 static const char *const console_modes[] = {
 	[CONSOLE_STDIO] = "stdio", [CONSOLE_NONE] = "none", [CONSOLE_FILE] = "file", NULL,
@@ -48,6 +50,9 @@ static const char *const cpu_templates[] = {
 static const char *const boot_protos[] = {
 	[BOOT_PROTO_AUTO] = "auto", [BOOT_PROTO_LINUX64] = "linux64", [BOOT_PROTO_PVH] = "pvh",
 	NULL,
+};
+static const char *const hugepage_sizes[] = {
+	[VM_HUGEPAGES_NONE] = "none", [VM_HUGEPAGES_2M] = "2M", [VM_HUGEPAGES_1G] = "1G", NULL,
 };
 static const char *const decompress_modes[] = {
 	[BOOT_DECOMPRESS_HOST] = "host", [BOOT_DECOMPRESS_GUEST] = "guest", NULL,
@@ -83,6 +88,35 @@ static const struct config_row rows[] = {
 	  .help = "guest RAM, e.g. 256M, 2G; a bare number is MiB" },
 	{ .json = "cpus", .cli = "cpus", .metavar = "N", .type = CONFIG_UINT, VM(ncpus),
 	  .min = 1, .max = VM_MAX_VCPUS, .def = "1", .help = "vCPUs" },
+	{ .json = "cpu_affinity", .cli = "cpu-affinity", .metavar = "CPUS", .type = CONFIG_STR,
+	  VM(cpu_affinity), .max = 1024, .check = cpu_place_check_syntax,
+	  .help = "host CPUs the vCPU threads may run on: a list for all (0-3,6) or one CPU "
+		  "or range per vCPU (0:2,1:3)" },
+	{ .json = "cpu_dedicated", .cli = "cpu-dedicated", .type = CONFIG_BOOL,
+	  VM(cpu_dedicated), .def = "false",
+	  .help = "each vCPU on a host CPU of its own (from --cpu-affinity, else the "
+		  "last ones), the VMM's other threads off them; bulkheadd also keeps "
+		  "every other VM off them and never gives a core to two VMs" },
+	{ .json = "cpu_weight", .cli = "cpu-weight", .metavar = "N", .type = CONFIG_UINT,
+	  VM(cpu_weight), .min = 1, .max = 10000, .def = "100",
+	  .help = "CPU share against other VMs when the host is busy (cgroup cpu.weight; "
+		  "the quota of cpus + 1 CPUs still caps it)" },
+	{ .json = "mem_prealloc", .cli = "mem-prealloc", .type = CONFIG_BOOL,
+	  VM(mem_prealloc), .def = "false",
+	  .help = "allocate all guest RAM before the guest starts (it can then never "
+		  "fault for lack of host memory)" },
+	{ .json = "hugepages", .cli = "hugepages", .metavar = "SIZE", .type = CONFIG_ENUM,
+	  VM(hugepages), .names = hugepage_sizes, .def = "none",
+	  .help = "back guest RAM with hugetlbfs pages of 2M or 1G (the host must have "
+		  "enough free ones, see /proc/sys/vm/nr_hugepages; they must divide --mem)" },
+	{ .json = "thp", .cli = "thp", .cli_neg = "no-thp", .type = CONFIG_BOOL, VM(thp),
+	  .def = "true",
+	  .help = "advise transparent huge pages for guest RAM (effective when the host's "
+		  "/sys/kernel/mm/transparent_hugepage/shmem_enabled is advise, "
+		  "within_size or always)" },
+	{ .json = "ksm", .cli = "ksm", .type = CONFIG_BOOL, VM(ksm), .def = "false",
+	  .help = "let the host merge identical pages of this VM with others' (KSM): "
+		  "saves memory but is a cross-VM timing side channel; off unless asked" },
 	{ .json = "console", .cli = "console", .metavar = "MODE", .type = CONFIG_OBJECT,
 	  .parse = config_cli_console,
 	  .help = "stdio (default), none, file:PATH, or virtio (stdio on a virtio-console: "
@@ -459,6 +493,8 @@ static int validate_nets(const struct vm_config *cfg, bool cli, char *err, size_
 
 int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t errlen)
 {
+	int ret;
+
 	if (cfg->console == CONSOLE_FILE && !cfg->console_path) {
 		snprintf(err, errlen, cli ? "--console file: needs a path (file:PATH)"
 					  : "console.path: needed with mode \"file\"");
@@ -499,7 +535,9 @@ int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t err
 		snprintf(err, errlen, "%s: at most %d NICs", cli ? "--net" : "nets", VM_MAX_NETS);
 		return -ERANGE;
 	}
-	return validate_nets(cfg, cli, err, errlen);
+	if ((ret = validate_nets(cfg, cli, err, errlen)))
+		return ret;
+	return config_validate_placement(cfg, cli, err, errlen);
 }
 
 /* --help */

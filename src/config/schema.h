@@ -160,6 +160,13 @@ void config_defaults(struct vm_config *cfg);
  * in messages, else keys. 0 or -EINVAL with a message. */
 int config_validate(const struct vm_config *cfg, bool cli, char *err, size_t errlen) BH_WUR;
 
+/* The CPU and memory placement part of config_validate (issue 17): hugepages
+ * that do not divide the memory size, KSM with hugepages, and cpu_affinity /
+ * cpu_dedicated resolved against the CPUs this process may use
+ * (sched_getaffinity: a CPU outside them is an error naming the field). */
+int config_validate_placement(const struct vm_config *cfg, bool cli, char *err,
+			      size_t errlen) BH_WUR;
+
 /* Parse `bulkhead run` options (argv[0] is "run") over *cfg (start from
  * config_defaults) and zero-initialise and fill *run. On success, release
  * run->json with run_opts_free() once cfg is no longer used; on failure

@@ -39,6 +39,9 @@ enum console_device { CONSOLE_DEV_UART, CONSOLE_DEV_VIRTIO };
  * the last vCPU. */
 #define VM_MAX_VCPUS 254
 
+/* Backing pages of guest RAM (--hugepages). */
+enum vm_hugepages { VM_HUGEPAGES_NONE, VM_HUGEPAGES_2M, VM_HUGEPAGES_1G };
+
 struct bh_startup; /* common/startup.h */
 
 /* virtio-vsock (--vsock): present when socket is set. */
@@ -64,6 +67,14 @@ struct vm_config {
 	struct vm_net nets[VM_MAX_NETS];
 	unsigned nnets;
 	bool rng;                   /* virtio-rng fed from getrandom() */
+	/* CPU and memory placement (issue 17; config/cpu_place.h, core/guest_mem.h) */
+	const char *cpu_affinity;   /* host CPUs of the vCPU threads; NULL: any */
+	bool cpu_dedicated;         /* each vCPU on a host CPU of its own */
+	unsigned cpu_weight;        /* cgroup cpu.weight, 1-10000 */
+	bool mem_prealloc;          /* guest RAM populated before the guest runs */
+	enum vm_hugepages hugepages;
+	bool thp;                   /* MADV_HUGEPAGE on 4 KiB-backed RAM */
+	bool ksm;                   /* MADV_MERGEABLE (a cross-VM side channel) */
 	struct virtio_balloon_config balloon; /* --balloon */
 	struct vm_vsock_config vsock;
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */

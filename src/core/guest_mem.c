@@ -3,31 +3,47 @@
 #include "guest_mem.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* <linux/memfd.h>'s huge page size encodings (glibc's sys/mman.h lacks them). */
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21u << 26)
+#endif
+#ifndef MFD_HUGE_1GB
+#define MFD_HUGE_1GB (30u << 26)
+#endif
+
 #define GMEM_GUARD (2ULL * 1024 * 1024) /* one huge-page worth each side */
 
 /* Map [0, size) of fd between two PROT_NONE guard areas and fill in the
- * regions. Takes ownership of fd on success only. */
-static int gmem_map(struct guest_mem *gm, uint64_t size, int fd, int flags)
+ * regions. RAM starts on an `align` boundary (a power of two >= GMEM_GUARD:
+ * hugetlbfs mappings must be aligned to their page size, and transparent
+ * huge pages need 2 MiB-aligned virtual addresses). Takes ownership of fd on
+ * success only. */
+static int gmem_map(struct guest_mem *gm, uint64_t size, int fd, int flags, uint64_t align)
 {
-	uint8_t *map;
+	uint8_t *map, *ram;
+	uintptr_t at;
 
-	/* Reserve guard + RAM + guard, then map RAM in the middle: a linear
-	 * overrun past either end faults instead of touching VMM memory. */
-	gm->map_len = size + 2 * GMEM_GUARD;
+	/* Reserve guard + alignment slack + RAM + guard, then map RAM in the
+	 * middle: a linear overrun past either end faults instead of touching
+	 * VMM memory. */
+	gm->map_len = size + 2 * GMEM_GUARD + align;
 	map = mmap(NULL, gm->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		   -1, 0);
 	if (map == MAP_FAILED) {
 		gm->map_len = 0;
 		return -errno;
 	}
-	if (mmap(map + GMEM_GUARD, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0) ==
-	    MAP_FAILED) {
+	at = ((uintptr_t)map + GMEM_GUARD + align - 1) & ~(uintptr_t)(align - 1);
+	ram = map + (at - (uintptr_t)map);
+	if (mmap(ram, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
 		int ret = -errno;
 
 		munmap(map, gm->map_len);
@@ -35,12 +51,16 @@ static int gmem_map(struct guest_mem *gm, uint64_t size, int fd, int flags)
 		return ret;
 	}
 	/* Guest RAM is guest data: never in a core dump, never in a forked child. */
-	(void)madvise(map + GMEM_GUARD, size, MADV_DONTDUMP);
-	(void)madvise(map + GMEM_GUARD, size, MADV_DONTFORK);
+	(void)madvise(ram, size, MADV_DONTDUMP);
+	(void)madvise(ram, size, MADV_DONTFORK);
 
 	gm->memfd = fd;
-	gm->base = map + GMEM_GUARD;
+	gm->map = map;
+	gm->base = ram;
 	gm->size = size;
+	gm->private_map = (flags & MAP_PRIVATE) != 0;
+	if (!gm->page_size)
+		gm->page_size = 4096;
 	gm->regions[0].gpa = 0;
 	gm->regions[0].size = size < GMEM_MMIO_HOLE_START ? size : GMEM_MMIO_HOLE_START;
 	gm->regions[0].host = gm->base;
@@ -59,16 +79,62 @@ static bool size_ok(uint64_t size)
 	return size != 0 && size <= GMEM_MAX_SIZE && !(size & 4095);
 }
 
-int gmem_create(struct guest_mem *gm, uint64_t size)
+/* ---- backing modes (issue 17: hugepages, pre-allocation, THP, KSM) ---- */
+
+int64_t gmem_hugepages_free(uint64_t page_size)
 {
+	char path[96], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
+		 (unsigned long long)(page_size >> 10));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+/* Populate every page of the fresh RAM mapping: page-table entries included,
+ * so the RAM is resident (RSS) before the guest's first instruction. */
+static int gmem_populate(struct guest_mem *gm)
+{
+	if (madvise(gm->base, gm->size, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return errno == EFAULT || errno == EHWPOISON ? -ENOMEM : -errno;
+	/* Before Linux 5.14: touch each page (fresh RAM is all zero). */
+	for (uint64_t off = 0; off < gm->size; off += gm->page_size)
+		((volatile uint8_t *)gm->base)[off] = 0;
+	return 0;
+}
+
+int gmem_create_opts(struct guest_mem *gm, uint64_t size, const struct gmem_opts *o)
+{
+	static const struct gmem_opts defaults = { .thp = true };
+	unsigned mfd = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	uint64_t page;
 	int fd, ret;
 
 	memset(gm, 0, sizeof(*gm));
 	gm->memfd = -1;
-	if (!size_ok(size))
+	if (!o)
+		o = &defaults;
+	page = o->page_size ? o->page_size : 4096;
+	if (!size_ok(size) || (page != 4096 && page != GMEM_HUGE_2M && page != GMEM_HUGE_1G) ||
+	    size % page || (o->ksm && page != 4096))
 		return -EINVAL;
+	if (page == GMEM_HUGE_2M)
+		mfd |= MFD_HUGETLB | MFD_HUGE_2MB;
+	else if (page == GMEM_HUGE_1G)
+		mfd |= MFD_HUGETLB | MFD_HUGE_1GB;
 
-	fd = memfd_create("bulkhead-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create("bulkhead-guest-ram", mfd);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0) {
@@ -80,13 +146,47 @@ int gmem_create(struct guest_mem *gm, uint64_t size)
 		ret = -errno;
 		goto err_close;
 	}
-	if ((ret = gmem_map(gm, size, fd, MAP_SHARED)))
+	/* Allocate the file's pages first: a host without enough (huge) pages
+	 * answers ENOSPC/ENOMEM here instead of a SIGBUS at the guest's touch.
+	 * Not for KSM: its private mapping never uses the file's pages. */
+	if (o->prealloc && !o->ksm && fallocate(fd, 0, 0, (off_t)size) < 0) {
+		ret = -errno;
 		goto err_close;
+	}
+	gm->page_size = page;
+	if ((ret = gmem_map(gm, size, fd, o->ksm ? MAP_PRIVATE : MAP_SHARED,
+			    page > GMEM_GUARD ? page : GMEM_GUARD)))
+		goto err_close;
+	/* THP: only meaningful for 4 KiB-backed RAM; KSM: a private mapping. */
+	if (page == 4096 && o->thp)
+		(void)madvise(gm->base, size, MADV_HUGEPAGE);
+	if (o->ksm && madvise(gm->base, size, MADV_MERGEABLE) < 0) {
+		ret = -errno;
+		gmem_destroy(gm);
+		return ret;
+	}
+	if (o->prealloc && (ret = gmem_populate(gm))) {
+		gmem_destroy(gm);
+		return ret;
+	}
 	return 0;
 
 err_close:
 	close(fd);
+	gm->page_size = 0;
 	return ret;
+}
+
+uint64_t gmem_page_size(const struct guest_mem *gm)
+{
+	return gm->page_size ? gm->page_size : 4096;
+}
+
+/* ---- end of the backing modes ---- */
+
+int gmem_create(struct guest_mem *gm, uint64_t size)
+{
+	return gmem_create_opts(gm, size, NULL);
 }
 
 int gmem_create_from_fd(struct guest_mem *gm, uint64_t size, int fd, bool copy_on_write)
@@ -103,7 +203,7 @@ int gmem_create_from_fd(struct guest_mem *gm, uint64_t size, int fd, bool copy_o
 	}
 	/* A memfd that allows sealing is held to its size; a file cannot be. */
 	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
-	if ((ret = gmem_map(gm, size, fd, copy_on_write ? MAP_PRIVATE : MAP_SHARED)))
+	if ((ret = gmem_map(gm, size, fd, copy_on_write ? MAP_PRIVATE : MAP_SHARED, GMEM_GUARD)))
 		goto err_close;
 	return 0;
 
@@ -115,8 +215,8 @@ err_close:
 
 void gmem_destroy(struct guest_mem *gm)
 {
-	if (gm->base)
-		munmap(gm->base - GMEM_GUARD, gm->map_len);
+	if (gm->map)
+		munmap(gm->map, gm->map_len);
 	if (gm->memfd >= 0)
 		close(gm->memfd);
 	memset(gm, 0, sizeof(*gm));

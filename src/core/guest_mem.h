@@ -37,7 +37,10 @@ struct guest_mem {
 	int memfd;
 	uint8_t *base;      /* mmap of the whole memfd (private to guest_mem.c) */
 	uint64_t size;      /* total RAM bytes */
-	uint64_t map_len;   /* mapping length incl. guard pages */
+	uint64_t map_len;   /* reservation length incl. guard pages */
+	uint8_t *map;       /* start of the reservation (guard, RAM, guard) */
+	uint64_t page_size; /* backing page size: 4 KiB, or 2 MiB / 1 GiB (hugetlbfs) */
+	bool private_map;   /* RAM mapped MAP_PRIVATE (a file copy, or KSM) */
 	unsigned nregions;
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 };
@@ -45,10 +48,48 @@ struct guest_mem {
 /* Largest RAM size accepted (bytes). Keeps every gpa computation far from 2^64. */
 #define GMEM_MAX_SIZE (1ULL << 40)
 
+/* How fresh guest RAM is backed (gmem_create_opts). The defaults (all zero
+ * but thp) are what gmem_create() uses. */
+struct gmem_opts {
+	uint64_t page_size; /* 0 or 4096: ordinary pages; GMEM_HUGE_2M / GMEM_HUGE_1G:
+			     * a hugetlbfs memfd of that page size (size must be a
+			     * multiple of it; the host must have enough free pages) */
+	bool prealloc;      /* populate every page (and its page-table entry) before
+			     * returning: the guest can never fault for lack of host
+			     * memory later */
+	bool thp;           /* MADV_HUGEPAGE on 4 KiB-backed RAM: transparent huge
+			     * pages where the host's shmem THP setting allows them
+			     * (/sys/kernel/mm/transparent_hugepage/shmem_enabled:
+			     * advise, within_size or always) */
+	bool ksm;           /* MADV_MERGEABLE: RAM is mapped MAP_PRIVATE (guest writes
+			     * stay in anonymous pages KSM can merge; the memfd stays
+			     * zero). A cross-VM side channel: opt-in only. Not with
+			     * hugepages */
+};
+#define GMEM_HUGE_2M (2ULL << 20)
+#define GMEM_HUGE_1G (1ULL << 30)
+
 /* Create `size` bytes of guest RAM (0 < size <= GMEM_MAX_SIZE, multiple of 4 KiB). The mapping has PROT_NONE guard pages on both sides,
  * is MADV_DONTDUMP and MADV_DONTFORK, and the memfd is sealed against resizing.
  * Returns 0 or -errno (-EINVAL for a bad size, -ENOMEM when the host cannot). */
 int gmem_create(struct guest_mem *gm, uint64_t size) BH_WUR;
+
+/* gmem_create() with a backing chosen by `o` (NULL: the defaults). Guard
+ * pages, DONTDUMP/DONTFORK and the seals are the same in every mode; the RAM
+ * starts on a boundary of max(2 MiB, page size) (hugetlbfs requires it, THP
+ * needs it). Errors: -EINVAL (bad size, a size the huge page size does not
+ * divide, an unknown page size, ksm with hugepages), -ENOMEM / -ENOSPC (the
+ * host has too few free (huge) pages: gmem_hugepages_free() says how many it
+ * has), or the -errno of the failing call. */
+int gmem_create_opts(struct guest_mem *gm, uint64_t size, const struct gmem_opts *o) BH_WUR;
+
+/* Free hugepages of `page_size` on the host (sysfs), or -errno (-ENOENT: the
+ * host does not offer that size). */
+int64_t gmem_hugepages_free(uint64_t page_size);
+
+/* The page size backing guest RAM: 4096, GMEM_HUGE_2M or GMEM_HUGE_1G. Memory
+ * can be handed back to the host only in whole pages of this size. */
+uint64_t gmem_page_size(const struct guest_mem *gm);
 
 /* Guest RAM of `size` bytes backed by an existing file or memfd `fd` of at
  * least that size (a snapshot's memory): mapped MAP_PRIVATE when

@@ -42,6 +42,7 @@
 #include <sys/types.h>
 
 #include "common/compiler.h"
+#include "daemon/cpu_alloc.h"
 #include "daemon/vm_cgroup.h"
 
 #define DVM_ID_LEN 8       /* hex characters */
@@ -105,6 +106,7 @@ struct dvm {
 	int log_out;                /* vmm.log, -1: none */
 	uint64_t log_bytes, log_dropped;
 	struct dvm_watch w_pid, w_log;
+	struct dcpu cpu;            /* CPUs held for the current run (cpu_alloc.h) */
 };
 
 struct dmn_event {

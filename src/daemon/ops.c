@@ -77,6 +77,11 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 		pthread_mutex_unlock(&d->lock);
 		return ret;
 	}
+	/* Its CPUs (dedicated cores are never shared: cpu_alloc.h). */
+	if ((ret = dcpu_claim(d, v, err, errlen))) {
+		release(d, v);
+		return ret;
+	}
 	v->state = DVM_STARTING;
 	v->stop_requested = false;
 	v->exit_code = -1;
@@ -92,8 +97,12 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 		if (dvm_save(d, v)) {
 		}
 		dmn_event(d, v, "exited", "spawn-failed: %s", err);
+		dcpu_release(v);
 		release(d, v);
 		return ret == -ENOTSUP ? ret : -EIO;
+	}
+	if (dcpu_narrow_others(d, v)) {
+		/* logged below with the start event */
 	}
 	/* The first reply comes once vm_create() is done and the VM runs. */
 	ret = dvm_ctl(d, v, CTL_STATUS, START_TIMEOUT_MS, &st, err, errlen);

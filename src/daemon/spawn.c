@@ -200,6 +200,7 @@ void dvm_mark_exited(struct daemon *d, struct dvm *v, const siginfo_t *si, bool 
 	v->pidfd = -1;
 	drain_log(d, v);
 	classify_exit(v, si, known);
+	dcpu_release(v); /* its dedicated cores return to the pool */
 	if (why)
 		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", why);
 	else
@@ -398,12 +399,13 @@ struct spawn_failure {
 	int err;
 };
 
-enum { SPAWN_STDIO = 1, SPAWN_FDS, SPAWN_CGROUP, SPAWN_CREDS, SPAWN_EXEC, SPAWN_NSTEPS };
+enum { SPAWN_STDIO = 1, SPAWN_FDS, SPAWN_CGROUP, SPAWN_CPUS, SPAWN_CREDS, SPAWN_EXEC, SPAWN_NSTEPS };
 
 static const char *const spawn_step_name[SPAWN_NSTEPS] = {
 	[SPAWN_STDIO] = "redirecting its stdio",
 	[SPAWN_FDS] = "passing the control socket and config as fds 3 and 4",
 	[SPAWN_CGROUP] = "joining the VM's cgroup",
+	[SPAWN_CPUS] = "confining it to its CPUs",
 	[SPAWN_CREDS] = "switching to the owner's uid/gid",
 	[SPAWN_EXEC] = "executing the VMM",
 };
@@ -412,6 +414,7 @@ struct spawn_fds {
 	int ls, cfg, logw, null, report;
 	int cg[DCG_NCTRL];
 	int ncg;
+	const cpu_set_t *confine; /* the process tree's CPUs, or NULL */
 };
 
 static __attribute__((noreturn)) void child_fail(int report_fd, int step)
@@ -448,6 +451,10 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	for (int i = 0; i < f->ncg; i++)
 		if (write(f->cg[i], "0", 1) != 1)
 			child_fail(f->report, SPAWN_CGROUP);
+	/* Its CPUs: off every other VM's dedicated cores, for the whole
+	 * process tree (cpu_alloc.h); the VMM pins its threads inside. */
+	if (f->confine && sched_setaffinity(0, sizeof(*f->confine), f->confine) < 0)
+		child_fail(f->report, SPAWN_CPUS);
 	/* Everything else closes at exec (the report pipe must live until then). */
 	close_range(5, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
@@ -473,10 +480,11 @@ static void close_fds(struct spawn_fds *f)
 
 int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
-	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1, -1 }, 0 };
+	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1, -1 }, 0, NULL };
 	struct dcg_limits lim = {
 		.mem_bytes = v->mem_bytes + DCG_MEM_OVERHEAD,
 		.cpu_quota_us = (uint64_t)(v->ncpus + 1) * 100000u,
+		.cpu_weight = v->cpu.weight,
 		.pids = v->ncpus + 16,
 	};
 	char sock[PATH_MAX], cfg[PATH_MAX], con[PATH_MAX + 8], log[PATH_MAX];
@@ -537,8 +545,13 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	{
 		char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
 		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
+		char a_aff[] = "--cpu-affinity";
 		char *const argv[] = { d->vmm_path, a_run, a_config, a_cfg, a_console, con,
-				       a_cmax, a_max, a_ctl, a_three, NULL };
+				       a_cmax, a_max, a_ctl, a_three,
+				       v->cpu.arg[0] ? a_aff : NULL, v->cpu.arg, NULL };
+
+		if (v->cpu.placed)
+			f.confine = &v->cpu.confine;
 
 		pid = fork();
 		if (pid == 0)

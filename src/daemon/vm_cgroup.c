@@ -18,6 +18,8 @@
 #include "daemon/procfs.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
+/* cgroup v1 cpu.shares for a cpu.weight (v2's default 100 = v1's 1024). */
+#define DCG_SHARES(w) ((w) * 1024u / 100u < 2u ? 2u : (w) * 1024u / 100u)
 #define CPU_PERIOD_US 100000ULL
 #define VM_PREFIX "bulkhead-vm-"
 #define MAX_PROCS 256
@@ -272,6 +274,11 @@ int dcg_vm_create(const struct dcg *c, const char *id, const struct dcg_limits *
 				what = "cpu.max";
 				ret = write_file(dir, what, v);
 			}
+			if (!ret && c->have[DCG_CPU] && lim->cpu_weight) {
+				snprintf(v, sizeof(v), "%u", lim->cpu_weight);
+				what = "cpu.weight";
+				ret = write_file(dir, what, v);
+			}
 			if (!ret && c->have[DCG_PIDS]) {
 				snprintf(v, sizeof(v), "%u", lim->pids);
 				what = "pids.max";
@@ -289,6 +296,11 @@ int dcg_vm_create(const struct dcg *c, const char *id, const struct dcg_limits *
 			if (!(ret = write_file(dir, what, v))) {
 				snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->cpu_quota_us);
 				what = "cpu.cfs_quota_us";
+				ret = write_file(dir, what, v);
+			}
+			if (!ret && lim->cpu_weight) { /* weight 100 = the default 1024 shares */
+				snprintf(v, sizeof(v), "%u", DCG_SHARES(lim->cpu_weight));
+				what = "cpu.shares";
 				ret = write_file(dir, what, v);
 			}
 		} else if (k == DCG_PIDS) {

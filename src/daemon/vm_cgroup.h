@@ -47,6 +47,7 @@ struct dcg {
 struct dcg_limits {
 	uint64_t mem_bytes;                /* memory.max / memory.limit_in_bytes */
 	uint64_t cpu_quota_us;             /* per 100 ms period */
+	unsigned cpu_weight;               /* cpu.weight 1-10000 (v1: cpu.shares); 0: default */
 	unsigned pids;
 };
 

@@ -59,7 +59,7 @@ static int write_str(const char *path, const char *s)
 /* Unprivileged: a user namespace in which we are uid/gid 0 (mapped to the
  * invoking user), which lets us create the other namespaces; all
  * capabilities are dropped again in jail_enter(). */
-static int enter_userns(char *err, size_t errlen)
+int jail_userns_enter(char *err, size_t errlen)
 {
 	char map[64];
 	uid_t uid = geteuid();
@@ -217,7 +217,7 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 
 	j->chan = -1;
 	if (!j->privileged) {
-		if ((ret = enter_userns(err, errlen)))
+		if ((ret = jail_userns_enter(err, errlen)))
 			return ret;
 		j->userns = true;
 	}
@@ -313,6 +313,12 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	if (brk[0] >= 0)
 		close(brk[0]);
 	j->host_pid = pid;
+	/* The supervisor only waits: off the VM's dedicated cores (the child
+	 * kept them for its vCPU threads). */
+	if (j->cfg.pin_supervisor &&
+	    sched_setaffinity(0, sizeof(j->cfg.supervisor_cpus), &j->cfg.supervisor_cpus) < 0)
+		bh_warn("sandbox: cannot move the supervisor off the dedicated cores: %s",
+			strerror(errno));
 	if (j->early_exit)
 		pidfd = pidfd_of(pid); /* none (old kernel): no early exit */
 	ret = jail_cgroup_create(j, pid, err, errlen);

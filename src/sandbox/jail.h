@@ -29,6 +29,7 @@
 #ifndef BH_JAIL_H
 #define BH_JAIL_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,6 +54,10 @@ struct jail_config {
 	uint32_t uid, gid;       /* 0: default (see JAIL_ID_BASE) */
 	unsigned ncpus;          /* vCPUs: CPU quota (ncpus + 1 CPUs), pids, rlimits */
 	uint64_t mem_bytes;      /* guest RAM: memory cgroup limit base */
+	unsigned cpu_weight;     /* cgroup cpu.weight (v1 cpu.shares); 0: leave the default */
+	bool pin_supervisor;     /* --cpu-dedicated: the supervisor moves to supervisor_cpus
+				  * (off the dedicated cores) once the VM process is forked */
+	cpu_set_t supervisor_cpus;
 	uint64_t fsize_max;      /* largest file the VM may write (console cap, disks) */
 	const char *vsock_socket; /* virtio-vsock: the supervisor brokers guest→host
 				   * connections to <socket>_<port> (sandbox/vsock_broker.h);
@@ -139,7 +144,22 @@ int jail_thread_init(void *opaque, enum vm_thread_kind kind);
 /* Release what the jail holds (the loaded filters stay in force). */
 void jail_destroy(struct jail *j);
 
+/* Jail the calling single-threaded switch process (`bulkhead switch`,
+ * src/switch/) once its listening/control/signal descriptors are open: a
+ * user namespace when started unprivileged, then new mount/net/IPC/UTS/
+ * cgroup namespaces with an empty read-only root, rlimits (no core, at most
+ * SW_JAIL_NOFILE descriptors), environment wiped, a per-switch uid/gid
+ * (JAIL_ID_BASE + PID as root), no capabilities, no_new_privs, Landlock,
+ * and the SC_KIND_SWITCH seccomp filter (trap: SIGSYS instead of a kill).
+ * No PID namespace: the switch cannot fork or signal (seccomp). Writes what
+ * is on to summary. 0 or -errno with a message. */
+#define SW_JAIL_NOFILE 1024u
+int jail_switch_enter(bool trap, char *summary, size_t sumlen, char *err,
+	size_t errlen) BH_WUR;                                      /* jail_switch.c */
+
 /* Layers, exposed for jail.c and the sandbox tests (sandbox/jail_*.c). */
+/* Unprivileged: a user namespace in which we are uid/gid 0 (jail.c). */
+int jail_userns_enter(char *err, size_t errlen) BH_WUR;
 /* netns_fd: a new, empty network namespace to enter (the fd is closed), or
  * -1 to create one. */
 int jail_ns_enter(int netns_fd, char *err, size_t errlen) BH_WUR; /* jail_ns.c */

@@ -119,12 +119,13 @@ static int v2_delegate(const char *dir)
 static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, const char *pids,
 		 char *err, size_t errlen)
 {
-	char own[512], base[560], dir[600], cpumax[64], p[24];
+	char own[512], base[560], dir[600], cpumax[64], p[24], weight[16];
 	const struct {
 		const char *file, *val, *what;
 	} lim[] = {
 		{ "memory.max", mem, "memory" },
 		{ "cpu.max", cpumax, "CPU" },
+		{ "cpu.weight", weight, "CPU weight" },
 		{ "pids.max", pids, "pids" },
 	};
 	int ret;
@@ -153,6 +154,7 @@ static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 		return ret;
 	}
 	snprintf(cpumax, sizeof(cpumax), "%s %llu", cpu, CPU_PERIOD_US);
+	snprintf(weight, sizeof(weight), "%u", j->cfg.cpu_weight ? j->cfg.cpu_weight : 100u);
 	for (size_t i = 0; i < BH_ARRAY_SIZE(lim); i++) {
 		ret = write_file(dir, lim[i].file, lim[i].val);
 		if (ret == -ENOENT) {
@@ -203,6 +205,12 @@ static int cg_v1(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 			snprintf(period, sizeof(period), "%llu", CPU_PERIOD_US);
 			if (!(ret = write_file(dir, "cpu.cfs_period_us", period)))
 				ret = write_file(dir, "cpu.cfs_quota_us", cpu);
+			if (!ret && j->cfg.cpu_weight) { /* cpu.weight 100 = 1024 shares */
+				unsigned sh = j->cfg.cpu_weight * 1024u / 100u;
+
+				snprintf(period, sizeof(period), "%u", sh < 2 ? 2 : sh);
+				ret = write_file(dir, "cpu.shares", period);
+			}
 		} else if (i == 1) {
 			ret = write_file(dir, "memory.limit_in_bytes", mem);
 		} else {

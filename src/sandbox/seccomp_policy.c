@@ -176,7 +176,27 @@ static const struct sc_rule setup_rules[] = {
 		 "each thread narrows itself to its own filter (can only narrow)"),
 	ALLOW(gettid, "libc thread bookkeeping"),
 	ALLOW(getpid, "libc thread bookkeeping"),
+	ALLOW_IF(sched_setaffinity, 0, SCMP_CMP_EQ, 0, 0,
+		 "--cpu-affinity: each thread pins ITSELF (pid 0) before its own filter loads"),
 	ALLOW(ioctl, "(restricted to the ioctl tables; main's TCGETS/TCSETS for raw mode)"),
+};
+
+/* ---- the switch process (`bulkhead switch`, src/switch/): one thread,
+ * every descriptor it uses is open before the jail or arrives by SCM_RIGHTS
+ * ---- */
+static const struct sc_rule switch_rules[] = {
+	ALLOW(epoll_wait, "the switch's loop waits on ports, clients, its timer and signals"),
+	ALLOW(epoll_pwait, "epoll_wait() as implemented by libc"),
+	ALLOW(epoll_ctl, "add/remove ports and clients; pause a port while it waits for tokens"),
+	ALLOW(recvfrom, "recv() of a frame from a port (what libc's recv() is)"),
+	ALLOW(sendto, "send() of a frame to a port, never blocking (MSG_DONTWAIT)"),
+	ALLOW(recvmsg, "control requests, with a port's descriptor (SCM_RIGHTS)"),
+	ALLOW(sendmsg, "control replies and violation events"),
+	ALLOW(accept4, "accept a control connection on the already-listening socket"),
+	ALLOW_IF(getsockopt, 2, SCMP_CMP_EQ, SO_TYPE, 0,
+		 "check that a port descriptor is a SOCK_SEQPACKET socket (SO_TYPE only)"),
+	ALLOW(close, "close a removed port or a finished control connection"),
+	ALLOW(timerfd_settime, "arm the rate-limit timer for when the next token is due"),
 };
 
 /* ---- sanitizer builds only (ASan/UBSan runtime; docs/security.md) ----
@@ -212,6 +232,7 @@ static const struct sc_table t_main = TABLE(main_rules, main_ioctls);
 static const struct sc_table t_vcpu = TABLE(vcpu_rules, vcpu_ioctls);
 static const struct sc_table t_event = TABLE(event_rules, event_ioctls);
 static const struct sc_table t_setup = TABLE_NOIOCTL(setup_rules);
+static const struct sc_table t_switch = TABLE_NOIOCTL(switch_rules);
 #ifdef BH_SANITIZED
 static const struct sc_table t_san = TABLE_NOIOCTL(sanitizer_rules);
 #define T_SAN &t_san,
@@ -225,11 +246,13 @@ static const struct sc_table *const kind_tables[SC_KIND_COUNT][7] = {
 	[SC_KIND_VCPU] = { &t_common, &t_vcpu, T_SAN NULL },
 	[SC_KIND_EVENT] = { &t_common, &t_event, T_SAN NULL },
 	[SC_KIND_PROCESS] = { &t_common, &t_main, &t_vcpu, &t_event, &t_setup, T_SAN NULL },
+	[SC_KIND_SWITCH] = { &t_common, &t_switch, T_SAN NULL },
 };
 
 const char *sc_kind_name(enum sc_kind kind)
 {
-	static const char *const names[SC_KIND_COUNT] = { "main", "vcpu", "event", "process" };
+	static const char *const names[SC_KIND_COUNT] = { "main", "vcpu", "event", "process",
+								 "switch" };
 
 	return (unsigned)kind < SC_KIND_COUNT ? names[kind] : "?";
 }

@@ -27,6 +27,7 @@ enum sc_kind {
 	SC_KIND_VCPU,    /* VM_THREAD_VCPU */
 	SC_KIND_EVENT,   /* VM_THREAD_EVENT */
 	SC_KIND_PROCESS, /* union of the three + setup: loaded process-wide first */
+	SC_KIND_SWITCH,  /* the switch process (`bulkhead switch`): one thread */
 	SC_KIND_COUNT
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "snapshot/snap_format.h"
@@ -115,8 +116,17 @@ int snap_hash_fd(int fd, uint64_t size, uint8_t out[BH_SHA256_LEN])
 	struct bh_sha256 h;
 	uint8_t *buf = malloc(HASH_CHUNK);
 	uint64_t off = 0;
+	struct stat st;
 	int ret;
 
+	if (fstat(fd, &st) < 0) {
+		free(buf);
+		return -errno;
+	}
+	if ((uint64_t)st.st_size < size) {
+		free(buf);
+		return -EIO; /* shorter than the manifest says */
+	}
 	if (!buf)
 		return -ENOMEM;
 	if ((ret = bh_sha256_init(&h))) {

@@ -16,6 +16,7 @@
 #include "common/startup.h"
 #include "core/vcpu_self.h"
 #include "vmm/vm.h"
+#include "vmm/vm_place.h"
 
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index)
 {
@@ -174,6 +175,17 @@ static void *vcpu_thread(void *arg)
 	bool first_exit = false;
 	sigset_t set;
 
+	/* Its host CPUs first: the thread's own seccomp filter (loaded next)
+	 * no longer allows changing them. */
+	int pin = vm_place_thread(v->vm, VM_THREAD_VCPU, v->index);
+
+	__atomic_store_n(&v->tid, (int)gettid(), __ATOMIC_SEQ_CST);
+
+	if (pin) {
+		exit_ctl_request(&v->vm->exit, VM_EXIT_HOST_ERROR, -pin,
+				 "vCPU %u: cannot pin to its host CPUs: %s", v->index, strerror(-pin));
+		goto out;
+	}
 	if (vm_thread_init(v->vm, VM_THREAD_VCPU, v->index))
 		goto out;
 	vcpu_self_set((int)v->index);

@@ -25,6 +25,8 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	bool stopped;       /* the thread left its loop (atomic; vcpu_stopped) */
+	int tid;            /* its host thread id once running (atomic; 0 before):
+			     * /proc/PID/task/TID shows its CPU affinity */
 	uint64_t exits;     /* statistics, written by the vCPU thread only */
 	uint64_t io_exits;
 	uint64_t mmio_exits;

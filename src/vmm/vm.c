@@ -24,6 +24,7 @@
 #include "vmm/devices.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_events.h"
+#include "vmm/vm_place.h"
 #include "vmm/ctl_vmm.h"
 
 #define KVM_API_VERSION_EXPECTED 12
@@ -155,17 +156,7 @@ static int vm_alloc_memory(struct vm *vm, const struct vm_ram_source *src)
 			return fail(vm, ret, "cannot map the guest RAM file: %s", strerror(-ret));
 		return 0;
 	}
-	ret = gmem_create(&vm->mem, vm->cfg.mem_bytes);
-	if (ret == -EINVAL)
-		return fail_cfg(vm, -ERANGE,
-				"--mem: %llu bytes is not a usable guest RAM size (whole pages, at "
-				"most %llu GiB)",
-				(unsigned long long)vm->cfg.mem_bytes,
-				(unsigned long long)(GMEM_MAX_SIZE >> 30));
-	if (ret)
-		return fail(vm, ret, "cannot allocate %llu MiB of guest RAM: %s",
-			    (unsigned long long)(vm->cfg.mem_bytes >> 20), strerror(-ret));
-	return 0;
+	return vm_place_memory(vm); /* hugepages, pre-allocation, THP, KSM */
 }
 
 /* Hand RAM to KVM: one memslot per region (two when RAM crosses the hole). */
@@ -319,6 +310,8 @@ static int vm_build_host(struct vm *vm, const struct vm_config *cfg,
 	 * request: until then it still reads stop signals (vm_run). */
 	if ((ret = event_loop_init(&vm->el, exit_ctl_done_fd(&vm->exit))))
 		return fail(vm, ret, "epoll: %s", strerror(-ret));
+	if ((ret = vm_place_cpus(vm)))
+		return ret;
 	return vm_alloc_memory(vm, ram);
 }
 
@@ -517,6 +510,10 @@ enum vm_exit_reason vm_run(struct vm *vm)
 	if (sig_fd < 0)
 		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, errno, "signalfd: %s",
 				 strerror(errno));
+	else if ((ret = vm_place_thread(vm, VM_THREAD_MAIN, 0)))
+		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, -ret,
+				 "pinning the VMM's threads off the dedicated cores: %s",
+				 strerror(-ret));
 	else if ((ret = vm_events_setup(vm, &input, sig_fd)))
 		exit_ctl_request(&vm->exit, VM_EXIT_HOST_ERROR, -ret, "event loop setup: %s",
 				 strerror(-ret));
@@ -596,6 +593,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	vm->vm_fd = -1;
 	gmem_destroy(&vm->mem);
+	vm_place_destroy(vm);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;

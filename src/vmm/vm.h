@@ -40,6 +40,7 @@ struct vm_devices; /* devices.c */
 struct vcpu;       /* vcpu.h */
 struct ctl_vmm;    /* vmm/ctl_vmm.h */
 struct fd_table;   /* vmm/fd_table.h */
+struct cpu_place;  /* config/cpu_place.h */
 
 
 struct vm {
@@ -76,6 +77,8 @@ struct vm {
 	                             * fd_table_take(). Set with vm_set_fds()
 	                             * BEFORE vm_build()/vm_create(). */
 	void *thread_init_opaque;
+	struct cpu_place *place;    /* host CPUs of each thread (vm_place.h), or
+	                             * NULL: nothing pinned */
 	bool abandoned;             /* vm_run(): a thread did not stop in time and
 	                             * still uses this VM (see vm_run) */
 };

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/startup.h"
 #include "common/fd_name.h"
+#include "config/cpu_place.h"
 #include "config/exit_codes.h"
 #include "sandbox/vsock_broker.h"
 #include "vmm/ctl_vmm.h"
@@ -118,6 +119,25 @@ static int sweep_fds(struct fd_table *fds, int control_fd)
 	return 0;
 }
 
+/* --cpu-dedicated: the sandbox's supervisor goes where the VMM's other
+ * threads go (config/cpu_place.h); an unplaceable configuration is reported
+ * by vm_create() in the VM process. */
+static void supervisor_cpus(const struct vm_config *cfg, struct jail_config *jcfg)
+{
+	struct cpu_place *pl;
+	cpu_set_t host;
+	char e[256];
+
+	if (!cfg->cpu_dedicated || sched_getaffinity(0, sizeof(host), &host) < 0 ||
+	    !(pl = malloc(sizeof(*pl))))
+		return;
+	if (!cpu_place_resolve(cfg, &host, true, pl, e, sizeof(e))) {
+		jcfg->pin_supervisor = true;
+		jcfg->supervisor_cpus = pl->other;
+	}
+	free(pl);
+}
+
 /* The VM's end of the vsock broker's channel goes into the named fds (the
  * device takes it in its attach). */
 static int add_broker_fd(struct fd_table *fds, int fd)
@@ -210,6 +230,8 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 	if (jcfg.enabled) {
 		jcfg.ncpus = cfg->ncpus;
 		jcfg.mem_bytes = cfg->mem_bytes;
+		jcfg.cpu_weight = cfg->cpu_weight;
+		supervisor_cpus(cfg, &jcfg);
 		jcfg.fsize_max = fsize_max(cfg);
 		jcfg.vsock_socket = cfg->vsock.socket;
 		jcfg.vsock_allow = cfg->vsock.allow;

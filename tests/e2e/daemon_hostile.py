@@ -19,6 +19,8 @@ and checks issue 15's guarantees, each case named by the finding it covers:
     root and other users; a slow loris is cut; another user's VM is a 404
   6 no leaks: kill cycles leave no cgroup, state, process or fd; a restarted
     daemon sweeps the cgroups of VMs that died meanwhile
+  7 CPU allocation: dedicated cores never shared, other VMs kept off them,
+    cpu.weight in the VM's cgroup
   8 events: a long poll returns on the caller's own events only; `bulkhead
     events [-f]` prints them
 Prints PASS/FAIL per case and "N passed, N failed".
@@ -728,6 +730,97 @@ def test_leaks():
     ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
 
 
+def cpus_allowed(pid):
+    """Cpus_allowed_list of every thread of pid, as sets of CPUs."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        for line in open("/proc/%d/task/%s/status" % (pid, tid)):
+            if line.startswith("Cpus_allowed_list:"):
+                cpus = set()
+                for part in line.split(":", 1)[1].strip().split(","):
+                    a, _, b = part.partition("-")
+                    cpus.update(range(int(a), int(b or a) + 1))
+                out.append(cpus)
+    return out
+
+
+def test_cpu_alloc():
+    """7 dedicated cores (issue 17, src/daemon/cpu_alloc.c) and cpu.weight:
+    the allocator confines every VM's process tree before exec, never gives a
+    core to two VMs (the refusal names the holder), narrows VMs already
+    running, and frees the core when its holder ends. Stand-in VMMs: the
+    daemon's side, on any host with 2 CPUs."""
+    host = os.sched_getaffinity(0)
+    if len(host) < 2:
+        print("SKIP cpu allocator: this host lets us use %d CPU (one to dedicate, one to "
+              "share needed)" % len(host))
+        return
+    last = max(host)
+    # cpu.weight reaches the VM's cgroup (v2 cpu.weight, v1 cpu.shares)
+    st, b = req("POST", "/v1/vms?name=w1", config(extra={"cpu_weight": 300}))
+    wid = b.get("id") if st == 201 else None
+    st2, _ = req("POST", "/v1/vms/%s/start" % wid) if wid else (0, None)
+    ver, _ = cg_base()
+    d = vm_cgroup_dir(wid, "cpu") if wid else None
+    f, want = ("cpu.weight", "300") if ver == 2 else ("cpu.shares", str(300 * 1024 // 100))
+    path = os.path.join(d, f) if d else None
+    got = open(path).read().strip() if path and os.path.exists(path) else None
+    check("cpu_weight 300 -> %s %s" % (f, want), st2 == 200 and got == want,
+          "start %s, %s = %r" % (st2, f, got))
+    # a shared VM runs before the dedicated one (w1)
+    before = vm_pids(wid) if wid else []
+    check("cpu: a shared VM may use every CPU before any is dedicated",
+          before and all(last in c for p in before for c in cpus_allowed(p)),
+          repr([cpus_allowed(p) for p in before]))
+    # dedicated, no list: the allocator takes the last CPU
+    st, b = req("POST", "/v1/vms?name=ded1", config(extra={"cpu_dedicated": True}))
+    d1 = b.get("id") if st == 201 else None
+    st, b = req("POST", "/v1/vms/%s/start" % d1)
+    check("cpu_dedicated: started", st == 200, "%d %r" % (st, b))
+    p1 = vm_pids(d1)
+    check("cpu_dedicated: its process tree is confined to %s" % sorted(host),
+          p1 and all(c <= host and last in c for p in p1 for c in cpus_allowed(p)),
+          repr([cpus_allowed(p) for p in p1]))
+    check("cpu_dedicated: a VM already running is moved off CPU %d" % last,
+          before and all(last not in c for p in before for c in cpus_allowed(p)),
+          repr([cpus_allowed(p) for p in before]))
+    vid2, e = create_start(0, name="sh2")
+    p2 = vm_pids(vid2) if vid2 and not e else []
+    check("cpu_dedicated: a VM started later is confined off CPU %d before exec" % last,
+          p2 and all(last not in c for p in p2 for c in cpus_allowed(p)),
+          e or repr([cpus_allowed(p) for p in p2]))
+    # the same core again: refused, naming the holder; nothing started
+    st, b = req("POST", "/v1/vms?name=ded2",
+                config(extra={"cpu_dedicated": True, "cpu_affinity": str(last)}))
+    d2 = b.get("id") if st == 201 else None
+    st, b = req("POST", "/v1/vms/%s/start" % d2)
+    e = b.get("error", "") if isinstance(b, dict) else str(b)
+    check("cpu_dedicated: CPU %d again -> 409 naming ded1 (%s)" % (last, e[:90]),
+          st == 409 and ("host CPU %d is dedicated to VM 'ded1'" % last) in e and
+          inspect(d2)[1].get("state") != "running", "%d %r" % (st, b))
+    # a shared VM whose own list names the held core: refused too
+    st, b = req("POST", "/v1/vms?name=sh3", config(extra={"cpu_affinity": str(last)}))
+    s3 = b.get("id") if st == 201 else None
+    st, b = req("POST", "/v1/vms/%s/start" % s3)
+    check("cpu_affinity naming a dedicated core -> 409", st == 409 and "ded1" in str(b),
+          "%d %r" % (st, b))
+    if len(host) == 2:  # a second dedicated core would leave nothing shared
+        st, b = req("POST", "/v1/vms?name=ded3", config(extra={"cpu_dedicated": True}))
+        d3 = b.get("id") if st == 201 else None
+        st, b = req("POST", "/v1/vms/%s/start" % d3)
+        check("cpu_dedicated: no second core on a 2-CPU host -> 409 (%s)" % str(b)[:80],
+              st == 409, "%d %r" % (st, b))
+        kill_rm(d3)
+    # the holder ends: the core is free again
+    kill_rm(d1)
+    st, b = req("POST", "/v1/vms/%s/start" % d2)
+    check("cpu_dedicated: CPU %d is handed out again once ded1 ended" % last, st == 200,
+          "%d %r" % (st, b))
+    for v in (d2, s3, vid2, wid):
+        if v:
+            kill_rm(v)
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: daemon_hostile needs root (per-VM cgroups, other uids)")
@@ -735,7 +828,7 @@ def main():
         return 0
     start_daemon()
     for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
-              test_fair_shares, test_events, test_leaks):
+              test_fair_shares, test_events, test_cpu_alloc, test_leaks):
         try:
             t()
         except Exception as e:  # a crashed case is a failure, the rest still run

@@ -346,6 +346,106 @@ else
 fi
 
 # graceful stop of Linux: Ctrl-Alt-Del through the i8042, the kernel reboots
+# Dedicated cores (issue 17; src/daemon/cpu_alloc.c): the allocator gives a
+# dedicated VM's vCPU a core of its own, keeps every other VM's threads off it
+# (one already running: narrowed; one started later: confined before exec),
+# refuses the same core to a second VM naming the holder, and hands it out
+# again once the holder is gone. Needs 2 CPUs (one dedicated, one shared).
+# tree_cpus PID: "Name Cpus_allowed_list" of every thread of PID and its
+# descendants (the jailed VM process is the supervisor's child).
+tree_cpus() {
+	for _t in /proc/"$1"/task/*; do
+		printf '%s %s\n' "$(sed -n 's/^Name:\t//p' "$_t/status")" \
+			"$(sed -n 's/^Cpus_allowed_list:\t//p' "$_t/status")"
+		for _c in $(cat "$_t/children" 2>/dev/null); do tree_cpus "$_c"; done
+	done
+}
+# uses_cpu LIST CPU: does the cpulist LIST include CPU?
+uses_cpu() {
+	echo "$1" | tr ',' '\n' | while IFS=- read -r _a _b; do
+		[ -n "$_a" ] || continue
+		[ "$2" -ge "$_a" ] && [ "$2" -le "${_b:-$_a}" ] && echo yes
+	done | grep -q yes
+}
+NCPU=$(grep -c '^processor' /proc/cpuinfo)
+if [ "$NCPU" -lt 2 ]; then
+	echo "SKIP dedicated cores: this host has $NCPU CPU (one to dedicate, one to share needed)"
+	skip=$((skip + 1))
+else
+	LAST=$((NCPU - 1))
+	cat >"$T/ded.json" <<EOF2
+{ "kernel": "$ELF/ticker.elf", "test_device": true, "mem": "64M", "cmdline": "idle",
+  "cpu_dedicated": true }
+EOF2
+	cat >"$T/ded2.json" <<EOF2
+{ "kernel": "$ELF/ticker.elf", "test_device": true, "mem": "64M", "cmdline": "idle",
+  "cpu_dedicated": true, "cpu_affinity": "$LAST" }
+EOF2
+	bh create --config "$T/idle.json" --name sh1 --start >/dev/null 2>"$T/err" ||
+		bad "dedicated: shared VM before" "$(cat "$T/err")"
+	if bh create --config "$T/ded.json" --name ded1 --start >/dev/null 2>"$T/err"; then
+		dp=$(field ded1 pid)
+		sleep 0.5
+		tree_cpus "$dp" >"$T/ded1.cpus"
+		# exactly one thread (the vCPU) may run on the dedicated core alone
+		# (and KVM's own worker for this VM, which inherits it)
+		n1=$(grep -v '^kvm-' "$T/ded1.cpus" | grep -c " $LAST\$")
+		others=$(grep -v '^kvm-' "$T/ded1.cpus" | grep -v " $LAST\$" | awk '{ print $2 }' | sort -u | tr '\n' ' ')
+		leak=no
+		for l in $others; do uses_cpu "$l" "$LAST" && leak=yes; done
+		if [ "$n1" = 1 ] && [ "$leak" = no ]; then
+			ok "dedicated: ded1's vCPU alone on CPU $LAST, its other threads on: $others"
+		else
+			bad "dedicated: ded1's threads" "$(tr '\n' ';' <"$T/ded1.cpus")"
+		fi
+		# sh1 (running before) was narrowed off the core
+		leak=no
+		tree_cpus "$(field sh1 pid)" >"$T/sh1.cpus"
+		while read -r _n l; do uses_cpu "$l" "$LAST" && leak=yes; done <"$T/sh1.cpus"
+		if [ "$leak" = no ] && [ -s "$T/sh1.cpus" ]; then
+			ok "dedicated: a VM running before is kept off CPU $LAST"
+		else
+			bad "dedicated: sh1 narrowed" "$(tr '\n' ';' <"$T/sh1.cpus")"
+		fi
+		# a VM started after is confined from the start
+		bh create --config "$T/idle.json" --name sh2 --start >/dev/null 2>"$T/err" ||
+			bad "dedicated: shared VM after" "$(cat "$T/err")"
+		leak=no
+		tree_cpus "$(field sh2 pid)" >"$T/sh2.cpus"
+		while read -r _n l; do uses_cpu "$l" "$LAST" && leak=yes; done <"$T/sh2.cpus"
+		if [ "$leak" = no ] && [ -s "$T/sh2.cpus" ]; then
+			ok "dedicated: a VM started later never gets CPU $LAST"
+		else
+			bad "dedicated: sh2 confined" "$(tr '\n' ';' <"$T/sh2.cpus")"
+		fi
+		# the same core to a second VM: refused, naming the holder
+		bh create --config "$T/ded2.json" --name ded2 >/dev/null 2>&1
+		if bh start ded2 >"$T/out" 2>&1; then
+			bad "dedicated: second claim of CPU $LAST" "started: $(cat "$T/out")"
+		elif grep -q "host CPU $LAST is dedicated to VM 'ded1'" "$T/out" &&
+			[ "$(field ded2 state)" != running ]; then
+			ok "dedicated: a second VM asking for CPU $LAST is refused: $(cat "$T/out")"
+		else
+			bad "dedicated: second claim message" "$(cat "$T/out")"
+		fi
+		# once ded1 is gone, the core is free again
+		bh kill ded1 >/dev/null 2>&1
+		i=0
+		while [ "$(field ded1 state)" != exited ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		if bh start ded2 >"$T/out" 2>&1; then
+			ok "dedicated: CPU $LAST is handed out again after its holder ended"
+		else
+			bad "dedicated: reuse after kill" "$(cat "$T/out")"
+		fi
+	else
+		bad "dedicated: create --start" "$(cat "$T/err")"
+	fi
+	for v in ded1 ded2 sh1 sh2; do bh kill "$v" >/dev/null 2>&1; done
+	sleep 0.5
+	keep_vmm_logs
+	for v in ded1 ded2 sh1 sh2; do bh rm "$v" >/dev/null 2>&1; done
+fi
+
 if [ -z "$LINUX" ]; then
 	echo "SKIP graceful stop of Linux: no LINUX_KERNEL/WAIT_INITRD arguments"
 	skip=$((skip + 1))

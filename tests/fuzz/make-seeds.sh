@@ -86,6 +86,31 @@ for f, b in seeds.items():
     open(os.path.join(d, f), 'wb').write(b)
 PY
 ls -l tests/fuzz/corpus/frame
+# fuzz_snap (corpus/snap): a well-formed state file (snapshot/snap_format.h)
+# for 1 and for 2 vCPUs with zeroed KVM structures, and a manifest.
+python3 - tests/fuzz/corpus/snap <<'PY'
+import os, struct, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+REGS, SREGS, XCRS, LAPIC, EVENTS, DBG, CHIP, PIT = 144, 312, 392, 1024, 64, 128, 520, 112
+def sec(t, i, v, body):
+    return struct.pack('<IIIIQ', t, i, v, 0, len(body)) + body
+def state(ncpus, mem=64 << 20):
+    vcpu = bytes(REGS) + struct.pack('<' + 'Q' * 39, *([0] * 39)) + struct.pack('<I', 4096) + \
+        bytes(4096) + bytes(XCRS) + struct.pack('<I', 1) + struct.pack('<IQ', 0x10, 5) + \
+        bytes(LAPIC) + bytes(EVENTS) + struct.pack('<I', 0) + bytes(DBG)
+    secs = [sec(1, 0, 1, b'{"mem":64,"cpus":%d}' % ncpus), sec(2, 0, 1, struct.pack('<I', 0))]
+    secs += [sec(3, i, 1, vcpu) for i in range(ncpus)]
+    secs += [sec(4, 0, 1, bytes(3 * CHIP + PIT + 20)), sec(5, 0, 1, b'')]
+    hdr = b'BHSNAP\0\n' + struct.pack('<HHI', 1, 0, 128) + b'0.1.0'.ljust(32, b'\0') + \
+        struct.pack('<IIQII', ncpus, 0, mem, 1, len(secs)) + struct.pack('<QQQQ', 0, mem, 0, 0) + bytes(24)
+    return hdr + b''.join(secs)
+open(os.path.join(d, 'state-1cpu'), 'wb').write(state(1))
+open(os.path.join(d, 'state-2cpu'), 'wb').write(state(2))
+open(os.path.join(d, 'manifest'), 'w').write('bulkhead-snapshot 1\nstate 7000 ' + 'ab' * 32 +
+                                             '\nmemory 67108864 ' + '0f' * 32 + '\n')
+PY
+ls -l tests/fuzz/corpus/snap
 # fuzz_vsock's driver scripts (corpus/vsock, format at the top of
 # fuzz_vsock.c): a handshake each way, data, credit, shutdown, resets, the
 # deadline tick, hostile headers.

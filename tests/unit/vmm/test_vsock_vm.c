@@ -129,22 +129,33 @@ static int connect_line(const char *line)
 	return fd;
 }
 
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&pf, 1, ms) == 1 && read(fd, &c, 1) <= 0;
+}
+
 static void check_caps(void)
 {
+	uint64_t t0 = fx_now_ns();
+	unsigned held = 0;
 	int fds[66];
-	unsigned closed = 0;
 
-	/* 64 handshakes at once are held; the 65th and 66th are closed now. */
+	/* 64 handshakes at once are held; the 65th and 66th are closed at
+	 * once (the event thread may still be starting: a bounded wait). */
 	for (int i = 0; i < 66; i++)
 		fds[i] = unix_connect(sock);
-	for (int i = 0; i < 66; i++) {
-		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
-		char c;
-
-		if (poll(&pf, 1, i < 64 ? 0 : 2000) == 1 && read(fds[i], &c, 1) <= 0)
-			closed++;
-	}
-	assert_int_equal(closed, 2);
+	assert_true(closed_within(fds[64], TEST_WAIT_MS));
+	assert_true(closed_within(fds[65], TEST_WAIT_MS));
+	for (int i = 0; i < 64; i++)
+		held += !closed_within(fds[i], 0);
+	/* Unless the host was so slow that their 5 s CONNECT deadline ran out. */
+	if (fx_now_ns() - t0 < 4000000000ull)
+		assert_int_equal(held, 64);
+	else
+		printf("note: the cap check took over 4 s: the 64 held ones not checked\n");
 	for (int i = 0; i < 66; i++)
 		close(fds[i]);
 }

@@ -1,0 +1,166 @@
+/* switch_cmd.c — `bulkhead switch`: run the bulkhead switch (src/switch/) as
+ * its own jailed process, a separate failure domain like a physical switch.
+ *
+ *   bulkhead switch --listen PATH   control socket (SOCK_SEQPACKET) at PATH
+ *   bulkhead switch --ctl-fd N      an already-connected control socket (its
+ *                                   owner: the switch ends when it hangs up)
+ *   --no-sandbox / --seccomp-trap   as for `bulkhead run`
+ * Ports arrive over the control socket (ctl/switch_ctl.h). The host's own
+ * addresses are read before the jail (the egress policy denies them). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "config/exit_codes.h"
+#include "sandbox/jail.h"
+#include "switch/switch.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bulkhead switch (--listen PATH | --ctl-fd N) [--no-sandbox] [--seccomp-trap]\n\n"
+		"Run the bulkhead switch in the foreground, jailed (namespaces, empty root, no\n"
+		"capabilities, Landlock, its own seccomp allow-list). Ports (SOCK_SEQPACKET\n"
+		"descriptors) are registered over the control socket; `bulkhead run --net\n"
+		"switch=SEGMENT` starts one of its own when given no --switch socket.\n\n"
+		"  --listen PATH    listen for control connections at PATH (mode 0600)\n"
+		"  --ctl-fd N       use the connected control socket N; stop when it hangs up\n"
+		"  --no-sandbox     run without the jail (loudly logged; development only)\n"
+		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n");
+}
+
+static int listen_at(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		fprintf(stderr, "bulkhead switch: --listen %s: path too long\n", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	/* a stale socket of an earlier switch is replaced; anything else is not */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "bulkhead switch: --listen %s: exists and is not a socket\n",
+				path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(0177);
+	int r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	umask(old);
+	if (r < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+		fprintf(stderr, "bulkhead switch: --listen %s: %s\n", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int cli_switch(int argc, char **argv, uint64_t start_ns)
+{
+	const char *listen_path = NULL;
+	int ctl_fd = -1, lfd = -1, sfd;
+	bool sandbox = true, trap = false;
+	struct sw *s;
+	sigset_t set;
+	int ret;
+
+	(void)start_ns;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return BH_EXIT_OK;
+		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+			listen_path = argv[++i];
+		} else if (!strcmp(argv[i], "--ctl-fd") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			int type = 0;
+			socklen_t sl = sizeof(type);
+			if (*end || v < 3 || v > 65535 ||
+			    getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
+			    type != SOCK_SEQPACKET) {
+				fprintf(stderr, "bulkhead switch: --ctl-fd %s: not an open "
+						"SOCK_SEQPACKET socket\n", argv[i]);
+				return BH_EXIT_CONFIG;
+			}
+			ctl_fd = (int)v;
+		} else if (!strcmp(argv[i], "--no-sandbox")) {
+			sandbox = false;
+		} else if (!strcmp(argv[i], "--seccomp-trap")) {
+			trap = true;
+		} else {
+			fprintf(stderr, "bulkhead switch: unknown or incomplete option '%s'\n\n", argv[i]);
+			usage(stderr);
+			return BH_EXIT_CONFIG;
+		}
+	}
+	if (!listen_path && ctl_fd < 0) {
+		fprintf(stderr, "bulkhead switch: give --listen PATH or --ctl-fd N\n\n");
+		usage(stderr);
+		return BH_EXIT_CONFIG;
+	}
+	if (listen_path && (lfd = listen_at(listen_path)) < 0)
+		return BH_EXIT_CONFIG;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	s = calloc(1, sizeof(*s));
+	if (!s || sfd < 0) {
+		fprintf(stderr, "bulkhead switch: out of memory or signalfd failed\n");
+		if (lfd >= 0)
+			close(lfd);
+		if (sfd >= 0)
+			close(sfd);
+		free(s);
+		return BH_EXIT_HOST;
+	}
+	if ((ret = sw_init(s, lfd, sfd))) {
+		fprintf(stderr, "bulkhead switch: %s\n", strerror(-ret));
+		free(s);
+		return BH_EXIT_HOST;
+	}
+	if (ctl_fd >= 0 && (ret = sw_add_client(s, ctl_fd, true))) {
+		fprintf(stderr, "bulkhead switch: control socket: %s\n", strerror(-ret));
+		goto out;
+	}
+	sw_learn_host_addrs(s);
+	if (sandbox) {
+		char err[256], summary[256];
+		if ((ret = jail_switch_enter(trap, summary, sizeof(summary), err, sizeof(err)))) {
+			fprintf(stderr, "bulkhead switch: %s\n", err);
+			goto out;
+		}
+		bh_info("switch: sandbox: %s", summary);
+	} else {
+		bh_warn("SANDBOX DISABLED: the switch runs without its jail (--no-sandbox)");
+	}
+	bh_info("switch: ready (%u host addresses denied toward uplinks)", s->host.n);
+	ret = sw_run(s);
+	if (ret)
+		fprintf(stderr, "bulkhead switch: event loop: %s\n", strerror(-ret));
+out:
+	sw_destroy(s);
+	free(s);
+	return ret ? BH_EXIT_HOST : BH_EXIT_OK;
+}

@@ -1,0 +1,132 @@
+/* switch.h — the bulkhead switch: an isolating L2 switch in its own process.
+ *
+ * Ports are SOCK_SEQPACKET descriptors (frames: ctl/net_port.h) registered
+ * over the control protocol (ctl/switch_ctl.h). For every message a port
+ * sends — received into the switch's own buffer, so a sender cannot change
+ * it after the check — the switch: checks the wire header and parses the
+ * frame (net/frame.h: malformed / foreign ethertype -> drop); enforces port
+ * security on VM ports (spoofed MAC/IP, ARP/NDP claims, router
+ * advertisements -> drop, count, violation event); refuses on an uplink a
+ * source MAC that belongs to a VM port; takes the frame's cost from the
+ * port's token buckets (bytes/s and frames/s) and, when they are empty,
+ * holds that one frame, stops reading the port (back-pressure: its VMM's
+ * socket fills up) and arms a timerfd for the exact nanosecond the tokens
+ * are due; learns the source MAC per segment; forwards a known unicast to
+ * its port, floods broadcast/multicast/unknown unicast to the other ports of
+ * the SAME segment only; applies the sender's egress policy (net/policy.h)
+ * to every frame toward an uplink port. A destination whose socket is full
+ * drops the frame (counted as peer_full on that port) — the switch never
+ * blocks; a port that hangs up or errors is removed.
+ *
+ * Counters per port: rx = messages the switch received from the port, tx =
+ * messages it delivered to the port; drops by reason (net_drop_name) —
+ * counted on the sending port, except peer_full on the receiving one.
+ *
+ * Threads: one; struct sw is owned by the caller; no global state. */
+#ifndef BH_SWITCH_SWITCH_H
+#define BH_SWITCH_SWITCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "ctl/switch_ctl.h"
+#include "net/frame.h"
+#include "net/policy.h"
+#include "net/tbucket.h"
+
+#define SW_MAX_PORTS 256u
+#define SW_MAX_CLIENTS 16u
+#define SW_MAC_SLOTS 4096u
+#define SW_MAC_AGE_NS (300ull * 1000000000ull)
+#define SW_BATCH 64u /* messages read from one port per wake-up (fairness) */
+
+struct sw_port {
+	bool used;
+	int fd;
+	uint32_t gen;             /* bumps on reuse: stale MAC entries die */
+	char name[SWCTL_NAME_LEN];
+	char segment[SWCTL_NAME_LEN];
+	unsigned seg;             /* segment id */
+	bool uplink;
+	struct net_port_id id;
+	struct net_policy policy;
+	struct net_tb tb_bytes, tb_pkts;
+	uint8_t *held;            /* one frame waiting for tokens, or NULL */
+	size_t held_len;
+	uint64_t due_ns;          /* when the held frame's tokens are there */
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	struct net_drop_counters drops;
+	uint64_t last_event_ns[NET_DROP__COUNT];
+	bool dead;                /* hung up: removed after the current batch */
+};
+
+struct sw_mac_entry {
+	uint16_t seg;
+	uint8_t mac[6];
+	uint16_t port;
+	uint32_t gen;
+	uint64_t seen_ns;
+	bool used;
+};
+
+struct sw_client {
+	int fd;                   /* -1: free */
+	bool subscribed;
+	bool owner;               /* the switch ends when this one hangs up */
+};
+
+struct sw {
+	int epfd, timerfd, listen_fd, sig_fd;
+	bool stop;
+	unsigned nsegs;
+	char segs[SW_MAX_PORTS][SWCTL_NAME_LEN];
+	struct sw_port ports[SW_MAX_PORTS];
+	struct sw_client clients[SW_MAX_CLIENTS];
+	struct sw_mac_entry macs[SW_MAC_SLOTS];
+	struct net_host_addrs host;  /* the host's addresses: denied toward uplinks */
+	uint8_t *buf;             /* one message (NET_PORT_MAX_MSG + 1) */
+	uint64_t armed_ns;        /* the timerfd's current deadline, 0 = disarmed */
+};
+
+/* Set up an empty switch (epoll, timerfd). listen_fd: a listening
+ * SOCK_SEQPACKET socket or -1; sig_fd: a signalfd that stops the switch or
+ * -1. Takes ownership of both. 0 or -errno. */
+int sw_init(struct sw *s, int listen_fd, int sig_fd) BH_WUR;
+
+/* Add a connected control client (e.g. the socketpair end `bulkhead run`
+ * started the switch with); owner: the switch stops when it hangs up.
+ * Takes ownership of fd. 0 or -errno. */
+int sw_add_client(struct sw *s, int fd, bool owner) BH_WUR;
+
+/* Record the host's own addresses (getifaddrs, before the jail). */
+void sw_learn_host_addrs(struct sw *s);
+
+/* Register a port (takes ownership of fd, also on failure). 0 or -errno
+ * with a message in err (bad name/segment/MAC, duplicate name, a MAC or
+ * address already owned in the segment, too many ports, bad rate). */
+int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_ns, char *err,
+	size_t errlen) BH_WUR;
+
+/* Remove a port by name. 0 or -ENOENT. */
+int sw_port_del(struct sw *s, const char *name) BH_WUR;
+
+/* Replace a port's egress rules. 0, -ENOENT or -EINVAL. */
+int sw_port_set_policy(struct sw *s, const struct swctl_port *p, char *err, size_t errlen) BH_WUR;
+
+/* Write {"now_ns":CLOCK_MONOTONIC,"ports":[...]} into buf. Returns the length (truncated output ends
+ * the JSON early but stays valid). */
+size_t sw_stats_json(const struct sw *s, char *buf, size_t len);
+
+/* Handle one message `msg[0..len)` received from port i at now_ns
+ * (exposed for the fuzz target). */
+void sw_port_message(struct sw *s, unsigned i, uint8_t *msg, size_t len, uint64_t now_ns);
+
+/* Run until stopped (a signal on sig_fd, the owner client hanging up).
+ * 0 or -errno (a host failure of epoll/timerfd). */
+int sw_run(struct sw *s) BH_WUR;
+
+void sw_destroy(struct sw *s);
+
+#endif
