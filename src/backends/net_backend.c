@@ -16,6 +16,17 @@ _Static_assert(NET_OFFLOAD_CSUM == TUN_F_CSUM && NET_OFFLOAD_TSO4 == TUN_F_TSO4 
 		       NET_OFFLOAD_TSO6 == TUN_F_TSO6 && NET_OFFLOAD_TSO_ECN == TUN_F_TSO_ECN,
 	       "TUNSETOFFLOAD flags");
 
+/* The second descriptor for waiting on "writable" (same open file). */
+static int add_wfd(struct net_backend *b, char *err, size_t errlen)
+{
+	b->wfd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+	if (b->wfd < 0) {
+		snprintf(err, errlen, "%s: dup: %s", b->what, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -46,7 +57,7 @@ int net_backend_open_tap(struct net_backend *b, const char *ifname, char *err, s
 	struct ifreq ifr;
 	int fd, ret;
 
-	b->fd = -1;
+	b->fd = b->wfd = -1;
 	b->kind = NET_BACKEND_TAP;
 	snprintf(b->what, sizeof(b->what), "tap %.16s", ifname);
 	if (strlen(ifname) >= IFNAMSIZ) {
@@ -76,6 +87,10 @@ int net_backend_open_tap(struct net_backend *b, const char *ifname, char *err, s
 		return ret;
 	}
 	b->fd = fd;
+	if ((ret = add_wfd(b, err, errlen))) {
+		net_backend_close(b);
+		return ret;
+	}
 	return 0;
 }
 
@@ -85,7 +100,7 @@ int net_backend_adopt_tap(struct net_backend *b, int fd, const char *name, char 
 	struct ifreq ifr;
 	int ret;
 
-	b->fd = -1;
+	b->fd = b->wfd = -1;
 	b->kind = NET_BACKEND_TAP;
 	snprintf(b->what, sizeof(b->what), "tapfd %.31s", name);
 	memset(&ifr, 0, sizeof(ifr));
@@ -109,6 +124,10 @@ int net_backend_adopt_tap(struct net_backend *b, int fd, const char *name, char 
 		return ret;
 	}
 	b->fd = fd;
+	if ((ret = add_wfd(b, err, errlen))) {
+		b->fd = -1; /* still the caller's */
+		return ret;
+	}
 	return 0;
 }
 
@@ -118,7 +137,7 @@ int net_backend_adopt_port(struct net_backend *b, int fd, const char *name, char
 	int type = 0, domain = 0, ret;
 	socklen_t l1 = sizeof(type), l2 = sizeof(domain);
 
-	b->fd = -1;
+	b->fd = b->wfd = -1;
 	b->kind = NET_BACKEND_PORT;
 	snprintf(b->what, sizeof(b->what), "port %.31s", name);
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) < 0 ||
@@ -132,6 +151,10 @@ int net_backend_adopt_port(struct net_backend *b, int fd, const char *name, char
 		return ret;
 	}
 	b->fd = fd;
+	if ((ret = add_wfd(b, err, errlen))) {
+		b->fd = -1; /* still the caller's */
+		return ret;
+	}
 	return 0;
 }
 
@@ -186,7 +209,9 @@ ssize_t net_backend_recv(struct net_backend *b, void *buf, size_t len, bool *tru
 
 void net_backend_close(struct net_backend *b)
 {
+	if (b->wfd >= 0)
+		close(b->wfd);
 	if (b->fd >= 0)
 		close(b->fd);
-	b->fd = -1;
+	b->fd = b->wfd = -1;
 }

@@ -33,6 +33,8 @@ enum net_backend_kind { NET_BACKEND_TAP, NET_BACKEND_PORT };
 
 struct net_backend {
 	int fd;                    /* -1: none */
+	int wfd;                   /* a dup of fd, to wait for "writable" on its own
+				    * (fd is on the event loop for reading); -1: none */
 	enum net_backend_kind kind;
 	char what[48];             /* "tap tap0", "port fd sw0": for messages */
 };
@@ -57,7 +59,7 @@ int net_backend_adopt_port(struct net_backend *b, int fd, const char *name, char
 int net_backend_set_offload(struct net_backend *b, unsigned flags) BH_WUR;
 
 /* One message (header + frame) out: writev. Bytes or -errno (-EAGAIN: the
- * peer's queue is full). */
+ * peer's queue is full: wait for wfd to be writable). */
 ssize_t net_backend_send(struct net_backend *b, const struct iovec *iov, int n) BH_WUR;
 
 /* One message in, into buf (len >= NET_PORT_MAX_MSG + 1). Bytes, 0 = none

@@ -2,6 +2,7 @@
 #include "virtio/balloon.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,21 +259,29 @@ static void b_notify(struct virtio_dev *vd, unsigned qi)
 				 b_handle);
 }
 
-static int b_activate(struct virtio_dev *vd)
+/* Queue roles for the negotiated features: the driver numbers only the
+ * queues of the features it accepted. Returns the number of queues used. */
+static unsigned set_roles(struct virtio_balloon *b, uint64_t features)
 {
-	struct virtio_balloon *b = to_b(vd);
 	unsigned next = 2;
 
-	/* The driver numbers only the queues of the features it accepted. */
 	memset(b->role, 0, sizeof(b->role));
 	b->role[0] = Q_INFLATE;
 	b->role[1] = Q_DEFLATE;
-	if (virtio_dev_has(vd, VIRTIO_BALLOON_F_STATS_VQ)) {
+	if ((features >> VIRTIO_BALLOON_F_STATS_VQ) & 1) {
 		b->stats_q = next;
 		b->role[next++] = Q_STATS;
 	}
-	if (virtio_dev_has(vd, VIRTIO_BALLOON_F_REPORTING))
+	if ((features >> VIRTIO_BALLOON_F_REPORTING) & 1)
 		b->role[next++] = Q_REPORT;
+	return next;
+}
+
+static int b_activate(struct virtio_dev *vd)
+{
+	struct virtio_balloon *b = to_b(vd);
+	unsigned next = set_roles(b, vd->features);
+
 	b->live = true;
 	b->stats_held = false;
 	/* Buffers posted before DRIVER_OK. */
@@ -305,6 +314,123 @@ static void b_destroy(struct virtio_dev *vd)
 	free(b);
 }
 
+/* State: see VIRTIO_BALLOON_STATE_VERSION. */
+static void b_save(struct virtio_dev *vd, struct sbuf *out)
+{
+	struct virtio_balloon *b = to_b(vd);
+
+	sbuf_u8(out, b->live);
+	sbuf_u32(out, b->num_pages);
+	sbuf_u32(out, b->actual);
+	sbuf_u8(out, b->stats_held);
+	sbuf_u16(out, b->stats_held ? b->stats_head : 0);
+	sbuf_u64(out, b->held_bits);
+	sbuf_put(out, b->held, (b->held_bits + 7) / 8);
+}
+
+/* Does the in-flight set of every queue match what the state says (the
+ * stats buffer on the stats queue, nothing else)? */
+static int check_chains(struct virtio_balloon *b, const struct virtio_dev_state_ctx *ctx,
+			bool held, uint16_t head, char *err, size_t errlen)
+{
+	struct virtio_dev *vd = &b->vdev;
+	unsigned sq = 2; /* the stats queue whenever STATS_VQ was negotiated */
+
+	if (held && (!((ctx->features >> VIRTIO_BALLOON_F_STATS_VQ) & 1) || sq >= vd->nqueues ||
+		     !virtq_head_inflight(&ctx->vq[sq], head))) {
+		snprintf(err, errlen, "%s: a stats buffer (head %u) is held, but the stats queue "
+			 "has no such chain in flight", vd->name, head);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		unsigned want = held && i == sq;
+
+		if (ctx->vq[i].active && ctx->vq[i].inflight != want) {
+			snprintf(err, errlen, "%s: queue %u has %u chains in flight, the device "
+				 "state accounts for %u", vd->name, i, ctx->vq[i].inflight, want);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int b_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
+		  const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
+{
+	struct virtio_balloon *b = to_b(vd);
+	uint64_t bits, bytes = (b->held_bits + 7) / 8, pages = 0;
+	uint32_t num_pages, actual;
+	uint16_t head;
+	const uint8_t *map;
+	bool live, held;
+	int ret;
+
+	if (version != VIRTIO_BALLOON_STATE_VERSION) {
+		snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)",
+			 vd->name, version, VIRTIO_BALLOON_STATE_VERSION);
+		return -ENOTSUP;
+	}
+	live = sr_bool(in);
+	num_pages = sr_u32(in);
+	actual = sr_u32(in);
+	held = sr_bool(in);
+	head = sr_u16(in);
+	bits = sr_u64(in);
+	if (in->bad || bits != b->held_bits || in->len - in->off != bytes) {
+		snprintf(err, errlen, "%s: device state truncated, a flag not 0/1, or a page "
+			 "record for another memory size (%llu pages, this VM: %llu)", vd->name,
+			 (unsigned long long)bits, (unsigned long long)b->held_bits);
+		return -EINVAL;
+	}
+	map = in->p + in->off;
+	in->off = in->len;
+	if ((uint64_t)num_pages * VIRTIO_BALLOON_PAGE > vd->mem->size) {
+		snprintf(err, errlen, "%s: target of %u pages is more than guest RAM", vd->name,
+			 num_pages);
+		return -EINVAL;
+	}
+	if (bits % 8 && (map[bytes - 1] >> (bits % 8))) {
+		snprintf(err, errlen, "%s: page record has bits beyond guest RAM", vd->name);
+		return -EINVAL;
+	}
+	for (uint64_t i = 0; i < bytes; i++) {
+		for (unsigned k = 0; map[i] && k < 8; k++) {
+			uint64_t gpa = (i * 8 + k) * (uint64_t)VIRTIO_BALLOON_PAGE;
+
+			if (!((map[i] >> k) & 1))
+				continue;
+			if (!gmem_valid(vd->mem, gpa, VIRTIO_BALLOON_PAGE)) {
+				snprintf(err, errlen, "%s: page record holds 0x%llx, which is not "
+					 "guest RAM", vd->name, (unsigned long long)gpa);
+				return -EINVAL;
+			}
+			pages++;
+		}
+	}
+	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)) ||
+	    (ret = check_chains(b, ctx, held, head, err, errlen)))
+		return ret;
+	if (held && !live) {
+		snprintf(err, errlen, "%s: a stats buffer is held by a device never activated",
+			 vd->name);
+		return -EINVAL;
+	}
+	if (!apply)
+		return 0;
+	b->live = live;
+	if (live)
+		set_roles(b, ctx->features);
+	else
+		memset(b->role, 0, sizeof(b->role));
+	b->num_pages = num_pages;
+	b->actual = actual;
+	b->stats_held = held;
+	b->stats_head = held ? head : 0;
+	memcpy(b->held, map, bytes);
+	b->n.held_pages = pages;
+	return 0;
+}
+
 static const struct virtio_dev_ops balloon_ops = {
 	.features = b_features,
 	.cfg_read = b_cfg_read,
@@ -313,6 +439,10 @@ static const struct virtio_dev_ops balloon_ops = {
 	.notify = b_notify,
 	.reset = b_reset,
 	.destroy = b_destroy,
+	.state_version = VIRTIO_BALLOON_STATE_VERSION,
+	.keeps_chains = true,
+	.save = b_save,
+	.load = b_load,
 };
 
 int virtio_balloon_create(struct virtio_balloon **out, const struct guest_mem *mem,

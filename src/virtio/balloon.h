@@ -53,6 +53,15 @@
 #define VIRTIO_BALLOON_CFG_LEN 8
 #define VIRTIO_BALLOON_BUDGET_PAGES 65536u /* 256 MiB of inflate/deflate per notify */
 #define VIRTIO_BALLOON_BUDGET_BYTES (1ULL << 30) /* reported bytes per notify */
+/* Snapshot state (its ops): activated u8, num_pages u32 (the target the
+ * guest sees), actual u32 (the guest's claim), stats buffer held u8 and its
+ * head u16, then the host's record of balloon pages: bits u64 (must be this
+ * VM's: RAM end / 4 KiB) and the bitmap. The stats buffer is a chain the
+ * device keeps by design: its head is restored in flight, and load checks
+ * that it is the only one, on the stats queue. Every page in the record
+ * must be guest RAM. Queue roles follow from the features, as on
+ * activation. */
+#define VIRTIO_BALLOON_STATE_VERSION 1
 
 /* Statistics tags (§5.5.6.3). */
 enum {

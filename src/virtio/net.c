@@ -8,11 +8,9 @@
 #include <sys/epoll.h>
 
 #include "common/log.h"
+#include "core/state_buf.h"
 
 #define ETH_HLEN_ 14u
-#define ETH_P_IPV4 0x0800u
-#define ETH_P_ARP_ 0x0806u
-#define ETH_P_IPV6_ 0x86ddu
 
 struct virtio_net {
 	struct virtio_dev vdev;
@@ -23,12 +21,17 @@ struct virtio_net {
 	bool live;            /* activated, not reset since */
 	bool offload_pending; /* tell the tap what the guest acked (event thread) */
 	bool polling;         /* be.fd is on the event loop (event thread only) */
+	bool tx_blocked;      /* the backend was full: TX waits for be.wfd writable */
+	bool wpolling;        /* be.wfd is on the event loop (event thread only) */
 	bool hup;             /* the backend's peer is gone */
 	size_t pending;       /* bytes of the frame waiting in rxbuf (0: none) */
 	struct virtio_net_stats st;
 	struct virtq_chain rxc[VIRTIO_NET_RX_MAX_BUFS];
 	struct iovec txiov[VIRTQ_MAX_SEGS + 2];
 	uint8_t txcopy[NET_PORT_HDR_LEN + VIRTIO_NET_TX_COPY];
+	/* What tx_check sees: the copied head, then zeros (never written past
+	 * VIRTIO_NET_TX_COPY, so it stays zero). */
+	uint8_t txview[NET_PORT_MAX_FRAME];
 	uint8_t rxbuf[NET_PORT_MAX_MSG + 1];
 };
 
@@ -94,19 +97,67 @@ static bool tx_hdr_ok(const struct virtio_dev *vd, const struct net_port_hdr *h,
 }
 
 /* Port security on the host copy of the frame's first bytes. */
-static bool tx_port_ok(struct virtio_net *n, const uint8_t *f)
+static bool tx_port_ok(struct virtio_net *n, uint32_t copy, uint32_t flen)
 {
-	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+	int why;
 
-	if (memcmp(f + 6, n->p.mac, 6)) {
-		n->st.tx_spoofed_mac++;
-		return false;
-	}
-	if (type != ETH_P_IPV4 && type != ETH_P_IPV6_ && type != ETH_P_ARP_) {
-		n->st.tx_bad_ethertype++;
-		return false;
-	}
-	return true;
+	memcpy(n->txview, n->txcopy + NET_PORT_HDR_LEN, copy);
+	why = n->p.tx_check(n->p.tx_check_ctx, n->p.mac, n->txview, copy, flen);
+	memset(n->txview, 0, copy);
+	if (why == 0)
+		return true;
+	if (why < 0 || why >= VIRTIO_NET_TX_REASONS)
+		why = VIRTIO_NET_TX_REASONS - 1;
+	n->st.tx_refused[why]++;
+	return false;
+}
+
+static void tx_ready(void *opaque, uint32_t events);
+
+static void wpoll_start(struct virtio_net *n)
+{
+	if (n->wpolling || !n->el)
+		return;
+	if (event_loop_add(n->el, n->be.wfd, EPOLLOUT, tx_ready, n, n->name) == 0)
+		n->wpolling = true;
+	else
+		bh_warn("%s: cannot wait for %s to drain", n->name, n->be.what);
+}
+
+static void wpoll_stop(struct virtio_net *n)
+{
+	if (!n->wpolling)
+		return;
+	event_loop_del(n->el, n->be.wfd);
+	n->wpolling = false;
+}
+
+/* The backend can take frames again: resume transmitting. Lock held. */
+static void tx_resume(struct virtio_net *n)
+{
+	wpoll_stop(n);
+	n->tx_blocked = false;
+	/* Through the base: nothing runs unless the driver is live, and a
+	 * quiesced device holds it for resume. */
+	virtio_dev_notify(&n->vdev, VIRTIO_NET_TXQ);
+}
+
+static void tx_ready(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	(void)events;
+	pthread_mutex_lock(&n->vdev.lock);
+	tx_resume(n);
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+void virtio_net_tx_poll(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->vdev.lock);
+	if (n->tx_blocked)
+		tx_resume(n);
+	pthread_mutex_unlock(&n->vdev.lock);
 }
 
 /* One transmit chain: decide on host copies, send the copies + the rest. */
@@ -145,7 +196,7 @@ static uint64_t net_tx(struct virtio_dev *vd, struct virtq_chain *c)
 		n->st.tx_oversize++;
 		goto done;
 	}
-	if (n->p.port_security && !tx_port_ok(n, n->txcopy + NET_PORT_HDR_LEN))
+	if (n->p.tx_check && !tx_port_ok(n, copy, flen))
 		goto done;
 	h.num_buffers = 0;
 	memcpy(n->txcopy, &h, sizeof(h));
@@ -161,6 +212,14 @@ static uint64_t net_tx(struct virtio_dev *vd, struct virtq_chain *c)
 		niov += k;
 	}
 	w = net_backend_send(&n->be, n->txiov, niov);
+	if (w == -EAGAIN && n->be.wfd >= 0 && !virtq_unpop(q, c->head)) {
+		/* The peer's queue is full: the chain goes back to the ring (no
+		 * host buffering) and TX waits until the backend is writable. */
+		n->tx_blocked = true;
+		n->st.tx_stalls++;
+		wpoll_start(n);
+		return VIRTIO_NET_TX_BUDGET; /* ends this pass */
+	}
 	if (w != (ssize_t)(NET_PORT_HDR_LEN + flen)) {
 		n->st.tx_backend++;
 		goto done;
@@ -418,6 +477,8 @@ static void net_notify(struct virtio_dev *vd, unsigned qi)
 	if (!n->live)
 		return;
 	if (qi == VIRTIO_NET_TXQ) {
+		if (n->tx_blocked)
+			return; /* tx_ready() resumes */
 		virtio_dev_process_queue(vd, qi, VIRTIO_NET_TX_BUDGET, VIRTIO_NET_TX_BUDGET,
 					 net_tx);
 		return;
@@ -468,6 +529,7 @@ static void net_reset(struct virtio_dev *vd)
 	 * and takes itself off the loop. The waiting frame is dropped. */
 	n->live = false;
 	n->pending = 0;
+	n->tx_blocked = false; /* tx_ready(), if still armed, finds nothing to do */
 }
 
 static void net_quiesce(struct virtio_dev *vd)
@@ -476,6 +538,10 @@ static void net_quiesce(struct virtio_dev *vd)
 	 * a held RX notification. */
 	if (to_net(vd)->live)
 		vd->held_mask |= 1u << VIRTIO_NET_RXQ;
+	/* Chains given back to the ring while the backend was full: resume
+	 * (or a restore) transmits them without waiting for a new kick. */
+	if (to_net(vd)->tx_blocked)
+		vd->held_mask |= 1u << VIRTIO_NET_TXQ;
 }
 
 static void net_destroy(struct virtio_dev *vd)
@@ -483,8 +549,11 @@ static void net_destroy(struct virtio_dev *vd)
 	struct virtio_net *n = to_net(vd);
 
 	poll_stop(n); /* the loop has stopped: any thread may */
+	wpoll_stop(n);
 	virtio_dev_deinit(vd);
 	net_backend_close(&n->be);
+	if (n->p.tx_ctx_free)
+		n->p.tx_ctx_free(n->p.tx_check_ctx);
 	free(n);
 }
 
@@ -494,6 +563,7 @@ static void net_save(struct virtio_dev *vd, struct sbuf *out)
 {
 	struct virtio_net *n = to_net(vd);
 
+	sbuf_put(out, n->p.mac, 6);
 	sbuf_u8(out, n->live);
 	sbuf_u16(out, n->p.mtu);
 }
@@ -502,6 +572,7 @@ static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err, size_t errlen)
 {
 	struct virtio_net *n = to_net(vd);
+	uint8_t mac[6], zero[6] = { 0 };
 	uint16_t mtu;
 	bool live;
 	int ret;
@@ -511,11 +582,16 @@ static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 			 n->name, version, VIRTIO_NET_STATE_VERSION);
 		return -ENOTSUP;
 	}
+	sr_get(in, mac, 6);
 	live = sr_bool(in);
 	mtu = sr_u16(in);
 	if (sr_finish(in)) {
 		snprintf(err, errlen, "%s: device state truncated, too long or a flag not 0/1",
 			 n->name);
+		return -EINVAL;
+	}
+	if ((mac[0] & 1) || !memcmp(mac, zero, 6)) {
+		snprintf(err, errlen, "%s: the saved MAC is multicast or zero", n->name);
 		return -EINVAL;
 	}
 	if (mtu != n->p.mtu) {
@@ -526,12 +602,19 @@ static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
 		return ret;
 	if (apply) {
+		/* A MAC the operator configured is this NIC's (a clone gets its
+		 * own); a default one was random per process: keep the one the
+		 * guest read, so the guest, port security and the switch agree. */
+		if (!n->p.mac_configured)
+			memcpy(n->p.mac, mac, 6);
 		n->live = live;
 		n->pending = 0;
+		n->tx_blocked = false;
 		if (live) {
 			/* As activation does: the (new) backend learns the acked
 			 * offloads and receiving starts, on the event thread when
-			 * the device resumes. */
+			 * the device resumes (a transmit paused on a full backend
+			 * was saved as a held TX notification: net_quiesce). */
 			n->offload_pending = true;
 			vd->held_mask |= 1u << VIRTIO_NET_RXQ;
 		}
@@ -561,10 +644,12 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p
 	*out = NULL;
 	if (!n) {
 		net_backend_close(be);
+		if (p->tx_ctx_free)
+			p->tx_ctx_free(p->tx_check_ctx);
 		return -ENOMEM;
 	}
 	n->be = *be;
-	be->fd = -1;
+	be->fd = be->wfd = -1;
 	n->p = *p;
 	if (!n->p.mtu)
 		n->p.mtu = 1500;
@@ -574,6 +659,8 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p
 			    VIRTIO_NET_CFG_LEN, mem);
 	if (r) {
 		net_backend_close(&n->be);
+		if (p->tx_ctx_free)
+			p->tx_ctx_free(p->tx_check_ctx);
 		free(n);
 		return r;
 	}

@@ -19,11 +19,15 @@
  * non-GSO frame over mtu + 18, header flags / gso_type not negotiated or
  * unknown, a checksum offset outside the frame (tx_bad_hdr); with port
  * security (tap modes: the switch does it for ports) a source MAC other
- * than the NIC's (tx_spoofed_mac) and an ethertype other than IPv4, IPv6,
- * ARP (tx_bad_ethertype); a send the backend refused (tx_backend: the
- * peer's queue was full, or an error). Every chain is completed (used
- * length 0). One notify serves at most VIRTIO_NET_TX_BUDGET chains, then
- * defers the rest.
+ * than the NIC's, an ethertype other than IPv4, IPv6, ARP, spoofed ARP/NDP
+ * (the port-security check the creator plugs in, virtio_net_params.tx_check,
+ * counted per reason in tx_refused[]); a send the backend failed
+ * (tx_backend). Every such chain is completed (used length 0). A backend
+ * that is full (EAGAIN: the switch or the tap's reader is behind) is
+ * backpressure, not a drop: the chain goes back to the ring (virtq_unpop),
+ * nothing is buffered on the host, and TX resumes when the backend's second
+ * descriptor (wfd) polls writable (tx_stalls counts the pauses). One notify
+ * serves at most VIRTIO_NET_TX_BUDGET chains, then defers the rest.
  *
  * Receive: the backend descriptor is polled on the event thread while the
  * driver is live. One frame at a time is read into a host buffer (the only
@@ -74,26 +78,30 @@
 #define VIRTIO_NET_TXQ 1
 #define VIRTIO_NET_QUEUE_MAX 256
 #define VIRTIO_NET_CFG_LEN 12        /* mac[6], status, max_virtqueue_pairs, mtu */
-/* Snapshot state (its ops): activated u8, mtu u16 (must be this NIC's: the
- * driver sized its buffers by it). The MAC is the host's configuration, not
- * state: a clone may get its own (the guest keeps using the one it read at
- * probe until it is told otherwise). A frame waiting in the host buffer is
- * dropped, as a network may drop any frame; on resume the device tells the
- * new backend the acked offloads again and starts receiving. */
+/* Snapshot state (its ops): mac[6] (the one the guest read), activated u8,
+ * mtu u16 (must be this NIC's: the driver sized its buffers by it). A MAC
+ * the operator configured (mac=) is the host's configuration and wins: a
+ * clone may get its own (the guest keeps using the one it read at probe
+ * until it is told otherwise); a default MAC, random per process, is
+ * replaced by the saved one so the restored guest, port security and the
+ * switch agree. A frame waiting in the host buffer is dropped, as a network
+ * may drop any frame; on resume the device tells the new backend the acked
+ * offloads again and starts receiving and transmitting. */
 #define VIRTIO_NET_STATE_VERSION 1
 #define VIRTIO_NET_TX_COPY 256       /* frame bytes copied before the decision */
 #define VIRTIO_NET_TX_BUDGET 256     /* chains per TX notify */
 #define VIRTIO_NET_RX_BUDGET 64      /* frames per receive event */
 #define VIRTIO_NET_RX_MAX_BUFS 64    /* mergeable buffers for one frame */
+#define VIRTIO_NET_TX_REASONS 16     /* tx_check reasons counted (0 unused) */
 
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
 	uint64_t tx_malformed;     /* shorter than header + Ethernet header */
 	uint64_t tx_oversize;      /* longer than the maximum frame / mtu */
 	uint64_t tx_bad_hdr;       /* flags, gso_type or checksum offsets not acceptable */
-	uint64_t tx_spoofed_mac;   /* port security: source MAC not the NIC's */
-	uint64_t tx_bad_ethertype; /* port security: not IPv4, IPv6 or ARP */
-	uint64_t tx_backend;       /* the backend refused the frame (full, error) */
+	uint64_t tx_refused[VIRTIO_NET_TX_REASONS]; /* by tx_check's reason (1..) */
+	uint64_t tx_backend;       /* the backend refused the frame (an error) */
+	uint64_t tx_stalls;        /* the backend was full: TX paused until writable */
 	uint64_t rx_malformed;     /* from the backend: truncated, short, bad header */
 	uint64_t rx_gso_refused;   /* GSO frame the guest did not ack */
 	uint64_t rx_too_small;     /* the guest's buffers could not hold the frame */
@@ -101,17 +109,29 @@ struct virtio_net_stats {
 	uint64_t rx_csum_filled;   /* checksums completed for a guest without GUEST_CSUM */
 };
 
+/* Port security on transmit: called with the NIC's MAC (which a snapshot
+ * restore may have changed) and the frame as the check may see it
+ * — its first head_len bytes copied out of guest memory, the rest up to
+ * frame_len ZERO (never the guest's bytes: nothing here can change after the
+ * check) — under the device lock. 0: send it (the copy is what is sent);
+ * 1..VIRTIO_NET_TX_REASONS-1: drop it, counted in tx_refused[reason]. */
+typedef int (*virtio_net_tx_check_fn)(void *ctx, const uint8_t mac[6], const uint8_t *frame,
+				      size_t head_len, size_t frame_len);
+
 struct virtio_net_params {
 	uint8_t mac[6];
 	uint16_t mtu;
-	bool port_security;  /* check TX frames here (tap modes) */
-	unsigned index;      /* NIC number, for the name "virtio-net0" */
+	unsigned index;                 /* NIC number, for the name "virtio-net0" */
+	bool mac_configured;            /* mac= given (a restore keeps it; see above) */
+	virtio_net_tx_check_fn tx_check; /* NULL: none (a switch port: the switch checks) */
+	void *tx_check_ctx;             /* owned by the device when tx_ctx_free is set */
+	void (*tx_ctx_free)(void *ctx);
 };
 
 struct virtio_net;
 
 /* Create "virtio-netN" over `be` (taken: closed with the device, also on
- * failure). mem, el borrowed; el may be NULL (tests: then call
+ * failure; so is p->tx_check_ctx when p->tx_ctx_free is set). mem, el borrowed; el may be NULL (tests: then call
  * virtio_net_rx_poll() to receive). 0 or -errno. Setup thread. Free with
  * vdev.ops->destroy(). */
 int virtio_net_create(struct virtio_net **out, const struct virtio_net_params *p,
@@ -123,6 +143,10 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 /* Receive what the backend has, as the event handler does (tests without an
  * event loop). Takes vd->lock. */
 void virtio_net_rx_poll(struct virtio_net *n);
+
+/* Resume a transmit queue paused on a full backend, as the "writable"
+ * handler does (tests without an event loop). Takes vd->lock. */
+void virtio_net_tx_poll(struct virtio_net *n);
 
 /* A copy of the counters. Any thread (takes vd->lock). */
 void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out);

@@ -65,7 +65,7 @@ int virtio_pci_save(struct virtio_pci *vp, struct sbuf *out, char *err, size_t e
 		ret = -EAGAIN;
 		goto out;
 	}
-	for (unsigned i = 0; i < vd->nqueues; i++) {
+	for (unsigned i = 0; i < vd->nqueues && !vd->ops->keeps_chains; i++) {
 		if (vd->vq[i].active && vd->vq[i].inflight) {
 			snprintf(err, errlen, "%s: queue %u has %u requests in flight after "
 				 "quiesce", vd->name, i, vd->vq[i].inflight);
@@ -167,7 +167,8 @@ static int parse_queues(struct virtio_pci *vp, struct staged *st, struct sreader
 		if (!q->enabled)
 			continue;
 		ret = virtq_restore(&st->vq[i], vd->mem, q->size, vd->queue_max, q->desc,
-				    q->driver, q->device, st->features, in, why, sizeof(why));
+				    q->driver, q->device, st->features, vd->ops->keeps_chains, in,
+				    why, sizeof(why));
 		if (ret) {
 			refuse(err, errlen, vd, "queue %u: %s", i, why);
 			return ret == -ENOMEM ? ret : -EINVAL;
@@ -271,7 +272,7 @@ static int device_part(struct virtio_pci *vp, const struct staged *st, bool appl
 		       size_t errlen)
 {
 	struct virtio_dev *vd = vp->vd;
-	struct virtio_dev_state_ctx ctx = { st->status, st->failed, st->features };
+	struct virtio_dev_state_ctx ctx = { st->status, st->failed, st->features, st->vq };
 	struct sreader r;
 
 	if (!vd->ops->state_version) {
@@ -287,6 +288,8 @@ static int device_part(struct virtio_pci *vp, const struct staged *st, bool appl
 		return 0;
 	}
 	sr_init(&r, st->dev, st->dev_len);
+	if (apply)
+		ctx.vq = vd->vq; /* committed: the staged queues moved there */
 	return vd->ops->load(vd, &r, st->dev_version, &ctx, apply, err, errlen);
 version:
 	snprintf(err, errlen, "%s: device state version %u unknown (this build: %u)", vd->name,

@@ -115,8 +115,8 @@ int virtio_pci_create(struct virtio_pci *vp, struct virtio_dev *vd, const struct
  *   status u8, failed u8, driver features u64, device/driver feature selects
  *   u32 u32, msix_config u16, queue_select u16, config_generation u8, ISR u8;
  *   nqueues u8, per queue: size u16, msix_vector u16, enabled u8, desc,
- *   driver, device u64 — and for an enabled queue its positions
- *   (virtq_save_state());
+ *   driver, device u64 — and for an enabled queue its positions and
+ *   in-flight heads (virtq_save_state());
  *   nvec u16, per vector the MSI-X table entry (4 x u32), the PBA u64;
  *   held notifications u32 (queues kicked while quiesced, and queues with
  *   entries available: a kick the event thread had not read yet is not lost);
@@ -126,7 +126,9 @@ int virtio_pci_create(struct virtio_pci *vp, struct virtio_dev *vd, const struct
  *
  * save: the device is quiesced (virtio_dev_quiesce()); nothing may be in
  * flight — a popped chain not yet returned, a backend request — since the
- * snapshot could not complete it: -EBUSY if anything is, -ENOTSUP if the
+ * snapshot could not complete it, unless the device keeps chains by design
+ * (ops->keeps_chains: the balloon's stats buffer), whose heads are saved:
+ * -EBUSY if anything is, -ENOTSUP if the
  * device has no state_version, -EAGAIN if not quiesced (err says which);
  * -ENOMEM/-E2BIG from the buffer. 0 on success.
  *
@@ -145,7 +147,7 @@ int virtio_pci_create(struct virtio_pci *vp, struct virtio_dev *vd, const struct
  * Guest RAM must already hold the snapshot's memory. -EINVAL / -ENOTSUP /
  * -ENOMEM with err naming the device and field. Setup thread, vCPUs not
  * running, the device quiesced (held notifications run on resume). */
-#define VIRTIO_PCI_STATE_VERSION 1
+#define VIRTIO_PCI_STATE_VERSION 2
 int virtio_pci_save(struct virtio_pci *vp, struct sbuf *out, char *err, size_t errlen) BH_WUR;
 int virtio_pci_load(struct virtio_pci *vp, struct sreader *in, uint32_t version, char *err,
 		    size_t errlen) BH_WUR;

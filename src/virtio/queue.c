@@ -90,13 +90,23 @@ void virtq_save_state(const struct virtq *q, struct sbuf *out)
 	sbuf_u16(out, q->signalled_used);
 	sbuf_u8(out, q->signalled_valid);
 	sbuf_u8(out, q->broken);
+	sbuf_u16(out, q->inflight);
+	for (uint32_t h = 0; h < q->size && q->inflight_map; h++)
+		if (inflight_test(q, (uint16_t)h))
+			sbuf_u16(out, (uint16_t)h);
+}
+
+bool virtq_head_inflight(const struct virtq *q, uint16_t head)
+{
+	return q->active && head < q->size && inflight_test(q, head);
 }
 
 int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 		  uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
-		  uint64_t features, struct sreader *in, char *err, size_t errlen)
+		  uint64_t features, bool allow_inflight, struct sreader *in, char *err,
+		  size_t errlen)
 {
-	uint16_t last_avail, used_idx, signalled, ring_used;
+	uint16_t last_avail, used_idx, signalled, ring_used, count, prev = 0;
 	bool valid, broken;
 	int ret;
 
@@ -105,6 +115,7 @@ int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 	signalled = sr_u16(in);
 	valid = sr_bool(in);
 	broken = sr_bool(in);
+	count = sr_u16(in);
 	if (in->bad) {
 		snprintf(err, errlen, "queue state truncated or a flag not 0/1");
 		return -EINVAL;
@@ -120,10 +131,30 @@ int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 					    "ring misaligned");
 		return ret;
 	}
-	if (last_avail != used_idx) {
-		snprintf(err, errlen, "last_avail_idx %u and used idx %u differ: requests in "
-			 "flight, which a quiesced device never has", last_avail, used_idx);
+	if (count != (uint16_t)(last_avail - used_idx) || count > size) {
+		snprintf(err, errlen, "%u heads in flight, but last_avail_idx %u and used idx %u "
+			 "say %u", count, last_avail, used_idx, (uint16_t)(last_avail - used_idx));
 		goto bad;
+	}
+	if (count && !allow_inflight) {
+		snprintf(err, errlen, "%u requests in flight, which this device never has after "
+			 "quiesce", count);
+		goto bad;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		uint16_t h = sr_u16(in);
+
+		if (in->bad) {
+			snprintf(err, errlen, "queue state truncated in the in-flight heads");
+			goto bad;
+		}
+		if (h >= size || (i && h <= prev)) {
+			snprintf(err, errlen, "in-flight head %u beyond the queue size %u or not "
+				 "ascending", h, size);
+			goto bad;
+		}
+		inflight_set(q, h);
+		prev = h;
 	}
 	if (gmem_read(mem, &ring_used, used_gpa + 2, sizeof(ring_used))) {
 		snprintf(err, errlen, "used ring unreadable");
@@ -139,6 +170,7 @@ int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 	q->signalled_used = signalled;
 	q->signalled_valid = valid;
 	q->broken = broken;
+	q->inflight = count;
 	return 0;
 bad:
 	virtq_reset(q);

@@ -89,26 +89,32 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 		   uint64_t features) BH_WUR;
 
 /* Snapshot state of an ACTIVE queue: its device-side positions
- * (last_avail, used_idx, signalled_used, signalled_valid, broken; 8 bytes).
- * The rings' size and addresses are the transport's to save. The device is
- * quiesced; nothing may be in flight (the caller checks q->inflight == 0:
- * after quiesce every device has completed what it popped). */
-#define VIRTQ_STATE_LEN 8
+ * (last_avail u16, used_idx u16, signalled_used u16, signalled_valid u8,
+ * broken u8) and the heads in flight (count u16, then each head u16 in
+ * ascending order: chains popped and not yet returned). The rings' size and
+ * addresses are the transport's to save. The device is quiesced. */
 void virtq_save_state(const struct virtq *q, struct sbuf *out);
 
 /* Rebuild an active queue from saved state, validating it exactly like guest
  * input: virtq_activate() on the saved size/addresses (power of two,
  * <= max_size, aligned, every ring in guest RAM through the one door), then
- * the positions: nothing in flight (last_avail == used_idx), `broken` a
- * bool, and the used ring's idx in guest memory equal to used_idx (the
- * device alone writes it: a mismatch means state and memory do not belong
- * together — guest RAM must already hold the snapshot's contents). The avail
- * index is the driver's: one too far ahead is found by the next pop, as it
- * would have been. `q` must be zeroed or reset; on failure it is left reset
- * and err says which field was wrong. 0, -EINVAL, -EFAULT or -ENOMEM. */
+ * the positions: `broken` a bool; the in-flight heads below the size,
+ * ascending (no duplicates), as many as last_avail - used_idx, and none at
+ * all unless allow_inflight (a device that never keeps chains after quiesce
+ * cannot have any); the used ring's idx in guest memory equal to used_idx
+ * (the device alone writes it: a mismatch means state and memory do not
+ * belong together — guest RAM must already hold the snapshot's contents).
+ * The avail index is the driver's: one too far ahead is found by the next
+ * pop, as it would have been. `q` must be zeroed or reset; on failure it is
+ * left reset and err says which field was wrong. 0, -EINVAL, -EFAULT or
+ * -ENOMEM. */
 int virtq_restore(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 		  uint16_t max_size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
-		  uint64_t features, struct sreader *in, char *err, size_t errlen) BH_WUR;
+		  uint64_t features, bool allow_inflight, struct sreader *in, char *err,
+		  size_t errlen) BH_WUR;
+
+/* Is head in flight (popped, not yet returned)? False when out of range. */
+bool virtq_head_inflight(const struct virtq *q, uint16_t head);
 
 /* Forget everything (device reset). Safe on a zeroed or inactive queue. */
 void virtq_reset(struct virtq *q);

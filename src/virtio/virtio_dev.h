@@ -65,6 +65,8 @@ struct virtio_dev_state_ctx {
 	uint8_t status;     /* device status the driver will see */
 	bool failed;        /* NEEDS_RESET */
 	uint64_t features;  /* negotiated (0 before FEATURES_OK) */
+	const struct virtq *vq; /* the queues as they will be (vq[i].active,
+				 * virtq_head_inflight()): nqueues entries */
 };
 
 struct virtio_dev_ops {
@@ -103,6 +105,12 @@ struct virtio_dev_ops {
 	 * fail after a successful check). Validate like guest input, against
 	 * ctx; errors name the field in err. NULL: the blob must be empty. */
 	uint32_t state_version;
+	/* The device may hold popped chains across quiesce by design (the
+	 * balloon keeps the driver's stats buffer): the queues' in-flight heads
+	 * are then saved and restored, and its load must check they are the
+	 * ones its own state accounts for. false: a chain in flight after
+	 * quiesce is a bug; save refuses it, and load refuses any. */
+	bool keeps_chains;
 	void (*save)(struct virtio_dev *vd, struct sbuf *out);
 	int (*load)(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 		    const struct virtio_dev_state_ctx *ctx, bool apply, char *err,

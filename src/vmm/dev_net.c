@@ -5,15 +5,21 @@
  * the fd), tapfd=/port= are taken from the named-fd table (--fd, or the
  * daemon's CTL_ATTACH_FD). The MAC is the configured one, or a locally
  * administered unicast address drawn from getrandom() (distinct per VM and
- * NIC). Port security (source MAC, ethertype on a host copy) runs here for
- * taps; a switch port gets it from the switch. */
+ * NIC). Port security runs here for taps — src/net's net_frame_parse +
+ * net_port_check on the device's host copy of the frame's headers (source
+ * MAC, ethertype, ARP/NDP announcing someone else, router advertisements) —
+ * and in the switch for ports. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "backends/net_backend.h"
+#include "common/log.h"
 #include "config/args.h"
+#include "net/frame.h"
 #include "virtio/net.h"
 #include "vmm/devices_priv.h"
 #include "vmm/fd_table.h"
@@ -26,6 +32,24 @@ static int default_mac(uint8_t mac[6])
 	mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
 	return 0;
 }
+
+/* virtio_net_tx_check_fn for a tap: the frame as the device copied it. */
+static int tap_tx_check(void *ctx, const uint8_t mac[6], const uint8_t *frame, size_t head_len,
+			size_t frame_len)
+{
+	struct net_port_id *id = ctx;
+	struct net_frame f;
+	enum net_drop why;
+
+	memcpy(id->mac, mac, 6);
+	(void)head_len; /* past it the view is zeros: headers beyond it fail to parse */
+	why = net_frame_parse(frame, frame_len, &f);
+	if (why == NET_OK)
+		why = net_port_check(id, &f, NULL, NULL);
+	return (int)why;
+}
+
+_Static_assert(NET_DROP__COUNT <= VIRTIO_NET_TX_REASONS, "virtio-net counts every reason");
 
 /* Open or take the NIC's descriptor. 0 or -errno with err filled. */
 static int open_backend(struct vm *vm, const struct vm_net *cfg, struct net_backend *be,
@@ -53,7 +77,8 @@ static int open_backend(struct vm *vm, const struct vm_net *cfg, struct net_back
 	/* The device owns it now. */
 	if (fd_table_take(vm->fds, name) != fd) {
 		snprintf(err, errlen, "%s: descriptor table changed under us", name);
-		be->fd = -1;
+		be->fd = -1; /* the table's */
+		net_backend_close(be);
 		return -EBUSY;
 	}
 	return 0;
@@ -72,8 +97,10 @@ static int net_attach(struct vm *vm, struct vm_device *d)
 	if (cfg->mtu < 68 || cfg->mtu > 65535) {
 		snprintf(err, sizeof(err), "mtu %u: must be 68-65535", cfg->mtu);
 		ret = -EINVAL;
-	} else if (cfg->mac[0])
+	} else if (cfg->mac[0]) {
 		ret = args_parse_mac("mac", cfg->mac, p.mac, err, sizeof(err));
+		p.mac_configured = true;
+	}
 	else
 		ret = default_mac(p.mac);
 	if (!ret)
@@ -84,7 +111,18 @@ static int net_attach(struct vm *vm, struct vm_device *d)
 			 err[0] ? err : strerror(-ret));
 		return ret;
 	}
-	p.port_security = be.kind == NET_BACKEND_TAP;
+	if (be.kind == NET_BACKEND_TAP) {
+		struct net_port_id *id = calloc(1, sizeof(*id));
+
+		if (!id) {
+			net_backend_close(&be);
+			return -ENOMEM;
+		}
+		memcpy(id->mac, p.mac, 6);
+		p.tx_check = tap_tx_check;
+		p.tx_check_ctx = id;
+		p.tx_ctx_free = free;
+	}
 	if ((ret = virtio_net_create(&n, &p, &be, &vm->mem, &vm->el)))
 		return ret;
 	d->obj = virtio_net_dev(n);
@@ -105,6 +143,54 @@ unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsig
 			virtio_net_stats(net, &out[n++]);
 	}
 	return n;
+}
+
+/* "tx_malformed=1 spoof_mac=2" for the non-zero drop counters. */
+static void drops_text(const struct virtio_net_stats *st, char *buf, size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} named[] = {
+#define C(f) { #f, offsetof(struct virtio_net_stats, f) }
+		C(tx_malformed), C(tx_oversize), C(tx_bad_hdr), C(tx_backend),
+		C(rx_malformed), C(rx_gso_refused), C(rx_too_small),
+#undef C
+	};
+	size_t l = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < BH_ARRAY_SIZE(named); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)st + named[i].off, sizeof(v));
+		if (v && l < len)
+			l += (size_t)snprintf(buf + l, len - l, " %s=%llu", named[i].name,
+					      (unsigned long long)v);
+	}
+	for (unsigned r = 1; r < VIRTIO_NET_TX_REASONS; r++)
+		if (st->tx_refused[r] && l < len)
+			l += (size_t)snprintf(buf + l, len - l, " tx_%s=%llu",
+					      net_drop_name((enum net_drop)r),
+					      (unsigned long long)st->tx_refused[r]);
+	if (!buf[0])
+		snprintf(buf, len, " none");
+}
+
+void vm_devices_net_log(struct vm *vm)
+{
+	struct virtio_net_stats st[VM_MAX_NETS];
+	unsigned n = vm_devices_net_stats(vm, st, VM_MAX_NETS);
+	char drops[512];
+
+	for (unsigned i = 0; i < n; i++) {
+		drops_text(&st[i], drops, sizeof(drops));
+		bh_info("virtio-net%u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
+			"rx stalls %llu; drops:%s", i, (unsigned long long)st[i].rx_frames,
+			(unsigned long long)st[i].rx_bytes, (unsigned long long)st[i].tx_frames,
+			(unsigned long long)st[i].tx_bytes, (unsigned long long)st[i].rx_stalls,
+			drops);
+	}
 }
 
 const struct vm_device_ops vm_virtio_net_ops = { .attach = net_attach, VIRTIO_ROW_OPS };

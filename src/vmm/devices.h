@@ -145,6 +145,10 @@ struct virtio_balloon *vm_balloon(struct vm *vm);
  * Any thread (each device's lock). */
 unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsigned max);
 
+/* One info line per NIC with its counters and non-zero drops by reason (at
+ * the VM's end; tests read it). */
+void vm_devices_net_log(struct vm *vm);
+
 /* Print end-of-run device reports (test device check-ins, console drops). */
 void vm_devices_report(struct vm *vm);
 

@@ -19,6 +19,7 @@
 #include "config/exit_codes.h"
 #include "sandbox/vsock_broker.h"
 #include "vmm/ctl_vmm.h"
+#include "vmm/devices.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm.h"
 
@@ -303,6 +304,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		bh_info("sandbox: on: %s", jail.summary);
 	}
 	code = exit_code_for(vm, vm_run(vm));
+	vm_devices_net_log(vm);
 	if (jailed)
 		jail_report_exit(&jail, code); /* the caller has its answer; tear down */
 	if (vm->abandoned)

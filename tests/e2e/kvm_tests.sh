@@ -12,7 +12,9 @@
 # 2. console input, and hostile case 4: an exit-storm guest beside a
 #    neighbour whose start-to-exit latency is measured against the same
 #    neighbour alone (a generous bound: 10x + 3 s);
-# 3. real-Linux boots of the default guest (kernel + initramfs): the main
+# 3. virtio-net: two VMs exchanging frames over a socketpair port (with the
+#    hostile transmit cases), a tap in a network namespace made here;
+# 4. real-Linux boots of the default guest (kernel + initramfs): the main
 #    one checks vCPUs, memory, date, a command and ACPI power-off; two more
 #    enter the same kernel by in-guest decompression and by PVH;
 # Every bulkhead call runs under `timeout -k`. Prints PASS/FAIL per test,
@@ -153,6 +155,73 @@ if [ -n "$ONLY" ]; then
 	echo "$pass passed, $fail failed, $skip skipped"
 	[ "$fail" = 0 ]
 	exit
+fi
+
+echo "--- virtio-net: two VMs on one wire, a tap in a network namespace"
+# Two VMs joined by a SOCK_SEQPACKET socketpair (the switch-port wire format,
+# no switch; tests/e2e/netpair): the ping VM first sends four frames its
+# device must drop (short, over MTU, NEEDS_CSUM not negotiated) — the echo VM
+# fails on any frame but the expected ones — then 64 frames of 60..1514 bytes
+# that must come back intact; each VMM's exit line must show the counts.
+NETPAIR=${NETPAIR:-$ELF/../e2e/netpair}
+G="$ELF/virtio_net.elf"
+if [ -x "$NETPAIR" ]; then
+	timeout -k 5 200 "$NETPAIR" -t 180 \
+		sh -c 'exec "$0" "$@" >"'"$T"'/a.out" 2>"'"$T"'/a.err"' "$BH" run --kernel "$G" \
+		--test-device --mem 64M --fd p=@FD@ --net port=p,mac=02:00:00:00:09:01 \
+		--cmdline "role=ping frames=64 hostile mac=02:00:00:00:09:01" -- \
+		sh -c 'exec "$0" "$@" >"'"$T"'/b.out" 2>"'"$T"'/b.err"' "$BH" run --kernel "$G" \
+		--test-device --mem 64M --fd p=@FD@ --net port=p --cmdline "role=echo frames=64 mrg" \
+		>"$T/np" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q "PASS virtio_net" "$T/a.out" && grep -q "PASS virtio_net" "$T/b.out" &&
+		grep -q "tx 64 frames.*drops: tx_malformed=2 tx_oversize=1 tx_bad_hdr=1" "$T/a.err" &&
+		grep -q "rx 64 frames.*drops: none" "$T/b.err" && san_clean "$T/a.err" && san_clean "$T/b.err"; then
+		ok "virtio-net/two-vms-port (64 frames; 4 hostile frames dropped and counted)"
+	else
+		bad "virtio-net/two-vms-port" "netpair exit $rc"
+		for f in np a.out a.err b.out b.err; do sed "s/^/    $f: /" "$T/$f" 2>/dev/null | tail -n 8; done
+	fi
+else
+	bad "virtio-net/two-vms-port" "no $NETPAIR (build/tests/e2e/netpair)"
+fi
+# A name in --net that no --fd gave: a configuration error, nothing starts.
+timeout -k 5 30 "$BH" run --kernel "$G" --test-device --mem 64M --net port=nope >/dev/null 2>"$T/err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "no descriptor named nope" "$T/err"; then
+	ok "virtio-net/missing-port-fd"
+else
+	bad "virtio-net/missing-port-fd" "exit $rc, want 2 and 'no descriptor named nope'"
+	sed 's/^/    err: /' "$T/err" | tail -n 5
+fi
+# tap=NAME inside a network namespace made here (never any outside address):
+# the VMM creates/opens the tap before its jail, this side gives it
+# 10.0.2.1; the guest must ARP and ping it, and a spoofed-MAC ARP request
+# must be dropped by port security (counted as tx_spoof_mac).
+if unshare -n true 2>/dev/null && command -v ip >/dev/null; then
+	cat >"$T/tap.sh" <<'TAPEOF'
+ip link set lo up
+"$1" run --kernel "$2" --test-device --mem 64M --net tap=bhtap0,mac=02:00:00:00:02:02 \
+	--cmdline "role=tap mac=02:00:00:00:02:02" >"$3/tap.out" 2>"$3/tap.err" &
+pid=$!
+i=0
+while [ $i -lt 300 ] && ! ip link show bhtap0 >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+ip addr add 10.0.2.1/24 dev bhtap0 && ip link set bhtap0 up
+wait $pid
+TAPEOF
+	timeout -k 5 150 unshare -n sh "$T/tap.sh" "$BH" "$G" "$T"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q "3 ICMP echo replies" "$T/tap.out" &&
+		grep -q "drops: tx_spoof_mac=1" "$T/tap.err" && san_clean "$T/tap.err"; then
+		ok "virtio-net/tap-netns (ARP + ICMP to the namespace's host address; spoofed MAC dropped)"
+	else
+		bad "virtio-net/tap-netns" "exit $rc"
+		sed 's/^/    out: /' "$T/tap.out" 2>/dev/null | tail -n 8
+		sed 's/^/    err: /' "$T/tap.err" 2>/dev/null | tail -n 8
+	fi
+else
+	skip=$((skip + 1))
+	echo "SKIP virtio-net/tap-netns: no 'unshare -n' or 'ip' here"
 fi
 
 echo "--- hostile case 4: an exit storm beside a neighbour"

@@ -1,7 +1,7 @@
 /* make_state_seeds.c — writes fuzz_state's seed corpus
  * (tests/fuzz/corpus/state): device states saved from the device set of
  * state_machine.h after a driver brought it to a few typical states, each
- * with the first 8 KiB of guest memory (where the rings and buffers are);
+ * with the first 12 KiB of guest memory (where the rings and buffers are);
  * each is checked to load into a fresh device set. Usage:
  *   make_state_seeds CORPUS_DIR   (writes into CORPUS_DIR/state) */
 #include <errno.h>
@@ -14,9 +14,9 @@
 #include "state_machine.h"
 
 #define QSIZE 16
-#define MEM 0x2000u                /* guest memory in a seed: rings and buffers */
+#define MEM 0x3000u                /* guest memory in a seed: rings and buffers */
 #define RING(k) (0x400u * (k))    /* desc +0, avail +0x100, used +0x200 */
-#define BUF(k) (0x1000u + 0x200u * (k))
+#define BUF(k) (0x2000u + 0x200u * (k))
 #define COMMON(o) (VPCI_COMMON_OFF + (o))
 #define STATUS COMMON(0x14)
 
@@ -197,6 +197,22 @@ int main(int argc, char **argv)
 	msix_on(&m, SM_RNG, 2);
 	desc(&m, 3, 0, BUF(5), 32, VIRTQ_DESC_F_WRITE, 0);
 	post(&m, 3, 0, 0);
+	/* balloon: a page inflated, the stats buffer kept by the device */
+	bring_up(&m, SM_BAL, (1ull << VIRTIO_BALLOON_F_STATS_VQ) |
+				     (1ull << VIRTIO_BALLOON_F_REPORTING), 4, 4, VPCI_NO_VECTOR);
+	{
+		uint32_t pfn = 0x80;
+		uint8_t stat[10] = { VIRTIO_BALLOON_S_MEMFREE, 0, 0, 0x10 };
+
+		put(&m, BUF(6), &pfn, 4);
+		desc(&m, 4, 0, BUF(6), 4, 0, 0);
+		post(&m, 4, 0, 0);
+		kick(&m, SM_BAL, 0);
+		put(&m, BUF(7), stat, sizeof(stat));
+		desc(&m, 6, 0, BUF(7), sizeof(stat), 0, 0);
+		post(&m, 6, 0, 0);
+		kick(&m, SM_BAL, 2);
+	}
 	bad |= write_seed(&m, dir, "running");
 	sm_destroy(&m);
 

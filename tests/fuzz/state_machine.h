@@ -7,7 +7,7 @@
  * The fuzz input (and seed) format:
  *   mem_len u16, mem_len bytes copied to guest RAM at 0 (the rings live low);
  *   then per device in table order — pci, virtio-blk, virtio-console,
- *   virtio-rng — len u32 and its state blob (pci_bus_save(),
+ *   virtio-rng, virtio-balloon — len u32 and its state blob (pci_bus_save(),
  *   virtio_pci_save()), in this build's versions. */
 #ifndef BH_FUZZ_STATE_MACHINE_H
 #define BH_FUZZ_STATE_MACHINE_H
@@ -20,6 +20,7 @@
 
 #include "bus/pci.h"
 #include "core/irq_route.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/pci_transport.h"
@@ -27,10 +28,11 @@
 
 #define SM_RAM (1ULL << 20)
 #define SM_IMG (64 * 1024)
-#define SM_NDEV 3
+#define SM_NDEV 4
 #define SM_BLK 0
 #define SM_CON 1
 #define SM_RNG 2
+#define SM_BAL 3
 
 struct sm {
 	struct guest_mem gm;
@@ -40,6 +42,7 @@ struct sm {
 	struct virtio_blk *blk;
 	struct virtio_console *con;
 	struct virtio_rng *rng;
+	struct virtio_balloon *bal;
 	struct virtio_dev *vd[SM_NDEV];
 	struct virtio_pci vp[SM_NDEV];
 };
@@ -74,6 +77,8 @@ static inline int sm_create(struct sm *m)
 {
 	struct irq_line line = { sm_set_level, NULL, 0 };
 	struct virtio_blk_disk disk = { .id = "fuzzdisk" };
+	struct virtio_balloon_config bc = { .enabled = true, .target_bytes = 1 << 16,
+					    .stats = true, .reporting = true };
 	struct vpci_env env;
 	char path[64], err[256];
 	int fd = sm_disk_fd();
@@ -92,11 +97,13 @@ static inline int sm_create(struct sm *m)
 	if (virtio_blk_create(&m->blk, &disk, 0, &m->gm, NULL, BLOCK_MODE_SYNC, err,
 			      sizeof(err)) ||
 	    virtio_console_create(&m->con, &m->gm, NULL, NULL) ||
-	    virtio_rng_create(&m->rng, &m->gm, NULL))
+	    virtio_rng_create(&m->rng, &m->gm, NULL) ||
+	    virtio_balloon_create(&m->bal, &m->gm, NULL, &bc))
 		return -1;
 	m->vd[SM_BLK] = virtio_blk_dev(m->blk);
 	m->vd[SM_CON] = virtio_console_dev(m->con);
 	m->vd[SM_RNG] = virtio_rng_dev(m->rng);
+	m->vd[SM_BAL] = virtio_balloon_dev(m->bal);
 	env = (struct vpci_env){ -1, &m->bus, &m->router, NULL };
 	for (unsigned i = 0; i < SM_NDEV; i++)
 		if (virtio_pci_create(&m->vp[i], m->vd[i], &env))

@@ -217,8 +217,12 @@ int main(int argc, char **argv)
 	}
 	pid = fork();
 	if (pid == 0) {
-		/* dup2 onto itself would keep close-on-exec */
-		if (l == 3 ? fcntl(l, F_SETFD, 0) < 0 : dup2(l, 3) < 0)
+		/* dup2 onto itself would keep close-on-exec. The VM's own
+		 * output goes to our stderr: our stdout (the step lines the
+		 * test parses) is then written by this process alone, so no
+		 * line of it can be lost to the VM's writes into the same
+		 * file (seen: status/list lines missing now and then). */
+		if ((l == 3 ? fcntl(l, F_SETFD, 0) < 0 : dup2(l, 3) < 0) || dup2(2, 1) < 0)
 			_exit(127);
 		execv(argv[3], argv + 3);
 		_exit(127);

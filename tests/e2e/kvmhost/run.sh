@@ -5,7 +5,7 @@
 # /dev/kvm (they are themselves guests without VMX/SVM), but QEMU's TCG can
 # emulate an AMD CPU with SVM, and Debian's cloud kernel then gives a working
 # /dev/kvm inside that emulated machine ("L1"). This script boots such an L1
-# VM with the cloud kernel and its kvm/kvm-amd modules (from
+# VM with the cloud kernel and its kvm/kvm-amd (and tun) modules (from
 # scripts/guest-kernel.sh --stock), an initramfs with busybox-static and the
 # files given with --add (dynamically linked programs bring their shared
 # libraries and loader), runs SCRIPT inside with a timeout, relays its output
@@ -131,6 +131,7 @@ add_module() {  # depth-first on depends= so dependencies load first
     order+=("$name:$ko")
 }
 add_module kvm-amd   # TCG emulates SVM, not VMX: always the AMD module
+add_module tun       # /dev/net/tun: kvm_tests.sh's virtio-net tap test
 
 mkdir -p "$tmp/kvmhost/modules"
 : > "$tmp/kvmhost/modules.list"

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "vq_fake.h"
+#include "core/state_buf.h"
 #include "virtio/net.h"
 
 #define RAM (64ULL << 20)
@@ -29,18 +30,55 @@ static const uint8_t MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_MTU))
 
 struct fx {
+	bool rewrite;      /* the check plays a second vCPU rewriting the buffer */
+	unsigned checks;
+	bool saw_zero_tail;
 	struct guest_mem gm;
 	struct fake_ring r[2];
 	struct fake_transport t;
 	struct virtio_net *n;
 	struct virtio_dev *vd;
-	int peer; /* the switch's end */
+	int peer;  /* the switch's end */
+	int devfd; /* the device's end (owned by the device) */
 };
+
+/* A port-security check as the tap mode plugs in (src/net's, in dev_net.c):
+ * source MAC must be MAC (reason 3), ethertype IPv4/IPv6/ARP (reason 2). */
+static int check(void *ctx, const uint8_t *mac, const uint8_t *fr, size_t head_len, size_t flen)
+{
+	struct fx *f = ctx;
+
+	assert_memory_equal(mac, MAC, 6);
+	uint16_t type = (uint16_t)(fr[12] << 8 | fr[13]);
+
+	f->checks++;
+	assert_true(head_len <= VIRTIO_NET_TX_COPY && head_len <= flen);
+	if (flen > head_len) {
+		f->saw_zero_tail = true;
+		for (size_t i = head_len; i < flen; i++)
+			if (fr[i])
+				f->saw_zero_tail = false;
+	}
+	if (f->rewrite) {
+		/* Between the check and the send, the guest rewrites the source
+		 * MAC and the first payload bytes (header at TXBUF, frame after). */
+		uint8_t evil[40];
+
+		memset(evil, 0xee, sizeof(evil));
+		assert_int_equal(gmem_write(&f->gm, TXBUF + NET_PORT_HDR_LEN + 6, evil,
+					    sizeof(evil)), 0);
+	}
+	if (memcmp(fr + 6, MAC, 6))
+		return 3;
+	if (type != 0x0800 && type != 0x86dd && type != 0x0806)
+		return 2;
+	return 0;
+}
 
 static int setup_with(void **state, bool port_security)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct virtio_net_params p = { .mtu = 1500, .port_security = port_security };
+	struct virtio_net_params p = { .mtu = 1500 };
 	struct net_backend be;
 	char err[200];
 	int sv[2];
@@ -52,7 +90,12 @@ static int setup_with(void **state, bool port_security)
 	if (net_backend_adopt_port(&be, sv[0], "sw0", err, sizeof(err)))
 		return -1;
 	f->peer = sv[1];
+	f->devfd = sv[0];
 	memcpy(p.mac, MAC, 6);
+	if (port_security) {
+		p.tx_check = check;
+		p.tx_check_ctx = f;
+	}
 	if (virtio_net_create(&f->n, &p, &be, &f->gm, NULL))
 		return -1;
 	f->vd = virtio_net_dev(f->n);
@@ -245,13 +288,13 @@ static void test_tx_port_security(void **state)
 	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
 	frame(fr, sizeof(fr), other);
 	tx(f, 0, &h, fr, sizeof(fr), 1);
-	assert_int_equal(stats(f).tx_spoofed_mac, 1);
+	assert_int_equal(stats(f).tx_refused[3], 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
 	frame(fr, sizeof(fr), MAC);
 	fr[12] = 0x88; /* not IPv4/IPv6/ARP */
 	fr[13] = 0xcc;
 	tx(f, 0, &h, fr, sizeof(fr), 1);
-	assert_int_equal(stats(f).tx_bad_ethertype, 1);
+	assert_int_equal(stats(f).tx_refused[2], 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
 	fr[12] = 0x86; /* IPv6 */
 	fr[13] = 0xdd;
@@ -259,6 +302,72 @@ static void test_tx_port_security(void **state)
 	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + sizeof(fr));
 	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, sizeof(fr));
 	assert_int_equal(stats(f).tx_frames, 1);
+	assert_int_equal(f->checks, 3);
+}
+
+/* Copy-then-send: a guest rewriting the buffer after the check cannot
+ * change what goes out — the checked copy of the first bytes is sent. The
+ * check never sees guest bytes past its copy (zeros there). */
+static void test_tx_toctou(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 };
+	uint8_t fr[1000], got[2048];
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	frame(fr, sizeof(fr), MAC);
+	f->rewrite = true;
+	tx(f, 0, &h, fr, sizeof(fr), 2);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_PORT_HDR_LEN + sizeof(fr));
+	/* The source MAC and the payload bytes the guest rewrote inside the
+	 * copied head went out as checked. */
+	assert_memory_equal(got + NET_PORT_HDR_LEN, fr, VIRTIO_NET_TX_COPY);
+	assert_true(f->saw_zero_tail);
+	assert_int_equal(stats(f).tx_frames, 1);
+}
+
+/* A full backend is backpressure, not loss: the chains stay in the ring
+ * until the peer reads, then every frame goes out once, in order. */
+static void test_tx_backpressure(void **state)
+{
+	struct fx *f = *state;
+	struct net_port_hdr h = { 0 };
+	uint8_t buf[NET_PORT_HDR_LEN + 1000], got[2048];
+	uint32_t id, len, used = 0, recvd = 0;
+
+	int sndbuf = 4096;
+
+	assert_int_equal(setsockopt(f->devfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	memcpy(buf, &h, NET_PORT_HDR_LEN);
+	frame(buf + NET_PORT_HDR_LEN, 1000, MAC);
+	assert_int_equal(gmem_write(&f->gm, TXBUF, buf, sizeof(buf)), 0);
+	for (uint16_t i = 0; i < 60; i++) {
+		fr_desc(&f->r[1], i, TXBUF, sizeof(buf), 0, 0);
+		fr_post(&f->r[1], i);
+	}
+	ft_notify(f->vd, VIRTIO_NET_TXQ);
+	while (fr_get_used(&f->r[1], &id, &len))
+		used++;
+	assert_true(used < 60); /* the socket filled up before all were sent */
+	assert_int_equal(stats(f).tx_stalls, 1);
+	assert_int_equal(stats(f).tx_frames, used);
+	assert_int_equal(stats(f).tx_backend, 0);
+	ft_notify(f->vd, VIRTIO_NET_TXQ); /* a kick while blocked does nothing */
+	assert_false(fr_get_used(&f->r[1], &id, &len));
+	for (int rounds = 0; rounds < 100 && used < 60; rounds++) {
+		while (peer_recv(f, got, sizeof(got)) == (ssize_t)sizeof(buf))
+			recvd++;
+		virtio_net_tx_poll(f->n); /* what the "writable" event does */
+		while (fr_get_used(&f->r[1], &id, &len))
+			used++;
+	}
+	while (peer_recv(f, got, sizeof(got)) == (ssize_t)sizeof(buf))
+		recvd++;
+	assert_int_equal(used, 60);
+	assert_int_equal(recvd, 60);
+	assert_int_equal(stats(f).tx_frames, 60);
+	assert_int_equal(stats(f).tx_backend, 0);
 }
 
 /* The switch sends hdr + frame. */
@@ -418,6 +527,70 @@ static void test_rx_hostile(void **state)
 	assert_int_equal(stats(f).rx_frames, 1);
 }
 
+/* Snapshot state: live + the MAC the driver read; a restored device adopts
+ * the saved MAC (a default one is random per process). Hostile blobs are
+ * refused before anything changes. */
+static void test_state(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_net_params p = { .mtu = 1500 };
+	struct virtio_dev_state_ctx ctx = { .status = VIRTIO_STATUS_ACKNOWLEDGE |
+						      VIRTIO_STATUS_DRIVER |
+						      VIRTIO_STATUS_FEATURES_OK |
+						      VIRTIO_STATUS_DRIVER_OK,
+					    .features = BASE_FEATURES };
+	static const uint8_t bad[][9] = {
+		{ 0x02, 0, 0, 0, 0, 1, 2, 0xdc, 0x05 }, /* live not 0/1 */
+		{ 0x03, 0, 0, 0, 0, 1, 1, 0xdc, 0x05 }, /* multicast MAC */
+		{ 0, 0, 0, 0, 0, 0, 1, 0xdc, 0x05 },    /* zero MAC */
+		{ 0x02, 0, 0, 0, 0, 1, 1, 0xdd, 0x05 }, /* another MTU */
+	};
+	struct virtio_net *b;
+	struct net_backend be;
+	struct sbuf out;
+	struct sreader r;
+	uint8_t mac[6];
+	char err[200];
+	int sv[2];
+
+	assert_int_equal(ft_start(f->vd, BASE_FEATURES, f->r, 2), 0);
+	virtio_dev_quiesce(f->vd);
+	sbuf_init(&out);
+	pthread_mutex_lock(&f->vd->lock);
+	f->vd->ops->save(f->vd, &out);
+	pthread_mutex_unlock(&f->vd->lock);
+	assert_int_equal(out.err, 0);
+	assert_int_equal(out.len, 9);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(net_backend_adopt_port(&be, sv[0], "sw1", err, sizeof(err)), 0);
+	p.mac[0] = 0x02;
+	p.mac[5] = 0x77;
+	assert_int_equal(virtio_net_create(&b, &p, &be, &f->gm, NULL), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sr_init(&r, bad[i], 9);
+		assert_int_not_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
+				     VIRTIO_NET_STATE_VERSION, &ctx, false, err, sizeof(err)), 0);
+	}
+	sr_init(&r, out.data, 8); /* truncated */
+	assert_int_not_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
+			     VIRTIO_NET_STATE_VERSION, &ctx, false, err, sizeof(err)), 0);
+	sr_init(&r, out.data, out.len);
+	assert_int_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r, 2, &ctx, false, err,
+						      sizeof(err)), -ENOTSUP);
+	for (int apply = 0; apply < 2; apply++) {
+		sr_init(&r, out.data, out.len);
+		assert_int_equal(virtio_net_dev(b)->ops->load(virtio_net_dev(b), &r,
+				 VIRTIO_NET_STATE_VERSION, &ctx, apply, err, sizeof(err)), 0);
+	}
+	for (unsigned i = 0; i < 6; i++)
+		virtio_net_dev(b)->ops->cfg_read(virtio_net_dev(b), i, mac + i, 1);
+	assert_memory_equal(mac, MAC, 6);
+	virtio_net_dev(b)->ops->destroy(virtio_net_dev(b));
+	close(sv[1]);
+	sbuf_free(&out);
+	virtio_dev_resume(f->vd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,10 +598,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_port_security, setup_secure, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_toctou, setup_secure, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_csum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

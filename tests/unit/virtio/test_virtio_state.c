@@ -28,6 +28,7 @@
 #include "vq_fake.h"
 #include "bus/pci.h"
 #include "core/irq_route.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -35,11 +36,12 @@
 #include "virtio/rng.h"
 
 #define RAM (64ULL << 20)
-#define NDEV 4
+#define NDEV 5
 #define RNG 0
 #define CON 1
 #define BLK 2
 #define NET 3
+#define BAL 4
 #define QSIZE 16
 #define RING(n) (0x10000ULL + 0x10000ULL * (n)) /* desc, avail, used: 3 slots each */
 #define BUF(n) (0x400000ULL + 0x10000ULL * (n))
@@ -70,6 +72,8 @@ struct machine {
 	unsigned rx_room;
 	struct virtio_net *net;
 	int peer; /* the switch's end of the NIC's port */
+	struct virtio_balloon *bal;
+	struct fake_ring br[3];
 };
 
 static char disk_path[64];
@@ -114,6 +118,13 @@ static struct machine *machine_new_mac(uint8_t mac_last)
 	m->peer = sv[1];
 	assert_int_equal(virtio_net_create(&m->net, &np, &be, &m->gm, NULL), 0);
 	m->vd[NET] = virtio_net_dev(m->net);
+	{
+		struct virtio_balloon_config bc = { .enabled = true, .target_bytes = 1 << 20,
+						    .stats = true };
+
+		assert_int_equal(virtio_balloon_create(&m->bal, &m->gm, NULL, &bc), 0);
+		m->vd[BAL] = virtio_balloon_dev(m->bal);
+	}
 	env = (struct vpci_env){ -1, &m->bus, &m->router, NULL };
 	for (unsigned i = 0; i < NDEV; i++)
 		assert_int_equal(virtio_pci_create(&m->vp[i], m->vd[i], &env), 0);
@@ -205,6 +216,32 @@ static void bring_up(struct machine *m, unsigned d, uint64_t features, unsigned 
 	assert_int_equal(rd(m, d, STATUS, 1) & VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_DRIVER_OK);
 }
 
+/* The balloon: STATS_VQ, queues inflate/deflate/stats on their own rings. */
+static void bring_up_balloon(struct machine *m)
+{
+	uint64_t f = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_BALLOON_F_STATS_VQ);
+
+	wr(m, BAL, STATUS, 0, 1);
+	wr(m, BAL, STATUS, S_ACK_DRV, 1);
+	wr(m, BAL, COMMON(0x08), 0, 4);
+	wr(m, BAL, COMMON(0x0c), (uint32_t)f, 4);
+	wr(m, BAL, COMMON(0x08), 1, 4);
+	wr(m, BAL, COMMON(0x0c), f >> 32, 4);
+	wr(m, BAL, STATUS, S_ACK_DRV | VIRTIO_STATUS_FEATURES_OK, 1);
+	for (unsigned q = 0; q < 3; q++) {
+		uint64_t base = RING(30 + 3 * q);
+
+		fr_init(&m->br[q], &m->gm, QSIZE, base, base + 0x10000, base + 0x20000);
+		wr(m, BAL, COMMON(0x16), q, 2);
+		wr(m, BAL, COMMON(0x18), QSIZE, 2);
+		wr(m, BAL, COMMON(0x20), base, 8);
+		wr(m, BAL, COMMON(0x28), base + 0x10000, 8);
+		wr(m, BAL, COMMON(0x30), base + 0x20000, 8);
+		wr(m, BAL, COMMON(0x1c), 1, 2);
+	}
+	wr(m, BAL, STATUS, S_ACK_DRV | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK, 1);
+}
+
 static void notify(struct machine *m, unsigned d, unsigned q)
 {
 	pthread_mutex_lock(&m->vd[d]->lock);
@@ -272,6 +309,22 @@ static void drive(struct machine *m)
 	/* net: both queues, INTx */
 	bring_up(m, NET, (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MTU) |
 				 (1ull << VIRTIO_NET_F_STATUS), 2, VPCI_NO_VECTOR);
+	/* balloon: 3 pages inflated, the stats buffer kept by the device */
+	{
+		uint32_t pfns[3] = { 0x800, 0x801, 0x900 };
+		uint8_t stat[10] = { VIRTIO_BALLOON_S_MEMFREE, 0, 0x00, 0x10 };
+
+		bring_up_balloon(m);
+		assert_int_equal(gmem_write(&m->gm, BUF(8), pfns, sizeof(pfns)), 0);
+		fr_desc(&m->br[0], 0, BUF(8), sizeof(pfns), 0, 0);
+		fr_post(&m->br[0], 0);
+		notify(m, BAL, 0);
+		assert_int_equal(gmem_write(&m->gm, BUF(9), stat, sizeof(stat)), 0);
+		fr_desc(&m->br[2], 5, BUF(9), sizeof(stat), 0, 0);
+		fr_post(&m->br[2], 5);
+		notify(m, BAL, 2);
+		assert_int_equal(m->vd[BAL]->vq[2].inflight, 1);
+	}
 	wr(m, BLK, COMMON(0x16), 7, 2);  /* a queue_select out of range */
 	wr(m, BLK, COMMON(0x00), 1, 4);  /* device feature select */
 }
@@ -450,6 +503,23 @@ static void test_roundtrip(void **state)
 		assert_true(fr_get_used(&b->r[NET][0], &id, &len));
 		assert_int_equal(len, sizeof(msg));
 	}
+	/* balloon: the host's page record came along; the kept stats buffer
+	 * is returned when fresh figures are asked for */
+	{
+		struct virtio_balloon_info ia, ib;
+
+		virtio_balloon_info(a->bal, &ia);
+		virtio_balloon_info(b->bal, &ib);
+		assert_int_equal(ib.held_pages, 3);
+		assert_int_equal(ib.held_pages, ia.held_pages);
+		assert_int_equal(ib.target_pages, ia.target_pages);
+		b->br[2] = a->br[2];
+		b->br[2].gm = &b->gm;
+		virtio_dev_resume(b->vd[BAL]);
+		virtio_balloon_request_stats(b->bal);
+		assert_true(fr_get_used(&b->br[2], &id, &len));
+		assert_int_equal(id, 5);
+	}
 	for (unsigned d = 0; d < NDEV; d++)
 		sbuf_free(&blobs[d]);
 	machine_free(a);
@@ -473,16 +543,17 @@ static void test_roundtrip(void **state)
 #define Q_LAST 54
 #define Q_USEDIDX 56
 #define Q_BROKEN 61
-#define T_NVEC 62
-#define T_VEC(v) (64 + 16 * (v))
-#define T_PBA 96
-#define T_HELD 104
-#define T_DVER 108
-#define T_DLEN 112
-#define D_LIVE 116
-#define D_RO 117
-#define D_SERIAL 118
-#define D_CFG 138
+#define Q_NINFL 62
+#define T_NVEC 64
+#define T_VEC(v) (66 + 16 * (v))
+#define T_PBA 98
+#define T_HELD 106
+#define T_DVER 110
+#define T_DLEN 114
+#define D_LIVE 118
+#define D_RO 119
+#define D_SERIAL 120
+#define D_CFG 140
 
 static void expect_refused(struct machine *m, unsigned d, const uint8_t *p, size_t n,
 			   uint32_t version, int ret, const char *word)
@@ -585,6 +656,7 @@ static void test_hostile(void **state)
 	patch_refused(b, BLK, s, Q_LAST, (get(s, Q_LAST, 2) + 1) * 0x10001ull, 4,
 		      "used ring in guest memory");
 	patch_refused(b, BLK, s, Q_BROKEN, 1, 1, "broken");
+	patch_refused(b, BLK, s, Q_NINFL, 1, 2, "heads in flight");
 	/* MSI-X */
 	patch_refused(b, BLK, s, T_NVEC, 3, 2, "MSI-X vectors");
 	patch_refused(b, BLK, s, T_VEC(0) + 12, 2, 4, "control");
@@ -616,6 +688,20 @@ static void test_hostile(void **state)
 	patch_refused(b, RNG, &blobs[RNG], blobs[RNG].len - 1, 0, 1, "never activated");
 	patch_refused(b, NET, &blobs[NET], blobs[NET].len - 2, 9000, 2, "MTU");
 	patch_refused(b, NET, &blobs[NET], blobs[NET].len - 3, 0, 1, "never activated");
+	{
+		/* balloon: live u8, num_pages u32, actual u32, held u8, head u16,
+		 * bits u64, bitmap */
+		const struct sbuf *bb = &blobs[BAL];
+		size_t dev = bb->len - (20 + 16384 / 8); /* 64 MiB: 16384 pages */
+
+		assert_int_equal(get(bb, dev + 9, 1), 1); /* the stats buffer is held */
+		assert_int_equal(get(bb, dev + 10, 2), 5); /* ... its head */
+		patch_refused(b, BAL, bb, dev + 10, 4, 2, "no such chain in flight");
+		patch_refused(b, BAL, bb, dev + 9, 0, 1, "accounts for 0");
+		patch_refused(b, BAL, bb, dev + 12, 1 << 20, 8, "another memory size");
+		patch_refused(b, BAL, bb, dev + 1, 0x100000, 4, "more than guest RAM");
+		patch_refused(b, BAL, bb, dev, 0, 1, "never activated");
+	}
 	/* and the genuine article loads */
 	for (unsigned d = 0; d < NDEV; d++) {
 		assert_int_equal(load_dev(b, d, blobs[d].data, blobs[d].len,
