@@ -8,7 +8,7 @@ BUILD_SAN ?= build-san
 BUILD_FUZZ ?= build-fuzz
 CACHE     ?= $(CURDIR)/.cache
 
-.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest clean bench \
+.PHONY: all build build-san deps demo check unit guest-tests fuzz fuzz-smoke guest exec-guest clean bench \
 	install uninstall deb
 
 all: build
@@ -38,6 +38,13 @@ build-san: deps $(BUILD_SAN)/build.ninja
 guest: build
 	@scripts/deps.sh demo
 	@scripts/prepare-guest.sh $(CACHE)
+
+# `bulkhead exec`'s guest (kernel + an initramfs with the agent) and its
+# default root filesystem (Debian 12 via mmdebstrap, EROFS), in $(CACHE) and
+# the user's ~/.cache/bulkhead (scripts/prepare-exec.sh).
+exec-guest: build
+	@scripts/deps.sh demo
+	@scripts/prepare-exec.sh $(BUILD) $(CACHE) >/dev/null
 
 demo: build guest
 	@scripts/demo.sh $(BUILD) $(CACHE)

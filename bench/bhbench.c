@@ -13,11 +13,13 @@
  *   --qemu-kernel PATH   the same kernel as an ELF vmlinux for QEMU's PVH boot
  *   --blk-guest PATH --blk-host PATH   the block-I/O group (blk.c): its guest
  *                        and the host limit program; omit: group skipped
+ *   --balloon-initrd PATH --balloon-vms N   the balloon group (balloon.c): the
+ *                        guest's initrd with its fill-and-free /cmd, N guests (4)
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
  *   --reps N --linux-reps N --churn N --exits N --density N   counts
  *   --label TEXT         what machine/mode this is (table header)
  *   --only G1,G2         only these groups: startup footprint exits linux blk density
- *                        churn
+ *                        balloon churn
  *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
  * Groups run in the order above; churn (many VMs created and destroyed fast)
@@ -53,6 +55,7 @@
 #include "bhbench.h"
 
 struct cfg cfg = { .reps = 7, .linux_reps = 3, .churn = 6, .exits = 4000, .density = 100,
+		  .balloon_vms = 4,
 			  .label = "", .tmp = "/tmp" };
 const char *const vmm_name[VMM_N] = { "bulkhead", "QEMU" };
 static struct row rows[MAX_ROWS];
@@ -148,6 +151,10 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 			arg(a, "--disk");
 			arg(a, "path=%s", s->disk);
 		}
+		if (s->balloon)
+			arg(a, "--balloon");
+		if (s->balloon == 1)
+			arg(a, "--no-balloon-reporting");
 		arg(a, "--mem");
 		arg(a, "%dM", s->mem_mib);
 		arg(a, "--cpus");
@@ -165,7 +172,12 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 	 * like blk_host unless the file system refuses it (tmpfs). */
 	arg(a, "%s", cfg.qemu);
 	arg(a, "-M");
-	arg(a, "%s", s->disk ? "pc" : "microvm,x-option-roms=off,rtc=on");
+	arg(a, "%s", s->disk || s->balloon ? "pc" : "microvm,x-option-roms=off,rtc=on");
+	if (s->balloon) {
+		arg(a, "-device");
+		arg(a, "virtio-balloon-pci,disable-legacy=on,free-page-reporting=%s",
+		    s->balloon == 2 ? "on" : "off");
+	}
 	if (s->disk) {
 		arg(a, "-drive");
 		arg(a, "file=%s,if=none,id=d0,format=raw,cache=%s", s->disk,
@@ -667,6 +679,7 @@ static int usage(void)
 	fprintf(stderr, "usage: bhbench --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH\n"
 			"               [--qemu PATH] [--linux DIR --qemu-kernel PATH] [--tmp DIR]\n"
 			"               [--blk-guest PATH --blk-host PATH]\n"
+			"               [--balloon-initrd PATH] [--balloon-vms N]\n"
 			"               [--reps N] [--linux-reps N] [--churn N] [--exits N]\n"
 			"               [--label TEXT] [--only GROUPS] [--vmm bulkhead|qemu] [--smoke]\n");
 	return 2;
@@ -747,6 +760,10 @@ int main(int argc, char **argv)
 			cfg.exits = num(val);
 		else if (!strcmp(o, "--density"))
 			cfg.density = num(val);
+		else if (!strcmp(o, "--balloon-initrd"))
+			cfg.balloon_initrd = val;
+		else if (!strcmp(o, "--balloon-vms"))
+			cfg.balloon_vms = num(val);
 		else
 			return usage();
 	}
@@ -771,6 +788,7 @@ int main(int argc, char **argv)
 		{ "startup", bench_startup }, { "footprint", bench_footprint },
 		{ "exits", bench_exits },     { "linux", bench_linux },
 		{ "blk", bench_blk },         { "density", bench_density },
+		{ "balloon", bench_balloon },
 		{ "churn", bench_churn },
 	};
 	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));

@@ -19,7 +19,8 @@ struct cfg {
 	const char *bulkhead, *qemu, *guest_elf, *hello, *kvm_min;
 	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
 	const char *blk_guest, *blk_host; /* block-I/O group (blk.c); NULL: skipped */
-	int reps, linux_reps, churn, exits, density;
+	const char *balloon_initrd; /* balloon group (balloon.c); NULL: skipped */
+	int reps, linux_reps, churn, exits, density, balloon_vms;
 	bool smoke, no_bh, no_qemu;
 };
 
@@ -44,6 +45,7 @@ struct vmspec {
 	const char *disk; /* raw image as the guest's virtio-blk disk, or NULL */
 	bool disk_direct; /* QEMU may open it O_DIRECT (cache=none) */
 	bool no_sandbox;  /* bulkhead only: --no-sandbox (the jail-cost row) */
+	int balloon;      /* 0 none; 1 a virtio-balloon; 2 one with free page reporting */
 };
 
 /* One VM run with captured output. pats/stop_at as proc_follow; with a
@@ -78,6 +80,8 @@ bool warmup(int round);
 int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *errpath);
 /* The block-I/O group (blk.c). */
 void bench_blk(void);
+/* The balloon group (balloon.c). */
+void bench_balloon(void);
 /* The density group (density.c). */
 void bench_density(void);
 /* The startup group, with the jail-cost rows (startup.c). */

@@ -106,6 +106,31 @@ if [ "$smoke" -eq 0 ]; then
     fi
 fi
 
+# The balloon group's initrd: the guest's, plus /cmd (fill 192 MiB of tmpfs,
+# free it, say so, idle) and the stock kernel's virtio_balloon module (loaded
+# after the guest's own modules; a second copy fails harmlessly).
+balloon_initrd=""
+if [ -n "$guest" ] && command -v cpio >/dev/null; then
+    bt=$bb/balloon-initrd.d
+    rm -rf "$bt"
+    mkdir -p "$bt/lib/modules/bulkhead"
+    cat >"$bt/cmd" <<'EOF'
+mkdir -p /mnt
+mount -t tmpfs -o size=256m tmpfs /mnt
+dd if=/dev/zero of=/mnt/fill bs=1M count=192 2>/dev/null
+rm /mnt/fill
+echo BALLOON-FREED
+sleep 100000
+EOF
+    moddir=$("$repo/scripts/guest-kernel.sh" --stock --modules "$cache" 2>/dev/null || true)
+    if [ -f "$moddir/kernel/drivers/virtio/virtio_balloon.ko" ]; then
+        cp "$moddir/kernel/drivers/virtio/virtio_balloon.ko" "$bt/lib/modules/bulkhead/99-virtio_balloon.ko"
+    fi
+    (cd "$bt" && find . | cpio -o -H newc 2>/dev/null) >"$bb/balloon.cpio" &&
+        cat "$guest/initrd" "$bb/balloon.cpio" >"$bb/balloon-initrd" &&
+        balloon_initrd=$bb/balloon-initrd
+fi
+
 # --- run ------------------------------------------------------------------------
 if [ "$smoke" -eq 1 ]; then
     counts=(--smoke)
@@ -138,7 +163,7 @@ log=$results/latest.log
 native_groups=""
 nested_groups=""
 skipped=""
-for g in ${only:-startup footprint exits linux blk density churn}; do
+for g in ${only:-startup footprint exits linux blk density balloon churn}; do
     m=$(suite_mode "bench-$g")
     echo "bench: $g: $m" | tee -a "$log"
     case "$m" in
@@ -162,6 +187,7 @@ run_native() { # GROUPS LOG
     [ -n "$qemu" ] && args+=(--qemu "$qemu")
     [ -n "$guest" ] && args+=(--linux "$guest")
     [ -n "$vmlinux" ] && args+=(--qemu-kernel "$vmlinux")
+    [ -n "$balloon_initrd" ] && args+=(--balloon-initrd "$balloon_initrd")
     set +e
     timeout -k 5 900 "$bb/bhbench" "${args[@]}" 2>&1 | tee "$2"
     r=${PIPESTATUS[0]}
@@ -198,6 +224,10 @@ run_nested() { # GROUPS LOG
         adds+=(--add "$guest/kernel:/bench/linux/kernel" --add "$guest/initrd:/bench/linux/initrd"
                --add "$guest/cmdline:/bench/linux/cmdline")
         cmd="$cmd --linux /bench/linux"
+        if [ -n "$balloon_initrd" ]; then
+            adds+=(--add "$balloon_initrd:/bench/linux/balloon-initrd")
+            cmd="$cmd --balloon-initrd /bench/linux/balloon-initrd"
+        fi
         if [ -n "$vmlinux" ]; then
             adds+=(--add "$vmlinux:/bench/vmlinux")
             cmd="$cmd --qemu-kernel /bench/vmlinux"

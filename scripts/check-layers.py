@@ -22,6 +22,8 @@ ALLOWED = {
     'virtio':   ['common', 'core', 'arch', 'bus', 'backends', 'ctl'],
     'config':   ['common', 'core', 'arch', 'bus', 'backends', 'virtio'],
     'ctl':      ['common'],
+    # the host<->guest-agent protocol: the static agent compiles it alone
+    'agentproto': [],
     # frames: parsing, port security, egress policy, token buckets (pure)
     'net':      ['common'],
     # the switch process: ports, learning, security, rates (its jail is sandbox's)
@@ -33,7 +35,7 @@ ALLOWED = {
                  'config', 'ctl', 'sandbox', 'net', 'snapshot'],
     'daemon':   ['common', 'config', 'ctl', 'net', 'snapshot'],
     'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
-    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot', 'switch'],
+    'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot', 'switch', 'agentproto'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter
     # onto the daemon (a folder of its own, so nothing runs back up).
     'bulkheadd': ['common', 'config', 'ctl', 'daemon', 'api', 'net'],

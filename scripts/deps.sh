@@ -42,10 +42,15 @@ build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
 # python3: the daemon API tests' raw HTTP client (malformed requests);
 # python3-yaml: tests/e2e/config_schema.py reads api/openapi.yaml;
 # util-linux (setpriv): running the CLI as another uid in those tests.
+# mmdebstrap: builds `bulkhead exec`'s default root filesystem (a minimal
+# Debian 12) from the Debian mirror; erofs-utils (mkfs.erofs): packs it, and
+# any `bulkhead exec --rootfs DIR`, as a read-only EROFS image
+# (scripts/prepare-exec.sh).
+exec_pkgs=(mmdebstrap erofs-utils)
 # socat: the hybrid-vsock client of the vsock end-to-end test
 # (tests/unit/vmm/test_vsock_vm.c), as users reach a guest's vsock port.
 guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 python3-yaml
-            util-linux socat "${pkg_pkgs[@]}")
+            util-linux socat "${exec_pkgs[@]}" "${pkg_pkgs[@]}")
 bench_pkgs=(qemu-system-x86 gnuplot-nox)
 
 [ "$#" -gt 0 ] || set -- build

@@ -17,15 +17,26 @@
 # Idempotent and cached: a second run is instant and offline. It also
 # installs a copy as the user's default guest (see install_user_guest below),
 # so `bulkhead run --guest default` finds it from anywhere.
+#
+# With --exec AGENT it prepares `bulkhead exec`'s guest instead, in
+# CACHE_DIR/guests/exec (and the user's guests/exec): the same kernel choice,
+# an initramfs whose init (guest/init/exec-init) mounts the root filesystem
+# image (/dev/vda, read-only) under a throwaway tmpfs overlay and starts the
+# guest agent AGENT (guest/agent, static) on vsock; on the stock kernel it
+# also ships and loads the vsock, EROFS and overlay modules.
 set -euo pipefail
 want_stock=0
+agent=""
 if [ "${1:-}" = --stock ]; then want_stock=1; shift; fi
-cache=${1:?usage: prepare-guest.sh [--stock] CACHE_DIR}
+if [ "${1:-}" = --exec ]; then agent=${2:?usage: prepare-guest.sh --exec AGENT CACHE_DIR}; shift 2; fi
+cache=${1:?usage: prepare-guest.sh [--stock | --exec AGENT] CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
-dir=$cache/guests/default
-[ "$want_stock" = 0 ] || dir=$cache/guests/stock
+name=default
+[ "$want_stock" = 0 ] || name=stock
+[ -z "$agent" ] || name=exec
+dir=$cache/guests/$name
 mkdir -p "$dir"
 
 # PVM-backed host: kvm_pvm loaded AND /dev/kvm a character device that opens
@@ -69,13 +80,26 @@ else
 			n=$((n + 1))
 		fi
 	done
+	# exec: vsock (the agent's channel), EROFS (the root image), overlay
+	[ -z "$agent" ] || for m in net/vmw_vsock/vsock net/vmw_vsock/vmw_vsock_virtio_transport_common \
+		net/vmw_vsock/vmw_vsock_virtio_transport lib/libcrc32c fs/erofs/erofs \
+		fs/overlayfs/overlay; do
+		if [ -f "$moddir/kernel/$m.ko" ]; then
+			modadds+=(--add "$moddir/kernel/$m.ko:/lib/modules/bulkhead/$n-$(basename "$m").ko")
+			n=$((n + 1))
+		fi
+	done
 fi
 
 ln -sfn "$kernel" "$dir/kernel"
 if [ ! -s "$dir/initrd" ] || [ "$here/mk-initramfs.sh" -nt "$dir/initrd" ] ||
-	[ "$0" -nt "$dir/initrd" ]; then
-	echo "prepare-guest.sh: building the initramfs (busybox-static, $((${#modadds[@]} / 2)) virtio modules)" >&2
-	"$here/mk-initramfs.sh" "$dir/initrd.tmp" --busybox "${modadds[@]+"${modadds[@]}"}" >/dev/null
+	[ "$0" -nt "$dir/initrd" ] || { [ -n "$agent" ] && { [ "$agent" -nt "$dir/initrd" ] ||
+	[ "$here/../guest/init/exec-init" -nt "$dir/initrd" ]; }; }; then
+	echo "prepare-guest.sh: building the initramfs (busybox-static, $((${#modadds[@]} / 2)) modules)" >&2
+	extra=()
+	[ -z "$agent" ] || extra=(--init "$here/../guest/init/exec-init" --add "$agent:/bin/bulkhead-agent")
+	"$here/mk-initramfs.sh" "$dir/initrd.tmp" --busybox "${modadds[@]+"${modadds[@]}"}" \
+		"${extra[@]+"${extra[@]}"}" >/dev/null
 	mv "$dir/initrd.tmp" "$dir/initrd"
 	echo "prepare-guest.sh: initramfs ready: $dir/initrd ($(($(stat -c %s "$dir/initrd") / 1024)) KiB)" >&2
 else
@@ -107,13 +131,13 @@ install_user_guest() {
 		chmod 755 "$tmp"
 		mv -T -- "$tmp" "$dst" 2>/dev/null || rm -rf -- "$tmp" # lost a race: same content
 	fi
-	if [ -d "$guests/default" ] && [ ! -L "$guests/default" ]; then
-		echo "prepare-guest.sh: $guests/default is a directory of your own: left as it is" \
+	if [ -d "$guests/$name" ] && [ ! -L "$guests/$name" ]; then
+		echo "prepare-guest.sh: $guests/$name is a directory of your own: left as it is" \
 			"(the prepared guest is $dst)" >&2
 		return 0
 	fi
-	ln -sfn "sha256-$sum" "$guests/.default.$$"
-	mv -Tf -- "$guests/.default.$$" "$guests/default"
+	ln -sfn "sha256-$sum" "$guests/.$name.$$"
+	mv -Tf -- "$guests/.$name.$$" "$guests/$name"
 }
 # --stock prepares the tests' guest: it never becomes the user's default.
 if [ "$want_stock" = 0 ] && [ -z "${BULKHEAD_GUESTS_LINK+x}" ]; then

@@ -71,6 +71,14 @@ bool api_path_match(const char *pattern, const char *url, char *id, size_t idlen
  * status.c. Unknown errors are 500. Pure; any thread. */
 unsigned api_status_of(int err);
 
+/* The balloon (balloon.c): PUT /v1/vms/{id}/balloon; inspect's "balloon"
+ * object; a VM's /metrics lines into buf (bytes written, at most cap - 1). */
+struct ctl_balloon;
+void api_h_balloon(struct api_req *r);
+struct json_object *api_balloon_json(const struct ctl_balloon *b);
+size_t api_balloon_metrics(char *buf, size_t cap, const char *id, const char *name,
+			   const struct ctl_balloon *b);
+
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
 

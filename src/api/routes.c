@@ -68,6 +68,7 @@ static bool qbool(struct api_req *r, const char *key, bool *out)
 
 /* Inspect's control round-trip: short, it only refreshes counters. */
 #define INSPECT_CTL_MS 2000u
+#define METRICS_CTL_MS 500u  /* per VM: a slow VMM costs /metrics its balloon lines only */
 
 /* The daemon's own copy of a VM's configuration (root's, written at create):
  * still read with a size bound, like any file. NULL if unreadable. */
@@ -184,10 +185,28 @@ static void h_create(struct api_req *r)
 	reply_vm(r, id, 201, "created");
 }
 
+/* The balloon's figures (NULL: the VM has none); v held by a ref. */
+static struct json_object *inspect_balloon(struct daemon *d, struct dvm *v)
+{
+	struct ctl_balloon b;
+	char err[300];
+	int ret = dvm_ctl_ex(d, v, CTL_BALLOON_INFO, 0, &b, INSPECT_CTL_MS, NULL, err, sizeof(err));
+	struct json_object *o;
+
+	if (ret == -ENODEV)
+		return NULL;
+	if (ret) {
+		o = json_object_new_object();
+		json_object_object_add(o, "control_error", json_object_new_string(err));
+		return o;
+	}
+	return api_balloon_json(&b);
+}
+
 static void h_inspect(struct api_req *r)
 {
 	char path[PATH_MAX], err[300];
-	struct json_object *cfg, *usage;
+	struct json_object *cfg, *usage, *balloon = NULL;
 	enum dvm_state state;
 	bool busy, frozen;
 	pid_t pid;
@@ -217,6 +236,8 @@ static void h_inspect(struct api_req *r)
 		if (!busy && !frozen &&
 		    dvm_ctl(r->d, v, CTL_STATUS, INSPECT_CTL_MS, NULL, err, sizeof(err)))
 			json_object_object_add(usage, "control_error", json_object_new_string(err));
+		else if (!busy && !frozen)
+			balloon = inspect_balloon(r->d, v);
 		if (dvm_read_usage(pid, &u) == 0) {
 			char txt[32];
 
@@ -248,6 +269,8 @@ static void h_inspect(struct api_req *r)
 	json_object_object_add(r->json, "start_ms", json_object_new_int64((int64_t)v->start_ms));
 	json_object_object_add(r->json, "frozen", json_object_new_boolean(v->frozen));
 	json_object_object_add(r->json, "usage", usage);
+	if (balloon)
+		json_object_object_add(r->json, "balloon", balloon);
 	json_object_object_add(r->json, "config", cfg);
 	v->refs--;
 	pthread_cond_broadcast(&r->d->cond);
@@ -575,15 +598,57 @@ static void h_events(struct api_req *r)
 	r->status = 200;
 }
 
+/* The balloons of the caller's running VMs, asked for /metrics without
+ * d->lock (each VM held by a ref; a busy or frozen one is skipped). */
+struct metrics_balloons {
+	unsigned n;
+	struct dvm *v[DMN_MAX_VMS];
+	bool ok[DMN_MAX_VMS];
+	struct ctl_balloon b[DMN_MAX_VMS];
+};
+
+static struct metrics_balloons *metrics_balloons_get(struct daemon *d, uid_t uid)
+{
+	struct metrics_balloons *mb = calloc(1, sizeof(*mb));
+	char err[300];
+
+	if (!mb)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	for (struct dvm *v = d->vms; v && mb->n < DMN_MAX_VMS; v = v->next)
+		if (dvm_visible(v, uid) && v->state == DVM_RUNNING && !v->busy && !v->frozen) {
+			v->refs++;
+			mb->v[mb->n++] = v;
+		}
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < mb->n; i++)
+		mb->ok[i] = dvm_ctl_ex(d, mb->v[i], CTL_BALLOON_INFO, 0, &mb->b[i], METRICS_CTL_MS,
+				       NULL, err, sizeof(err)) == 0;
+	return mb;
+}
+
+static void metrics_balloons_put(struct daemon *d, struct metrics_balloons *mb)
+{
+	if (!mb)
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; i < mb->n; i++)
+		mb->v[i]->refs--;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	free(mb);
+}
+
 /* Prometheus text exposition format 0.0.4. */
 static void h_metrics(struct api_req *r)
 {
 	static const enum dvm_state all[] = { DVM_CREATED, DVM_STARTING, DVM_RUNNING, DVM_PAUSED,
 					      DVM_QUARANTINED, DVM_STOPPING, DVM_EXITED };
 	struct daemon *d = r->d;
-	size_t cap = 4096 + (size_t)DMN_MAX_VMS * 1024, len = 0;
+	size_t cap = 4096 + (size_t)DMN_MAX_VMS * 4096, len = 0;
 	char *buf = malloc(cap);
 	unsigned count[BH_ARRAY_SIZE(all)] = { 0 };
+	struct metrics_balloons *mb = metrics_balloons_get(d, r->uid);
 
 #define OUT(...)                                                                     \
 	do {                                                                         \
@@ -592,7 +657,9 @@ static void h_metrics(struct api_req *r)
 			len += (size_t)n_;                                           \
 	} while (0)
 
-	if (!buf) {
+	if (!buf || !mb) {
+		free(buf);
+		metrics_balloons_put(d, mb);
 		api_error(r, 503, "out of memory");
 		return;
 	}
@@ -619,7 +686,21 @@ static void h_metrics(struct api_req *r)
 	    "# HELP bulkhead_vm_vcpus vCPUs configured.\n# TYPE bulkhead_vm_vcpus gauge\n"
 	    "# HELP bulkhead_vm_exits_total vCPU exits (last control status).\n"
 	    "# TYPE bulkhead_vm_exits_total counter\n"
-	    "# HELP bulkhead_vm_up 1 while the VM's process runs.\n# TYPE bulkhead_vm_up gauge\n");
+	    "# HELP bulkhead_vm_up 1 while the VM's process runs.\n# TYPE bulkhead_vm_up gauge\n"
+	    "# HELP bulkhead_vm_balloon_target_bytes Balloon size asked of the guest.\n"
+	    "# TYPE bulkhead_vm_balloon_target_bytes gauge\n"
+	    "# HELP bulkhead_vm_balloon_held_bytes Pages in the balloon by the VMM's own record.\n"
+	    "# TYPE bulkhead_vm_balloon_held_bytes gauge\n"
+	    "# HELP bulkhead_vm_balloon_released_bytes_total Memory given back to the host by inflating.\n"
+	    "# TYPE bulkhead_vm_balloon_released_bytes_total counter\n"
+	    "# HELP bulkhead_vm_balloon_reported_bytes_total Free page reports accepted.\n"
+	    "# TYPE bulkhead_vm_balloon_reported_bytes_total counter\n"
+	    "# HELP bulkhead_vm_balloon_report_released_bytes_total Reported memory given back to the host.\n"
+	    "# TYPE bulkhead_vm_balloon_report_released_bytes_total counter\n"
+	    "# HELP bulkhead_vm_balloon_refused_total Guest balloon requests refused, by reason.\n"
+	    "# TYPE bulkhead_vm_balloon_refused_total counter\n"
+	    "# HELP bulkhead_vm_balloon_guest_stat The guest's own memory statistics (as it claims them).\n"
+	    "# TYPE bulkhead_vm_balloon_guest_stat gauge\n");
 	for (struct dvm *v = d->vms; v; v = v->next) {
 		struct dvm_usage u = { 0 };
 		double cpu;
@@ -639,8 +720,13 @@ static void h_metrics(struct api_req *r)
 		    (unsigned long long)rss);
 		OUT("bulkhead_vm_exits_total{vm=\"%s\",name=\"%s\"} %llu\n", v->id, v->name,
 		    (unsigned long long)v->stats.exits);
+		for (unsigned i = 0; i < mb->n; i++)
+			if (mb->v[i] == v && mb->ok[i])
+				len += api_balloon_metrics(buf + len, cap - len, v->id, v->name,
+							   &mb->b[i]);
 	}
 	pthread_mutex_unlock(&d->lock);
+	metrics_balloons_put(d, mb);
 #undef OUT
 	r->resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (!r->resp) {
@@ -683,6 +769,7 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/vms/{id}/kill", q_none, false, h_kill },
 	{ "POST", "/v1/vms/{id}/quarantine", q_none, true, h_quarantine },
 	{ "GET", "/v1/vms/{id}/console", q_console, false, h_console },
+	{ "PUT", "/v1/vms/{id}/balloon", q_none, true, api_h_balloon },
 	{ "GET", "/v1/events", q_events, false, h_events },
 	{ "GET", "/metrics", q_none, false, h_metrics },
 };

@@ -13,9 +13,11 @@ static const struct {
 	{ 0, 200 },
 	{ -EINPROGRESS, 202 },  /* accepted, not finished (kill: no exit seen yet) */
 	{ -EINVAL, 400 },       /* a malformed request parameter */
+	{ -ERANGE, 400 },       /* a value out of its range (a balloon above RAM) */
 	{ -ENOENT, 404 },       /* no such VM — or another user's */
 	{ -EBUSY, 409 },        /* wrong state, or another operation in progress */
 	{ -EEXIST, 409 },       /* name taken / ambiguous */
+	{ -ENODEV, 409 },       /* the VM has no such device (no balloon) */
 	{ -EBADMSG, 422 },      /* the VM configuration is invalid */
 	{ -EDQUOT, 429 },       /* the caller's fair share is used up */
 	{ -EIO, 500 },          /* the host failed (spawn, files) */

@@ -12,5 +12,13 @@ void cli_run_usage(FILE *out);
 int cli_switch(int argc, char **argv, uint64_t start_ns);
 /* The daemon client commands (client.c); argv[0] is the command name. */
 int cli_client(int argc, char **argv, uint64_t start_ns);
+/* snapshot.c: `bulkhead snapshot`, `bulkhead restore`, and the control
+ * socket of a standalone VM (a listening SOCK_SEQPACKET socket, mode 0600;
+ * connecting to one). Return an fd or -errno with err filled in. */
+int cli_snapshot(int argc, char **argv, uint64_t start_ns);
+int cli_restore(int argc, char **argv, uint64_t start_ns);
+int cli_clone(int argc, char **argv, uint64_t start_ns);
+int cli_control_listen(const char *path, char *err, size_t errlen);
+int cli_control_connect(const char *path, char *err, size_t errlen);
 
 #endif

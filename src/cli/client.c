@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "cli/cli.h"
+#include "config/args.h"
 #include "config/config_json.h"
 #include "config/exit_codes.h"
 
@@ -346,6 +347,8 @@ static void usage(FILE *out)
 		"  logs ID [--tail BYTES|--lines N] [-f]  console output: the last BYTES bytes\n"
 		"                                       (default 64 KiB) or N lines (-f: follow)\n"
 		"  quarantine ID --reason TEXT          pause and cut off all device I/O\n"
+		"  balloon ID SIZE                      ask the guest for SIZE of memory back\n"
+		"                                       (its balloon's target; 0 gives it all back)\n"
 		"  events [-f]                          the daemon's events about your VMs\n"
 		"                                       (-f: keep following, by long polls)\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
@@ -495,12 +498,30 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 	}
 	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create") && strcmp(cmd, "events");
 
+	const char *size = NULL;
+
 	if (needs_id && optind < argc)
 		id = argv[optind++];
+	if (!strcmp(cmd, "balloon") && id && optind < argc)
+		size = argv[optind++];
 	if (optind < argc || (needs_id && !id)) {
 		fprintf(stderr, "bulkhead %s: %s\n", cmd,
 			optind < argc ? "unexpected argument" : "which VM? give its ID or name");
 		return BH_EXIT_CONFIG;
+	}
+	if (!strcmp(cmd, "balloon")) {
+		uint64_t bytes;
+		char err[256];
+
+		if (!size) {
+			fprintf(stderr, "bulkhead balloon: which size? bulkhead balloon ID SIZE "
+					"(e.g. 512M; a bare number is MiB)\n");
+			return BH_EXIT_CONFIG;
+		}
+		if (args_parse_size("SIZE", size, 1ULL << 20, &bytes, err, sizeof(err))) {
+			fprintf(stderr, "bulkhead balloon: %s\n", err);
+			return BH_EXIT_CONFIG;
+		}
 	}
 	if (id && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
 			  strlen(id)) {
@@ -607,6 +628,15 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		if (!strcmp(cmd, "rm")) {
 			method = "DELETE";
 			snprintf(path, sizeof(path), "/v1/vms/%s", id);
+		} else if (size) {
+			json_object *o = json_object_new_object();
+
+			method = "PUT";
+			snprintf(path, sizeof(path), "/v1/vms/%s/balloon", id);
+			json_object_object_add(o, "target", json_object_new_string(size));
+			body = strdup(json_object_to_json_string(o));
+			len = body ? strlen(body) : 0;
+			json_object_put(o);
 		} else if (timeout) {
 			if (strspn(timeout, "0123456789") != strlen(timeout) || !*timeout) {
 				fprintf(stderr, "bulkhead stop: --timeout %s: not a whole number\n",
@@ -633,6 +663,9 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 
 			if (c.json)
 				fputs(c.buf ? c.buf : "", stdout);
+			else if (o && size)
+				printf("%s: balloon target %lld bytes\n", sget(o, "id"),
+				       iget(o, "target_bytes"));
 			else if (o && !strcmp(cmd, "stop")) /* how it ended */
 				printf("%s: %s (%s)\n", sget(o, "id"), sget(o, "state"),
 				       sget(o, "result"));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/exec.h"
 #include "config/exit_codes.h"
 
 #ifndef BULKHEAD_VERSION
@@ -19,6 +20,10 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
+	{ "exec", cli_exec, "run a program in a fresh, throwaway VM" },
+	{ "snapshot", cli_snapshot, "write a standalone VM's snapshot (--control SOCKET) into DIR" },
+	{ "restore", cli_restore, "run a VM from a snapshot directory, from where it was" },
+	{ "clone", cli_clone, "run N VMs from one snapshot at once (--count N)" },
 	{ "switch", cli_switch, "run the bulkhead switch (jailed; ports over its control socket)" },
 	{ "ps", cli_client, "list the daemon's VMs" },
 	{ "create", cli_client, "create a VM from a JSON config (--config FILE)" },
@@ -31,6 +36,7 @@ static const struct {
 	{ "inspect", cli_client, "state, config, pid, uptime, usage of a VM" },
 	{ "logs", cli_client, "a VM's console output (-f to follow)" },
 	{ "quarantine", cli_client, "pause a VM and cut off all its device I/O" },
+	{ "balloon", cli_client, "set a VM's balloon target: memory asked back from the guest" },
 	{ "events", cli_client, "the daemon's events about your VMs (-f to follow)" },
 };
 
@@ -84,7 +90,7 @@ static int move_global_options(int argc, char **argv)
 	}
 	if (!n)
 		return 0;
-	if (i >= argc || !strcmp(argv[i], "run") || argv[i][0] == '-') {
+	if (i >= argc || !strcmp(argv[i], "run") || !strcmp(argv[i], "exec") || argv[i][0] == '-') {
 		fprintf(stderr, "bulkhead: %s goes with a daemon client command (ps, create, "
 				"inspect, ...)%s%s\n",
 			opts[0], i < argc ? ", not " : "", i < argc ? argv[i] : "");

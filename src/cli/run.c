@@ -209,7 +209,23 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	cfg.sandbox_disabled = run->no_sandbox;
 	bh_startup_init(&startup, start_ns);
 	cfg.startup = &startup;
-	ret = vmm_main(&cfg, &jcfg, run->control_fd ? (int)run->control_fd : -1, &fds);
+	{
+		int control = run->control_fd ? (int)run->control_fd : -1;
+
+		if (run->control_path) {
+			if (control >= 0) {
+				ret = bad("--control and --control-fd: give one");
+				goto out;
+			}
+			if ((control = cli_control_listen(run->control_path, err, sizeof(err))) < 0) {
+				ret = bad(err);
+				goto out;
+			}
+		}
+		ret = vmm_main(&cfg, &jcfg, control, &fds);
+		if (run->control_path)
+			unlink(run->control_path);
+	}
 out:
 	run_opts_free(run);
 	free(run);

@@ -222,6 +222,9 @@ static const struct config_row rows[] = {
 	{ .cli = "seccomp-trap", .type = CONFIG_BOOL, RUN(seccomp_trap),
 	  .help = "report a forbidden system call by number instead of killing silently "
 		  "(development aid; weaker)" },
+	{ .cli = "control", .metavar = "SOCKET", .type = CONFIG_PATH, RUN(control_path),
+	  .help = "serve the control protocol on a new unix socket SOCKET (mode 0600) for "
+		  "this standalone VM: `bulkhead snapshot --control SOCKET DIR`" },
 	{ .cli = "control-fd", .metavar = "N", .type = CONFIG_UINT, RUN(control_fd), .min = 3,
 	  .max = 1u << 20,
 	  .help = "serve the daemon's control protocol on the inherited listening socket N "

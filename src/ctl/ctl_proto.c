@@ -67,6 +67,15 @@ int ctl_msg_attach_fd(struct ctl_msg *m, uint32_t seq, const char *name, int fd)
 	return 0;
 }
 
+void ctl_msg_balloon_set(struct ctl_msg *m, uint32_t seq, uint64_t target_bytes)
+{
+	struct ctl_balloon_set b = { target_bytes };
+
+	ctl_msg_request(m, CTL_BALLOON_SET, seq);
+	memcpy(m->payload, &b, sizeof(b)); /* an empty request has room */
+	m->hdr.payload_len = sizeof(b);
+}
+
 void ctl_msg_close_fds(struct ctl_msg *m)
 {
 	for (unsigned i = 0; i < m->hdr.nfds && i < CTL_MAX_FDS; i++) {
@@ -102,9 +111,13 @@ static bool wire_name_ok(const struct ctl_fd_name *n)
 static int check_request(const struct ctl_hdr *h, const unsigned char *payload, unsigned t,
 			 char *err, size_t errlen)
 {
-	size_t want_len = t == CTL_ATTACH_FD ? sizeof(struct ctl_fd_name) : 0;
-	unsigned want_fds = t == CTL_ATTACH_FD ? 1 : 0;
+	size_t want_len = t == CTL_ATTACH_FD	 ? sizeof(struct ctl_fd_name)
+			  : t == CTL_BALLOON_SET ? sizeof(struct ctl_balloon_set)
+			  : t == CTL_SNAPSHOT	 ? sizeof(struct ctl_snapshot)
+						 : 0;
+	unsigned want_fds = t == CTL_ATTACH_FD ? 1 : t == CTL_SNAPSHOT ? 2 : 0;
 	struct ctl_fd_name n;
+	struct ctl_snapshot sn;
 
 	if (h->status)
 		REFUSE("'%s' request carries a status (%d)", ctl_type_name(t), h->status);
@@ -120,6 +133,12 @@ static int check_request(const struct ctl_hdr *h, const unsigned char *payload, 
 			REFUSE("'attach-fd' request: the name is not 1-%d characters of letters, "
 			       "digits, '_', '-', '.' starting with a letter, NUL-padded",
 			       BH_FD_NAME_MAX);
+	}
+	if (t == CTL_SNAPSHOT) {
+		memcpy(&sn, payload, sizeof(sn));
+		if ((sn.flags & ~CTL_SNAP_RESUME) || sn.reserved)
+			REFUSE("'snapshot' request with flags 0x%x (known: 0x%x) or reserved bits",
+			       sn.flags, CTL_SNAP_RESUME);
 	}
 	return 0;
 }
@@ -170,6 +189,17 @@ static int check_reply(const struct ctl_hdr *h, const unsigned char *payload, un
 		REFUSE("reply state 0x%x has unknown bits", st.state);
 	if (t == CTL_LIST_FDS && h->status == 0)
 		return check_list(h, payload, err, errlen);
+	if (t == CTL_BALLOON_INFO && h->status == 0) {
+		struct ctl_balloon b;
+
+		if (h->payload_len != sizeof(st) + sizeof(b))
+			REFUSE("'balloon-info' reply of %u payload bytes (expected %zu)",
+			       h->payload_len, sizeof(st) + sizeof(b));
+		memcpy(&b, payload + sizeof(st), sizeof(b));
+		if (b.reserved || (b.stats_valid >> CTL_BALLOON_NSTATS))
+			REFUSE("'balloon-info' reply with reserved bits set");
+		return 0;
+	}
 	if (h->payload_len != sizeof(st))
 		REFUSE("'%s' reply of %u payload bytes (expected %zu)", ctl_type_name(t),
 		       h->payload_len, sizeof(st));
@@ -223,6 +253,18 @@ int ctl_msg_parse(const void *buf, size_t len, const int *fds, unsigned nfds, bo
 	for (unsigned i = 0; i < nfds; i++)
 		out->fds[i] = fds[i];
 	return 0;
+}
+
+void ctl_msg_snapshot(struct ctl_msg *m, uint32_t seq, uint32_t flags, int state_fd, int mem_fd)
+{
+	struct ctl_snapshot sn = { .flags = flags };
+
+	ctl_msg_request(m, CTL_SNAPSHOT, seq);
+	memcpy(m->payload, &sn, sizeof(sn));
+	m->hdr.payload_len = sizeof(sn);
+	m->fds[0] = state_fd;
+	m->fds[1] = mem_fd;
+	m->hdr.nfds = 2;
 }
 
 /* ---- transport ---- */
@@ -432,6 +474,24 @@ void ctl_msg_status(const struct ctl_msg *m, struct ctl_status *out)
 		memcpy(out, m->payload, sizeof(*out));
 }
 
+uint64_t ctl_msg_balloon_target(const struct ctl_msg *m)
+{
+	struct ctl_balloon_set b = { 0 };
+
+	if (m->hdr.payload_len >= sizeof(b))
+		memcpy(&b, m->payload, sizeof(b));
+	return b.target_bytes;
+}
+
+bool ctl_msg_balloon(const struct ctl_msg *m, struct ctl_balloon *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (m->hdr.payload_len != sizeof(struct ctl_status) + sizeof(*out))
+		return false;
+	memcpy(out, m->payload + sizeof(struct ctl_status), sizeof(*out));
+	return true;
+}
+
 void ctl_msg_fd_name(const struct ctl_msg *m, struct ctl_fd_name *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -457,6 +517,18 @@ unsigned ctl_msg_fd_entry(const struct ctl_msg *m, unsigned i, struct ctl_fd_ent
 	return l.count;
 }
 
+const char *ctl_balloon_stat_name(unsigned t)
+{
+	/* virtio 1.x §5.5.6.3, in tag order */
+	static const char *const names[CTL_BALLOON_NSTATS] = {
+		"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory",
+		"total_memory", "available_memory", "disk_caches", "hugetlb_allocations",
+		"hugetlb_failures",
+	};
+
+	return t < CTL_BALLOON_NSTATS ? names[t] : "unknown";
+}
+
 const char *ctl_type_name(unsigned type)
 {
 	switch (type & ~CTL_REPLY) {
@@ -467,6 +539,9 @@ const char *ctl_type_name(unsigned type)
 	case CTL_QUARANTINE: return "quarantine";
 	case CTL_ATTACH_FD: return "attach-fd";
 	case CTL_LIST_FDS: return "list-fds";
+	case CTL_BALLOON_SET: return "balloon-set";
+	case CTL_BALLOON_INFO: return "balloon-info";
+	case CTL_SNAPSHOT: return "snapshot";
 	}
 	return "unknown";
 }

@@ -49,7 +49,17 @@ enum ctl_type {
 			     * VMM adds it to its named-fd table (-EEXIST: name taken;
 			     * -ENOSPC: table full; -EISDIR: a directory) */
 	CTL_LIST_FDS = 7,   /* reply payload: ctl_status, ctl_fd_list, entries */
-	CTL_TYPE_MAX = CTL_LIST_FDS,
+	CTL_BALLOON_SET = 8, /* payload struct ctl_balloon_set: the balloon's new target
+			      * (-ENODEV: no balloon; -ERANGE: above the VM's memory) */
+	CTL_BALLOON_INFO = 9, /* reply payload: ctl_status, struct ctl_balloon (-ENODEV:
+			       * no balloon); also asks the guest for fresh statistics */
+	CTL_SNAPSHOT = 10,  /* payload struct ctl_snapshot + exactly two descriptors: the
+			     * state file and the (empty) memory file, both opened for
+			     * writing by the caller. The VMM pauses the VM, writes both
+			     * (vmm/vm_snapshot.h) and leaves it paused unless
+			     * CTL_SNAP_RESUME; the caller syncs them, writes the
+			     * manifest and renames (docs/snapshots.md). */
+	CTL_TYPE_MAX = CTL_SNAPSHOT,
 };
 #define CTL_REPLY 0x8000u /* set in `type` of a reply */
 
@@ -82,6 +92,13 @@ struct ctl_status {
 };
 _Static_assert(sizeof(struct ctl_status) == 32, "ctl_status is 32 bytes");
 
+/* CTL_SNAPSHOT request payload. */
+#define CTL_SNAP_RESUME 0x1u /* resume the VM afterwards (if it was running) */
+struct ctl_snapshot {
+	uint32_t flags;    /* CTL_SNAP_* */
+	uint32_t reserved; /* 0 */
+};
+
 /* A descriptor's name on the wire: NUL-terminated and NUL-padded, following
  * common/fd_name.h. */
 struct ctl_fd_name {
@@ -108,6 +125,28 @@ _Static_assert(sizeof(struct ctl_status) + sizeof(struct ctl_fd_list) +
 		       CTL_FDS_MAX * sizeof(struct ctl_fd_entry) <= CTL_PAYLOAD_MAX,
 	       "a full descriptor list fits one record");
 
+/* CTL_BALLOON_SET request payload. */
+struct ctl_balloon_set {
+	uint64_t target_bytes;
+};
+
+/* CTL_BALLOON_INFO reply payload after the status block: the VMM's balloon
+ * figures (virtio/balloon.h struct virtio_balloon_info, field for field).
+ * Pages are 4 KiB. Whatever the VMM says is only displayed by the daemon. */
+#define CTL_BALLOON_NSTATS 10
+struct ctl_balloon {
+	uint64_t mem_bytes, target_pages, actual_pages, held_pages;
+	uint64_t inflated_pages, deflated_pages, released_bytes;
+	uint64_t reported_bytes, report_released_bytes, unreleasable_bytes;
+	uint64_t refused_outside, refused_excess, refused_duplicate, refused_stats;
+	uint64_t release_errors, stats_updates, features;
+	uint32_t stats_valid; /* bit t: stats[t] was reported by the guest */
+	uint32_t reserved;
+	uint64_t stats[CTL_BALLOON_NSTATS];
+};
+_Static_assert(sizeof(struct ctl_balloon) == 17 * 8 + 8 + CTL_BALLOON_NSTATS * 8,
+	       "ctl_balloon has no padding");
+
 /* One record in memory. fds[0..hdr.nfds) are descriptors: borrowed when
  * sending, owned by the receiver after ctl_recv_msg() (ctl_msg_close_fds). */
 struct ctl_msg {
@@ -130,8 +169,14 @@ int ctl_msg_put(struct ctl_msg *m, const void *data, size_t len) BH_WUR;
 /* Attach a descriptor (borrowed; sent as SCM_RIGHTS): 0 or -E2BIG. */
 int ctl_msg_add_fd(struct ctl_msg *m, int fd) BH_WUR;
 
+/* A CTL_BALLOON_SET request. */
+void ctl_msg_balloon_set(struct ctl_msg *m, uint32_t seq, uint64_t target_bytes);
+
 /* A CTL_ATTACH_FD request for `name` (checked: -EINVAL) carrying fd. */
 int ctl_msg_attach_fd(struct ctl_msg *m, uint32_t seq, const char *name, int fd) BH_WUR;
+
+/* A CTL_SNAPSHOT request carrying state_fd and mem_fd (borrowed). */
+void ctl_msg_snapshot(struct ctl_msg *m, uint32_t seq, uint32_t flags, int state_fd, int mem_fd);
 
 /* Close the descriptors a received record holds (and forget them). */
 void ctl_msg_close_fds(struct ctl_msg *m);
@@ -175,10 +220,15 @@ int ctl_recv_msg(int sock, bool reply, struct ctl_msg *m, uint64_t deadline_ns, 
  * validated, so these cannot fail on one that ctl_msg_parse accepted). */
 void ctl_msg_status(const struct ctl_msg *m, struct ctl_status *out); /* replies */
 void ctl_msg_fd_name(const struct ctl_msg *m, struct ctl_fd_name *out); /* CTL_ATTACH_FD */
+uint64_t ctl_msg_balloon_target(const struct ctl_msg *m);              /* CTL_BALLOON_SET */
+/* CTL_BALLOON_INFO reply: true and *out if it carries the figures. */
+bool ctl_msg_balloon(const struct ctl_msg *m, struct ctl_balloon *out);
 /* CTL_LIST_FDS reply: number of entries; entry i copied to *out if i < it. */
 unsigned ctl_msg_fd_entry(const struct ctl_msg *m, unsigned i, struct ctl_fd_entry *out);
 
 const char *ctl_type_name(unsigned type);
+/* The name of balloon statistic tag t < CTL_BALLOON_NSTATS ("free_memory"). */
+const char *ctl_balloon_stat_name(unsigned t);
 /* enum ctl_fd_kind from a st_mode, and its name ("file", "socket", ...). */
 uint32_t ctl_fd_kind_of_mode(unsigned mode);
 const char *ctl_fd_kind_name(uint32_t kind);

@@ -38,6 +38,13 @@ static struct timespec realtime_in(int ms)
 int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	    uint32_t *state_out, char *err, size_t errlen)
 {
+	return dvm_ctl_ex(d, v, type, 0, NULL, timeout_ms, state_out, err, errlen);
+}
+
+int dvm_ctl_ex(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg,
+	       struct ctl_balloon *balloon_out, unsigned timeout_ms, uint32_t *state_out,
+	       char *err, size_t errlen)
+{
 	uint64_t deadline = dmn_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	struct timespec lock_by = realtime_in((int)timeout_ms);
 	struct ctl_msg req, rep;
@@ -63,7 +70,10 @@ int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 		}
 		v->ctl_fd = ret;
 	}
-	ctl_msg_request(&req, (enum ctl_type)type, ++v->ctl_seq);
+	if (type == CTL_BALLOON_SET)
+		ctl_msg_balloon_set(&req, ++v->ctl_seq, arg);
+	else
+		ctl_msg_request(&req, (enum ctl_type)type, ++v->ctl_seq);
 	ret = ctl_send_msg(v->ctl_fd, &req, deadline, why, sizeof(why));
 	if (ret == -ETIMEDOUT || ret == -EAGAIN) {
 		ret = -ETIMEDOUT;
@@ -107,6 +117,8 @@ int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	if (state_out)
 		*state_out = st.state;
 	ret = rep.hdr.status;
+	if (ret == 0 && balloon_out && !ctl_msg_balloon(&rep, balloon_out))
+		ret = -EPROTO; /* parse checked it: cannot happen */
 	if (ret)
 		snprintf(err, errlen, "VM %s: the VMM refused '%s': %s", v->id, ctl_type_name(type),
 			 strerror(-ret));

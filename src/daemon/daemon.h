@@ -208,6 +208,20 @@ int dmn_lookup(struct daemon *d, uid_t uid, const char *id, struct dvm **out, ch
 int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	    uint32_t *state_out, char *err, size_t errlen) BH_WUR;
 
+/* dvm_ctl with the argument some requests take (CTL_BALLOON_SET: the target
+ * in bytes) and, for CTL_BALLOON_INFO, the figures of the reply copied to
+ * *balloon_out (validated by the codec; only ever displayed). */
+struct ctl_balloon;
+int dvm_ctl_ex(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg,
+	       struct ctl_balloon *balloon_out, unsigned timeout_ms, uint32_t *state_out,
+	       char *err, size_t errlen) BH_WUR;
+
+/* Set the balloon's target of a running (or paused) VM: 0, -ENOENT, -EBUSY
+ * (no process), -ENODEV (the VM has no balloon), -ERANGE (above its
+ * memory), or the channel's -errno; err names the problem (ops.c). */
+int dmn_balloon(struct daemon *d, uid_t uid, const char *id, uint64_t target_bytes, char *err,
+		size_t errlen);
+
 /* What a running VM costs the host (usage.c). `pid` is the VMM the daemon
  * spawned (`bulkhead run`): with the sandbox on, a supervisor whose child is
  * the jailed VM process; the figures are the VM process's (vCPU time, guest

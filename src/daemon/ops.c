@@ -371,3 +371,35 @@ int dmn_kill(struct daemon *d, uid_t uid, const char *id, char *err, size_t errl
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }
+
+int dmn_balloon(struct daemon *d, uid_t uid, const char *id, uint64_t target_bytes, char *err,
+		size_t errlen)
+{
+	struct dvm *v;
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	/* Running only: a paused VM is frozen and cannot answer. */
+	ret = claim(d, uid, id, S(DVM_RUNNING), "setting the balloon", &v, err, errlen);
+	if (!ret && target_bytes > v->mem_bytes) {
+		snprintf(err, errlen, "target: %llu bytes is above the VM's memory (%llu bytes)",
+			 (unsigned long long)target_bytes, (unsigned long long)v->mem_bytes);
+		ret = -ERANGE;
+		release(d, v);
+		return ret;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (ret)
+		return ret;
+	ret = dvm_ctl_ex(d, v, CTL_BALLOON_SET, target_bytes, NULL, d->lim.ctl_timeout_ms, NULL,
+			 err, errlen);
+	if (ret == -ENODEV)
+		snprintf(err, errlen, "VM %s has no balloon (create it with \"balloon\": "
+			 "{\"enabled\": true})", v->id);
+	pthread_mutex_lock(&d->lock);
+	if (ret == 0)
+		dmn_event(d, v, "balloon", "target %llu MiB by uid %u",
+			  (unsigned long long)(target_bytes >> 20), (unsigned)uid);
+	release(d, v);
+	return ret;
+}

@@ -159,6 +159,21 @@ static const struct sc_rule event_rules[] = {
 static const struct sc_ioctl event_ioctls[] = {
 	IOCTL(KVM_IRQ_LINE, "UART interrupt when console input arrives"),
 	IOCTL(KVM_SIGNAL_MSI, "MSI for a completion when no irqfd is bound"),
+	/* The control channel's snapshot verb reads the paused VM's state
+	 * (vmm/vm_state.c): reads only, nothing that changes the VM. */
+	IOCTL(KVM_GET_REGS, "snapshot: a parked vCPU's general registers"),
+	IOCTL(KVM_GET_SREGS, "snapshot: a parked vCPU's special registers"),
+	IOCTL(KVM_GET_XSAVE, "snapshot: a parked vCPU's FPU/vector state"),
+	IOCTL(KVM_GET_XSAVE2, "snapshot: the FPU/vector state beyond 4 KiB (AMX)"),
+	IOCTL(KVM_GET_XCRS, "snapshot: a parked vCPU's XCR0"),
+	IOCTL(KVM_GET_MSRS, "snapshot: a parked vCPU's MSRs (KVM's index list)"),
+	IOCTL(KVM_GET_LAPIC, "snapshot: a parked vCPU's local APIC"),
+	IOCTL(KVM_GET_VCPU_EVENTS, "snapshot: a parked vCPU's pending events"),
+	IOCTL(KVM_GET_MP_STATE, "snapshot: a parked vCPU's MP state"),
+	IOCTL(KVM_GET_DEBUGREGS, "snapshot: a parked vCPU's debug registers"),
+	IOCTL(KVM_GET_IRQCHIP, "snapshot: the PIC pair and IOAPIC"),
+	IOCTL(KVM_GET_PIT2, "snapshot: the PIT"),
+	IOCTL(KVM_GET_CLOCK, "snapshot: the KVM clock"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net: tell an already-open tap the offloads the guest acked"),
 };
 

@@ -11,8 +11,11 @@
 
 #include "common/log.h"
 #include "ctl/ctl_proto.h"
+#include "virtio/balloon.h"
+#include "vmm/devices.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 #define CTL_OVERFLOW_UID 65534 /* /proc/sys/kernel/overflowuid's default */
 /* Requests served per wake-up: the event loop comes back for the rest, so a
@@ -146,6 +149,68 @@ static int list_fds(const struct ctl_vmm *c, struct ctl_msg *rep)
 	return ret;
 }
 
+/* CTL_SNAPSHOT: pause (unless paused or quarantined already), write the
+ * state and memory files the caller handed in, then resume if asked and
+ * the VM was running. A failure leaves the VM as it was. The descriptors
+ * are closed here either way. */
+static int snapshot(struct ctl_vmm *c, struct ctl_msg *req)
+{
+	struct ctl_snapshot sn;
+	struct vm_stats st;
+	char err[512];
+	bool was_paused;
+	int ret = 0;
+
+	memcpy(&sn, req->payload, sizeof(sn));
+	vm_stats(c->vm, &st);
+	was_paused = st.paused || st.quarantined;
+	if (!was_paused && (ret = vm_pause(c->vm))) {
+		bh_warn("control: snapshot: the VM did not pause: %s", strerror(-ret));
+		goto out;
+	}
+	ret = vm_snapshot_save(c->vm, req->fds[0], req->fds[1], err, sizeof(err));
+	if (ret)
+		bh_warn("control: snapshot failed: %s", err);
+	else
+		bh_info("control: snapshot written%s", (sn.flags & CTL_SNAP_RESUME) && !was_paused
+								? "; resuming" : "");
+	if (!was_paused && (ret || (sn.flags & CTL_SNAP_RESUME)) && vm_resume(c->vm))
+		bh_warn("control: snapshot: the VM could not be resumed");
+out:
+	ctl_msg_close_fds(req);
+	return ret;
+}
+
+/* CTL_BALLOON_INFO: the figures after the status block; and a request for
+ * fresh guest statistics (they arrive for the next call). */
+static int balloon_info(struct ctl_vmm *c, struct ctl_msg *rep)
+{
+	struct virtio_balloon *b = vm_balloon(c->vm);
+	struct virtio_balloon_info i;
+	struct ctl_balloon w;
+
+	_Static_assert(CTL_BALLOON_NSTATS == VIRTIO_BALLOON_S_NR, "the wire's stats are the device's");
+	if (!b)
+		return -ENODEV;
+	virtio_balloon_info(b, &i);
+	virtio_balloon_request_stats(b);
+	memset(&w, 0, sizeof(w));
+	w = (struct ctl_balloon){
+		.mem_bytes = i.mem_bytes, .target_pages = i.target_pages,
+		.actual_pages = i.actual_pages, .held_pages = i.held_pages,
+		.inflated_pages = i.inflated_pages, .deflated_pages = i.deflated_pages,
+		.released_bytes = i.released_bytes, .reported_bytes = i.reported_bytes,
+		.report_released_bytes = i.report_released_bytes,
+		.unreleasable_bytes = i.unreleasable_bytes, .refused_outside = i.refused_outside,
+		.refused_excess = i.refused_excess, .refused_duplicate = i.refused_duplicate,
+		.refused_stats = i.refused_stats, .release_errors = i.release_errors,
+		.stats_updates = i.stats_updates, .features = i.features,
+		.stats_valid = i.stats_valid,
+	};
+	memcpy(w.stats, i.stats, sizeof(w.stats));
+	return ctl_msg_put(rep, &w, sizeof(w));
+}
+
 static int act(struct ctl_vmm *c, struct ctl_msg *req)
 {
 	struct vm *vm = c->vm;
@@ -164,6 +229,14 @@ static int act(struct ctl_vmm *c, struct ctl_msg *req)
 		return vm_quarantine(vm);
 	case CTL_ATTACH_FD:
 		return attach_fd(c, req);
+	case CTL_BALLOON_SET:
+		if (!vm_balloon(vm))
+			return -ENODEV;
+		return virtio_balloon_set_target(vm_balloon(vm), ctl_msg_balloon_target(req));
+	case CTL_BALLOON_INFO:
+		return vm_balloon(vm) ? 0 : -ENODEV;
+	case CTL_SNAPSHOT:
+		return snapshot(c, req);
 	}
 	return -EPROTO;
 }
@@ -204,6 +277,9 @@ static void serve(struct ctl_vmm *c)
 		if (status == 0 && req.hdr.type == CTL_LIST_FDS && list_fds(c, &rep)) {
 			ctl_msg_reply(&rep, CTL_LIST_FDS, req.hdr.seq, -EMSGSIZE, &st);
 		}
+		if (status == 0 && req.hdr.type == CTL_BALLOON_INFO &&
+		    (status = balloon_info(c, &rep)))
+			ctl_msg_reply(&rep, CTL_BALLOON_INFO, req.hdr.seq, status, &st);
 		if (ctl_send_msg(c->conn_fd, &rep, CTL_NO_WAIT, err, sizeof(err))) {
 			bh_warn("control: reply not sent, dropping the connection: %s", err);
 			drop_conn(c);

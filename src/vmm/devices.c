@@ -620,6 +620,7 @@ void vm_devices_report(struct vm *vm)
 			"writes were dropped; -v shows them)",
 			(unsigned long long)atomic_load(&vm->pio.unclaimed),
 			(unsigned long long)atomic_load(&vm->mmio.unclaimed));
+	vm_balloon_report(vm);
 	if (vm->console.dropped)
 		bh_warn("console: %llu bytes of guest output dropped (cap %llu bytes)",
 			(unsigned long long)vm->console.dropped,

@@ -78,5 +78,7 @@ extern const struct vm_device_ops vm_virtio_rng_ops;
 extern const struct vm_device_ops vm_virtio_balloon_ops; /* dev_balloon.c */
 extern const struct vm_device_ops vm_virtio_net_ops;   /* dev_net.c */
 extern const struct vm_device_ops vm_virtio_vsock_ops; /* dev_vsock.c */
+/* End-of-run line of the balloon's figures (none without one). */
+void vm_balloon_report(struct vm *vm);
 
 #endif

@@ -21,7 +21,9 @@
 #include "vmm/ctl_vmm.h"
 #include "vmm/devices.h"
 #include "vmm/fd_table.h"
+#include "vmm/devices.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
 {
@@ -203,8 +205,44 @@ static void unlink_vsock(const struct vm_config *cfg, bool ours)
 		(void)unlink(cfg->vsock.socket);
 }
 
+/* The restore's build: RAM from the snapshot's memory file, then the state. */
+static int build_restored(struct vm *vm, const struct vm_config *cfg,
+			  const struct vmm_restore *rs, struct fd_table *fds)
+{
+	struct vm_ram_source ram = { .fd = fd_table_take(fds, VMM_SNAPSHOT_MEMORY_FD),
+				     .copy_on_write = true };
+	char err[400];
+	int ret;
+
+	if (ram.fd < 0) {
+		snprintf(vm->err, sizeof(vm->err), "restore: no snapshot memory descriptor");
+		return -EBADF;
+	}
+	if ((ret = vm_build(vm, cfg, &ram)))
+		return ret;
+	if ((ret = vm_snapshot_restore(vm, rs->state, err, sizeof(err)))) {
+		snprintf(vm->err, sizeof(vm->err), "restore: %s", err);
+		vm->err_is_config = true; /* the snapshot is the operator's input */
+		return ret;
+	}
+	if (rs->paused) {
+		/* Parked before their first KVM_RUN, devices quiet: the control
+		 * channel's resume starts it. */
+		vm_pause_begin(&vm->pause);
+		vm_devices_quiesce(vm);
+		bh_info("restored paused: resume it over the control channel");
+	}
+	return 0;
+}
+
 int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int control_fd,
 	     struct fd_table *fds)
+{
+	return vmm_main_restore(cfg, jcfg_in, control_fd, fds, NULL);
+}
+
+int vmm_main_restore(const struct vm_config *cfg, const struct jail_config *jcfg_in,
+		     int control_fd, struct fd_table *fds, const struct vmm_restore *restore)
 {
 	struct broker_thread broker = { .running = false };
 	bool vsock_ours = cfg->vsock.socket && fd_table_find(fds, BH_FD_VSOCK_LISTEN) < 0;
@@ -277,7 +315,7 @@ int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg_in, int
 		goto out;
 	}
 	vm_set_fds(vm, fds); /* devices take theirs in their attach step */
-	ret = vm_create(vm, cfg);
+	ret = restore ? build_restored(vm, cfg, restore, fds) : vm_create(vm, cfg);
 	if (ret) {
 		bh_err("%s", vm->err[0] ? vm->err : strerror(-ret));
 		code = vm->err_is_config ? BH_EXIT_CONFIG : BH_EXIT_HOST;

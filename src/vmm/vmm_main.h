@@ -11,6 +11,8 @@
 #ifndef BH_VMM_MAIN_H
 #define BH_VMM_MAIN_H
 
+#include <stdbool.h>
+
 #include "config/vm_config.h"
 #include "sandbox/jail.h"
 #include "vmm/fd_table.h"
@@ -24,5 +26,22 @@
  * process alike); the control channel adds to it. */
 int vmm_main(const struct vm_config *cfg, const struct jail_config *jcfg, int control_fd,
 	     struct fd_table *fds);
+
+/* A restore instead of a boot (`bulkhead restore`): cfg is the snapshot's
+ * configuration, `state` its parsed state file (borrowed for the call), and
+ * fds holds the memory file under VMM_SNAPSHOT_MEMORY_FD (opened read-only
+ * by the caller; guest RAM is mapped from it copy-on-write, so nothing is
+ * read up front and clones share unchanged pages). The VM is built
+ * (vm_build), the saved state loaded (vm_snapshot_restore: every field
+ * checked first) and it starts paused when `paused` (resume it over the
+ * control channel). */
+#define VMM_SNAPSHOT_MEMORY_FD "snapshot-memory"
+struct snap_state;
+struct vmm_restore {
+	const struct snap_state *state;
+	bool paused;
+};
+int vmm_main_restore(const struct vm_config *cfg, const struct jail_config *jcfg,
+		     int control_fd, struct fd_table *fds, const struct vmm_restore *restore);
 
 #endif

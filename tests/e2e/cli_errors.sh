@@ -117,6 +117,61 @@ expect 1 "$T/none.sock" -- --socket "$T/none.sock" ps
 expect 1 "$T/none.sock" -- --socket="$T/none.sock" --json inspect x
 expect 2 "goes with a daemon client command" -- --socket "$T/none.sock" run --kernel "$ELF"
 
+# Hostile snapshot directories (README "Snapshots"): each refused before KVM
+# with a message naming the reason, nothing changed. mksnap DIR [VARIANT]
+# writes a well-formed state file (snapshot/snap_format.h), a sparse 64 MiB
+# memory file and a manifest that matches them, then applies VARIANT.
+mksnap() {
+	python3 - "$@" <<'PY'
+import hashlib, os, struct, sys
+d, variant = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else '')
+os.makedirs(d, exist_ok=True)
+mem = 64 << 20
+ncpus = 2 if variant == 'inconsistent' else 1
+def sec(t, i, body):
+    return struct.pack('<IIIIQ', t, i, 1, 0, len(body)) + body
+secs = [sec(1, 0, b'{"mem":64,"cpus":1}'), sec(2, 0, struct.pack('<I', 0))]
+secs += [sec(3, i, b'v' * 64) for i in range(ncpus)] + [sec(4, 0, b'vm'), sec(5, 0, b'')]
+major = 2 if variant == 'major' else 1
+state = b'BHSNAP\0\n' + struct.pack('<HHI', major, 0, 128) + b'0.1.0'.ljust(32, b'\0') + \
+    struct.pack('<IIQII', ncpus, 0, mem, 1, len(secs)) + struct.pack('<QQQQ', 0, mem, 0, 0) + \
+    bytes(24) + b''.join(secs)
+if variant == 'truncated':
+    state = state[:-30]
+with open(os.path.join(d, 'memory'), 'wb') as f:
+    f.truncate(mem // 2 if variant == 'shortmem' else mem)
+h = lambda b: hashlib.sha256(b).hexdigest()
+mh = h(bytes(mem))
+open(os.path.join(d, 'state'), 'wb').write(state)
+man = 'bulkhead-snapshot %d\nstate %d %s\nmemory %d %s\n' % (
+    3 if variant == 'manmajor' else 1, len(state), h(state), mem, mh)
+open(os.path.join(d, 'manifest'), 'w').write(man)
+if variant == 'bitflip':
+    b = bytearray(state); b[200] ^= 1
+    open(os.path.join(d, 'state'), 'wb').write(bytes(b))
+if variant == 'emptymanifest':
+    open(os.path.join(d, 'manifest'), 'w').close()
+PY
+}
+mkdir -p "$T/snap-empty"
+for v in bitflip truncated major manmajor shortmem inconsistent emptymanifest ok; do
+	mksnap "$T/snap-$v" "$v"
+done
+expect 2 "not a complete snapshot" -- restore "$T/snap-empty"
+expect 2 "not a bulkhead snapshot manifest" -- restore "$T/snap-emptymanifest"
+expect 2 "snapshot format 3" -- restore "$T/snap-manmajor"
+expect 2 "does not match its manifest" -- restore "$T/snap-bitflip"
+expect 2 "truncated" -- restore "$T/snap-truncated"
+expect 2 "this bulkhead reads format 1" -- restore "$T/snap-major"
+expect 2 "not the size its manifest says" -- restore "$T/snap-shortmem"
+expect 2 "disagrees with the state file" -- restore "$T/snap-inconsistent"
+expect 2 "nothing is overwritten" -- snapshot --control "$T/nosock" "$T/snap-ok"
+expect 2 "a number from 1 to 64" -- clone --count 0 "$T/snap-ok"
+expect 2 "cannot connect" -- snapshot --control "$T/nosock" "$T/snap-new"
+[ ! -e "$T/snap-new/state" ] && [ ! -e "$T/snap-new/.state.tmp" ] &&
+	echo "PASS [snapshot refused: no file left behind]" && pass=$((pass + 1)) ||
+	{ echo "FAIL [snapshot refused: files left behind]"; fail=$((fail + 1)); }
+
 # The README and the man page match the program (docs_check.py).
 python3 "$(dirname "$0")/docs_check.py" "$BH" "$(dirname "$BH")/bulkheadd" \
 	"$(cd "$(dirname "$0")/../.." && pwd)" >"$T/docs" 2>&1
@@ -129,6 +184,23 @@ if [ -n "$line" ]; then
 else
 	echo "FAIL docs_check.py did not finish"; fail=$((fail + 1))
 fi
+
+# `bulkhead exec`: bad options are its own error (125), named, before any VM.
+expect 125 "no program" -- exec
+expect 125 "no program" -- exec --timeout 5s --
+expect 125 "--timeout '0'" -- exec --timeout 0 -- true
+expect 125 "--timeout '5y'" -- exec --timeout 5y -- true
+expect 125 "--net 'switch=a'" -- exec --net switch=a -- true
+expect 125 "--copy-in 'nocolon'" -- exec --copy-in nocolon -- true
+expect 125 "must be absolute" -- exec --copy-out relative:/tmp/x -- true
+expect 125 "--user '-1'" -- exec --user -1 -- true
+expect 125 "--env 'NOEQUALS'" -- exec --env NOEQUALS -- true
+expect 125 "--workdir 'tmp'" -- exec --workdir tmp -- true
+expect 125 "--mem" -- exec --mem 1 -- true
+expect 125 "unknown option '--frobnicate'" -- exec --frobnicate 1 -- true
+expect 125 "--rootfs $T/nonexistent" -- exec --rootfs "$T/nonexistent" -- true
+expect 125 "$T/noguest" -- exec --rootfs "$T/empty" --guest "$T/noguest" -- true
+expect 0 "exit status" -- exec --help
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -194,6 +194,35 @@ else
 	bad "usage of the VM process" "cpu $cpu -> $cpu2, supervisor $sup, vm_process_pid '$vmp' (supervisor $pid)"
 fi
 
+# the balloon through the daemon: `bulkhead balloon` -> PUT /v1/vms/ID/balloon
+# -> the control channel -> the device (a guest without a balloon driver:
+# the target is the host's, inspect shows it); a target above the VM's memory
+# is refused naming it (400: exit 2); a VM without a balloon: 409 (exit 2)
+sed 's/"cmdline": "idle"/"cmdline": "idle", "balloon": { "enabled": true }/' "$T/idle.json" >"$T/balloon.json"
+if bh create --config "$T/balloon.json" --name b1 --start >/dev/null 2>"$T/err" &&
+	wait_state b1 running 1; then
+	out=$(bh balloon b1 16M 2>&1)
+	rc=$?
+	tb=$(field b1 balloon.target_bytes)
+	[ $rc = 0 ] && [ "$tb" = 16777216 ] && [ -n "$(field b1 balloon.held_bytes)" ] &&
+		ok "balloon b1 16M: $out; inspect: balloon.target_bytes $tb" ||
+		bad "balloon target" "rc $rc: $out; inspect balloon.target_bytes '$tb'"
+	out=$(bh balloon b1 65M 2>&1)
+	rc=$?
+	[ $rc = 2 ] && echo "$out" | grep -q "above the VM's memory" &&
+		[ "$(field b1 balloon.target_bytes)" = 16777216 ] &&
+		ok "balloon above the VM's memory: refused, target unchanged ($out)" ||
+		bad "balloon above memory" "rc $rc: $out"
+	out=$(bh balloon t1 8M 2>&1)
+	rc=$?
+	[ $rc = 2 ] && echo "$out" | grep -q "has no balloon" && [ -z "$(field t1 balloon.target_bytes)" ] &&
+		ok "balloon of a VM without one: refused ($out)" || bad "balloon without one" "rc $rc: $out"
+else
+	bad "create a VM with a balloon" "$(cat "$T/err")"
+fi
+bh kill b1 >/dev/null 2>&1
+bh rm b1 >/dev/null 2>&1
+
 # logs --lines counts lines (--tail counts bytes): two lines (a last one
 # still without its newline counts), the log's latest ones (ticks go on).
 # The first of the two is complete, so the whole log fetched afterwards has

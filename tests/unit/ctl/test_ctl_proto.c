@@ -118,12 +118,17 @@ static void test_round_trip_plain(void **state)
 	char err[256];
 
 	for (unsigned t = CTL_STATUS; t <= CTL_TYPE_MAX; t++) {
-		if (t == CTL_ATTACH_FD)
-			continue;
-		ctl_msg_request(&req, (enum ctl_type)t, 100 + t);
+		if (t == CTL_ATTACH_FD || t == CTL_SNAPSHOT)
+			continue; /* they take descriptors: test_round_trip_fd */
+		if (t == CTL_BALLOON_SET)
+			ctl_msg_balloon_set(&req, 100 + t, 3ULL << 30);
+		else
+			ctl_msg_request(&req, (enum ctl_type)t, 100 + t);
 		assert_int_equal(ctl_send_msg(p->a, &req, CTL_NO_WAIT, err, sizeof(err)), 0);
 		assert_int_equal(ctl_recv_msg(p->b, false, &got, CTL_NO_WAIT, err, sizeof(err)), 0);
 		assert_int_equal(got.hdr.type, t);
+		if (t == CTL_BALLOON_SET)
+			assert_int_equal(ctl_msg_balloon_target(&got), 3ULL << 30);
 		assert_int_equal(got.hdr.seq, 100 + t);
 		assert_int_equal(got.hdr.nfds, 0);
 		/* and the reply, the other way */
@@ -135,6 +140,12 @@ static void test_round_trip_plain(void **state)
 
 			assert_int_equal(ctl_msg_put(&rep, &l, sizeof(l)), 0);
 			assert_int_equal(ctl_msg_put(&rep, e, sizeof(e)), 0);
+		}
+		if (t == CTL_BALLOON_INFO) {
+			struct ctl_balloon b = { .mem_bytes = 1 << 30, .held_pages = 5,
+						 .stats_valid = 0x30, .stats = { [4] = 77 } };
+
+			assert_int_equal(ctl_msg_put(&rep, &b, sizeof(b)), 0);
 		}
 		assert_int_equal(ctl_send_msg(p->b, &rep, CTL_NO_WAIT, err, sizeof(err)), 0);
 		assert_int_equal(ctl_recv_msg(p->a, true, &got, in_ms(1000), err, sizeof(err)), 0);
@@ -148,6 +159,13 @@ static void test_round_trip_plain(void **state)
 			assert_int_equal(ctl_msg_fd_entry(&got, 1, &e), 2);
 			assert_string_equal(e.name.name, "snap");
 			assert_int_equal(e.kind, CTL_FD_FILE);
+		}
+		if (t == CTL_BALLOON_INFO) {
+			struct ctl_balloon b;
+
+			assert_true(ctl_msg_balloon(&got, &b));
+			assert_int_equal(b.held_pages, 5);
+			assert_int_equal(b.stats[4], 77);
 		}
 	}
 	assert_string_equal(ctl_type_name(CTL_QUARANTINE | CTL_REPLY), "quarantine");
@@ -180,6 +198,24 @@ static void test_round_trip_fd(void **state)
 	assert_int_equal(got.hdr.nfds, 0);
 	assert_eof(pfd[0]);
 	/* Names are checked before anything is sent. */
+	/* snapshot: two descriptors and known flags, nothing else. */
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	ctl_msg_snapshot(&req, 11, CTL_SNAP_RESUME, pfd[0], pfd[1]);
+	assert_int_equal(ctl_send_msg(p->a, &req, in_ms(1000), err, sizeof(err)), 0);
+	assert_int_equal(ctl_recv_msg(p->b, false, &got, in_ms(1000), err, sizeof(err)), 0);
+	assert_int_equal(got.hdr.type, CTL_SNAPSHOT);
+	assert_int_equal(got.hdr.nfds, 2);
+	ctl_msg_close_fds(&got);
+	ctl_msg_snapshot(&req, 12, 0x2, pfd[0], pfd[1]); /* unknown flag */
+	assert_int_equal(ctl_send_msg(p->a, &req, in_ms(1000), err, sizeof(err)), 0);
+	assert_int_equal(ctl_recv_msg(p->b, false, &got, in_ms(1000), err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "flags"));
+	ctl_msg_snapshot(&req, 13, 0, pfd[0], pfd[1]);
+	req.hdr.nfds = 1; /* one descriptor only */
+	assert_int_equal(ctl_send_msg(p->a, &req, in_ms(1000), err, sizeof(err)), 0);
+	assert_int_equal(ctl_recv_msg(p->b, false, &got, in_ms(1000), err, sizeof(err)), -EPROTO);
+	close(pfd[0]);
+	close(pfd[1]);
 	assert_int_equal(ctl_msg_attach_fd(&req, 1, "9lives", 0), -EINVAL);
 	assert_int_equal(ctl_msg_attach_fd(&req, 1, "", 0), -EINVAL);
 	assert_int_equal(ctl_msg_attach_fd(&req, 1, "a=b", 0), -EINVAL);
@@ -297,6 +333,33 @@ static void test_version_and_fields(void **state)
 		assert_int_equal(ctl_msg_put(&m, "extra", 5), 0);
 		raw_send(p->a, buf, wire(&m, buf), NULL, 0);
 		expect_refused(p, true, "expected 32");
+		/* Balloon: the set request's payload exact; the info reply exact
+		 * and without reserved bits (a lying VMM is refused whole). */
+		ctl_msg_request(&m, CTL_BALLOON_SET, 1);
+		raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+		expect_refused(p, false, "'balloon-set' request with 0 payload bytes (expected 8)");
+		{
+			struct ctl_balloon b = { .reserved = 1 };
+
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, 0, &st);
+			assert_int_equal(ctl_msg_put(&m, &b, sizeof(b) - 8), 0);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			expect_refused(p, true, "'balloon-info' reply of 248 payload bytes");
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, 0, &st);
+			assert_int_equal(ctl_msg_put(&m, &b, sizeof(b)), 0);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			expect_refused(p, true, "reserved bits");
+			b.reserved = 0;
+			b.stats_valid = 1u << CTL_BALLOON_NSTATS;
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, 0, &st);
+			assert_int_equal(ctl_msg_put(&m, &b, sizeof(b)), 0);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			expect_refused(p, true, "reserved bits");
+			/* A refusal (no balloon) is the status block alone. */
+			ctl_msg_reply(&m, CTL_BALLOON_INFO, 1, -ENODEV, &st);
+			raw_send(p->a, buf, wire(&m, buf), NULL, 0);
+			assert_int_equal(ctl_recv_msg(p->b, true, &out, in_ms(1000), err, sizeof(err)), 0);
+		}
 		/* Lists: count bounded and matching, entries well-formed. */
 		struct ctl_fd_list l = { .count = 1 };
 		struct ctl_fd_entry e = { .name = { "ok" }, .kind = CTL_FD_FILE };

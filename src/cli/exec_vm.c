@@ -1,0 +1,384 @@
+/* exec_vm.c — the throwaway VM of `bulkhead exec` (exec.h): a private
+ * directory, the root filesystem image, `bulkhead run` as a child process
+ * (the same jailed VMM and supervisor as every VM), the hybrid-vsock
+ * connection to the agent, and the removal of all of it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentproto/agent_proto.h"
+#include "cli/exec.h"
+
+/* argv strings for exec*(): they are not written to */
+#define ARG(s) ((char *)(uintptr_t)(s))
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The user's cache (as `bulkhead run --guest` finds guests). */
+static int cache_path(char *buf, size_t len, const char *sub)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && *xdg)
+		n = snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
+	else if (home && *home)
+		n = snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
+	else
+		return -ENOENT;
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* Run a helper program to completion, its output into log. 0 or -errno. */
+static int run_helper(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+/* Resolve --rootfs into the image the VM gets as its read-only /dev/vda. */
+static int rootfs_image(struct exec_vm *vm, const struct exec_opts *o, char *img, size_t len,
+			char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!o->rootfs) {
+		if (cache_path(img, len, "rootfs/debian12.erofs") || stat(img, &st) < 0) {
+			snprintf(err, errlen, "no default root filesystem (%s): build it with "
+				 "`make exec-guest` (scripts/prepare-exec.sh), or give --rootfs",
+				 img[0] ? img : "~/.cache/bulkhead/rootfs/debian12.erofs");
+			return -ENOENT;
+		}
+		return 0;
+	}
+	if (stat(o->rootfs, &st) < 0) {
+		snprintf(err, errlen, "--rootfs %s: %s", o->rootfs, strerror(errno));
+		return -ENOENT;
+	}
+	if (S_ISREG(st.st_mode)) {
+		snprintf(img, len, "%s", o->rootfs);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "--rootfs %s: neither a directory nor an image file",
+			 o->rootfs);
+		return -EINVAL;
+	}
+	/* A directory: packed into an EROFS image in the private directory
+	 * (removed with it), so the guest sees a copy, never the host's tree. */
+	char log[PATH_MAX + 16];
+
+	snprintf(vm->image, sizeof(vm->image), "%s/rootfs.erofs", vm->dir);
+	snprintf(log, sizeof(log), "%s/mkfs.log", vm->dir);
+	char *argv[] = { ARG("mkfs.erofs"), vm->image, ARG(o->rootfs), NULL };
+
+	if (run_helper(argv, log)) {
+		snprintf(err, errlen, "--rootfs %s: mkfs.erofs failed (is erofs-utils installed? "
+			 "scripts/deps.sh exec)", o->rootfs);
+		return -EIO;
+	}
+	snprintf(img, len, "%.*s", (int)(len - 1), vm->image);
+	return 0;
+}
+
+/* The last lines of a log, for an error message. */
+static void tail_of(const char *path, char *out, size_t len)
+{
+	char buf[1500];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t end;
+	ssize_t n;
+
+	out[0] = 0;
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof(buf) - 1, end > (off_t)sizeof(buf) - 1 ?
+				end - (off_t)sizeof(buf) + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 && *c != '\n')
+			*c = ' ';
+	char *start = buf;
+	int lines = 0;
+
+	for (char *c = buf + n - 1; c > buf; c--)
+		if (*c == '\n' && ++lines > 8) {
+			start = c + 1;
+			break;
+		}
+	snprintf(out, len, "%.*s", (int)(len - 1), start);
+}
+
+static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *self,
+		     const char *img, char *err, size_t errlen)
+{
+	char mem[32], cpus[16], disk[PATH_MAX + 64], console[PATH_MAX + 32],
+		vsock[PATH_MAX + 64], log[PATH_MAX + 16];
+	sigset_t none;
+
+	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(o->mem >> 20));
+	snprintf(cpus, sizeof(cpus), "%u", o->cpus);
+	snprintf(disk, sizeof(disk), "path=%s,ro=on,id=bulkhead-rootfs", img);
+	snprintf(console, sizeof(console), "file:%s", vm->console);
+	/* hybrid vsock: host clients connect to this socket; no guest->host
+	 * port is allowed (the default): a program cannot reach the host */
+	snprintf(vsock, sizeof(vsock), "cid=3,socket=%s", vm->sock);
+	snprintf(log, sizeof(log), "%s/vmm.log", vm->dir);
+	if (strchr(img, ',')) {
+		snprintf(err, errlen, "--rootfs %s: a path with ',' cannot be handed to the VM", img);
+		return -EINVAL;
+	}
+	char *argv[] = { ARG(self), ARG("run"), ARG("--guest"), ARG(o->guest),
+			 ARG("--mem"), mem, ARG("--cpus"), cpus, ARG("--disk"), disk,
+			 ARG("--console"), console, ARG("--vsock"), vsock, ARG("-q"),
+			 NULL };
+
+	pid_t parent = getpid();
+
+	vm->pid = fork();
+	if (vm->pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (vm->pid == 0) {
+		/* exec itself killed (SIGKILL: no cleanup runs): the VM stops
+		 * anyway — the run supervisor forwards this SIGTERM to it */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(125);
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* its own process group: the terminal's ^C is ours to forward */
+		setpgid(0, 0);
+		if (fd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(125);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(self, argv);
+		_exit(125);
+	}
+	vm->pidfd = pidfd_open(vm->pid, 0);
+	if (vm->pidfd < 0) {
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* One attempt at the hybrid-vsock handshake: connect to the VM's socket,
+ * "CONNECT <port>\n", "OK <n>\n". fd or -errno (-EAGAIN: not yet). */
+static int try_connect(const struct exec_vm *vm)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[64];
+	size_t have = 0;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)sizeof(sa.sun_path) - 1, vm->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -EAGAIN;
+	}
+	int n = snprintf(line, sizeof(line), "CONNECT %u\n", AP_PORT);
+
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(fd);
+		return -EAGAIN;
+	}
+	/* Byte by byte up to the newline: what follows is the agent's. */
+	while (have < sizeof(line) - 1) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 12000) <= 0 || read(fd, line + have, 1) != 1) {
+			close(fd);
+			return -EAGAIN;
+		}
+		if (line[have++] == '\n')
+			break;
+	}
+	line[have] = 0;
+	if (strncmp(line, "OK ", 3) || line[have - 1] != '\n') {
+		close(fd);
+		return -EAGAIN;
+	}
+	return fd;
+}
+
+int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, int sig_fd,
+		  int *sig, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	char img[PATH_MAX] = "";
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->pid = -1;
+	vm->pidfd = -1;
+	vm->conn = -1;
+	if (snprintf(vm->dir, sizeof(vm->dir), "%s/bulkhead-exec.XXXXXX",
+		     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(vm->dir) || !mkdtemp(vm->dir)) {
+		snprintf(err, errlen, "cannot create a private directory in %s: %s",
+			 tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		vm->dir[0] = 0;
+		return -EIO;
+	}
+	snprintf(vm->sock, sizeof(vm->sock), "%s/vsock.sock", vm->dir);
+	snprintf(vm->console, sizeof(vm->console), "%s/console.log", vm->dir);
+	if (strlen(vm->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path) - 8) {
+		snprintf(err, errlen, "TMPDIR %s is too long for a unix socket path", tmp);
+		return -ENAMETOOLONG;
+	}
+	r = rootfs_image(vm, o, img, sizeof(img), err, errlen);
+	if (r)
+		return r;
+	r = spawn_vmm(vm, o, self, img, err, errlen);
+	if (r)
+		return r;
+	int64_t deadline = mono_ms() + o->boot_timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { vm->pidfd, POLLIN, 0 };
+
+		if (poll(&p, 1, 0) > 0) {
+			char log[PATH_MAX + 16], t1[800], t2[800];
+			int st = 0;
+
+			waitpid(vm->pid, &st, 0);
+			vm->pid = -1;
+			snprintf(log, sizeof(log), "%s/vmm.log", vm->dir);
+			tail_of(log, t1, sizeof(t1));
+			tail_of(vm->console, t2, sizeof(t2));
+			snprintf(err, errlen, "the VM stopped before its agent answered (bulkhead run "
+				 "exit %d)%s%s%s%s", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+				 t1[0] ? "\n--- VMM ---\n" : "", t1,
+				 t2[0] ? "\n--- guest console ---\n" : "", t2);
+			return -EIO;
+		}
+		r = try_connect(vm);
+		if (r >= 0) {
+			vm->conn = r;
+			return 0;
+		}
+		if (mono_ms() > deadline) {
+			char t2[800];
+
+			tail_of(vm->console, t2, sizeof(t2));
+			snprintf(err, errlen, "the VM's agent did not answer within --boot-timeout "
+				 "(%d s)%s%s", o->boot_timeout_ms / 1000,
+				 t2[0] ? "\n--- guest console ---\n" : "", t2);
+			return -ETIMEDOUT;
+		}
+		/* wait a little, but wake for the user's ^C or SIGTERM */
+		struct pollfd ps = { sig_fd, POLLIN, 0 };
+
+		if (sig_fd >= 0 && poll(&ps, 1, 200) > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+			    si.ssi_signo != SIGWINCH) {
+				*sig = (int)si.ssi_signo;
+				snprintf(err, errlen, "interrupted by signal %u while the VM booted",
+					 si.ssi_signo);
+				return -EINTR;
+			}
+		} else if (sig_fd < 0) {
+			sleep_ms(200);
+		}
+	}
+}
+
+/* Remove the private directory and everything in it (flat: the VMM's
+ * socket(s), logs, the image). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		fprintf(stderr, "bulkhead exec: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
+void exec_vm_destroy(struct exec_vm *vm)
+{
+	if (vm->conn >= 0) {
+		close(vm->conn);
+		vm->conn = -1;
+	}
+	if (vm->pid > 0) {
+		/* The VM is throwaway: stop it now (the run supervisor forwards
+		 * SIGTERM, and kills the VM process itself if it lingers). */
+		kill(vm->pid, SIGTERM);
+		struct pollfd p = { vm->pidfd, POLLIN, 0 };
+
+		if (vm->pidfd < 0 || poll(&p, 1, 20000) <= 0)
+			kill(vm->pid, SIGKILL);
+		while (waitpid(vm->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		vm->pid = -1;
+	}
+	if (vm->pidfd >= 0) {
+		close(vm->pidfd);
+		vm->pidfd = -1;
+	}
+	if (vm->dir[0]) {
+		remove_dir(vm->dir);
+		vm->dir[0] = 0;
+	}
+}
