@@ -18,7 +18,7 @@
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
  *   --reps N --linux-reps N --churn N --exits N --density N   counts
  *   --label TEXT         what machine/mode this is (table header)
- *   --only G1,G2         only these groups: startup footprint exits linux blk density
+ *   --only G1,G2         only these groups: startup footprint exits linux blk density place
  *                        balloon churn
  *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
@@ -162,7 +162,14 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 		/* A private decompression cache, filled by the warm-up run. */
 		arg(a, "--kernel-cache");
 		arg(a, "%s/kernel-cache", cfg.tmp);
+		for (int i = 0; i < 6 && s->bh_extra[i]; i++)
+			arg(a, "%s", s->bh_extra[i]);
 		return;
+	}
+	if (s->taskset) {
+		arg(a, "/usr/bin/taskset");
+		arg(a, "-c");
+		arg(a, "%s", s->taskset);
 	}
 	/* QEMU as close to bulkhead as it gets: microvm, no option ROMs, direct
 	 * PVH entry, in-kernel irqchip, serial on stdout, no other devices.
@@ -203,6 +210,8 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 		arg(a, "-device");
 		arg(a, "isa-debug-exit,iobase=0xf4,iosize=4");
 	}
+	for (int i = 0; i < 6 && s->qemu_extra[i]; i++)
+		arg(a, "%s", s->qemu_extra[i]);
 	arg(a, "-kernel");
 	arg(a, "%s", s->kernel);
 	if (s->initrd) {
@@ -789,7 +798,7 @@ int main(int argc, char **argv)
 		{ "exits", bench_exits },     { "linux", bench_linux },
 		{ "blk", bench_blk },         { "density", bench_density },
 		{ "balloon", bench_balloon },
-		{ "churn", bench_churn },
+		{ "place", bench_place },     { "churn", bench_churn },
 	};
 	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
 

@@ -45,6 +45,9 @@ struct vmspec {
 	const char *disk; /* raw image as the guest's virtio-blk disk, or NULL */
 	bool disk_direct; /* QEMU may open it O_DIRECT (cache=none) */
 	bool no_sandbox;  /* bulkhead only: --no-sandbox (the jail-cost row) */
+	const char *bh_extra[6];   /* more bulkhead run options (NULL-terminated) */
+	const char *qemu_extra[6]; /* more QEMU options (NULL-terminated) */
+	const char *taskset;       /* QEMU only: the whole process on these CPUs */
 	int balloon;      /* 0 none; 1 a virtio-balloon; 2 one with free page reporting */
 };
 
@@ -84,6 +87,8 @@ void bench_blk(void);
 void bench_balloon(void);
 /* The density group (density.c). */
 void bench_density(void);
+/* The CPU and memory placement group (place.c). */
+void bench_place(void);
 /* The startup group, with the jail-cost rows (startup.c). */
 void bench_startup(void);
 

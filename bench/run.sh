@@ -163,7 +163,7 @@ log=$results/latest.log
 native_groups=""
 nested_groups=""
 skipped=""
-for g in ${only:-startup footprint exits linux blk density balloon churn}; do
+for g in ${only:-startup footprint exits linux blk density place balloon churn}; do
     m=$(suite_mode "bench-$g")
     echo "bench: $g: $m" | tee -a "$log"
     case "$m" in

@@ -9,6 +9,12 @@
  *   pio     in ring 3: "[" on COM1, n= writes to the unassigned port 0x2ff,
  *           "]" on COM1, exit 0. The driver times "[" → "]".
  *   mmio    same with 4-byte writes to the unassigned address 0xd0000000.
+ *   tloop   a timer loop in ring 0: n= deadlines period= TSC cycles apart,
+ *           busy-waiting for each; prints "L p50 p99 max" of how late each
+ *           deadline was seen (TSC cycles; the driver converts), exit 0.
+ *           What a preempted vCPU shows: with a neighbour on its host CPU
+ *           the lateness grows to the scheduler's time slices.
+ *   spin    spin forever (the neighbour of tloop); killed from outside.
  * Why bytes straight to the THR instead of rt_putc: rt_putc polls LSR first,
  * one more exit before the byte we time. Why ring 3 for the loops: on a
  * PVM-backed /dev/kvm ring-0 code is emulated, ring 3 is native, so the loop
@@ -58,6 +64,36 @@ static void user_mmio(void)
 	finish();
 }
 
+#define TLOOP_MAX 4096
+static uint64_t late[TLOOP_MAX];
+
+static int timer_loop(void)
+{
+	uint64_t n = rt_param_u64("n=", 1000), period = rt_param_u64("period=", 1000000);
+	uint64_t deadline;
+
+	if (n > TLOOP_MAX)
+		n = TLOOP_MAX;
+	deadline = rdtsc() + period;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t now;
+
+		while ((now = rdtsc()) < deadline)
+			;
+		late[i] = now - deadline;
+		deadline = now + period;
+	}
+	for (uint64_t i = 1; i < n; i++) /* insertion sort: n is small */
+		for (uint64_t j = i; j > 0 && late[j - 1] > late[j]; j--) {
+			uint64_t t = late[j];
+
+			late[j] = late[j - 1];
+			late[j - 1] = t;
+		}
+	rt_printf("L %lu %lu %lu\n", late[n / 2], late[n * 99 / 100], late[n - 1]);
+	return 0;
+}
+
 int guest_main(void)
 {
 	/* Nothing before this line but the runtime's few dozen ring-0
@@ -74,6 +110,14 @@ int guest_main(void)
 		for (;;)
 			__asm__ volatile("cli; hlt");
 	}
+	if (mode_is("spin")) {
+		outb('P', COM1);
+		outb('\n', COM1);
+		for (;;)
+			__asm__ volatile("pause");
+	}
+	if (mode_is("tloop"))
+		return timer_loop();
 	n_exits = rt_param_u64("n=", 1000);
 	if (mode_is("pio"))
 		rt_enter_user(user_pio, user_stack + sizeof(user_stack));

@@ -16,6 +16,7 @@
 #include "common/startup.h"
 #include "sandbox/jail.h"
 #include "vmm/fd_table.h"
+#include "cli/run_switch.h"
 #include "vmm/vmm_main.h"
 
 /* The --sandbox-uid help (config/schema.c) states the jail's id base. */
@@ -146,6 +147,7 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	struct jail_config jcfg = { .enabled = true };
 	struct bh_startup startup; /* -v: where start-up time goes (common/startup.h) */
 	struct fd_table fds; /* --fd NAME=N */
+	char swnames[VM_MAX_NETS][BH_FD_NAME_MAX + 1]; /* --net switch= ports' fd names */
 	char err[512];
 	int ret;
 
@@ -195,6 +197,12 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		cfg.boot.cmdline = paths.cmdline_full;
 	}
 	if (add_named_fds(run, &fds, err, sizeof(err))) {
+		ret = bad(err);
+		goto out;
+	}
+	if (run_switch_ports(&cfg, run->switch_path, !run->no_sandbox, &fds, swnames, err,
+			     sizeof(err))) {
+		fd_table_destroy(&fds);
 		ret = bad(err);
 		goto out;
 	}

@@ -3,7 +3,8 @@
  *
  *   bulkhead switch --listen PATH   control socket (SOCK_SEQPACKET) at PATH
  *   bulkhead switch --ctl-fd N      an already-connected control socket (its
- *                                   owner: the switch ends when it hangs up)
+ *                                   owner: the switch ends once it has hung
+ *                                   up and no port is left)
  *   --no-sandbox / --seccomp-trap   as for `bulkhead run`
  * Ports arrive over the control socket (ctl/switch_ctl.h). The host's own
  * addresses are read before the jail (the egress policy denies them). */
@@ -33,7 +34,8 @@ static void usage(FILE *out)
 		"descriptors) are registered over the control socket; `bulkhead run --net\n"
 		"switch=SEGMENT` starts one of its own when given no --switch socket.\n\n"
 		"  --listen PATH    listen for control connections at PATH (mode 0600)\n"
-		"  --ctl-fd N       use the connected control socket N; stop when it hangs up\n"
+		"  --ctl-fd N       use the connected control socket N; stop once it has hung up\n"
+		"                   and no port is left\n"
 		"  --no-sandbox     run without the jail (loudly logged; development only)\n"
 		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n");
 }

@@ -2,6 +2,7 @@
 #include "args.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -168,6 +169,44 @@ int args_parse_mac(const char *name, const char *s, uint8_t mac[6], char *err, s
 	return 0;
 bad:
 	snprintf(err, errlen, "%s %.40s: expected a MAC address xx:xx:xx:xx:xx:xx", name, s);
+	return -EINVAL;
+}
+
+int args_check_segment(const char *name, const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			n = 0;
+	if (n == 0 || n > 31) {
+		snprintf(err, errlen, "%s '%.40s': a segment name is 1-31 characters of [A-Za-z0-9_.-]",
+			 name, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int args_check_ip(const char *name, const char *s, char *err, size_t errlen)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, s, a) == 1) {
+		if (a[0] == 0 || a[0] >= 224 || a[0] == 127) {
+			snprintf(err, errlen, "%s %s: not a unicast host address", name, s);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a) == 1) {
+		static const unsigned char zero[16], one[16] = { [15] = 1 };
+		if (a[0] == 0xff || !memcmp(a, zero, 16) || !memcmp(a, one, 16)) {
+			snprintf(err, errlen, "%s %s: not a unicast host address", name, s);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "%s '%.50s': not an IPv4 or IPv6 address", name, s);
 	return -EINVAL;
 }
 

@@ -36,6 +36,11 @@ int args_check_disk_id(const char *name, const char *id, char *err, size_t errle
  * ',', '=', whitespace, and not "." or "..". */
 int args_check_ifname(const char *name, const char *ifname, char *err, size_t errlen) BH_WUR;
 
+/* nets[].switch: a segment name, 1-31 characters of [A-Za-z0-9_.-]. */
+int args_check_segment(const char *name, const char *s, char *err, size_t errlen) BH_WUR;
+/* nets[].ip: one IPv4 or IPv6 address (no prefix), unicast. */
+int args_check_ip(const char *name, const char *s, char *err, size_t errlen) BH_WUR;
+
 /* nets[].tapfd / nets[].port: a descriptor name per common/fd_name.h. */
 int args_check_fd_name(const char *name, const char *s, char *err, size_t errlen) BH_WUR;
 

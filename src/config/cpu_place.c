@@ -108,6 +108,21 @@ int cpu_place_check_syntax(const char *name, const char *value, char *err, size_
 	return ret;
 }
 
+int cpu_place_parse_list(const char *s, cpu_set_t *out)
+{
+	CPU_ZERO(out);
+	if (!*s || strchr(s, ':'))
+		return -EINVAL;
+	for (;;) {
+		if (range(&s, out))
+			return -EINVAL;
+		if (!*s)
+			return 0;
+		if (*s++ != ',')
+			return -EINVAL;
+	}
+}
+
 void cpu_place_format(const cpu_set_t *set, char *buf, size_t len)
 {
 	size_t at = 0;

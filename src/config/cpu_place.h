@@ -48,6 +48,9 @@ struct cpu_place {
 int cpu_place_resolve(const struct vm_config *cfg, const cpu_set_t *host, bool cli,
 		      struct cpu_place *out, char *err, size_t errlen) BH_WUR;
 
+/* A plain cpulist ("0-1,3") into *out. 0 or -EINVAL. */
+int cpu_place_parse_list(const char *s, cpu_set_t *out) BH_WUR;
+
 /* "0-1,3" for a set (buf always terminated). */
 void cpu_place_format(const cpu_set_t *set, char *buf, size_t len);
 

@@ -155,19 +155,27 @@ static const struct config_row rows[] = {
 	{ .json = "disks[].read_only", .type = CONFIG_BOOL, DISK(read_only) },
 	{ .json = "disks[].id", .type = CONFIG_STR, DISK(id), .max = VIRTIO_BLK_ID_MAX,
 	  .flags = CONFIG_INLINE, .check = args_check_disk_id },
-	{ .json = "nets", .cli = "net", .metavar = "tap=IF|tapfd=FD|port=FD[,mac=MAC][,mtu=N]",
+	{ .json = "nets", .cli = "net", .metavar = "tap=IF|tapfd=FD|port=FD|switch=SEG[,mac=MAC][,mtu=N][,ip=IP][,rate=SIZE][,pps=N]",
 	  .type = CONFIG_ARRAY, ARRAY(nets, nnets), .max = VM_MAX_NETS, .parse = config_cli_net,
 	  .help = "a virtio-net NIC (eth0, eth1, ... in order; up to " STR(VM_MAX_NETS) "). "
 		  "tap=IF: the host tap device IF, opened before the jail; tapfd=FD: a tap "
 		  "descriptor inherited with --fd FD=N; port=FD: a bulkhead switch port "
-		  "(SOCK_SEQPACKET descriptor from --fd). mac: locally administered unicast "
-		  "(default: random per VM); mtu offered to the guest (default 1500)" },
+		  "(SOCK_SEQPACKET descriptor from --fd); switch=SEG: a port on segment SEG of "
+		  "the bulkhead switch (--switch PATH, or one this command starts). mac: "
+		  "locally administered unicast (default: random per VM); mtu offered to the "
+		  "guest (default 1500); ip, rate (bytes/s), pps (frames/s): the switch "
+		  "port's address and limits" },
 	{ .json = "nets[].tap", .type = CONFIG_STR, NET(tap), .max = VM_NET_IFNAME_MAX,
 	  .check = args_check_ifname },
 	{ .json = "nets[].tapfd", .type = CONFIG_STR, NET(tapfd), .max = BH_FD_NAME_MAX,
 	  .check = args_check_fd_name },
 	{ .json = "nets[].port", .type = CONFIG_STR, NET(port), .max = BH_FD_NAME_MAX,
 	  .check = args_check_fd_name },
+	{ .json = "nets[].switch", .type = CONFIG_STR, NET(switch_seg), .max = 31,
+	  .check = args_check_segment },
+	{ .json = "nets[].ip", .type = CONFIG_STR, NET(ip), .max = 45, .check = args_check_ip },
+	{ .json = "nets[].rate", .type = CONFIG_SIZE, NET(rate), .unit = 1, .def = "0" },
+	{ .json = "nets[].pps", .type = CONFIG_UINT, NET(pps), .max = 100000000, .def = "0" },
 	{ .json = "nets[].mac", .type = CONFIG_STR, NET(mac), .max = VM_NET_MAC_TEXT,
 	  .flags = CONFIG_INLINE, .check = args_check_mac },
 	{ .json = "nets[].mtu", .type = CONFIG_UINT, NET(mtu), .min = 68, .max = 65535,
@@ -222,6 +230,10 @@ static const struct config_row rows[] = {
 	{ .cli = "seccomp-trap", .type = CONFIG_BOOL, RUN(seccomp_trap),
 	  .help = "report a forbidden system call by number instead of killing silently "
 		  "(development aid; weaker)" },
+	{ .cli = "switch", .metavar = "PATH", .type = CONFIG_STR, RUN(switch_path),
+	  .help = "the control socket of a running `bulkhead switch` (listening at PATH): "
+		  "--net switch=SEGMENT ports are registered there (default: this command "
+		  "starts a switch of its own, which ends with the VM)" },
 	{ .cli = "control", .metavar = "SOCKET", .type = CONFIG_PATH, RUN(control_path),
 	  .help = "serve the control protocol on a new unix socket SOCKET (mode 0600) for "
 		  "this standalone VM: `bulkhead snapshot --control SOCKET DIR`" },
@@ -478,7 +490,7 @@ static int validate_nets(const struct vm_config *cfg, bool cli, char *err, size_
 {
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		const struct vm_net *n = &cfg->nets[i];
-		int k = !!n->tap + !!n->tapfd + !!n->port;
+		int k = !!n->tap + !!n->tapfd + !!n->port + !!n->switch_seg;
 		char name[32];
 
 		if (k == 1)
@@ -487,9 +499,17 @@ static int validate_nets(const struct vm_config *cfg, bool cli, char *err, size_
 			snprintf(name, sizeof(name), "--net (NIC %u)", i);
 		else
 			snprintf(name, sizeof(name), "nets[%u]", i);
-		snprintf(err, errlen, "%s: %s one of tap, tapfd, port", name,
+		snprintf(err, errlen, "%s: %s one of tap, tapfd, port, switch", name,
 			 k ? "more than" : "needs");
 		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		const struct vm_net *n = &cfg->nets[i];
+		if ((n->ip || n->rate || n->pps) && !n->switch_seg && !n->switch_made) {
+			snprintf(err, errlen, "%s%u%s: ip, rate and pps are a switch port's (switch=SEGMENT)",
+				 cli ? "--net (NIC " : "nets[", i, cli ? ")" : "]");
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

@@ -126,6 +126,7 @@ struct run_opts {
 	bool no_sandbox;          /* --no-sandbox */
 	bool seccomp_trap;        /* --seccomp-trap */
 	unsigned control_fd;      /* --control-fd; 0: none */
+	const char *switch_path;  /* --switch PATH: a running switch's control socket */
 	const char *control_path; /* --control SOCKET: the front end creates it */
 	struct run_fd fds[CONFIG_FDS_MAX]; /* --fd NAME=N, in order */
 	unsigned nfds;

@@ -27,6 +27,14 @@ struct vm_net {
 	const char *tap;            /* tap=IFNAME */
 	const char *tapfd;          /* tapfd=FDNAME */
 	const char *port;           /* port=FDNAME */
+	const char *switch_seg;     /* switch=SEGMENT: `bulkhead run` makes the port
+	                             * (a socketpair registered with a bulkhead switch)
+	                             * and sets port to its descriptor's name */
+	const char *ip;             /* ip=ADDR: the port's IPv4 or IPv6 (port security) */
+	uint64_t rate;              /* rate=SIZE: bytes/s the NIC may send (0: unlimited) */
+	unsigned pps;               /* pps=N: frames/s the NIC may send (0: unlimited) */
+	bool switch_made;           /* set by `bulkhead run` once it made the port: switch_seg
+	                             * is then cleared and port names the descriptor */
 	char mac[VM_NET_MAC_TEXT + 1]; /* "" = derived per VM (locally administered) */
 	unsigned mtu;               /* offered to the guest (VIRTIO_NET_F_MTU) */
 };

@@ -257,3 +257,32 @@ unsigned dcpu_narrow_others(struct daemon *d, const struct dvm *v)
 	pthread_mutex_unlock(&d->lock);
 	return n;
 }
+
+void dcpu_reattach(struct daemon *d, struct dvm *v)
+{
+	struct json_object *root = NULL;
+	struct vm_config cfg;
+	cpu_set_t held = v->cpu.dedicated; /* from state.json (vmtab.c) */
+	char err[256];
+
+	memset(&v->cpu, 0, sizeof(v->cpu));
+	if (v->pid <= 0 || load_config(d, v, &cfg, &root, err, sizeof(err)))
+		return;
+	v->cpu.weight = cfg.cpu_weight;
+	if (cfg.cpu_dedicated && CPU_COUNT(&held)) {
+		v->cpu.dedicated = held;
+		v->cpu.placed = true;
+	} else if (!cfg.cpu_dedicated && cfg.cpu_affinity) {
+		struct cpu_place *pl = malloc(sizeof(*pl));
+		cpu_set_t host;
+
+		if (pl && sched_getaffinity(0, sizeof(host), &host) == 0 &&
+		    !cpu_place_resolve(&cfg, &host, false, pl, err, sizeof(err))) {
+			for (unsigned i = 0; i < cfg.ncpus; i++)
+				CPU_OR(&v->cpu.pinned, &v->cpu.pinned, &pl->vcpu[i]);
+			v->cpu.placed = true;
+		}
+		free(pl);
+	}
+	config_json_free(root);
+}

@@ -41,6 +41,12 @@ struct dcpu {
  * on this host, e.g. nothing left shared); -EIO (config unreadable). */
 int dcpu_claim(struct daemon *d, struct dvm *v, char *err, size_t errlen) BH_WUR;
 
+/* A restarted daemon re-attached v's running VMM: claim again what it holds
+ * (dedicated: the cores state.json recorded, vmtab.c; a shared VM's
+ * cpu_affinity: that list). Best effort, never fails. d->lock held or
+ * single-threaded start-up. */
+void dcpu_reattach(struct daemon *d, struct dvm *v);
+
 /* v's process is gone (or never started): its cores return to the pool. */
 void dcpu_release(struct dvm *v);
 

@@ -659,6 +659,7 @@ void dvm_reattach(struct daemon *d, struct dvm *v)
 	/* Its state is refreshed by a control round-trip later, without
 	 * d->lock (dmn_recover): a silent VMM must not delay anyone. */
 	v->refresh = true;
+	dcpu_reattach(d, v); /* its dedicated cores stay its own */
 	dmn_event(d, v, "reattached", "pid %d, %s", (int)v->pid, dvm_state_name(v->state));
 }
 

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "config/config_json.h"
+#include "config/cpu_place.h"
 #include "config/schema.h"
 #include "common/log.h"
 
@@ -273,6 +274,12 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 	json_object_object_add(o, "pid_start", json_object_new_int64((int64_t)v->pid_start));
 	json_object_object_add(o, "ncpus", json_object_new_int64(v->ncpus));
 	json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)v->mem_bytes));
+	if (v->cpu.placed && CPU_COUNT(&v->cpu.dedicated)) { /* cpu_alloc.h: held cores */
+		char list[256];
+
+		cpu_place_format(&v->cpu.dedicated, list, sizeof(list));
+		json_object_object_add(o, "cpu_dedicated", json_object_new_string(list));
+	}
 	json_object_object_add(o, "created_at", json_object_new_int64(v->created_at));
 	json_object_object_add(o, "started_at", json_object_new_int64(v->started_at));
 	json_object_object_add(o, "exit_code", json_object_new_int(v->exit_code));
@@ -688,6 +695,9 @@ static struct dvm *load_one(const char *dir, const char *id, char *why, size_t w
 		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", s);
 	if ((s = jstr(o, "quarantine_reason")))
 		snprintf(v->quarantine_reason, sizeof(v->quarantine_reason), "%s", s);
+	/* Dedicated cores it held (re-claimed by dcpu_reattach if it still runs). */
+	if ((s = jstr(o, "cpu_dedicated")) && cpu_place_parse_list(s, &v->cpu.dedicated))
+		CPU_ZERO(&v->cpu.dedicated);
 	{
 		struct json_object *fz;
 

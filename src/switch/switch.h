@@ -80,6 +80,7 @@ struct sw_client {
 struct sw {
 	int epfd, timerfd, listen_fd, sig_fd;
 	bool stop;
+	bool owner_gone;          /* the owner client hung up: stop with the last port */
 	unsigned nsegs;
 	char segs[SW_MAX_PORTS][SWCTL_NAME_LEN];
 	struct sw_port ports[SW_MAX_PORTS];
@@ -96,7 +97,8 @@ struct sw {
 int sw_init(struct sw *s, int listen_fd, int sig_fd) BH_WUR;
 
 /* Add a connected control client (e.g. the socketpair end `bulkhead run`
- * started the switch with); owner: the switch stops when it hangs up.
+ * started the switch with); owner: once it has hung up, the switch stops
+ * when its last port is gone (at once if it has none).
  * Takes ownership of fd. 0 or -errno. */
 int sw_add_client(struct sw *s, int fd, bool owner) BH_WUR;
 
@@ -123,7 +125,7 @@ size_t sw_stats_json(const struct sw *s, char *buf, size_t len);
  * (exposed for the fuzz target). */
 void sw_port_message(struct sw *s, unsigned i, uint8_t *msg, size_t len, uint64_t now_ns);
 
-/* Run until stopped (a signal on sig_fd, the owner client hanging up).
+/* Run until stopped (a signal on sig_fd; the owner gone and no port left).
  * 0 or -errno (a host failure of epoll/timerfd). */
 int sw_run(struct sw *s) BH_WUR;
 

@@ -96,10 +96,8 @@ static void client_close(struct sw *s, struct sw_client *c)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	if (c->owner) {
-		bh_info("switch: its owner hung up: stopping");
-		s->stop = true;
-	}
+	if (c->owner)
+		s->owner_gone = true; /* stops once its last port is gone too */
 }
 
 void sw_client_event(struct sw *s, const char *json, size_t len)
@@ -248,6 +246,15 @@ static void port_readable(struct sw *s, unsigned i, uint32_t events)
 	}
 }
 
+static unsigned sw_nports(const struct sw *s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
+		n += s->ports[i].used;
+	return n;
+}
+
 static void timer_fired(struct sw *s)
 {
 	uint64_t exp, now = now_ns();
@@ -306,6 +313,10 @@ int sw_run(struct sw *s)
 		}
 		sw_reap_dead(s);
 		sw_rearm_timer(s);
+		if (s->owner_gone && !sw_nports(s)) {
+			bh_info("switch: its owner hung up and no port is left: stopping");
+			s->stop = true;
+		}
 	}
 	return 0;
 }

@@ -60,6 +60,13 @@ static int open_backend(struct vm *vm, const struct vm_net *cfg, struct net_back
 
 	if (cfg->tap)
 		return net_backend_open_tap(be, cfg->tap, err, errlen);
+	if (!name && cfg->switch_seg) {
+		/* `bulkhead run` turns switch=SEG into a port (cli/run_switch.c);
+		 * nothing else makes switch ports yet */
+		snprintf(err, errlen, "switch=%s: switch ports are made by `bulkhead run` "
+			 "(this VM was started without one)", cfg->switch_seg);
+		return -EINVAL;
+	}
 	if (!name) {
 		snprintf(err, errlen, "no backend (tap, tapfd or port)");
 		return -EINVAL;

@@ -811,6 +811,13 @@ def test_cpu_alloc():
         check("cpu_dedicated: no second core on a 2-CPU host -> 409 (%s)" % str(b)[:80],
               st == 409, "%d %r" % (st, b))
         kill_rm(d3)
+    # a daemon killed and restarted re-attaches ded1 with its core
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    start_daemon()
+    st, b = req("POST", "/v1/vms/%s/start" % d2)
+    check("cpu_dedicated: after a daemon restart CPU %d is still ded1's -> 409" % last,
+          st == 409 and "ded1" in str(b), "%d %r" % (st, b))
     # the holder ends: the core is free again
     kill_rm(d1)
     st, b = req("POST", "/v1/vms/%s/start" % d2)

@@ -12,7 +12,10 @@ a violation event; malformed messages counted; a full peer counted, never
 blocking; a dying port removed while the others keep working; the egress
 policy toward an uplink (default-deny ranges, runtime change); control
 errors; a flooding port held to its rate within 5% for refill periods of
-10 ms, 100 ms and 1 s (frames/s) and 100 ms (bytes/s); SIGTERM.
+10 ms, 100 ms and 1 s (frames/s) and 10 ms, 100 ms (bytes/s); a switch
+outliving its owner while it has ports; `bulkhead run --net switch=SEG`
+(needs KVM for a freestanding guest: else skipped) registering its port with
+--switch PATH or with a switch of its own that ends with the VM; SIGTERM.
 Prints PASS/FAIL lines and "N passed, N failed, N skipped".
 """
 import json
@@ -341,6 +344,115 @@ def run(ctl, sw):
     check("switch-alive", sw.poll() is None)
 
     rate_tests(ctl)
+    owner_tests()
+    run_tests()
+
+
+def owner_tests():
+    """A switch started with --ctl-fd outlives its owner while it has ports."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    sw = subprocess.Popen([BH, "switch", "--ctl-fd", str(theirs.fileno())],
+                          pass_fds=[theirs.fileno()], stderr=subprocess.DEVNULL, env=env)
+    theirs.close()
+    c = Ctl(ours)
+    st, msg, p = c.add(port_rec("x", "s", mac(1)))
+    ours.close()
+    time.sleep(0.3)
+    check("owner-gone-port-left-keeps-running", st == 0 and sw.poll() is None, msg)
+    p.close()
+    try:
+        rc = sw.wait(5)
+    except subprocess.TimeoutExpired:
+        sw.kill()
+        rc = "still running"
+    check("owner-gone-last-port-gone-exits-0", rc == 0, rc)
+
+
+def run_tests():
+    """`bulkhead run --net switch=SEG`: the port is registered (with the
+    switch at --switch PATH, or one the command starts) and goes with the VM.
+    Needs a KVM that runs the freestanding test guests."""
+    guest = os.path.join(os.path.dirname(BH), "tests", "guest", "ticker.elf")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK) or not os.path.exists(guest):
+        for n in ("run-port-registered", "run-port-delivers", "run-port-removed-with-vm",
+                  "run-own-switch-ends-with-vm"):
+            res["skip"] += 1
+            print("SKIP switch/%s: no usable /dev/kvm or no %s" % (n, guest))
+        return
+    import tempfile
+    d = tempfile.mkdtemp(prefix="swtest.")
+    path = os.path.join(d, "sw.sock")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    sw = subprocess.Popen([BH, "switch", "--listen", path], stderr=subprocess.DEVNULL, env=env)
+    for _ in range(100):
+        if os.path.exists(path):
+            break
+        time.sleep(0.05)
+    cs = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    cs.connect(path)
+    c = Ctl(cs)
+    st, msg, probe = c.add(port_rec("probe", "s1", mac(1)))
+    vm = subprocess.Popen([BH, "run", "--kernel", guest, "--cmdline", "idle", "--console", "none",
+                           "--net", "switch=s1,ip=10.0.0.5,rate=1M,pps=1000",
+                           "--switch", path], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, env=env)
+    name, port = "run%d-net0" % vm.pid, None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and vm.poll() is None:
+        port = c.stats().get(name)
+        if port:
+            break
+        time.sleep(0.2)
+    # a random, locally administered unicast MAC drawn by `bulkhead run`
+    check("run-port-registered", port is not None and port["segment"] == "s1"
+          and int(port["mac"][:2], 16) & 3 == 2,
+          port if port else "no port (the VM %s)" % ("exited" if vm.poll() is not None
+                                                    else "runs"))
+    probe.send(eth(BC, mac(1), 0x806, arp(1, mac(1), ip4(1), ip4(5))))
+    time.sleep(0.3)
+    port = c.stats().get(name)
+    check("run-port-delivers", port is not None and port["tx_frames"] >= 1, port)
+    vm.send_signal(signal.SIGTERM)
+    try:
+        vm.wait(30)
+    except subprocess.TimeoutExpired:
+        vm.kill()
+        vm.wait()
+    time.sleep(0.3)
+    check("run-port-removed-with-vm", name not in c.stats(), list(c.stats()))
+    cs.close()
+    probe.close()
+    sw.send_signal(signal.SIGTERM)
+    sw.wait(10)
+    os.unlink(path) if os.path.exists(path) else None
+    os.rmdir(d)
+    # without --switch: `bulkhead run` starts a switch of its own, which ends
+    # with the VM
+    vm = subprocess.Popen([BH, "run", "--kernel", guest, "--cmdline", "idle", "--console", "none",
+                           "--net", "switch=s1"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=env)
+    kids = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and vm.poll() is None and not kids:
+        for t in os.listdir("/proc/%d/task" % vm.pid):
+            try:
+                for k in open("/proc/%d/task/%s/children" % (vm.pid, t)).read().split():
+                    if open("/proc/%s/cmdline" % k, "rb").read().split(b"\0")[1:2] == [b"switch"]:
+                        kids.append(int(k))
+            except OSError:
+                pass
+        time.sleep(0.2)
+    vm.send_signal(signal.SIGTERM)
+    try:
+        vm.wait(30)
+    except subprocess.TimeoutExpired:
+        vm.kill()
+        vm.wait()
+    time.sleep(0.5)
+    gone = all(not os.path.exists("/proc/%d" % k) or
+               open("/proc/%d/stat" % k).read().split()[2] == "Z" for k in kids)
+    check("run-own-switch-ends-with-vm", len(kids) == 1 and gone, kids)
 
 
 def flood(sender, stop, n_src, dst_mac, size):

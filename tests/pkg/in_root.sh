@@ -119,11 +119,19 @@ compl=$(as "$MEMBER" bash -c '
 	echo "commands: ${COMPREPLY[*]}"
 	COMP_WORDS=(bulkhead run --cp); COMP_CWORD=2; _bulkhead bulkhead --cp run
 	echo "options: ${COMPREPLY[*]}"' 2>&1)
-case $compl in
-*"vms: pkgvm"*"commands: run ps create"*quarantine*"options: --cpu-template --cpus"*)
-	ok "bash completion: VM names from the daemon, commands, options" ;;
-*) bad "bash completion" "$compl" ;;
-esac
+# Each line must hold the words it must (new commands and options may join).
+has_words() { # has_words LINE-PREFIX WORD...: the line starting so has every word
+	local line w
+	line=" $(printf '%s\n' "$compl" | sed -n "s/^$1: //p") "
+	shift
+	for w in "$@"; do case $line in *" $w "*) ;; *) return 1 ;; esac; done
+}
+if has_words vms pkgvm && has_words commands run ps create quarantine stop &&
+	has_words options --cpu-template --cpus; then
+	ok "bash completion: VM names from the daemon, commands, options"
+else
+	bad "bash completion" "$compl"
+fi
 as "$MEMBER" timeout -k 5 20 bulkhead rm pkgvm >/dev/null 2>&1 || bad "bulkhead rm pkgvm"
 daemon_pid=$act_pid
 # the daemon is the process systemd-socket-activate exec'd into (same pid,

@@ -51,6 +51,7 @@ fi
 if [ "$prefix" = /usr ]; then unitdir=/lib/systemd/system; else unitdir=$prefix/lib/systemd/system; fi
 sysusersdir=$prefix/lib/sysusers.d
 expected=$(printf '%s\n' "$prefix/bin/bulkhead" "$prefix/sbin/bulkheadd" \
+	"$prefix/libexec/bulkhead/bulkhead-agent" \
 	"$prefix/share/man/man1/bulkhead.1" "$prefix/share/man/man1/bulkhead-run.1" \
 	"$prefix/share/man/man1/bulkhead-vm.1" "$prefix/share/man/man8/bulkheadd.8" \
 	"$prefix/share/bash-completion/completions/bulkhead" \

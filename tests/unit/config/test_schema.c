@@ -434,8 +434,14 @@ static void test_nets(void **state)
 	static const struct {
 		const char *arg, *msg;
 	} bad[] = {
-		{ "tap=tap0,port=p0", "more than one of tap, tapfd, port" },
-		{ "mac=02:00:00:00:00:01", "needs one of tap, tapfd, port" },
+		{ "tap=tap0,port=p0", "more than one of tap, tapfd, port, switch" },
+		{ "port=p0,switch=blue", "more than one of tap, tapfd, port, switch" },
+		{ "mac=02:00:00:00:00:01", "needs one of tap, tapfd, port, switch" },
+		{ "tap=tap0,ip=10.0.0.2", "ip, rate and pps are a switch port's" },
+		{ "switch=blue,ip=10.0.0", "not an IPv4 or IPv6 address" },
+		{ "switch=blue,ip=224.0.0.1", "not a unicast host address" },
+		{ "switch=blue,ip=ff02::1", "not a unicast host address" },
+		{ "switch=bl/ue", "a segment name is 1-31 characters" },
 		{ "tap=tap0,mac=01:00:5e:00:00:01", "multicast" },
 		{ "tap=tap0,mac=00:00:00:00:00:00", "all-zero" },
 		{ "tap=tap0,mac=02:00:00:00:00", "expected a MAC address" },
@@ -444,7 +450,7 @@ static void test_nets(void **state)
 		{ "tap=waytoolonginterfacename", "must be 1-15 characters" },
 		{ "tapfd=9net", "a descriptor name is a letter" },
 		{ "port=p0,mtu=40", "between" },
-		{ "port=p0,speed=10", "unknown key 'speed' (expected tap, tapfd, port, mac, mtu)" },
+		{ "port=p0,speed=10", "unknown key 'speed' (expected tap, tapfd, port, switch, ip, rate, pps, mac, mtu)" },
 		{ "port=p0,port=p1", "port given twice" },
 		{ "port", "is not key=value" },
 	};
