@@ -82,8 +82,8 @@ int vsock_broker_serve(int chan, const char *socket_path, const char *allow)
 		}
 		fd = vsock_broker_connect(socket_path, allow, req.port);
 		if (fd == -EACCES)
-			bh_info("vsock: the guest asked for host port %u, which is not in its "
-				"allow-list: refused", req.port);
+			bh_warn_guest("vsock: the guest asked for host port %u, which is not in "
+				      "its allow-list: refused", req.port);
 		reply(chan, req.id, fd < 0 ? fd : 0, fd);
 		if (fd >= 0)
 			close(fd);

@@ -100,6 +100,17 @@ expect 2 "the name 'x' is taken already" -- run --kernel "$ELF" --fd x=5 --fd x=
 expect 2 "descriptor 5 is named already" -- run --kernel "$ELF" --fd a=5 --fd b=5 5<"$T/empty"
 expect 2 "--fd c=5: descriptor 5 is the control socket" -- run --kernel "$ELF" --fd c=5 --control-fd 5 5<"$T/empty"
 expect 2 "exceed 8 KiB" -- run --kernel "$ELF" --cmdline "$(head -c 4096 "$T/longcmd")" --cmdline-append "$(head -c 4096 "$T/longcmd")"
+# virtio-vsock: the option, then the socket path (bound before the jail).
+: >"$T/regular"
+expect 2 "--vsock cid 2: must be between 3" -- run --kernel "$ELF" --vsock "cid=2,socket=$T/v.sock"
+expect 2 "needs cid=N and socket=PATH" -- run --kernel "$ELF" --vsock "socket=$T/v.sock"
+expect 2 "needs cid=N and socket=PATH" -- run --kernel "$ELF" --vsock cid=5
+expect 2 "--vsock allow 10-5: expected ports" -- run --kernel "$ELF" --vsock "cid=5,socket=$T/v.sock,allow=10-5"
+expect 2 "unknown or repeated key 'bogus'" -- run --kernel "$ELF" --vsock "cid=5,socket=$T/v.sock,bogus=1"
+expect 2 "unknown or repeated key 'cid'" -- run --kernel "$ELF" --vsock "cid=5,cid=6,socket=$T/v.sock"
+expect 2 "$T/regular: exists and is not a socket" -- run --kernel "$ELF" --vsock "cid=5,socket=$T/regular"
+expect 2 "$T/dir/no/v.sock: No such file" -- run --kernel "$ELF" --vsock "cid=5,socket=$T/dir/no/v.sock"
+expect 2 "longer than 107 bytes" -- run --kernel "$ELF" --vsock "cid=5,socket=$T/$(printf 'x%.0s' $(seq 120))"
 # Issue 19: the version, the daemon client's options before the command.
 expect 0 "bulkhead 0." -- --version
 expect 1 "$T/none.sock" -- --socket "$T/none.sock" ps

@@ -111,3 +111,41 @@ open(os.path.join(d, 'manifest'), 'w').write('bulkhead-snapshot 1\nstate 7000 ' 
                                              '\nmemory 67108864 ' + '0f' * 32 + '\n')
 PY
 ls -l tests/fuzz/corpus/snap
+# fuzz_vsock's driver scripts (corpus/vsock, format at the top of
+# fuzz_vsock.c): a handshake each way, data, credit, shutdown, resets, the
+# deadline tick, hostile headers.
+mkdir -p tests/fuzz/corpus/vsock
+python3 - tests/fuzz/corpus/vsock <<'PY'
+import os, struct, sys
+d = sys.argv[1]
+def hdr(op, src=1024, dst=0x40000000, ln=0, typ=1, flags=0, buf=4096, fwd=0, cid=3, dcid=2):
+    return struct.pack('<QQIIIHHIII', cid, dcid, src, dst, ln, typ, op, flags, buf, fwd)
+def tx(h, payload=b''):
+    return bytes([2]) + h + bytes([len(payload)]) + payload
+start = bytes([1])
+rx = lambda n=4, sz=255: bytes([3, n, sz])
+conn = lambda port: bytes([5]) + struct.pack('<I', port)
+peer = lambda data, p=0: bytes([6, p, len(data)]) + data
+tick = lambda s: bytes([7, s])
+seeds = {
+    'h2g-echo': bytes([5]) + start + rx(6) + conn(1024) + tx(hdr(2, 1024, 0x40000000)) +
+        peer(b'ping') + bytes([4, 0]) + tx(hdr(5, 1024, 0x40000000, 4), b'pong') +
+        tx(hdr(4, 1024, 0x40000000, flags=3)) + rx(2),
+    'g2h-refused': bytes([5]) + start + rx(4) + tx(hdr(1, 5555, 1024)) + tx(hdr(5, 5555, 1024, 3), b'abc'),
+    'credit': bytes([5]) + start + rx(7, 4) + conn(7) + tx(hdr(2, 7, 0x40000000, buf=100)) +
+        peer(b'x' * 200) + bytes([4, 0]) + tx(hdr(6, 7, 0x40000000, buf=100, fwd=100)) +
+        tx(hdr(7, 7, 0x40000000)) + rx(3),
+    'forged': bytes([5]) + start + rx(4) + conn(9) + tx(hdr(2, 9, 0x40000000)) +
+        tx(hdr(5, 9, 0x40000000, 200), b'y' * 200) * 30,
+    'hostile': bytes([5]) + start + rx(7) + tx(hdr(99)) + tx(hdr(5, ln=250)) +
+        tx(hdr(1, typ=2)) + tx(b'\xff' + hdr(1)[1:]) + tx(hdr(1, dcid=7)) + tx(hdr(3)),
+    'deadline': bytes([5]) + start + conn(1) + conn(2) + rx(1) + tick(11) + tick(30),
+    'resets': bytes([5]) + start + rx(4) + conn(3) + bytes([8]) + start + rx(2) + conn(4) + bytes([9]) +
+        bytes([4, 2]),
+    'cap': bytes([5]) + start + rx(7) + conn(1) + conn(2) + conn(3) + conn(4) + conn(5) +
+        tx(hdr(1, 10, 20)) + tx(hdr(1, 11, 21)),
+}
+for f, b in seeds.items():
+    open(os.path.join(d, f), 'wb').write(b)
+PY
+ls -l tests/fuzz/corpus/vsock
