@@ -258,49 +258,6 @@ else
 	sed 's/^/    err: /' "$T/err" | tail -n 5
 fi
 
-echo "--- snapshot: a computation frozen, written, restored (sandbox on)"
-# `bulkhead run --control`, `bulkhead snapshot --resume` mid-computation, the
-# original runs to its result; `bulkhead restore` of the directory must
-# continue from the frozen point (no new start) to the same result, with
-# guest RAM mapped copy-on-write from the memory file (left unchanged).
-S="$T/snap"
-timeout -k 5 300 "$BH" run --kernel "$ELF/compute.elf" --test-device --mem 64M \
-	--cmdline "console=ttyS0 rounds=6" --control "$T/c.sock" >"$T/s.out" 2>"$T/s.err" &
-spid=$!
-i=0
-while [ $i -lt 1200 ] && ! grep -q "compute: round 1" "$T/s.out" 2>/dev/null; do
-	sleep 0.1; i=$((i + 1))
-done
-timeout -k 5 120 "$BH" snapshot --control "$T/c.sock" --resume "$S" >"$T/snap.log" 2>&1
-src=$?
-wait $spid
-orc=$?
-want=$(grep -o "compute: result 0x[0-9a-f]*" "$T/s.out")
-msum=$(md5sum <"$S/memory" 2>/dev/null)
-timeout -k 5 300 "$BH" restore --console "file:$T/r.out" "$S" >/dev/null 2>"$T/r.err"
-rrc=$?
-if [ "$src" = 0 ] && [ "$orc" = 0 ] && [ "$rrc" = 0 ] && [ -n "$want" ] &&
-	grep -q "$want" "$T/r.out" && ! grep -q "compute: start" "$T/r.out" &&
-	[ -f "$S/manifest" ] && [ "$msum" = "$(md5sum <"$S/memory")" ] &&
-	san_clean "$T/s.err" && san_clean "$T/r.err"; then
-	ok "snapshot/restore mid-computation ($want; $(du -k "$S/memory" | cut -f1) KiB of 64 MiB on disk)"
-else
-	bad "snapshot/restore" "snapshot $src, original $orc, restore $rrc, want '$want'"
-	for f in snap.log s.out s.err r.out r.err; do sed "s/^/    $f: /" "$T/$f" 2>/dev/null | tail -n 6; done
-fi
-# Two clones of the one snapshot at once, each its own jailed process.
-mkdir -p "$T/clones"
-timeout -k 5 300 "$BH" clone --count 2 --console-dir "$T/clones" "$S" >/dev/null 2>"$T/cl.err"
-crc=$?
-if [ "$crc" = 0 ] && [ -n "$want" ] && grep -q "$want" "$T/clones/clone-0.log" &&
-	grep -q "$want" "$T/clones/clone-1.log" && san_clean "$T/cl.err" &&
-	[ "$msum" = "$(md5sum <"$S/memory")" ]; then
-	ok "snapshot/clone --count 2 (both continue to the same result, memory file unchanged)"
-else
-	bad "snapshot/clone" "exit $crc, want '$want' in both consoles"
-	sed 's/^/    err: /' "$T/cl.err" | tail -n 6
-fi
-
 echo "--- hostile case 4: an exit storm beside a neighbour"
 # The neighbour: the hello guest from exec to its exit, three times alone and
 # three times while a ticker in "storm" mode makes exits as fast as it can
