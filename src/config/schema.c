@@ -155,10 +155,11 @@ static const struct config_row rows[] = {
 	{ .json = "disks[].read_only", .type = CONFIG_BOOL, DISK(read_only) },
 	{ .json = "disks[].id", .type = CONFIG_STR, DISK(id), .max = VIRTIO_BLK_ID_MAX,
 	  .flags = CONFIG_INLINE, .check = args_check_disk_id },
-	{ .json = "nets", .cli = "net", .metavar = "tap=IF|tapfd=FD|port=FD|switch=SEG[,mac=MAC][,mtu=N][,ip=IP][,rate=SIZE][,pps=N]",
+	{ .json = "nets", .cli = "net", .metavar = "MODE[,KEY=VALUE...]",
 	  .type = CONFIG_ARRAY, ARRAY(nets, nnets), .max = VM_MAX_NETS, .parse = config_cli_net,
 	  .help = "a virtio-net NIC (eth0, eth1, ... in order; up to " STR(VM_MAX_NETS) "). "
-		  "tap=IF: the host tap device IF, opened before the jail; tapfd=FD: a tap "
+		  "MODE is tap=IF, tapfd=FD, port=FD or switch=SEG; KEYs: mac, mtu, ip, "
+		  "rate, pps. tap=IF: the host tap device IF, opened before the jail; tapfd=FD: a tap "
 		  "descriptor inherited with --fd FD=N; port=FD: a bulkhead switch port "
 		  "(SOCK_SEQPACKET descriptor from --fd); switch=SEG: a port on segment SEG of "
 		  "the bulkhead switch (--switch PATH, or one this command starts). mac: "
