@@ -283,9 +283,11 @@ bh rm t1 >/dev/null 2>"$T/err" && ok "rm" || bad rm "$(cat "$T/err")"
 bh create --config "$T/ticker.json" --name t2 --start >/dev/null 2>"$T/err" || bad "create t2" "$(cat "$T/err")"
 timeout -k 5 60 "$BH" logs t2 -f >"$T/follow.out" 2>&1 &
 fpid=$!
-bh stop t2 --timeout 5 --json >"$T/stop.json" 2>"$T/err" &
+# 20 s of Ctrl-Alt-Del timeout: the stopping window must outlast the polls
+# below (each `inspect` in the nested host takes a good fraction of a second).
+bh stop t2 --timeout 20 --json >"$T/stop.json" 2>"$T/err" &
 spid=$!
-wait_state t2 stopping 50
+wait_state t2 stopping 100
 bh pause t2 >/dev/null 2>"$T/err2"; rc=$?
 [ $rc = 2 ] && grep -qE "409.*(in progress|is stopping)" "$T/err2" && ok "pause while a stop is in progress: 409 ($(cat "$T/err2"))" ||
 	bad "conflicting pause" "rc $rc $(cat "$T/err2")"
