@@ -147,6 +147,7 @@ fi
 # --- kill9: flushed data survives SIGKILL of the VMM
 if want kill9; then
 dd if=/dev/zero of="$T/raw.img" bs=1024 count=4096 2>/dev/null
+: >"$T/out" # the wait below reads it before the background run truncates it
 "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M --no-rng \
 	--cmdline "console=ttyS0 $base bh.test=kill9" --disk "path=$T/raw.img" \
 	</dev/null >"$T/out" 2>"$T/err" &
@@ -169,6 +170,7 @@ if want console; then
 # README does it: the prepared guest keeps its own command line (what its
 # kernel needs on this host kind) and console=hvc0 is appended to it.
 mkfifo "$T/in"
+: >"$T/out"
 timeout -k 5 150 "$BH" run --guest "$GUEST" --initrd "$T/initrd" --mem 256M \
 	--console virtio --no-rng --cmdline-append "console=hvc0 bh.test=console" \
 	<"$T/in" >"$T/out" 2>"$T/err" &
