@@ -368,6 +368,24 @@ enum net_drop net_port_check(const struct net_port_id *p, const struct net_frame
 	}
 }
 
+enum net_drop net_port_check_head(const struct net_port_id *p, const uint8_t *frame,
+	size_t head_len, size_t frame_len, net_owned_fn owned, void *ctx)
+{
+	struct net_frame f;
+	enum net_drop r = net_frame_parse(frame, frame_len, &f);
+
+	if (r != NET_OK)
+		return r;
+	if (head_len < frame_len && f.has_l4) {
+		bool nd = f.l4_proto == NET_IPPROTO_ICMPV6 && f.icmp_type >= 133 && f.icmp_type <= 137;
+
+		/* past the copy the parser read zeros, not what will be sent */
+		if ((size_t)f.l4_off + 8u > head_len || nd)
+			return NET_DROP_MALFORMED;
+	}
+	return net_port_check(p, &f, owned, ctx);
+}
+
 enum net_drop net_port_hdr_check(const uint8_t *h, size_t frame_len)
 {
 	uint8_t flags = h[0], gso = h[1];

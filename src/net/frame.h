@@ -131,6 +131,19 @@ typedef bool (*net_owned_fn)(void *ctx, int family, const uint8_t *addr);
 enum net_drop net_port_check(const struct net_port_id *port, const struct net_frame *f,
 	net_owned_fn owned, void *ctx) BH_WUR;
 
+/* Port security on a frame of which only the first head_len bytes are real
+ * and the rest of the buffer, up to frame_len, is zeros (a VMM checks its
+ * host copy of the headers while the payload stays in guest memory and may
+ * change): net_frame_parse + net_port_check, and NET_DROP_MALFORMED when the
+ * verdict would rest on bytes past the copy — an L4 header whose first 8
+ * bytes are not all in it, or a neighbour discovery message (ICMPv6
+ * 133-137) not wholly in it. IPv6 extension headers can push the ICMPv6
+ * header past any fixed copy, where zeros would read as type 0 and hide a
+ * router advertisement or a spoofed neighbour advertisement (RFC 7113's
+ * RA-guard evasion). head_len >= frame_len: the whole frame is real. */
+enum net_drop net_port_check_head(const struct net_port_id *port, const uint8_t *frame,
+	size_t head_len, size_t frame_len, net_owned_fn owned, void *ctx) BH_WUR;
+
 /* The port's IPv6 link-local address (fe80::/64 + modified EUI-64 of mac). */
 void net_ip6_linklocal(const uint8_t mac[NET_ETH_ALEN], uint8_t out[16]);
 

@@ -507,6 +507,106 @@ static void test_names_counters_macs(void **s)
 	assert_false(net_mac_parse(NULL, mac));
 }
 
+/* A frame of flen bytes (in b) as a VMM's check sees it: the first head
+ * bytes copied, zeros after (virtio-net's view of guest memory). */
+static enum net_drop head_verdict(const uint8_t *b, size_t flen, size_t head,
+	const struct net_port_id *p, bool plain)
+{
+	uint8_t *view = calloc(1, flen);
+	struct net_frame fr;
+	enum net_drop r;
+	assert_non_null(view);
+	memcpy(view, b, head < flen ? head : flen);
+	if (plain) { /* the check as the tap mode ran it before */
+		r = net_frame_parse(view, flen, &fr);
+		if (r == NET_OK)
+			r = net_port_check(p, &fr, NULL, NULL);
+	} else {
+		r = net_port_check_head(p, view, head, flen, NULL, NULL);
+	}
+	free(view);
+	return r;
+}
+
+/* RFC 7113's RA-guard evasion: a destination-options header pushes the
+ * ICMPv6 header past the copied head, where the check reads zeros (type 0,
+ * not NDP) — a router advertisement, or a neighbour advertisement whose
+ * target straddles the copy, would pass. The head check refuses any verdict
+ * resting on bytes past the copy, and only those. */
+static void test_check_head(void **s)
+{
+	(void)s;
+	enum { HEAD = 256 };
+	static const uint8_t allnodes[16] = { 0xff, 0x02, [15] = 1 };
+	static const uint8_t mcast[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	struct net_port_id p = port_a(false, false); /* the tap mode: a MAC only */
+	uint8_t ll_a[16], b[2048];
+	size_t n = 0, opts;
+	net_ip6_linklocal(MAC_A, ll_a);
+
+	/* eth | IPv6 (nh 60) | dest options of 256 bytes (nh 58) | RA */
+	memcpy(b, mcast, 6); memcpy(b + 6, MAC_A, 6); b[12] = 0x86; b[13] = 0xdd;
+	n = 14;
+	memset(b + n, 0, 40);
+	b[n] = 0x60; b[n + 4] = (256 + 16) >> 8; b[n + 5] = (256 + 16) & 0xff;
+	b[n + 6] = 60; b[n + 7] = 255;
+	memcpy(b + n + 8, ll_a, 16); memcpy(b + n + 24, allnodes, 16);
+	n += 40;
+	opts = n;
+	memset(b + n, 0, 256);
+	b[n] = 58; b[n + 1] = 31; b[n + 2] = 1; b[n + 3] = 252; /* PadN */
+	n += 256;
+	memset(b + n, 0, 16);
+	b[n] = 134; /* router advertisement */
+	b[n + 4] = 64; b[n + 6] = 0x07; b[n + 7] = 0x08;
+	n += 16;
+	assert_int_equal(head_verdict(b, n, n, &p, true), NET_DROP_ROUTER);
+	assert_int_equal(head_verdict(b, n, HEAD, &p, true), NET_OK); /* the hole */
+	assert_int_equal(head_verdict(b, n, HEAD, &p, false), NET_DROP_MALFORMED);
+	assert_int_equal(head_verdict(b, n, n, &p, false), NET_DROP_ROUTER);
+
+	/* a neighbour advertisement straddling the end of the copy (its type
+	 * inside, its target past it): the target, someone else's link-local,
+	 * would read as :: */
+	static const uint8_t ll_other[16] = { 0xfe, 0x80, [15] = 0x99 };
+	size_t dlen = (HEAD - 1) - opts; /* options end where the copy's last byte is */
+	assert_int_equal(dlen % 8, 1);
+	dlen -= 1; /* a multiple of 8: the NA starts at HEAD - 2 */
+	memset(b + opts, 0, dlen);
+	b[opts] = 58; b[opts + 1] = (uint8_t)(dlen / 8 - 1); b[opts + 2] = 1;
+	b[opts + 3] = (uint8_t)(dlen - 4);
+	n = opts + dlen;
+	assert_int_equal(n, HEAD - 2);
+	memset(b + n, 0, 24);
+	b[n] = 136; b[n + 4] = 0x20; /* override */
+	memcpy(b + n + 8, ll_other, 16);
+	n += 24;
+	b[18] = (uint8_t)((n - 54) >> 8); b[19] = (uint8_t)((n - 54) & 0xff);
+	assert_int_equal(head_verdict(b, n, n, &p, false), NET_DROP_SPOOF_ARP);
+	assert_int_equal(head_verdict(b, n, HEAD, &p, true), NET_OK); /* the hole */
+	assert_int_equal(head_verdict(b, n, HEAD, &p, false), NET_DROP_MALFORMED);
+
+	/* what is decided inside the copy is unchanged: a large echo request,
+	 * an IPv4 frame, a small NS all pass with a tail past the copy */
+	n = 14 + 40 + 1000;
+	memset(b + 14, 0, 40 + 1000);
+	b[14] = 0x60; b[18] = 1000 >> 8; b[19] = 1000 & 0xff; b[20] = 58; b[21] = 64;
+	memcpy(b + 22, ll_a, 16); memcpy(b + 38, allnodes, 16);
+	b[54] = 128;
+	assert_int_equal(head_verdict(b, n, HEAD, &p, false), NET_OK);
+	struct fb f;
+	eth(&f, MAC_B, MAC_A, NET_ETHERTYPE_IPV4);
+	ip4(&f, IP_A, IP_B, 17, 5, 6);
+	memcpy(b, f.b, f.n);
+	memset(b + f.n, 0, 1000);
+	b[16] = (uint8_t)((f.n - 14 + 1000) >> 8); b[17] = (uint8_t)((f.n - 14 + 1000) & 0xff);
+	b[38] = (uint8_t)((8 + 1000) >> 8); b[39] = (uint8_t)((8 + 1000) & 0xff);
+	assert_int_equal(head_verdict(b, f.n + 1000, HEAD, &p, false), NET_OK);
+	ndp(&f, MAC_A, ll_a, 135, ll_other, MAC_A);
+	assert_int_equal(head_verdict(f.b, f.n, HEAD, &p, false), NET_OK);
+	assert_int_equal(head_verdict(f.b, f.n, f.n, &p, false), NET_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_ip4),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_ndp),
+		cmocka_unit_test(test_check_head),
 		cmocka_unit_test(test_hdr_check),
 		cmocka_unit_test(test_names_counters_macs),
 	};
