@@ -376,11 +376,24 @@ enum net_drop net_port_check_head(const struct net_port_id *p, const uint8_t *fr
 
 	if (r != NET_OK)
 		return r;
-	if (head_len < frame_len && f.has_l4) {
-		bool nd = f.l4_proto == NET_IPPROTO_ICMPV6 && f.icmp_type >= 133 && f.icmp_type <= 137;
+	if (head_len < frame_len) {
+		/* the bytes the verdict reads: L3 addresses, the first 8 bytes
+		 * of L4, all of an NDP message (its options); past the copy
+		 * the parser read zeros, not what will be sent */
+		size_t need = f.l3_off;
 
-		/* past the copy the parser read zeros, not what will be sent */
-		if ((size_t)f.l4_off + 8u > head_len || nd)
+		if (f.ethertype == NET_ETHERTYPE_ARP)
+			need += 28;
+		else if (f.ethertype == NET_ETHERTYPE_IPV4)
+			need += 20;
+		else if (f.ethertype == NET_ETHERTYPE_IPV6)
+			need += 40;
+		if (f.has_l4 && (size_t)f.l4_off + 8u > need)
+			need = (size_t)f.l4_off + 8u;
+		if (f.has_l4 && f.l4_proto == NET_IPPROTO_ICMPV6 && f.icmp_type >= 133 &&
+		    f.icmp_type <= 137)
+			need = frame_len;
+		if ((need < frame_len ? need : frame_len) > head_len)
 			return NET_DROP_MALFORMED;
 	}
 	return net_port_check(p, &f, owned, ctx);

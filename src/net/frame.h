@@ -135,9 +135,10 @@ enum net_drop net_port_check(const struct net_port_id *port, const struct net_fr
  * and the rest of the buffer, up to frame_len, is zeros (a VMM checks its
  * host copy of the headers while the payload stays in guest memory and may
  * change): net_frame_parse + net_port_check, and NET_DROP_MALFORMED when the
- * verdict would rest on bytes past the copy — an L4 header whose first 8
- * bytes are not all in it, or a neighbour discovery message (ICMPv6
- * 133-137) not wholly in it. IPv6 extension headers can push the ICMPv6
+ * verdict would rest on bytes past the copy — the ARP body or IP header
+ * (IPv6: the fixed 40 bytes), the first 8 bytes of an L4 header, or a
+ * neighbour discovery message (ICMPv6 133-137) not wholly in it (each only
+ * as far as the frame goes). IPv6 extension headers can push the ICMPv6
  * header past any fixed copy, where zeros would read as type 0 and hide a
  * router advertisement or a spoofed neighbour advertisement (RFC 7113's
  * RA-guard evasion). head_len >= frame_len: the whole frame is real. */

@@ -605,6 +605,20 @@ static void test_check_head(void **s)
 	ndp(&f, MAC_A, ll_a, 135, ll_other, MAC_A);
 	assert_int_equal(head_verdict(f.b, f.n, HEAD, &p, false), NET_OK);
 	assert_int_equal(head_verdict(f.b, f.n, f.n, &p, false), NET_OK);
+
+	/* any head: an ARP request whose sender address lies past a 28-byte
+	 * copy would read as a 0.0.0.0 probe */
+	struct net_port_id p4 = port_a(true, false);
+	arp(&f, MAC_A, 1, MAC_A, IP_B, IP_A);
+	assert_int_equal(head_verdict(f.b, f.n, f.n, &p4, false), NET_DROP_SPOOF_ARP);
+	assert_int_equal(head_verdict(f.b, f.n, 28, &p4, true), NET_OK); /* the hole */
+	assert_int_equal(head_verdict(f.b, f.n, 28, &p4, false), NET_DROP_MALFORMED);
+	/* the copy holds the whole ARP body; the Ethernet padding is not read */
+	arp(&f, MAC_A, 1, MAC_A, IP_A, IP_B);
+	memcpy(b, f.b, f.n);
+	memset(b + f.n, 0, 60 - f.n);
+	assert_int_equal(head_verdict(b, 60, f.n, &p4, false), NET_OK);
+	assert_int_equal(head_verdict(b, 60, f.n - 1, &p4, false), NET_DROP_MALFORMED);
 }
 
 int main(void)
