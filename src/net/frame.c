@@ -360,6 +360,8 @@ enum net_drop net_port_check(const struct net_port_id *p, const struct net_frame
 {
 	if (memcmp(f->src, p->mac, NET_ETH_ALEN) != 0)
 		return NET_DROP_SPOOF_MAC;
+	if (f->has_vlan)
+		return NET_DROP_ETHERTYPE; /* a tag would hop onto another VLAN */
 	switch (f->ethertype) {
 	case NET_ETHERTYPE_ARP: return check_arp(p, f, owned, ctx);
 	case NET_ETHERTYPE_IPV4: return check_ip4(p, f, owned, ctx);

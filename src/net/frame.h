@@ -16,7 +16,8 @@
  *
  * Port security (net_port_check): the frame's source MAC must be the
  * port's; its source IP must be the port's when the port has one of that
- * family; ARP and NDP may only announce the port's own MAC and addresses
+ * family; a port sends untagged frames (a VLAN tag is refused); ARP and
+ * NDP may only announce the port's own MAC and addresses
  * (and never an address another port owns); router advertisements and
  * redirects from a port are refused (a VM is never a router of its
  * segment). */
@@ -47,7 +48,7 @@
 enum net_drop {
 	NET_OK = 0,
 	NET_DROP_MALFORMED,   /* truncated, inconsistent lengths, bad header */
-	NET_DROP_ETHERTYPE,   /* not IPv4/IPv6/ARP, or more than one VLAN tag */
+	NET_DROP_ETHERTYPE,   /* not IPv4/IPv6/ARP; a VLAN tag (more than one: parse) */
 	NET_DROP_SPOOF_MAC,   /* source MAC is not the port's */
 	NET_DROP_SPOOF_IP,    /* source IP is not the port's */
 	NET_DROP_SPOOF_ARP,   /* ARP/NDP announcing another MAC or address */
@@ -115,6 +116,8 @@ typedef bool (*net_owned_fn)(void *ctx, int family, const uint8_t *addr);
 /* Port security on a parsed frame the port SENT. Returns NET_OK or the
  * reason to drop. Rules (in order):
  *   source MAC != port MAC -> SPOOF_MAC;
+ *   an 802.1Q/802.1ad tag (a port is untagged: a tag could hop onto
+ *     another VLAN of the network beyond) -> ETHERTYPE;
  *   ARP: sender MAC != port MAC, or sender IP neither 0.0.0.0 (a probe) nor
  *     the port's IPv4 (when it has one), or owned by another port
  *     -> SPOOF_ARP;
