@@ -341,9 +341,10 @@ kvm_suite() {
 if [ "$GUEST_OK" = 1 ]; then
 	RUN=(tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK")
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
-		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/kvm_tests.sh"
+		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/e2e/kvm_tests.sh"
+		--add "tests/lib/common.sh:/t/lib/common.sh"
 		--add "build/tests/e2e/netpair:/t/e2e/netpair" --add "$STOCK:/t/guest")
-	RUN_NESTED=(/t/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest)
+	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest)
 	kvm_suite "kvm tests" kvm "$MIN_KVM"
 
 	# The stock kernel's virtio_net and what it depends on, for the net test
@@ -364,8 +365,9 @@ if [ "$GUEST_OK" = 1 ]; then
 	RUN=(tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead build/tests/guest)
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/sandbox/sb_probe:/t/sb_probe"
 		--add "build/tests/sandbox/ctl_probe:/t/ctl_probe"
-		--add "build/tests/guest:/t/guests" --add "tests/sandbox/sandbox_tests.sh:/t/sandbox_tests.sh")
-	RUN_NESTED=(/t/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests)
+		--add "build/tests/guest:/t/guests" --add "tests/sandbox/sandbox_tests.sh:/t/sandbox/sandbox_tests.sh"
+		--add "tests/lib/common.sh:/t/lib/common.sh")
+	RUN_NESTED=(/t/sandbox/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests)
 	kvm_suite "sandbox tests (KVM)" sandbox "$MIN_SANDBOX_KVM"
 
 	# The daemon with real VMs. The CLI's daemon commands dlopen() libcurl
@@ -375,9 +377,9 @@ if [ "$GUEST_OK" = 1 ]; then
 		"$STOCK/kernel" "$WAITRD/wait.cpio")
 	ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build/bulkhead:/t/bulkhead"
 		--add "build/bulkheadd:/t/bulkheadd" --add "build/tests/guest:/t/guests"
-		--add "tests/e2e/daemon_kvm.sh:/t/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
-		--add "$WAITRD/wait.cpio:/t/lx/initrd")
-	RUN_NESTED=(/t/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
+		--add "tests/e2e/daemon_kvm.sh:/t/e2e/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
+		--add "$WAITRD/wait.cpio:/t/lx/initrd" --add "tests/lib/common.sh:/t/lib/common.sh")
+	RUN_NESTED=(/t/e2e/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
 	kvm_suite "daemon kvm tests" daemon "$MIN_DAEMON_KVM"
 
 	# End to end under ASan+UBSan (its seccomp policy admits what the
@@ -386,17 +388,18 @@ if [ "$GUEST_OK" = 1 ]; then
 	RUN=(tests/e2e/kvm_tests.sh build-san/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK"
 		virtio_hostile,virtio_balloon)
 	ADDS=(--add "build-san/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
-		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/kvm_tests.sh")
-	RUN_NESTED=(/t/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/none virtio_hostile,virtio_balloon)
+		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/e2e/kvm_tests.sh"
+		--add "tests/lib/common.sh:/t/lib/common.sh")
+	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/none virtio_hostile,virtio_balloon)
 	kvm_suite "ASan: hostile virtio + console" kvm "$MIN_ASAN_HOSTILE"
 
 	RUN=(tests/e2e/daemon_kvm.sh build-san/bulkhead build-san/bulkheadd build/tests/guest
 		"$STOCK/kernel" "$WAITRD/wait.cpio")
 	ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build-san/bulkhead:/t/bulkhead"
 		--add "build-san/bulkheadd:/t/bulkheadd" --add "build/tests/guest:/t/guests"
-		--add "tests/e2e/daemon_kvm.sh:/t/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
-		--add "$WAITRD/wait.cpio:/t/lx/initrd")
-	RUN_NESTED=(/t/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
+		--add "tests/e2e/daemon_kvm.sh:/t/e2e/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
+		--add "$WAITRD/wait.cpio:/t/lx/initrd" --add "tests/lib/common.sh:/t/lib/common.sh")
+	RUN_NESTED=(/t/e2e/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
 	kvm_suite "ASan: daemon kvm tests" daemon "$MIN_DAEMON_KVM"
 else
 	echo "KVM tests: cannot run: the stock-kernel guest or the disk image could not be made (above)"

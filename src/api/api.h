@@ -82,6 +82,12 @@ size_t api_balloon_metrics(char *buf, size_t cap, const char *id, const char *na
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
 
+/* r's body as one JSON object, parsed strictly (JSON_TOKENER_STRICT, at most
+ * 4 levels deep, nothing after it): a new reference the caller puts, or NULL
+ * when the body is anything else (the caller answers 400 saying what body it
+ * takes). The body is a client's: nothing else is assumed of the object. */
+struct json_object *api_body_object(const struct api_req *r);
+
 /* A follow stream for r's caller: true if within their share (and counted),
  * else false with a 429 reply set. Release once the stream ends. */
 bool api_follow_acquire(struct api_req *r);

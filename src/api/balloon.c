@@ -94,25 +94,13 @@ size_t api_balloon_metrics(char *buf, size_t cap, const char *id, const char *na
 /* PUT /v1/vms/{id}/balloon {"target": "512M" | MiB}. */
 void api_h_balloon(struct api_req *r)
 {
-	struct json_tokener *tok = json_tokener_new_ex(4);
-	struct json_object *o = NULL, *t = NULL;
+	struct json_object *o = api_body_object(r), *t = NULL;
 	char err[512] = "", num[32];
 	const char *s;
 	uint64_t bytes;
 	int ret;
 
-	if (tok) {
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-		o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-		if (json_tokener_get_error(tok) != json_tokener_success ||
-		    json_tokener_get_parse_end(tok) != r->body_len) {
-			json_object_put(o);
-			o = NULL;
-		}
-		json_tokener_free(tok);
-	}
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "target", &t) || json_object_object_length(o) != 1) {
+	if (!o || !json_object_object_get_ex(o, "target", &t) || json_object_object_length(o) != 1) {
 		json_object_put(o);
 		api_error(r, 400, "balloon needs a JSON object body: {\"target\": \"512M\"} "
 				  "(a size, or an integer in MiB)");

@@ -350,24 +350,12 @@ static void h_kill(struct api_req *r)
 
 static void h_quarantine(struct api_req *r)
 {
-	struct json_tokener *tok = json_tokener_new_ex(4);
-	struct json_object *o = NULL, *reason = NULL;
+	struct json_object *o = api_body_object(r), *reason = NULL;
 	char err[512] = "";
 	const char *why;
 	int ret;
 
-	if (tok) {
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-		o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-		if (json_tokener_get_error(tok) != json_tokener_success ||
-		    json_tokener_get_parse_end(tok) != r->body_len) {
-			json_object_put(o);
-			o = NULL;
-		}
-		json_tokener_free(tok);
-	}
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
+	if (!o) {
 		api_error(r, 400, "quarantine needs a JSON object body: {\"reason\": \"...\"}");
 		return;
 	}

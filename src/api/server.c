@@ -90,6 +90,24 @@ void api_error(struct api_req *r, unsigned status, const char *fmt, ...)
 	}
 }
 
+struct json_object *api_body_object(const struct api_req *r)
+{
+	struct json_tokener *tok = json_tokener_new_ex(4);
+	struct json_object *o = NULL;
+
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != r->body_len || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
 				 struct json_object *o)
 {

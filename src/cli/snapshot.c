@@ -46,19 +46,33 @@
 static const char *const tmp_names[3] = { ".state.tmp", ".memory.tmp", ".manifest.tmp" };
 static const char *const final_names[3] = { "state", "memory", "manifest" };
 
-int cli_control_connect(const char *path, char *err, size_t errlen)
+/* A control socket (SEQPACKET) and the address of path in *a: its
+ * descriptor, -ENAMETOOLONG (err says so), or socket()'s -errno (err not
+ * set: the caller names what it was about to do). */
+static int control_socket(const char *path, struct sockaddr_un *a, char *err, size_t errlen)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (strlen(path) >= sizeof(a.sun_path)) {
+	if (strlen(path) >= sizeof(a->sun_path)) {
 		snprintf(err, errlen, "--control %s: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+int cli_control_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un a;
+	int fd = control_socket(path, &a, err, errlen);
+
+	if (fd == -ENAMETOOLONG)
+		return fd;
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
+		int e = fd < 0 ? -fd : errno;
 
 		if (fd >= 0)
 			close(fd);
@@ -74,6 +88,17 @@ static uint64_t deadline_in(unsigned s)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec + s) * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The snapshot directory dir, for the command `what` (its messages): the
+ * descriptor, or -1 once the reason is logged. */
+static int open_snap_dir(const char *what, const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		bh_err("%s: %s: %s", what, dir, strerror(errno));
+	return dfd;
 }
 
 static void unlink_tmp(int dfd)
@@ -171,11 +196,8 @@ int cli_snapshot(int argc, char **argv, uint64_t start_ns)
 		bh_err("snapshot: cannot create %s: %s", dir, strerror(errno));
 		return BH_EXIT_CONFIG;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		bh_err("snapshot: %s: %s", dir, strerror(errno));
+	if ((dfd = open_snap_dir("snapshot", dir)) < 0)
 		return BH_EXIT_CONFIG;
-	}
 	for (int i = 0; i < 3; i++)
 		if (faccessat(dfd, final_names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 			bh_err("snapshot: %s already holds a snapshot (%s): nothing is overwritten",
@@ -229,15 +251,11 @@ out:
 
 int cli_control_listen(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
+	struct sockaddr_un a;
+	int fd = control_socket(path, &a, err, errlen);
 
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		snprintf(err, errlen, "--control %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd == -ENAMETOOLONG)
+		return fd;
 	/* Only its owner may steer the VM: the socket is created 0600. */
 	if (fd >= 0) {
 		mode_t old = umask(0177);
@@ -247,7 +265,8 @@ int cli_control_listen(const char *path, char *err, size_t errlen)
 		if (r == 0 && listen(fd, 4) == 0)
 			return fd;
 	}
-	snprintf(err, errlen, "--control %s: cannot listen: %s", path, strerror(errno));
+	snprintf(err, errlen, "--control %s: cannot listen: %s", path,
+		 strerror(fd < 0 ? -fd : errno));
 	if (fd >= 0)
 		close(fd);
 	return -EINVAL;
@@ -268,19 +287,31 @@ static void restore_usage(FILE *out)
 		"  --console stdio|none|file:PATH replaces the recorded console.\n");
 }
 
-/* Read a whole small file relative to dfd (at most max bytes). */
-static char *read_at(int dfd, const char *name, size_t max, size_t *len, int *fd_out)
+/* Open dfd/name to restore from: read-only, never through a symlink, and
+ * only a regular file of at most max bytes (*st: its stat). The descriptor,
+ * or -1 with errno (EFBIG: not a regular file, or larger than max). */
+static int open_snap_file(int dfd, const char *name, uint64_t max, struct stat *st)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat st;
-	char *buf;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+	if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || (uint64_t)st->st_size > max) {
 		if (fd >= 0)
 			close(fd);
 		errno = fd < 0 ? errno : EFBIG;
-		return NULL;
+		return -1;
 	}
+	return fd;
+}
+
+/* Read a whole small file relative to dfd (at most max bytes). */
+static char *read_at(int dfd, const char *name, size_t max, size_t *len, int *fd_out)
+{
+	struct stat st;
+	int fd = open_snap_file(dfd, name, max, &st);
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
 		free(buf);
@@ -341,11 +372,8 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 	}
 	dir = argv[optind];
 	fd_table_init(&fds);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		bh_err("restore: %s: %s", dir, strerror(errno));
+	if ((dfd = open_snap_dir("restore", dir)) < 0)
 		return BH_EXIT_CONFIG;
-	}
 	if (!(mtext = read_at(dfd, "manifest", SNAP_MANIFEST_MAX, &mlen, NULL))) {
 		bh_err("restore: %s/manifest: %s (not a complete snapshot)", dir, strerror(errno));
 		goto out;
@@ -364,9 +392,8 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		       "corrupted or altered", dir);
 		goto out;
 	}
-	mfd = openat(dfd, "memory", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (mfd < 0 || fstat(mfd, &mst) < 0 || !S_ISREG(mst.st_mode) ||
-	    (uint64_t)mst.st_size != man.mem_size) {
+	mfd = open_snap_file(dfd, "memory", man.mem_size, &mst);
+	if (mfd < 0 || (uint64_t)mst.st_size != man.mem_size) {
 		bh_err("restore: %s/memory is missing or not the size its manifest says", dir);
 		goto out;
 	}

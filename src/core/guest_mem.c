@@ -270,7 +270,7 @@ uint64_t gmem_low_end(const struct guest_mem *gm)
 
 /* ---- gmem_discard (see guest_mem.h) ---- */
 
-uint64_t gmem_backing_page(const struct guest_mem *gm)
+uint64_t gmem_discard_page(const struct guest_mem *gm)
 {
 	struct stat st;
 
@@ -283,7 +283,7 @@ uint64_t gmem_backing_page(const struct guest_mem *gm)
 
 int gmem_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, uint64_t *released)
 {
-	uint64_t page = gmem_backing_page(gm), start, end;
+	uint64_t page = gmem_discard_page(gm), start, end;
 	uint8_t *p;
 
 	*released = 0;

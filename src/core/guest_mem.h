@@ -87,8 +87,11 @@ int gmem_create_opts(struct guest_mem *gm, uint64_t size, const struct gmem_opts
  * host does not offer that size). */
 int64_t gmem_hugepages_free(uint64_t page_size);
 
-/* The page size backing guest RAM: 4096, GMEM_HUGE_2M or GMEM_HUGE_1G. Memory
- * can be handed back to the host only in whole pages of this size. */
+/* The page size guest RAM was created with (gmem_create_opts' page_size):
+ * 4096, GMEM_HUGE_2M or GMEM_HUGE_1G; 4096 for RAM mapped from a file
+ * (gmem_create_from_fd), whatever that file's filesystem. What the
+ * configuration chose, fixed for the RAM's life; for what gmem_discard()
+ * can release, which the kernel decides, see gmem_discard_page(). */
 uint64_t gmem_page_size(const struct guest_mem *gm);
 
 /* Guest RAM of `size` bytes backed by an existing file or memfd `fd` of at
@@ -119,9 +122,13 @@ bool gmem_valid(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* ---- gmem_discard (virtio-balloon: memory the guest gave back) ---- */
 
-/* Bytes of the smallest unit the host can release: the backing page size
- * (4 KiB for a shmem memfd, 2 MiB or 1 GiB with hugetlbfs), 0 on error. */
-uint64_t gmem_backing_page(const struct guest_mem *gm);
+/* The unit gmem_discard() releases in: the block size the kernel reports
+ * now for the file behind guest RAM (st_blksize: 4 KiB for a shmem memfd,
+ * 2 MiB or 1 GiB with hugetlbfs; for a snapshot's memory file, its
+ * filesystem's), 0 when it cannot be had. Equals gmem_page_size() for RAM
+ * made by gmem_create_opts(); for RAM from a file it may differ (a file on
+ * hugetlbfs, or a filesystem reporting larger blocks). */
+uint64_t gmem_discard_page(const struct guest_mem *gm);
 
 /* Give the host back the memory behind guest-physical [gpa, gpa+len): the
  * guest said it no longer uses it (balloon inflate, free page reporting).

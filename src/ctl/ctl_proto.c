@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
+
 #define HDR_LEN sizeof(struct ctl_hdr)
 #define LIST_HEAD_LEN (sizeof(struct ctl_status) + sizeof(struct ctl_fd_list))
 
@@ -303,15 +305,10 @@ static int wait_ready(int sock, short events, uint64_t deadline_ns)
 int ctl_send_msg(int sock, const struct ctl_msg *m, uint64_t deadline_ns, char *err,
 		 size_t errlen)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
-		struct cmsghdr align;
-	} cbuf;
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)(uintptr_t)&m->hdr, .iov_len = HDR_LEN },
 		{ .iov_base = (void *)(uintptr_t)m->payload, .iov_len = m->hdr.payload_len },
 	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t total = HDR_LEN + m->hdr.payload_len;
 	ssize_t n;
 	int ret;
@@ -321,28 +318,15 @@ int ctl_send_msg(int sock, const struct ctl_msg *m, uint64_t deadline_ns, char *
 			 m->hdr.payload_len, m->hdr.nfds);
 		return -EMSGSIZE;
 	}
-	if (m->hdr.nfds) {
-		struct cmsghdr *c;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->hdr.nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * m->hdr.nfds);
-		memcpy(CMSG_DATA(c), m->fds, sizeof(int) * m->hdr.nfds);
-	}
 	for (;;) {
-		n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = fdpass_sendv(sock, iov, 2, m->fds, m->hdr.nfds, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n >= 0)
 			break;
-		if (errno == EINTR)
+		if (n == -EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			ret = -errno;
-			snprintf(err, errlen, "control socket: send: %s", strerror(errno));
-			return ret;
+		if (n != -EAGAIN && n != -EWOULDBLOCK) {
+			snprintf(err, errlen, "control socket: send: %s", strerror((int)-n));
+			return (int)n;
 		}
 		if ((ret = wait_ready(sock, POLLOUT, deadline_ns))) {
 			snprintf(err, errlen, "control socket: the peer takes no record (%s)",

@@ -8,80 +8,56 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
+
 int swctl_send(int sock, uint16_t type, int32_t status, const void *payload, size_t len, int fd,
 	int flags)
 {
 	struct swctl_hdr h = { SWCTL_MAGIC, SWCTL_VERSION, type, status, (uint32_t)len };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)(uintptr_t)payload, len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	ssize_t n;
 
 	if (len > SWCTL_MAX_MSG - sizeof(h))
 		return -EMSGSIZE;
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL | flags);
+	n = fdpass_sendv(sock, iov, len ? 2 : 1, &fd, fd >= 0 ? 1 : 0, MSG_NOSIGNAL | flags);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	return (size_t)n == sizeof(h) + len ? 0 : -EIO;
 }
 
 int swctl_recv(int sock, struct swctl_hdr *hdr, void *buf, int *fd, int flags)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
 	char *msg = malloc(SWCTL_MAX_MSG);
-	struct iovec iov = { msg, SWCTL_MAX_MSG };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			    .msg_controllen = sizeof(u.b) };
-	int got[4], ngot = 0, ret;
+	int got = -1, ret;
+	ssize_t n;
 
 	*fd = -1;
 	if (!msg)
 		return -ENOMEM;
-	ssize_t n = recvmsg(sock, &m, flags | MSG_CMSG_CLOEXEC);
+	/* A cut-short message or more than one descriptor: -EPROTO, all closed. */
+	n = fdpass_recv(sock, msg, SWCTL_MAX_MSG, &got, flags);
 	if (n < 0) {
-		ret = -errno;
+		ret = (int)n;
 		goto out;
 	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && ngot < 4;
-			     i++)
-				memcpy(&got[ngot++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-	if (n == 0 && ngot == 0) {
+	if (n == 0 && got < 0) {
 		ret = -ECONNRESET;
 		goto out;
 	}
 	ret = -EPROTO;
-	if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(*hdr) || ngot > 1)
+	if ((size_t)n < sizeof(*hdr))
 		goto out;
 	memcpy(hdr, msg, sizeof(*hdr));
 	if (hdr->magic != SWCTL_MAGIC || hdr->version != SWCTL_VERSION ||
 	    hdr->len != (size_t)n - sizeof(*hdr))
 		goto out;
 	memcpy(buf, msg + sizeof(*hdr), hdr->len);
-	if (ngot == 1) {
-		*fd = got[0];
-		ngot = 0;
-	}
+	*fd = got;
+	got = -1;
 	ret = (int)hdr->len;
 out:
-	for (int i = 0; i < ngot; i++)
-		close(got[i]);
+	if (got >= 0)
+		close(got);
 	free(msg);
 	return ret;
 }

@@ -14,93 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroupfs.h"
 #include "common/log.h"
 #include "daemon/procfs.h"
 
-#define CG_ROOT "/sys/fs/cgroup"
 /* cgroup v1 cpu.shares for a cpu.weight (v2's default 100 = v1's 1024). */
 #define DCG_SHARES(w) ((w) * 1024u / 100u < 2u ? 2u : (w) * 1024u / 100u)
-#define CPU_PERIOD_US 100000ULL
 #define VM_PREFIX "bulkhead-vm-"
 #define MAX_PROCS 256
 
 static const char *const ctrl_name[DCG_NCTRL] = { "cpu", "memory", "pids", "freezer" };
-
-static int write_file(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd, e;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	e = n < 0 ? -errno : 0;
-	close(fd);
-	return e;
-}
-
-static int read_file(const char *dir, const char *file, char *buf, size_t len)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
-
-/* Our own path in the hierarchy of `ctrl` (v1) or in v2 (ctrl NULL). */
-static int own_path(const char *ctrl, char *out, size_t len)
-{
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[640];
-	int ret = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (ret && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		bool match = false;
-
-		if (!c2)
-			continue;
-		*c1 = *c2 = '\0';
-		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (!ctrl) {
-			match = !strcmp(line, "0") && c1[1] == '\0';
-		} else {
-			char *tok, *save = NULL;
-
-			for (tok = strtok_r(c1 + 1, ",", &save); tok && !match;
-			     tok = strtok_r(NULL, ",", &save))
-				match = !strcmp(tok, ctrl);
-		}
-		if (match) {
-			snprintf(out, len, "%s", strcmp(c2 + 1, "/") ? c2 + 1 : "");
-			ret = 0;
-		}
-	}
-	fclose(f);
-	return ret;
-}
 
 /* STATE_DIR/cgroup-name: this daemon's BASE name, made once. */
 static void base_name(const char *state_dir, char *out, size_t len)
@@ -139,22 +62,22 @@ static void init_v2(struct dcg *c)
 	static const char *const ctl[] = { "+cpu", "+memory", "+pids" };
 	char dir[PATH_MAX / 4];
 
-	snprintf(dir, sizeof(dir), CG_ROOT "/%s", c->name);
+	snprintf(dir, sizeof(dir), CGFS_ROOT "/%s", c->name);
 	/* The root cgroup may always delegate; our own one holds us. */
 	for (size_t i = 0; i < 3; i++)
-		(void)write_file(CG_ROOT, "cgroup.subtree_control", ctl[i]);
+		(void)cgfs_write(CGFS_ROOT, "cgroup.subtree_control", ctl[i]);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(c->why, sizeof(c->why), "mkdir %.120s: %s", dir, strerror(errno));
 		return;
 	}
 	for (size_t i = 0; i < 3; i++)
-		(void)write_file(dir, "cgroup.subtree_control", ctl[i]);
+		(void)cgfs_write(dir, "cgroup.subtree_control", ctl[i]);
 	for (int k = 0; k < DCG_NCTRL; k++)
 		snprintf(c->base[k], sizeof(c->base[k]), "%s", dir);
 	{
 		char ctrls[256] = "";
 
-		if (read_file(dir, "cgroup.subtree_control", ctrls, sizeof(ctrls)) == 0) {
+		if (cgfs_read(dir, "cgroup.subtree_control", ctrls, sizeof(ctrls)) == 0) {
 			c->have[DCG_CPU] = strstr(ctrls, "cpu") != NULL;
 			c->have[DCG_MEMORY] = strstr(ctrls, "memory") != NULL;
 			c->have[DCG_PIDS] = strstr(ctrls, "pids") != NULL;
@@ -165,7 +88,7 @@ static void init_v2(struct dcg *c)
 		char probe[PATH_MAX];
 
 		snprintf(probe, sizeof(probe), "%s/cgroup.freeze", dir);
-		c->have[DCG_FREEZER] = exists(probe);
+		c->have[DCG_FREEZER] = cgfs_exists(probe);
 	}
 	if (!c->have[DCG_MEMORY])
 		snprintf(c->why, sizeof(c->why), "cgroup v2: the memory controller cannot be "
@@ -177,12 +100,12 @@ static void init_v1(struct dcg *c)
 	for (int k = 0; k < DCG_NCTRL; k++) {
 		char own[512], probe[PATH_MAX], *dir = c->base[k];
 
-		snprintf(probe, sizeof(probe), CG_ROOT "/%s/cgroup.procs", ctrl_name[k]);
-		if (!exists(probe))
+		snprintf(probe, sizeof(probe), CGFS_ROOT "/%s/cgroup.procs", ctrl_name[k]);
+		if (!cgfs_exists(probe))
 			continue;
-		if (own_path(ctrl_name[k], own, sizeof(own)))
+		if (cgfs_own_path(ctrl_name[k], own, sizeof(own)))
 			own[0] = '\0';
-		if (snprintf(dir, sizeof(c->base[k]), CG_ROOT "/%s%s/%s", ctrl_name[k], own,
+		if (snprintf(dir, sizeof(c->base[k]), CGFS_ROOT "/%s%s/%s", ctrl_name[k], own,
 			     c->name) >= (int)sizeof(c->base[k]))
 			continue;
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -193,7 +116,7 @@ static void init_v1(struct dcg *c)
 	}
 	if (!c->have[DCG_MEMORY])
 		snprintf(c->why, sizeof(c->why), "no usable cgroup v1 memory controller under "
-			 CG_ROOT "/memory");
+			 CGFS_ROOT "/memory");
 }
 
 void dcg_init(struct dcg *c, const char *state_dir)
@@ -204,14 +127,15 @@ void dcg_init(struct dcg *c, const char *state_dir)
 		snprintf(c->why, sizeof(c->why), "the daemon is not root: it cannot create cgroups");
 		return;
 	}
-	if (exists(CG_ROOT "/cgroup.controllers")) {
+	if (cgfs_exists(CGFS_ROOT "/cgroup.controllers")) {
 		c->version = 2;
 		init_v2(c);
-	} else if (exists(CG_ROOT "/memory/cgroup.procs") || exists(CG_ROOT "/cpu/cgroup.procs")) {
+	} else if (cgfs_exists(CGFS_ROOT "/memory/cgroup.procs") ||
+		   cgfs_exists(CGFS_ROOT "/cpu/cgroup.procs")) {
 		c->version = 1;
 		init_v1(c);
 	} else {
-		snprintf(c->why, sizeof(c->why), "no cgroup filesystem at " CG_ROOT);
+		snprintf(c->why, sizeof(c->why), "no cgroup filesystem at " CGFS_ROOT);
 	}
 	for (int k = 0; k < DCG_NCTRL; k++)
 		if (!c->have[k])
@@ -263,50 +187,50 @@ int dcg_vm_create(const struct dcg *c, const char *id, const struct dcg_limits *
 			if (c->have[DCG_MEMORY]) {
 				snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->mem_bytes);
 				what = "memory.max";
-				ret = write_file(dir, what, v);
+				ret = cgfs_write(dir, what, v);
 				/* No swap either: memory.max must bound what the VM holds. */
 				if (!ret)
-					(void)write_file(dir, "memory.swap.max", "0");
+					(void)cgfs_write(dir, "memory.swap.max", "0");
 			}
 			if (!ret && c->have[DCG_CPU]) {
 				snprintf(v, sizeof(v), "%llu %llu",
-					 (unsigned long long)lim->cpu_quota_us, CPU_PERIOD_US);
+					 (unsigned long long)lim->cpu_quota_us, CGFS_CPU_PERIOD_US);
 				what = "cpu.max";
-				ret = write_file(dir, what, v);
+				ret = cgfs_write(dir, what, v);
 			}
 			if (!ret && c->have[DCG_CPU] && lim->cpu_weight) {
 				snprintf(v, sizeof(v), "%u", lim->cpu_weight);
 				what = "cpu.weight";
-				ret = write_file(dir, what, v);
+				ret = cgfs_write(dir, what, v);
 			}
 			if (!ret && c->have[DCG_PIDS]) {
 				snprintf(v, sizeof(v), "%u", lim->pids);
 				what = "pids.max";
-				ret = write_file(dir, what, v);
+				ret = cgfs_write(dir, what, v);
 			}
 		} else if (k == DCG_MEMORY) {
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->mem_bytes);
 			what = "memory.limit_in_bytes";
-			ret = write_file(dir, what, v);
+			ret = cgfs_write(dir, what, v);
 			if (!ret) /* swap + memory: best effort (needs swap accounting) */
-				(void)write_file(dir, "memory.memsw.limit_in_bytes", v);
+				(void)cgfs_write(dir, "memory.memsw.limit_in_bytes", v);
 		} else if (k == DCG_CPU) {
-			snprintf(v, sizeof(v), "%llu", CPU_PERIOD_US);
+			snprintf(v, sizeof(v), "%llu", CGFS_CPU_PERIOD_US);
 			what = "cpu.cfs_period_us";
-			if (!(ret = write_file(dir, what, v))) {
+			if (!(ret = cgfs_write(dir, what, v))) {
 				snprintf(v, sizeof(v), "%llu", (unsigned long long)lim->cpu_quota_us);
 				what = "cpu.cfs_quota_us";
-				ret = write_file(dir, what, v);
+				ret = cgfs_write(dir, what, v);
 			}
 			if (!ret && lim->cpu_weight) { /* weight 100 = the default 1024 shares */
 				snprintf(v, sizeof(v), "%u", DCG_SHARES(lim->cpu_weight));
 				what = "cpu.shares";
-				ret = write_file(dir, what, v);
+				ret = cgfs_write(dir, what, v);
 			}
 		} else if (k == DCG_PIDS) {
 			snprintf(v, sizeof(v), "%u", lim->pids);
 			what = "pids.max";
-			ret = write_file(dir, what, v);
+			ret = cgfs_write(dir, what, v);
 		}
 		if (ret) {
 			snprintf(err, errlen, "cgroup: writing %s/%s: %s", dir, what, strerror(-ret));
@@ -434,20 +358,20 @@ int dcg_vm_freeze(const struct dcg *c, const char *id, bool freeze, unsigned tim
 		return signal_all(c, id, freeze ? SIGSTOP : SIGCONT) >= 0 ? 0 : -ESRCH;
 	}
 	if (c->version == 2)
-		ret = write_file(dir, "cgroup.freeze", freeze ? "1" : "0");
+		ret = cgfs_write(dir, "cgroup.freeze", freeze ? "1" : "0");
 	else
-		ret = write_file(dir, "freezer.state", freeze ? "FROZEN" : "THAWED");
+		ret = cgfs_write(dir, "freezer.state", freeze ? "FROZEN" : "THAWED");
 	if (ret)
 		return ret;
 	for (;;) {
 		bool done;
 
 		if (c->version == 2) {
-			if ((ret = read_file(dir, "cgroup.events", buf, sizeof(buf))))
+			if ((ret = cgfs_read(dir, "cgroup.events", buf, sizeof(buf))))
 				return ret;
 			done = strstr(buf, freeze ? "frozen 1" : "frozen 0") != NULL;
 		} else {
-			if ((ret = read_file(dir, "freezer.state", buf, sizeof(buf))))
+			if ((ret = cgfs_read(dir, "freezer.state", buf, sizeof(buf))))
 				return ret;
 			done = !strncmp(buf, freeze ? "FROZEN" : "THAWED", freeze ? 6 : 6);
 		}
@@ -468,7 +392,7 @@ int dcg_vm_kill(const struct dcg *c, const char *id)
 	char dir[PATH_MAX];
 
 	if (vm_dir(c, DCG_FREEZER, id, dir, sizeof(dir)))
-		(void)write_file(dir, c->version == 2 ? "cgroup.freeze" : "freezer.state",
+		(void)cgfs_write(dir, c->version == 2 ? "cgroup.freeze" : "freezer.state",
 				 c->version == 2 ? "0" : "THAWED");
 	return n;
 }
@@ -523,7 +447,7 @@ bool dcg_vm_exists(const struct dcg *c, const char *id)
 	char dir[PATH_MAX];
 
 	for (int k = 0; k < DCG_NCTRL; k++)
-		if (distinct(c, k) && vm_dir(c, k, id, dir, sizeof(dir)) && exists(dir))
+		if (distinct(c, k) && vm_dir(c, k, id, dir, sizeof(dir)) && cgfs_exists(dir))
 			return true;
 	return false;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config/exit_codes.h"
+#include "common/fdpass.h"
 #include "common/log.h"
 #include "common/startup.h"
 #include "sandbox/seccomp_bpf.h"
@@ -172,36 +173,14 @@ static void leave_cleaner(struct jail *j, pid_t pid, int pidfd)
  * makes its own. */
 static ssize_t send_go(int sock, const struct jail_msg *go)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)go, .iov_len = sizeof(*go) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int ns = -1;
 	ssize_t n;
 
 	if (unshare(CLONE_NEWNET) == 0)
 		ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (ns >= 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &ns, sizeof(int));
-	}
-	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	if (ns >= 0) {
-		int e = errno;
-
+	n = fdpass_send(sock, go, sizeof(*go), ns, MSG_NOSIGNAL);
+	if (ns >= 0)
 		close(ns);
-		errno = e;
-	}
 	return n;
 }
 
@@ -338,8 +317,12 @@ int jail_fork(struct jail *j, int *exit_code, char *err, size_t errlen)
 	go.host_pid = pid;
 	go.value = j->cg.version;
 	/* EPIPE: the VM process has ended before it needed the cgroup. */
-	if (!ret && send_go(chan[1], &go) < 0 && errno != EPIPE)
-		ret = -errno;
+	if (!ret) {
+		ssize_t sent = send_go(chan[1], &go);
+
+		if (sent < 0 && sent != -EPIPE)
+			ret = (int)sent;
+	}
 	if (ret || pidfd < 0) {
 		close(chan[1]); /* on failure the child reads EOF and gives up */
 		chan[1] = -1;
@@ -448,24 +431,17 @@ int jail_ready(struct jail *j, char *err, size_t errlen)
 {
 	struct jail_msg go;
 	ssize_t n;
+	int ns;
 
 	if (j->chan < 0)
 		return 0;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = &go, .iov_len = sizeof(go) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-
 	do
-		n = recvmsg(j->chan, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)) && j->netns_fd < 0)
-			memcpy(&j->netns_fd, CMSG_DATA(c), sizeof(int));
+		n = fdpass_recv(j->chan, &go, sizeof(go), &ns, 0);
+	while (n == -EINTR);
+	if (ns >= 0 && j->netns_fd < 0)
+		j->netns_fd = ns;
+	else if (ns >= 0)
+		close(ns);
 	if (!j->early_exit) {
 		close(j->chan);
 		j->chan = -1;

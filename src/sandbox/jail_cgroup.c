@@ -23,72 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroupfs.h"
 #include "common/log.h"
 #include "sandbox/jail.h"
-
-#define CG_ROOT "/sys/fs/cgroup"
-#define CPU_PERIOD_US 100000ULL
-
-static int write_file(const char *dir, const char *file, const char *val)
-{
-	char path[600];
-	ssize_t n;
-	int fd, e;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	e = n < 0 ? -errno : 0;
-	close(fd);
-	return e;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
-
-/* Our cgroup path in the hierarchy with `ctrl` (v1), or the v2 one
- * (ctrl = NULL), from /proc/self/cgroup. */
-static int own_path(const char *ctrl, char *out, size_t len)
-{
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[640];
-	int ret = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (ret && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		bool match;
-
-		if (!c2)
-			continue;
-		*c1 = '\0';
-		*c2 = '\0';
-		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (!ctrl) {
-			match = !strcmp(line, "0") && c1[1] == '\0';
-		} else {
-			char *tok, *save = NULL;
-
-			match = false;
-			for (tok = strtok_r(c1 + 1, ",", &save); tok && !match;
-			     tok = strtok_r(NULL, ",", &save))
-				match = !strcmp(tok, ctrl);
-		}
-		if (match) {
-			snprintf(out, len, "%s", strcmp(c2 + 1, "/") ? c2 + 1 : "");
-			ret = 0;
-		}
-	}
-	fclose(f);
-	return ret;
-}
 
 static int make_dir(struct jail *j, const char *dir)
 {
@@ -106,7 +43,7 @@ static int v2_delegate(const char *dir)
 	int ret = 0;
 
 	for (size_t i = 0; i < BH_ARRAY_SIZE(ctl); i++) {
-		int r = write_file(dir, "cgroup.subtree_control", ctl[i]);
+		int r = cgfs_write(dir, "cgroup.subtree_control", ctl[i]);
 
 		if (r == -EBUSY || r == -EACCES || r == -EPERM || r == -EROFS)
 			return r;
@@ -130,13 +67,13 @@ static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 	};
 	int ret;
 
-	if (own_path(NULL, own, sizeof(own)))
+	if (cgfs_own_path(NULL, own, sizeof(own)))
 		own[0] = '\0';
-	snprintf(base, sizeof(base), CG_ROOT "%s", own);
+	snprintf(base, sizeof(base), CGFS_ROOT "%s", own);
 	if (v2_delegate(base)) {
 		/* Our cgroup holds processes: use <root>/bulkhead instead. */
-		(void)v2_delegate(CG_ROOT);
-		snprintf(base, sizeof(base), CG_ROOT "/bulkhead");
+		(void)v2_delegate(CGFS_ROOT);
+		snprintf(base, sizeof(base), CGFS_ROOT "/bulkhead");
 		if (mkdir(base, 0755) < 0 && errno != EEXIST) {
 			ret = -errno;
 			snprintf(err, errlen, "sandbox: cgroup: mkdir %s: %s", base, strerror(errno));
@@ -153,10 +90,10 @@ static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 		snprintf(err, errlen, "sandbox: cgroup: mkdir %s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	snprintf(cpumax, sizeof(cpumax), "%s %llu", cpu, CPU_PERIOD_US);
+	snprintf(cpumax, sizeof(cpumax), "%s %llu", cpu, CGFS_CPU_PERIOD_US);
 	snprintf(weight, sizeof(weight), "%u", j->cfg.cpu_weight ? j->cfg.cpu_weight : 100u);
 	for (size_t i = 0; i < BH_ARRAY_SIZE(lim); i++) {
-		ret = write_file(dir, lim[i].file, lim[i].val);
+		ret = cgfs_write(dir, lim[i].file, lim[i].val);
 		if (ret == -ENOENT) {
 			bh_warn("SANDBOX: cgroup v2 has no %s controller here: no %s limit",
 				lim[i].what, lim[i].what);
@@ -167,7 +104,7 @@ static int cg_v2(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 		}
 	}
 	snprintf(p, sizeof(p), "%d", (int)pid);
-	if ((ret = write_file(dir, "cgroup.procs", p))) {
+	if ((ret = cgfs_write(dir, "cgroup.procs", p))) {
 		snprintf(err, errlen, "sandbox: cgroup: moving the VM into %s: %s", dir,
 			 strerror(-ret));
 		return ret;
@@ -186,15 +123,15 @@ static int cg_v1(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 	for (size_t i = 0; i < BH_ARRAY_SIZE(ctrls); i++) {
 		char mnt[64];
 
-		snprintf(mnt, sizeof(mnt), CG_ROOT "/%s/cgroup.procs", ctrls[i]);
-		if (!exists(mnt)) {
+		snprintf(mnt, sizeof(mnt), CGFS_ROOT "/%s/cgroup.procs", ctrls[i]);
+		if (!cgfs_exists(mnt)) {
 			bh_warn("SANDBOX: no cgroup v1 '%s' controller mounted: no %s limit",
 				ctrls[i], ctrls[i]);
 			continue;
 		}
-		if (own_path(ctrls[i], own, sizeof(own)))
+		if (cgfs_own_path(ctrls[i], own, sizeof(own)))
 			own[0] = '\0';
-		snprintf(dir, sizeof(dir), CG_ROOT "/%s%s/bulkhead-vm-%d", ctrls[i], own, (int)pid);
+		snprintf(dir, sizeof(dir), CGFS_ROOT "/%s%s/bulkhead-vm-%d", ctrls[i], own, (int)pid);
 		if ((ret = make_dir(j, dir))) {
 			snprintf(err, errlen, "sandbox: cgroup: mkdir %s: %s", dir, strerror(-ret));
 			return ret;
@@ -202,22 +139,22 @@ static int cg_v1(struct jail *j, pid_t pid, const char *mem, const char *cpu, co
 		if (i == 0) {
 			char period[24];
 
-			snprintf(period, sizeof(period), "%llu", CPU_PERIOD_US);
-			if (!(ret = write_file(dir, "cpu.cfs_period_us", period)))
-				ret = write_file(dir, "cpu.cfs_quota_us", cpu);
+			snprintf(period, sizeof(period), "%llu", CGFS_CPU_PERIOD_US);
+			if (!(ret = cgfs_write(dir, "cpu.cfs_period_us", period)))
+				ret = cgfs_write(dir, "cpu.cfs_quota_us", cpu);
 			if (!ret && j->cfg.cpu_weight) { /* cpu.weight 100 = 1024 shares */
 				unsigned sh = j->cfg.cpu_weight * 1024u / 100u;
 
 				snprintf(period, sizeof(period), "%u", sh < 2 ? 2 : sh);
-				ret = write_file(dir, "cpu.shares", period);
+				ret = cgfs_write(dir, "cpu.shares", period);
 			}
 		} else if (i == 1) {
-			ret = write_file(dir, "memory.limit_in_bytes", mem);
+			ret = cgfs_write(dir, "memory.limit_in_bytes", mem);
 		} else {
-			ret = write_file(dir, "pids.max", pids);
+			ret = cgfs_write(dir, "pids.max", pids);
 		}
 		if (!ret)
-			ret = write_file(dir, "cgroup.procs", p);
+			ret = cgfs_write(dir, "cgroup.procs", p);
 		if (ret) {
 			snprintf(err, errlen, "sandbox: cgroup: limits in %s: %s", dir,
 				 strerror(-ret));
@@ -232,9 +169,9 @@ static int managed_cgroup(void)
 {
 	char own[512];
 	const char *last;
-	int version = exists(CG_ROOT "/cgroup.controllers") ? 2 : 1;
+	int version = cgfs_exists(CGFS_ROOT "/cgroup.controllers") ? 2 : 1;
 
-	if (own_path(version == 2 ? NULL : "memory", own, sizeof(own)))
+	if (cgfs_own_path(version == 2 ? NULL : "memory", own, sizeof(own)))
 		return 0;
 	last = strrchr(own, '/');
 	return last && !strncmp(last + 1, "bulkhead-vm-", 12) && strlen(last + 1) == 20 &&
@@ -257,19 +194,19 @@ int jail_cgroup_create(struct jail *j, pid_t pid, char *err, size_t errlen)
 	snprintf(mem, sizeof(mem), "%llu",
 		 (unsigned long long)(j->cfg.mem_bytes + JAIL_MEM_OVERHEAD));
 	/* vCPUs plus the event thread may each use a whole CPU, no more. */
-	snprintf(cpu, sizeof(cpu), "%llu", (unsigned long long)(j->cfg.ncpus + 1) * CPU_PERIOD_US);
+	snprintf(cpu, sizeof(cpu), "%llu", (unsigned long long)(j->cfg.ncpus + 1) * CGFS_CPU_PERIOD_US);
 	/* main + event + vCPUs + margin: no fork bombs, threads only. */
 	snprintf(pids, sizeof(pids), "%u", j->cfg.ncpus + 8);
-	if (exists(CG_ROOT "/cgroup.controllers")) {
+	if (cgfs_exists(CGFS_ROOT "/cgroup.controllers")) {
 		j->cg.version = 2;
 		return cg_v2(j, pid, mem, cpu, pids, err, errlen);
 	}
-	snprintf(probe, sizeof(probe), CG_ROOT "/memory/cgroup.procs");
-	if (exists(probe) || exists(CG_ROOT "/cpu/cgroup.procs")) {
+	snprintf(probe, sizeof(probe), CGFS_ROOT "/memory/cgroup.procs");
+	if (cgfs_exists(probe) || cgfs_exists(CGFS_ROOT "/cpu/cgroup.procs")) {
 		j->cg.version = 1;
 		return cg_v1(j, pid, mem, cpu, pids, err, errlen);
 	}
-	bh_warn("SANDBOX: no cgroup filesystem at " CG_ROOT
+	bh_warn("SANDBOX: no cgroup filesystem at " CGFS_ROOT
 		": the VM runs WITHOUT CPU, memory and pids limits");
 	return 0;
 }

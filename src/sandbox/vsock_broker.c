@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "common/log.h"
 #include "config/args.h"
 #include "core/vsock_broker.h"
@@ -41,28 +42,12 @@ int vsock_broker_connect(const char *socket_path, const char *allow, uint32_t po
 static void reply(int chan, uint32_t id, int result, int fd)
 {
 	struct vsock_broker_rep rep = { VSOCK_BROKER_REP, id, result };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
 	/* Never wait for the device: a reply it does not take is its loss. */
-	if (sendmsg(chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		bh_dbg("vsock broker: reply %u: %s", id, strerror(errno));
+	n = fdpass_send(chan, &rep, sizeof(rep), fd, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		bh_dbg("vsock broker: reply %u: %s", id, strerror((int)-n));
 }
 
 int vsock_broker_serve(int chan, const char *socket_path, const char *allow)

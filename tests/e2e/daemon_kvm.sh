@@ -22,34 +22,10 @@ LINUX=${4:-}
 WAITRD=${5:-}
 T=${TMPDIR:-/tmp}/daemontests.$$
 mkdir -p "$T"
-pass=0
-fail=0
-skip=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh" # ok, bad, now_ms, wait_bounded, counters
 # Every CLI call is bounded (the CLI's own HTTP timeout is 300 s).
 bh() { timeout -k 5 60 "$BH" "$@"; }
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-# wait_bounded PID SECS WHAT: wait for the background job PID at most SECS
-# seconds; past that, say so, TERM it, KILL it 5 s later, and return 124.
-# Otherwise its exit status. (kill -0 is true for a zombie: read its state.)
-wait_bounded() {
-	_n=0
-	while _st=$(sed -n 's/.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) &&
-		[ -n "$_st" ] && [ "$_st" != Z ]; do
-		if [ "$_n" -ge $(($2 * 10)) ]; then
-			echo "TIMEOUT: $3 (pid $1) still running after $2 s: killing it"
-			kill -TERM "$1" 2>/dev/null
-			sleep 5
-			kill -KILL "$1" 2>/dev/null
-			wait "$1" 2>/dev/null
-			return 124
-		fi
-		sleep 0.1
-		_n=$((_n + 1))
-	done
-	wait "$1"
-}
 export BULKHEAD_SOCKET="$T/api.sock"
 # With an ASan build the daemon's environment reaches every VMM it execs: a
 # jailed VM process cannot run LeakSanitizer (its stop-the-world needs

@@ -25,23 +25,12 @@
 #include "common/log.h"
 #include "virtio/blk.h"
 
+#include "fuzz_virtio.h"
+
 #define RAM (1ULL << 20)
 #define IMG (64 * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void noop_irq(void *t, unsigned q)
-{
-	(void)t;
-	(void)q;
-}
-
-static void noop_cfg_irq(void *t)
-{
-	(void)t;
-}
-
-static const struct virtio_transport_ops tops = { noop_irq, noop_cfg_irq };
 
 struct disk {
 	int fd;
@@ -65,7 +54,7 @@ static int make_disk(struct disk *d, struct guest_mem *gm, bool ro, unsigned idx
 	if (virtio_blk_create(&d->b, &cfg, idx, gm, NULL, BLOCK_MODE_SYNC, err, sizeof(err)))
 		return -1;
 	d->vd = virtio_blk_dev(d->b);
-	d->vd->tops = &tops;
+	d->vd->tops = &fuzz_tops;
 	return 0;
 }
 
@@ -83,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct guest_mem gm;
 	static struct disk disks[2];
-	static uint8_t ro_img[IMG], zero[0x10000];
+	static uint8_t ro_img[IMG];
 	static int ready;
 	struct disk *d;
 	struct virtio_dev *vd;
@@ -103,28 +92,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d = &disks[data[0] & 1];
 	vd = d->vd;
 	qsize = (uint16_t)(1u << (data[1] % 5));
-	if (gmem_write(&gm, 0, zero, sizeof(zero)))
-		__builtin_trap();
+	fuzz_clear_low_ram(&gm);
 	for (unsigned steps = 0; steps < 1024 && i < size; steps++) {
 		uint8_t op = data[i++] % 6;
 
 		switch (op) {
-		case 0: {
-			uint16_t gpa;
-			uint8_t len;
-
-			if (size - i < 3)
+		case 0:
+			if (!fuzz_op_write(&gm, data, size, &i))
 				goto out;
-			memcpy(&gpa, data + i, 2);
-			len = data[i + 2];
-			i += 3;
-			if (size - i < len)
-				goto out;
-			if (gmem_write(&gm, gpa, data + i, len))
-				__builtin_trap();
-			i += len;
 			break;
-		}
 		case 1: {
 			uint64_t feat = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
 			uint8_t m = i < size ? data[i++] : 0;

@@ -31,25 +31,14 @@
 #include "common/log.h"
 #include "virtio/vsock.h"
 
+#include "fuzz_virtio.h"
+
 #define RAM (1ULL << 20)
 #define CID 3
 #define MAX_CONNS 4
 #define PEERS 4
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void noop_irq(void *t, unsigned q)
-{
-	(void)t;
-	(void)q;
-}
-
-static void noop_cfg_irq(void *t)
-{
-	(void)t;
-}
-
-static const struct virtio_transport_ops tops = { noop_irq, noop_cfg_irq };
 
 struct st {
 	struct guest_mem *gm;
@@ -104,7 +93,6 @@ static void check(struct virtio_vsock *vs)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct guest_mem gm;
-	static uint8_t zero[0x10000];
 	static int ready;
 	struct virtio_vsock_params p = { .guest_cid = CID, .listen_fd = -1, .broker_fd = -1,
 					 .max_conns = MAX_CONNS, .buf_size = 4096 };
@@ -124,12 +112,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	if (gmem_write(&gm, 0, zero, sizeof(zero)))
-		__builtin_trap();
+	fuzz_clear_low_ram(&gm);
 	if (virtio_vsock_create(&vs, &gm, NULL, &p))
 		__builtin_trap();
 	vd = virtio_vsock_dev(vs);
-	vd->tops = &tops;
+	vd->tops = &fuzz_tops;
 	memset(&s, 0, sizeof(s));
 	s.gm = &gm;
 	s.vd = vd;
@@ -138,22 +125,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t op = data[i++] % 10;
 
 		switch (op) {
-		case 0: {
-			uint16_t gpa;
-			uint8_t len;
-
-			if (size - i < 3)
+		case 0:
+			if (!fuzz_op_write(&gm, data, size, &i))
 				goto out;
-			memcpy(&gpa, data + i, 2);
-			len = data[i + 2];
-			i += 3;
-			if (size - i < len)
-				goto out;
-			if (gmem_write(&gm, gpa, data + i, len))
-				__builtin_trap();
-			i += len;
 			break;
-		}
 		case 1: {
 			uint64_t feat = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
 

@@ -12,113 +12,19 @@
 #include <cmocka.h>
 
 #include "bus/pci.h"
+#include "pci_fixture.h"
 
-struct rec {
-	unsigned reads, writes;
-	uint64_t last_off;
-	int mapped_events;
-	uint64_t mapped_addr;
-	bool mapped_on;
-};
-
-static void rec_read(void *opaque, uint64_t off, void *data, uint32_t len)
+static struct pci_fixture *setup_bus(unsigned ndev)
 {
-	struct rec *r = opaque;
+	static struct pci_fixture f; /* cmocka state, one test at a time */
 
-	r->reads++;
-	r->last_off = off;
-	memset(data, 0xab, len);
-}
-
-static void rec_write(void *opaque, uint64_t off, const void *data, uint32_t len)
-{
-	struct rec *r = opaque;
-
-	(void)data;
-	(void)len;
-	r->writes++;
-	r->last_off = off;
-}
-
-static const struct io_dev_ops rec_ops = { rec_read, rec_write };
-
-static void rec_mapped(struct pci_dev *dev, unsigned bar, uint64_t addr, bool on)
-{
-	struct rec *r = dev->opaque;
-
-	(void)bar;
-	r->mapped_events++;
-	r->mapped_addr = addr;
-	r->mapped_on = on;
-}
-
-static const struct pci_dev_ops rec_pci_ops = { NULL, NULL, rec_mapped };
-
-struct irqrec {
-	int level[32];
-	unsigned changes;
-};
-
-static void irq_set(void *opaque, uint32_t gsi, int level)
-{
-	struct irqrec *r = opaque;
-
-	r->level[gsi] = level;
-	r->changes++;
-}
-
-struct fixture {
-	struct pci_bus bus;
-	struct io_bus pio, mmio;
-	struct pci_dev dev[9];
-	struct rec rec[9];
-	struct irqrec irq;
-};
-
-static struct fixture *setup_bus(unsigned ndev)
-{
-	static struct fixture f; /* cmocka state, one test at a time */
-	struct irq_line line;
-
-	memset(&f, 0, sizeof(f));
-	line = (struct irq_line){ irq_set, &f.irq, 0 };
-	assert_int_equal(pci_bus_init(&f.bus, &line), 0);
-	io_bus_init(&f.pio, IO_BUS_PIO);
-	io_bus_init(&f.mmio, IO_BUS_MMIO);
-	assert_int_equal(pci_bus_register(&f.bus, &f.pio, &f.mmio), 0);
-	for (unsigned i = 0; i < ndev; i++) {
-		pci_dev_init(&f.dev[i], "t", 0x1af4, 0x1042, 0x018000, 1, 0x1af4, 2);
-		f.dev[i].ops = &rec_pci_ops;
-		f.dev[i].opaque = &f.rec[i];
-		assert_int_equal(pci_dev_set_bar(&f.dev[i], 0, 0x8000, &rec_ops, &f.rec[i]), 0);
-		assert_int_equal(pci_bus_add(&f.bus, &f.dev[i]), 0);
-	}
-	io_bus_seal(&f.pio);
-	io_bus_seal(&f.mmio);
+	pci_fixture_build(&f, ndev, false);
 	return &f;
-}
-
-/* Guest-style config access through the ports. */
-static uint32_t cfg_in(struct fixture *f, unsigned dev, unsigned reg, uint32_t len)
-{
-	uint32_t a = 0x80000000u | (dev << 11) | (reg & 0xfc), v = 0;
-
-	io_bus_access(&f->pio, 0xcf8, &a, 4, true);
-	io_bus_access(&f->pio, 0xcfc + (reg & 3), &v, len, false);
-	return v;
-}
-
-static void cfg_out(struct fixture *f, unsigned dev, unsigned reg, uint32_t v, uint32_t len)
-{
-	uint32_t a = 0x80000000u | (dev << 11) | (reg & 0xfc);
-
-	io_bus_access(&f->pio, 0xcf8, &a, 4, true);
-	io_bus_access(&f->pio, 0xcfc + (reg & 3), &v, len, true);
 }
 
 static void test_enumeration(void **state)
 {
-	struct fixture *f = setup_bus(1);
+	struct pci_fixture *f = setup_bus(1);
 
 	(void)state;
 	/* host bridge at 00:00.0, class 06/00 */
@@ -153,7 +59,7 @@ static void test_enumeration(void **state)
 
 static void test_hostile_config(void **state)
 {
-	struct fixture *f = setup_bus(1);
+	struct pci_fixture *f = setup_bus(1);
 	uint8_t before[PCI_CFG_SIZE];
 
 	(void)state;
@@ -190,7 +96,7 @@ static void test_hostile_config(void **state)
 
 static void test_bar_sizing_and_moves(void **state)
 {
-	struct fixture *f = setup_bus(2);
+	struct pci_fixture *f = setup_bus(2);
 	uint32_t bar0 = cfg_in(f, 1, 0x10, 4), bar1 = cfg_in(f, 2, 0x10, 4);
 	uint8_t d[4];
 
@@ -238,7 +144,7 @@ static void test_bar_sizing_and_moves(void **state)
 
 static void test_intx_shared(void **state)
 {
-	struct fixture *f = setup_bus(9); /* slots 1 and 9 share a GSI */
+	struct pci_fixture *f = setup_bus(9); /* slots 1 and 9 share a GSI */
 	unsigned gsi = PCI_INTX_GSI(1);
 
 	(void)state;

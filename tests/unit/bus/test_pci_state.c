@@ -21,124 +21,35 @@
 #include <cmocka.h>
 
 #include "bus/pci.h"
+#include "pci_fixture.h"
 
 #define NDEV 3
 
-struct rec {
-	unsigned reads;
-	uint64_t last_off;
-	uint64_t mapped_addr;
-	bool mapped_on;
-	int mapped_events;
-};
-
-static void rec_read(void *opaque, uint64_t off, void *data, uint32_t len)
-{
-	struct rec *r = opaque;
-
-	r->reads++;
-	r->last_off = off;
-	memset(data, 0xab, len);
-}
-
-static void rec_write(void *opaque, uint64_t off, const void *data, uint32_t len)
-{
-	(void)opaque;
-	(void)off;
-	(void)data;
-	(void)len;
-}
-
-static const struct io_dev_ops rec_ops = { rec_read, rec_write };
-
-static void rec_mapped(struct pci_dev *dev, unsigned bar, uint64_t addr, bool on)
-{
-	struct rec *r = dev->opaque;
-
-	(void)bar;
-	r->mapped_events++;
-	r->mapped_addr = addr;
-	r->mapped_on = on;
-}
-
-static const struct pci_dev_ops rec_pci_ops = { NULL, NULL, rec_mapped };
-
-struct irqrec {
-	int level[32];
-};
-
-static void irq_set(void *opaque, uint32_t gsi, int level)
-{
-	((struct irqrec *)opaque)->level[gsi] = level;
-}
-
-struct fixture {
-	struct pci_bus bus;
-	struct io_bus pio, mmio;
-	struct pci_dev dev[NDEV];
-	struct rec rec[NDEV];
-	struct irqrec irq;
-};
-
-/* A bus with NDEV functions, each with a 32 KiB BAR0 and a capability with
+/* A bus with ndev functions, each with a 32 KiB BAR0 and a capability with
  * a writable byte (like MSI-X control). */
-static struct fixture *bus_new(unsigned ndev)
+static struct pci_fixture *bus_new(unsigned ndev)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct irq_line line;
-	uint8_t body[10] = { 0 }, wmask[12] = { [3] = 0xc0 };
+	struct pci_fixture *f = malloc(sizeof(*f));
 
 	assert_non_null(f);
-	line = (struct irq_line){ irq_set, &f->irq, 0 };
-	assert_int_equal(pci_bus_init(&f->bus, &line), 0);
-	io_bus_init(&f->pio, IO_BUS_PIO);
-	io_bus_init(&f->mmio, IO_BUS_MMIO);
-	assert_int_equal(pci_bus_register(&f->bus, &f->pio, &f->mmio), 0);
-	for (unsigned i = 0; i < ndev; i++) {
-		pci_dev_init(&f->dev[i], "t", 0x1af4, 0x1042, 0x018000, 1, 0x1af4, 2);
-		f->dev[i].ops = &rec_pci_ops;
-		f->dev[i].opaque = &f->rec[i];
-		assert_int_equal(pci_dev_set_bar(&f->dev[i], 0, 0x8000, &rec_ops, &f->rec[i]), 0);
-		assert_int_equal(pci_dev_add_cap(&f->dev[i], PCI_CAP_ID_MSIX, body, 12, wmask),
-				 0x40);
-		assert_int_equal(pci_bus_add(&f->bus, &f->dev[i]), 0);
-	}
-	io_bus_seal(&f->pio);
-	io_bus_seal(&f->mmio);
+	pci_fixture_build(f, ndev, true);
 	return f;
 }
 
-static void bus_free(struct fixture *f)
+static void bus_free(struct pci_fixture *f)
 {
 	pci_bus_destroy(&f->bus);
 	free(f);
 }
 
-static uint32_t cfg_in(struct fixture *f, unsigned dev, unsigned reg, uint32_t len)
-{
-	uint32_t a = 0x80000000u | (dev << 11) | (reg & 0xfc), v = 0;
-
-	io_bus_access(&f->pio, 0xcf8, &a, 4, true);
-	io_bus_access(&f->pio, 0xcfc + (reg & 3), &v, len, false);
-	return v;
-}
-
-static void cfg_out(struct fixture *f, unsigned dev, unsigned reg, uint32_t v, uint32_t len)
-{
-	uint32_t a = 0x80000000u | (dev << 11) | (reg & 0xfc);
-
-	io_bus_access(&f->pio, 0xcf8, &a, 4, true);
-	io_bus_access(&f->pio, 0xcfc + (reg & 3), &v, len, true);
-}
-
-static void save(struct fixture *f, struct sbuf *out)
+static void save(struct pci_fixture *f, struct sbuf *out)
 {
 	sbuf_init(out);
 	pci_bus_save(&f->bus, out);
 	assert_int_equal(out->err, 0);
 }
 
-static int load(struct fixture *f, const void *p, size_t n, uint32_t v, char *err, size_t len)
+static int load(struct pci_fixture *f, const void *p, size_t n, uint32_t v, char *err, size_t len)
 {
 	struct sreader r;
 	int ret;
@@ -152,7 +63,7 @@ static int load(struct fixture *f, const void *p, size_t n, uint32_t v, char *er
 }
 
 /* The guest's work on bus a: see the top comment. */
-static void drive(struct fixture *f)
+static void drive(struct pci_fixture *f)
 {
 	cfg_out(f, 1, 0x04, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE,
 		2);
@@ -175,7 +86,7 @@ static void drive(struct fixture *f)
 
 static void test_roundtrip(void **state)
 {
-	struct fixture *a = bus_new(NDEV), *b = bus_new(NDEV);
+	struct pci_fixture *a = bus_new(NDEV), *b = bus_new(NDEV);
 	struct sbuf sa, sb;
 	char err[256];
 	uint8_t d[4];
@@ -224,7 +135,7 @@ static void test_roundtrip(void **state)
 
 /* Load p (n bytes) into f: expect ret with `word` in the message, and f's
  * saved state unchanged. */
-static void expect_refused(struct fixture *f, const uint8_t *p, size_t n, uint32_t version,
+static void expect_refused(struct pci_fixture *f, const uint8_t *p, size_t n, uint32_t version,
 			   int ret, const char *word)
 {
 	struct sbuf before, after;
@@ -253,7 +164,7 @@ static uint8_t *patched(const struct sbuf *s, size_t at, const void *v, size_t n
 
 static void test_hostile(void **state)
 {
-	struct fixture *a = bus_new(NDEV), *b = bus_new(NDEV), *c = bus_new(NDEV - 1);
+	struct pci_fixture *a = bus_new(NDEV), *b = bus_new(NDEV), *c = bus_new(NDEV - 1);
 	struct sbuf sa;
 	uint8_t *p, *longer;
 	uint32_t v32;

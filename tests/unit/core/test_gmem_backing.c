@@ -112,6 +112,7 @@ static void test_default_lazy(void **state)
 	(void)state;
 	assert_int_equal(gmem_create(&gm, RAM), 0);
 	assert_int_equal(gmem_page_size(&gm), 4096);
+	assert_int_equal(gmem_discard_page(&gm), 4096); /* the same for RAM made here */
 	assert_int_equal(smap_of(gm.base, &m), 0);
 	assert_string_equal(m.perms, "rw-s");
 	/* On demand: nothing resident before the first touch. */
@@ -201,6 +202,7 @@ static void huge_case(uint64_t page, uint64_t size)
 	/* Lazy: mapped (the pages reserved), nothing resident yet. */
 	assert_int_equal(gmem_create_opts(&gm, size, &lazy), 0);
 	assert_int_equal(gmem_page_size(&gm), page);
+	assert_int_equal(gmem_discard_page(&gm), page);
 	assert_int_equal((uintptr_t)gm.base % page, 0);
 	assert_int_equal(smap_of(gm.base, &m), 0);
 	assert_int_equal(m.kps_kb, page >> 10);

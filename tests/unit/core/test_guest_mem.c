@@ -153,7 +153,7 @@ static void test_discard(void **state)
 
 	(void)state;
 	assert_int_equal(gmem_create(&gm, size), 0);
-	assert_int_equal(gmem_backing_page(&gm), 4096);
+	assert_int_equal(gmem_discard_page(&gm), 4096);
 	p = gmem_ptr(&gm, 1 << 20, 1 << 20);
 	assert_non_null(p);
 	memset(p, 0xab, 1 << 20);

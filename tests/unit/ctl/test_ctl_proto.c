@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/fdpass.h"
 #include "ctl/ctl_proto.h"
 
 struct pair {
@@ -57,26 +58,9 @@ static uint64_t in_ms(unsigned ms)
 /* Send raw bytes and descriptors, bypassing ctl_send_msg's checks. */
 static void raw_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} cbuf;
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(fdpass_sendv(sock, &iov, 1, fds, nfds, MSG_NOSIGNAL), (ssize_t)len);
 }
 
 /* A record as bytes: header + payload. */

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "vq_fake.h"
+#include "common/fdpass.h"
 #include "core/state_buf.h"
 #include "core/vsock_broker.h"
 #include "virtio/vsock.h"
@@ -379,35 +380,19 @@ static uint32_t broker_answer(struct fx *f, int result, int *peer)
 {
 	struct vsock_broker_req req;
 	struct vsock_broker_rep rep = { VSOCK_BROKER_REP, 0, result };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct pollfd pf = { .fd = f->broker, .events = POLLIN };
-	int sp[2];
+	int sp[2] = { -1, -1 };
 
 	assert_int_equal(poll(&pf, 1, TEST_WAIT_MS), 1);
 	assert_int_equal(recv(f->broker, &req, sizeof(req), 0), sizeof(req));
 	assert_int_equal(req.magic, VSOCK_BROKER_REQ);
 	rep.id = req.id;
 	if (result == 0) {
-		struct cmsghdr *cm;
-
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 					    sp), 0);
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &sp[0], sizeof(int));
 		*peer = sp[1];
 	}
-	assert_int_equal(sendmsg(f->broker, &mh, 0), sizeof(rep));
+	assert_int_equal(fdpass_send(f->broker, &rep, sizeof(rep), sp[0], 0), sizeof(rep));
 	if (result == 0)
 		close(sp[0]);
 	return req.port;

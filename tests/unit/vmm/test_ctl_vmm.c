@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/fdpass.h"
 #include "vmm/ctl_vmm.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm.h"
@@ -118,28 +119,11 @@ static int call(struct fx *f, struct ctl_msg *m, struct ctl_msg *rep)
 static void call_raw_refused(struct fx *f, const void *buf, size_t len, const int *fds,
 			     unsigned nfds, uint32_t seq)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} cbuf;
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct ctl_msg rep;
 	char err[256];
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(f->cl, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(fdpass_sendv(f->cl, &iov, 1, fds, nfds, MSG_NOSIGNAL), (ssize_t)len);
 	ctl_vmm_handle(&f->c);
 	if (ctl_recv_msg(f->cl, true, &rep, in_ms(1000), err, sizeof(err)))
 		fail_msg("no valid reply to a malformed request: %s", err);
