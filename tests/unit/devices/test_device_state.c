@@ -244,6 +244,8 @@ static void test_small_devices_state(void **state)
 	const struct dut tt = { td_save, td_load, TEST_DEV_STATE_VERSION };
 	struct exit_ctl ea, eb;
 	struct acpi_pm pa, pb;
+	struct fake_irq sci_a, sci_b;
+	struct irq_line line_a, line_b;
 	struct io_bus bus;
 	struct boot_timer ta, tb2;
 	struct test_dev da, db;
@@ -252,13 +254,50 @@ static void test_small_devices_state(void **state)
 	(void)state;
 	assert_int_equal(exit_ctl_init(&ea), 0);
 	assert_int_equal(exit_ctl_init(&eb), 0);
-	acpi_pm_init(&pa, &ea);
-	acpi_pm_init(&pb, &eb);
+	fake_irq_init(&sci_a, &line_a, ACPI_PM_SCI_IRQ);
+	fake_irq_init(&sci_b, &line_b, ACPI_PM_SCI_IRQ);
+	assert_int_equal(acpi_pm_init(&pa, &ea, &line_a), 0);
+	assert_int_equal(acpi_pm_init(&pb, &eb, &line_b), 0);
 	io_bus_init(&bus, IO_BUS_PIO);
 	assert_int_equal(acpi_pm_register(&pa, &bus), 0);
 	io_bus_seal(&bus);
 	assert_true(pio_out(&bus, ACPI_PM1A_EVT + 2, 0x0120, 2));
+	/* A GPE raised before the guest enables it: pending, no SCI; enabling
+	 * it (a byte write, as ACPICA does) asserts the SCI. */
+	acpi_pm_gpe_raise(&pa, ACPI_GPE_VMGENID);
+	acpi_pm_gpe_raise(&pa, 5); /* nothing raises GPE 5: ignored */
+	assert_int_equal(pio_in(&bus, ACPI_GPE0_BLK, 2, NULL), 1u << ACPI_GPE_VMGENID);
+	assert_int_equal(sci_a.level, 0);
+	assert_true(pio_out(&bus, ACPI_GPE0_BLK + 2, 1u << ACPI_GPE_VMGENID, 1));
+	assert_int_equal(sci_a.level, 1);
+	assert_int_equal(pio_in(&bus, ACPI_GPE0_BLK + 2, 1, NULL), 1u << ACPI_GPE_VMGENID);
+	/* Raised and enabled, saved with the SCI up: the load drives the
+	 * target's line to the same level. */
 	check_roundtrip_and_framing(&tp, &pa, &pb);
+	assert_int_equal(sci_b.level, 1);
+	/* Writing 1 clears the status (write-0 bits stay): the SCI drops. */
+	assert_true(pio_out(&bus, ACPI_GPE0_BLK, 0xfe, 1));
+	assert_int_equal(sci_a.level, 1);
+	assert_true(pio_out(&bus, ACPI_GPE0_BLK, 1u << ACPI_GPE_VMGENID, 1));
+	assert_int_equal(sci_a.level, 0);
+	assert_int_equal(pio_in(&bus, ACPI_GPE0_BLK, 4, NULL), (1u << ACPI_GPE_VMGENID) << 16);
+	blob_of(&tp, &pa, &blob);
+	check_bad_byte(&tp, &pb, &blob, 2, 0x02); /* status of a GPE nothing raises */
+	check_bad_byte(&tp, &pb, &blob, 3, 0x80);
+	sbuf_free(&blob);
+	/* Version 1 (PM1a_EN alone) still loads: no GPE pending, SCI low. */
+	{
+		uint8_t v1[2] = { 0x20, 0x01 };
+		uint16_t sts, en;
+
+		assert_int_equal(load_bytes(&tp, &pb, v1, sizeof(v1), 1), 0);
+		acpi_pm_gpe_regs(&pb, &sts, &en);
+		assert_int_equal(sts, 0);
+		assert_int_equal(en, 0);
+		assert_int_equal(sci_b.level, 0);
+	}
+	acpi_pm_destroy(&pa);
+	acpi_pm_destroy(&pb);
 
 	assert_int_equal(boot_timer_init(&ta, 1), 0);
 	assert_int_equal(boot_timer_init(&tb2, 1), 0);

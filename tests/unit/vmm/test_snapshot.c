@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "vm_fixture.h"
+#include "arch/x86/layout.h"
 #include "config/config_json.h"
 #include "config/schema.h"
 #include "snapshot/snap_format.h"
@@ -161,6 +162,33 @@ static int restore(struct vm *vm, const struct snap_state *s, const char *mem, c
 	return ret;
 }
 
+/* The VM generation ID (devices/vmgenid.h): each restore wrote a new one
+ * into its guest memory — neither the snapshot's nor the other clone's —
+ * and raised the GPE that tells the guest (the SCI waits for the guest to
+ * enable it; this guest never does). */
+static void check_new_generation(const char *mem, struct vm *b, struct vm *c)
+{
+	uint8_t snap_id[X86_VMGENID_LEN], id_b[X86_VMGENID_LEN], id_c[X86_VMGENID_LEN];
+	uint8_t gpe[2];
+	int fd = open(mem, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, snap_id, sizeof(snap_id), X86_VMGENID_GPA),
+			 (ssize_t)sizeof(snap_id));
+	close(fd);
+	/* The snapshot's own ID was written at boot: random, not zero. */
+	assert_true(memcmp(snap_id, (uint8_t[X86_VMGENID_LEN]){ 0 }, sizeof(snap_id)) != 0);
+	assert_int_equal(gmem_read(&b->mem, id_b, X86_VMGENID_GPA, sizeof(id_b)), 0);
+	assert_int_equal(gmem_read(&c->mem, id_c, X86_VMGENID_GPA, sizeof(id_c)), 0);
+	assert_memory_not_equal(id_b, snap_id, sizeof(id_b));
+	assert_memory_not_equal(id_c, snap_id, sizeof(id_c));
+	assert_memory_not_equal(id_b, id_c, sizeof(id_b));
+	for (int i = 0; i < 2; i++) {
+		assert_true(io_bus_access(i ? &c->pio : &b->pio, ACPI_GPE0_BLK, gpe, 2, false));
+		assert_int_equal(gpe[0], 1u << ACPI_GPE_VMGENID);
+	}
+}
+
 static void restore_continues_computation(void **state)
 {
 	char st[256], mem[256], con_b[256], con_c[256], want[64], err[512], buf[1 << 16];
@@ -188,6 +216,7 @@ static void restore_continues_computation(void **state)
 		fail_msg("restore 1: %s", err);
 	if (restore(c2, s, mem, con_c, err, sizeof(err)))
 		fail_msg("restore 2: %s", err);
+	check_new_generation(mem, b, c2);
 	assert_int_equal(fx_start(&rb, b), 0);
 	assert_int_equal(fx_start(&rc, c2), 0);
 	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
