@@ -23,6 +23,8 @@
 #include "devices/uart_8250.h"
 #include "devices/vmgenid.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/vsock.h"
 #include "vmm/devices_priv.h"
 #include "vmm/vm.h"
 
@@ -640,6 +642,48 @@ void vm_devices_destroy(struct vm *vm)
 		close(ds->rx_room_fd);
 	free(ds);
 	vm->dev = NULL;
+}
+
+_Static_assert(VM_MAX_NETS == 4, "struct vm_identity's mac[]");
+
+void vm_devices_identity(struct vm *vm, struct vm_identity *out)
+{
+	struct vm_devices *ds = devs(vm);
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; ds && i < ds->ndev; i++) {
+		struct vm_device *d = &ds->dev[i];
+
+		if (!d->obj)
+			continue;
+		if (d->row->ops == &vm_virtio_net_ops && out->nnets < VM_MAX_NETS &&
+		    virtio_net_of(d->obj))
+			virtio_net_mac(virtio_net_of(d->obj), out->mac[out->nnets++]);
+		else if (d->row->ops == &vm_virtio_vsock_ops)
+			out->vsock_cid = virtio_vsock_cid(virtio_vsock_of(d->obj));
+		else if (d->row->ops == &vmgenid_ops)
+			memcpy(out->genid, ((struct vmgenid *)d->obj)->id, sizeof(out->genid));
+	}
+}
+
+void vm_devices_identity_log(struct vm *vm, const char *what)
+{
+	struct vm_identity id;
+	char text[256], gen[VMGENID_TEXT];
+	size_t n;
+
+	vm_devices_identity(vm, &id);
+	vmgenid_format(id.genid, gen);
+	n = (size_t)snprintf(text, sizeof(text), "%s: generation ID %s", what, gen);
+	for (unsigned i = 0; i < id.nnets && n < sizeof(text); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      ", virtio-net%u MAC %02x:%02x:%02x:%02x:%02x:%02x", i,
+				      id.mac[i][0], id.mac[i][1], id.mac[i][2], id.mac[i][3],
+				      id.mac[i][4], id.mac[i][5]);
+	if (id.vsock_cid && n < sizeof(text))
+		snprintf(text + n, sizeof(text) - n, ", vsock CID %llu",
+			 (unsigned long long)id.vsock_cid);
+	bh_info("%s", text);
 }
 
 size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)

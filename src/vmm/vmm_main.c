@@ -21,7 +21,6 @@
 #include "vmm/ctl_vmm.h"
 #include "vmm/devices.h"
 #include "vmm/fd_table.h"
-#include "vmm/devices.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 
@@ -225,6 +224,8 @@ static int build_restored(struct vm *vm, const struct vm_config *cfg,
 		vm->err_is_config = true; /* the snapshot is the operator's input */
 		return ret;
 	}
+	/* Every restore is a clone: its own generation ID, MACs and CID. */
+	vm_devices_identity_log(vm, "restored as a new VM");
 	if (rs->paused) {
 		/* Parked before their first KVM_RUN, devices quiet: the control
 		 * channel's resume starts it. */
