@@ -52,11 +52,14 @@ static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
 	return BH_EXIT_HOST;
 }
 
-/* Largest file the VM process may write: the console cap or a disk image,
- * whichever is larger, plus room for log lines (RLIMIT_FSIZE). */
+/* Largest file the VM process may write: the console cap, a disk image or
+ * a snapshot's memory file (guest RAM, written by the control channel's
+ * snapshot: its length is the RAM size), whichever is larger, plus room for
+ * log lines and the state file (RLIMIT_FSIZE). */
 static uint64_t fsize_max(const struct vm_config *cfg)
 {
-	uint64_t m = cfg->console_max_bytes;
+	uint64_t m = cfg->console_max_bytes > cfg->mem_bytes ? cfg->console_max_bytes
+							      : cfg->mem_bytes;
 	struct stat st;
 
 	for (unsigned i = 0; i < cfg->ndisks; i++)
