@@ -31,6 +31,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "config/clone_id.h"
 #include "config/config_json.h"
 #include "config/exit_codes.h"
 #include "config/schema.h"
@@ -278,13 +279,19 @@ static void restore_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bulkhead restore [--paused] [--control SOCKET] [--console MODE]\n"
-		"                        [--verify-memory] [--name N] [--no-sandbox] [-v|-q] DIR\n"
+		"                        [--verify-memory] [--name N] [--no-sandbox] [-v|-q]\n"
+		"                        [--mac MAC]... [--vsock-cid N] [--vsock-socket PATH]\n"
+		"                        [--clone-index I] DIR\n"
 		"  Run the VM a snapshot directory (bulkhead snapshot) holds, from where it\n"
 		"  was: guest memory is mapped from DIR/memory copy-on-write (nothing is read\n"
 		"  up front; restores of one snapshot share unchanged pages). The state file's\n"
 		"  SHA-256 is checked against the manifest (the memory file's too with\n"
 		"  --verify-memory). --paused: start paused (resume over --control).\n"
-		"  --console stdio|none|file:PATH replaces the recorded console.\n");
+		"  --console stdio|none|file:PATH replaces the recorded console.\n"
+		"  Every restore is a clone with its own identity: a new VM generation ID,\n"
+		"  a new random MAC per NIC (--mac MAC, once per NIC in order, gives one),\n"
+		"  the recorded vsock CID and socket unless --vsock-cid/--vsock-socket;\n"
+		"  --clone-index I adds I to the CID and .I to the socket path (clone).\n");
 }
 
 /* Open dfd/name to restore from: read-only, never through a symlink, and
@@ -334,8 +341,13 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		{ "paused", no_argument, NULL, 'p' },     { "control", required_argument, NULL, 'c' },
 		{ "console", required_argument, NULL, 'C' }, { "verify-memory", no_argument, NULL, 'V' },
 		{ "name", required_argument, NULL, 'n' }, { "no-sandbox", no_argument, NULL, 'S' },
+		{ "mac", required_argument, NULL, 'm' },  { "vsock-cid", required_argument, NULL, 'i' },
+		{ "vsock-socket", required_argument, NULL, 's' },
+		{ "clone-index", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 }
 	};
+	struct config_clone_id cid = { .index = -1 };
+	char vsock_path[256];
 	const char *control = NULL, *console = NULL, *name = NULL, *dir;
 	bool paused = false, verify = false, no_sandbox = false;
 	struct jail_config jcfg = { .enabled = true };
@@ -360,6 +372,34 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		case 'V': verify = true; break;
 		case 'n': name = optarg; break;
 		case 'S': no_sandbox = true; break;
+		case 'm':
+			if (cid.nmacs == VM_MAX_NETS) {
+				bh_err("restore: --mac: at most %d (one per NIC)", VM_MAX_NETS);
+				return BH_EXIT_CONFIG;
+			}
+			cid.macs[cid.nmacs++] = optarg;
+			break;
+		case 'i':
+		case 'x': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' ||
+			    v > (c == 'i' ? 0xfffffffeul : 64ul) || (c == 'i' && v < 3)) {
+				bh_err("restore: --%s %s: %s", c == 'i' ? "vsock-cid" : "clone-index",
+				       optarg, c == 'i' ? "a guest CID, 3 to 4294967294"
+							: "a number from 0 to 64");
+				return BH_EXIT_CONFIG;
+			}
+			if (c == 'i')
+				cid.vsock_cid = (unsigned)v;
+			else
+				cid.index = (int)v;
+			break;
+		}
+		case 's': cid.vsock_socket = optarg; break;
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': restore_usage(stdout); return BH_EXIT_OK;
@@ -423,6 +463,10 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		       "(vCPUs, memory or CPU template)", dir);
 		goto out;
 	}
+	if (config_clone_identity(&cfg, &cid, vsock_path, sizeof(vsock_path), err, sizeof(err))) {
+		bh_err("restore: %s", err);
+		goto out;
+	}
 	if (console) {
 		if (!strcmp(console, "stdio"))
 			cfg.console = CONSOLE_STDIO;
@@ -482,13 +526,16 @@ out:
 static void clone_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bulkhead clone [--count N] [--console-dir D] [--paused] [--no-sandbox] DIR\n"
+		"usage: bulkhead clone [--count N] [--console-dir D] [--paused] [--no-sandbox]\n"
+		"                      [--vsock-cid N] DIR\n"
 		"  Run N (default 2, at most 64) VMs from one snapshot at the same time, each\n"
-		"  its own `bulkhead restore DIR` process: guest memory is shared copy-on-write,\n"
-		"  so N clones cost the pages they write. --console-dir D: clone i's console\n"
-		"  goes to D/clone-i.log (default: none); with --paused, clone i listens on\n"
-		"  the control socket D/clone-i.sock. Waits for all; exits with the first\n"
-		"  non-zero exit code, or 0.\n");
+		"  its own `bulkhead restore --clone-index i DIR` process: guest memory is\n"
+		"  shared copy-on-write, so N clones cost the pages they write. Each clone\n"
+		"  has its own VM generation ID, random MACs, vsock CID (the recorded one or\n"
+		"  --vsock-cid N, plus i) and vsock socket (the recorded path + \".i\").\n"
+		"  --console-dir D: clone i's console goes to D/clone-i.log (default: none);\n"
+		"  with --paused, clone i listens on the control socket D/clone-i.sock.\n"
+		"  Waits for all; exits with the first non-zero exit code, or 0.\n");
 }
 
 int cli_clone(int argc, char **argv, uint64_t start_ns)
@@ -497,9 +544,11 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 					    { "console-dir", required_argument, NULL, 'd' },
 					    { "paused", no_argument, NULL, 'p' },
 					    { "no-sandbox", no_argument, NULL, 'S' },
+					    { "vsock-cid", required_argument, NULL, 'i' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
 	const char *cdir = NULL;
+	char *vcid = NULL;
 	bool paused = false, no_sandbox = false;
 	pid_t pids[64];
 	unsigned n = 2, started = 0;
@@ -522,6 +571,7 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 		case 'd': cdir = optarg; break;
 		case 'p': paused = true; break;
 		case 'S': no_sandbox = true; break;
+		case 'i': vcid = optarg; break; /* restore checks it */
 		case 'h': clone_usage(stdout); return BH_EXIT_OK;
 		default: clone_usage(stderr); return BH_EXIT_CONFIG;
 		}
@@ -532,10 +582,11 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 		return BH_EXIT_CONFIG;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		char con[4200], sock[4200], name[32], w0[] = "bulkhead", w1[] = "restore",
+		char con[4200], sock[4200], name[32], idx[16], w0[] = "bulkhead", w1[] = "restore",
 			w2[] = "--name", w3[] = "--console", w4[] = "none", w5[] = "--paused",
-			w6[] = "--control", w7[] = "--no-sandbox";
-		char *args[16];
+			w6[] = "--control", w7[] = "--no-sandbox", w8[] = "--clone-index",
+			w9[] = "--vsock-cid";
+		char *args[20];
 		int a = 0;
 		pid_t pid;
 
@@ -555,6 +606,13 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 		}
 		if (no_sandbox)
 			args[a++] = w7;
+		snprintf(idx, sizeof(idx), "%u", i);
+		args[a++] = w8;
+		args[a++] = idx;
+		if (vcid) {
+			args[a++] = w9;
+			args[a++] = vcid;
+		}
 		args[a++] = argv[optind];
 		args[a] = NULL;
 		pid = fork();

@@ -213,6 +213,71 @@ err_close:
 	return ret;
 }
 
+int gmem_place_file_copy(struct guest_mem *gm, const struct gmem_opts *o)
+{
+	uint64_t off;
+
+	if (!gm->private_map || gm->page_size != 4096 || (o && o->page_size > 4096))
+		return -EINVAL;
+	if (!o)
+		return 0;
+	if (o->thp)
+		(void)madvise(gm->base, gm->size, MADV_HUGEPAGE);
+	if (o->ksm && madvise(gm->base, gm->size, MADV_MERGEABLE) < 0)
+		return -errno;
+	if (!o->prealloc)
+		return 0;
+	/* Every page becomes this VM's own private copy now (reading the file
+	 * once): no fault can find the host short of memory later. */
+	if (madvise(gm->base, gm->size, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return errno == EFAULT || errno == EHWPOISON ? -ENOMEM : -errno;
+	/* Before Linux 5.14: write each page's first byte back (the guest has
+	 * not run: nothing races with it). */
+	for (off = 0; off < gm->size; off += 4096) {
+		volatile uint8_t *b = gm->base + off;
+
+		*b = *b;
+	}
+	return 0;
+}
+
+int gmem_load_file(struct guest_mem *gm, int fd)
+{
+	struct stat st;
+	off_t data, hole = 0, end;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < gm->size)
+		return -EINVAL;
+	end = (off_t)gm->size;
+	for (;;) {
+		data = lseek(fd, hole, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			return 0; /* only holes (zeroes) left: fresh RAM is zero */
+		if (data < 0)
+			return -errno;
+		if (data >= end)
+			return 0;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if (hole > end)
+			hole = end;
+		for (off_t o = data; o < hole;) {
+			ssize_t n = pread(fd, gm->base + o, (size_t)(hole - o), o);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			o += n;
+		}
+	}
+}
+
 void gmem_destroy(struct guest_mem *gm)
 {
 	if (gm->map)

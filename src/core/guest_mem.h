@@ -105,6 +105,22 @@ uint64_t gmem_page_size(const struct guest_mem *gm);
  * (SIGBUS): the caller owns the file (it is opened before the jail). */
 int gmem_create_from_fd(struct guest_mem *gm, uint64_t size, int fd, bool copy_on_write) BH_WUR;
 
+/* Placement options for RAM mapped copy-on-write from a file
+ * (gmem_create_from_fd with copy_on_write): thp and ksm advise the mapping
+ * (they act on the private copies of pages the guest writes), prealloc makes
+ * every page a private copy now (the whole file is read; clones then share
+ * nothing). page_size must be 0/4096: hugepages cannot back a file mapping
+ * (copy into hugepage RAM with gmem_load_file instead). 0 or -errno
+ * (-EINVAL: not such a mapping, or hugepages asked; -ENOMEM: the host
+ * cannot supply the copies). Before the guest runs. */
+int gmem_place_file_copy(struct guest_mem *gm, const struct gmem_opts *o) BH_WUR;
+
+/* Copy a RAM image file (laid out like the RAM's memfd: offset = memfd
+ * offset, at least gm->size bytes) into fresh RAM, reading only its data
+ * (holes stay zero). Before the guest runs. 0 or -errno (-EINVAL: not a
+ * regular file or too short). */
+int gmem_load_file(struct guest_mem *gm, int fd) BH_WUR;
+
 /* Unmap and close. Safe on a zeroed or partly-created struct; idempotent. */
 void gmem_destroy(struct guest_mem *gm);
 

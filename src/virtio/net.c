@@ -608,11 +608,10 @@ static int net_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
 		return ret;
 	if (apply) {
-		/* A MAC the operator configured is this NIC's (a clone gets its
-		 * own); a default one was random per process: keep the one the
-		 * guest read, so the guest, port security and the switch agree. */
-		if (!n->p.mac_configured)
-			memcpy(n->p.mac, mac, 6);
+		/* The NIC keeps its own MAC (the restore's: given, or random per
+		 * VM), never the saved one: clones of one snapshot must differ.
+		 * The device's config space and port security use it; a guest
+		 * that read the old one at probe adopts it when told (README). */
 		n->live = live;
 		n->pending = 0;
 		n->tx_blocked = false;
@@ -693,4 +692,9 @@ void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out)
 struct virtio_net *virtio_net_of(struct virtio_dev *vd)
 {
 	return vd && vd->ops == &net_ops ? to_net(vd) : NULL;
+}
+
+void virtio_net_mac(struct virtio_net *n, uint8_t mac[6])
+{
+	memcpy(mac, n->p.mac, 6); /* fixed once created: no lock needed */
 }

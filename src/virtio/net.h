@@ -125,7 +125,7 @@ struct virtio_net_params {
 	uint8_t mac[6];
 	uint16_t mtu;
 	unsigned index;                 /* NIC number, for the name "virtio-net0" */
-	bool mac_configured;            /* mac= given (a restore keeps it; see above) */
+	bool mac_configured;            /* mac= given (else drawn at random) */
 	virtio_net_tx_check_fn tx_check; /* NULL: none (a switch port: the switch checks) */
 	void *tx_check_ctx;             /* owned by the device when tx_ctx_free is set */
 	void (*tx_ctx_free)(void *ctx);
@@ -153,6 +153,11 @@ void virtio_net_tx_poll(struct virtio_net *n);
 
 /* A copy of the counters. Any thread (takes vd->lock). */
 void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out);
+
+/* The NIC's MAC (the one in its config space and port security). A
+ * restore never changes it: the saved MAC is the snapshot's VM's, not this
+ * one's. Any thread. */
+void virtio_net_mac(struct virtio_net *n, uint8_t mac[6]);
 
 /* The device a virtio_dev of VIRTIO_ID_NET is (NULL for any other). */
 struct virtio_net *virtio_net_of(struct virtio_dev *vd);

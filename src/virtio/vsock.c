@@ -650,7 +650,8 @@ static void vs_destroy(struct virtio_dev *vd)
 /* State (VIRTIO_VSOCK_STATE_VERSION): live u8, guest_cid u64, next_port u32,
  * next_id u32. Connections are host sockets and are not saved: a restored
  * VM starts with none and the guest is told by the transport-reset event
- * (its sockets then reset); the listener is this VM's own. */
+ * (its sockets then reset, and it re-reads its CID: the restored VM's own);
+ * the listener is this VM's own. */
 static void vs_save(struct virtio_dev *vd, struct sbuf *out)
 {
 	struct virtio_vsock *vs = to_vs(vd);
@@ -684,9 +685,14 @@ static int vs_load(struct virtio_dev *vd, struct sreader *in, uint32_t version,
 			 vd->name);
 		return -EINVAL;
 	}
-	if (cid != vs->p.guest_cid) {
-		snprintf(err, errlen, "%s: the snapshot's guest CID is %llu, this VM's is %llu",
-			 vd->name, (unsigned long long)cid, (unsigned long long)vs->p.guest_cid);
+	/* The saved CID is the snapshot's VM's; this VM keeps its own (a clone
+	 * gets one of its own). A live driver re-reads it from config space on
+	 * the transport-reset event the resume posts (Linux:
+	 * virtio_vsock_update_guest_cid); one not yet started reads it at probe.
+	 * The saved one must still be a CID a guest could have had. */
+	if (cid < 3 || cid > 0xfffffffeu) {
+		snprintf(err, errlen, "%s: the snapshot's guest CID %llu is not a guest CID "
+			 "(3 to 4294967294)", vd->name, (unsigned long long)cid);
 		return -EINVAL;
 	}
 	if ((ret = virtio_dev_check_live(vd, ctx, live, err, errlen)))
@@ -812,4 +818,9 @@ void virtio_vsock_tick(struct virtio_vsock *vs, uint64_t now_ms)
 	vsock_rx_flush(vs);
 	vsock_timer_update(vs);
 	pthread_mutex_unlock(&vs->vdev.lock);
+}
+
+uint64_t virtio_vsock_cid(struct virtio_vsock *vs)
+{
+	return vs->p.guest_cid; /* fixed once created */
 }

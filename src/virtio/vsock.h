@@ -121,6 +121,9 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct guest_mem *mem,
 			struct event_loop *el, const struct virtio_vsock_params *p) BH_WUR;
 
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *vs);
+/* The guest's CID (config space). A restore keeps this VM's own, not the
+ * snapshot's. Any thread. */
+uint64_t virtio_vsock_cid(struct virtio_vsock *vs);
 /* The device of a virtio_dev made by virtio_vsock_create(). */
 struct virtio_vsock *virtio_vsock_of(struct virtio_dev *vd);
 

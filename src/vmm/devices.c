@@ -21,7 +21,10 @@
 #include "devices/rtc.h"
 #include "devices/test_dev.h"
 #include "devices/uart_8250.h"
+#include "devices/vmgenid.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/vsock.h"
 #include "vmm/devices_priv.h"
 #include "vmm/vm.h"
 
@@ -216,18 +219,70 @@ static void timer_destroy(struct vm *vm, struct vm_device *d)
 
 static int pm_attach(struct vm *vm, struct vm_device *d)
 {
+	struct vm_devices *ds = devs(vm);
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
+	int ret;
 
 	if (!pm)
 		return -ENOMEM;
-	acpi_pm_init(pm, &vm->exit);
-	d->obj = pm;
+	ds->sci = (struct irq_line){ kvm_set_irq, vm, ACPI_PM_SCI_IRQ };
+	if ((ret = acpi_pm_init(pm, &vm->exit, &ds->sci))) {
+		free(pm);
+		return ret;
+	}
+	d->obj = ds->pm = pm;
 	return 0;
 }
 
 static int pm_plug(struct vm *vm, struct vm_device *d)
 {
 	return acpi_pm_register(d->obj, &vm->pio);
+}
+
+static void pm_destroy(struct vm *vm, struct vm_device *d)
+{
+	acpi_pm_destroy(d->obj);
+	free(d->obj);
+	devs(vm)->pm = NULL;
+}
+
+/* The VM generation ID: a row like any device, so a snapshot carries its
+ * state and every restore (load) makes a new generation, told to the guest
+ * when the VM resumes. Needs the acpi-pm row (earlier in the table). */
+static int vmgenid_attach(struct vm *vm, struct vm_device *d)
+{
+	struct vmgenid *g = calloc(1, sizeof(*g));
+	int ret;
+
+	if (!g)
+		return -ENOMEM;
+	if (!devs(vm)->pm)
+		ret = -ENODEV;
+	else
+		ret = vmgenid_init(g, &vm->mem, devs(vm)->pm);
+	if (ret) {
+		free(g);
+		return ret;
+	}
+	d->obj = g;
+	return 0;
+}
+
+static int vmgenid_plug(struct vm *vm, struct vm_device *d)
+{
+	char text[VMGENID_TEXT];
+	struct vmgenid *g = d->obj;
+
+	(void)vm;
+	vmgenid_format(g->id, text);
+	bh_dbg("vmgenid: generation ID %s at 0x%llx", text, (unsigned long long)g->gpa);
+	return vmgenid_publish(g);
+}
+
+static void vmgenid_resume(struct vm *vm, struct vm_device *d)
+{
+	(void)vm;
+	vmgenid_notify(d->obj);
 }
 
 static void free_obj(struct vm *vm, struct vm_device *d)
@@ -312,6 +367,7 @@ LEGACY_STATE(boot_timer, struct boot_timer)
 LEGACY_STATE(acpi_pm, struct acpi_pm)
 LEGACY_STATE(test_dev, struct test_dev)
 LEGACY_STATE(pci_bus, struct pci_bus)
+LEGACY_STATE(vmgenid, struct vmgenid)
 #define STATE_OPS(prefix, VERSION)                                                          \
 	.state_version = VERSION, .save = prefix##_dev_save, .load = prefix##_dev_load
 
@@ -331,7 +387,12 @@ static const struct vm_device_ops timer_ops = { .attach = timer_attach, .plug = 
 						.destroy = timer_destroy };
 static const struct vm_device_ops pm_ops = { .attach = pm_attach, .plug = pm_plug,
 					     STATE_OPS(acpi_pm, ACPI_PM_STATE_VERSION),
-					     .destroy = free_obj };
+					     .destroy = pm_destroy };
+static const struct vm_device_ops vmgenid_ops = { .attach = vmgenid_attach,
+						  .plug = vmgenid_plug,
+						  .resume = vmgenid_resume,
+						  STATE_OPS(vmgenid, VMGENID_STATE_VERSION),
+						  .destroy = free_obj };
 static const struct vm_device_ops test_ops = { .attach = test_attach, .plug = test_plug,
 					       STATE_OPS(test_dev, TEST_DEV_STATE_VERSION),
 					       .destroy = test_destroy };
@@ -340,7 +401,8 @@ static const struct vm_device_ops pci_ops = { .attach = pci_attach, .plug = pci_
 					      .destroy = pci_destroy };
 
 /* Legacy devices first (COM1 IRQ 4, i8042 IRQ 1/12 with the CPU reset line,
- * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x606, the test device
+ * CMOS RTC, boot timer port 0x440, ACPI PM 0x600-0x60b with the SCI on IRQ 9,
+ * the VM generation ID (guest memory, notified through a GPE), the test device
  * 0xf0-0xfb), then the PCI host bridge (0xCF8-0xCFF and the BAR window), then
  * the virtio devices on PCI in slot order: disks (/dev/vda, ...), console,
  * rng, balloon, NICs (eth0, ...), vsock. Quiesce runs bottom-up, so the virtio devices
@@ -351,6 +413,7 @@ static const struct vm_device_row device_table[] = {
 	{ "rtc", one, &rtc_ops },
 	{ "boot-timer", one, &timer_ops },
 	{ "acpi-pm", one, &pm_ops },
+	{ "vmgenid", one, &vmgenid_ops },
 	{ "test-device", n_test, &test_ops },
 	{ "pci", one, &pci_ops },
 	{ "virtio-blk", n_disks, &vm_virtio_blk_ops },
@@ -579,6 +642,48 @@ void vm_devices_destroy(struct vm *vm)
 		close(ds->rx_room_fd);
 	free(ds);
 	vm->dev = NULL;
+}
+
+_Static_assert(VM_MAX_NETS == 4, "struct vm_identity's mac[]");
+
+void vm_devices_identity(struct vm *vm, struct vm_identity *out)
+{
+	struct vm_devices *ds = devs(vm);
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; ds && i < ds->ndev; i++) {
+		struct vm_device *d = &ds->dev[i];
+
+		if (!d->obj)
+			continue;
+		if (d->row->ops == &vm_virtio_net_ops && out->nnets < VM_MAX_NETS &&
+		    virtio_net_of(d->obj))
+			virtio_net_mac(virtio_net_of(d->obj), out->mac[out->nnets++]);
+		else if (d->row->ops == &vm_virtio_vsock_ops)
+			out->vsock_cid = virtio_vsock_cid(virtio_vsock_of(d->obj));
+		else if (d->row->ops == &vmgenid_ops)
+			memcpy(out->genid, ((struct vmgenid *)d->obj)->id, sizeof(out->genid));
+	}
+}
+
+void vm_devices_identity_log(struct vm *vm, const char *what)
+{
+	struct vm_identity id;
+	char text[256], gen[VMGENID_TEXT];
+	size_t n;
+
+	vm_devices_identity(vm, &id);
+	vmgenid_format(id.genid, gen);
+	n = (size_t)snprintf(text, sizeof(text), "%s: generation ID %s", what, gen);
+	for (unsigned i = 0; i < id.nnets && n < sizeof(text); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      ", virtio-net%u MAC %02x:%02x:%02x:%02x:%02x:%02x", i,
+				      id.mac[i][0], id.mac[i][1], id.mac[i][2], id.mac[i][3],
+				      id.mac[i][4], id.mac[i][5]);
+	if (id.vsock_cid && n < sizeof(text))
+		snprintf(text + n, sizeof(text) - n, ", vsock CID %llu",
+			 (unsigned long long)id.vsock_cid);
+	bh_info("%s", text);
 }
 
 size_t vm_devices_console_input(struct vm *vm, const uint8_t *buf, size_t len)

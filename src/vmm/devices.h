@@ -145,6 +145,21 @@ struct virtio_balloon *vm_balloon(struct vm *vm);
  * Any thread (each device's lock). */
 unsigned vm_devices_net_stats(struct vm *vm, struct virtio_net_stats *out, unsigned max);
 
+/* What the guest sees of the VM's identity: each NIC's MAC (in --net
+ * order), the vsock CID (0 without vsock) and the VM generation ID. A
+ * restore gives the VM its own (config/clone_id.h), never the snapshot's.
+ * Any thread, once the devices are attached. */
+struct vm_identity {
+	unsigned nnets;
+	uint8_t mac[4][6];     /* VM_MAX_NETS */
+	uint64_t vsock_cid;
+	uint8_t genid[16];
+};
+void vm_devices_identity(struct vm *vm, struct vm_identity *out);
+
+/* One info line: the identity above (restores log it). */
+void vm_devices_identity_log(struct vm *vm, const char *what);
+
 /* One info line per NIC with its counters and non-zero drops by reason (at
  * the VM's end; tests read it). */
 void vm_devices_net_log(struct vm *vm);

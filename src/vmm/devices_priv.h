@@ -25,6 +25,7 @@ struct test_dev;
 struct virtio_console;
 struct virtio_balloon;
 struct pci_bus;
+struct acpi_pm;
 
 struct vm_devices {
 	struct vm_device dev[VM_MAX_DEVICES];
@@ -35,10 +36,11 @@ struct vm_devices {
 	struct test_dev *test;        /* end-of-run report */
 	struct virtio_console *vcon;  /* console input with --console virtio */
 	struct pci_bus *pci;          /* virtio rows plug into it */
+	struct acpi_pm *pm;           /* GPEs and the SCI (the VM generation ID's) */
 	struct virtio_balloon *balloon; /* --balloon: the control verbs' target */
 	int rx_room_fd;               /* eventfd: the console device can take input */
 	bool quiesced;
-	struct irq_line com1_irq, kbd_irq, aux_irq, intx;
+	struct irq_line com1_irq, kbd_irq, aux_irq, intx, sci;
 };
 
 static inline struct vm_devices *devs(struct vm *vm)

@@ -136,7 +136,6 @@ static int vm_create_kvm_vm(struct vm *vm)
 static int vm_alloc_memory(struct vm *vm, const struct vm_ram_source *src)
 {
 	uint64_t host = host_mem_total();
-	int ret;
 
 	if (vm->cfg.mem_bytes < VM_MIN_MEM)
 		return fail_cfg(vm, -ERANGE, "--mem %llu MiB: guests need at least %llu MiB",
@@ -146,16 +145,8 @@ static int vm_alloc_memory(struct vm *vm, const struct vm_ram_source *src)
 		return fail_cfg(vm, -ERANGE, "--mem %llu MiB: more than this host's RAM (%llu MiB)",
 				(unsigned long long)(vm->cfg.mem_bytes >> 20),
 				(unsigned long long)(host >> 20));
-	if (src && src->fd >= 0) {
-		ret = gmem_create_from_fd(&vm->mem, vm->cfg.mem_bytes, src->fd, src->copy_on_write);
-		if (ret == -EINVAL)
-			return fail_cfg(vm, -EINVAL, "guest RAM file: shorter than --mem (%llu MiB) "
-					"or not a regular file or memfd",
-					(unsigned long long)(vm->cfg.mem_bytes >> 20));
-		if (ret)
-			return fail(vm, ret, "cannot map the guest RAM file: %s", strerror(-ret));
-		return 0;
-	}
+	if (src && src->fd >= 0)
+		return vm_place_memory_from(vm, src->fd, src->copy_on_write);
 	return vm_place_memory(vm); /* hugepages, pre-allocation, THP, KSM */
 }
 

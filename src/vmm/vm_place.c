@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "config/cpu_place.h"
 #include "core/guest_mem.h"
 #include "vmm/vm.h"
@@ -79,6 +81,52 @@ int vm_place_memory(struct vm *vm)
 				  mib, strerror(-ret));
 	return placed_err(vm, ret, false, "cannot allocate %llu MiB of guest RAM: %s", mib,
 			  strerror(-ret));
+}
+
+int vm_place_memory_from(struct vm *vm, int fd, bool copy_on_write)
+{
+	const struct vm_config *c = &vm->cfg;
+	struct gmem_opts o = { .prealloc = c->mem_prealloc, .thp = c->thp, .ksm = c->ksm };
+	unsigned long long mib = (unsigned long long)(c->mem_bytes >> 20);
+	int ret;
+
+	if (c->hugepages != VM_HUGEPAGES_NONE) {
+		/* Hugepages cannot back a mapping of a file on an ordinary
+		 * filesystem: fresh hugepage RAM (the same host checks as a boot),
+		 * then the file's data copied into it. */
+		ret = vm_place_memory(vm);
+		if (!ret && (ret = gmem_load_file(&vm->mem, fd)))
+			placed_err(vm, ret, ret == -EINVAL,
+				   "copying the guest RAM file into --hugepages RAM: %s",
+				   ret == -EINVAL ? "not a regular file, or shorter than --mem"
+						  : strerror(-ret));
+		close(fd);
+		if (!ret)
+			bh_info("--hugepages %s: guest RAM copied from the snapshot's memory file "
+				"(%llu MiB, read up front; clones do not share it)",
+				c->hugepages == VM_HUGEPAGES_1G ? "1G" : "2M", mib);
+		return ret;
+	}
+	ret = gmem_create_from_fd(&vm->mem, c->mem_bytes, fd, copy_on_write);
+	if (ret == -EINVAL)
+		return placed_err(vm, -EINVAL, true, "guest RAM file: shorter than --mem (%llu MiB) "
+				  "or not a regular file or memfd", mib);
+	if (ret)
+		return placed_err(vm, ret, false, "cannot map the guest RAM file: %s",
+				  strerror(-ret));
+	if (!copy_on_write)
+		return 0;
+	ret = gmem_place_file_copy(&vm->mem, &o);
+	if (ret && c->mem_prealloc && ret == -ENOMEM)
+		return placed_err(vm, ret, true, "--mem-prealloc: the host cannot supply %llu MiB "
+				  "of guest RAM now", mib);
+	if (ret)
+		return placed_err(vm, ret, false, "placing the guest RAM file's mapping: %s",
+				  strerror(-ret));
+	if (c->mem_prealloc)
+		bh_info("--mem-prealloc: every page of guest RAM copied from the snapshot's memory "
+			"file now (%llu MiB; clones do not share it)", mib);
+	return 0;
 }
 
 int vm_place_cpus(struct vm *vm)

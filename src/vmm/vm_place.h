@@ -9,6 +9,8 @@
 #ifndef BH_VMM_VM_PLACE_H
 #define BH_VMM_VM_PLACE_H
 
+#include <stdbool.h>
+
 #include "common/compiler.h"
 #include "core/thread_kind.h"
 
@@ -19,6 +21,19 @@ struct vm;
  * memory for pre-allocation); vm->err_is_config when the operator's input is
  * at fault. 0 or -errno. Before the jail (reads sysfs for the message). */
 int vm_place_memory(struct vm *vm) BH_WUR;
+
+/* Guest RAM from a RAM image file `fd` (a snapshot's memory; taken: closed
+ * on every path) with the configured placement, as far as a file allows:
+ *   default        mapped from the file (copy_on_write: MAP_PRIVATE, nothing
+ *                  read up front, clones share unchanged pages); THP and
+ *                  KSM advise the mapping;
+ *   --mem-prealloc every page made the VM's private copy now (the file is
+ *                  read once; the guest can never fault for lack of memory);
+ *   --hugepages    fresh hugepage RAM with the file's data copied in (a
+ *                  file on an ordinary filesystem cannot be mapped with
+ *                  hugepages); the host checks are vm_place_memory's.
+ * Errors as vm_place_memory. */
+int vm_place_memory_from(struct vm *vm, int fd, bool copy_on_write) BH_WUR;
 
 /* Resolve cpu_affinity / cpu_dedicated against the CPUs this process may
  * use into vm->place (NULL: nothing pinned). Errors as vm_place_memory. */

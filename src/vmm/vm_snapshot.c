@@ -219,8 +219,12 @@ int vm_snapshot_restore(struct vm *vm, const struct snap_state *s, char *err, si
 		return failf(err, errlen, -EINVAL, "devices: section version %u unknown",
 			     s->devices.version);
 	vm_devices_quiesce(vm);
-	if ((ret = vm_devices_load(vm, s->devices.p, s->devices.len, err, errlen)))
+	if ((ret = vm_devices_load(vm, s->devices.p, s->devices.len, err, errlen)) ||
+	    (ret = vm_state_load_vm(vm, s->vm.p, s->vm.len, s->vm.version, err, errlen)))
 		return ret;
+	/* Devices resume once the irqchip holds the saved state: what they
+	 * raise now (held queue kicks, the new VM generation ID's GPE) lands on
+	 * top of it instead of being overwritten by it. */
 	vm_devices_resume(vm);
-	return vm_state_load_vm(vm, s->vm.p, s->vm.len, s->vm.version, err, errlen);
+	return 0;
 }

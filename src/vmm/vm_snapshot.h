@@ -17,7 +17,9 @@
  * vm_snapshot_restore(): after vm_build() of the snapshot's configuration
  * with RAM mapped from its memory file, before vm_run(): checks that the VM
  * matches the snapshot (vCPU count, memory layout, CPU template), then loads
- * the CPUID, every vCPU, the devices and last the VM state (its clock).
+ * the CPUID, every vCPU, the devices and the VM state (irqchip, clock), and
+ * last resumes the devices (the VM generation ID, new with every load,
+ * notifies the guest then).
  * Every section is checked before it is applied; on failure the VM must not
  * run (the caller destroys it). Main thread. */
 #ifndef BH_VMM_VM_SNAPSHOT_H

@@ -21,7 +21,6 @@
 #include "vmm/ctl_vmm.h"
 #include "vmm/devices.h"
 #include "vmm/fd_table.h"
-#include "vmm/devices.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 
@@ -53,11 +52,14 @@ static int exit_code_for(struct vm *vm, enum vm_exit_reason r)
 	return BH_EXIT_HOST;
 }
 
-/* Largest file the VM process may write: the console cap or a disk image,
- * whichever is larger, plus room for log lines (RLIMIT_FSIZE). */
+/* Largest file the VM process may write: the console cap, a disk image or
+ * a snapshot's memory file (guest RAM, written by the control channel's
+ * snapshot: its length is the RAM size), whichever is larger, plus room for
+ * log lines and the state file (RLIMIT_FSIZE). */
 static uint64_t fsize_max(const struct vm_config *cfg)
 {
-	uint64_t m = cfg->console_max_bytes;
+	uint64_t m = cfg->console_max_bytes > cfg->mem_bytes ? cfg->console_max_bytes
+							      : cfg->mem_bytes;
 	struct stat st;
 
 	for (unsigned i = 0; i < cfg->ndisks; i++)
@@ -225,6 +227,8 @@ static int build_restored(struct vm *vm, const struct vm_config *cfg,
 		vm->err_is_config = true; /* the snapshot is the operator's input */
 		return ret;
 	}
+	/* Every restore is a clone: its own generation ID, MACs and CID. */
+	vm_devices_identity_log(vm, "restored as a new VM");
 	if (rs->paused) {
 		/* Parked before their first KVM_RUN, devices quiet: the control
 		 * channel's resume starts it. */

@@ -130,7 +130,7 @@ mem = 64 << 20
 ncpus = 2 if variant == 'inconsistent' else 1
 def sec(t, i, body):
     return struct.pack('<IIIIQ', t, i, 1, 0, len(body)) + body
-secs = [sec(1, 0, b'{"mem":64,"cpus":1}'), sec(2, 0, struct.pack('<I', 0))]
+secs = [sec(1, 0, b'{"mem":64,"cpus":1,"cpu_template":"host"}'), sec(2, 0, struct.pack('<I', 0))]
 secs += [sec(3, i, b'v' * 64) for i in range(ncpus)] + [sec(4, 0, b'vm'), sec(5, 0, b'')]
 major = 2 if variant == 'major' else 1
 state = b'BHSNAP\0\n' + struct.pack('<HHI', major, 0, 128) + b'0.1.0'.ljust(32, b'\0') + \
@@ -167,6 +167,13 @@ expect 2 "not the size its manifest says" -- restore "$T/snap-shortmem"
 expect 2 "disagrees with the state file" -- restore "$T/snap-inconsistent"
 expect 2 "nothing is overwritten" -- snapshot --control "$T/nosock" "$T/snap-ok"
 expect 2 "a number from 1 to 64" -- clone --count 0 "$T/snap-ok"
+# A clone's identity options (config/clone_id.h): checked before KVM.
+expect 2 "the snapshot's VM has 0 NICs" -- restore --mac 02:00:00:00:00:01 "$T/snap-ok"
+expect 2 "no vsock device" -- restore --vsock-cid 9 "$T/snap-ok"
+expect 2 "a guest CID, 3 to 4294967294" -- restore --vsock-cid 2 "$T/snap-ok"
+expect 2 "a number from 0 to 64" -- restore --clone-index 65 "$T/snap-ok"
+expect 2 "at most 4 (one per NIC)" -- restore --mac 02:00:00:00:00:01 --mac 02:00:00:00:00:02 \
+	--mac 02:00:00:00:00:03 --mac 02:00:00:00:00:04 --mac 02:00:00:00:00:05 "$T/snap-ok"
 expect 2 "cannot connect" -- snapshot --control "$T/nosock" "$T/snap-new"
 [ ! -e "$T/snap-new/state" ] && [ ! -e "$T/snap-new/.state.tmp" ] &&
 	echo "PASS [snapshot refused: no file left behind]" && pass=$((pass + 1)) ||

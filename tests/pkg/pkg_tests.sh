@@ -54,6 +54,8 @@ expected=$(printf '%s\n' "$prefix/bin/bulkhead" "$prefix/sbin/bulkheadd" \
 	"$prefix/libexec/bulkhead/bulkhead-agent" \
 	"$prefix/share/man/man1/bulkhead.1" "$prefix/share/man/man1/bulkhead-run.1" \
 	"$prefix/share/man/man1/bulkhead-vm.1" "$prefix/share/man/man8/bulkheadd.8" \
+	"$prefix/share/man/man1/bulkhead-snapshot.1" "$prefix/share/man/man1/bulkhead-restore.1" \
+	"$prefix/share/man/man1/bulkhead-clone.1" \
 	"$prefix/share/bash-completion/completions/bulkhead" \
 	"$prefix/share/zsh/vendor-completions/_bulkhead" "$prefix/share/bulkhead/openapi.yaml" \
 	"$unitdir/bulkheadd.service" "$unitdir/bulkheadd.socket" "$sysusersdir/bulkhead.conf" | sort)
@@ -81,7 +83,8 @@ fi
 
 # man pages: no groff or mandoc warnings, rendered by man -l, and every
 # option --help prints is in the page (they are made from it: no drift).
-for page in man1/bulkhead.1 man1/bulkhead-run.1 man1/bulkhead-vm.1 man8/bulkheadd.8; do
+for page in man1/bulkhead.1 man1/bulkhead-run.1 man1/bulkhead-vm.1 man8/bulkheadd.8 \
+	man1/bulkhead-snapshot.1 man1/bulkhead-restore.1 man1/bulkhead-clone.1; do
 	f=$D$prefix/share/man/$page
 	name=$(basename "$page")
 	w=$( { groff -ww -man -z "$f"; mandoc -T lint -W warning "$f"; } 2>&1)
@@ -96,6 +99,9 @@ for page in man1/bulkhead.1 man1/bulkhead-run.1 man1/bulkhead-vm.1 man8/bulkhead
 	bulkhead-run.1) help=$("$D$prefix/bin/bulkhead" run --help) ;;
 	bulkhead-vm.1) help=$("$D$prefix/bin/bulkhead" ps --help) ;;
 	bulkheadd.8) help=$("$D$prefix/sbin/bulkheadd" --help) ;;
+	bulkhead-snapshot.1) help=$("$D$prefix/bin/bulkhead" snapshot --help) ;;
+	bulkhead-restore.1) help=$("$D$prefix/bin/bulkhead" restore --help) ;;
+	bulkhead-clone.1) help=$("$D$prefix/bin/bulkhead" clone --help) ;;
 	esac
 	missing=""
 	for o in $(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z-]*' | sort -u); do

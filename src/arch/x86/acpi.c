@@ -143,6 +143,8 @@ _Static_assert(sizeof(struct acpi_facs) == 64, "facs size");
 #define OFF_MADT 0x200
 #define OFF_DSDT 0x1000
 #define ACPI_BLOCK 0x2000
+_Static_assert(X86_ACPI_GPA + ACPI_BLOCK <= X86_VMGENID_GPA, "the VM generation ID after the tables");
+_Static_assert(X86_VMGENID_GPA + X86_VMGENID_LEN <= X86_HIMEM_START, "... in the BIOS area");
 
 static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
 {
@@ -210,6 +212,12 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	fadt.pm1a_cnt_blk = ACPI_PM1A_CNT;
 	fadt.pm1_cnt_len = ACPI_PM1A_CNT_LEN;
 	fadt.x_pm1a_cnt_blk = io_reg(ACPI_PM1A_CNT, 16);
+	/* GPE0: the VM generation ID's notification (DSDT \_GPE._E00). GPE
+	 * registers are byte-accessed. */
+	fadt.gpe0_blk = ACPI_GPE0_BLK;
+	fadt.gpe0_blk_len = ACPI_GPE0_BLK_LEN;
+	fadt.x_gpe0_blk = io_reg(ACPI_GPE0_BLK, 8 * ACPI_GPE0_BLK_LEN);
+	fadt.x_gpe0_blk.access_size = 1;
 	fadt.p_lvl2_lat = 101; /* > 100: C2 not supported */
 	fadt.p_lvl3_lat = 1001; /* > 1000: C3 not supported */
 	fadt.century = 0x32;   /* CMOS century register */
@@ -237,7 +245,7 @@ int acpi_write_tables(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_gpa)
 	struct madt_ioapic io = { 1, sizeof(io), (uint8_t)ncpus, 0, (uint32_t)X86_IOAPIC_ADDR, 0 };
 	memcpy(blk + off, &io, sizeof(io));
 	off += sizeof(io);
-	/* SCI: ISA IRQ 9, level-triggered, active high (we never raise it). */
+	/* SCI: ISA IRQ 9, level-triggered, active high (acpi_pm raises it for GPEs). */
 	struct madt_int_override sci = { 2, sizeof(sci), 0, ACPI_PM_SCI_IRQ, ACPI_PM_SCI_IRQ,
 					 0xd };
 	memcpy(blk + off, &sci, sizeof(sci));

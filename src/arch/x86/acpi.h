@@ -3,9 +3,10 @@
  *   RSDP (at X86_ACPI_GPA, where Linux also scans) -> XSDT -> FADT, MADT
  *   FADT: a classic PC (legacy PIC kept: not hardware-reduced, whose missing
  *         ISA IRQ routing left the UART without interrupts), PM1a event and
- *         control blocks and the reset register on the ACPI PM device's
- *         ports (devices/acpi_pm.h), -> FACS, DSDT
- *   DSDT: \_S5 (soft-off sleep type 5) in hand-assembled AML
+ *         control blocks, the reset register and the GPE0 block on the
+ *         ACPI PM device's ports (devices/acpi_pm.h), -> FACS, DSDT
+ *   DSDT: \_S5 (soft-off sleep type 5), the PCI host bridge and the VM
+ *         generation ID device, in hand-assembled AML (acpi_dsdt.h)
  *   MADT: one enabled local APIC per vCPU, the IOAPIC, the SCI on IRQ 9.
  * Tables live in the e820-reserved BIOS area [0xf0000, 1 MiB). */
 #ifndef BH_X86_ACPI_H

@@ -3,6 +3,7 @@
 #include "acpi_dsdt.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,9 +114,15 @@ static void word_space(struct aml *r, uint8_t type, uint8_t tflags, uint16_t min
 	put(r, d, sizeof(d));
 }
 
-/* Scratch buffers, one per nesting level (heap: ~28 KiB). */
+static void string(struct aml *a, const char *str)
+{
+	byte(a, 0x0d); /* StringPrefix */
+	put(a, str, strlen(str) + 1);
+}
+
+/* Scratch buffers, one per nesting level (heap: ~44 KiB). */
 struct scratch {
-	struct aml out, sb, dev, r, buf, list, e;
+	struct aml out, sb, dev, r, buf, list, e, vgen, pkg, gpe, method;
 };
 
 static void crs(struct aml *a, struct scratch *s)
@@ -166,6 +173,51 @@ static void prt(struct aml *a, struct scratch *s)
 	wrap(a, &op, 1, list);
 }
 
+/* Device (VGEN): the VM generation ID (Microsoft's "Virtual Machine
+ * Generation ID" contract, which Linux's vmgenid driver follows): a _HID of
+ * our own (a well-formed ACPI ID), _CID "VM_Gen_Counter" (the contract's
+ * name; ACPICA upper-cases IDs, and Linux matches VM_GEN_COUNTER — as with
+ * QEMU's and Firecracker's devices), and ADDR, a package of the 16-byte
+ * ID's guest-physical address as two 32-bit halves (low, high). */
+static void vgen(struct aml *sb, struct scratch *s)
+{
+	const uint8_t device_op[2] = { 0x5b, 0x82 }, pkg_op = 0x12;
+
+	put(&s->vgen, "VGEN", 4);
+	name(&s->vgen, "_HID");
+	string(&s->vgen, "BLKH0001");
+	name(&s->vgen, "_CID");
+	string(&s->vgen, "VM_Gen_Counter");
+	name(&s->vgen, "_DDN");
+	string(&s->vgen, "VM_Gen_Counter");
+	byte(&s->pkg, 2); /* NumElements */
+	integer(&s->pkg, (uint32_t)X86_VMGENID_GPA);
+	integer(&s->pkg, (uint32_t)(X86_VMGENID_GPA >> 32));
+	name(&s->vgen, "ADDR");
+	wrap(&s->vgen, &pkg_op, 1, &s->pkg);
+	wrap(sb, device_op, 2, &s->vgen);
+}
+
+/* Scope (\_GPE) { Method (_Exx) { Notify (\_SB.VGEN, 0x80) } }: the
+ * acpi-pm device raises GPE ACPI_GPE_VMGENID when the ID changed; 0x80 is
+ * the notification the contract names. */
+static void gpe(struct aml *out, struct scratch *s)
+{
+	const uint8_t scope_op = 0x10, method_op = 0x14;
+	const uint8_t notify[] = { 0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N',
+				   0x0a, 0x80 };
+	char mname[5];
+
+	_Static_assert(ACPI_GPE_VMGENID < 0x100, "two hex digits");
+	snprintf(mname, sizeof(mname), "_E%02X", ACPI_GPE_VMGENID);
+	put(&s->method, mname, 4);
+	byte(&s->method, 0x00); /* no arguments, not serialized */
+	put(&s->method, notify, sizeof(notify));
+	put(&s->gpe, "\\_GPE", 5);
+	wrap(&s->gpe, &method_op, 1, &s->method);
+	wrap(out, &scope_op, 1, &s->gpe);
+}
+
 int acpi_dsdt_body(uint8_t *buf, size_t cap, size_t *len)
 {
 	const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x04, 0x01, 0x0a, ACPI_PM_S5_TYPE };
@@ -189,8 +241,10 @@ int acpi_dsdt_body(uint8_t *buf, size_t cap, size_t *len)
 	prt(&s->dev, s);
 	put(&s->sb, sb_name, sizeof(sb_name));
 	wrap(&s->sb, device_op, 2, &s->dev);
+	vgen(&s->sb, s);
 	put(&s->out, s5, sizeof(s5));
 	wrap(&s->out, &scope_op, 1, &s->sb);
+	gpe(&s->out, s);
 	if (s->out.err)
 		ret = s->out.err;
 	else if (s->out.n > cap)

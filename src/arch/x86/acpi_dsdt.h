@@ -5,7 +5,11 @@
  *     _CRS: bus 0, ports 0xCF8-0xCFF, I/O 0-0xCF7 and 0xD00-0xFFFF,
  *           memory [PCI_MMIO_WIN_BASE, PCI_MMIO_WIN_END)
  *     _PRT: INTA-INTD of slots 1-31 -> GSI 16-23 (pci.h's PCI_INTX_GSI for
- *           pin A, swizzled for B-D) } }
+ *           pin A, swizzled for B-D) }
+ *     Device (VGEN) { _HID "BLKH0001", _CID/_DDN "VM_Gen_Counter",
+ *           ADDR Package { X86_VMGENID_GPA low, high } } }
+ *   Scope (\_GPE) { Method (_E00) { Notify (\_SB.VGEN, 0x80) } }
+ *                                               (E00: ACPI_GPE_VMGENID)
  * Without PCI0 an ACPI kernel never scans PCI at all (Linux only falls back
  * to a legacy bus scan when ACPI is off). */
 #ifndef BH_X86_ACPI_DSDT_H

@@ -47,17 +47,30 @@ static inline uint8_t x86_table_checksum(const void *p, size_t len)
 
 /* Platform I/O that the firmware tables describe and the devices implement
  * (arch is below bus and devices: both include this). */
-/* ACPI PM1a event/control and reset registers (devices/acpi_pm.c). */
+/* ACPI PM1a event/control and reset registers and the GPE0 block
+ * (devices/acpi_pm.c): ports 0x600-0x60b. */
 #define ACPI_PM_BASE 0x600
 #define ACPI_PM1A_EVT (ACPI_PM_BASE + 0)
 #define ACPI_PM1A_EVT_LEN 4
 #define ACPI_PM1A_CNT (ACPI_PM_BASE + 4)
 #define ACPI_PM1A_CNT_LEN 2
 #define ACPI_PM_RESET (ACPI_PM_BASE + 6)
-#define ACPI_PM_LEN 7
+#define ACPI_GPE0_BLK (ACPI_PM_BASE + 8) /* GPE0_STS (2 bytes), then GPE0_EN (2) */
+#define ACPI_GPE0_BLK_LEN 4
+#define ACPI_GPE0_COUNT 16               /* GPEs 0-15: one bit each in STS and EN */
+#define ACPI_PM_LEN 12
 #define ACPI_PM_RESET_VALUE 0x1
 #define ACPI_PM_S5_TYPE 5
 #define ACPI_PM_SCI_IRQ 9
+/* VM generation ID (devices/vmgenid.c): the DSDT's \_SB.VGEN device, whose
+ * ADDR names the 16-byte ID at X86_VMGENID_GPA (a page of its own in the
+ * e820-reserved BIOS area, after the ACPI tables), notified through GPE 0
+ * (the DSDT's \_GPE._E00). */
+#define X86_VMGENID_GPA 0xf2000ULL
+#define X86_VMGENID_LEN 16
+#define ACPI_GPE_VMGENID 0
+/* The GPEs anything raises (a snapshot with another status bit set is refused). */
+#define ACPI_GPE0_RAISED (1u << ACPI_GPE_VMGENID)
 /* PCI (bus/pci.c): the BAR window in the MMIO hole, slots, INTx wiring. */
 /* 32-bit MMIO window for BARs: below the IOAPIC (0xfec00000). */
 #define PCI_MMIO_WIN_BASE 0xc0000000ULL

@@ -84,6 +84,21 @@ static void test_tables(void **state)
 		memcpy(&dsdt, f + 140, 8);
 		const uint8_t *d = table(&gm, dsdt, "DSDT");
 		assert_memory_equal(d + 36, "\x08_S5_", 5);
+		/* The VM generation ID: GPE0 on the PM device, the VGEN device
+		 * with its compatible ID and the ID's address, the GPE's method. */
+		uint32_t gpe0, dlen;
+		memcpy(&gpe0, f + 80, 4);
+		assert_int_equal(gpe0, ACPI_GPE0_BLK);
+		assert_int_equal(f[92], ACPI_GPE0_BLK_LEN);
+		check_gas_io(f + 220, ACPI_GPE0_BLK, 8 * ACPI_GPE0_BLK_LEN);
+		memcpy(&dlen, d + 4, 4);
+		assert_non_null(memmem(d, dlen, "VGEN", 4));
+		assert_non_null(memmem(d, dlen, "\x08_CID\x0dVM_Gen_Counter", 20));
+		const uint8_t addr[] = { 0x08, 'A', 'D', 'D', 'R', 0x12, 0x08, 0x02, 0x0c,
+					 (uint8_t)X86_VMGENID_GPA, (uint8_t)(X86_VMGENID_GPA >> 8),
+					 (uint8_t)(X86_VMGENID_GPA >> 16), 0, 0x00 };
+		assert_non_null(memmem(d, dlen, addr, sizeof(addr)));
+		assert_non_null(memmem(d, dlen, "\x14\x13_E00\x00\x86\\\x2e_SB_VGEN\x0a\x80", 19));
 
 		const uint8_t *m = table(&gm, madt_gpa, "APIC");
 		uint32_t len, cpus = 0, ioapics = 0, overrides = 0;

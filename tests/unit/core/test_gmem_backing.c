@@ -33,6 +33,7 @@ struct smap {
 	uint64_t kps_kb;     /* KernelPageSize */
 	uint64_t rss_kb;     /* Rss */
 	uint64_t hugetlb_kb; /* Shared_Hugetlb + Private_Hugetlb */
+	uint64_t anon_kb;    /* Anonymous: private copies */
 };
 
 static int smap_of(const void *addr, struct smap *m)
@@ -69,6 +70,8 @@ static int smap_of(const void *addr, struct smap *m)
 			m->kps_kb = v;
 		else if (sscanf(line, "Rss: %llu", &v) == 1)
 			m->rss_kb = v;
+		else if (sscanf(line, "Anonymous: %llu", &v) == 1)
+			m->anon_kb = v;
 		else if (sscanf(line, "Shared_Hugetlb: %llu", &v) == 1 ||
 			 sscanf(line, "Private_Hugetlb: %llu", &v) == 1)
 			m->hugetlb_kb += v;
@@ -254,6 +257,79 @@ static void test_hugepages_1g(void **state)
 	huge_case(GMEM_HUGE_1G, GMEM_HUGE_1G);
 }
 
+/* A RAM image file (a snapshot's memory): data at a few pages, holes
+ * elsewhere. Returns its fd. */
+static int image_file(char *path, size_t len)
+{
+	uint8_t page[4096];
+	int fd;
+
+	snprintf(path, len, "/tmp/bh-gmem-image.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)RAM), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		memset(page, 0x41 + (int)i, sizeof(page));
+		assert_int_equal(pwrite(fd, page, sizeof(page), (off_t)(i * (RAM / 3) & ~4095ull)),
+				 (ssize_t)sizeof(page));
+	}
+	return fd;
+}
+
+static void assert_image(const struct guest_mem *gm)
+{
+	uint8_t b[4096];
+
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(gmem_read(gm, b, i * (RAM / 3) & ~4095ull, 1), 0);
+		assert_int_equal(b[0], 0x41 + i);
+	}
+	assert_int_equal(gmem_read(gm, b, 4096 * 7, 1), 0);
+	assert_int_equal(b[0], 0);
+}
+
+/* A restore's placement (vm_place_memory_from): a copy-on-write mapping of
+ * the file made private up front with prealloc (the file untouched), and
+ * the file's data copied into fresh RAM (the --hugepages path; here 4 KiB
+ * RAM, the copy is the same). Hugepages on a file mapping: refused. */
+static void test_file_placement(void **state)
+{
+	const struct gmem_opts pre = { .prealloc = true }, huge = { .page_size = GMEM_HUGE_2M };
+	struct guest_mem gm;
+	struct smap m;
+	char path[64];
+	int fd = image_file(path, sizeof(path));
+
+	(void)state;
+	assert_int_equal(gmem_create_from_fd(&gm, RAM, dup(fd), true), 0);
+	assert_int_equal(smap_of(gm.base, &m), 0);
+	assert_true(m.anon_kb < 1024); /* lazy: nothing copied yet */
+	assert_int_equal(gmem_place_file_copy(&gm, &huge), -EINVAL);
+	assert_int_equal(gmem_place_file_copy(&gm, &pre), 0);
+	assert_int_equal(smap_of(gm.base, &m), 0);
+	assert_true(m.anon_kb >= (RAM >> 10) * 99 / 100); /* every page its own */
+	assert_image(&gm);
+	assert_int_equal(gmem_write(&gm, 0, "Z", 1), 0);
+	gmem_destroy(&gm);
+	{
+		uint8_t b;
+
+		assert_int_equal(pread(fd, &b, 1, 0), 1);
+		assert_int_equal(b, 0x41); /* never written back */
+	}
+	assert_int_equal(gmem_create(&gm, RAM), 0);
+	assert_int_equal(gmem_place_file_copy(&gm, &pre), -EINVAL); /* not a file copy */
+	assert_int_equal(gmem_load_file(&gm, fd), 0);
+	assert_image(&gm);
+	gmem_destroy(&gm);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(gmem_create(&gm, RAM), 0);
+	assert_int_equal(gmem_load_file(&gm, fd), -EINVAL); /* shorter than RAM */
+	gmem_destroy(&gm);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_prealloc_resident),
 		cmocka_unit_test(test_ksm_opt_in),
 		cmocka_unit_test(test_bad_backing),
+		cmocka_unit_test(test_file_placement),
 		cmocka_unit_test(test_hugepages_2m),
 		cmocka_unit_test(test_hugepages_1g),
 	};

@@ -19,6 +19,7 @@
 #include "devices/rtc.h"
 #include "devices/test_dev.h"
 #include "devices/uart_8250.h"
+#include "devices/vmgenid.h"
 
 /* A device under test, generically. */
 struct dut {
@@ -244,6 +245,8 @@ static void test_small_devices_state(void **state)
 	const struct dut tt = { td_save, td_load, TEST_DEV_STATE_VERSION };
 	struct exit_ctl ea, eb;
 	struct acpi_pm pa, pb;
+	struct fake_irq sci_a, sci_b;
+	struct irq_line line_a, line_b;
 	struct io_bus bus;
 	struct boot_timer ta, tb2;
 	struct test_dev da, db;
@@ -252,13 +255,50 @@ static void test_small_devices_state(void **state)
 	(void)state;
 	assert_int_equal(exit_ctl_init(&ea), 0);
 	assert_int_equal(exit_ctl_init(&eb), 0);
-	acpi_pm_init(&pa, &ea);
-	acpi_pm_init(&pb, &eb);
+	fake_irq_init(&sci_a, &line_a, ACPI_PM_SCI_IRQ);
+	fake_irq_init(&sci_b, &line_b, ACPI_PM_SCI_IRQ);
+	assert_int_equal(acpi_pm_init(&pa, &ea, &line_a), 0);
+	assert_int_equal(acpi_pm_init(&pb, &eb, &line_b), 0);
 	io_bus_init(&bus, IO_BUS_PIO);
 	assert_int_equal(acpi_pm_register(&pa, &bus), 0);
 	io_bus_seal(&bus);
 	assert_true(pio_out(&bus, ACPI_PM1A_EVT + 2, 0x0120, 2));
+	/* A GPE raised before the guest enables it: pending, no SCI; enabling
+	 * it (a byte write, as ACPICA does) asserts the SCI. */
+	acpi_pm_gpe_raise(&pa, ACPI_GPE_VMGENID);
+	acpi_pm_gpe_raise(&pa, 5); /* nothing raises GPE 5: ignored */
+	assert_int_equal(pio_in(&bus, ACPI_GPE0_BLK, 2, NULL), 1u << ACPI_GPE_VMGENID);
+	assert_int_equal(sci_a.level, 0);
+	assert_true(pio_out(&bus, ACPI_GPE0_BLK + 2, 1u << ACPI_GPE_VMGENID, 1));
+	assert_int_equal(sci_a.level, 1);
+	assert_int_equal(pio_in(&bus, ACPI_GPE0_BLK + 2, 1, NULL), 1u << ACPI_GPE_VMGENID);
+	/* Raised and enabled, saved with the SCI up: the load drives the
+	 * target's line to the same level. */
 	check_roundtrip_and_framing(&tp, &pa, &pb);
+	assert_int_equal(sci_b.level, 1);
+	/* Writing 1 clears the status (write-0 bits stay): the SCI drops. */
+	assert_true(pio_out(&bus, ACPI_GPE0_BLK, 0xfe, 1));
+	assert_int_equal(sci_a.level, 1);
+	assert_true(pio_out(&bus, ACPI_GPE0_BLK, 1u << ACPI_GPE_VMGENID, 1));
+	assert_int_equal(sci_a.level, 0);
+	assert_int_equal(pio_in(&bus, ACPI_GPE0_BLK, 4, NULL), (1u << ACPI_GPE_VMGENID) << 16);
+	blob_of(&tp, &pa, &blob);
+	check_bad_byte(&tp, &pb, &blob, 2, 0x02); /* status of a GPE nothing raises */
+	check_bad_byte(&tp, &pb, &blob, 3, 0x80);
+	sbuf_free(&blob);
+	/* Version 1 (PM1a_EN alone) still loads: no GPE pending, SCI low. */
+	{
+		uint8_t v1[2] = { 0x20, 0x01 };
+		uint16_t sts, en;
+
+		assert_int_equal(load_bytes(&tp, &pb, v1, sizeof(v1), 1), 0);
+		acpi_pm_gpe_regs(&pb, &sts, &en);
+		assert_int_equal(sts, 0);
+		assert_int_equal(en, 0);
+		assert_int_equal(sci_b.level, 0);
+	}
+	acpi_pm_destroy(&pa);
+	acpi_pm_destroy(&pb);
 
 	assert_int_equal(boot_timer_init(&ta, 1), 0);
 	assert_int_equal(boot_timer_init(&tb2, 1), 0);
@@ -280,6 +320,77 @@ static void test_small_devices_state(void **state)
 	exit_ctl_destroy(&eb);
 }
 
+/* ---- vmgenid: the ID's address is checked, every load is a new ID ---- */
+static void g_save(void *d, struct sbuf *o) { vmgenid_save(d, o); }
+static int g_load(void *d, struct sreader *i, uint32_t v, char *e, size_t n)
+{
+	return vmgenid_load(d, i, v, e, n);
+}
+
+static void test_vmgenid_state(void **state)
+{
+	const struct dut tg = { g_save, g_load, VMGENID_STATE_VERSION };
+	uint8_t in_mem[X86_VMGENID_LEN], before[X86_VMGENID_LEN];
+	struct fake_irq sci;
+	struct irq_line line;
+	struct exit_ctl ec;
+	struct guest_mem gm;
+	struct acpi_pm pm;
+	struct vmgenid a, b;
+	struct sbuf blob;
+	uint16_t sts, en;
+
+	(void)state;
+	assert_int_equal(exit_ctl_init(&ec), 0);
+	fake_irq_init(&sci, &line, ACPI_PM_SCI_IRQ);
+	assert_int_equal(acpi_pm_init(&pm, &ec, &line), 0);
+	assert_int_equal(gmem_create(&gm, 2 << 20), 0);
+	assert_int_equal(vmgenid_init(&a, &gm, &pm), 0);
+	assert_int_equal(vmgenid_init(&b, &gm, &pm), 0);
+	assert_memory_not_equal(a.id, b.id, sizeof(a.id)); /* random */
+	assert_int_equal(vmgenid_publish(&a), 0);
+	assert_int_equal(gmem_read(&gm, in_mem, X86_VMGENID_GPA, sizeof(in_mem)), 0);
+	assert_memory_equal(in_mem, a.id, sizeof(in_mem));
+	/* Nothing to tell after a boot. */
+	vmgenid_notify(&a);
+	acpi_pm_gpe_regs(&pm, &sts, &en);
+	assert_int_equal(sts, 0);
+
+	/* A load: a new ID (not the saved one, not b's old one), in guest
+	 * memory, told to the guest exactly once. */
+	blob_of(&tg, &a, &blob);
+	assert_int_equal(blob.len, 8 + X86_VMGENID_LEN);
+	memcpy(before, b.id, sizeof(before));
+	assert_int_equal(load_bytes(&tg, &b, blob.data, blob.len, VMGENID_STATE_VERSION), 0);
+	assert_memory_not_equal(b.id, a.id, sizeof(b.id));
+	assert_memory_not_equal(b.id, before, sizeof(b.id));
+	assert_int_equal(gmem_read(&gm, in_mem, X86_VMGENID_GPA, sizeof(in_mem)), 0);
+	assert_memory_equal(in_mem, b.id, sizeof(in_mem));
+	vmgenid_notify(&b);
+	vmgenid_notify(&b);
+	acpi_pm_gpe_regs(&pm, &sts, &en);
+	assert_int_equal(sts, 1u << ACPI_GPE_VMGENID);
+	assert_int_equal(sci.level, 0); /* the guest has not enabled it */
+
+	/* Hostile: every truncation, a trailing byte, other versions, and an
+	 * address other than this VM's (byte 0: the low byte of the address). */
+	memcpy(before, b.id, sizeof(before));
+	for (size_t n = 0; n < blob.len; n++)
+		assert_int_equal(load_bytes(&tg, &b, blob.data, n, VMGENID_STATE_VERSION), -EINVAL);
+	assert_int_equal(load_bytes(&tg, &b, blob.data, blob.len, 2), -ENOTSUP);
+	check_bad_byte(&tg, &b, &blob, 0, 0x10);
+	check_bad_byte(&tg, &b, &blob, 7, 0x80);
+	assert_memory_equal(b.id, before, sizeof(before)); /* refused: untouched */
+	sbuf_free(&blob);
+	gmem_destroy(&gm);
+	/* RAM that does not reach the ID's address: refused at creation. */
+	assert_int_equal(gmem_create(&gm, 512 << 10), 0);
+	assert_int_equal(vmgenid_init(&a, &gm, &pm), -EFAULT);
+	gmem_destroy(&gm);
+	acpi_pm_destroy(&pm);
+	exit_ctl_destroy(&ec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_i8042_state),
 		cmocka_unit_test(test_rtc_state),
 		cmocka_unit_test(test_small_devices_state),
+		cmocka_unit_test(test_vmgenid_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

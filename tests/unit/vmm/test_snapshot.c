@@ -3,16 +3,22 @@
  * from the memory file) finishes with the right result; two clones of one
  * snapshot run at the same time and neither changes the file; a snapshot
  * with an impossible register value or a mismatched VM is refused with a
- * message naming the reason. */
+ * message naming the reason; clones get their own generation ID, MACs and
+ * vsock CIDs. */
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "vm_fixture.h"
+#include "arch/x86/layout.h"
+#include "config/clone_id.h"
 #include "config/config_json.h"
 #include "config/schema.h"
 #include "snapshot/snap_format.h"
+#include "vmm/devices.h"
+#include "vmm/fd_table.h"
 #include "vmm/vm_snapshot.h"
 #include "../test_wait.h"
 
@@ -161,6 +167,33 @@ static int restore(struct vm *vm, const struct snap_state *s, const char *mem, c
 	return ret;
 }
 
+/* The VM generation ID (devices/vmgenid.h): each restore wrote a new one
+ * into its guest memory — neither the snapshot's nor the other clone's —
+ * and raised the GPE that tells the guest (the SCI waits for the guest to
+ * enable it; this guest never does). */
+static void check_new_generation(const char *mem, struct vm *b, struct vm *c)
+{
+	uint8_t snap_id[X86_VMGENID_LEN], id_b[X86_VMGENID_LEN], id_c[X86_VMGENID_LEN];
+	uint8_t gpe[2];
+	int fd = open(mem, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, snap_id, sizeof(snap_id), X86_VMGENID_GPA),
+			 (ssize_t)sizeof(snap_id));
+	close(fd);
+	/* The snapshot's own ID was written at boot: random, not zero. */
+	assert_true(memcmp(snap_id, (uint8_t[X86_VMGENID_LEN]){ 0 }, sizeof(snap_id)) != 0);
+	assert_int_equal(gmem_read(&b->mem, id_b, X86_VMGENID_GPA, sizeof(id_b)), 0);
+	assert_int_equal(gmem_read(&c->mem, id_c, X86_VMGENID_GPA, sizeof(id_c)), 0);
+	assert_memory_not_equal(id_b, snap_id, sizeof(id_b));
+	assert_memory_not_equal(id_c, snap_id, sizeof(id_c));
+	assert_memory_not_equal(id_b, id_c, sizeof(id_b));
+	for (int i = 0; i < 2; i++) {
+		assert_true(io_bus_access(i ? &c->pio : &b->pio, ACPI_GPE0_BLK, gpe, 2, false));
+		assert_int_equal(gpe[0], 1u << ACPI_GPE_VMGENID);
+	}
+}
+
 static void restore_continues_computation(void **state)
 {
 	char st[256], mem[256], con_b[256], con_c[256], want[64], err[512], buf[1 << 16];
@@ -188,6 +221,7 @@ static void restore_continues_computation(void **state)
 		fail_msg("restore 1: %s", err);
 	if (restore(c2, s, mem, con_c, err, sizeof(err)))
 		fail_msg("restore 2: %s", err);
+	check_new_generation(mem, b, c2);
 	assert_int_equal(fx_start(&rb, b), 0);
 	assert_int_equal(fx_start(&rc, c2), 0);
 	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
@@ -274,11 +308,131 @@ static void hostile_state_refused(void **state)
 	free(file);
 }
 
+/* One VM's build with a NIC on a switch-port socketpair named "sw0" in fds
+ * (the other end in *peer). */
+static void port_fds(struct fd_table *fds, int *peer)
+{
+	int sp[2];
+	char ferr[128];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	fd_table_init(fds);
+	assert_int_equal(fd_table_add(fds, "sw0", sp[0], ferr, sizeof(ferr)), 0);
+	*peer = sp[1];
+}
+
+/* Clones have an identity of their own: a VM with a NIC and vsock is
+ * snapshotted; two restores as clones 0 and 1 of a group (what `bulkhead
+ * clone` asks: config_clone_identity) each present a MAC, a vsock CID, a
+ * vsock socket and a generation ID that are neither the snapshot's VM's nor
+ * the other clone's — and the ID in guest memory is the one the device
+ * reports. */
+static void clones_own_identity(void **state)
+{
+	char st[256], mem[256], con[256], vs[256], err[512], sock_path[2][256], p[300];
+	struct vm *a = calloc(1, sizeof(*a)), *cl[2];
+	struct vm_identity ia, ic[2];
+	struct fd_table fds[3];
+	struct snap_state *s = malloc(sizeof(*s));
+	struct vm_config c;
+	struct fx_run ra;
+	int peer[3], sfd, mfd;
+	uint8_t genid_mem[X86_VMGENID_LEN];
+	size_t len;
+	char *file;
+
+	(void)state;
+	path(st, sizeof(st), "id-state");
+	path(mem, sizeof(mem), "id-memory");
+	path(con, sizeof(con), "id.log");
+	path(vs, sizeof(vs), "v.sock");
+	fx_config(&c, kernel, con);
+	c.boot.cmdline = "console=ttyS0 rounds=100000";
+	c.nnets = 1;
+	c.nets[0].port = "sw0";
+	c.nets[0].mtu = 1500;
+	c.vsock.cid = 5;
+	c.vsock.socket = vs;
+	port_fds(&fds[0], &peer[0]);
+	vm_set_fds(a, &fds[0]);
+	if (vm_create(a, &c))
+		fail_msg("vm_create: %s", a->err);
+	assert_int_equal(fx_start(&ra, a), 0);
+	wait_console(con, "compute: start");
+	assert_int_equal(vm_pause(a), 0);
+	sfd = open(st, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	mfd = open(mem, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(sfd >= 0 && mfd >= 0);
+	if (vm_snapshot_save(a, sfd, mfd, err, sizeof(err)))
+		fail_msg("vm_snapshot_save: %s", err);
+	close(sfd);
+	close(mfd);
+	vm_devices_identity(a, &ia);
+	assert_true(exit_ctl_request(&a->exit, VM_EXIT_SIGNAL, 0, "test stop"));
+	test_join(ra.thread, "the original VM");
+	vm_destroy(a);
+	free(a);
+	fd_table_destroy(&fds[0]);
+	close(peer[0]);
+	assert_int_equal(ia.nnets, 1);
+	assert_int_equal(ia.vsock_cid, 5);
+
+	file = read_all(st, &len);
+	if (snap_parse(file, len, s, err, sizeof(err)))
+		fail_msg("snap_parse: %s", err);
+	for (int k = 0; k < 2; k++) {
+		struct config_clone_id id = { .index = k };
+		struct vm_ram_source ram = { .copy_on_write = true };
+		struct json_object *root = NULL;
+		struct vm_config rc;
+
+		cl[k] = calloc(1, sizeof(*cl[k]));
+		config_defaults(&rc);
+		assert_int_equal(config_json_parse((const char *)s->config.p, s->config.len, 0, &rc,
+						   &root, err, sizeof(err)), 0);
+		assert_int_equal(config_clone_identity(&rc, &id, sock_path[k], sizeof(sock_path[k]),
+						       err, sizeof(err)), 0);
+		rc.console_path = con;
+		port_fds(&fds[1 + k], &peer[1 + k]);
+		vm_set_fds(cl[k], &fds[1 + k]);
+		ram.fd = open(mem, O_RDONLY | O_CLOEXEC);
+		if (vm_build(cl[k], &rc, &ram))
+			fail_msg("clone %d: vm_build: %s", k, cl[k]->err);
+		if (vm_snapshot_restore(cl[k], s, err, sizeof(err)))
+			fail_msg("clone %d: restore: %s", k, err);
+		vm_devices_identity(cl[k], &ic[k]);
+		assert_int_equal(gmem_read(&cl[k]->mem, genid_mem, X86_VMGENID_GPA,
+					   sizeof(genid_mem)), 0);
+		assert_memory_equal(genid_mem, ic[k].genid, sizeof(genid_mem));
+		snprintf(p, sizeof(p), "%s.%d", vs, k);
+		assert_true(fx_size(p) >= 0); /* its own listening socket */
+		assert_int_equal(ic[k].nnets, 1);
+		assert_int_equal(ic[k].vsock_cid, 5 + (uint64_t)k);
+		assert_memory_not_equal(ic[k].mac[0], ia.mac[0], 6);
+		assert_memory_not_equal(ic[k].genid, ia.genid, sizeof(ia.genid));
+		config_json_free(root);
+	}
+	assert_memory_not_equal(ic[0].mac[0], ic[1].mac[0], 6);
+	assert_memory_not_equal(ic[0].genid, ic[1].genid, sizeof(ia.genid));
+	for (int k = 0; k < 2; k++) {
+		vm_destroy(cl[k]);
+		free(cl[k]);
+		fd_table_destroy(&fds[1 + k]);
+		close(peer[1 + k]);
+		snprintf(p, sizeof(p), "%s.%d", vs, k);
+		unlink(p);
+	}
+	unlink(vs);
+	free(file);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(restore_continues_computation),
 		cmocka_unit_test(hostile_state_refused),
+		cmocka_unit_test(clones_own_identity),
 	};
 	char p[512];
 	int ret;
@@ -290,7 +444,8 @@ int main(void)
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	for (const char *const *n = (const char *const[]){ "state", "memory", "orig.log",
 							   "clone1.log", "clone2.log",
-							   "hostile.log", NULL };
+							   "hostile.log", "id-state", "id-memory",
+							   "id.log", NULL };
 	     *n; n++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, *n);
 		unlink(p);
