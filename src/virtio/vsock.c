@@ -21,14 +21,6 @@ static struct virtio_vsock *to_vs(struct virtio_dev *vd)
 	return bh_container_of(vd, struct virtio_vsock, vdev);
 }
 
-uint64_t vsock_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t vs_features(struct virtio_dev *vd)
 {
 	(void)vd; /* VIRTIO_VSOCK_F_STREAM is implied (legacy drivers know no bit) */
@@ -45,99 +37,6 @@ static void vs_cfg_read(struct virtio_dev *vd, uint32_t off, void *data, uint32_
 		memcpy(data, cfg + off, len);
 	else
 		memset(data, 0xff, len);
-}
-
-/* ---- connections ---- */
-
-struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, int fd, enum vsock_conn_state st)
-{
-	struct vsock_conn *c;
-
-	if (vs->n >= vs->p.max_conns)
-		return NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->rx.buf = malloc(vs->p.buf_size);
-	c->tx.buf = malloc(vs->p.buf_size);
-	if (!c->rx.buf || !c->tx.buf) {
-		free(c->rx.buf);
-		free(c->tx.buf);
-		free(c);
-		return NULL;
-	}
-	c->vs = vs;
-	c->fd = fd;
-	c->state = st;
-	vs->c[vs->n++] = c;
-	vs->st.conns = vs->n;
-	return c;
-}
-
-void vsock_conn_free(struct virtio_vsock *vs, struct vsock_conn *c)
-{
-	for (unsigned i = 0; i < vs->n; i++) {
-		if (vs->c[i] != c)
-			continue;
-		vs->c[i] = vs->c[--vs->n];
-		vs->c[vs->n] = NULL;
-		break;
-	}
-	vs->st.conns = vs->n;
-	if (c->fd >= 0) {
-		if (c->interest && vs->el)
-			event_loop_del(vs->el, c->fd);
-		close(c->fd);
-	}
-	free(c->rx.buf);
-	free(c->tx.buf);
-	free(c);
-}
-
-void vsock_conn_reset(struct virtio_vsock *vs, struct vsock_conn *c)
-{
-	if (c->state == VC_LINE) {
-		vsock_conn_free(vs, c); /* the guest never heard of it */
-		return;
-	}
-	c->pend = VP_RST;
-	c->rx.len = 0;
-	c->tx.len = 0;
-	c->deadline_ms = 0;
-	vsock_conn_update(vs, c);
-}
-
-static struct vsock_conn *conn_find(struct virtio_vsock *vs, uint32_t host_port,
-				    uint32_t guest_port)
-{
-	for (unsigned i = 0; i < vs->n; i++)
-		if (vs->c[i]->host_port == host_port && vs->c[i]->guest_port == guest_port &&
-		    vs->c[i]->state != VC_LINE)
-			return vs->c[i];
-	return NULL;
-}
-
-static uint32_t port_alloc(struct virtio_vsock *vs)
-{
-	for (;;) {
-		uint32_t p = VSOCK_EPHEMERAL_BASE + (vs->next_port++ & 0x3fffffffu);
-		bool used = false;
-
-		for (unsigned i = 0; i < vs->n && !used; i++)
-			used = vs->c[i]->host_port == p && vs->c[i]->state != VC_LINE;
-		if (!used)
-			return p;
-	}
-}
-
-void vsock_conn_start_request(struct virtio_vsock *vs, struct vsock_conn *c, uint32_t port)
-{
-	c->state = VC_CONNECTING;
-	c->host_port = port_alloc(vs);
-	c->guest_port = port;
-	c->pend = VP_REQUEST;
-	c->deadline_ms = vsock_now_ms() + VSOCK_RESPONSE_DEADLINE_MS;
-	vsock_conn_update(vs, c);
 }
 
 /* An RST for ports no connection has (bounded; dropped beyond). */
@@ -400,7 +299,7 @@ static void rw_in(struct virtio_vsock *vs, struct vsock_conn *c, struct virtq_ch
 
 static void guest_request(struct virtio_vsock *vs, const struct virtio_vsock_hdr *h)
 {
-	struct vsock_conn *c = conn_find(vs, h->dst_port, h->src_port);
+	struct vsock_conn *c = vsock_conn_find(vs, h->dst_port, h->src_port);
 
 	vs->st.guest_requests++;
 	if (c) { /* port reuse while connected: both are void */
@@ -436,7 +335,7 @@ static void packet(struct virtio_vsock *vs, const struct virtio_vsock_hdr *h, st
 		guest_request(vs, h);
 		return;
 	}
-	c = conn_find(vs, h->dst_port, h->src_port);
+	c = vsock_conn_find(vs, h->dst_port, h->src_port);
 	if (!c || (c->pend & VP_RST)) {
 		if (!c)
 			rst_unknown(vs, h);
@@ -512,7 +411,7 @@ static uint64_t tx_handle(struct virtio_dev *vd, struct virtq_chain *ch)
 		/* Spoofed source, or a length the chain does not carry. */
 		vs->st.malformed++;
 		if (h.src_cid == vs->p.guest_cid) {
-			struct vsock_conn *c = conn_find(vs, h.dst_port, h.src_port);
+			struct vsock_conn *c = vsock_conn_find(vs, h.dst_port, h.src_port);
 
 			if (c && !(c->pend & VP_RST))
 				vsock_conn_reset(vs, c);

@@ -1,4 +1,5 @@
-/* vsock_priv.h — what vsock.c (the virtio side: queues, packets, credit) and
+/* vsock_priv.h — what vsock.c (the virtio side: queues, packets, credit),
+ * vsock_conn.c (the connection table) and
  * vsock_host.c (the host side: sockets, the CONNECT line, the broker,
  * deadlines) share. Same threading as vsock.h: everything under vdev.lock. */
 #ifndef BH_VIRTIO_VSOCK_PRIV_H
@@ -85,6 +86,8 @@ static inline uint32_t vsock_ring_free(const struct virtio_vsock *vs, const stru
 
 /* vsock.c */
 void vsock_rx_flush(struct virtio_vsock *vs);
+
+/* vsock_conn.c */
 void vsock_conn_free(struct virtio_vsock *vs, struct vsock_conn *c);
 struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, int fd, enum vsock_conn_state st);
 /* The connection is broken: RST to the guest once there is an rx buffer
@@ -92,6 +95,9 @@ struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, int fd, enum vsock_co
 void vsock_conn_reset(struct virtio_vsock *vs, struct vsock_conn *c);
 /* Host→guest: connect c (VC_LINE or fresh) to the guest's port. */
 void vsock_conn_start_request(struct virtio_vsock *vs, struct vsock_conn *c, uint32_t port);
+/* The live (not VC_LINE) connection between these ports, or NULL. */
+struct vsock_conn *vsock_conn_find(struct virtio_vsock *vs, uint32_t host_port,
+				   uint32_t guest_port);
 uint64_t vsock_now_ms(void);
 
 /* vsock_host.c */
