@@ -61,7 +61,7 @@ MIN_DAEMON_HOSTILE=56
 MIN_GUEST_CACHE=3
 MIN_QEMU=38
 MIN_KVM_EXTRA=9 # kvm_tests.sh: one per cases.txt line plus this many
-MIN_VIRTIO_LINUX=5
+MIN_VIRTIO_LINUX=6
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=30
 MIN_ASAN_HOSTILE=38 # the virtio_hostile and virtio_balloon cases + 2 console-input tests
@@ -347,13 +347,15 @@ if [ "$GUEST_OK" = 1 ]; then
 	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest)
 	kvm_suite "kvm tests" kvm "$MIN_KVM"
 
-	# The stock kernel's virtio_net and what it depends on, for the net test
+	# The stock kernel's virtio_net (and what it depends on) and virtio_balloon,
+	# for the net and balloon tests
 	# (the default guest's initramfs ships the disk/console/rng drivers only).
 	NETMODS=$(mktemp -d)
 	MODDIR=$(scripts/guest-kernel.sh --stock --modules "$CACHE") &&
 		cp "$MODDIR/kernel/net/core/failover.ko" "$MODDIR/kernel/drivers/net/net_failover.ko" \
-			"$MODDIR/kernel/drivers/net/virtio_net.ko" "$NETMODS/" ||
-		echo "check.sh: the stock kernel's virtio_net module is missing: linux/virtio-net-tap will fail"
+			"$MODDIR/kernel/drivers/net/virtio_net.ko" \
+			"$MODDIR/kernel/drivers/virtio/virtio_balloon.ko" "$NETMODS/" ||
+		echo "check.sh: the stock kernel's virtio_net or virtio_balloon module is missing: linux/virtio-net-tap or linux/virtio-balloon will fail"
 	RUN=(tests/e2e/virtio_linux.sh build/bulkhead "$STOCK" "$FSIMG" "$FSTEXT" "" "$NETMODS")
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "$STOCK:/t/guest" --add "$FSIMG:/t/fs.img"
 		--add "tests/e2e/virtio_linux.sh:/t/virtio_linux.sh" --add "$NETMODS:/t/netmods")

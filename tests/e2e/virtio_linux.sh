@@ -23,11 +23,17 @@
 #                uploads 2 MiB over TCP (busybox nc); both checksums must
 #                match (the stock driver acks checksum/TSO offloads: the tap
 #                gets TUNSETOFFLOAD for them).
+#   balloon      virtio-balloon with free page reporting (the stock driver):
+#                the guest fills 192 MiB of tmpfs, then frees it; the VM
+#                process's resident memory must fall by at least 96 MiB
+#                within 60 s (the guest reports the freed blocks, the host
+#                releases them).
 # Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BH=${1:?bulkhead} GUEST=${2:?guest dir} FSIMG=${3:?ext4 image} EXPECT=${4:?expected text}
 ONLY=${5:-} # optional: run only this test (development); "" = all
-NETMODS=${6:-} # dir with the stock kernel's failover.ko, net_failover.ko, virtio_net.ko
+NETMODS=${6:-} # dir with the stock kernel's failover.ko, net_failover.ko, virtio_net.ko,
+# virtio_balloon.ko (the default guest's initramfs has the disk/console/rng drivers only)
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 T=$(mktemp -d /tmp/vlinux.XXXXXX)
 pass=0
@@ -78,6 +84,14 @@ net-tap)
 	echo "UP-MD5: $(md5sum /up | cut -d' ' -f1)"
 	nc 10.0.3.1 5001 </up && echo "UP-SENT"
 	;;
+balloon)
+	echo "balloon driver: $(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -c virtio)"
+	mkdir -p /fill && mount -t tmpfs -o size=224m fill /fill &&
+		dd if=/dev/zero of=/fill/blob bs=1048576 count=192 2>/dev/null && echo "FILLED"
+	sleep 10
+	rm -f /fill/blob && umount /fill && echo "FREED"
+	sleep 600
+	;;
 console)
 	echo "over hvc0: $(cat /sys/class/tty/console/active 2>/dev/null)"
 	read -r line && echo "GOT: $line"
@@ -89,7 +103,7 @@ EOF
 mkdir -p "$T/lib/modules/bulkhead"
 files=cmd
 n=80
-for m in failover net_failover virtio_net; do
+for m in failover net_failover virtio_net virtio_balloon; do
 	if [ -n "$NETMODS" ] && [ -f "$NETMODS/$m.ko" ]; then
 		cp "$NETMODS/$m.ko" "$T/lib/modules/bulkhead/$n-$m.ko"
 		files="$files lib lib/modules lib/modules/bulkhead lib/modules/bulkhead/$n-$m.ko"
@@ -229,6 +243,55 @@ TAPEOF
 	else bad "linux/virtio-net-tap" "$why"; show; fi
 else
 	echo "SKIP linux/virtio-net-tap: no 'unshare -n' or 'ip' here"
+fi
+fi
+
+# --- balloon: memory the guest frees goes back to the host
+if want balloon; then
+rss_kb() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+vm_child() { # the VM process: the supervisor's child (its PID in our namespace)
+	for st in /proc/[0-9]*/stat; do
+		# shellcheck disable=SC2046
+		set -- $(sed 's/^[0-9]* (.*) //' "$st" 2>/dev/null)
+		[ "${2:-}" = "$pid" ] && { p=${st#/proc/}; echo "${p%/stat}"; return; }
+	done
+}
+: >"$T/out"
+"$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 384M --no-rng --balloon \
+	--cmdline "console=ttyS0 $base bh.test=balloon" </dev/null >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while [ $i -lt 1500 ] && ! grep -q "FILLED" "$T/out" && kill -0 "$pid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+vm=$(vm_child)
+filled=$(rss_kb "${vm:-0}")
+freed=""
+why=""
+grep -q "balloon driver: 1" "$T/out" || why="the guest's virtio_balloon driver did not bind"
+if [ -z "$filled" ] || grep -q "FREED" "$T/out"; then
+	why="$why; no VM process resident size while filled (FILLED seen: $(grep -c FILLED "$T/out"), VM pid '${vm}')"
+else
+	i=0
+	while [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
+		if grep -q "FREED" "$T/out"; then
+			freed=$(rss_kb "$vm")
+			[ -n "$freed" ] && [ $((filled - freed)) -ge 98304 ] && break
+		fi
+		sleep 0.2; i=$((i + 1))
+	done
+	grep -q "FREED" "$T/out" || why="$why; the guest never freed its memory"
+	[ -n "$freed" ] && [ $((filled - freed)) -ge 98304 ] ||
+		why="$why; resident size did not fall by 96 MiB: ${filled} kB filled, ${freed:-?} kB 60 s after"
+fi
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+[ "$rc" = 4 ] || why="$why; exit $rc after SIGTERM, not 4"
+if [ -z "$why" ]; then
+	ok "linux/virtio-balloon-free-page-reporting (VM resident $((filled / 1024)) MiB filled, $((freed / 1024)) MiB after the guest freed 192 MiB)"
+else
+	bad "linux/virtio-balloon-free-page-reporting" "${why#; }"; show
 fi
 fi
 
