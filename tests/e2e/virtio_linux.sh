@@ -248,7 +248,7 @@ fi
 
 # --- balloon: memory the guest frees goes back to the host
 if want balloon; then
-rss_kb() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
 vm_child() { # the VM process: the supervisor's child (its PID in our namespace)
 	for st in /proc/[0-9]*/stat; do
 		# shellcheck disable=SC2046
