@@ -51,13 +51,13 @@ STAGE_MODES=()
 # what the stage ran when this was written. Raise them when adding tests.
 MIN_UNIT=45
 MIN_CLI=128
-MIN_API=75
+MIN_API=122
 MIN_SANDBOX_HOST=27
 MIN_FUZZ=9 # the clang build + one per corpus (api blk boot frame snap state virtq vsock)
 MIN_SWITCH=58 # 62 with KVM (4 bulkhead-run cases)
 MIN_PKG=38
 MIN_SCHEMA=10
-MIN_DAEMON_HOSTILE=56
+MIN_DAEMON_HOSTILE=88
 MIN_GUEST_CACHE=3
 MIN_QEMU=38
 MIN_KVM_EXTRA=9 # kvm_tests.sh: one per cases.txt line plus this many
