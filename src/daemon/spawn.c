@@ -512,11 +512,11 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 			if (f->ports[i] >= 0 && (tmp[i] = fcntl(f->ports[i], F_DUPFD, 64)) < 0)
 				child_fail(report, SPAWN_FDS);
 		for (unsigned i = 0; i < f->nports; i++)
-			if (f->ports[i] >= 0 && dup2(tmp[i], 5 + (int)i) < 0)
+			if (f->ports[i] >= 0 && dup2(tmp[i], DNET_FD_BASE + (int)i) < 0)
 				child_fail(report, SPAWN_FDS);
 	}
 	/* Everything else closes at exec (the report pipe must live until then). */
-	close_range(5 + f->nports, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range(DNET_FD_BASE + f->nports, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
 			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
@@ -620,7 +620,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 
 		for (unsigned i = 0; i < f.nports; i++)
 			if (f.ports[i] >= 0) {
-				snprintf(fdargs[i], sizeof(fdargs[i]), "swnet%u=%u", i, 5 + i);
+				snprintf(fdargs[i], sizeof(fdargs[i]), "swnet%u=%u", i, DNET_FD_BASE + i);
 				argv[ac++] = a_fd;
 				argv[ac++] = fdargs[i];
 			}
