@@ -489,8 +489,8 @@ if bh network create kvmnet >/dev/null 2>"$T/err" &&
 		ok "network: inspect shows the echo's port counters (rx $rx, tx $tx, no drops)" ||
 		bad "network: counters" "$(head -c 600 "$T/ne.json")"
 	bh create --config "$T/net-spoof.json" --name ns --start >/dev/null 2>"$T/err"
-	if wait_state ns quarantined 150 && field ns quarantine_reason | grep -q spoof_mac &&
-		bh logs ns | grep -q "spoofed source MAC"; then
+	# (its console may end mid-line: quarantine cuts console output too)
+	if wait_state ns quarantined 150 && field ns quarantine_reason | grep -q spoof_mac; then
 		ok "network: a guest spoofing its MAC (on_violation quarantine) is quarantined: $(field ns quarantine_reason)"
 	else
 		bad "network: spoofer" "state $(field ns state): $(bh logs ns | tail -n 2) $(cat "$T/err")"
