@@ -213,7 +213,6 @@ static const struct sc_rule switch_rules[] = {
 	ALLOW(close, "close a removed port or a finished control connection"),
 	ALLOW(timerfd_settime, "arm the rate-limit timer for when the next token is due"),
 	ALLOW(waitid, "reap an uplink process (passt) it started, by pidfd, when it exits"),
-	ALLOW(pidfd_send_signal, "kill an uplink process that outlives the switch's end (by pidfd)"),
 };
 
 /* ---- sanitizer builds only (ASan/UBSan runtime; docs/security.md) ----

@@ -166,8 +166,8 @@ void sw_port_message(struct sw *s, unsigned i, uint8_t *msg, size_t len, uint64_
 int sw_run(struct sw *s) BH_WUR;
 
 /* Close everything; a watched child (passt) sees its socket close and
- * exits: it is given up to 2 s, then SIGKILL (where the jail lets the
- * switch signal it), and reaped. */
+ * exits: it is given up to 2 s and reaped (the jailed switch cannot signal
+ * it: one that does not end is reported and left to end on its own). */
 void sw_destroy(struct sw *s);
 
 /* CLOCK_MONOTONIC in ns (the clock of every now_ns above). */

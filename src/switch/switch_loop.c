@@ -5,14 +5,12 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -426,15 +424,11 @@ void sw_destroy(struct sw *s)
 		char how[64];
 		if (c->pidfd < 0)
 			continue;
-		/* still running after 2 s: killed where the jail lets us (the
-		 * switch runs as another uid than passt's), reaped if it went */
-		if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0) {
-			struct pollfd pfd = { .fd = c->pidfd, .events = POLLIN };
-			(void)poll(&pfd, 1, 1000);
-		}
+		/* still running 2 s after its socket closed: left to end on its
+		 * own (the jailed switch may not signal anything) */
 		if (!child_reap(s, c, how, sizeof(how))) {
-			bh_warn("switch: the uplink process of port %s (pid %d) did not end", c->port,
-				c->pid);
+			bh_warn("switch: the uplink process of port %s (pid %d) has not ended yet",
+				c->port, c->pid);
 			close(c->pidfd);
 			c->pidfd = -1;
 		}
