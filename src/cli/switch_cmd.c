@@ -4,7 +4,7 @@
  *   bulkhead switch --listen PATH   control socket (SOCK_SEQPACKET) at PATH
  *   bulkhead switch --ctl-fd N      an already-connected control socket (its
  *                                   owner: the switch ends once it has hung
- *                                   up and no port is left); up to
+ *                                   up and no VM port is left); up to
  *                                   SW_CTL_FDS of them (bulkheadd: one for
  *                                   requests, one subscribed to events)
  *   --uplink SEGMENT[=passt]        (repeatable) start passt (switch/passt.h)
@@ -47,7 +47,7 @@ static void usage(FILE *out)
 		"switch=SEGMENT` starts one of its own when given no --switch socket.\n\n"
 		"  --listen PATH    listen for control connections at PATH (mode 0600)\n"
 		"  --ctl-fd N       use the connected control socket N; stop once it has hung up\n"
-		"                   and no port is left (repeatable, up to 4: each is an owner)\n"
+		"                   and no VM port is left (repeatable, up to 4: each is an owner)\n"
 		"  --uplink SEGMENT[=passt]\n"
 		"                   give SEGMENT an uplink to the outside through passt (Debian\n"
 		"                   package passt; port up-SEGMENT; no inbound forwards, the\n"
@@ -138,15 +138,18 @@ static int start_uplinks(struct sw *s, char segs[][SWCTL_NAME_LEN], unsigned n,
 			fprintf(stderr, "bulkhead switch: %s\n", err);
 			return ret;
 		}
+		int fd = pp.port_fd;
+		pp.port_fd = -1; /* the switch's (also when sw_port_add fails) */
+		if ((ret = sw_port_add(s, &rec, fd, sw_now_ns(), err, sizeof(err)))) {
+			fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], err);
+			passt_stop(&pp); /* its socket is closed: it ends, is reaped */
+			return ret;
+		}
 		int pidfd = pp.pidfd;
 		pp.pidfd = -1; /* the switch watches it from here on */
 		if ((ret = sw_watch_child(s, pidfd, pp.pid, name))) {
+			/* its port is registered: sw_destroy() closes it and passt ends */
 			fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], strerror(-ret));
-			close(pp.port_fd);
-			return ret;
-		}
-		if ((ret = sw_port_add(s, &rec, pp.port_fd, sw_now_ns(), err, sizeof(err)))) {
-			fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], err);
 			return ret;
 		}
 		bh_info("switch: uplink of segment %s: passt pid %d (port %s)", segs[i], pp.pid, name);

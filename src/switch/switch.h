@@ -90,6 +90,8 @@ struct sw_child {
 	int pidfd;                /* -1: free */
 	int pid;
 	char port[SWCTL_NAME_LEN];
+	unsigned port_idx;        /* its port: removed when it exits, if still */
+	uint32_t port_gen;        /*   the same port (index and generation) */
 };
 
 struct sw_mac_entry {
@@ -129,7 +131,8 @@ int sw_init(struct sw *s, int listen_fd, int sig_fd) BH_WUR;
 
 /* Add a connected control client (e.g. the socketpair end `bulkhead run`
  * started the switch with); owner: once it has hung up, the switch stops
- * when its last port is gone (at once if it has none).
+ * when its last VM port is gone (at once if it has none; its uplinks do not
+ * keep it running).
  * Takes ownership of fd. 0 or -errno. */
 int sw_add_client(struct sw *s, int fd, bool owner) BH_WUR;
 
@@ -142,9 +145,10 @@ void sw_learn_host_addrs(struct sw *s);
 int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_ns, char *err,
 	size_t errlen) BH_WUR;
 
-/* Watch a process started for port `port` (takes ownership of pidfd, also
- * on failure): when it exits it is reaped, reported and the port removed.
- * 0, -ENOSPC (SW_MAX_CHILDREN) or -errno of epoll. */
+/* Watch a process started for the registered port `port` (takes ownership
+ * of pidfd, also on failure): when it exits it is reaped, reported and that
+ * port removed (if it is still there). 0, -ENOENT (no such port), -ENOSPC
+ * (SW_MAX_CHILDREN) or -errno of epoll. */
 int sw_watch_child(struct sw *s, int pidfd, int pid, const char *port) BH_WUR;
 
 /* Remove a port by name. 0 or -ENOENT. */
@@ -161,7 +165,7 @@ size_t sw_stats_json(const struct sw *s, char *buf, size_t len);
  * (exposed for the fuzz target). */
 void sw_port_message(struct sw *s, unsigned i, uint8_t *msg, size_t len, uint64_t now_ns);
 
-/* Run until stopped (a signal on sig_fd; the owner gone and no port left).
+/* Run until stopped (a signal on sig_fd; the owner gone and no VM port left).
  * 0 or -errno (a host failure of epoll/timerfd). */
 int sw_run(struct sw *s) BH_WUR;
 

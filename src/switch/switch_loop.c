@@ -255,12 +255,14 @@ static void port_readable(struct sw *s, unsigned i, uint32_t events)
 	}
 }
 
+/* The ports that keep a switch whose owner hung up running: VM ports (its
+ * uplinks are the switch's own). */
 static unsigned sw_nports(const struct sw *s)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
-		n += s->ports[i].used;
+		n += s->ports[i].used && !s->ports[i].uplink;
 	return n;
 }
 
@@ -280,7 +282,12 @@ static void timer_fired(struct sw *s)
 
 int sw_watch_child(struct sw *s, int pidfd, int pid, const char *port)
 {
-	for (unsigned i = 0; i < SW_MAX_CHILDREN; i++) {
+	int p = -1;
+
+	for (unsigned i = 0; i < SW_MAX_PORTS && p < 0; i++)
+		if (s->ports[i].used && !strcmp(s->ports[i].name, port))
+			p = (int)i;
+	for (unsigned i = 0; i < SW_MAX_CHILDREN && p >= 0; i++) {
 		struct sw_child *c = &s->children[i];
 		if (c->pidfd >= 0)
 			continue;
@@ -291,11 +298,13 @@ int sw_watch_child(struct sw *s, int pidfd, int pid, const char *port)
 		}
 		c->pidfd = pidfd;
 		c->pid = pid;
+		c->port_idx = (unsigned)p;
+		c->port_gen = s->ports[p].gen;
 		snprintf(c->port, sizeof(c->port), "%s", port);
 		return 0;
 	}
 	close(pidfd);
-	return -ENOSPC;
+	return p < 0 ? -ENOENT : -ENOSPC;
 }
 
 /* Reap child c if it has exited (false: it has not). */
@@ -327,7 +336,10 @@ static void child_exited(struct sw *s, struct sw_child *c)
 
 	if (!child_reap(s, c, how, sizeof(how)))
 		return;
-	bool had = sw_port_del(s, c->port) == 0;
+	/* its port, unless that has gone already (and the name been reused) */
+	struct sw_port *p = &s->ports[c->port_idx];
+	bool had = p->used && p->gen == c->port_gen && !strcmp(p->name, c->port) &&
+		   sw_port_del(s, c->port) == 0;
 	bh_warn("switch: the uplink process of port %s (pid %d) %s%s", c->port, c->pid, how,
 		had ? ": port removed" : "");
 	int n = snprintf(ev, sizeof(ev), "{\"event\":\"uplink_exit\",\"port\":\"%s\",\"pid\":%d,"
@@ -385,7 +397,7 @@ int sw_run(struct sw *s)
 		sw_reap_dead(s);
 		sw_rearm_timer(s);
 		if (s->owner_gone && !sw_nports(s)) {
-			bh_info("switch: its owner hung up and no port is left: stopping");
+			bh_info("switch: its owner hung up and no VM port is left: stopping");
 			s->stop = true;
 		}
 	}

@@ -17,7 +17,8 @@ outliving its owner while it has ports; `bulkhead run --net switch=SEG`
 (needs KVM for a freestanding guest: else skipped) registering its port with
 --switch PATH or with a switch of its own that ends with the VM; SIGTERM;
 the uplinks (switch_uplink.py): a stream port in passt's framing, and
-`--uplink` with the real passt in network namespaces the test creates.
+`--uplink` (of `bulkhead switch` and `bulkhead run`) with the real passt in
+network namespaces the test creates.
 Prints PASS/FAIL lines and "N passed, N failed, N skipped".
 """
 import json

@@ -17,7 +17,8 @@ answered by passt; a SYN to 198.51.100.2 (the outside, also the gateway)
 gets a SYN-ACK from B; a SYN to 127.0.0.1, to A's own address and to an RFC
 1918 address are dropped by the switch's egress policy (counted) and A's
 server never sees a connection (--no-map-gw: the gateway is not the host);
-passt's exit is reported and its port removed; passt ends with the switch;
+passt's exit is reported and its port removed; passt ends with the switch
+(whose owner hung up: its uplink does not keep it running);
 a passt that cannot work (no default route, namespace B) fails the switch's
 start; a missing passt names the Debian package.
 """
@@ -229,12 +230,31 @@ def conns(path):
         return []
 
 
+def run_uplink_errors(t):
+    """`bulkhead run --uplink`: refused with --switch and without a NIC on
+    that segment (before any VM is built)."""
+    guest = os.path.join(os.path.dirname(t.BH), "tests", "guest", "ticker.elf")
+    base = [t.BH, "run", "--kernel", guest, "--cmdline", "idle", "--console", "none"]
+    r = subprocess.run(base + ["--net", "switch=lab", "--uplink", "lab", "--switch", "/nonexistent"],
+                       capture_output=True, timeout=30)
+    err = r.stderr.decode(errors="replace")
+    t.check("run-uplink-refused-with-switch", r.returncode == 2 and "--uplink lab" in err and
+            "its own uplinks" in err, "%d %s" % (r.returncode, err[-300:]))
+    r = subprocess.run(base + ["--net", "switch=blue", "--uplink", "lab"], capture_output=True,
+                       timeout=30)
+    err = r.stderr.decode(errors="replace")
+    t.check("run-uplink-needs-its-segment", r.returncode == 2 and "no --net switch=lab" in err,
+            "%d %s" % (r.returncode, err[-300:]))
+
+
 def passt_tests(t):
+    run_uplink_errors(t)
     names = ("passt-not-installed-names-package", "uplink-bad-kind", "passt-dhcp",
              "passt-arp-gateway", "uplink-reaches-outside", "gateway-not-host-loopback",
              "uplink-denies-loopback", "uplink-denies-host-address", "uplink-denies-rfc1918",
              "host-server-never-reached", "uplink-policy-counted", "passt-exit-reported",
-             "passt-exit-port-removed", "passt-ends-with-switch", "passt-exit-at-start-fails")
+             "passt-exit-port-removed", "passt-ends-with-switch", "passt-exit-at-start-fails",
+             "run-uplink-starts-passt", "run-uplink-ends-with-vm")
     passt = shutil.which("passt") or ("/usr/bin/passt" if os.access("/usr/bin/passt", os.X_OK)
                                       else None)
     why = None
@@ -303,6 +323,7 @@ def passt_tests(t):
                 "passt (" in err and "at start" in err, "%d %s" % (r.returncode, err[-300:]))
         o.close()
         i.close()
+        run_own_switch_uplink(t, na, env)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -311,6 +332,51 @@ def passt_tests(t):
         for ns in (na, nb):
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def run_own_switch_uplink(t, na, env):
+    """`bulkhead run --net switch=lab --uplink lab` in namespace A: the switch
+    it starts runs passt; both end with the VM. Needs a KVM that runs the
+    freestanding test guests."""
+    guest = os.path.join(os.path.dirname(t.BH), "tests", "guest", "ticker.elf")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK) or not os.path.exists(guest):
+        for n in ("run-uplink-starts-passt", "run-uplink-ends-with-vm"):
+            t.res["skip"] += 1
+            print("SKIP switch/%s: no usable /dev/kvm or no %s" % (n, guest))
+        return
+    vm = subprocess.Popen(["ip", "netns", "exec", na, t.BH, "run", "--kernel", guest, "--cmdline",
+                           "idle", "--console", "none", "--net", "switch=lab", "--uplink", "lab"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    sws, passts = [], []
+    end = time.monotonic() + 60
+    while time.monotonic() < end and vm.poll() is None and not passts:
+        try:
+            sws = [k for k in children(vm.pid)
+                   if open("/proc/%d/cmdline" % k, "rb").read().split(b"\0")[1:2] == [b"switch"]]
+            passts = [p for k in sws for p in children(k)
+                      if open("/proc/%d/comm" % p).read().startswith("passt")]
+        except OSError:
+            pass
+        time.sleep(0.2)
+    t.check("run-uplink-starts-passt", len(sws) == 1 and len(passts) == 1,
+            "switch %s passt %s (the VM %s)" % (sws, passts, "runs" if vm.poll() is None
+                                               else "exited"))
+    vm.send_signal(signal.SIGTERM)
+    try:
+        vm.wait(30)
+    except subprocess.TimeoutExpired:
+        vm.kill()
+        vm.wait()
+    err = vm.stderr.read().decode(errors="replace")
+    vm.stderr.close()
+    end = time.monotonic() + 10
+    left = sws + passts
+    while time.monotonic() < end and left:
+        left = [k for k in left if os.path.exists("/proc/%d" % k) and
+                open("/proc/%d/stat" % k).read().split()[2] != "Z"]
+        time.sleep(0.1)
+    t.check("run-uplink-ends-with-vm", passts and not left, "still running: %s; %s" %
+            (left, err[-500:]))
 
 
 def children(pid):
@@ -406,16 +472,16 @@ def run_passt_switch(t, na, alog, blog, port, env, procs):
         sw.kill()
     sw.stderr.close()
     ctl.s.close()
-    # a second switch: its passt ends with it
+    # a second switch: its owner hangs up with no VM port left (the uplink
+    # does not keep it running); its passt ends with it
     sw, ctl, kids = start_switch(t, na, env, procs)
-    sw.send_signal(signal.SIGTERM)
+    ctl.s.close()
     try:
         rc = sw.wait(10)
     except subprocess.TimeoutExpired:
         sw.kill()
         rc = "still running"
     sw.stderr.close()
-    ctl.s.close()
     time.sleep(0.2)
     gone = all(not os.path.exists("/proc/%d" % k) or
                open("/proc/%d/stat" % k).read().split()[2] == "Z" for k in kids)
