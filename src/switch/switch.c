@@ -370,8 +370,9 @@ static void deliver(struct sw *s, struct sw_port *from, struct sw_port *to,
 			drop(s, from, r, now);
 			return;
 		}
-		if (msg[1] != NET_PORT_GSO_NONE) {
-			/* an uplink takes no GSO super-frames (net_port.h) */
+		if (msg[1] != NET_PORT_GSO_NONE && !to->stream) {
+			/* an uplink takes no GSO super-frames (net_port.h); a
+			 * stream (passt) uplink gets them cut (switch_stream.c) */
 			drop(s, to, NET_DROP_MALFORMED, now);
 			return;
 		}

@@ -7,7 +7,7 @@
  * message with an all-zero header; a length prefix out of range removes the
  * port (a stream cannot be resynchronised). Toward passt every frame is
  * queued WHOLE into a bounded per-port buffer (a NEEDS_CSUM checksum filled
- * in, GSO refused) or, if it does not fit, dropped and counted as
+ * in, a TSO super-frame cut into segments: net/gso.h) or, if it does not fit, dropped and counted as
  * peer_full — never half a frame; the queue drains as the socket takes it
  * (EPOLLOUT). The processes the switch started for its uplinks
  * (sw_watch_child) are watched through pidfds: one that exits is reported

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "ctl/net_port.h"
+#include "net/gso.h"
 #include "net/stream.h"
 
 #define EV_PORT 1ull
@@ -61,13 +62,52 @@ static void flush(struct sw *s, struct sw_port *p)
 		sw_port_watch(s, (unsigned)(p - s->ports));
 }
 
+/* Room for need more bytes at the queue's end (compacting it), or false. */
+static bool room(struct sw_port *to, size_t need)
+{
+	if (to->stx_len + need > SW_STREAM_TX)
+		return false;
+	if (to->stx_off + to->stx_len + need > SW_STREAM_TX) {
+		memmove(to->stx, to->stx + to->stx_off, to->stx_len);
+		to->stx_off = 0;
+	}
+	return true;
+}
+
+/* A TSO super-frame: passt takes plain frames, so it is cut into
+ * gso_size segments (net/gso.h), each queued whole or dropped (peer_full);
+ * a super-frame that is not TCP as its header says is malformed. */
+static void send_gso(struct sw *s, struct sw_port *to, const uint8_t *msg, size_t len)
+{
+	struct net_gso g;
+
+	if (net_gso_init(&g, msg, msg + NET_PORT_HDR_LEN, len - NET_PORT_HDR_LEN)) {
+		net_drop_count(&to->drops, NET_DROP_MALFORMED);
+		return;
+	}
+	for (unsigned k = 0; k < g.nseg; k++) {
+		size_t most = g.hdrs + g.mss < NET_STREAM_MAX_FRAME ? g.hdrs + g.mss
+								  : NET_STREAM_MAX_FRAME;
+		if (!room(to, NET_STREAM_PREFIX + most)) {
+			net_drop_count(&to->drops, NET_DROP_PEER_FULL);
+			continue;
+		}
+		uint8_t *q = to->stx + to->stx_off + to->stx_len;
+		size_t fl = net_gso_segment(&g, msg + NET_PORT_HDR_LEN, k, q + NET_STREAM_PREFIX);
+		net_stream_prefix(q, fl);
+		to->stx_len += NET_STREAM_PREFIX + fl;
+		to->tx_frames++;
+		to->tx_bytes += NET_PORT_HDR_LEN + fl;
+	}
+	flush(s, to);
+}
+
 void sw_stream_send(struct sw *s, struct sw_port *to, const uint8_t *msg, size_t len)
 {
 	size_t fl = len - NET_PORT_HDR_LEN, need = NET_STREAM_PREFIX + fl;
 
 	if (msg[1] != NET_PORT_GSO_NONE) {
-		/* passt takes plain frames: a super-frame is never cut here */
-		net_drop_count(&to->drops, NET_DROP_MALFORMED);
+		send_gso(s, to, msg, len);
 		return;
 	}
 	if (to->stx_len + need > SW_STREAM_TX) {
