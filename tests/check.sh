@@ -49,7 +49,7 @@ STAGE_MODES=()
 
 # Minimum number of tests per stage (passed + failed; skips do not count):
 # what the stage ran when this was written. Raise them when adding tests.
-MIN_UNIT=45
+MIN_UNIT=46
 MIN_CLI=132
 MIN_API=122
 MIN_SANDBOX_HOST=27

@@ -1,7 +1,8 @@
 /* test_stream.c — src/net/stream.c: passt's length-prefixed framing (whole,
  * partial and out-of-range prefixes) and the NEEDS_CSUM checksum completion
  * (checked against a checksum computed the plain way over a real UDP/IPv4
- * frame). */
+ * frame); src/net/gso.c: an IPv6 TSO super-frame cut into segments (lengths,
+ * sequence numbers, flags, checksums, the payload in order) and refusals. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "net/gso.h"
 #include "net/stream.h"
 
 static void test_frame_lengths(void **s)
@@ -88,11 +90,58 @@ static void test_csum_complete(void **s)
 	assert_int_equal(net_csum_complete(f, sizeof(f), SIZE_MAX, 6), -EINVAL);
 }
 
+static void test_gso_ipv6(void **s)
+{
+	(void)s;
+	enum { L3 = 14, L4 = 54, HDRS = 74, PAY = 2500, MSS = 1000 };
+	static uint8_t f[HDRS + PAY], out[HDRS + MSS];
+	uint8_t hdr[12] = { 0, 4 /* GSO_TCPV6 */, HDRS, 0, MSS & 0xff, MSS >> 8 };
+	struct net_gso g;
+
+	memset(f, 0, sizeof(f));
+	f[12] = 0x86, f[13] = 0xdd;
+	f[L3] = 0x60;
+	f[L3 + 4] = (20 + PAY) >> 8, f[L3 + 5] = (20 + PAY) & 0xff;
+	f[L3 + 6] = 6, f[L3 + 7] = 64;
+	f[L3 + 8] = 0x20, f[L3 + 9] = 0x01, f[L3 + 10] = 0x0d, f[L3 + 11] = 0xb8, f[L3 + 23] = 1;
+	f[L3 + 24] = 0x20, f[L3 + 25] = 0x01, f[L3 + 26] = 0x0d, f[L3 + 27] = 0xb8, f[L3 + 39] = 2;
+	f[L4 + 1] = 1, f[L4 + 3] = 2;
+	f[L4 + 4] = 0xff, f[L4 + 5] = 0xff, f[L4 + 6] = 0xff, f[L4 + 7] = 0x00; /* wraps */
+	f[L4 + 12] = 5 << 4;
+	f[L4 + 13] = 0x10 | 0x08 | 0x01; /* ACK PSH FIN */
+	for (int i = 0; i < PAY; i++)
+		f[HDRS + i] = (uint8_t)(i * 7);
+	assert_int_equal(net_gso_init(&g, hdr, f, sizeof(f)), 0);
+	assert_int_equal(g.nseg, 3);
+	for (unsigned k = 0; k < g.nseg; k++) {
+		size_t n = net_gso_segment(&g, f, k, out), chunk = k < 2 ? MSS : PAY - 2 * MSS;
+		assert_int_equal(n, HDRS + chunk);
+		assert_int_equal(out[L3 + 4] << 8 | out[L3 + 5], 20 + chunk);
+		uint32_t seq = (uint32_t)out[L4 + 4] << 24 | (uint32_t)out[L4 + 5] << 16 |
+			       (uint32_t)out[L4 + 6] << 8 | out[L4 + 7];
+		assert_int_equal(seq, (uint32_t)(0xffffff00u + k * MSS));
+		assert_int_equal(out[L4 + 13], k < 2 ? 0x10 : 0x19);
+		assert_memory_equal(out + HDRS, f + HDRS + k * MSS, chunk);
+		/* pseudo-header (addresses, length, next header) + segment */
+		uint32_t ps = sum16(out + L3 + 8, 32, 0) + 6 + (uint32_t)(20 + chunk);
+		assert_int_equal(fold(sum16(out + L4, 20 + chunk, ps)), 0xffff);
+	}
+	/* refused: the header says TCPV4; a tiny gso_size; not TCP */
+	hdr[1] = 1;
+	assert_int_equal(net_gso_init(&g, hdr, f, sizeof(f)), -EINVAL);
+	hdr[1] = 4, hdr[4] = 10, hdr[5] = 0;
+	assert_int_equal(net_gso_init(&g, hdr, f, sizeof(f)), -EINVAL);
+	hdr[4] = MSS & 0xff, hdr[5] = MSS >> 8;
+	f[L3 + 6] = 17;
+	assert_int_equal(net_gso_init(&g, hdr, f, sizeof(f)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame_lengths),
 		cmocka_unit_test(test_csum_complete),
+		cmocka_unit_test(test_gso_ipv6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
