@@ -21,7 +21,8 @@ static const struct {
 } commands[] = {
 	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
 	{ "exec", cli_exec, "run a program in a fresh, throwaway VM" },
-	{ "snapshot", cli_snapshot, "write a standalone VM's snapshot (--control SOCKET) into DIR" },
+	{ "snapshot", cli_snapshot, "snapshot a VM: the daemon's (ID) or a standalone one's "
+				    "(--control SOCKET DIR)" },
 	{ "restore", cli_restore, "run a VM from a snapshot directory, from where it was" },
 	{ "clone", cli_clone, "run N VMs from one snapshot at once (--count N)" },
 	{ "switch", cli_switch, "run the bulkhead switch (jailed; ports over its control socket)" },

@@ -305,27 +305,19 @@ int dvm_supervise(struct daemon *d, struct dvm *v)
  * it can open only the kernel, initrd and disks its owner could; the daemon
  * must not be a confused deputy reading root-only files for them. Root's VMs
  * (and every VM of a non-root daemon) run as the daemon. */
-struct vmm_creds {
-	bool drop;
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[1];
-	int ngroups;
-};
-
-static void vmm_creds(const struct dvm *v, struct vmm_creds *c)
+void dmn_creds_of(uid_t owner, struct dmn_creds *c)
 {
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
 	char buf[4096];
 
 	memset(c, 0, sizeof(*c));
-	if (v->owner == 0 || geteuid() != 0)
+	if (owner == 0 || geteuid() != 0)
 		return;
 	c->drop = true;
-	c->uid = v->owner;
-	c->gid = (gid_t)v->owner;
-	if (getpwuid_r(v->owner, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
+	c->uid = owner;
+	c->gid = (gid_t)owner;
+	if (getpwuid_r(owner, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
 		c->gid = pwp->pw_gid;
 	if (getgrnam_r("kvm", &gr, buf, sizeof(buf), &grp) == 0 && grp) {
 		c->groups[0] = grp->gr_gid;
@@ -335,7 +327,7 @@ static void vmm_creds(const struct dvm *v, struct vmm_creds *c)
 
 /* The console log is written by the VMM as the owner: created by the daemon
  * (in its 0711 directory, so it cannot be swapped for a link) and handed over. */
-static int hand_over(const char *path, const struct vmm_creds *c)
+static int hand_over(const char *path, const struct dmn_creds *c)
 {
 	int fd;
 
@@ -403,7 +395,7 @@ enum { SPAWN_STDIO = 1, SPAWN_FDS, SPAWN_CGROUP, SPAWN_CPUS, SPAWN_CREDS, SPAWN_
 
 static const char *const spawn_step_name[SPAWN_NSTEPS] = {
 	[SPAWN_STDIO] = "redirecting its stdio",
-	[SPAWN_FDS] = "passing the control socket and config as fds 3 and 4",
+	[SPAWN_FDS] = "passing the control socket, config (and snapshot) as fds 3 and up",
 	[SPAWN_CGROUP] = "joining the VM's cgroup",
 	[SPAWN_CPUS] = "confining it to its CPUs",
 	[SPAWN_CREDS] = "switching to the owner's uid/gid",
@@ -412,6 +404,7 @@ static const char *const spawn_step_name[SPAWN_NSTEPS] = {
 
 struct spawn_fds {
 	int ls, cfg, logw, null, report;
+	int snap[3];              /* a restore: manifest, state, memory (fds 5-7); else -1 */
 	int cg[DCG_NCTRL];
 	int ncg;
 	const cpu_set_t *confine; /* the process tree's CPUs, or NULL */
@@ -428,11 +421,11 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int step)
 }
 
 /* The child's side of dvm_spawn(): never returns. */
-static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct vmm_creds *cr,
+static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct dmn_creds *cr,
 						  const struct spawn_fds *f)
 {
 	sigset_t empty;
-	int ls, cfg;
+	int ls, cfg, snap[3] = { -1, -1, -1 }, first_free = 5;
 
 	/* Own session, so the VMM outlives the daemon and its terminal. */
 	setsid();
@@ -444,9 +437,16 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	if (dup2(f->null, 0) < 0 || dup2(f->logw, 1) < 0 || dup2(f->logw, 2) < 0)
 		child_fail(f->report, SPAWN_STDIO);
 	/* Move both out of the way first: either may already be 3 or 4. */
-	if ((ls = fcntl(f->ls, F_DUPFD, 64)) < 0 || (cfg = fcntl(f->cfg, F_DUPFD, 64)) < 0 ||
-	    dup2(ls, 3) < 0 || dup2(cfg, 4) < 0)
+	if ((ls = fcntl(f->ls, F_DUPFD, 64)) < 0 || (cfg = fcntl(f->cfg, F_DUPFD, 64)) < 0)
 		child_fail(f->report, SPAWN_FDS);
+	for (int i = 0; i < 3 && f->snap[0] >= 0; i++)
+		if ((snap[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
+			child_fail(f->report, SPAWN_FDS);
+	if (dup2(ls, 3) < 0 || dup2(cfg, 4) < 0)
+		child_fail(f->report, SPAWN_FDS);
+	for (int i = 0; i < 3 && snap[0] >= 0; i++, first_free++)
+		if (dup2(snap[i], 5 + i) < 0)
+			child_fail(f->report, SPAWN_FDS);
 	/* Into the VM's cgroup, while still root (its files are root's). */
 	for (int i = 0; i < f->ncg; i++)
 		if (write(f->cg[i], "0", 1) != 1)
@@ -456,7 +456,7 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	if (f->confine && sched_setaffinity(0, sizeof(*f->confine), f->confine) < 0)
 		child_fail(f->report, SPAWN_CPUS);
 	/* Everything else closes at exec (the report pipe must live until then). */
-	close_range(5, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range((unsigned)first_free, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
 			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
@@ -467,7 +467,8 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 
 static void close_fds(struct spawn_fds *f)
 {
-	int *all[] = { &f->ls, &f->cfg, &f->logw, &f->null, &f->report };
+	int *all[] = { &f->ls, &f->cfg, &f->logw, &f->null, &f->report,
+		       &f->snap[0], &f->snap[1], &f->snap[2] };
 
 	for (size_t i = 0; i < BH_ARRAY_SIZE(all); i++) {
 		if (*all[i] >= 0)
@@ -480,7 +481,7 @@ static void close_fds(struct spawn_fds *f)
 
 int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
-	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1, -1 }, 0, NULL };
+	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1 }, { -1, -1, -1, -1 }, 0, NULL };
 	struct dcg_limits lim = {
 		.mem_bytes = v->mem_bytes + DCG_MEM_OVERHEAD,
 		.cpu_quota_us = (uint64_t)(v->ncpus + 1) * 100000u,
@@ -491,7 +492,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	char a_cfg[] = "/proc/self/fd/4", a_max[24];
 	int report[2] = { -1, -1 }, logp[2] = { -1, -1 }, pidfd, ret;
 	struct spawn_failure failed;
-	struct vmm_creds cr;
+	struct dmn_creds cr;
 	ssize_t n;
 	pid_t pid;
 
@@ -504,7 +505,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		 (unsigned long long)(v->console_max && v->console_max < d->lim.console_max
 					      ? v->console_max
 					      : d->lim.console_max));
-	vmm_creds(v, &cr);
+	dmn_creds_of(v->owner, &cr);
 	/* A fresh console log each start: its cap counts from zero. */
 	unlink(con + 5);
 	if ((ret = hand_over(con + 5, &cr))) {
@@ -512,9 +513,15 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	/* Limits first: no VM process ever runs outside them. */
-	if ((ret = dcg_vm_create(&d->cg, v->id, &lim, f.cg, &f.ncg, err, errlen)))
+	/* A VM made from a snapshot: checked again now, as its owner would see
+	 * it, and handed over as descriptors (restore --snapshot-fds). */
+	if (v->from_snap[0] && (ret = dvm_snap_open_for_start(d, v, f.snap, err, errlen)))
 		return ret;
+	/* Limits first: no VM process ever runs outside them. */
+	if ((ret = dcg_vm_create(&d->cg, v->id, &lim, f.cg, &f.ncg, err, errlen))) {
+		close_fds(&f);
+		return ret;
+	}
 	v->cgroup = true;
 	if ((f.cfg = config_memfd(cfg, err, errlen)) < 0) {
 		ret = f.cfg;
@@ -546,16 +553,38 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
 		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
 		char a_aff[] = "--cpu-affinity";
-		char *const argv[] = { d->vmm_path, a_run, a_config, a_cfg, a_console, con,
-				       a_cmax, a_max, a_ctl, a_three,
-				       v->cpu.arg[0] ? a_aff : NULL, v->cpu.arg, NULL };
+		char a_restore[] = "restore", a_sfds[] = "--snapshot-fds", a_567[] = "5,6,7",
+		     a_paused[] = "--paused";
+		char *const run_argv[] = { d->vmm_path, a_run, a_config, a_cfg, a_console, con,
+					   a_cmax, a_max, a_ctl, a_three,
+					   v->cpu.arg[0] ? a_aff : NULL, v->cpu.arg, NULL };
+		char *rs_argv[16];
+		int a = 0;
+
+		rs_argv[a++] = d->vmm_path;
+		rs_argv[a++] = a_restore;
+		rs_argv[a++] = a_sfds;
+		rs_argv[a++] = a_567;
+		rs_argv[a++] = a_console;
+		rs_argv[a++] = con;
+		rs_argv[a++] = a_cmax;
+		rs_argv[a++] = a_max;
+		rs_argv[a++] = a_ctl;
+		rs_argv[a++] = a_three;
+		if (v->restore_paused)
+			rs_argv[a++] = a_paused;
+		if (v->cpu.arg[0]) {
+			rs_argv[a++] = a_aff;
+			rs_argv[a++] = v->cpu.arg;
+		}
+		rs_argv[a] = NULL;
 
 		if (v->cpu.placed)
 			f.confine = &v->cpu.confine;
 
 		pid = fork();
 		if (pid == 0)
-			spawn_child(argv, &cr, &f);
+			spawn_child(f.snap[0] >= 0 ? rs_argv : run_argv, &cr, &f);
 	}
 	if (pid < 0) {
 		ret = -errno;
