@@ -57,7 +57,8 @@ def snapshot_state(cfg_text, cfg):
     mem = mem_bytes(cfg)
     secs = [(1, 0, cfg_text), (2, 0, b""), (4, 0, b""), (5, 0, b""), (3, 0, b"")]
     hdr = b"BHSNAP\0\n" + struct.pack("<HHI", 1, 0, 128) + b"standin".ljust(32, b"\0")
-    hdr += struct.pack("<IIQII", 1, 0, mem, 1, len(secs))
+    template = 0 if cfg.get("cpu_template") == "host" else 1  # arch/x86/cpuid.h
+    hdr += struct.pack("<IIQII", 1, template, mem, 1, len(secs))
     hdr += struct.pack("<QQQQ", 0, mem, 0, 0) + b"\0" * 24
     body = b"".join(struct.pack("<IIIIQ", t, i, 1, 0, len(d)) + d for t, i, d in secs)
     return hdr + body, mem
