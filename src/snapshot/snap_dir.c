@@ -162,7 +162,7 @@ int snap_dir_load(int manifest_fd, int state_fd, int mem_fd, bool verify_memory,
 	}
 	if (fstat(mem_fd, &mst) < 0 || !S_ISREG(mst.st_mode) ||
 	    (uint64_t)mst.st_size != out->man.mem_size) {
-		snprintf(err, errlen, "memory is not a regular file of the size its manifest says");
+		snprintf(err, errlen, "memory is not the size its manifest says (or not a regular file)");
 		ret = -EINVAL;
 		goto fail;
 	}
