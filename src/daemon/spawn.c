@@ -425,7 +425,7 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 						  const struct spawn_fds *f)
 {
 	sigset_t empty;
-	int ls, cfg, snap[3] = { -1, -1, -1 }, first_free = 5;
+	int ls, cfg, report = f->report, first_free = 5;
 
 	/* Own session, so the VMM outlives the daemon and its terminal. */
 	setsid();
@@ -437,16 +437,9 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	if (dup2(f->null, 0) < 0 || dup2(f->logw, 1) < 0 || dup2(f->logw, 2) < 0)
 		child_fail(f->report, SPAWN_STDIO);
 	/* Move both out of the way first: either may already be 3 or 4. */
-	if ((ls = fcntl(f->ls, F_DUPFD, 64)) < 0 || (cfg = fcntl(f->cfg, F_DUPFD, 64)) < 0)
+	if ((ls = fcntl(f->ls, F_DUPFD, 64)) < 0 || (cfg = fcntl(f->cfg, F_DUPFD, 64)) < 0 ||
+	    dup2(ls, 3) < 0 || dup2(cfg, 4) < 0)
 		child_fail(f->report, SPAWN_FDS);
-	for (int i = 0; i < 3 && f->snap[0] >= 0; i++)
-		if ((snap[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
-			child_fail(f->report, SPAWN_FDS);
-	if (dup2(ls, 3) < 0 || dup2(cfg, 4) < 0)
-		child_fail(f->report, SPAWN_FDS);
-	for (int i = 0; i < 3 && snap[0] >= 0; i++, first_free++)
-		if (dup2(snap[i], 5 + i) < 0)
-			child_fail(f->report, SPAWN_FDS);
 	/* Into the VM's cgroup, while still root (its files are root's). */
 	for (int i = 0; i < f->ncg; i++)
 		if (write(f->cg[i], "0", 1) != 1)
@@ -455,14 +448,29 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	 * process tree (cpu_alloc.h); the VMM pins its threads inside. */
 	if (f->confine && sched_setaffinity(0, sizeof(*f->confine), f->confine) < 0)
 		child_fail(f->report, SPAWN_CPUS);
+	/* A restore's snapshot files become fds 5-7, once nothing else needs a
+	 * descriptor that may be there (the cgroup files are written; the
+	 * report pipe moves out of the way first). */
+	if (f->snap[0] >= 0) {
+		int tmp[3];
+
+		if ((report = fcntl(f->report, F_DUPFD_CLOEXEC, 64)) < 0)
+			child_fail(f->report, SPAWN_FDS);
+		for (int i = 0; i < 3; i++)
+			if ((tmp[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
+				child_fail(report, SPAWN_FDS);
+		for (int i = 0; i < 3; i++, first_free++)
+			if (dup2(tmp[i], 5 + i) < 0)
+				child_fail(report, SPAWN_FDS);
+	}
 	/* Everything else closes at exec (the report pipe must live until then). */
 	close_range((unsigned)first_free, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
 			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
-		child_fail(f->report, SPAWN_CREDS);
+		child_fail(report, SPAWN_CREDS);
 	execv(argv[0], argv);
-	child_fail(f->report, SPAWN_EXEC);
+	child_fail(report, SPAWN_EXEC);
 }
 
 static void close_fds(struct spawn_fds *f)
