@@ -239,9 +239,11 @@ static void restore_usage(FILE *out)
 		"  a new random MAC per NIC (--mac MAC, once per NIC in order, gives one),\n"
 		"  the recorded vsock CID and socket unless --vsock-cid/--vsock-socket;\n"
 		"  --clone-index I adds I to the CID and .I to the socket path (clone).\n"
-		"  As bulkheadd runs it: --snapshot-fds MANIFEST,STATE,MEMORY (inherited\n"
-		"  descriptors instead of DIR), --control-fd N, --console-max SIZE,\n"
-		"  --cpu-affinity CPUS.\n");
+		"  How bulkheadd runs it (instead of DIR):\n"
+		"    --snapshot-fds M,S,MEM   inherited manifest, state and memory files\n"
+		"    --control-fd N           an inherited listening control socket\n"
+		"    --console-max SIZE       the console log's cap\n"
+		"    --cpu-affinity CPUS      host CPUs of the vCPU threads\n");
 }
 
 /* "A,B,C": three inherited descriptor numbers >= 3. */
