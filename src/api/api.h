@@ -90,6 +90,20 @@ bool api_create_from_snapshot(struct api_req *r, const char *name, char *id_out,
 			      size_t errlen, int *ret_out);
 void api_snapshot_fields(struct daemon *d, const struct dvm *v, struct json_object *o,
 			 bool list);
+/* Networks (networks.c): GET/POST /v1/networks, GET/DELETE
+ * /v1/networks/{id}; the switch's STATS as JSON (NULL: no switch, or a reply
+ * that is not {"ports": [...]}; without d->lock); a VM's "nics" for inspect
+ * and its /metrics lines, from those stats (d->lock held; sw_gen: the
+ * switch's current generation). */
+struct dvm;
+void api_h_networks(struct api_req *r);
+void api_h_network_create(struct api_req *r);
+void api_h_network_get(struct api_req *r);
+void api_h_network_remove(struct api_req *r);
+struct json_object *api_switch_stats(struct daemon *d);
+struct json_object *api_vm_nics(const struct dvm *v, unsigned sw_gen, struct json_object *stats);
+size_t api_net_metrics(char *buf, size_t cap, const struct dvm *v, unsigned sw_gen,
+		       struct json_object *stats);
 
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);

@@ -213,7 +213,7 @@ static struct json_object *inspect_balloon(struct daemon *d, struct dvm *v)
 static void h_inspect(struct api_req *r)
 {
 	char path[PATH_MAX], err[300];
-	struct json_object *cfg, *usage, *balloon = NULL;
+	struct json_object *cfg, *usage, *balloon = NULL, *stats;
 	enum dvm_state state;
 	bool busy, frozen;
 	pid_t pid;
@@ -266,6 +266,7 @@ static void h_inspect(struct api_req *r)
 		}
 	}
 	cfg = read_config(path);
+	stats = v->nnics ? api_switch_stats(r->d) : NULL;
 
 	pthread_mutex_lock(&r->d->lock);
 	json_object_object_add(usage, "vcpu_exits", json_object_new_int64((int64_t)v->stats.exits));
@@ -278,6 +279,15 @@ static void h_inspect(struct api_req *r)
 	json_object_object_add(r->json, "usage", usage);
 	if (balloon)
 		json_object_object_add(r->json, "balloon", balloon);
+	if (v->nnics) {
+		json_object_object_add(r->json, "nics", api_vm_nics(v, r->d->sw.gen, stats));
+		json_object_object_add(r->json, "on_violation",
+				       json_object_new_string(v->on_violation_quarantine
+								      ? "quarantine" : "count"));
+		json_object_object_add(r->json, "net_violations",
+				       json_object_new_uint64(v->violations));
+	}
+	json_object_put(stats);
 	json_object_object_add(r->json, "config", cfg);
 	api_snapshot_fields(r->d, v, r->json, true);
 	v->refs--;
@@ -641,10 +651,11 @@ static void h_metrics(struct api_req *r)
 	static const enum dvm_state all[] = { DVM_CREATED, DVM_STARTING, DVM_RUNNING, DVM_PAUSED,
 					      DVM_QUARANTINED, DVM_STOPPING, DVM_EXITED };
 	struct daemon *d = r->d;
-	size_t cap = 4096 + (size_t)DMN_MAX_VMS * 4096, len = 0;
+	size_t cap = 4096 + (size_t)DMN_MAX_VMS * (4096 + VM_MAX_NETS * 2048), len = 0;
 	char *buf = malloc(cap);
 	unsigned count[BH_ARRAY_SIZE(all)] = { 0 };
 	struct metrics_balloons *mb = metrics_balloons_get(d, r->uid);
+	struct json_object *stats = api_switch_stats(d);
 
 #define OUT(...)                                                                     \
 	do {                                                                         \
@@ -655,6 +666,7 @@ static void h_metrics(struct api_req *r)
 
 	if (!buf || !mb) {
 		free(buf);
+		json_object_put(stats);
 		metrics_balloons_put(d, mb);
 		api_error(r, 503, "out of memory");
 		return;
@@ -696,7 +708,17 @@ static void h_metrics(struct api_req *r)
 	    "# HELP bulkhead_vm_balloon_refused_total Guest balloon requests refused, by reason.\n"
 	    "# TYPE bulkhead_vm_balloon_refused_total counter\n"
 	    "# HELP bulkhead_vm_balloon_guest_stat The guest's own memory statistics (as it claims them).\n"
-	    "# TYPE bulkhead_vm_balloon_guest_stat gauge\n");
+	    "# TYPE bulkhead_vm_balloon_guest_stat gauge\n"
+	    "# HELP bulkhead_vm_net_rx_frames_total Frames the switch received from the NIC (the VM sent).\n"
+	    "# TYPE bulkhead_vm_net_rx_frames_total counter\n"
+	    "# HELP bulkhead_vm_net_rx_bytes_total Bytes the switch received from the NIC.\n"
+	    "# TYPE bulkhead_vm_net_rx_bytes_total counter\n"
+	    "# HELP bulkhead_vm_net_tx_frames_total Frames the switch delivered to the NIC.\n"
+	    "# TYPE bulkhead_vm_net_tx_frames_total counter\n"
+	    "# HELP bulkhead_vm_net_tx_bytes_total Bytes the switch delivered to the NIC.\n"
+	    "# TYPE bulkhead_vm_net_tx_bytes_total counter\n"
+	    "# HELP bulkhead_vm_net_drops_total Frames of the NIC the switch dropped, by reason.\n"
+	    "# TYPE bulkhead_vm_net_drops_total counter\n");
 	for (struct dvm *v = d->vms; v; v = v->next) {
 		struct dvm_usage u = { 0 };
 		double cpu;
@@ -720,8 +742,11 @@ static void h_metrics(struct api_req *r)
 			if (mb->v[i] == v && mb->ok[i])
 				len += api_balloon_metrics(buf + len, cap - len, v->id, v->name,
 							   &mb->b[i]);
+		if (stats)
+			len += api_net_metrics(buf + len, cap - len, v, d->sw.gen, stats);
 	}
 	pthread_mutex_unlock(&d->lock);
+	json_object_put(stats);
 	metrics_balloons_put(d, mb);
 #undef OUT
 	r->resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
@@ -767,6 +792,10 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/vms/{id}/console", q_console, false, h_console },
 	{ "PUT", "/v1/vms/{id}/balloon", q_none, true, api_h_balloon },
 	{ "POST", "/v1/vms/{id}/snapshot", q_none, true, api_h_snapshot },
+	{ "GET", "/v1/networks", q_none, false, api_h_networks },
+	{ "POST", "/v1/networks", q_none, true, api_h_network_create },
+	{ "GET", "/v1/networks/{id}", q_none, false, api_h_network_get },
+	{ "DELETE", "/v1/networks/{id}", q_none, false, api_h_network_remove },
 	{ "GET", "/v1/events", q_events, false, h_events },
 	{ "GET", "/metrics", q_none, false, h_metrics },
 };

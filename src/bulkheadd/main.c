@@ -47,6 +47,8 @@ static void usage(FILE *out)
 		"  --state-dir DIR      VM records, logs, control sockets (default " DEFAULT_STATE ")\n"
 		"  --vmm PATH           the bulkhead binary to run VMs with (default: next to\n"
 		"                       bulkheadd, else the installed one)\n"
+		"  --switch-binary PATH the bulkhead binary the networks' switch runs from\n"
+		"                       (`bulkhead switch`; default: as for --vmm, without it)\n"
 		"  --stop-timeout S     default wait for a graceful stop (default 10)\n"
 		"  --client-timeout S   close a client connection idle for S seconds, e.g. a\n"
 		"                       half-sent request (default 10); a request must arrive\n"
@@ -145,7 +147,8 @@ static int default_vmm(char *buf, size_t len)
 }
 
 /* Long options without a short form. */
-enum { O_CTL_TIMEOUT = 256, O_VMS, O_MEM, O_CONNS, O_FOLLOWS, O_CONSOLE_MAX, O_VMM_LOG_MAX };
+enum { O_CTL_TIMEOUT = 256, O_VMS, O_MEM, O_CONNS, O_FOLLOWS, O_CONSOLE_MAX, O_VMM_LOG_MAX,
+       O_SWITCH_BIN };
 
 int main(int argc, char **argv)
 {
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
 		{ "socket-group", required_argument, NULL, 'g' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "vmm", required_argument, NULL, 'x' },
+		{ "switch-binary", required_argument, NULL, O_SWITCH_BIN },
 		{ "stop-timeout", required_argument, NULL, 't' },
 		{ "client-timeout", required_argument, NULL, 'c' },
 		{ "control-timeout", required_argument, NULL, O_CTL_TIMEOUT },
@@ -173,7 +177,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = DEFAULT_SOCKET, *state = DEFAULT_STATE, *group = NULL;
-	char vmm[PATH_MAX] = "", err[512], activated[108];
+	char vmm[PATH_MAX] = "", swbin[PATH_MAX] = "", err[512], activated[108];
 	unsigned mode = 0660, stop_timeout = 10, client_timeout = API_CONN_TIMEOUT_S;
 	struct dmn_limits lim;
 	struct api_server *srv;
@@ -195,6 +199,10 @@ int main(int argc, char **argv)
 		case 'x':
 			if (snprintf(vmm, sizeof(vmm), "%s", optarg) >= (int)sizeof(vmm))
 				return bad("--vmm: path too long");
+			break;
+		case O_SWITCH_BIN:
+			if (snprintf(swbin, sizeof(swbin), "%s", optarg) >= (int)sizeof(swbin))
+				return bad("--switch-binary: path too long");
 			break;
 		case 'm': {
 			char *end;
@@ -309,6 +317,12 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "--vmm %.200s: %s", vmm, strerror(errno));
 		return bad(err);
 	}
+	if (swbin[0] && access(swbin, X_OK) < 0) {
+		snprintf(err, sizeof(err), "--switch-binary %.200s: %s", swbin, strerror(errno));
+		return bad(err);
+	}
+	if (!swbin[0] && (default_vmm(swbin, sizeof(swbin)) || access(swbin, X_OK) < 0))
+		snprintf(swbin, sizeof(swbin), "%s", vmm);
 
 	/* Signals are taken by sigwait below; every thread inherits the mask. */
 	sigemptyset(&set);
@@ -328,6 +342,12 @@ int main(int argc, char **argv)
 	}
 	d->stop_timeout_s = stop_timeout;
 	d->lim = lim;
+	if (snprintf(d->switch_path, sizeof(d->switch_path), "%s", swbin) >=
+	    (int)sizeof(d->switch_path)) {
+		dmn_destroy(d);
+		free(d);
+		return bad("--switch-binary: path too long");
+	}
 	fd = dmn_listen_activated(activated, sizeof(activated), err, sizeof(err));
 	if (fd >= 0) {
 		act = true;
@@ -374,6 +394,7 @@ out:
 
 		if (d->refresh_started) /* each of its round-trips has a deadline */
 			pthread_join(d->refresh_thread, NULL);
+		dsw_shutdown(d); /* the switch lives on while VMs hold ports */
 		if (write(d->wake_fd, &one, sizeof(one)) < 0) {
 		}
 		if (d->sup_started)

@@ -357,6 +357,9 @@ static void usage(FILE *out)
 		"                                       (its balloon's target; 0 gives it all back)\n"
 		"  events [-f]                          the daemon's events about your VMs\n"
 		"                                       (-f: keep following, by long polls)\n"
+		"  network create NAME [--egress RULES] a network (a segment of the daemon's\n"
+		"                                       switch); RULES: allow:CIDR,deny:CIDR,...\n"
+		"  network ls | inspect NAME | rm NAME  list, show, remove networks\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
 		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
 }
@@ -450,8 +453,68 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+/* `bulkhead network create NAME [--egress RULES] | ls | inspect NAME | rm NAME`. */
+static int network(struct client *c, const char *sub, const char *name, const char *egress)
+{
+	char path[256];
+	json_object *o, *arr;
+	int ret;
+
+	if (!strcmp(sub, "ls")) {
+		if ((ret = outcome(c, call(c, "GET", "/v1/networks", NULL, 0))))
+			return ret;
+		o = parse_reply(c);
+		if (c->json || !o) {
+			fputs(c->buf ? c->buf : "", stdout);
+		} else if (json_object_object_get_ex(o, "networks", &arr)) {
+			printf("%-8s  %-20s  %5s  %4s  %s\n", "ID", "NAME", "OWNER", "VMS", "EGRESS");
+			for (size_t i = 0; i < json_object_array_length(arr); i++) {
+				json_object *n = json_object_array_get_idx(arr, i), *vms;
+
+				printf("%-8s  %-20s  %5lld  %4zu  %s\n", sget(n, "id"), sget(n, "name"),
+				       iget(n, "owner"),
+				       json_object_object_get_ex(n, "vms", &vms)
+					       ? json_object_array_length(vms) : (size_t)0,
+				       sget(n, "egress")[0] ? sget(n, "egress") : "-");
+			}
+		}
+		json_object_put(o);
+		return BH_EXIT_OK;
+	}
+	snprintf(path, sizeof(path), "/v1/networks/%s", name);
+	if (!strcmp(sub, "create")) {
+		json_object *b = json_object_new_object();
+		char *body;
+
+		json_object_object_add(b, "name", json_object_new_string(name));
+		if (egress)
+			json_object_object_add(b, "egress", json_object_new_string(egress));
+		body = strdup(json_object_to_json_string(b));
+		json_object_put(b);
+		if (!body)
+			return BH_EXIT_HOST;
+		ret = outcome(c, call(c, "POST", "/v1/networks", body, strlen(body)));
+		free(body);
+	} else if (!strcmp(sub, "rm")) {
+		ret = outcome(c, call(c, "DELETE", path, NULL, 0));
+	} else {
+		ret = outcome(c, call(c, "GET", path, NULL, 0));
+	}
+	if (ret)
+		return ret;
+	o = parse_reply(c);
+	if (c->json || !o)
+		fputs(c->buf ? c->buf : "", stdout);
+	else if (!strcmp(sub, "inspect"))
+		print_kv("", o);
+	else
+		printf("%s: %s\n", name, !strcmp(sub, "rm") ? "removed" : sget(o, "id"));
+	json_object_put(o);
+	return BH_EXIT_OK;
+}
+
 enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON, O_LINES,
-       O_FROMSNAP, O_PAUSED, O_RESUME };
+       O_EGRESS, O_FROMSNAP, O_PAUSED, O_RESUME };
 
 int cli_client(int argc, char **argv, uint64_t start_ns)
 {
@@ -469,12 +532,13 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		{ "from-snapshot", required_argument, NULL, O_FROMSNAP },
 		{ "paused", no_argument, NULL, O_PAUSED },
 		{ "resume", no_argument, NULL, O_RESUME },
+		{ "egress", required_argument, NULL, O_EGRESS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = argv[0], *config = NULL, *name = NULL, *timeout = NULL, *tail = NULL,
 		   *lines = NULL, *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET"),
-		   *fromsnap = NULL;
+		   *fromsnap = NULL, *egress = NULL;
 	struct client c = { .socket = env && *env ? env : DEFAULT_SOCKET };
 	bool start = false, follow = false, paused = false, resume = false;
 	char path[512], *body = NULL;
@@ -500,6 +564,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		case O_FROMSNAP: fromsnap = optarg; break;
 		case O_PAUSED: paused = true; break;
 		case O_RESUME: resume = true; break;
+		case O_EGRESS: egress = optarg; break;
 		case 'h': usage(stdout); return BH_EXIT_OK;
 		case ':':
 			fprintf(stderr, "bulkhead %s: option %s needs a value\n", cmd, argv[optind - 1]);
@@ -509,6 +574,39 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			usage(stderr);
 			return BH_EXIT_CONFIG;
 		}
+	}
+	if (!strcmp(cmd, "network")) {
+		const char *sub = optind < argc ? argv[optind++] : NULL, *nname = NULL;
+		bool named = sub && (!strcmp(sub, "create") || !strcmp(sub, "rm") ||
+				     !strcmp(sub, "inspect"));
+
+		if (named && optind < argc)
+			nname = argv[optind++];
+		if (!sub || (!named && strcmp(sub, "ls")) || (named && !nname) || optind < argc ||
+		    (egress && strcmp(sub, "create")) || config || name || start || timeout ||
+		    tail || lines || follow || reason) {
+			fprintf(stderr, "bulkhead network: usage: bulkhead network create NAME "
+					"[--egress RULES] | ls | inspect NAME | rm NAME\n");
+			return BH_EXIT_CONFIG;
+		}
+		if (nname && strspn(nname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789-_.") != strlen(nname)) {
+			fprintf(stderr, "bulkhead network: '%s' is not a network name (letters, "
+					"digits, '-', '_', '.')\n", nname);
+			return BH_EXIT_CONFIG;
+		}
+		if (load_curl())
+			return BH_EXIT_HOST;
+		cu.global_init(CURL_GLOBAL_NOTHING);
+		ret = network(&c, sub, nname, egress);
+		free(c.buf);
+		cu.global_cleanup();
+		dlclose(cu.lib);
+		return ret;
+	}
+	if (egress) {
+		fprintf(stderr, "bulkhead %s: --egress goes with `network create`\n", cmd);
+		return BH_EXIT_CONFIG;
 	}
 	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create") && strcmp(cmd, "events");
 

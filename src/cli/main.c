@@ -38,6 +38,7 @@ static const struct {
 	{ "quarantine", cli_client, "snapshot a VM for evidence, pause it, cut off its I/O" },
 	{ "balloon", cli_client, "set a VM's balloon target: memory asked back from the guest" },
 	{ "events", cli_client, "the daemon's events about your VMs (-f to follow)" },
+	{ "network", cli_client, "networks of the daemon: create NAME | ls | inspect NAME | rm NAME" },
 };
 
 static void usage(FILE *out)

@@ -4,7 +4,9 @@
  *   bulkhead switch --listen PATH   control socket (SOCK_SEQPACKET) at PATH
  *   bulkhead switch --ctl-fd N      an already-connected control socket (its
  *                                   owner: the switch ends once it has hung
- *                                   up and no port is left)
+ *                                   up and no port is left); up to
+ *                                   SW_CTL_FDS of them (bulkheadd: one for
+ *                                   requests, one subscribed to events)
  *   --no-sandbox / --seccomp-trap   as for `bulkhead run`
  * Ports arrive over the control socket (ctl/switch_ctl.h). The host's own
  * addresses are read before the jail (the egress policy denies them). */
@@ -25,6 +27,8 @@
 #include "sandbox/jail.h"
 #include "switch/switch.h"
 
+#define SW_CTL_FDS 4
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -35,7 +39,7 @@ static void usage(FILE *out)
 		"switch=SEGMENT` starts one of its own when given no --switch socket.\n\n"
 		"  --listen PATH    listen for control connections at PATH (mode 0600)\n"
 		"  --ctl-fd N       use the connected control socket N; stop once it has hung up\n"
-		"                   and no port is left\n"
+		"                   and no port is left (repeatable, up to 4: each is an owner)\n"
 		"  --no-sandbox     run without the jail (loudly logged; development only)\n"
 		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n");
 }
@@ -78,7 +82,7 @@ static int listen_at(const char *path)
 int cli_switch(int argc, char **argv, uint64_t start_ns)
 {
 	const char *listen_path = NULL;
-	int ctl_fd = -1, lfd = -1, sfd;
+	int ctl_fds[SW_CTL_FDS], nctl = 0, lfd = -1, sfd;
 	bool sandbox = true, trap = false;
 	struct sw *s;
 	sigset_t set;
@@ -103,7 +107,16 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 						"SOCK_SEQPACKET socket\n", argv[i]);
 				return BH_EXIT_CONFIG;
 			}
-			ctl_fd = (int)v;
+			if (nctl == SW_CTL_FDS) {
+				fprintf(stderr, "bulkhead switch: at most %d --ctl-fd\n", SW_CTL_FDS);
+				return BH_EXIT_CONFIG;
+			}
+			for (int k = 0; k < nctl; k++)
+				if (ctl_fds[k] == (int)v) {
+					fprintf(stderr, "bulkhead switch: --ctl-fd %ld given twice\n", v);
+					return BH_EXIT_CONFIG;
+				}
+			ctl_fds[nctl++] = (int)v;
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = false;
 		} else if (!strcmp(argv[i], "--seccomp-trap")) {
@@ -114,7 +127,7 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 			return BH_EXIT_CONFIG;
 		}
 	}
-	if (!listen_path && ctl_fd < 0) {
+	if (!listen_path && !nctl) {
 		fprintf(stderr, "bulkhead switch: give --listen PATH or --ctl-fd N\n\n");
 		usage(stderr);
 		return BH_EXIT_CONFIG;
@@ -142,10 +155,11 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 		free(s);
 		return BH_EXIT_HOST;
 	}
-	if (ctl_fd >= 0 && (ret = sw_add_client(s, ctl_fd, true))) {
-		fprintf(stderr, "bulkhead switch: control socket: %s\n", strerror(-ret));
-		goto out;
-	}
+	for (int k = 0; k < nctl; k++)
+		if ((ret = sw_add_client(s, ctl_fds[k], true))) {
+			fprintf(stderr, "bulkhead switch: control socket: %s\n", strerror(-ret));
+			goto out;
+		}
 	sw_learn_host_addrs(s);
 	if (sandbox) {
 		char err[256], summary[256];

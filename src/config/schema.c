@@ -54,6 +54,9 @@ static const char *const boot_protos[] = {
 static const char *const hugepage_sizes[] = {
 	[VM_HUGEPAGES_NONE] = "none", [VM_HUGEPAGES_2M] = "2M", [VM_HUGEPAGES_1G] = "1G", NULL,
 };
+static const char *const violation_modes[] = {
+	[VM_VIOLATION_COUNT] = "count", [VM_VIOLATION_QUARANTINE] = "quarantine", NULL,
+};
 static const char *const decompress_modes[] = {
 	[BOOT_DECOMPRESS_HOST] = "host", [BOOT_DECOMPRESS_GUEST] = "guest", NULL,
 };
@@ -181,6 +184,8 @@ static const struct config_row rows[] = {
 	  .flags = CONFIG_INLINE, .check = args_check_mac },
 	{ .json = "nets[].mtu", .type = CONFIG_UINT, NET(mtu), .min = 68, .max = 65535,
 	  .def = "1500" },
+	{ .json = "on_violation", .type = CONFIG_ENUM, VM(on_violation), .names = violation_modes,
+	  .def = "count" },
 	{ .json = "rng", .cli = "rng", .cli_neg = "no-rng", .type = CONFIG_BOOL, VM(rng),
 	  .def = "true", .help = "virtio-rng fed from the host's getrandom()" },
 	{ .json = "balloon", .type = CONFIG_OBJECT },

@@ -60,6 +60,12 @@ struct vm_vsock_config {
 	const char *allow;          /* guest→host ports, "1024:5000-5009"; NULL: none */
 };
 
+/* What bulkheadd does when the switch reports a port-security violation of
+ * one of the VM's NICs (a spoofed MAC/IP/ARP, a router advertisement):
+ * count it (an event and a counter), or also quarantine the VM and cut its
+ * ports. Meaningful under bulkheadd only (it subscribes to the switch). */
+enum vm_violation { VM_VIOLATION_COUNT, VM_VIOLATION_QUARANTINE };
+
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned ncpus;
@@ -85,6 +91,7 @@ struct vm_config {
 	bool ksm;                   /* MADV_MERGEABLE (a cross-VM side channel) */
 	struct virtio_balloon_config balloon; /* --balloon */
 	struct vm_vsock_config vsock;
+	enum vm_violation on_violation;
 	uint64_t start_ns;          /* CLOCK_MONOTONIC at process start (boot timer) */
 	bool sandbox_disabled;      /* --no-sandbox: VM metadata (the daemon persists it) */
 	struct bh_startup *startup; /* start-up time marks (-v), or NULL; borrowed */

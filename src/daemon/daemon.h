@@ -43,7 +43,9 @@
 #include <sys/types.h>
 
 #include "common/compiler.h"
+#include "config/vm_config.h"
 #include "daemon/cpu_alloc.h"
+#include "daemon/network.h"
 #include "daemon/vm_cgroup.h"
 
 #define DVM_ID_LEN 8       /* hex characters */
@@ -66,7 +68,7 @@ struct dvm;
 /* What an event on the supervisor's epoll is about (epoll data.ptr). */
 struct dvm_watch {
 	struct dvm *v;              /* NULL: the daemon's wake_fd */
-	enum { DVM_W_PID, DVM_W_LOG } kind;
+	enum { DVM_W_PID, DVM_W_LOG, DVM_W_SWITCH } kind; /* SWITCH: v is NULL */
 };
 
 struct dvm {
@@ -113,6 +115,15 @@ struct dvm {
 	uint64_t log_bytes, log_dropped;
 	struct dvm_watch w_pid, w_log;
 	struct dcpu cpu;            /* CPUs held for the current run (cpu_alloc.h) */
+	/* NICs (network.h): the network each one is on ("" : not a switch NIC),
+	 * from the config at create; persisted in state.json */
+	char nets[VM_MAX_NETS][DNET_NAME_MAX + 1];
+	unsigned nnics;             /* NICs of any kind in its config */
+	bool on_violation_quarantine; /* config on_violation: quarantine */
+	unsigned sw_gen;            /* the switch generation its ports are in (0: none) */
+	uint64_t violations;        /* violation events of its ports, this daemon's life */
+	char quarantine_pending[80]; /* on_violation: quarantine, not done yet ("": none):
+	                             * the event thread does it once the VM is not busy */
 };
 
 struct dmn_event {
@@ -156,6 +167,12 @@ struct daemon {
 	struct dcg cg;              /* cgroup hierarchies (read-only after init) */
 	pthread_t refresh_thread;   /* first control round-trips after a restart */
 	bool refresh_started;
+	/* networks (network.h) */
+	char switch_path[PATH_MAX / 2]; /* the bulkhead binary the switch runs from */
+	struct dnet *nets;
+	struct dsw sw;
+	struct dvm_watch sw_watch;  /* the switch's pidfd on sup_ep */
+	bool shutting_down;
 };
 
 /* ---- lifecycle (main thread) ---- */
@@ -177,6 +194,8 @@ bool dvm_visible(const struct dvm *v, uid_t uid);
 int dmn_find_for(struct daemon *d, uid_t uid, const char *id_or_name, struct dvm **out) BH_WUR;
 void dmn_event(struct daemon *d, const struct dvm *v, const char *type, const char *fmt, ...)
 	BH_PRINTF(4, 5);
+/* Write dir/file atomically (tmp, fsync, rename, fsync dir). 0 or -errno. */
+int dmn_write_atomic(const char *dir, const char *file, const char *text, size_t len) BH_WUR;
 /* Write v's state.json atomically. */
 int dvm_save(struct daemon *d, const struct dvm *v) BH_WUR;
 void dvm_path(const struct daemon *d, const struct dvm *v, const char *file, char *buf,

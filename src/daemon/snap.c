@@ -716,6 +716,13 @@ int dmn_create_from_snapshot(struct daemon *d, uid_t uid, const char *name, cons
 		ret = -EBADMSG;
 		goto out;
 	}
+	for (unsigned i = 0; i < cfg.nnets; i++)
+		if (cfg.nets[i].switch_seg) {
+			snprintf(err, errlen, "from_snapshot %.200s: its NIC %u is on a daemon network "
+				 "(switch), which a VM made from a snapshot cannot be on yet", source, i);
+			ret = -EBADMSG;
+			goto out;
+		}
 	if (!(v = dvm_new())) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;

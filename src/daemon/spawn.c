@@ -234,6 +234,11 @@ static void *supervisor(void *arg)
 {
 	struct daemon *d = arg;
 	struct epoll_event ev[16];
+	struct {
+		char id[DVM_ID_LEN + 1];
+		unsigned n;
+	} unplug[16];
+	unsigned nunplug = 0;
 	int timeout = -1;
 
 	for (;;) {
@@ -252,6 +257,10 @@ static void *supervisor(void *arg)
 			siginfo_t si;
 			bool known;
 
+			if (w && w->kind == DVM_W_SWITCH) {
+				dsw_exited(d);
+				continue;
+			}
 			if (!v) {
 				pthread_mutex_unlock(&d->lock);
 				return NULL; /* wake_fd: shutting down */
@@ -268,6 +277,11 @@ static void *supervisor(void *arg)
 					known ? NULL
 					      : "exit status unknown: the VMM was started by an earlier "
 						"daemon instance");
+			if (v->sw_gen && nunplug < BH_ARRAY_SIZE(unplug)) {
+				memcpy(unplug[nunplug].id, v->id, sizeof(unplug[nunplug].id));
+				unplug[nunplug++].n = v->nnics;
+			}
+			v->sw_gen = 0;
 		}
 		/* Cgroups still emptying after their VM's exit: try again soon. */
 		timeout = -1;
@@ -275,6 +289,9 @@ static void *supervisor(void *arg)
 			if (v->cgroup_pending && !reap_cgroup(d, v))
 				timeout = 50;
 		pthread_mutex_unlock(&d->lock);
+		/* The ports of VMs that are gone, without d->lock (network.h). */
+		while (nunplug)
+			nunplug--, dnet_vm_unplug(d, unplug[nunplug].id, unplug[nunplug].n);
 	}
 }
 
@@ -350,12 +367,24 @@ static int hand_over(const char *path, const struct dmn_creds *c)
  * root-owned config.json (fd 4, `--config /proc/self/fd/4`): the owner's
  * process can neither change the daemon's copy nor make the daemon parse a
  * file it wrote. */
-static int config_memfd(const char *path, char *err, size_t errlen)
+static bool has_switch_nics(const struct dvm *v)
+{
+	for (unsigned i = 0; i < v->nnics && i < VM_MAX_NETS; i++)
+		if (v->nets[i][0])
+			return true;
+	return false;
+}
+
+/* With switch NICs (network.h), the VMM's copy names their ports instead
+ * (dnet_vm_ports makes them: ports[] in NIC order, -1 for other NICs). */
+static int config_memfd(struct daemon *d, struct dvm *v, const char *path, int ports[],
+			unsigned *nports, char *err, size_t errlen)
 {
 	char *buf = malloc(CONFIG_JSON_MAX + 1);
 	ssize_t n = -1;
 	int in, fd = -1;
 
+	*nports = 0;
 	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in >= 0 && buf)
 		n = read(in, buf, CONFIG_JSON_MAX + 1);
@@ -366,6 +395,17 @@ static int config_memfd(const char *path, char *err, size_t errlen)
 		free(buf);
 		return -EIO;
 	}
+	buf[n] = '\0';
+	if (has_switch_nics(v)) {
+		char *text;
+		int ret = dnet_vm_ports(d, v, buf, (size_t)n, ports, nports, &text, err, errlen);
+
+		free(buf);
+		if (ret)
+			return ret;
+		buf = text;
+		n = (ssize_t)strlen(text);
+	}
 	fd = memfd_create("bulkhead-vm-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0 || write(fd, buf, (size_t)n) != n || lseek(fd, 0, SEEK_SET) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
@@ -373,6 +413,10 @@ static int config_memfd(const char *path, char *err, size_t errlen)
 		if (fd >= 0)
 			close(fd);
 		free(buf);
+		for (unsigned i = 0; i < *nports; i++)
+			if (ports[i] >= 0)
+				close(ports[i]);
+		*nports = 0;
 		return -EIO;
 	}
 	free(buf);
@@ -404,7 +448,9 @@ static const char *const spawn_step_name[SPAWN_NSTEPS] = {
 
 struct spawn_fds {
 	int ls, cfg, logw, null, report;
-	int snap[3];              /* a restore: manifest, state, memory (fds 5-7); else -1 */
+	int ports[VM_MAX_NETS];     /* switch NIC ports -> fds 5, 6, ... (-1: none) */
+	unsigned nports;
+	int snap[3];              /* a restore: manifest, state, memory (after the ports); else -1 */
 	int cg[DCG_NCTRL];
 	int ncg;
 	const cpu_set_t *confine; /* the process tree's CPUs, or NULL */
@@ -425,7 +471,8 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 						  const struct spawn_fds *f)
 {
 	sigset_t empty;
-	int ls, cfg, report = f->report, first_free = 5;
+	int ls, cfg, report = f->report;
+	unsigned first_free = DNET_FD_BASE + f->nports;
 
 	/* Own session, so the VMM outlives the daemon and its terminal. */
 	setsid();
@@ -448,23 +495,30 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	 * process tree (cpu_alloc.h); the VMM pins its threads inside. */
 	if (f->confine && sched_setaffinity(0, sizeof(*f->confine), f->confine) < 0)
 		child_fail(f->report, SPAWN_CPUS);
-	/* A restore's snapshot files become fds 5-7, once nothing else needs a
-	 * descriptor that may be there (the cgroup files are written; the
-	 * report pipe moves out of the way first). */
-	if (f->snap[0] >= 0) {
-		int tmp[3];
+	/* The NICs' switch ports become fds 5 + i (network.h), a restore's
+	 * snapshot files the three after them: everything is moved out of
+	 * that range first, the report pipe included (the cgroup files are
+	 * written already). */
+	if (f->nports || f->snap[0] >= 0) {
+		int tmp[VM_MAX_NETS], st[3];
 
 		if ((report = fcntl(f->report, F_DUPFD_CLOEXEC, 64)) < 0)
 			child_fail(f->report, SPAWN_FDS);
-		for (int i = 0; i < 3; i++)
-			if ((tmp[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
+		for (unsigned i = 0; i < f->nports; i++)
+			if (f->ports[i] >= 0 && (tmp[i] = fcntl(f->ports[i], F_DUPFD, 64)) < 0)
 				child_fail(report, SPAWN_FDS);
-		for (int i = 0; i < 3; i++, first_free++)
-			if (dup2(tmp[i], 5 + i) < 0)
+		for (int i = 0; i < 3 && f->snap[0] >= 0; i++)
+			if ((st[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
+				child_fail(report, SPAWN_FDS);
+		for (unsigned i = 0; i < f->nports; i++)
+			if (f->ports[i] >= 0 && dup2(tmp[i], DNET_FD_BASE + (int)i) < 0)
+				child_fail(report, SPAWN_FDS);
+		for (int i = 0; i < 3 && f->snap[0] >= 0; i++, first_free++)
+			if (dup2(st[i], (int)first_free) < 0)
 				child_fail(report, SPAWN_FDS);
 	}
 	/* Everything else closes at exec (the report pipe must live until then). */
-	close_range((unsigned)first_free, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range(first_free, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
 			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
@@ -485,11 +539,16 @@ static void close_fds(struct spawn_fds *f)
 	}
 	while (f->ncg > 0)
 		close(f->cg[--f->ncg]);
+	for (unsigned i = 0; i < f->nports; i++)
+		if (f->ports[i] >= 0)
+			close(f->ports[i]);
+	f->nports = 0;
 }
 
 int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
-	struct spawn_fds f = { -1, -1, -1, -1, -1, { -1, -1, -1 }, { -1, -1, -1, -1 }, 0, NULL };
+	struct spawn_fds f = { .ls = -1, .cfg = -1, .logw = -1, .null = -1, .report = -1,
+				.snap = { -1, -1, -1 } };
 	struct dcg_limits lim = {
 		.mem_bytes = v->mem_bytes + DCG_MEM_OVERHEAD,
 		.cpu_quota_us = (uint64_t)(v->ncpus + 1) * 100000u,
@@ -501,6 +560,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	int report[2] = { -1, -1 }, logp[2] = { -1, -1 }, pidfd, ret;
 	struct spawn_failure failed;
 	struct dmn_creds cr;
+	unsigned nics = 0;
 	ssize_t n;
 	pid_t pid;
 
@@ -531,8 +591,14 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		return ret;
 	}
 	v->cgroup = true;
-	if ((f.cfg = config_memfd(cfg, err, errlen)) < 0) {
+	if ((f.cfg = config_memfd(d, v, cfg, f.ports, &f.nports, err, errlen)) < 0) {
 		ret = f.cfg;
+		goto fail;
+	}
+	nics = f.nports;
+	if (f.snap[0] >= 0 && f.nports) {
+		ret = -EBADMSG;
+		snprintf(err, errlen, "a VM made from a snapshot cannot be on a daemon network yet");
 		goto fail;
 	}
 	f.ls = usock_listen(sock, SOCK_SEQPACKET, 0600, 4);
@@ -561,18 +627,15 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
 		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
 		char a_aff[] = "--cpu-affinity";
-		char a_restore[] = "restore", a_sfds[] = "--snapshot-fds", a_567[] = "5,6,7",
+		char a_restore[] = "restore", a_sfds[] = "--snapshot-fds", a_sfd[24],
 		     a_paused[] = "--paused";
-		char *const run_argv[] = { d->vmm_path, a_run, a_config, a_cfg, a_console, con,
-					   a_cmax, a_max, a_ctl, a_three,
-					   v->cpu.arg[0] ? a_aff : NULL, v->cpu.arg, NULL };
 		char *rs_argv[16];
 		int a = 0;
 
 		rs_argv[a++] = d->vmm_path;
 		rs_argv[a++] = a_restore;
 		rs_argv[a++] = a_sfds;
-		rs_argv[a++] = a_567;
+		rs_argv[a++] = a_sfd;
 		rs_argv[a++] = a_console;
 		rs_argv[a++] = con;
 		rs_argv[a++] = a_cmax;
@@ -586,13 +649,32 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 			rs_argv[a++] = v->cpu.arg;
 		}
 		rs_argv[a] = NULL;
+		snprintf(a_sfd, sizeof(a_sfd), "%u,%u,%u", DNET_FD_BASE + f.nports,
+			 DNET_FD_BASE + f.nports + 1, DNET_FD_BASE + f.nports + 2);
+		char a_fd[] = "--fd", fdargs[VM_MAX_NETS][24];
+		char *argv[12 + 2 * VM_MAX_NETS + 1] = { d->vmm_path, a_run, a_config, a_cfg,
+							 a_console, con, a_cmax, a_max, a_ctl,
+							 a_three };
+		unsigned ac = 10;
+
+		for (unsigned i = 0; i < f.nports; i++)
+			if (f.ports[i] >= 0) {
+				snprintf(fdargs[i], sizeof(fdargs[i]), "swnet%u=%u", i, DNET_FD_BASE + i);
+				argv[ac++] = a_fd;
+				argv[ac++] = fdargs[i];
+			}
+		if (v->cpu.arg[0]) {
+			argv[ac++] = a_aff;
+			argv[ac++] = v->cpu.arg;
+		}
+		argv[ac] = NULL;
 
 		if (v->cpu.placed)
 			f.confine = &v->cpu.confine;
 
 		pid = fork();
 		if (pid == 0)
-			spawn_child(f.snap[0] >= 0 ? rs_argv : run_argv, &cr, &f);
+			spawn_child(f.snap[0] >= 0 ? rs_argv : argv, &cr, &f);
 	}
 	if (pid < 0) {
 		ret = -errno;
@@ -624,6 +706,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	}
 	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	pthread_mutex_lock(&d->lock);
+	v->sw_gen = nics && has_switch_nics(v) ? d->sw.gen : 0;
 	v->log_pipe = logp[0];
 	v->pid = pid;
 	v->pid_start = proc_start_time(pid);
@@ -648,6 +731,8 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	return 0;
 fail:
 	close_fds(&f);
+	if (nics)
+		dnet_vm_unplug(d, v->id, nics);
 	for (int i = 0; i < 2; i++) {
 		if (logp[i] >= 0)
 			close(logp[i]);
@@ -763,6 +848,8 @@ int dmn_recover(struct daemon *d, char *err, size_t errlen)
 	dcg_init(&d->cg, d->state_dir);
 	pthread_mutex_lock(&d->lock);
 	ret = dmn_load(d);
+	if (!ret && (ret = dnet_load(d)))
+		bh_warn("%s/networks: %s", d->state_dir, strerror(-ret));
 	/* Cgroups of VMs that are gone (a VMM killed while we were down, or a
 	 * start that never finished): ours to empty and remove. */
 	swept = dcg_sweep(&d->cg, keep_cgroup, d);
@@ -785,5 +872,16 @@ int dmn_recover(struct daemon *d, char *err, size_t errlen)
 		return -ret;
 	}
 	d->refresh_started = true;
+	if ((ret = dnet_events_start(d))) {
+		snprintf(err, errlen, "cannot start the switch event thread: %s", strerror(-ret));
+		return ret;
+	}
+	/* The networks' switch (a failure to start it is an event, not fatal:
+	 * the next network operation tries again). */
+	pthread_mutex_lock(&d->lock);
+	if (dsw_ensure(d, err, errlen))
+		dmn_event(d, NULL, "switch-failed", "%s", err);
+	pthread_mutex_unlock(&d->lock);
+	err[0] = '\0';
 	return 0;
 }

@@ -218,7 +218,7 @@ static void events_load(struct daemon *d, int fd)
 }
 
 /* Write `text` to dir/file atomically: tmp, fsync, rename, fsync dir. */
-static int write_atomic(const char *dir, const char *file, const char *text, size_t len)
+int dmn_write_atomic(const char *dir, const char *file, const char *text, size_t len)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	int fd, dfd, ret = 0;
@@ -299,9 +299,19 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 	if (v->forensic_error[0])
 		json_object_object_add(o, "forensic_error",
 				       json_object_new_string(v->forensic_error));
+	{
+		struct json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < v->nnics && i < VM_MAX_NETS; i++)
+			json_object_array_add(a, json_object_new_string(v->nets[i]));
+		json_object_object_add(o, "networks", a);
+		json_object_object_add(o, "on_violation",
+				       json_object_new_string(v->on_violation_quarantine
+								      ? "quarantine" : "count"));
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	dvm_path(d, v, NULL, dir, sizeof(dir));
-	ret = write_atomic(dir, "state.json", text, strlen(text));
+	ret = dmn_write_atomic(dir, "state.json", text, strlen(text));
 	json_object_put(o);
 	if (ret)
 		bh_warn("VM %s: cannot save state.json: %s", v->id, strerror(-ret));
@@ -358,6 +368,9 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 
 	memset(d, 0, sizeof(*d));
 	d->events_fd = d->sup_ep = d->wake_fd = -1;
+	d->sw.pidfd = d->sw.req_fd = d->sw.ev_fd = -1;
+	pthread_mutex_init(&d->sw.lock, NULL);
+	d->sw_watch = (struct dvm_watch){ NULL, DVM_W_SWITCH };
 	d->stop_timeout_s = 10;
 	dmn_limits_default(&d->lim);
 	pthread_mutex_init(&d->lock, NULL);
@@ -365,7 +378,9 @@ int dmn_init(struct daemon *d, const char *state_dir, const char *vmm_path, char
 	if (snprintf(d->state_dir, sizeof(d->state_dir), "%s", state_dir) >=
 		    (int)sizeof(d->state_dir) ||
 	    snprintf(d->vmm_path, sizeof(d->vmm_path), "%s", vmm_path) >=
-		    (int)sizeof(d->vmm_path)) {
+		    (int)sizeof(d->vmm_path) ||
+	    snprintf(d->switch_path, sizeof(d->switch_path), "%s", vmm_path) >=
+		    (int)sizeof(d->switch_path)) {
 		snprintf(err, errlen, "state directory or VMM path too long");
 		return -ENAMETOOLONG;
 	}
@@ -403,6 +418,13 @@ void dmn_destroy(struct daemon *d)
 		dvm_free(v); /* VMMs keep running: a restarted daemon re-attaches */
 	}
 	d->vms = NULL;
+	while (d->nets) {
+		struct dnet *nn = d->nets->next;
+
+		free(d->nets);
+		d->nets = nn;
+	}
+	pthread_mutex_destroy(&d->sw.lock);
 	if (d->events_fd >= 0)
 		close(d->events_fd);
 	if (d->sup_ep >= 0)
@@ -472,6 +494,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	struct json_object *root = NULL;
 	char msg[400];
 	struct dvm *v;
+	int ret;
 
 	config_defaults(&cfg);
 	if (config_json_parse(body, len, CONFIG_JSON_ABS_PATHS | CONFIG_JSON_NEED_KERNEL, &cfg,
@@ -506,7 +529,19 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	v->ncpus = cfg.ncpus;
 	v->mem_bytes = cfg.mem_bytes;
 	v->console_max = cfg.console_max_bytes;
+	v->nnics = cfg.nnets;
+	for (unsigned i = 0; i < cfg.nnets; i++)
+		if (cfg.nets[i].switch_seg)
+			snprintf(v->nets[i], sizeof(v->nets[i]), "%s", cfg.nets[i].switch_seg);
+	v->on_violation_quarantine = cfg.on_violation == VM_VIOLATION_QUARANTINE;
+	pthread_mutex_lock(&d->lock);
+	ret = dnet_check_config(d, uid, &cfg, err, errlen);
+	pthread_mutex_unlock(&d->lock);
 	config_json_free(root);
+	if (ret) {
+		dvm_free(v);
+		return ret;
+	}
 	return dmn_insert(d, v, name, body, len, id_out, err, errlen);
 }
 
@@ -561,7 +596,7 @@ int dmn_insert(struct daemon *d, struct dvm *v, const char *name, const char *co
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if (write_atomic(dir, "config.json", config, config_len) || dvm_save(d, v)) {
+	if (dmn_write_atomic(dir, "config.json", config, config_len) || dvm_save(d, v)) {
 		ret = -EIO;
 		snprintf(err, errlen, "cannot write the VM's files under %s", dir);
 		goto fail;
@@ -743,6 +778,25 @@ static struct dvm *load_one(const char *dir, const char *id, char *why, size_t w
 			    json_object_is_type(fz, json_type_boolean) && json_object_get_boolean(fz);
 		/* absent (older record) or out of range: the daemon's maximum */
 		v->console_max = jint(o, "console_max", &cm) && cm > 0 ? (uint64_t)cm : 0;
+	}
+	{
+		struct json_object *a, *e;
+
+		/* the NICs' networks (absent in older records: none) */
+		if (json_object_object_get_ex(o, "networks", &a) &&
+		    json_object_is_type(a, json_type_array) &&
+		    json_object_array_length(a) <= VM_MAX_NETS) {
+			v->nnics = (unsigned)json_object_array_length(a);
+			for (unsigned i = 0; i < v->nnics; i++) {
+				e = json_object_array_get_idx(a, i);
+				if (json_object_is_type(e, json_type_string) &&
+				    json_object_get_string_len(e) <= DNET_NAME_MAX)
+					snprintf(v->nets[i], sizeof(v->nets[i]), "%s",
+						 json_object_get_string(e));
+			}
+		}
+		v->on_violation_quarantine = (s = jstr(o, "on_violation")) &&
+					     !strcmp(s, "quarantine");
 	}
 	json_object_put(o);
 	return v;

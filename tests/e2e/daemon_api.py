@@ -177,6 +177,140 @@ GOOD = json.dumps({"kernel": KERNEL, "test_device": True, "mem": "64M", "cpus": 
                    "rng": False})
 
 
+def networks():
+    """Networks as resources (no VM runs: the switch process and the records)."""
+    st, b = req("POST", "/v1/networks", '{"name": "lan", "egress": "allow:10.1.0.0/16,deny:0.0.0.0/0"}')
+    check("network create -> 201 with id and segment", st == 201 and b.get("name") == "lan" and
+          re.match(r"^[0-9a-f]{8}$", b.get("id", "")) and b.get("segment") == "n-" + b.get("id"),
+          "%d %r" % (st, b))
+    lan = b.get("id", "") if isinstance(b, dict) else ""
+    st, b = req("GET", "/v1/networks")
+    sw = b.get("switch", {}) if st == 200 else {}
+    check("the daemon's switch runs once a network exists (pid %s)" % sw.get("pid"),
+          sw.get("running") is True and sw.get("pid", 0) > 0 and
+          os.path.exists("/proc/%d" % sw.get("pid", 0)), "%d %r" % (st, b))
+    n0 = len(b.get("networks", []))
+    hostile = [
+        ("malformed JSON", '{"name": ', 400, "JSON object body"),
+        ("not an object", '["lan"]', 400, "JSON object body"),
+        ("unknown key", '{"name": "x", "uplink": "eth0"}', 400, "uplink: unknown key"),
+        ("no name", '{"egress": ""}', 400, "name: required"),
+        ("name not a string", '{"name": 7}', 400, "name: expected a string"),
+        ("path in name", '{"name": "../etc"}', 400, "name '../etc'"),
+        ("space in name", '{"name": "a b"}', 400, "name 'a b'"),
+        ("empty name", '{"name": ""}', 400, "name ''"),
+        ("leading dash", '{"name": "-x"}', 400, "starting with a letter"),
+        ("32-character name", '{"name": "%s"}' % ("n" * 32), 400, "1-31"),
+        ("NUL byte in the body", '{"name": "a\u0000b"}', 400, "NUL byte"),
+        ("escaped NUL in name", '{"name": "a\\u0000b"}', 400, "name: NUL characters"),
+        ("trailing data", '{"name": "x"} {}', 400, "at byte 14"),
+        ("newline in name", '{"name": "a\nb"}', 400, "name 'a"),
+        ("egress: prefix 33", '{"name": "x", "egress": "allow:10.0.0.0/33"}', 400, "egress:"),
+        ("egress: host bits", '{"name": "x", "egress": "allow:10.0.0.1/8"}', 400, "egress:"),
+        ("egress: 33 rules", '{"name": "x", "egress": "%s"}' % ",".join(["deny:10.0.0.0/8"] * 33),
+         400, "egress:"),
+        ("egress: 2 KiB", '{"name": "x", "egress": "%s"}' % ("a" * 2048), 400, "longer than"),
+        ("duplicate name", '{"name": "lan"}', 409, "already exists"),
+    ]
+    for name, body, status, needle in hostile:
+        expect("network create: " + name, "POST", "/v1/networks", body, status, needle)
+    st, b = req("GET", "/v1/networks")
+    check("no network created by a bad request", st == 200 and len(b["networks"]) == n0,
+          "%d %r" % (st, b))
+    expect("network: no such", "GET", "/v1/networks/nosuch", None, 404, "no network 'nosuch'")
+    expect("network: body on GET", "GET", "/v1/networks/lan", "{}", 400, "takes no request body")
+
+    # VM configs name networks
+    base = json.loads(GOOD)
+    for name, nets, needle in [
+            ("a network that does not exist", [{"switch": "nosuch"}], "no network 'nosuch'"),
+            ("a descriptor name (tapfd)", [{"tapfd": "x"}], "tapfd="),
+            ("a descriptor name (port)", [{"port": "x"}], "port=")]:
+        expect("VM create naming " + name, "POST", "/v1/vms",
+               json.dumps(dict(base, nets=nets)), 422, needle)
+    st, b = req("POST", "/v1/vms?name=netvm", json.dumps(dict(base, nets=[{"switch": "lan"}],
+                                                               on_violation="quarantine")))
+    check("VM create on network lan -> 201", st == 201, "%d %r" % (st, b))
+    vm = b.get("id", "") if isinstance(b, dict) else ""
+    expect("VM create: on_violation not an enum", "POST", "/v1/vms",
+           json.dumps(dict(base, on_violation="kill")), 422, "on_violation")
+    st, b = req("GET", "/v1/networks/lan")
+    check("network lists the VM whose config names it", st == 200 and b.get("vms") == [vm],
+          "%d %r" % (st, b))
+    st, b = req("GET", "/v1/vms/" + vm)
+    check("inspect: nics and on_violation", st == 200 and b.get("on_violation") == "quarantine" and
+          b.get("nics", [{}])[0].get("network") == "lan" and
+          b["nics"][0].get("connected") is False, "%d %r" % (st, b))
+    expect("network rm while a VM names it", "DELETE", "/v1/networks/lan", None, 409,
+           "in use by VM " + vm)
+
+    # someone else's network
+    nobody = 65534
+    for args, needle in [(("network", "inspect", "lan"), "no network 'lan'"),
+                         (("network", "rm", "lan"), "no network 'lan'"),
+                         (("network", "inspect", lan), "no network '%s'" % lan)]:
+        rc, out, err = cli(*args, uid=nobody)
+        check("uid %d: %s -> 404 like a missing one" % (nobody, " ".join(args)),
+              rc == 2 and "404" in err and needle in err, "rc %d %s" % (rc, err))
+    cfgp = os.path.join(T, "netcfg.json")
+    with open(cfgp, "w") as f:
+        f.write(json.dumps(dict(base, nets=[{"switch": "lan"}])))
+    os.chmod(cfgp, 0o644)
+    rc, out, err = cli("create", "--config", cfgp, uid=nobody)
+    check("uid %d cannot attach a VM to root's network" % nobody,
+          rc == 2 and "422" in err and "no network 'lan'" in err, "rc %d %s" % (rc, err))
+    rc, out, err = cli("network", "create", "lan", uid=nobody)
+    check("uid %d creates its own 'lan' (names are per owner)" % nobody, rc == 0 and "lan:" in out,
+          "rc %d %s %s" % (rc, out, err))
+    rc, out, err = cli("network", "ls", uid=nobody)
+    rows = [l for l in out.splitlines()[1:] if l.strip()]
+    check("uid %d's network ls shows its own only" % nobody,
+          rc == 0 and len(rows) == 1 and str(nobody) in rows[0], out + err)
+    rc, out, err = cli("network", "ls")
+    check("root's network ls shows both", rc == 0 and len(out.splitlines()) == 3, out + err)
+    st, b = req("GET", "/v1/networks/lan")
+    check("root: a name two owners use gives its own", st == 200 and b.get("owner") == 0, "%d %r" % (st, b))
+    rc, out, err = cli("network", "rm", "lan", uid=nobody)
+    check("uid %d removes its own network" % nobody, rc == 0 and "removed" in out, out + err)
+
+    # the switch is its own failure domain: killed, it comes back
+    st, b = req("GET", "/v1/networks")
+    pid0 = b["switch"]["pid"]
+    os.kill(pid0, signal.SIGKILL)
+    back = False
+    for _ in range(100):
+        st, b = req("GET", "/v1/networks")
+        if b["switch"].get("running") and b["switch"]["pid"] not in (0, pid0):
+            back = True
+            break
+        time.sleep(0.05)
+    st, ev = req("GET", "/v1/events")
+    types = [e["type"] for e in ev.get("events", [])]
+    check("switch killed -> reported and restarted (pid %d -> %s)" % (pid0, b["switch"]["pid"]),
+          back and b["switch"]["restarts"] == 1 and "switch-exited" in types,
+          "%r %r" % (b, types[-5:]))
+
+    # the records survive a daemon restart
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    start_daemon()
+    st, b = req("GET", "/v1/networks/lan")
+    check("network kept across a daemon restart, still naming its VM",
+          st == 200 and b.get("id") == lan and b.get("vms") == [vm] and
+          b.get("egress") == "allow:10.1.0.0/16,deny:0.0.0.0/0", "%d %r" % (st, b))
+    st, b = req("GET", "/v1/vms/" + vm)
+    check("VM keeps its network and on_violation across a restart",
+          st == 200 and b.get("nics", [{}])[0].get("network") == "lan" and
+          b.get("on_violation") == "quarantine", "%d %r" % (st, b))
+    req("DELETE", "/v1/vms/" + vm)
+    rc, out, err = cli("network", "rm", "lan")
+    check("network rm once no VM names it", rc == 0 and "lan: removed" in out, out + err)
+    rc, out, err = cli("network", "create", "bad name")
+    check("CLI: network create with a bad name -> 2", rc == 2 and "not a network name" in err, err)
+    rc, out, err = cli("network", "frob")
+    check("CLI: unknown network subcommand -> 2 with usage", rc == 2 and "usage" in err, err)
+
+
 def main():
     start_daemon()
 
@@ -426,6 +560,8 @@ def main():
     check("events: the log from before the restart is served again, in order",
           seqs and seqs == sorted(seqs) and seqs[0] == 1 and len(set(seqs)) == len(seqs), "%r" % seqs)
     req("DELETE", "/v1/vms/after")
+
+    networks()
 
     # --- CLI
     rc, out, err = cli("rm", "mine")

@@ -28,6 +28,10 @@ and checks issue 15's guarantees, each case named by the finding it covers:
     per VM; a VM made from a snapshot runs (or starts paused); from_snapshot
     sources that traverse, are unreadable for the caller or another user's
     are refused; quarantine leaves a forensic snapshot that restores paused
+  11 networks (issue 11): stand-ins exchange frames through the ports the
+    daemon made (same network only), inspect and /metrics show the counters,
+    a spoofing VM is counted or quarantined and cut off by its on_violation,
+    a VM's port goes with it, another user's network is out of reach
 Prints PASS/FAIL per case and "N passed, N failed".
 """
 import json
@@ -85,7 +89,8 @@ def start_daemon(extra=()):
                                "--client-timeout", "2", "--control-timeout", str(CTL_MS),
                                "--max-vms-per-user", "3", "--max-mem-per-user", "512M",
                                "--max-conns-per-user", "4", "--max-follows-per-user", "1",
-                               "--console-max", "1M", "--vmm-log-max", "64K"] + list(extra),
+                               "--console-max", "1M", "--vmm-log-max", "64K",
+                               "--switch-binary", BH] + list(extra),
                               stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
     for _ in range(200):
         if os.path.exists(SOCK):
@@ -1064,6 +1069,118 @@ def test_cpu_alloc():
             kill_rm(v)
 
 
+def console(vid):
+    try:
+        return open(os.path.join(STATE, "vms", vid, "console.log")).read()
+    except OSError:
+        return ""
+
+
+def nic0(vid, uid=0):
+    st, b = inspect(vid, uid)
+    return (b.get("nics") or [{}])[0] if st == 200 else {}
+
+
+def test_network():
+    """11: networks through the daemon: stand-in VMMs use the ports it hands them."""
+    for n in ("blue", "red"):
+        st, b = req("POST", "/v1/networks", json.dumps({"name": n}))
+        check("11: network %s created" % n, st == 201, "%d %r" % (st, b))
+    vms = {}
+    for name, mode, net, extra in [("na", "honest net=probe", "blue", {}),
+                                   ("nb", "honest", "blue", {}),
+                                   ("nc", "honest", "red", {}),
+                                   ("nq", "honest net=spoof", "blue", {"on_violation": "quarantine"}),
+                                   ("nd", "honest net=spoof", "blue", {})]:
+        ex = dict(extra, nets=[{"switch": net}])
+        st, b = req("POST", "/v1/vms?name=" + name, config(mode, extra=ex))
+        vms[name] = b.get("id") if st == 201 else None
+    for name in ("nb", "nc", "na"):
+        st, b = req("POST", "/v1/vms/%s/start" % vms[name])
+        check("11: stand-in %s on a network starts" % name, st == 200, "%d %r" % (st, b))
+    log = open(os.path.join(STATE, "vms", vms["na"], "vmm.log")).read()
+    m = re.search(r"nic 0 port swnet0 fd 5 mac ([0-9a-f:]{17})", log)
+    check("11: the VMM got its port as fd 5, named swnet0 in its config, with a MAC",
+          m is not None and "--fd swnet0=5" in log, log[-500:])
+    mac_a = m.group(1) if m else "?"
+    got = wait_for(lambda: console(vms["nb"]).count("net0 rx src=" + mac_a) >= 3, 10)
+    check("11: a VM's frames reach a VM on the same network", got, console(vms["nb"])[-300:])
+    check("11: ... and none reaches a VM on another network", "net0 rx" not in console(vms["nc"]),
+          console(vms["nc"])[-300:])
+    a, b = nic0(vms["na"]), nic0(vms["nb"])
+    ca, cb = a.get("counters", {}), b.get("counters", {})
+    check("11: inspect shows the port's counters (sender rx %s, receiver tx %s, no drops)" %
+          (ca.get("rx_frames"), cb.get("tx_frames")),
+          a.get("connected") and ca.get("rx_frames", 0) >= 3 and cb.get("tx_frames", 0) >= 3 and
+          ca.get("rx_bytes", 0) >= 3 * 54 and not any(ca.get("drops", {"x": 1}).values()),
+          "%r %r" % (a, b))
+    st, body = raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    text = body.decode(errors="replace")
+    m = re.search(r'bulkhead_vm_net_rx_frames_total\{vm="%s",name="na",nic="0",network="blue"\} (\d+)'
+                  % vms["na"], text)
+    check("11: /metrics has the NIC's counters and drops by reason",
+          m and int(m.group(1)) >= 3 and 'reason="spoof_mac"} 0' in text, text[-600:])
+
+    # a spoofing VM with on_violation: count keeps running; its frames never arrive
+    st, b = req("POST", "/v1/vms/%s/start" % vms["nd"])
+    got = wait_for(lambda: nic0(vms["nd"]).get("counters", {}).get("drops", {}).get("spoof_mac", 0) >= 2, 10)
+    st, b = inspect(vms["nd"])
+    check("11: a spoofing VM (on_violation count): dropped, counted, an event; it keeps running",
+          got and b.get("state") == "running" and b.get("net_violations", 0) >= 1,
+          "%r" % {k: b.get(k) for k in ("state", "net_violations", "nics")})
+    # ... with quarantine: quarantined and cut off
+    st, b = req("POST", "/v1/vms/%s/start" % vms["nq"])
+    got = wait_for(lambda: inspect(vms["nq"])[1].get("state") == "quarantined", 10)
+    st, b = inspect(vms["nq"])
+    check("11: a spoofing VM (on_violation quarantine) is quarantined, its port cut (%s)" %
+          b.get("quarantine_reason"),
+          got and "spoof_mac" in b.get("quarantine_reason", "") and b.get("frozen") is True and
+          not (b.get("nics") or [{}])[0].get("connected"), "%r" % b)
+    st, ev = req("GET", "/v1/events")
+    types = [(e["vm"], e["type"]) for e in ev.get("events", [])]
+    check("11: violation events for both spoofers",
+          (vms["nq"], "net-violation") in types and (vms["nd"], "net-violation") in types and
+          (vms["nq"], "quarantined") in types, "%r" % types[-10:])
+    check("11: no spoofed frame reached the neighbour",
+          "src=02:ee:ee:ee:ee:ee" not in console(vms["nb"]) + console(vms["nc"]),
+          console(vms["nb"])[-300:])
+    expect_rm = req("DELETE", "/v1/networks/blue")
+    check("11: removing a network VMs use -> 409", expect_rm[0] == 409 and "in use" in str(expect_rm[1]),
+          "%r" % (expect_rm,))
+
+    # the VM goes, its port goes: a restart gets a fresh one
+    rx0 = nic0(vms["na"]).get("counters", {}).get("rx_frames", 0)
+    req("POST", "/v1/vms/%s/kill" % vms["na"])
+    wait_for(lambda: inspect(vms["na"])[1].get("state") == "exited", 10)
+    check("11: an exited VM's NIC is not connected", nic0(vms["na"]).get("connected") is False,
+          "%r" % nic0(vms["na"]))
+    st, b = req("POST", "/v1/vms/%s/start" % vms["na"])
+    c = nic0(vms["na"]).get("counters", {})
+    check("11: restarted, it has a new port (rx %s, was %s)" % (c.get("rx_frames"), rx0),
+          st == 200 and c.get("rx_frames", 1 << 60) < rx0, "%d %r" % (st, c))
+
+    # a non-root user's VM on its own network
+    st, b = ureq(NOBODY, "POST", "/v1/networks", json.dumps({"name": "mine"}))
+    st2, b2 = ureq(NOBODY, "POST", "/v1/vms?name=nu", config("honest net=probe",
+                                                            extra={"nets": [{"switch": "mine"}]}))
+    uv = b2.get("id") if st2 == 201 else None
+    st3, b3 = ureq(NOBODY, "POST", "/v1/vms/%s/start" % uv)
+    got = wait_for(lambda: nic0(uv).get("counters", {}).get("rx_frames", 0) >= 2, 10)
+    check("11: a non-root user's VM on its own network sends through its port",
+          st == 201 and st2 == 201 and st3 == 200 and got, "%d %d %d %r" % (st, st2, st3, b3))
+    st, b = ureq(NOBODY, "POST", "/v1/vms", config("honest", extra={"nets": [{"switch": "blue"}]}))
+    check("11: ... and cannot attach to root's network (422, as if missing)",
+          st == 422 and "no network 'blue'" in str(b), "%d %r" % (st, b))
+    kill_rm(uv, NOBODY)
+    ureq(NOBODY, "DELETE", "/v1/networks/mine")
+    for v in vms.values():
+        if v:
+            kill_rm(v)
+    for n in ("blue", "red"):
+        st, b = req("DELETE", "/v1/networks/" + n)
+        check("11: network %s removed once its VMs are gone" % n, st == 200, "%d %r" % (st, b))
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: daemon_hostile needs root (per-VM cgroups, other uids)")
@@ -1071,7 +1188,8 @@ def main():
         return 0
     start_daemon()
     for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
-              test_fair_shares, test_events, test_cpu_alloc, test_snapshots, test_leaks):
+              test_fair_shares, test_events, test_cpu_alloc, test_snapshots, test_network,
+              test_leaks):
         try:
             t()
         except Exception as e:  # a crashed case is a failure, the rest still run

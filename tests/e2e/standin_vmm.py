@@ -29,7 +29,15 @@ file the daemon's checks accept (header, the configuration, empty CPUID, VM,
 devices and vCPU sections: snap_format.h) and a sparse memory file of the
 VM's size, then pausing (unless asked to resume).
 It also reports on stderr what the daemon gave it (argv, its cgroup, whether
-the daemon's own config.json is readable to it).
+the daemon's own config.json is readable to it, its NICs' port descriptors).
+
+NICs: each `nets[i]` with "port" (the daemon's switch port, handed in with
+--fd NAME=N) is used like a virtio-net backend would: frames received are
+written to the console ("net0 rx src=MAC len=N"), and the cmdline's net=...
+chooses what it sends (src/ctl/net_port.h: 12-byte header + frame) every
+100 ms while running:
+  net=probe  an ARP probe from its own MAC (legal: forwarded to the segment)
+  net=spoof  the same with a source MAC that is not its own (a violation)
 """
 import json
 import os
@@ -98,6 +106,21 @@ def main():
     for word in cfg.get("cmdline", "").split():
         if word.startswith("mode="):
             mode = word[5:]
+    net = ""
+    for word in cfg.get("cmdline", "").split():
+        if word.startswith("net="):
+            net = word[4:]
+    named = {}
+    for i, a in enumerate(args):
+        if a == "--fd" and i + 1 < len(args):
+            k, _, v = args[i + 1].partition("=")
+            named[k] = int(v)
+    ports = []
+    for i, nic in enumerate(cfg.get("nets", [])):
+        if "port" in nic:
+            fd = named[nic["port"]]
+            ports.append((i, socket.socket(fileno=fd), bytes.fromhex(nic["mac"].replace(":", ""))))
+            log("nic %d port %s fd %d mac %s" % (i, nic["port"], fd, nic["mac"]))
     log("argv %s" % " ".join(args))
     log("mode %s uid %d" % (mode, os.getuid()))
     with open("/proc/self/cgroup") as f:
@@ -121,10 +144,19 @@ def main():
     exits = 0
     hoard = []
     out = open(console, "a")
-    next_tick = time.monotonic()
+    next_tick = next_net = time.monotonic()
     while True:
-        fds = [ls] + ([conn] if conn else [])
+        fds = [ls] + ([conn] if conn else []) + [p[1] for p in ports]
         r, _, _ = select.select(fds, [], [], 0.02)
+        for i, ps, mac in ports:
+            if ps in r:
+                try:
+                    m = ps.recv(70000)
+                except OSError:
+                    m = b""
+                if len(m) >= 26:
+                    out.write("net%d rx src=%s len=%d\n" % (i, m[18:24].hex(":"), len(m) - 12))
+                    out.flush()
         if ls in r:
             c, _ = ls.accept()
             if conn:
@@ -176,6 +208,16 @@ def main():
                 os.close(fd)
             conn.send(rep)
         now = time.monotonic()
+        if net and not paused and now >= next_net:
+            next_net = now + 0.1
+            for i, ps, mac in ports:
+                src = mac if net == "probe" else b"\x02\xee\xee\xee\xee\xee"
+                arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x800, 6, 4, 1, src, b"\0" * 4,
+                                  b"\0" * 6, b"\x0a\0\0\x63")
+                try:
+                    ps.send(b"\0" * 12 + b"\xff" * 6 + src + b"\x08\x06" + arp)
+                except OSError:
+                    pass
         if now >= next_tick:
             next_tick = now + 0.02
             if not (paused and mode != "lie"):

@@ -5,7 +5,8 @@
  *
  * Command line:
  *   role=echo   answer `frames=N` UDP frames "BHNET <seq>" (seq 0..N-1, in
- *               order, nothing else may arrive) by swapping addresses
+ *               order, nothing else may arrive) back to their sender, from
+ *               its own MAC (so a switch's port security passes them)
  *   role=ping   send them (sizes 60..1514, the header in its own descriptor
  *               every other frame) and check every echo; with `hostile`, first
  *               send what the device must drop: a chain shorter than the
@@ -16,6 +17,11 @@
  *               ARP request with a spoofed source MAC, which port security
  *               must drop (a reply to that MAC would prove it went out),
  *               then 3 ICMP echo requests that must be answered
+ *   spoof       (ping) first send one frame with a source MAC that is not
+ *               the NIC's, then wait for anything: a switch must drop it and
+ *               the daemon quarantine the VM (fails if an echo ever arrives)
+ *   hold        (after the role) print "holding" and wait: fails if any
+ *               frame arrives (a neighbour's spoofed frame must not)
  *   mac=XX:..   the MAC the device must report (config space)
  *   mrg         negotiate VIRTIO_NET_F_MRG_RXBUF (num_buffers must be 1 for
  *               these small frames)
@@ -193,7 +199,8 @@ static void role_echo(uint32_t n)
 				"was due", len, get16(f + 12), k, size_of(k));
 		memcpy(tmp, f, 6);
 		memcpy(f, f + 6, 6);
-		memcpy(f + 6, tmp, 6);
+		memcpy(f + 6, mymac, 6); /* from us, whatever it was sent to */
+		(void)tmp;
 		memcpy(txbuf + 2048, f, len); /* out of the receive buffer first */
 		rx_done();
 		send_frame(txbuf + 2048, len, k & 1);
@@ -220,6 +227,18 @@ static void role_ping(uint32_t n)
 		send_raw(h, fr, 100, 0);
 		healthy("after the hostile frames");
 		rt_printf("sent 4 frames the device must drop\n");
+	}
+	if (rt_flag("spoof")) {
+		static const uint8_t other[6] = { 0x02, 0xde, 0xad, 0xbe, 0xef, 0x02 };
+		uint8_t *f;
+		unsigned len;
+		udp_frame(fr, bcast, 0, 60);
+		memcpy(fr + 6, other, 6);
+		send_frame(fr, 60, 0);
+		rt_printf("sent a frame with a spoofed source MAC\n");
+		if (recv_frame(&f, &len, 600 * SEC) == 0)
+			rt_fail(NAME, "spoof: a %u-byte frame arrived (the spoofed one was answered?)", len);
+		rt_fail(NAME, "spoof: still running: not quarantined");
 	}
 	for (uint32_t k = 0; k < n; k++) {
 		uint8_t *f;
@@ -384,6 +403,14 @@ static void user_main(void)
 	else
 		rt_fail(NAME, "role=echo|ping|tap missing");
 	healthy("at the end");
+	if (rt_flag("hold")) {
+		uint8_t *f;
+		unsigned len;
+		rt_printf("holding\n");
+		if (recv_frame(&f, &len, 600 * SEC) == 0)
+			rt_fail(NAME, "hold: an unexpected %u-byte frame from %x:%x:%x:%x:%x:%x", len,
+				f[6], f[7], f[8], f[9], f[10], f[11]);
+	}
 	rt_pass(NAME);
 }
 
