@@ -79,6 +79,17 @@ struct json_object *api_balloon_json(const struct ctl_balloon *b);
 size_t api_balloon_metrics(char *buf, size_t cap, const char *id, const char *name,
 			   const struct ctl_balloon *b);
 
+/* Snapshots (snapshot.c): POST /v1/vms/{id}/snapshot; the from-snapshot
+ * body of POST /v1/vms ({"from_snapshot": ..., "paused": ...}: false when
+ * the body is not one, else true with *ret_out the result — 0 and id_out,
+ * or an error already set as r's reply); a VM's snapshot fields (d->lock
+ * held; `list`: its snapshots too). */
+struct dvm;
+void api_h_snapshot(struct api_req *r);
+bool api_create_from_snapshot(struct api_req *r, const char *name, char *id_out, char *err,
+			      size_t errlen, int *ret_out);
+void api_snapshot_fields(struct daemon *d, const struct dvm *v, struct json_object *o,
+			 bool list);
 /* Networks (networks.c): GET/POST /v1/networks, GET/DELETE
  * /v1/networks/{id}; the switch's STATS as JSON (NULL: no switch, or a reply
  * that is not {"ports": [...]}; without d->lock); a VM's "nics" for inspect

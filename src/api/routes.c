@@ -97,7 +97,7 @@ static bool has_process(enum dvm_state s)
 }
 
 /* Summary of v (d->lock held). */
-static struct json_object *vm_summary(const struct dvm *v)
+static struct json_object *vm_summary(struct daemon *d, const struct dvm *v)
 {
 	struct json_object *o = json_object_new_object();
 	int64_t now = (int64_t)time(NULL);
@@ -127,6 +127,7 @@ static struct json_object *vm_summary(const struct dvm *v)
 	if (v->quarantine_reason[0])
 		json_object_object_add(o, "quarantine_reason",
 				       json_object_new_string(v->quarantine_reason));
+	api_snapshot_fields(d, v, o, false);
 	return o;
 }
 
@@ -139,7 +140,7 @@ static void h_list(struct api_req *r)
 	pthread_mutex_lock(&r->d->lock);
 	for (struct dvm *v = r->d->vms; v; v = v->next)
 		if (dvm_visible(v, r->uid))
-			json_object_array_add(arr, vm_summary(v));
+			json_object_array_add(arr, vm_summary(r->d, v));
 	pthread_mutex_unlock(&r->d->lock);
 	r->json = json_object_new_object();
 	json_object_object_add(r->json, "vms", arr);
@@ -155,7 +156,7 @@ static void reply_vm(struct api_req *r, const char *id, unsigned status, const c
 	pthread_mutex_lock(&r->d->lock);
 	ret = dmn_lookup(r->d, r->uid, id, &v, err, sizeof(err));
 	if (ret == 0) {
-		r->json = vm_summary(v);
+		r->json = vm_summary(r->d, v);
 		r->status = status;
 		if (note)
 			json_object_object_add(r->json, "result", json_object_new_string(note));
@@ -175,9 +176,15 @@ static void reply_vm(struct api_req *r, const char *id, unsigned status, const c
 static void h_create(struct api_req *r)
 {
 	char id[DVM_ID_LEN + 1], err[512];
-	int ret = dmn_create(r->d, r->uid, qarg(r, "name"), r->body, r->body_len, id, err,
-			     sizeof(err));
+	int ret;
 
+	if (api_create_from_snapshot(r, qarg(r, "name"), id, err, sizeof(err), &ret)) {
+		if (!ret)
+			reply_vm(r, id, 201, "created");
+		return; /* else: the error is the reply */
+	}
+	ret = dmn_create(r->d, r->uid, qarg(r, "name"), r->body, r->body_len, id, err,
+			 sizeof(err));
 	if (ret) {
 		api_error(r, api_status_of(ret), "%s", err);
 		return;
@@ -266,7 +273,7 @@ static void h_inspect(struct api_req *r)
 	json_object_object_add(usage, "io_exits", json_object_new_int64((int64_t)v->stats.io_exits));
 	json_object_object_add(usage, "mmio_exits",
 			       json_object_new_int64((int64_t)v->stats.mmio_exits));
-	r->json = vm_summary(v);
+	r->json = vm_summary(r->d, v);
 	json_object_object_add(r->json, "start_ms", json_object_new_int64((int64_t)v->start_ms));
 	json_object_object_add(r->json, "frozen", json_object_new_boolean(v->frozen));
 	json_object_object_add(r->json, "usage", usage);
@@ -282,6 +289,7 @@ static void h_inspect(struct api_req *r)
 	}
 	json_object_put(stats);
 	json_object_object_add(r->json, "config", cfg);
+	api_snapshot_fields(r->d, v, r->json, true);
 	v->refs--;
 	pthread_cond_broadcast(&r->d->cond);
 	pthread_mutex_unlock(&r->d->lock);
@@ -776,6 +784,7 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/vms/{id}/quarantine", q_none, true, h_quarantine },
 	{ "GET", "/v1/vms/{id}/console", q_console, false, h_console },
 	{ "PUT", "/v1/vms/{id}/balloon", q_none, true, api_h_balloon },
+	{ "POST", "/v1/vms/{id}/snapshot", q_none, true, api_h_snapshot },
 	{ "GET", "/v1/networks", q_none, false, api_h_networks },
 	{ "POST", "/v1/networks", q_none, true, api_h_network_create },
 	{ "GET", "/v1/networks/{id}", q_none, false, api_h_network_get },

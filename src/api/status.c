@@ -15,6 +15,7 @@ static const struct {
 	{ -EINVAL, 400 },       /* a malformed request parameter */
 	{ -ERANGE, 400 },       /* a value out of its range (a balloon above RAM) */
 	{ -ENOENT, 404 },       /* no such VM — or another user's */
+	{ -EACCES, 403 },       /* the caller may not read it (a snapshot path) */
 	{ -EBUSY, 409 },        /* wrong state, or another operation in progress */
 	{ -EEXIST, 409 },       /* name taken / ambiguous */
 	{ -ENODEV, 409 },       /* the VM has no such device (no balloon) */

@@ -342,11 +342,17 @@ static void usage(FILE *out)
 		"       --socket and --json may also follow the command)\n"
 		"  ps                                   list VMs\n"
 		"  create --config FILE [--name N] [--start]   create a VM from a JSON config\n"
+		"  create --from-snapshot VM/SNAP|DIR [--paused] [--name N] [--start]\n"
+		"                                       create a VM that restores a snapshot\n"
+		"                                       (one of your VM's, or a directory you can read)\n"
 		"  start|pause|resume|kill|rm|inspect ID\n"
 		"  stop ID [--timeout S]                Ctrl-Alt-Del, then SIGTERM, then SIGKILL\n"
 		"  logs ID [--tail BYTES|--lines N] [-f]  console output: the last BYTES bytes\n"
 		"                                       (default 64 KiB) or N lines (-f: follow)\n"
-		"  quarantine ID --reason TEXT          pause and cut off all device I/O\n"
+		"  quarantine ID --reason TEXT          capture a forensic snapshot, then pause\n"
+		"                                       and cut off all device I/O\n"
+		"  snapshot ID [--resume] [--name N]    snapshot a VM into the daemon's store\n"
+		"                                       (it stays paused unless --resume)\n"
 		"  balloon ID SIZE                      ask the guest for SIZE of memory back\n"
 		"                                       (its balloon's target; 0 gives it all back)\n"
 		"  events [-f]                          the daemon's events about your VMs\n"
@@ -508,7 +514,7 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 }
 
 enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON, O_LINES,
-       O_EGRESS };
+       O_EGRESS, O_FROMSNAP, O_PAUSED, O_RESUME };
 
 int cli_client(int argc, char **argv, uint64_t start_ns)
 {
@@ -523,15 +529,18 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		{ "lines", required_argument, NULL, O_LINES },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "reason", required_argument, NULL, O_REASON },
+		{ "from-snapshot", required_argument, NULL, O_FROMSNAP },
+		{ "paused", no_argument, NULL, O_PAUSED },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ "egress", required_argument, NULL, O_EGRESS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = argv[0], *config = NULL, *name = NULL, *timeout = NULL, *tail = NULL,
 		   *lines = NULL, *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET"),
-		   *egress = NULL;
+		   *fromsnap = NULL, *egress = NULL;
 	struct client c = { .socket = env && *env ? env : DEFAULT_SOCKET };
-	bool start = false, follow = false;
+	bool start = false, follow = false, paused = false, resume = false;
 	char path[512], *body = NULL;
 	size_t len = 0;
 	long st;
@@ -552,6 +561,9 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		case O_LINES: lines = optarg; break;
 		case 'f': follow = true; break;
 		case O_REASON: reason = optarg; break;
+		case O_FROMSNAP: fromsnap = optarg; break;
+		case O_PAUSED: paused = true; break;
+		case O_RESUME: resume = true; break;
 		case O_EGRESS: egress = optarg; break;
 		case 'h': usage(stdout); return BH_EXIT_OK;
 		case ':':
@@ -628,7 +640,11 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		fprintf(stderr, "bulkhead %s: '%s' is not a VM ID or name\n", cmd, id);
 		return BH_EXIT_CONFIG;
 	}
-	if ((!!config != !strcmp(cmd, "create")) || (name && strcmp(cmd, "create")) ||
+	bool is_create = !strcmp(cmd, "create"), is_snap = !strcmp(cmd, "snapshot");
+
+	if ((is_create && !!config == !!fromsnap) || (!is_create && (config || fromsnap)) ||
+	    (paused && !fromsnap) || (resume && !is_snap) ||
+	    (name && !is_create && !is_snap) ||
 	    (start && strcmp(cmd, "create")) || (timeout && strcmp(cmd, "stop")) ||
 	    ((tail || lines) && strcmp(cmd, "logs")) || (tail && lines) ||
 	    (follow && strcmp(cmd, "logs") && strcmp(cmd, "events")) ||
@@ -653,7 +669,17 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			json_object_put(o);
 		}
 	} else if (!strcmp(cmd, "create")) {
-		if (read_file(config, &body, &len))
+		if (fromsnap) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "from_snapshot", json_object_new_string(fromsnap));
+			if (paused)
+				json_object_object_add(o, "paused", json_object_new_boolean(true));
+			body = strdup(json_object_to_json_string(o));
+			len = body ? strlen(body) : 0;
+			json_object_put(o);
+		}
+		if (!body && read_file(config, &body, &len))
 			ret = BH_EXIT_CONFIG;
 		else {
 			snprintf(path, sizeof(path), "/v1/vms%s%s", name ? "?name=" : "",
@@ -728,6 +754,17 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		if (!strcmp(cmd, "rm")) {
 			method = "DELETE";
 			snprintf(path, sizeof(path), "/v1/vms/%s", id);
+		} else if (is_snap) {
+			json_object *o = json_object_new_object();
+
+			snprintf(path, sizeof(path), "/v1/vms/%s/snapshot", id);
+			if (resume)
+				json_object_object_add(o, "resume", json_object_new_boolean(true));
+			if (name)
+				json_object_object_add(o, "name", json_object_new_string(name));
+			body = strdup(json_object_to_json_string(o));
+			len = body ? strlen(body) : 0;
+			json_object_put(o);
 		} else if (size) {
 			json_object *o = json_object_new_object();
 
@@ -766,6 +803,17 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			else if (o && size)
 				printf("%s: balloon target %lld bytes\n", sget(o, "id"),
 				       iget(o, "target_bytes"));
+			else if (o && is_snap) /* what create --from-snapshot takes */
+				printf("%s: snapshot %s (%s), VM %s\n", sget(o, "id"),
+				       sget(o, "source"), sget(o, "path"), sget(o, "state"));
+			else if (o && !strcmp(cmd, "quarantine") &&
+				 sget(o, "forensic_snapshot")[0])
+				printf("%s: %s; forensic snapshot %s\n", sget(o, "id"),
+				       sget(o, "state"), sget(o, "forensic_snapshot"));
+			else if (o && !strcmp(cmd, "quarantine") &&
+				 sget(o, "forensic_snapshot_error")[0])
+				printf("%s: %s; no forensic snapshot: %s\n", sget(o, "id"),
+				       sget(o, "state"), sget(o, "forensic_snapshot_error"));
 			else if (o && !strcmp(cmd, "stop")) /* how it ended */
 				printf("%s: %s (%s)\n", sget(o, "id"), sget(o, "state"),
 				       sget(o, "result"));

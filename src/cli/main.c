@@ -21,7 +21,7 @@ static const struct {
 } commands[] = {
 	{ "run", cli_run, "boot a VM in the foreground (no daemon needed)" },
 	{ "exec", cli_exec, "run a program in a fresh, throwaway VM" },
-	{ "snapshot", cli_snapshot, "write a standalone VM's snapshot (--control SOCKET) into DIR" },
+	{ "snapshot", cli_snapshot, "snapshot a VM (--control SOCKET DIR: a standalone one)" },
 	{ "restore", cli_restore, "run a VM from a snapshot directory, from where it was" },
 	{ "clone", cli_clone, "run N VMs from one snapshot at once (--count N)" },
 	{ "switch", cli_switch, "run the bulkhead switch (jailed; ports over its control socket)" },
@@ -35,7 +35,7 @@ static const struct {
 	{ "rm", cli_client, "remove a stopped VM" },
 	{ "inspect", cli_client, "state, config, pid, uptime, usage of a VM" },
 	{ "logs", cli_client, "a VM's console output (-f to follow)" },
-	{ "quarantine", cli_client, "pause a VM and cut off all its device I/O" },
+	{ "quarantine", cli_client, "snapshot a VM for evidence, pause it, cut off its I/O" },
 	{ "balloon", cli_client, "set a VM's balloon target: memory asked back from the guest" },
 	{ "events", cli_client, "the daemon's events about your VMs (-f to follow)" },
 	{ "network", cli_client, "networks of the daemon: create NAME | ls | inspect NAME | rm NAME" },

@@ -33,19 +33,17 @@
 #include "common/log.h"
 #include "config/clone_id.h"
 #include "config/config_json.h"
+#include "config/args.h"
+#include "config/cpu_place.h"
 #include "config/exit_codes.h"
 #include "config/schema.h"
 #include "ctl/ctl_proto.h"
 #include "sandbox/jail.h"
-#include "snapshot/snap_format.h"
-#include "snapshot/snap_manifest.h"
+#include "snapshot/snap_dir.h"
 #include "vmm/fd_table.h"
 #include "vmm/vmm_main.h"
 
 #define SNAP_TIMEOUT_S 600
-
-static const char *const tmp_names[3] = { ".state.tmp", ".memory.tmp", ".manifest.tmp" };
-static const char *const final_names[3] = { "state", "memory", "manifest" };
 
 /* A control socket (SEQPACKET) and the address of path in *a: its
  * descriptor, -ENAMETOOLONG (err says so), or socket()'s -errno (err not
@@ -102,58 +100,11 @@ static int open_snap_dir(const char *what, const char *dir)
 	return dfd;
 }
 
-static void unlink_tmp(int dfd)
-{
-	for (int i = 0; i < 3; i++)
-		unlinkat(dfd, tmp_names[i], 0);
-}
-
-static int finish(int dfd, int sfd, int mfd, char *err, size_t errlen)
-{
-	struct snap_manifest m;
-	char text[SNAP_MANIFEST_MAX];
-	struct stat st;
-	size_t n;
-	int fd, ret;
-
-	if (fsync(sfd) < 0 || fsync(mfd) < 0) {
-		snprintf(err, errlen, "fsync: %s", strerror(errno));
-		return -errno;
-	}
-	if (fstat(sfd, &st) < 0)
-		return -errno;
-	m.state_size = (uint64_t)st.st_size;
-	if (fstat(mfd, &st) < 0)
-		return -errno;
-	m.mem_size = (uint64_t)st.st_size;
-	if ((ret = snap_hash_fd(sfd, m.state_size, m.state_sha)) ||
-	    (ret = snap_hash_fd(mfd, m.mem_size, m.mem_sha))) {
-		snprintf(err, errlen, "hashing the snapshot: %s", strerror(-ret));
-		return ret;
-	}
-	n = snap_manifest_format(&m, text, sizeof(text));
-	fd = openat(dfd, tmp_names[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "writing the manifest: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret ? ret : -EIO;
-	}
-	close(fd);
-	/* The manifest last: a directory with one is complete. */
-	for (int i = 0; i < 3; i++)
-		if (renameat(dfd, tmp_names[i], dfd, final_names[i]) < 0) {
-			snprintf(err, errlen, "rename %s: %s", final_names[i], strerror(errno));
-			return -errno;
-		}
-	fsync(dfd);
-	return 0;
-}
-
 static void snapshot_usage(FILE *out)
 {
-	fprintf(out, "usage: bulkhead snapshot --control SOCKET [--resume] DIR\n"
+	fprintf(out, "usage: bulkhead snapshot ID [--resume] [--name N]   (a daemon's VM:\n"
+		     "         bulkhead --help lists the client's options)\n"
+		     "       bulkhead snapshot --control SOCKET [--resume] DIR\n"
 		     "  Pause the VM of `bulkhead run --control SOCKET` and write its snapshot\n"
 		     "  into DIR (created if missing; must not hold one already): files state,\n"
 		     "  memory (sparse) and manifest (sizes + SHA-256). --resume: continue the\n"
@@ -172,7 +123,13 @@ int cli_snapshot(int argc, char **argv, uint64_t start_ns)
 	char err[512];
 	int c, dfd = -1, sfd = -1, mfd = -1, sock = -1, ret, code = BH_EXIT_HOST;
 
-	(void)start_ns;
+	/* Without --control it is the daemon's: `bulkhead snapshot ID`. */
+	for (int i = 1; i < argc && !control; i++)
+		if (!strcmp(argv[i], "--control") || !strncmp(argv[i], "--control=", 10))
+			control = argv[i];
+	if (!control && !(argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))
+		return cli_client(argc, argv, start_ns);
+	control = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (c == 'c')
@@ -199,20 +156,10 @@ int cli_snapshot(int argc, char **argv, uint64_t start_ns)
 	}
 	if ((dfd = open_snap_dir("snapshot", dir)) < 0)
 		return BH_EXIT_CONFIG;
-	for (int i = 0; i < 3; i++)
-		if (faccessat(dfd, final_names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-			bh_err("snapshot: %s already holds a snapshot (%s): nothing is overwritten",
-			       dir, final_names[i]);
-			close(dfd);
-			return BH_EXIT_CONFIG;
-		}
-	sfd = openat(dfd, tmp_names[0], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	mfd = openat(dfd, tmp_names[1], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (sfd < 0 || mfd < 0) {
-		bh_err("snapshot: cannot create the files in %s: %s (a snapshot in progress?)",
-		       dir, strerror(errno));
-		code = BH_EXIT_CONFIG;
-		goto out;
+	if (snap_dir_begin(dfd, &sfd, &mfd, err, sizeof(err))) {
+		bh_err("snapshot: %s: %s", dir, err);
+		close(dfd);
+		return BH_EXIT_CONFIG;
 	}
 	if ((sock = cli_control_connect(control, err, sizeof(err))) < 0) {
 		bh_err("snapshot: %s", err);
@@ -230,7 +177,7 @@ int cli_snapshot(int argc, char **argv, uint64_t start_ns)
 		bh_err("snapshot: the VM refused: %s (its log says why)", strerror(-rep.hdr.status));
 		goto out;
 	}
-	if ((ret = finish(dfd, sfd, mfd, err, sizeof(err)))) {
+	if ((ret = snap_dir_finish(dfd, sfd, mfd, err, sizeof(err)))) {
 		bh_err("snapshot: %s", err);
 		goto out;
 	}
@@ -238,7 +185,7 @@ int cli_snapshot(int argc, char **argv, uint64_t start_ns)
 	code = BH_EXIT_OK;
 out:
 	if (code != BH_EXIT_OK && dfd >= 0)
-		unlink_tmp(dfd);
+		snap_dir_abort(dfd);
 	if (sock >= 0)
 		close(sock);
 	if (sfd >= 0)
@@ -291,52 +238,46 @@ static void restore_usage(FILE *out)
 		"  Every restore is a clone with its own identity: a new VM generation ID,\n"
 		"  a new random MAC per NIC (--mac MAC, once per NIC in order, gives one),\n"
 		"  the recorded vsock CID and socket unless --vsock-cid/--vsock-socket;\n"
-		"  --clone-index I adds I to the CID and .I to the socket path (clone).\n");
+		"  --clone-index I adds I to the CID and .I to the socket path (clone).\n"
+		"  How bulkheadd runs it (instead of DIR):\n"
+		"    --snapshot-fds M,S,MEM   inherited manifest, state and memory files\n"
+		"    --control-fd N           an inherited listening control socket\n"
+		"    --console-max SIZE       the console log's cap\n"
+		"    --cpu-affinity CPUS      host CPUs of the vCPU threads\n");
 }
 
-/* Open dfd/name to restore from: read-only, never through a symlink, and
- * only a regular file of at most max bytes (*st: its stat). The descriptor,
- * or -1 with errno (EFBIG: not a regular file, or larger than max). */
-static int open_snap_file(int dfd, const char *name, uint64_t max, struct stat *st)
+/* "A,B,C": three inherited descriptor numbers >= 3. */
+static int parse_fds3(const char *s, int out[3])
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		long v;
 
-	if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || (uint64_t)st->st_size > max) {
-		if (fd >= 0)
-			close(fd);
-		errno = fd < 0 ? errno : EFBIG;
-		return -1;
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno || end == s || v < 3 || v > 65535 || (i < 2 ? *end != ',' : *end != '\0'))
+			return -EINVAL;
+		out[i] = (int)v;
+		s = end + 1;
 	}
-	return fd;
+	if (out[0] == out[1] || out[1] == out[2] || out[0] == out[2])
+		return -EINVAL;
+	for (int i = 0; i < 3; i++)
+		if (fcntl(out[i], F_GETFD) < 0)
+			return -EBADF;
+	return 0;
 }
 
-/* Read a whole small file relative to dfd (at most max bytes). */
-static char *read_at(int dfd, const char *name, size_t max, size_t *len, int *fd_out)
+/* Open dfd/name to restore from: read-only, never through a symlink
+ * (snap_dir_load checks what kind of file it is). */
+static int open_in(int dfd, const char *name)
 {
-	struct stat st;
-	int fd = open_snap_file(dfd, name, max, &st);
-	char *buf;
-
-	if (fd < 0)
-		return NULL;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
-		free(buf);
-		close(fd);
-		errno = EIO;
-		return NULL;
-	}
-	buf[st.st_size] = '\0';
-	*len = (size_t)st.st_size;
-	if (fd_out)
-		*fd_out = fd;
-	else
-		close(fd);
-	return buf;
+	return openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO must not hang it */
 }
 
 int cli_restore(int argc, char **argv, uint64_t start_ns)
 {
+	enum { O_SNAPFDS = 256, O_CTLFD, O_CMAX, O_AFF };
 	static const struct option lo[] = {
 		{ "paused", no_argument, NULL, 'p' },     { "control", required_argument, NULL, 'c' },
 		{ "console", required_argument, NULL, 'C' }, { "verify-memory", no_argument, NULL, 'V' },
@@ -344,24 +285,25 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		{ "mac", required_argument, NULL, 'm' },  { "vsock-cid", required_argument, NULL, 'i' },
 		{ "vsock-socket", required_argument, NULL, 's' },
 		{ "clone-index", required_argument, NULL, 'x' },
+		{ "snapshot-fds", required_argument, NULL, O_SNAPFDS },
+		{ "control-fd", required_argument, NULL, O_CTLFD },
+		{ "console-max", required_argument, NULL, O_CMAX },
+		{ "cpu-affinity", required_argument, NULL, O_AFF },
 		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 }
 	};
 	struct config_clone_id cid = { .index = -1 };
 	char vsock_path[256];
-	const char *control = NULL, *console = NULL, *name = NULL, *dir;
+	const char *control = NULL, *console = NULL, *name = NULL, *dir = NULL, *snapfds = NULL;
+	const char *ctlfd = NULL, *cmax = NULL, *affinity = NULL;
 	bool paused = false, verify = false, no_sandbox = false;
 	struct jail_config jcfg = { .enabled = true };
-	struct snap_manifest man;
-	struct snap_state *st = NULL;
+	struct snap_loaded snap = { 0 };
 	struct json_object *root = NULL;
 	struct vm_config cfg;
 	struct fd_table fds;
 	struct vmm_restore rs;
-	uint8_t sha[BH_SHA256_LEN];
-	char err[512], *mtext = NULL, *state = NULL;
-	size_t mlen, slen;
-	struct stat mst;
-	int c, dfd = -1, mfd = -1, sfd = -1, ctl = -1, code = BH_EXIT_CONFIG;
+	char err[512];
+	int c, dfd = -1, f[3] = { -1, -1, -1 }, ctl = -1, code = BH_EXIT_CONFIG;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hvq", lo, NULL)) != -1) {
@@ -400,65 +342,63 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 			break;
 		}
 		case 's': cid.vsock_socket = optarg; break;
+		case O_SNAPFDS: snapfds = optarg; break;
+		case O_CTLFD: ctlfd = optarg; break;
+		case O_CMAX: cmax = optarg; break;
+		case O_AFF: affinity = optarg; break;
 		case 'v': bh_log_set_level(BH_LOG_DEBUG); break;
 		case 'q': bh_log_set_level(BH_LOG_WARN); break;
 		case 'h': restore_usage(stdout); return BH_EXIT_OK;
 		default: restore_usage(stderr); return BH_EXIT_CONFIG;
 		}
 	}
-	if (optind != argc - 1) {
+	if (snapfds ? optind != argc : optind != argc - 1) {
+		bh_err("restore: give one snapshot directory, or --snapshot-fds");
 		restore_usage(stderr);
 		return BH_EXIT_CONFIG;
 	}
-	dir = argv[optind];
-	fd_table_init(&fds);
-	if ((dfd = open_snap_dir("restore", dir)) < 0)
+	if (control && ctlfd) {
+		bh_err("restore: --control and --control-fd: give one");
 		return BH_EXIT_CONFIG;
-	if (!(mtext = read_at(dfd, "manifest", SNAP_MANIFEST_MAX, &mlen, NULL))) {
-		bh_err("restore: %s/manifest: %s (not a complete snapshot)", dir, strerror(errno));
-		goto out;
 	}
-	if (snap_manifest_parse(mtext, mlen, &man, err, sizeof(err))) {
+	fd_table_init(&fds);
+	if (snapfds) {
+		dir = "--snapshot-fds";
+		if (parse_fds3(snapfds, f)) {
+			bh_err("restore: --snapshot-fds %s: three different open descriptors >= 3 "
+			       "(manifest,state,memory)", snapfds);
+			f[0] = f[1] = f[2] = -1;
+			goto out;
+		}
+	} else {
+		dir = argv[optind];
+		if ((dfd = open_snap_dir("restore", dir)) < 0)
+			goto out;
+		f[0] = open_in(dfd, SNAP_FILE_MANIFEST);
+		f[1] = open_in(dfd, SNAP_FILE_STATE);
+		f[2] = open_in(dfd, SNAP_FILE_MEMORY);
+		for (int i = 0; i < 3; i++)
+			if (f[i] < 0) {
+				bh_err("restore: %s/%s: %s%s", dir,
+				       i == 0 ? SNAP_FILE_MANIFEST : i == 1 ? SNAP_FILE_STATE
+									: SNAP_FILE_MEMORY,
+				       strerror(errno), i == 0 ? " (not a complete snapshot)" : "");
+				goto out;
+			}
+	}
+	if (snap_dir_load(f[0], f[1], f[2], verify, &snap, err, sizeof(err))) {
 		bh_err("restore: %s: %s", dir, err);
-		goto out;
-	}
-	if (!(state = read_at(dfd, "state", SNAP_STATE_MAX, &slen, &sfd))) {
-		bh_err("restore: %s/state: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (slen != man.state_size || bh_sha256(state, slen, sha) ||
-	    memcmp(sha, man.state_sha, sizeof(sha))) {
-		bh_err("restore: %s/state does not match its manifest (size or SHA-256): "
-		       "corrupted or altered", dir);
-		goto out;
-	}
-	mfd = open_snap_file(dfd, "memory", man.mem_size, &mst);
-	if (mfd < 0 || (uint64_t)mst.st_size != man.mem_size) {
-		bh_err("restore: %s/memory is missing or not the size its manifest says", dir);
-		goto out;
-	}
-	if (verify && (snap_hash_fd(mfd, man.mem_size, sha) || memcmp(sha, man.mem_sha, sizeof(sha)))) {
-		bh_err("restore: %s/memory does not match its manifest's SHA-256", dir);
-		goto out;
-	}
-	st = malloc(sizeof(*st));
-	if (!st || snap_parse(state, slen, st, err, sizeof(err))) {
-		bh_err("restore: %s/state: %s", dir, st ? err : "out of memory");
-		goto out;
-	}
-	if (st->h.mem_bytes != man.mem_size) {
-		bh_err("restore: %s: the memory file is not the size of the VM's RAM", dir);
 		goto out;
 	}
 	config_defaults(&cfg);
 	cfg.start_ns = start_ns;
-	if (config_json_parse((const char *)st->config.p, st->config.len, 0, &cfg, &root, err,
-			      sizeof(err))) {
+	if (config_json_parse((const char *)snap.st->config.p, snap.st->config.len, 0, &cfg, &root,
+			      err, sizeof(err))) {
 		bh_err("restore: %s: the recorded configuration: %s", dir, err);
 		goto out;
 	}
-	if (cfg.ncpus != st->h.ncpus || cfg.mem_bytes != st->h.mem_bytes ||
-	    (uint32_t)cfg.cpu_template != st->h.cpu_template) {
+	if (cfg.ncpus != snap.st->h.ncpus || cfg.mem_bytes != snap.st->h.mem_bytes ||
+	    (uint32_t)cfg.cpu_template != snap.st->h.cpu_template) {
 		bh_err("restore: %s: the recorded configuration disagrees with the state file "
 		       "(vCPUs, memory or CPU template)", dir);
 		goto out;
@@ -480,26 +420,54 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 			goto out;
 		}
 	}
-	if (fd_table_add(&fds, VMM_SNAPSHOT_MEMORY_FD, mfd, err, sizeof(err))) {
+	if (cmax && args_parse_size("--console-max", cmax, 1, &cfg.console_max_bytes, err,
+				    sizeof(err))) {
 		bh_err("restore: %s", err);
 		goto out;
 	}
-	mfd = -1; /* the table's */
+	if (affinity) {
+		if (cpu_place_check_syntax("--cpu-affinity", affinity, err, sizeof(err))) {
+			bh_err("restore: %s", err);
+			goto out;
+		}
+		cfg.cpu_affinity = affinity;
+	}
+	if (ctlfd) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(ctlfd, &end, 10);
+		if (errno || *end || v < 3 || v > 65535 || fcntl((int)v, F_GETFD) < 0) {
+			bh_err("restore: --control-fd %s: an open descriptor >= 3", ctlfd);
+			goto out;
+		}
+		ctl = (int)v;
+	}
+	if (fd_table_add(&fds, VMM_SNAPSHOT_MEMORY_FD, f[2], err, sizeof(err))) {
+		bh_err("restore: %s", err);
+		goto out;
+	}
+	f[2] = -1; /* the table's */
 	if (control && (ctl = cli_control_listen(control, err, sizeof(err))) < 0) {
 		bh_err("restore: %s", err);
 		goto out;
 	}
 	bh_info("restoring %s%s%s (%u vCPUs, %llu MiB, written by bulkhead %s)", dir,
-		name ? " as " : "", name ? name : "", st->h.ncpus,
-		(unsigned long long)(st->h.mem_bytes >> 20), st->h.version);
+		name ? " as " : "", name ? name : "", snap.st->h.ncpus,
+		(unsigned long long)(snap.st->h.mem_bytes >> 20), snap.st->h.version);
 	jcfg.enabled = !no_sandbox;
 	cfg.sandbox_disabled = no_sandbox;
-	rs.state = st;
+	rs.state = snap.st;
 	rs.paused = paused;
 	/* vmm_main's start-up sweep closes every descriptor it was not given. */
-	close(sfd);
-	close(dfd);
-	sfd = dfd = -1;
+	for (int i = 0; i < 2; i++) {
+		close(f[i]);
+		f[i] = -1;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	dfd = -1;
 	code = vmm_main_restore(&cfg, &jcfg, ctl, &fds, &rs);
 	ctl = -1; /* vmm_main's */
 	if (control)
@@ -507,17 +475,14 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 out:
 	if (ctl >= 0)
 		close(ctl);
-	if (mfd >= 0)
-		close(mfd);
-	if (sfd >= 0)
-		close(sfd);
+	for (int i = 0; i < 3; i++)
+		if (f[i] >= 0)
+			close(f[i]);
 	if (dfd >= 0)
 		close(dfd);
 	fd_table_destroy(&fds);
 	config_json_free(root);
-	free(st);
-	free(state);
-	free(mtext);
+	snap_dir_unload(&snap);
 	return code;
 }
 

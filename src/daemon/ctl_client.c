@@ -41,9 +41,27 @@ int dvm_ctl(struct daemon *d, struct dvm *v, unsigned type, unsigned timeout_ms,
 	return dvm_ctl_ex(d, v, type, 0, NULL, timeout_ms, state_out, err, errlen);
 }
 
+static int ctl_do(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg, int sfd,
+		  int mfd, struct ctl_balloon *balloon_out, unsigned timeout_ms,
+		  uint32_t *state_out, char *err, size_t errlen);
+
 int dvm_ctl_ex(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg,
 	       struct ctl_balloon *balloon_out, unsigned timeout_ms, uint32_t *state_out,
 	       char *err, size_t errlen)
+{
+	return ctl_do(d, v, type, arg, -1, -1, balloon_out, timeout_ms, state_out, err, errlen);
+}
+
+int dvm_ctl_snapshot(struct daemon *d, struct dvm *v, uint32_t flags, int state_fd, int mem_fd,
+		     unsigned timeout_ms, uint32_t *state_out, char *err, size_t errlen)
+{
+	return ctl_do(d, v, CTL_SNAPSHOT, flags, state_fd, mem_fd, NULL, timeout_ms, state_out,
+		      err, errlen);
+}
+
+static int ctl_do(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg, int sfd,
+		  int mfd, struct ctl_balloon *balloon_out, unsigned timeout_ms,
+		  uint32_t *state_out, char *err, size_t errlen)
 {
 	uint64_t deadline = dmn_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	struct timespec lock_by = realtime_in((int)timeout_ms);
@@ -72,6 +90,8 @@ int dvm_ctl_ex(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg,
 	}
 	if (type == CTL_BALLOON_SET)
 		ctl_msg_balloon_set(&req, ++v->ctl_seq, arg);
+	else if (type == CTL_SNAPSHOT)
+		ctl_msg_snapshot(&req, ++v->ctl_seq, (uint32_t)arg, sfd, mfd);
 	else
 		ctl_msg_request(&req, (enum ctl_type)type, ++v->ctl_seq);
 	ret = ctl_send_msg(v->ctl_fd, &req, deadline, why, sizeof(why));

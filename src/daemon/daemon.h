@@ -28,7 +28,8 @@
  * problem; api/status.c maps -errno to an HTTP status, in one table.
  *
  * Persistence: STATE_DIR/vms/ID/ holds state.json (written atomically: tmp,
- * fsync, rename, fsync dir), config.json, ctl.sock, console.log, vmm.log.
+ * fsync, rename, fsync dir), config.json, ctl.sock, console.log, vmm.log,
+ * and snapshots/NAME/ (snap.c: root's, readable by the VM's owner).
  * A restarted daemon reloads every state.json and re-attaches to VMMs still
  * running (same pid and same process start time). */
 #ifndef BH_DAEMON_H
@@ -94,6 +95,11 @@ struct dvm {
 	char exit_reason[32];       /* short key: poweroff, crash, killed, ... */
 	char exit_detail[256];      /* last VMM log line or why unknown */
 	char quarantine_reason[256];
+	/* snapshots (snap.c) */
+	char from_snap[1024];       /* created from this snapshot: "ID/NAME" or a path; "" none */
+	bool restore_paused;        /* ... and starts paused */
+	char forensic[64];          /* quarantine's snapshot: its NAME; "" none */
+	char forensic_error[256];   /* why the last quarantine has none */
 	/* control channel: ctl_lock, not d->lock */
 	pthread_mutex_t ctl_lock;
 	int ctl_fd;
@@ -213,6 +219,89 @@ int dmn_quarantine(struct daemon *d, uid_t uid, const char *id, const char *reas
 		   size_t errlen);
 int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t errlen);
 
+/* ---- snapshots (snap.c) ----
+ * A VM's snapshots live in STATE_DIR/vms/ID/snapshots/NAME/ (snap_dir.h's
+ * three files), written by the daemon (root) through descriptors it hands
+ * the VMM (CTL_SNAPSHOT), and made readable — never writable — by the VM's
+ * owner (a POSIX ACL; where the file system has none, only through the
+ * daemon). At most DSNAP_MAX per VM besides quarantine's forensic ones;
+ * removing the VM removes them. */
+#define DSNAP_MAX 8
+#define DSNAP_NAME_MAX 63
+
+/* Snapshot a running or paused VM into a new snapshot `name` (NULL: named
+ * after the time). The VM stays paused (frozen from outside like a pause)
+ * unless `resume` and it was running. 0 with the name in name_out, or
+ * -errno with err: -ENOENT, -EBUSY (state), -EINVAL (name), -EEXIST (name
+ * taken), -EDQUOT (DSNAP_MAX reached), the VMM's refusal (-ENOTSUP: a device
+ * cannot save its state), the channel's -errno, -EIO. */
+int dmn_snapshot(struct daemon *d, uid_t uid, const char *id, bool resume, const char *name,
+		 char *name_out, size_t name_len, char *err, size_t errlen);
+
+/* The forensic snapshot of quarantine (ops.c calls it with v claimed, before
+ * cutting I/O; without d->lock): named quarantine-TIME, recorded in
+ * v->forensic, or its failure in v->forensic_error. Leaves the VMM paused. */
+void dvm_forensic_snapshot(struct daemon *d, struct dvm *v);
+
+/* v's snapshots as a JSON array (d->lock held; a json_object *). */
+struct json_object *dvm_snapshots_json(struct daemon *d, const struct dvm *v);
+/* The directory of v's snapshot `name` into buf. */
+void dvm_snap_path(const struct daemon *d, const struct dvm *v, const char *name, char *buf,
+		   size_t len);
+
+/* Remove a VM's snapshots directory and everything in it (its files are
+ * the daemon's own; nothing is followed). */
+void dsnap_remove_all(const char *snapshots_dir);
+
+/* Create a VM from a snapshot: `source` is "VM/NAME" (a snapshot of a VM uid
+ * may see) or an absolute path of a snapshot directory, which is opened with
+ * uid's permissions (a forked child with its uid, gid and groups: the daemon
+ * reads nothing for a caller that the caller could not). The snapshot is
+ * checked like restore checks it (manifest, state SHA-256, format, memory
+ * size, the recorded configuration); its configuration becomes the VM's.
+ * `paused`: the VM starts paused. Errors as dmn_create, plus -ENOENT (no such
+ * snapshot, or not the caller's), -EACCES (unreadable for the caller). */
+int dmn_create_from_snapshot(struct daemon *d, uid_t uid, const char *name, const char *source,
+			     bool paused, char *id_out, char *err, size_t errlen);
+
+/* Open v's snapshot source for a start (as its owner, like create) and
+ * check it again: descriptors of sealed copies of the manifest and state
+ * the daemon checked, and of the memory file, in fds[3]. 0 or -errno. */
+int dvm_snap_open_for_start(struct daemon *d, struct dvm *v, int fds[3], char *err,
+			    size_t errlen) BH_WUR;
+
+/* Who a VM's processes run as, and whose permissions a snapshot path is
+ * opened with: a non-root owner's uid and primary gid (plus the "kvm"
+ * group when it exists) when the daemon is root; else no change. */
+struct dmn_creds {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[1];
+	int ngroups;
+};
+void dmn_creds_of(uid_t owner, struct dmn_creds *c);
+
+/* A new, empty VM record, and its insertion (vmtab.c; takes d->lock):
+ * name check, quota, a fresh ID, its directory with `config` as
+ * config.json, state.json, the "created" event. Used by both create paths.
+ * 0 and the ID in id_out, or -errno with err; on failure v is freed. */
+struct dvm *dvm_new(void);
+int dmn_insert(struct daemon *d, struct dvm *v, const char *name, const char *config,
+	       size_t config_len, char *id_out, char *err, size_t errlen) BH_WUR;
+
+/* Claim v (looked up for uid) for a long operation (ops.c; d->lock held,
+ * kept): its state must be one of the bits `ok` (DVM_S(state)), and no other
+ * operation may own it. 0 and *out (v->busy set), or -errno with err. */
+#define DVM_S(x) (1u << (x))
+int dvm_claim(struct daemon *d, uid_t uid, const char *id, unsigned ok, const char *op,
+	      struct dvm **out, char *err, size_t errlen) BH_WUR;
+/* End the claim (d->lock held; unlocks it). */
+void dvm_release(struct daemon *d, struct dvm *v);
+/* Freeze or thaw v's cgroup from outside (no d->lock): 0 or -errno
+ * (-ENOTSUP: no cgroup). */
+int dvm_freeze(struct daemon *d, struct dvm *v, bool on);
+
 /* Look `id` up for `uid` (dmn_find_for) with a message. With d->lock held;
  * 0 and *out, or -ENOENT / -EEXIST. */
 int dmn_lookup(struct daemon *d, uid_t uid, const char *id, struct dvm **out, char *err,
@@ -234,6 +323,11 @@ struct ctl_balloon;
 int dvm_ctl_ex(struct daemon *d, struct dvm *v, unsigned type, uint64_t arg,
 	       struct ctl_balloon *balloon_out, unsigned timeout_ms, uint32_t *state_out,
 	       char *err, size_t errlen) BH_WUR;
+
+/* CTL_SNAPSHOT to v's VMM with the state and memory files (borrowed; see
+ * ctl_proto.h); otherwise as dvm_ctl. */
+int dvm_ctl_snapshot(struct daemon *d, struct dvm *v, uint32_t flags, int state_fd, int mem_fd,
+		     unsigned timeout_ms, uint32_t *state_out, char *err, size_t errlen) BH_WUR;
 
 /* Set the balloon's target of a running (or paused) VM: 0, -ENOENT, -EBUSY
  * (no process), -ENODEV (the VM has no balloon), -ERANGE (above its

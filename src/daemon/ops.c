@@ -25,10 +25,8 @@
 #define FREEZE_TIMEOUT_MS 3000u
 #define EXIT_WAIT_S 5u
 
-#define S(x) (1u << (x))
 
-/* Claim v for a long operation: state must be in `ok` (bitmask of states). */
-static int claim(struct daemon *d, uid_t uid, const char *id, unsigned ok, const char *op,
+int dvm_claim(struct daemon *d, uid_t uid, const char *id, unsigned ok, const char *op,
 		 struct dvm **out, char *err, size_t errlen)
 {
 	struct dvm *v;
@@ -41,7 +39,7 @@ static int claim(struct daemon *d, uid_t uid, const char *id, unsigned ok, const
 			 op);
 		return -EBUSY;
 	}
-	if (!(ok & S(v->state))) {
+	if (!(ok & DVM_S(v->state))) {
 		snprintf(err, errlen, "VM %s is %s: %s is not possible in that state", v->id,
 			 dvm_state_name(v->state), op);
 		return -EBUSY;
@@ -51,7 +49,7 @@ static int claim(struct daemon *d, uid_t uid, const char *id, unsigned ok, const
 	return 0;
 }
 
-static void release(struct daemon *d, struct dvm *v)
+void dvm_release(struct daemon *d, struct dvm *v)
 {
 	v->busy = false;
 	pthread_cond_broadcast(&d->cond);
@@ -66,7 +64,7 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, S(DVM_CREATED) | S(DVM_EXITED), "start", &v, err, errlen);
+	ret = dvm_claim(d, uid, id, DVM_S(DVM_CREATED) | DVM_S(DVM_EXITED), "start", &v, err, errlen);
 	if (!ret && v->cgroup_pending) {
 		snprintf(err, errlen, "VM %s: what is left of its last run is still being removed; "
 			 "try again in a moment", v->id);
@@ -79,7 +77,7 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 	}
 	/* Its CPUs (dedicated cores are never shared: cpu_alloc.h). */
 	if ((ret = dcpu_claim(d, v, err, errlen))) {
-		release(d, v);
+		dvm_release(d, v);
 		return ret;
 	}
 	v->state = DVM_STARTING;
@@ -98,7 +96,7 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 		}
 		dmn_event(d, v, "exited", "spawn-failed: %s", err);
 		dcpu_release(v);
-		release(d, v);
+		dvm_release(d, v);
 		return ret == -ENOTSUP ? ret : -EIO;
 	}
 	if (dcpu_narrow_others(d, v)) {
@@ -138,12 +136,12 @@ int dmn_start(struct daemon *d, uid_t uid, const char *id, char *err, size_t err
 			ret = -EIO;
 		}
 	}
-	release(d, v);
+	dvm_release(d, v);
 	return ret;
 }
 
 /* Freeze (or thaw) v from outside, without d->lock. */
-static int freeze(struct daemon *d, struct dvm *v, bool on)
+int dvm_freeze(struct daemon *d, struct dvm *v, bool on)
 {
 	return v->cgroup ? dcg_vm_freeze(&d->cg, v->id, on, FREEZE_TIMEOUT_MS) : -ENOTSUP;
 }
@@ -158,13 +156,18 @@ static int pause_op(struct daemon *d, uid_t uid, const char *id, bool quarantine
 	int ret, fr;
 
 	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, quarantine ? S(DVM_RUNNING) | S(DVM_PAUSED) : S(DVM_RUNNING), op,
+	ret = dvm_claim(d, uid, id, quarantine ? DVM_S(DVM_RUNNING) | DVM_S(DVM_PAUSED) : DVM_S(DVM_RUNNING), op,
 		    &v, err, errlen);
 	pthread_mutex_unlock(&d->lock);
 	if (ret)
 		return ret;
-	/* A VM already frozen (paused) is quarantined by the freezer alone: it
-	 * is never thawed again, not even for its VMM to answer. */
+	/* Evidence first: the forensic snapshot (state + memory) is written
+	 * before the VMM cuts device I/O, so it shows the VM as it was. A
+	 * failure is recorded and the quarantine goes on regardless. */
+	if (quarantine)
+		dvm_forensic_snapshot(d, v);
+	/* A VM still frozen (paused, and its forensic snapshot could not be
+	 * taken) is quarantined by the freezer alone: not thawed again. */
 	ret = v->frozen ? 0
 			: dvm_ctl(d, v, quarantine ? CTL_QUARANTINE : CTL_PAUSE,
 				  d->lim.ctl_timeout_ms, NULL, why, sizeof(why));
@@ -172,20 +175,20 @@ static int pause_op(struct daemon *d, uid_t uid, const char *id, bool quarantine
 		/* The VMM refused in an orderly way: nothing was paused. */
 		pthread_mutex_lock(&d->lock);
 		snprintf(err, errlen, "%s", why);
-		release(d, v);
+		dvm_release(d, v);
 		return -EBUSY;
 	}
-	fr = freeze(d, v, true);
+	fr = dvm_freeze(d, v, true);
 	pthread_mutex_lock(&d->lock);
 	if (v->state == DVM_EXITED) {
 		snprintf(err, errlen, "VM %s exited during %s", v->id, op);
-		release(d, v);
+		dvm_release(d, v);
 		return -ESRCH;
 	}
 	if (fr) {
 		/* Not frozen: never record a pause the daemon cannot vouch for. */
 		pthread_mutex_unlock(&d->lock);
-		(void)freeze(d, v, false);
+		(void)dvm_freeze(d, v, false);
 		pthread_mutex_lock(&d->lock);
 		if (quarantine && v->pidfd >= 0) {
 			/* A VM to be quarantined must stop: if it cannot be frozen,
@@ -202,7 +205,7 @@ static int pause_op(struct daemon *d, uid_t uid, const char *id, bool quarantine
 			snprintf(err, errlen, "VM %s could not be frozen from outside (%s)%s%s", v->id,
 				 strerror(-fr), ret ? "; " : "", ret ? why : "");
 		}
-		release(d, v);
+		dvm_release(d, v);
 		return ret ? ret : fr;
 	}
 	v->frozen = true;
@@ -212,8 +215,10 @@ static int pause_op(struct daemon *d, uid_t uid, const char *id, bool quarantine
 	if (dvm_save(d, v)) {
 	}
 	if (quarantine)
-		dmn_event(d, v, "quarantined", "by uid %u: %s%s%s", (unsigned)uid, reason,
-			  ret ? "; frozen, the VMM did not confirm: " : "", ret ? why : "");
+		dmn_event(d, v, "quarantined", "by uid %u: %s%s%s; forensic snapshot %s%s",
+			  (unsigned)uid, reason, ret ? "; frozen, the VMM did not confirm: " : "",
+			  ret ? why : "", v->forensic[0] ? v->forensic : "failed: ",
+			  v->forensic[0] ? "" : v->forensic_error);
 	else
 		dmn_event(d, v, "paused", "by uid %u%s%s", (unsigned)uid,
 			  ret ? "; frozen, the VMM did not confirm: " : "", ret ? why : "");
@@ -223,7 +228,7 @@ static int pause_op(struct daemon *d, uid_t uid, const char *id, bool quarantine
 			 quarantine ? "quarantined" : "paused", why);
 	else
 		err[0] = '\0';
-	release(d, v);
+	dvm_release(d, v);
 	return 0;
 }
 
@@ -244,7 +249,7 @@ int dmn_resume(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, S(DVM_PAUSED), "resume", &v, err, errlen);
+	ret = dvm_claim(d, uid, id, DVM_S(DVM_PAUSED), "resume", &v, err, errlen);
 	pthread_mutex_unlock(&d->lock);
 	if (ret) {
 		if (strstr(err, "quarantined"))
@@ -252,11 +257,11 @@ int dmn_resume(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 				 " (a quarantined VM stays paused: inspect it, then stop or kill it)");
 		return ret;
 	}
-	if (v->frozen && (ret = freeze(d, v, false)))
+	if (v->frozen && (ret = dvm_freeze(d, v, false)))
 		snprintf(err, errlen, "VM %s: cannot thaw it: %s", v->id, strerror(-ret));
 	else
 		ret = dvm_ctl(d, v, CTL_RESUME, d->lim.ctl_timeout_ms, NULL, err, errlen);
-	if (ret && v->frozen && freeze(d, v, true)) {
+	if (ret && v->frozen && dvm_freeze(d, v, true)) {
 		/* neither resumed nor frozen again: the VMM's pause still holds */
 		bh_warn("VM %s: resume failed and the freezer did not take it back", v->id);
 	}
@@ -270,7 +275,7 @@ int dmn_resume(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 	} else if (ret == -EPERM || ret == -EAGAIN) {
 		ret = -EBUSY;
 	}
-	release(d, v);
+	dvm_release(d, v);
 	return ret;
 }
 
@@ -298,7 +303,7 @@ int dmn_stop(struct daemon *d, uid_t uid, const char *id, unsigned timeout_s, ch
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
-	ret = claim(d, uid, id, S(DVM_RUNNING) | S(DVM_PAUSED) | S(DVM_QUARANTINED), "stop", &v,
+	ret = dvm_claim(d, uid, id, DVM_S(DVM_RUNNING) | DVM_S(DVM_PAUSED) | DVM_S(DVM_QUARANTINED), "stop", &v,
 		    err, errlen);
 	if (ret) {
 		pthread_mutex_unlock(&d->lock);
@@ -323,7 +328,7 @@ int dmn_stop(struct daemon *d, uid_t uid, const char *id, unsigned timeout_s, ch
 		signal_vmm(v, SIGTERM);
 		if (v->frozen) { /* a frozen VMM sees SIGTERM once thawed */
 			pthread_mutex_unlock(&d->lock);
-			(void)freeze(d, v, false);
+			(void)dvm_freeze(d, v, false);
 			pthread_mutex_lock(&d->lock);
 		}
 		dvm_wait_exited(d, v, 3);
@@ -341,7 +346,7 @@ int dmn_stop(struct daemon *d, uid_t uid, const char *id, unsigned timeout_s, ch
 		snprintf(err, errlen, "VM %s: the VMM did not exit after SIGKILL", v->id);
 		ret = -ETIMEDOUT;
 	}
-	release(d, v);
+	dvm_release(d, v);
 	return ret;
 }
 
@@ -380,12 +385,12 @@ int dmn_balloon(struct daemon *d, uid_t uid, const char *id, uint64_t target_byt
 
 	pthread_mutex_lock(&d->lock);
 	/* Running only: a paused VM is frozen and cannot answer. */
-	ret = claim(d, uid, id, S(DVM_RUNNING), "setting the balloon", &v, err, errlen);
+	ret = dvm_claim(d, uid, id, DVM_S(DVM_RUNNING), "setting the balloon", &v, err, errlen);
 	if (!ret && target_bytes > v->mem_bytes) {
 		snprintf(err, errlen, "target: %llu bytes is above the VM's memory (%llu bytes)",
 			 (unsigned long long)target_bytes, (unsigned long long)v->mem_bytes);
 		ret = -ERANGE;
-		release(d, v);
+		dvm_release(d, v);
 		return ret;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -400,6 +405,6 @@ int dmn_balloon(struct daemon *d, uid_t uid, const char *id, uint64_t target_byt
 	if (ret == 0)
 		dmn_event(d, v, "balloon", "target %llu MiB by uid %u",
 			  (unsigned long long)(target_bytes >> 20), (unsigned)uid);
-	release(d, v);
+	dvm_release(d, v);
 	return ret;
 }

@@ -322,27 +322,19 @@ int dvm_supervise(struct daemon *d, struct dvm *v)
  * it can open only the kernel, initrd and disks its owner could; the daemon
  * must not be a confused deputy reading root-only files for them. Root's VMs
  * (and every VM of a non-root daemon) run as the daemon. */
-struct vmm_creds {
-	bool drop;
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[1];
-	int ngroups;
-};
-
-static void vmm_creds(const struct dvm *v, struct vmm_creds *c)
+void dmn_creds_of(uid_t owner, struct dmn_creds *c)
 {
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
 	char buf[4096];
 
 	memset(c, 0, sizeof(*c));
-	if (v->owner == 0 || geteuid() != 0)
+	if (owner == 0 || geteuid() != 0)
 		return;
 	c->drop = true;
-	c->uid = v->owner;
-	c->gid = (gid_t)v->owner;
-	if (getpwuid_r(v->owner, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
+	c->uid = owner;
+	c->gid = (gid_t)owner;
+	if (getpwuid_r(owner, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
 		c->gid = pwp->pw_gid;
 	if (getgrnam_r("kvm", &gr, buf, sizeof(buf), &grp) == 0 && grp) {
 		c->groups[0] = grp->gr_gid;
@@ -352,7 +344,7 @@ static void vmm_creds(const struct dvm *v, struct vmm_creds *c)
 
 /* The console log is written by the VMM as the owner: created by the daemon
  * (in its 0711 directory, so it cannot be swapped for a link) and handed over. */
-static int hand_over(const char *path, const struct vmm_creds *c)
+static int hand_over(const char *path, const struct dmn_creds *c)
 {
 	int fd;
 
@@ -447,7 +439,7 @@ enum { SPAWN_STDIO = 1, SPAWN_FDS, SPAWN_CGROUP, SPAWN_CPUS, SPAWN_CREDS, SPAWN_
 
 static const char *const spawn_step_name[SPAWN_NSTEPS] = {
 	[SPAWN_STDIO] = "redirecting its stdio",
-	[SPAWN_FDS] = "passing the control socket and config as fds 3 and 4",
+	[SPAWN_FDS] = "passing the control socket, config (and snapshot) as fds 3 and up",
 	[SPAWN_CGROUP] = "joining the VM's cgroup",
 	[SPAWN_CPUS] = "confining it to its CPUs",
 	[SPAWN_CREDS] = "switching to the owner's uid/gid",
@@ -458,6 +450,7 @@ struct spawn_fds {
 	int ls, cfg, logw, null, report;
 	int ports[VM_MAX_NETS];     /* switch NIC ports -> fds 5, 6, ... (-1: none) */
 	unsigned nports;
+	int snap[3];              /* a restore: manifest, state, memory (after the ports); else -1 */
 	int cg[DCG_NCTRL];
 	int ncg;
 	const cpu_set_t *confine; /* the process tree's CPUs, or NULL */
@@ -474,11 +467,12 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int step)
 }
 
 /* The child's side of dvm_spawn(): never returns. */
-static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct vmm_creds *cr,
+static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct dmn_creds *cr,
 						  const struct spawn_fds *f)
 {
 	sigset_t empty;
 	int ls, cfg, report = f->report;
+	unsigned first_free = DNET_FD_BASE + f->nports;
 
 	/* Own session, so the VMM outlives the daemon and its terminal. */
 	setsid();
@@ -501,22 +495,30 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 	 * process tree (cpu_alloc.h); the VMM pins its threads inside. */
 	if (f->confine && sched_setaffinity(0, sizeof(*f->confine), f->confine) < 0)
 		child_fail(f->report, SPAWN_CPUS);
-	/* The NICs' switch ports become fds 5 + i (network.h): everything is
-	 * moved out of that range first, the report pipe included. */
-	if (f->nports) {
-		int tmp[VM_MAX_NETS];
+	/* The NICs' switch ports become fds 5 + i (network.h), a restore's
+	 * snapshot files the three after them: everything is moved out of
+	 * that range first, the report pipe included (the cgroup files are
+	 * written already). */
+	if (f->nports || f->snap[0] >= 0) {
+		int tmp[VM_MAX_NETS], st[3];
 
 		if ((report = fcntl(f->report, F_DUPFD_CLOEXEC, 64)) < 0)
 			child_fail(f->report, SPAWN_FDS);
 		for (unsigned i = 0; i < f->nports; i++)
 			if (f->ports[i] >= 0 && (tmp[i] = fcntl(f->ports[i], F_DUPFD, 64)) < 0)
 				child_fail(report, SPAWN_FDS);
+		for (int i = 0; i < 3 && f->snap[0] >= 0; i++)
+			if ((st[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
+				child_fail(report, SPAWN_FDS);
 		for (unsigned i = 0; i < f->nports; i++)
 			if (f->ports[i] >= 0 && dup2(tmp[i], DNET_FD_BASE + (int)i) < 0)
 				child_fail(report, SPAWN_FDS);
+		for (int i = 0; i < 3 && f->snap[0] >= 0; i++, first_free++)
+			if (dup2(st[i], (int)first_free) < 0)
+				child_fail(report, SPAWN_FDS);
 	}
 	/* Everything else closes at exec (the report pipe must live until then). */
-	close_range(DNET_FD_BASE + f->nports, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range(first_free, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
 			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
@@ -527,7 +529,8 @@ static __attribute__((noreturn)) void spawn_child(char *const argv[], const stru
 
 static void close_fds(struct spawn_fds *f)
 {
-	int *all[] = { &f->ls, &f->cfg, &f->logw, &f->null, &f->report };
+	int *all[] = { &f->ls, &f->cfg, &f->logw, &f->null, &f->report,
+		       &f->snap[0], &f->snap[1], &f->snap[2] };
 
 	for (size_t i = 0; i < BH_ARRAY_SIZE(all); i++) {
 		if (*all[i] >= 0)
@@ -544,7 +547,8 @@ static void close_fds(struct spawn_fds *f)
 
 int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
-	struct spawn_fds f = { .ls = -1, .cfg = -1, .logw = -1, .null = -1, .report = -1 };
+	struct spawn_fds f = { .ls = -1, .cfg = -1, .logw = -1, .null = -1, .report = -1,
+				.snap = { -1, -1, -1 } };
 	struct dcg_limits lim = {
 		.mem_bytes = v->mem_bytes + DCG_MEM_OVERHEAD,
 		.cpu_quota_us = (uint64_t)(v->ncpus + 1) * 100000u,
@@ -555,7 +559,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	char a_cfg[] = "/proc/self/fd/4", a_max[24];
 	int report[2] = { -1, -1 }, logp[2] = { -1, -1 }, pidfd, ret;
 	struct spawn_failure failed;
-	struct vmm_creds cr;
+	struct dmn_creds cr;
 	unsigned nics = 0;
 	ssize_t n;
 	pid_t pid;
@@ -569,7 +573,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		 (unsigned long long)(v->console_max && v->console_max < d->lim.console_max
 					      ? v->console_max
 					      : d->lim.console_max));
-	vmm_creds(v, &cr);
+	dmn_creds_of(v->owner, &cr);
 	/* A fresh console log each start: its cap counts from zero. */
 	unlink(con + 5);
 	if ((ret = hand_over(con + 5, &cr))) {
@@ -577,15 +581,26 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	/* Limits first: no VM process ever runs outside them. */
-	if ((ret = dcg_vm_create(&d->cg, v->id, &lim, f.cg, &f.ncg, err, errlen)))
+	/* A VM made from a snapshot: checked again now, as its owner would see
+	 * it, and handed over as descriptors (restore --snapshot-fds). */
+	if (v->from_snap[0] && (ret = dvm_snap_open_for_start(d, v, f.snap, err, errlen)))
 		return ret;
+	/* Limits first: no VM process ever runs outside them. */
+	if ((ret = dcg_vm_create(&d->cg, v->id, &lim, f.cg, &f.ncg, err, errlen))) {
+		close_fds(&f);
+		return ret;
+	}
 	v->cgroup = true;
 	if ((f.cfg = config_memfd(d, v, cfg, f.ports, &f.nports, err, errlen)) < 0) {
 		ret = f.cfg;
 		goto fail;
 	}
 	nics = f.nports;
+	if (f.snap[0] >= 0 && f.nports) {
+		ret = -EBADMSG;
+		snprintf(err, errlen, "a VM made from a snapshot cannot be on a daemon network yet");
+		goto fail;
+	}
 	f.ls = usock_listen(sock, SOCK_SEQPACKET, 0600, 4);
 	if (f.ls < 0) {
 		ret = f.ls;
@@ -612,6 +627,30 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		char a_run[] = "run", a_config[] = "--config", a_console[] = "--console",
 		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
 		char a_aff[] = "--cpu-affinity";
+		char a_restore[] = "restore", a_sfds[] = "--snapshot-fds", a_sfd[24],
+		     a_paused[] = "--paused";
+		char *rs_argv[16];
+		int a = 0;
+
+		rs_argv[a++] = d->vmm_path;
+		rs_argv[a++] = a_restore;
+		rs_argv[a++] = a_sfds;
+		rs_argv[a++] = a_sfd;
+		rs_argv[a++] = a_console;
+		rs_argv[a++] = con;
+		rs_argv[a++] = a_cmax;
+		rs_argv[a++] = a_max;
+		rs_argv[a++] = a_ctl;
+		rs_argv[a++] = a_three;
+		if (v->restore_paused)
+			rs_argv[a++] = a_paused;
+		if (v->cpu.arg[0]) {
+			rs_argv[a++] = a_aff;
+			rs_argv[a++] = v->cpu.arg;
+		}
+		rs_argv[a] = NULL;
+		snprintf(a_sfd, sizeof(a_sfd), "%u,%u,%u", DNET_FD_BASE + f.nports,
+			 DNET_FD_BASE + f.nports + 1, DNET_FD_BASE + f.nports + 2);
 		char a_fd[] = "--fd", fdargs[VM_MAX_NETS][24];
 		char *argv[12 + 2 * VM_MAX_NETS + 1] = { d->vmm_path, a_run, a_config, a_cfg,
 							 a_console, con, a_cmax, a_max, a_ctl,
@@ -635,7 +674,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 
 		pid = fork();
 		if (pid == 0)
-			spawn_child(argv, &cr, &f);
+			spawn_child(f.snap[0] >= 0 ? rs_argv : argv, &cr, &f);
 	}
 	if (pid < 0) {
 		ret = -errno;

@@ -290,6 +290,15 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 			       json_object_new_string(v->quarantine_reason));
 	json_object_object_add(o, "frozen", json_object_new_boolean(v->frozen));
 	json_object_object_add(o, "console_max", json_object_new_int64((int64_t)v->console_max));
+	if (v->from_snap[0]) {
+		json_object_object_add(o, "from_snapshot", json_object_new_string(v->from_snap));
+		json_object_object_add(o, "restore_paused", json_object_new_boolean(v->restore_paused));
+	}
+	if (v->forensic[0])
+		json_object_object_add(o, "forensic", json_object_new_string(v->forensic));
+	if (v->forensic_error[0])
+		json_object_object_add(o, "forensic_error",
+				       json_object_new_string(v->forensic_error));
 	{
 		struct json_object *a = json_object_new_array();
 
@@ -309,7 +318,7 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 	return ret;
 }
 
-static struct dvm *dvm_new(void)
+struct dvm *dvm_new(void)
 {
 	struct dvm *v = calloc(1, sizeof(*v));
 
@@ -483,9 +492,8 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 {
 	struct vm_config cfg;
 	struct json_object *root = NULL;
-	char dir[PATH_MAX], msg[400];
+	char msg[400];
 	struct dvm *v;
-	uint8_t rnd[DVM_ID_LEN / 2];
 	int ret;
 
 	config_defaults(&cfg);
@@ -493,13 +501,6 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 			      &root, msg, sizeof(msg))) {
 		snprintf(err, errlen, "%s", msg);
 		return -EBADMSG;
-	}
-	if (name && !valid_name(name)) {
-		config_json_free(root);
-		snprintf(err, errlen,
-			 "name '%.64s': 1-%d letters, digits, '-', '_' or '.', starting with a letter or digit",
-			 name, DVM_NAME_MAX);
-		return -EINVAL;
 	}
 	{
 		struct vm_config def;
@@ -525,21 +526,44 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 		return -ENOMEM;
 	}
 	v->owner = uid;
-	v->state = DVM_CREATED;
 	v->ncpus = cfg.ncpus;
 	v->mem_bytes = cfg.mem_bytes;
 	v->console_max = cfg.console_max_bytes;
-	v->created_at = (int64_t)time(NULL);
 	v->nnics = cfg.nnets;
 	for (unsigned i = 0; i < cfg.nnets; i++)
 		if (cfg.nets[i].switch_seg)
 			snprintf(v->nets[i], sizeof(v->nets[i]), "%s", cfg.nets[i].switch_seg);
 	v->on_violation_quarantine = cfg.on_violation == VM_VIOLATION_QUARANTINE;
-
 	pthread_mutex_lock(&d->lock);
 	ret = dnet_check_config(d, uid, &cfg, err, errlen);
+	pthread_mutex_unlock(&d->lock);
 	config_json_free(root);
-	if (ret || (ret = check_quota(d, uid, v->mem_bytes, err, errlen)))
+	if (ret) {
+		dvm_free(v);
+		return ret;
+	}
+	return dmn_insert(d, v, name, body, len, id_out, err, errlen);
+}
+
+int dmn_insert(struct daemon *d, struct dvm *v, const char *name, const char *config,
+	       size_t config_len, char *id_out, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	uint8_t rnd[DVM_ID_LEN / 2];
+	uid_t uid = v->owner;
+	int ret;
+
+	if (name && !valid_name(name)) {
+		snprintf(err, errlen,
+			 "name '%.64s': 1-%d letters, digits, '-', '_' or '.', starting with a letter or digit",
+			 name, DVM_NAME_MAX);
+		dvm_free(v);
+		return -EINVAL;
+	}
+	v->state = DVM_CREATED;
+	v->created_at = (int64_t)time(NULL);
+	pthread_mutex_lock(&d->lock);
+	if ((ret = check_quota(d, uid, v->mem_bytes, err, errlen)))
 		goto fail;
 	if (name) {
 		struct dvm *o;
@@ -572,7 +596,7 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if (dmn_write_atomic(dir, "config.json", body, len) || dvm_save(d, v)) {
+	if (dmn_write_atomic(dir, "config.json", config, config_len) || dvm_save(d, v)) {
 		ret = -EIO;
 		snprintf(err, errlen, "cannot write the VM's files under %s", dir);
 		goto fail;
@@ -581,8 +605,12 @@ int dmn_create(struct daemon *d, uid_t uid, const char *name, const char *body, 
 	d->vms = v;
 	d->nvms++;
 	memcpy(id_out, v->id, DVM_ID_LEN + 1);
-	dmn_event(d, v, "created", "%u vCPUs, %llu MiB", v->ncpus,
-		  (unsigned long long)(v->mem_bytes >> 20));
+	if (v->from_snap[0])
+		dmn_event(d, v, "created", "%u vCPUs, %llu MiB, from snapshot %s", v->ncpus,
+			  (unsigned long long)(v->mem_bytes >> 20), v->from_snap);
+	else
+		dmn_event(d, v, "created", "%u vCPUs, %llu MiB", v->ncpus,
+			  (unsigned long long)(v->mem_bytes >> 20));
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return 0;
@@ -603,6 +631,8 @@ static void remove_tree(const char *dir)
 		if (snprintf(p, sizeof(p), "%s/%s", dir, files[i]) < (int)sizeof(p))
 			unlink(p);
 	}
+	if (snprintf(p, sizeof(p), "%s/snapshots", dir) < (int)sizeof(p))
+		dsnap_remove_all(p);
 	if (rmdir(dir) < 0)
 		bh_warn("%s: %s", dir, strerror(errno));
 }
@@ -723,6 +753,19 @@ static struct dvm *load_one(const char *dir, const char *id, char *why, size_t w
 		snprintf(v->exit_detail, sizeof(v->exit_detail), "%s", s);
 	if ((s = jstr(o, "quarantine_reason")))
 		snprintf(v->quarantine_reason, sizeof(v->quarantine_reason), "%s", s);
+	if ((s = jstr(o, "from_snapshot")))
+		snprintf(v->from_snap, sizeof(v->from_snap), "%s", s);
+	if ((s = jstr(o, "forensic")))
+		snprintf(v->forensic, sizeof(v->forensic), "%s", s);
+	if ((s = jstr(o, "forensic_error")))
+		snprintf(v->forensic_error, sizeof(v->forensic_error), "%s", s);
+	{
+		struct json_object *rp;
+
+		v->restore_paused = json_object_object_get_ex(o, "restore_paused", &rp) &&
+				    json_object_is_type(rp, json_type_boolean) &&
+				    json_object_get_boolean(rp);
+	}
 	/* Dedicated cores it held (re-claimed by dcpu_reattach if it still runs). */
 	if ((s = jstr(o, "cpu_dedicated")) && cpu_place_parse_list(s, &v->cpu.dedicated))
 		CPU_ZERO(&v->cpu.dedicated);

@@ -426,8 +426,16 @@ def main():
     expect("quarantine without reason", "POST", "/v1/vms/%s/quarantine" % vid, "{}", 400, "reason")
     expect("quarantine with unknown key", "POST", "/v1/vms/%s/quarantine" % vid,
            '{"reason": "x", "why": 1}', 400, "why: unknown key")
+    expect("snapshot a created VM", "POST", "/v1/vms/%s/snapshot" % vid, None, 409, "created")
+    expect("snapshot with a bad body", "POST", "/v1/vms/%s/snapshot" % vid, '{"resume": "yes"}',
+           400, "resume: expected true or false")
+    expect("create from a snapshot with an unknown key", "POST", "/v1/vms",
+           '{"from_snapshot": "%s/x", "kernel": "/x"}' % vid, 400, "kernel: unknown key")
+    expect("create from a VM's missing snapshot", "POST", "/v1/vms",
+           '{"from_snapshot": "%s/nosuch"}' % vid, 404, "no snapshot")
     st, b = req("GET", "/v1/vms/" + vid)
-    check("state unchanged by refused calls", st == 200 and b["state"] == "created" and
+    check("state unchanged by refused calls; no snapshots listed",
+          st == 200 and b["state"] == "created" and b.get("snapshots") == [] and
           b["config"]["kernel"] == KERNEL, "%d %r" % (st, b))
 
     # --- half-sent requests and many clients: others are still served

@@ -23,6 +23,11 @@ and checks issue 15's guarantees, each case named by the finding it covers:
     cpu.weight in the VM's cgroup
   8 events: a long poll returns on the caller's own events only; `bulkhead
     events [-f]` prints them
+  9 snapshots: of another user's VM a 404; malformed bodies; the daemon's
+    files stay root's, readable (never writable) by the owner only; the cap
+    per VM; a VM made from a snapshot runs (or starts paused); from_snapshot
+    sources that traverse, are unreadable for the caller or another user's
+    are refused; quarantine leaves a forensic snapshot that restores paused
   11 networks (issue 11): stand-ins exchange frames through the ports the
     daemon made (same network only), inspect and /metrics show the counters,
     a spoofing VM is counted or quarantined and cut off by its on_violation,
@@ -421,14 +426,16 @@ def test_quarantine():
     st, b = ureq(NOBODY, "POST", "/v1/vms/%s/resume" % vid)
     check("3: resume thaws it (ticks advance again)", st == 200 and
           wait_for(lambda: ticks(vid) > n1 + 3, 5), "%d %r ticks %d" % (st, b, ticks(vid)))
-    # quarantine of a paused (frozen) VM: the freezer alone, never thawed
+    # quarantine of a paused (frozen) VM: thawed only for its VMM to write the
+    # forensic snapshot (a pause must not evade the evidence), frozen again
     st, b = ureq(NOBODY, "POST", "/v1/vms/%s/pause" % vid)
-    n0 = ticks(vid)
     (st, b), dt = timed(req, "POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "paused"}))
+    n0 = ticks(vid)
     time.sleep(0.5)
-    check("3: quarantine of a paused VM: at once (%.2f s), never thawed (ticks %d -> %d)"
-          % (dt, n0, ticks(vid)), st == 200 and b.get("state") == "quarantined" and dt < 1.0 and
-          ticks(vid) == n0, "%d %r" % (st, b))
+    check("3: quarantine of a paused VM: at once (%.2f s), forensic snapshot taken, frozen again "
+          "(ticks %d -> %d)" % (dt, n0, ticks(vid)),
+          st == 200 and b.get("state") == "quarantined" and dt < 1.0 and
+          b.get("forensic_snapshot") and ticks(vid) == n0, "%d %r" % (st, b))
     kill_rm(vid, NOBODY)
     vid, why = create_start(NOBODY, "lie", "64M", "liar")
     wait_for(lambda: ticks(vid) > 5, 5)
@@ -659,6 +666,235 @@ def test_events():
         f.wait()
     ureq(NOBODY, "DELETE", "/v1/vms/followed")
     req("DELETE", "/v1/vms/rootsecret")
+
+
+def err_of(b):
+    return b.get("error", "") if isinstance(b, dict) else str(b)
+
+
+def user_reads(uid, path):
+    """Can uid read the first bytes of path? (True, or the errno's name)"""
+    def rd():
+        try:
+            with open(path, "rb") as f:
+                f.read(16)
+            return True
+        except OSError as e:
+            return e.strerror
+    return as_user(uid, rd)
+
+
+def user_writes(uid, path):
+    def wr():
+        try:
+            with open(path, "r+b"):
+                return True
+        except OSError as e:
+            return e.strerror
+    return as_user(uid, wr)
+
+
+def test_snapshots():
+    vid, why = create_start(NOBODY, "honest", "64M", "snapper")
+    check("9: a user's VM to snapshot starts", not why, why)
+    if why:
+        return
+    wait_for(lambda: ticks(vid) > 3, 5)
+    st, b = ureq(OTHER, "POST", "/v1/vms/%s/snapshot" % vid, "")
+    st2, b2 = ureq(OTHER, "POST", "/v1/vms/snapper/snapshot", "")
+    st3, b3 = ureq(OTHER, "POST", "/v1/vms/nosuchvm/snapshot", "")
+    check("9: snapshot of another user's VM (by ID or name) -> 404, same words as a missing one",
+          st == st2 == st3 == 404 and err_of(b).replace(vid, "X") == err_of(b3).replace("nosuchvm", "X"),
+          "%d %r / %d %r / %d %r" % (st, b, st2, b2, st3, b3))
+    bad_bodies = [("{", "JSON object"), ("[]", "JSON object"), ('{"resume": 1}', "resume"),
+                  ('{"bogus": true}', "unknown key"), ('{"name": "../x"}', "name"),
+                  ('{"name": ""}', "name"), ('{"name": "a/b"}', "name"),
+                  ('{"name": "quarantine-1"}', "quarantine"), ('{"name": 5}', "string")]
+    got = [(body, ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % vid, body)) for body, _ in bad_bodies]
+    wrong = [(body, r) for (body, r), (_, needle) in zip(got, bad_bodies)
+             if r[0] != 400 or needle.lower() not in err_of(r[1]).lower()]
+    check("9: %d malformed snapshot bodies -> 400 naming the problem" % len(bad_bodies), not wrong,
+          "%r" % wrong[:3])
+    check("9: ... and none made a snapshot", inspect(vid, NOBODY)[1].get("snapshots") == [],
+          "%r" % inspect(vid, NOBODY)[1].get("snapshots"))
+    n0 = ticks(vid)
+    (st, b), dt = timed(ureq, NOBODY, "POST", "/v1/vms/%s/snapshot" % vid,
+                        '{"resume": true, "name": "s1"}')
+    check("9: snapshot --resume: 201 in %.2f s, the VM runs on" % dt,
+          st == 201 and b.get("snapshot") == "s1" and b.get("state") == "running" and
+          b.get("source") == vid + "/s1" and wait_for(lambda: ticks(vid) > n0 + 3, 5),
+          "%d %r" % (st, b))
+    path = b.get("path", "/nonexistent") if isinstance(b, dict) else "/nonexistent"
+    files = [os.path.join(path, f) for f in ("manifest", "state", "memory")]
+    sts = [os.stat(f) for f in files if os.path.exists(f)]
+    check("9: its files are root's, written by the daemon, nobody's to write",
+          len(sts) == 3 and all(x.st_uid == 0 and not x.st_mode & 0o022 for x in sts) and
+          all(user_writes(NOBODY, f) is not True for f in files), "%r" % sts)
+    check("9: ... readable by the VM's owner, not by another user",
+          all(user_reads(NOBODY, f) is True for f in files) and
+          all(user_reads(OTHER, f) is not True for f in files),
+          "%r %r" % ([user_reads(NOBODY, f) for f in files], [user_reads(OTHER, f) for f in files]))
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % vid, '{"name": "s1"}')
+    check("9: a snapshot name taken -> 409", st == 409 and "exists" in err_of(b), "%d %r" % (st, b))
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % vid)
+    n0 = ticks(vid)
+    time.sleep(0.3)
+    check("9: snapshot without resume: named after the time, the VM stays paused (frozen)",
+          st == 201 and b.get("snapshot", "").startswith("snap-") and b.get("state") == "paused"
+          and ticks(vid) == n0, "%d %r" % (st, b))
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % vid, '{"name": "s3"}')
+    check("9: snapshot of a paused (frozen) VM: it stays paused", st == 201 and
+          b.get("state") == "paused" and ticks(vid) == n0, "%d %r" % (st, b))
+    st, b = inspect(vid, NOBODY)
+    snaps = b.get("snapshots", []) if isinstance(b, dict) else []
+    check("9: inspect lists the 3 snapshots with time and size",
+          sorted(x["name"] for x in snaps)[0] == "s1" and len(snaps) == 3 and
+          all(x["size_bytes"] >= 64 << 20 and x["time"] > 0 and x["kind"] == "snapshot"
+              for x in snaps), "%r" % snaps)
+    ureq(NOBODY, "POST", "/v1/vms/%s/resume" % vid)
+    for i in range(5):
+        ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % vid, '{"resume": true, "name": "c%d"}' % i)
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % vid, '{"resume": true}')
+    check("9: a 9th snapshot of one VM -> 429 naming the cap (8)", st == 429 and "8 snapshots" in err_of(b),
+          "%d %r" % (st, b))
+
+    # --- create from a snapshot
+    st, b = ureq(NOBODY, "POST", "/v1/vms?name=fromsnap", json.dumps({"from_snapshot": "snapper/s1"}))
+    cid = b.get("id") if st == 201 else None
+    check("9: create from the owner's snapshot by VM name -> 201, from_snapshot recorded",
+          st == 201 and b.get("from_snapshot") == vid + "/s1", "%d %r" % (st, b))
+    if cid:
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/start" % cid)
+        check("9: ... it starts and runs (restored by its VMM from the handed-in files)",
+              st == 200 and b.get("state") == "running" and wait_for(lambda: ticks(cid) > 3, 5),
+              "%d %r" % (st, b))
+        vlog = open(os.path.join(STATE, "vms", cid, "vmm.log")).read()
+        check("9: ... its VMM ran `restore --snapshot-fds` as the owner",
+              "argv restore --snapshot-fds 5,6,7" in vlog and "uid %d" % NOBODY in vlog
+              and "restored from a snapshot" in vlog, vlog[-500:])
+        kill_rm(cid, NOBODY)
+    st, b = ureq(NOBODY, "POST", "/v1/vms", json.dumps({"from_snapshot": vid + "/s1", "paused": True}))
+    pid_ = b.get("id") if st == 201 else None
+    if pid_:
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/start" % pid_)
+        time.sleep(0.3)
+        check("9: create with paused: true -> it starts paused", st == 200 and
+              b.get("state") == "paused" and ticks(pid_) <= 0, "%d %r ticks %d" % (st, b, ticks(pid_)))
+        kill_rm(pid_, NOBODY)
+    else:
+        bad("9: create with paused: true", "%d %r" % (st, b))
+    # hostile sources
+    other_vid, why = create_start(OTHER, "honest", "64M", "othervm")
+    cases = [
+        (OTHER, {"from_snapshot": vid + "/s1"}, 404, "no snapshot"),
+        (OTHER, {"from_snapshot": "snapper/s1"}, 404, "no snapshot"),
+        (OTHER, {"from_snapshot": path}, 403, "permission"),
+        (NOBODY, {"from_snapshot": vid + "/../" + vid}, 400, "not a snapshot name"),
+        (NOBODY, {"from_snapshot": vid + "/.."}, 400, "not a snapshot name"),
+        (NOBODY, {"from_snapshot": vid + "/s1/../../../../config.json"}, 400, "not a snapshot name"),
+        (NOBODY, {"from_snapshot": path + "/../s1"}, 400, "'..'"),
+        (NOBODY, {"from_snapshot": "/etc"}, 404, "manifest"),
+        (NOBODY, {"from_snapshot": os.path.join(STATE, "vms", other_vid or "x")}, 403, "permission"),
+        (NOBODY, {"from_snapshot": vid + "/nosuch"}, 404, "no snapshot"),
+        (NOBODY, {"from_snapshot": ""}, 400, "from_snapshot"),
+        (NOBODY, {"from_snapshot": 5}, 400, "string"),
+        (NOBODY, {"from_snapshot": vid + "/s1", "cpus": 4}, 400, "unknown key"),
+        (NOBODY, {"from_snapshot": vid + "/s1", "paused": "yes"}, 400, "paused"),
+        (NOBODY, {"from_snapshot": "x" * 1200}, 400, "from_snapshot"),
+        (NOBODY, {"from_snapshot": "/tmp/a\nb"}, 400, "control"),
+    ]
+    # a snapshot the user copied into a directory of their own, then altered
+    mine = os.path.join(T, "nobody-snap")
+    os.mkdir(mine, 0o700)
+    for f in ("manifest", "state", "memory"):
+        shutil.copy(os.path.join(path, f), mine)
+    for f in os.listdir(mine) + ["."]:
+        os.chown(os.path.join(mine, f), NOBODY, NOBODY)
+    cases.append((NOBODY, {"from_snapshot": mine}, 201, ""))
+    cases.append((OTHER, {"from_snapshot": mine}, 403, "permission"))
+    flipped = os.path.join(T, "nobody-flipped")
+    shutil.copytree(mine, flipped)
+    with open(os.path.join(flipped, "state"), "r+b") as f:
+        f.seek(130)
+        c = f.read(1)
+        f.seek(130)
+        f.write(bytes([c[0] ^ 1]))
+    for f in os.listdir(flipped) + ["."]:
+        os.chown(os.path.join(flipped, f), NOBODY, NOBODY)
+    cases.append((NOBODY, {"from_snapshot": flipped}, 422, "SHA-256"))
+    fifo = os.path.join(T, "nobody-fifo")
+    shutil.copytree(mine, fifo)
+    os.unlink(os.path.join(fifo, "memory"))
+    os.mkfifo(os.path.join(fifo, "memory"))
+    for f in os.listdir(fifo) + ["."]:
+        os.chown(os.path.join(fifo, f), NOBODY, NOBODY)
+    cases.append((NOBODY, {"from_snapshot": fifo}, 422, "regular file"))
+    link = os.path.join(T, "nobody-link")
+    shutil.copytree(mine, link)
+    os.unlink(os.path.join(link, "state"))
+    os.symlink(os.path.join(path, "state"), os.path.join(link, "state"))
+    for f in os.listdir(link) + ["."]:
+        os.lchown(os.path.join(link, f), NOBODY, NOBODY)
+    cases.append((NOBODY, {"from_snapshot": link}, 400, "symbolic link"))
+    n_before = len(req("GET", "/v1/vms")[1]["vms"])
+    wrong, made = [], []
+    for uid, body, want, needle in cases:
+        st, b = ureq(uid, "POST", "/v1/vms", json.dumps(body))
+        if st == 201:
+            made.append(b["id"])
+        if st != want or needle.lower() not in err_of(b).lower():
+            wrong.append((body, st, err_of(b)[:120]))
+    check("9: %d from_snapshot sources (another user's, traversal, unreadable, altered, a FIFO, "
+          "a link, malformed) refused precisely; the user's own copy accepted" % len(cases),
+          not wrong, "%r" % wrong[:4])
+    check("9: ... and only that one VM was created",
+          len(req("GET", "/v1/vms")[1]["vms"]) == n_before + len(made) and len(made) == 1, "%r" % made)
+    for m in made:
+        ureq(NOBODY, "DELETE", "/v1/vms/" + m)
+    if other_vid:
+        kill_rm(other_vid, OTHER)
+
+    # --- quarantine captures evidence
+    st, b = req("POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "test: evidence"}))
+    fpath = b.get("forensic_snapshot", "") if isinstance(b, dict) else ""
+    check("9: quarantine names its forensic snapshot in the response",
+          st == 200 and b.get("state") == "quarantined" and "/snapshots/quarantine-" in fpath,
+          "%d %r" % (st, b))
+    st, b = inspect(vid, NOBODY)
+    kinds = [x["kind"] for x in b.get("snapshots", [])] if isinstance(b, dict) else []
+    check("9: ... and in inspect (path, and a 'forensic' entry of the list)",
+          b.get("forensic_snapshot") == fpath and "forensic" in kinds, "%r" % b)
+    ffiles = [os.path.join(fpath, f) for f in ("manifest", "state", "memory")]
+    check("9: the forensic snapshot is root's, readable by the owner, not writable by them",
+          all(os.stat(f).st_uid == 0 for f in ffiles) and
+          all(user_reads(NOBODY, f) is True for f in ffiles) and
+          all(user_writes(NOBODY, f) is not True for f in ffiles) and
+          all(user_reads(OTHER, f) is not True for f in ffiles), "")
+    name = os.path.basename(fpath)
+    st, b = ureq(NOBODY, "POST", "/v1/vms", json.dumps({"from_snapshot": vid + "/" + name,
+                                                        "paused": True}))
+    fid = b.get("id") if st == 201 else None
+    if fid:
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/start" % fid)
+        time.sleep(0.3)
+        check("9: the forensic snapshot restores paused, for inspection", st == 200 and
+              b.get("state") == "paused" and ticks(fid) <= 0, "%d %r" % (st, b))
+        kill_rm(fid, NOBODY)
+    else:
+        bad("9: the forensic snapshot restores paused", "%d %r" % (st, b))
+    snapdir = os.path.join(STATE, "vms", vid, "snapshots")
+    kill_rm(vid, NOBODY)
+    check("9: removing the VM removes its snapshots", not os.path.exists(snapdir), snapdir)
+    # a VMM that cannot snapshot: quarantine still holds, the failure is named
+    nid, why = create_start(NOBODY, "nosnap", "64M", "nosnap")
+    if not why:
+        st, b = req("POST", "/v1/vms/%s/quarantine" % nid, json.dumps({"reason": "test"}))
+        check("9: quarantine of a VM whose VMM cannot snapshot: quarantined, the failure named",
+              st == 200 and b.get("state") == "quarantined" and not b.get("forensic_snapshot") and
+              "not supported" in b.get("forensic_snapshot_error", ""), "%d %r" % (st, b))
+        kill_rm(nid, NOBODY)
+    else:
+        bad("9: a nosnap VM starts", why)
 
 
 def fds(pid):
@@ -952,7 +1188,8 @@ def main():
         return 0
     start_daemon()
     for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
-              test_fair_shares, test_events, test_cpu_alloc, test_network, test_leaks):
+              test_fair_shares, test_events, test_cpu_alloc, test_snapshots, test_network,
+              test_leaks):
         try:
             t()
         except Exception as e:  # a crashed case is a failure, the rest still run

@@ -6,7 +6,9 @@
 # create+start, ps, logs, the daemon-made cgroup (limits; no /dev/kvm fd
 # left in the VM), pause (no ticks while paused), resume, inspect,
 # kill -9 of a VMM (daemon survives, records the signal), restart after exit,
-# quarantine (resume refused, still inspectable), stop (graceful attempt, then
+# snapshot --resume, a VM created from the snapshot runs on from there,
+# quarantine (a forensic snapshot that restores paused; resume refused,
+# still inspectable), stop (graceful attempt, then
 # SIGTERM), parallel starts, daemon kill -9 + restart with VMs running (same
 # pids re-attached, still controllable) and a VM that died meanwhile; with a
 # Linux kernel and an initramfs whose init prints BULKHEAD-WAIT-READY and
@@ -227,10 +229,45 @@ bh ps >/dev/null && ok "daemon still serving after a VMM died" || bad "daemon al
 bh start t1 >/dev/null 2>"$T/err" && [ "$(field t1 state)" = running ] &&
 	ok "start again after exit" || bad "restart VM" "$(cat "$T/err")"
 
-# quarantine: paused, resume refused, still inspectable, reason recorded
+# snapshots through the daemon: a running VM snapshotted with --resume runs
+# on; a VM created from the snapshot runs on from where it was (its first
+# tick continues the count instead of starting at 1)
+wait_ticks_above t1 3
+if out=$(bh snapshot t1 --name s1 --resume 2>"$T/err") && [ "$(field t1 state)" = running ]; then
+	ok "snapshot of a running VM (--resume): $out"
+else
+	bad "snapshot" "$(cat "$T/err")"
+fi
+if bh create --from-snapshot t1/s1 --name r1 --start >/dev/null 2>"$T/err" &&
+	wait_state r1 running 100 && wait_ticks_above r1 1; then
+	first=$(bh logs r1 | sed -n 's/^tick \([0-9]*\).*/\1/p' | head -n 1)
+	[ "${first:-0}" -gt 3 ] && ok "a VM created from it runs on from the snapshot (first tick: $first)" ||
+		bad "restored ticks" "first tick '$first': $(bh logs r1 | head -n 3)"
+else
+	bad "create --from-snapshot" "$(cat "$T/err"; bh inspect r1 2>&1 | grep -E 'state|exit')"
+fi
+bh kill r1 >/dev/null 2>&1
+keep_vmm_logs
+bh rm r1 >/dev/null 2>&1
+
+# quarantine: paused, resume refused, still inspectable, reason recorded,
+# and a forensic snapshot (that restores paused, and runs once resumed)
 if bh quarantine t1 --reason "suspicious traffic" >/dev/null 2>"$T/err" &&
 	[ "$(field t1 state)" = quarantined ] &&
 	[ "$(field t1 quarantine_reason)" = "suspicious traffic" ]; then
+	fs=$(field t1 forensic_snapshot)
+	if [ -n "$fs" ] && [ -s "$fs/manifest" ] &&
+		bh create --from-snapshot "t1/${fs##*/}" --paused --name q1 --start >/dev/null 2>"$T/err2" &&
+		[ "$(field q1 state)" = paused ] && [ "$(ticks q1)" = 0 ]; then
+		bh resume q1 >/dev/null 2>&1
+		wait_ticks_above q1 0 && ok "quarantine left a forensic snapshot ($fs): it restores paused, and runs once resumed" ||
+			bad "forensic restore" "no tick after resume: $(bh logs q1 | tail -n 3)"
+	else
+		bad "forensic snapshot" "'$fs': $(cat "$T/err2" 2>/dev/null; bh inspect t1 2>&1 | grep forensic)"
+	fi
+	bh kill q1 >/dev/null 2>&1
+	keep_vmm_logs
+	bh rm q1 >/dev/null 2>&1
 	if [ -z "$win" ]; then
 		bad quarantine "no control window (see pause)"
 	else

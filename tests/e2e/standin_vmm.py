@@ -4,6 +4,10 @@
 bulkheadd starts it exactly as it starts the real VMM:
     standin_vmm.py run --config /proc/self/fd/4 --console file:PATH \
         --console-max N --control-fd 3
+or, for a VM made from a snapshot,
+    standin_vmm.py restore --snapshot-fds 5,6,7 --console file:PATH \
+        --console-max N --control-fd 3 [--paused]
+(its configuration is then the one recorded in the state file).
 and it speaks the real control protocol (src/ctl/ctl_proto.h, version 2: a
 32-byte header, a reply's payload starting with the 32-byte ctl_status, over
 the inherited SOCK_SEQPACKET listening socket, fd 3). What it
@@ -19,6 +23,11 @@ broken VMM the daemon must survive, where no real VM is needed to be one.
   alloc    allocate and touch memory without bound (16 MiB steps, reported on
            stderr) while answering honestly
   flood    write 4 MiB to stderr, then behave honestly
+  nosnap   refuse snapshots (-ENOTSUP, as a VM with a device that cannot save)
+A snapshot request (type 10, two descriptors) is answered by writing a state
+file the daemon's checks accept (header, the configuration, empty CPUID, VM,
+devices and vCPU sections: snap_format.h) and a sparse memory file of the
+VM's size, then pausing (unless asked to resume).
 It also reports on stderr what the daemon gave it (argv, its cgroup, whether
 the daemon's own config.json is readable to it, its NICs' port descriptors).
 
@@ -42,6 +51,36 @@ HDR = "<IHHIiIIII"      # magic version type seq status flags payload_len nfds r
 STATUS_FMT = "<IIQQQ"   # state ncpus exits io_exits mmio_exits
 MAGIC, VERSION, REPLY = 0x54434842, 2, 0x8000
 STATUS, PAUSE, RESUME, STOP, QUARANTINE = 1, 2, 3, 4, 5
+SNAPSHOT = 10
+
+
+def mem_bytes(cfg):
+    m = str(cfg.get("mem", "64M"))
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(m[:-1]) * units[m[-1].upper()] if m[-1].upper() in units else int(m) << 20
+
+
+def snapshot_state(cfg_text, cfg):
+    """A state file snap_parse() accepts: 1 vCPU, the VM's RAM (< 3 GiB)."""
+    mem = mem_bytes(cfg)
+    secs = [(1, 0, cfg_text), (2, 0, b""), (4, 0, b""), (5, 0, b""), (3, 0, b"")]
+    hdr = b"BHSNAP\0\n" + struct.pack("<HHI", 1, 0, 128) + b"standin".ljust(32, b"\0")
+    template = 0 if cfg.get("cpu_template") == "host" else 1  # arch/x86/cpuid.h
+    hdr += struct.pack("<IIQII", 1, template, mem, 1, len(secs))
+    hdr += struct.pack("<QQQQ", 0, mem, 0, 0) + b"\0" * 24
+    body = b"".join(struct.pack("<IIIIQ", t, i, 1, 0, len(d)) + d for t, i, d in secs)
+    return hdr + body, mem
+
+
+def state_config(data):
+    """The configuration section of a state file (as snapshot_state wrote it)."""
+    off = 128
+    while off < len(data):
+        t, _, _, _, n = struct.unpack("<IIIIQ", data[off:off + 24])
+        if t == 1:
+            return data[off + 24:off + 24 + n]
+        off += 24 + n
+    raise SystemExit("standin: no configuration in the state file")
 
 
 def log(msg):
@@ -51,11 +90,18 @@ def log(msg):
 
 def main():
     args = sys.argv[1:]
-    cfg_path = args[args.index("--config") + 1]
     console = args[args.index("--console") + 1]
     assert console.startswith("file:")
     console = console[5:]
-    cfg = json.load(open(cfg_path))
+    restored = args[0] == "restore"
+    if restored:
+        fds = [int(x) for x in args[args.index("--snapshot-fds") + 1].split(",")]
+        with os.fdopen(fds[1], "rb") as f:
+            cfg_text = state_config(f.read())
+        log("restored from a snapshot (memory fd of %d bytes)" % os.fstat(fds[2]).st_size)
+    else:
+        cfg_text = open(args[args.index("--config") + 1], "rb").read()
+    cfg = json.loads(cfg_text)
     mode = "honest"
     for word in cfg.get("cmdline", "").split():
         if word.startswith("mode="):
@@ -93,7 +139,8 @@ def main():
         sys.stderr.flush()
     ls = socket.socket(fileno=3)
     conn = None
-    paused = quarantined = False
+    paused = restored and "--paused" in args
+    quarantined = False
     exits = 0
     hoard = []
     out = open(console, "a")
@@ -116,7 +163,11 @@ def main():
                 conn.close()
             conn = c
         if conn and conn in r:
-            data = conn.recv(128)
+            data, anc, _, _ = conn.recvmsg(128, socket.CMSG_SPACE(4 * 4))
+            got = []
+            for level, kind, cdata in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    got += list(struct.unpack("<%di" % (len(cdata) // 4), cdata[:len(cdata) // 4 * 4]))
             if not data:
                 conn.close()
                 conn = None
@@ -133,6 +184,16 @@ def main():
                     status = -1  # -EPERM
                 else:
                     paused = False
+            elif typ == SNAPSHOT and len(got) == 2 and mode != "nosnap":
+                flags = struct.unpack("<II", data[32:40])[0]
+                state, mem = snapshot_state(cfg_text, cfg)
+                os.pwrite(got[0], state, 0)
+                os.ftruncate(got[1], mem)
+                os.pwrite(got[1], b"standin memory", 4096)
+                paused = paused or not (flags & 1)
+                log("snapshot written (%d bytes of state)" % len(state))
+            elif typ == SNAPSHOT:
+                status = -95  # -ENOTSUP: "a device cannot save its state"
             elif typ == STOP:
                 log("stop requested: powering off")
                 return 0
@@ -143,6 +204,8 @@ def main():
                 struct.pack(STATUS_FMT, st, 1, exits, 0, 0)
             if mode == "garbage":
                 rep = b"\xff" * 40
+            for fd in got:
+                os.close(fd)
             conn.send(rep)
         now = time.monotonic()
         if net and not paused and now >= next_net:

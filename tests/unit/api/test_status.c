@@ -16,6 +16,7 @@ static void test_map(void **state)
 	assert_int_equal(api_status_of(0), 200);
 	assert_int_equal(api_status_of(-EINPROGRESS), 202);
 	assert_int_equal(api_status_of(-ENOENT), 404);
+	assert_int_equal(api_status_of(-EACCES), 403); /* an unreadable snapshot path */
 	assert_int_equal(api_status_of(-EBUSY), 409);
 	assert_int_equal(api_status_of(-EEXIST), 409);
 	assert_int_equal(api_status_of(-EBADMSG), 422);

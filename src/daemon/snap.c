@@ -1,0 +1,811 @@
+/* snap.c — snapshots through the daemon: a VM's snapshot directory, the
+ * snapshot operation, quarantine's forensic snapshot, and VMs created from a
+ * snapshot (daemon.h, "snapshots").
+ *
+ * Who may read what. The daemon is root and its API clients are hostile:
+ *  - a VM's snapshots are written by the daemon into STATE/vms/ID/snapshots/
+ *    (root's, 0700) through descriptors the VMM only writes to; its owner
+ *    gets read access by a POSIX ACL entry for their uid (never write: a
+ *    quarantine's evidence cannot be altered by the suspect), on a file
+ *    system without ACLs only through the daemon ("VM/NAME" sources);
+ *  - a "VM/NAME" source names a VM the caller may see (dmn_find_for: another
+ *    user's VM does not exist for them) and a NAME that is one path
+ *    component; a path source is opened by a child process with the caller's
+ *    uid, gid and groups (dmn_creds_of), so the daemon opens nothing for a
+ *    caller that the caller could not open (the rule of kernels and disks,
+ *    which the VMM opens as its owner);
+ *  - the snapshot is then checked like restore checks it (snap_dir_load: the
+ *    hostile-input parser) and, at each start, checked again and handed to
+ *    the VMM as sealed copies of the manifest and state the daemon checked,
+ *    plus the memory file (guest data: a changed memory file can do nothing
+ *    a hostile guest could not). */
+#include "daemon/daemon.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/log.h"
+#include "config/config_json.h"
+#include "config/schema.h"
+#include "ctl/ctl_proto.h"
+#include "snapshot/snap_dir.h"
+
+#define SNAP_TIMEOUT_MS 120000u /* writing a big VM's memory takes a while */
+#define FORENSIC_TIMEOUT_FACTOR 12u /* x the control deadline: quarantine must not wait long */
+#define OPEN_AS_TIMEOUT_MS 10000
+#define LIST_MAX 64
+#define FORENSIC_PREFIX "quarantine-"
+
+static const char *const snap_files[3] = { SNAP_FILE_MANIFEST, SNAP_FILE_STATE,
+					   SNAP_FILE_MEMORY };
+
+/* 1..DSNAP_NAME_MAX of [A-Za-z0-9._-], starting with a letter or digit: one
+ * path component, never "." or "..". */
+static bool snap_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DSNAP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (i > 0 && (c == '-' || c == '_' || c == '.'))))
+			return false;
+	}
+	return true;
+}
+
+void dvm_snap_path(const struct daemon *d, const struct dvm *v, const char *name, char *buf,
+		   size_t len)
+{
+	snprintf(buf, len, "%s/vms/%s/snapshots%s%s", d->state_dir, v->id, name ? "/" : "",
+		 name ? name : "");
+}
+
+/* Let `uid` read fd (and search it, a directory) by a POSIX access ACL
+ * (linux/posix_acl_xattr.h, version 2): owner root keeps rw(x), the named
+ * user gets r-(x), group and others nothing. 0 or -errno (-EOPNOTSUPP: the
+ * file system keeps no ACLs). */
+static int grant_read(int fd, uid_t uid, bool dir)
+{
+	struct {
+		uint32_t version;
+		struct {
+			uint16_t tag, perm;
+			uint32_t id;
+		} e[5];
+	} acl = { 2,
+		  { { 0x01, dir ? 7 : 6, UINT32_MAX },   /* user:: */
+		    { 0x02, dir ? 5 : 4, (uint32_t)uid }, /* user:UID: */
+		    { 0x04, 0, UINT32_MAX },              /* group:: */
+		    { 0x10, dir ? 5 : 4, UINT32_MAX },    /* mask:: */
+		    { 0x20, 0, UINT32_MAX } } };          /* other:: */
+
+	if (uid == 0 || geteuid() != 0)
+		return 0; /* root's own, or a non-root daemon's VMs: all one user */
+	return fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0 ? -errno : 0;
+}
+
+/* Grant the owner reading of a finished snapshot directory and its files. */
+static int grant_snapshot(int sdfd, uid_t uid)
+{
+	int ret = grant_read(sdfd, uid, true);
+
+	for (int i = 0; i < 3 && !ret; i++) {
+		int fd = openat(sdfd, snap_files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0)
+			return -errno;
+		ret = grant_read(fd, uid, false);
+		close(fd);
+	}
+	return ret;
+}
+
+static unsigned count_snapshots(int pfd)
+{
+	int fd = dup(pfd);
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(dp)))
+		if (de->d_name[0] != '.' && strncmp(de->d_name, FORENSIC_PREFIX,
+						    strlen(FORENSIC_PREFIX)))
+			n++;
+	closedir(dp);
+	return n;
+}
+
+/* Make the snapshot's directory in pfd: `name`, or PREFIX-TIME[-N]. */
+static int make_dir(int pfd, const char *name, const char *prefix, char *out, size_t olen,
+		    char *err, size_t errlen)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (name) {
+		if (mkdirat(pfd, name, 0700) < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, e == EEXIST ? "a snapshot named '%s' exists already"
+							  : "snapshot '%s': %s",
+				 name, strerror(e));
+			return e == EEXIST ? -EEXIST : -EIO;
+		}
+		snprintf(out, olen, "%s", name);
+		return 0;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (unsigned i = 1; i < 100; i++) {
+		if (i == 1)
+			snprintf(out, olen, "%s%s", prefix, stamp);
+		else
+			snprintf(out, olen, "%s%s-%u", prefix, stamp, i);
+		if (mkdirat(pfd, out, 0700) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	snprintf(err, errlen, "cannot make a snapshot directory: %s", strerror(errno));
+	return -EIO;
+}
+
+/* Write a snapshot of v (claimed; no d->lock) into snapshots/NAME. */
+static int take(struct daemon *d, struct dvm *v, uint32_t flags, const char *name, bool forensic,
+		unsigned timeout_ms, char *name_out, size_t nlen, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], why[400];
+	int pfd, sdfd = -1, sfd = -1, mfd = -1, ret;
+
+	dvm_snap_path(d, v, NULL, dir, sizeof(dir));
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -EIO;
+	}
+	pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (pfd < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -EIO;
+	}
+	if ((ret = grant_read(pfd, v->owner, true)) && ret != -EOPNOTSUPP)
+		bh_warn("VM %s: %s: cannot let uid %u read it: %s", v->id, dir, (unsigned)v->owner,
+			strerror(-ret));
+	if (!forensic && count_snapshots(pfd) >= DSNAP_MAX) {
+		snprintf(err, errlen, "VM %s has %u snapshots, the most one VM may keep (removing "
+			 "the VM removes them)", v->id, DSNAP_MAX);
+		close(pfd);
+		return -EDQUOT;
+	}
+	if ((ret = make_dir(pfd, name, forensic ? FORENSIC_PREFIX : "snap-", name_out, nlen, err,
+			    errlen))) {
+		close(pfd);
+		return ret;
+	}
+	sdfd = openat(pfd, name_out, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sdfd < 0) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s/%s: %s", dir, name_out, strerror(errno));
+		goto fail;
+	}
+	if ((ret = snap_dir_begin(sdfd, &sfd, &mfd, why, sizeof(why)))) {
+		snprintf(err, errlen, "%s/%s: %s", dir, name_out, why);
+		ret = -EIO;
+		goto fail;
+	}
+	if ((ret = dvm_ctl_snapshot(d, v, flags, sfd, mfd, timeout_ms, NULL, err, errlen)))
+		goto fail;
+	if ((ret = snap_dir_finish(sdfd, sfd, mfd, why, sizeof(why)))) {
+		snprintf(err, errlen, "VM %s: the snapshot was taken but not completed: %s", v->id,
+			 why);
+		ret = -EIO;
+		goto fail;
+	}
+	if ((ret = grant_snapshot(sdfd, v->owner)) && ret != -EOPNOTSUPP)
+		bh_warn("VM %s: snapshot %s: cannot let uid %u read it: %s", v->id, name_out,
+			(unsigned)v->owner, strerror(-ret));
+	close(sfd);
+	close(mfd);
+	close(sdfd);
+	close(pfd);
+	return 0;
+fail:
+	if (sfd >= 0)
+		close(sfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (sdfd >= 0) {
+		snap_dir_abort(sdfd);
+		close(sdfd);
+	}
+	unlinkat(pfd, name_out, AT_REMOVEDIR);
+	close(pfd);
+	return ret;
+}
+
+int dmn_snapshot(struct daemon *d, uid_t uid, const char *id, bool resume, const char *name,
+		 char *name_out, size_t name_len, char *err, size_t errlen)
+{
+	enum dvm_state was;
+	bool thawed = false;
+	uint32_t flags;
+	struct dvm *v;
+	int ret, fr = 0;
+
+	if (name && !snap_name_ok(name)) {
+		snprintf(err, errlen, "name '%.64s': 1-%d letters, digits, '-', '_' or '.', "
+			 "starting with a letter or digit", name, DSNAP_NAME_MAX);
+		return -EINVAL;
+	}
+	if (name && !strncmp(name, FORENSIC_PREFIX, strlen(FORENSIC_PREFIX))) {
+		snprintf(err, errlen, "name '%s': names starting with '%s' are quarantine's", name,
+			 FORENSIC_PREFIX);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->lock);
+	ret = dvm_claim(d, uid, id, DVM_S(DVM_RUNNING) | DVM_S(DVM_PAUSED), "snapshot", &v, err,
+			errlen);
+	was = ret ? DVM_CREATED : v->state;
+	pthread_mutex_unlock(&d->lock);
+	if (ret)
+		return ret;
+	/* A paused VM is frozen from outside: its VMM (paused itself) must run
+	 * to write the snapshot, then it is frozen again. */
+	if (v->frozen) {
+		if ((ret = dvm_freeze(d, v, false))) {
+			snprintf(err, errlen, "VM %s: cannot thaw it to write the snapshot: %s", v->id,
+				 strerror(-ret));
+			pthread_mutex_lock(&d->lock);
+			dvm_release(d, v);
+			return -EIO;
+		}
+		thawed = true;
+	}
+	flags = resume && was == DVM_RUNNING ? CTL_SNAP_RESUME : 0;
+	ret = take(d, v, flags, name, false, SNAP_TIMEOUT_MS, name_out, name_len, err, errlen);
+	/* Paused now (unless resumed, or it failed and stayed as it was): the
+	 * freezer holds it, as after a pause. */
+	if (thawed || (!ret && !(flags & CTL_SNAP_RESUME)))
+		fr = dvm_freeze(d, v, true);
+	pthread_mutex_lock(&d->lock);
+	if (v->state == DVM_EXITED) {
+		if (!ret)
+			snprintf(err, errlen, "VM %s exited during the snapshot", v->id);
+		dvm_release(d, v);
+		return ret ? ret : -ESRCH;
+	}
+	if (thawed || (!ret && !(flags & CTL_SNAP_RESUME))) {
+		v->state = DVM_PAUSED;
+		v->frozen = fr == 0;
+		if (fr)
+			bh_warn("VM %s: paused by its VMM for the snapshot, but not frozen: %s", v->id,
+				strerror(-fr));
+	}
+	if (dvm_save(d, v)) {
+	}
+	if (!ret)
+		dmn_event(d, v, "snapshot", "%s by uid %u%s", name_out, (unsigned)uid,
+			  flags & CTL_SNAP_RESUME ? ", resumed" : ", paused");
+	dvm_release(d, v);
+	return ret;
+}
+
+void dvm_forensic_snapshot(struct daemon *d, struct dvm *v)
+{
+	char name[DSNAP_NAME_MAX + 1] = "", err[256] = "";
+	bool frozen;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	frozen = v->frozen;
+	pthread_mutex_unlock(&d->lock);
+	/* A VM frozen by a pause is thawed for its VMM (paused itself) to write
+	 * the evidence; quarantine freezes it again right after. Without this, an
+	 * owner could pause a VM to keep a quarantine from capturing it. */
+	if (frozen && (ret = dvm_freeze(d, v, false)))
+		snprintf(err, sizeof(err), "cannot thaw the paused VM to capture it: %s",
+			 strerror(-ret));
+	if (!ret)
+		ret = take(d, v, 0, NULL, true, d->lim.ctl_timeout_ms * FORENSIC_TIMEOUT_FACTOR, name,
+			   sizeof(name), err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	if (frozen && !ret)
+		v->frozen = false; /* quarantine asks the VMM, then freezes */
+	if (ret) {
+		v->forensic[0] = '\0';
+		snprintf(v->forensic_error, sizeof(v->forensic_error), "%s", err);
+	} else {
+		snprintf(v->forensic, sizeof(v->forensic), "%s", name);
+		v->forensic_error[0] = '\0';
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (frozen && ret && dvm_freeze(d, v, true)) {
+		/* pause_op freezes again and reports a failure */
+	}
+}
+
+struct json_object *dvm_snapshots_json(struct daemon *d, const struct dvm *v)
+{
+	struct json_object *arr = json_object_new_array();
+	char dir[PATH_MAX];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *dp;
+	int pfd;
+
+	dvm_snap_path(d, v, NULL, dir, sizeof(dir));
+	pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (pfd < 0 || !(dp = fdopendir(pfd))) {
+		if (pfd >= 0)
+			close(pfd);
+		return arr;
+	}
+	while ((de = readdir(dp)) && n < LIST_MAX) {
+		char text[SNAP_MANIFEST_MAX + 1], why[128], src[DVM_ID_LEN + DSNAP_NAME_MAX + 2];
+		struct snap_manifest m;
+		struct stat st, ss, ms;
+		struct json_object *o;
+		ssize_t len;
+		int sd, fd;
+
+		if (de->d_name[0] == '.' || !snap_name_ok(de->d_name))
+			continue;
+		sd = openat(pfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sd < 0)
+			continue;
+		fd = openat(sd, SNAP_FILE_MANIFEST, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		len = fd >= 0 ? read(fd, text, SNAP_MANIFEST_MAX) : -1;
+		if (fd < 0 || len <= 0 || fstat(fd, &st) < 0 ||
+		    snap_manifest_parse(text, (size_t)len, &m, why, sizeof(why)) ||
+		    fstatat(sd, SNAP_FILE_STATE, &ss, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fstatat(sd, SNAP_FILE_MEMORY, &ms, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (fd >= 0)
+				close(fd); /* incomplete (in progress or failed): not listed */
+			close(sd);
+			continue;
+		}
+		close(fd);
+		close(sd);
+		o = json_object_new_object();
+		snprintf(src, sizeof(src), "%s/%.*s", v->id, DSNAP_NAME_MAX, de->d_name);
+		json_object_object_add(o, "name", json_object_new_string(de->d_name));
+		json_object_object_add(o, "source", json_object_new_string(src));
+		snprintf(dir, sizeof(dir), "%s/vms/%s/snapshots/%s", d->state_dir, v->id, de->d_name);
+		json_object_object_add(o, "path", json_object_new_string(dir));
+		json_object_object_add(o, "kind", json_object_new_string(
+			strncmp(de->d_name, FORENSIC_PREFIX, strlen(FORENSIC_PREFIX)) ? "snapshot"
+										     : "forensic"));
+		json_object_object_add(o, "time", json_object_new_int64((int64_t)st.st_mtime));
+		json_object_object_add(o, "size_bytes",
+				       json_object_new_int64((int64_t)(m.state_size + m.mem_size)));
+		json_object_object_add(o, "disk_bytes", json_object_new_int64(
+			(int64_t)(ss.st_blocks + ms.st_blocks + st.st_blocks) * 512));
+		json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)m.mem_size));
+		json_object_array_add(arr, o);
+		n++;
+	}
+	closedir(dp);
+	return arr;
+}
+
+void dsnap_remove_all(const char *snapshots_dir)
+{
+	int pfd = open(snapshots_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *dp;
+
+	if (pfd < 0)
+		return;
+	if (!(dp = fdopendir(pfd))) {
+		close(pfd);
+		return;
+	}
+	while ((de = readdir(dp))) {
+		int sd;
+		DIR *sp;
+		struct dirent *fe;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sd = openat(pfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sd < 0 || !(sp = fdopendir(sd))) {
+			if (sd >= 0)
+				close(sd);
+			unlinkat(pfd, de->d_name, 0);
+			continue;
+		}
+		while ((fe = readdir(sp)))
+			if (strcmp(fe->d_name, ".") && strcmp(fe->d_name, ".."))
+				unlinkat(sd, fe->d_name, 0);
+		closedir(sp);
+		if (unlinkat(pfd, de->d_name, AT_REMOVEDIR) < 0)
+			bh_warn("%s/%s: %s", snapshots_dir, de->d_name, strerror(errno));
+	}
+	closedir(dp);
+	if (rmdir(snapshots_dir) < 0 && errno != ENOENT)
+		bh_warn("%s: %s", snapshots_dir, strerror(errno));
+}
+
+/* ---- opening a snapshot for a caller ---- */
+
+struct open_reply {
+	int err;   /* 0 or errno */
+	int which; /* 0 the directory, 1.. snap_files[which - 1], -1 credentials */
+};
+
+/* The child of open_as(): never returns. Async-signal-safe calls only. */
+static __attribute__((noreturn)) void open_child(int sock, const struct dmn_creds *cr,
+						 const char *dir)
+{
+	struct open_reply r = { 0, 0 };
+	int fds[3] = { -1, -1, -1 }, dfd;
+	char cbuf[CMSG_SPACE(sizeof(fds))];
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
+			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
+			 setresuid(cr->uid, cr->uid, cr->uid) < 0)) {
+		r = (struct open_reply){ errno, -1 };
+		goto send;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = (struct open_reply){ errno, 0 };
+		goto send;
+	}
+	for (int i = 0; i < 3; i++) {
+		/* O_NONBLOCK: a FIFO in its place must not hang the open */
+		fds[i] = openat(dfd, snap_files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fds[i] < 0) {
+			r = (struct open_reply){ errno, i + 1 };
+			goto send;
+		}
+	}
+	{
+		struct cmsghdr *c;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	}
+send:
+	_exit(sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 : 1);
+}
+
+/* Open dir's three snapshot files with uid's permissions (see top). */
+static int open_as(uid_t uid, const char *dir, const char *shown, int fds[3], char *err,
+		   size_t errlen)
+{
+	struct dmn_creds cr;
+	struct open_reply r = { EIO, -2 };
+	int sv[2], got[3] = { -1, -1, -1 }, ret = -EIO;
+	char cbuf[CMSG_SPACE(sizeof(got))];
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct pollfd pf;
+	ssize_t n = -1;
+	pid_t pid;
+
+	dmn_creds_of(uid, &cr);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return -EIO;
+	}
+	pid = fork();
+	if (pid == 0)
+		open_child(sv[1], &cr, dir);
+	close(sv[1]);
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sv[0]);
+		return -EIO;
+	}
+	pf = (struct pollfd){ .fd = sv[0], .events = POLLIN };
+	if (poll(&pf, 1, OPEN_AS_TIMEOUT_MS) == 1)
+		n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	close(sv[0]);
+	if (n != (ssize_t)sizeof(r))
+		kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(r) && r.err == 0) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(got)) && !(mh.msg_flags & MSG_CTRUNC)) {
+			memcpy(got, CMSG_DATA(c), sizeof(got));
+			for (int i = 0; i < 3; i++) {
+				fds[i] = got[i];
+				/* back to blocking reads */
+				fcntl(got[i], F_SETFL, fcntl(got[i], F_GETFL) & ~O_NONBLOCK);
+			}
+			return 0;
+		}
+		snprintf(err, errlen, "from_snapshot %s: cannot receive its files", shown);
+		return -EIO;
+	}
+	if (n != (ssize_t)sizeof(r)) {
+		snprintf(err, errlen, "from_snapshot %s: opening it took longer than %d s", shown,
+			 OPEN_AS_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	if (r.which == -1) {
+		snprintf(err, errlen, "cannot take uid %u's credentials: %s", (unsigned)uid,
+			 strerror(r.err));
+		return -EIO;
+	}
+	ret = r.err == EACCES || r.err == EPERM ? -EACCES
+	      : r.err == ENOENT || r.err == ENOTDIR ? -ENOENT
+	      : r.err == ELOOP ? -EINVAL
+							 : -EIO;
+	snprintf(err, errlen, "from_snapshot %s%s%s: %s%s", shown, r.which > 0 ? "/" : "",
+		 r.which > 0 && r.which <= 3 ? snap_files[r.which - 1] : "",
+		 r.err == ELOOP ? "a symbolic link (refused)" : strerror(r.err),
+		 ret == -EACCES ? " (opened with the caller's permissions)" : "");
+	return ret;
+}
+
+/* Resolve `source` for uid and open its files (see daemon.h); canon gets
+ * the form recorded for later starts. */
+static int open_source(struct daemon *d, uid_t uid, const char *source, int fds[3], char *canon,
+		       size_t clen, char *err, size_t errlen)
+{
+	size_t len = strnlen(source, 1024);
+	char dir[PATH_MAX];
+
+	if (len == 0 || len >= 1000) {
+		snprintf(err, errlen, "from_snapshot: expected \"VM/SNAPSHOT\" or an absolute path "
+			 "of at most 999 characters");
+		return -EINVAL;
+	}
+	for (const char *p = source; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "from_snapshot: control characters are not allowed");
+			return -EINVAL;
+		}
+	if (source[0] == '/') {
+		for (const char *p = source; (p = strstr(p, "..")); p += 2)
+			if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0')) {
+				snprintf(err, errlen, "from_snapshot %.200s: '..' is not allowed in "
+					 "the path", source);
+				return -EINVAL;
+			}
+		snprintf(canon, clen, "%s", source);
+		return open_as(uid, source, source, fds, err, errlen);
+	}
+	{
+		const char *slash = strchr(source, '/');
+		char vm[DVM_NAME_MAX + 1], name[DSNAP_NAME_MAX + 1];
+		struct dvm *v;
+		int ret;
+
+		if (!slash || (size_t)(slash - source) > DVM_NAME_MAX || slash == source ||
+		    strlen(slash + 1) > DSNAP_NAME_MAX) {
+			snprintf(err, errlen, "from_snapshot %.200s: expected \"VM/SNAPSHOT\" (a VM's "
+				 "ID or name and one of its snapshots) or an absolute path", source);
+			return -EINVAL;
+		}
+		memcpy(vm, source, (size_t)(slash - source));
+		vm[slash - source] = '\0';
+		snprintf(name, sizeof(name), "%s", slash + 1);
+		if (!snap_name_ok(name) || strspn(vm, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+						      "TUVWXYZ0123456789-_.") != strlen(vm)) {
+			snprintf(err, errlen, "from_snapshot %.200s: '%s' is not a snapshot name "
+				 "(letters, digits, '-', '_', '.'; one path component)", source, name);
+			return -EINVAL;
+		}
+		pthread_mutex_lock(&d->lock);
+		ret = dmn_find_for(d, uid, vm, &v);
+		if (!ret) {
+			dvm_snap_path(d, v, name, dir, sizeof(dir));
+			snprintf(canon, clen, "%s/%s", v->id, name);
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (ret) {
+			/* Another user's VM reads exactly like a missing one. */
+			snprintf(err, errlen, ret == -EEXIST ? "from_snapshot %.200s: VMs of several "
+				 "users have that name: use the VM's ID" : "no snapshot '%.200s'",
+				 source);
+			return ret == -EEXIST ? -EEXIST : -ENOENT;
+		}
+		/* The caller's own VM's snapshot: the daemon's files, opened by
+		 * the daemon (readable by the owner, who is the caller). */
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (dfd < 0) {
+			snprintf(err, errlen, "no snapshot '%.200s'", source);
+			return -ENOENT;
+		}
+		for (int i = 0; i < 3; i++) {
+			fds[i] = openat(dfd, snap_files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fds[i] < 0) {
+				snprintf(err, errlen, "snapshot '%.200s' is incomplete (%s: %s)",
+					 source, snap_files[i], strerror(errno));
+				while (i-- > 0)
+					close(fds[i]);
+				close(dfd);
+				return -ENOENT;
+			}
+		}
+		close(dfd);
+		return 0;
+	}
+}
+
+static void close3(int fds[3])
+{
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	fds[0] = fds[1] = fds[2] = -1;
+}
+
+/* Open and check `source` for uid: the snapshot loaded and its fds. */
+static int load_source(struct daemon *d, uid_t uid, const char *source, int fds[3],
+		       struct snap_loaded *l, char *canon, size_t clen, char *err, size_t errlen)
+{
+	char why[400];
+	int ret;
+
+	if ((ret = open_source(d, uid, source, fds, canon, clen, err, errlen)))
+		return ret;
+	if ((ret = snap_dir_load(fds[0], fds[1], fds[2], false, l, why, sizeof(why)))) {
+		snprintf(err, errlen, "from_snapshot %.200s: %s", source, why);
+		close3(fds);
+		return ret == -ENOMEM ? ret : -EBADMSG;
+	}
+	return 0;
+}
+
+int dmn_create_from_snapshot(struct daemon *d, uid_t uid, const char *name, const char *source,
+			     bool paused, char *id_out, char *err, size_t errlen)
+{
+	struct snap_loaded l;
+	struct vm_config cfg;
+	struct json_object *root = NULL;
+	char canon[sizeof(((struct dvm *)0)->from_snap)], msg[400];
+	int fds[3] = { -1, -1, -1 }, ret;
+	struct dvm *v;
+
+	if ((ret = load_source(d, uid, source, fds, &l, canon, sizeof(canon), err, errlen)))
+		return ret;
+	close3(fds);
+	config_defaults(&cfg);
+	if (config_json_parse((const char *)l.st->config.p, l.st->config.len, 0, &cfg, &root, msg,
+			      sizeof(msg))) {
+		snprintf(err, errlen, "from_snapshot %.200s: the recorded configuration: %s", source,
+			 msg);
+		ret = -EBADMSG;
+		goto out;
+	}
+	if (cfg.ncpus != l.st->h.ncpus || cfg.mem_bytes != l.st->h.mem_bytes ||
+	    (uint32_t)cfg.cpu_template != l.st->h.cpu_template) {
+		snprintf(err, errlen, "from_snapshot %.200s: the recorded configuration disagrees "
+			 "with the state file (vCPUs, memory or CPU template)", source);
+		ret = -EBADMSG;
+		goto out;
+	}
+	for (unsigned i = 0; i < cfg.nnets; i++)
+		if (cfg.nets[i].switch_seg) {
+			snprintf(err, errlen, "from_snapshot %.200s: its NIC %u is on a daemon network "
+				 "(switch), which a VM made from a snapshot cannot be on yet", source, i);
+			ret = -EBADMSG;
+			goto out;
+		}
+	if (!(v = dvm_new())) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	v->owner = uid;
+	v->ncpus = cfg.ncpus;
+	v->mem_bytes = cfg.mem_bytes;
+	/* The recorded console cap yields to this daemon's maximum. */
+	v->console_max = cfg.console_max_bytes < d->lim.console_max ? cfg.console_max_bytes : 0;
+	v->restore_paused = paused;
+	snprintf(v->from_snap, sizeof(v->from_snap), "%s", canon);
+	ret = dmn_insert(d, v, name, (const char *)l.st->config.p, l.st->config.len, id_out, err,
+			 errlen);
+out:
+	config_json_free(root);
+	snap_dir_unload(&l);
+	return ret;
+}
+
+/* A sealed memfd holding len bytes of buf (the VMM reads what was checked). */
+static int sealed_copy(const char *what, const void *buf, size_t len)
+{
+	int fd = memfd_create(what, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, (const char *)buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -EIO;
+		}
+		off += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int dvm_snap_open_for_start(struct daemon *d, struct dvm *v, int out[3], char *err,
+			    size_t errlen)
+{
+	char canon[sizeof(v->from_snap)], text[SNAP_MANIFEST_MAX];
+	struct snap_loaded l;
+	int fds[3] = { -1, -1, -1 }, ret;
+	size_t n;
+
+	if ((ret = load_source(d, v->owner, v->from_snap, fds, &l, canon, sizeof(canon), err,
+			       errlen)))
+		return ret;
+	if (l.st->h.ncpus != v->ncpus || l.st->h.mem_bytes != v->mem_bytes) {
+		snprintf(err, errlen, "snapshot %.200s changed since the VM was made from it "
+			 "(vCPUs or memory)", v->from_snap);
+		ret = -EBADMSG;
+		goto fail;
+	}
+	n = snap_manifest_format(&l.man, text, sizeof(text));
+	out[0] = sealed_copy("bulkhead-snap-manifest", text, n);
+	out[1] = out[0] >= 0 ? sealed_copy("bulkhead-snap-state", l.state, l.state_len) : -1;
+	if (out[0] < 0 || out[1] < 0) {
+		ret = out[0] < 0 ? out[0] : out[1];
+		snprintf(err, errlen, "snapshot copies (memfd): %s", strerror(-ret));
+		if (out[0] >= 0)
+			close(out[0]);
+		out[0] = out[1] = -1;
+		goto fail;
+	}
+	out[2] = fds[2];
+	fds[2] = -1;
+	close3(fds);
+	snap_dir_unload(&l);
+	return 0;
+fail:
+	close3(fds);
+	snap_dir_unload(&l);
+	return ret;
+}
