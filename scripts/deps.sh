@@ -47,10 +47,13 @@ build_pkgs=(build-essential meson ninja-build pkg-config liblz4-dev libzstd-dev
 # any `bulkhead exec --rootfs DIR`, as a read-only EROFS image
 # (scripts/prepare-exec.sh).
 exec_pkgs=(mmdebstrap erofs-utils)
+# passt: the switch's uplink to the outside (`bulkhead switch --uplink`,
+# src/switch/passt.h) and the net stage's uplink tests, which run the real
+# passt inside network namespaces they create.
 # socat: the hybrid-vsock client of the vsock end-to-end test
 # (tests/unit/vmm/test_vsock_vm.c), as users reach a guest's vsock port.
 guest_pkgs=(qemu-system-x86 busybox-static klibc-utils cpio e2fsprogs binutils python3 python3-yaml
-            util-linux socat "${exec_pkgs[@]}" "${pkg_pkgs[@]}")
+            util-linux socat passt "${exec_pkgs[@]}" "${pkg_pkgs[@]}")
 bench_pkgs=(qemu-system-x86 gnuplot-nox)
 
 [ "$#" -gt 0 ] || set -- build

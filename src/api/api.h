@@ -97,6 +97,12 @@ size_t api_net_metrics(char *buf, size_t cap, const struct dvm *v, unsigned sw_g
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
 
+/* The reply to a daemon operation on r->id that returned ret (0 or -errno)
+ * with its message in err: the error (api_status_of(ret)), or 200
+ * {"id": r->id, "result": result}. Whether it succeeded (the caller may then
+ * add keys to r->json). */
+bool api_reply_done(struct api_req *r, int ret, const char *err, const char *result);
+
 /* r's body as one JSON object, parsed strictly (JSON_TOKENER_STRICT, at most
  * 4 levels deep, nothing after it): a new reference the caller puts, or NULL
  * when the body is anything else (the caller answers 400 saying what body it

@@ -123,13 +123,6 @@ void api_h_balloon(struct api_req *r)
 		return;
 	}
 	ret = dmn_balloon(r->d, r->uid, r->id, bytes, err, sizeof(err));
-	if (ret) {
-		api_error(r, api_status_of(ret), "%s", err);
-		return;
-	}
-	r->json = json_object_new_object();
-	json_object_object_add(r->json, "id", json_object_new_string(r->id));
-	json_object_object_add(r->json, "result", json_object_new_string("balloon target set"));
-	add_u64(r->json, "target_bytes", bytes);
-	r->status = 200;
+	if (api_reply_done(r, ret, err, "balloon target set") && r->json)
+		add_u64(r->json, "target_bytes", bytes);
 }

@@ -293,14 +293,7 @@ static void h_remove(struct api_req *r)
 	char err[300];
 	int ret = dmn_remove(r->d, r->uid, r->id, err, sizeof(err));
 
-	if (ret) {
-		api_error(r, api_status_of(ret), "%s", err);
-		return;
-	}
-	r->json = json_object_new_object();
-	json_object_object_add(r->json, "id", json_object_new_string(r->id));
-	json_object_object_add(r->json, "result", json_object_new_string("removed"));
-	r->status = 200;
+	(void)api_reply_done(r, ret, err, "removed");
 }
 
 /* Reply to an operation: its error, or the VM with `note` (an operation's

@@ -90,6 +90,21 @@ void api_error(struct api_req *r, unsigned status, const char *fmt, ...)
 	}
 }
 
+bool api_reply_done(struct api_req *r, int ret, const char *err, const char *result)
+{
+	if (ret) {
+		api_error(r, api_status_of(ret), "%s", err);
+		return false;
+	}
+	if (r->json)
+		json_object_put(r->json);
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "id", json_object_new_string(r->id));
+	json_object_object_add(r->json, "result", json_object_new_string(result));
+	r->status = 200;
+	return true;
+}
+
 struct json_object *api_body_object(const struct api_req *r)
 {
 	struct json_tokener *tok = json_tokener_new_ex(4);

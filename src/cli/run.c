@@ -200,8 +200,8 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 		ret = bad(err);
 		goto out;
 	}
-	if (run_switch_ports(&cfg, run->switch_path, !run->no_sandbox, &fds, swnames, err,
-			     sizeof(err))) {
+	if (run_switch_ports(&cfg, run->switch_path, run->uplink, !run->no_sandbox, &fds, swnames,
+			     err, sizeof(err))) {
 		fd_table_destroy(&fds);
 		ret = bad(err);
 		goto out;

@@ -6,11 +6,14 @@
  * switch-port backend). The switch is the one at --switch PATH, or one this
  * command starts (`bulkhead switch --ctl-fd`, exec'd from /proc/self/exe:
  * its own process and jail); a switch we start ends once we have hung up
- * and the VM's ports are gone. A NIC without mac= gets a random locally
- * administered one here, so the switch and the device agree on it. */
+ * and the VM's ports are gone; `--uplink SEG` passes on to it as
+ * `bulkhead switch --uplink SEG` (passt for that segment). A NIC without
+ * mac= gets a random locally administered one here, so the switch and the
+ * device agree on it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,7 @@
 #include "config/args.h"
 #include "ctl/switch_ctl.h"
 
-static int spawn_switch(bool sandbox, char *err, size_t errlen)
+static int spawn_switch(bool sandbox, const char *uplink, char *err, size_t errlen)
 {
 	int sv[2];
 	pid_t pid;
@@ -46,8 +49,15 @@ static int spawn_switch(bool sandbox, char *err, size_t errlen)
 		/* the child keeps only stdio and its control socket as fd 3 */
 		int c = fcntl(sv[1], F_DUPFD_CLOEXEC, 64);
 		static char a0[] = "bulkhead", a1[] = "switch", a2[] = "--ctl-fd", a3[] = "3",
-			    a4[] = "--no-sandbox";
-		char *argv[] = { a0, a1, a2, a3, sandbox ? NULL : a4, NULL };
+			    a4[] = "--no-sandbox", a5[] = "--uplink";
+		char *argv[8] = { a0, a1, a2, a3 }, **a = argv + 4;
+		if (uplink) {
+			*a++ = a5;
+			*a++ = (char *)(uintptr_t)uplink;
+		}
+		if (!sandbox)
+			*a++ = a4;
+		*a = NULL;
 		if (c < 0 || dup2(c, 3) != 3)
 			_exit(127);
 		syscall(SYS_close_range, 4u, ~0u, 0u);
@@ -134,10 +144,27 @@ out:
 	return ret;
 }
 
-int run_switch_ports(struct vm_config *cfg, const char *switch_path, bool sandbox,
-	struct fd_table *fds, char names[][BH_FD_NAME_MAX + 1], char *err, size_t errlen)
+int run_switch_ports(struct vm_config *cfg, const char *switch_path, const char *uplink,
+	bool sandbox, struct fd_table *fds, char names[][BH_FD_NAME_MAX + 1], char *err,
+	size_t errlen)
 {
 	int ctl = -1, ret = 0;
+
+	if (uplink) {
+		bool found = false;
+		if (switch_path) {
+			snprintf(err, errlen, "--uplink %s: the switch at --switch %s has its own "
+				 "uplinks (`bulkhead switch --uplink %s`)", uplink, switch_path, uplink);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < cfg->nnets; i++)
+			found |= cfg->nets[i].switch_seg && !strcmp(cfg->nets[i].switch_seg, uplink);
+		if (!found) {
+			snprintf(err, errlen, "--uplink %s: no --net switch=%s NIC to give it to", uplink,
+				 uplink);
+			return -EINVAL;
+		}
+	}
 
 	for (unsigned i = 0; i < cfg->nnets && !ret; i++) {
 		struct vm_net *n = &cfg->nets[i];
@@ -148,7 +175,7 @@ int run_switch_ports(struct vm_config *cfg, const char *switch_path, bool sandbo
 			continue;
 		if (ctl < 0) {
 			ctl = switch_path ? connect_switch(switch_path, err, errlen)
-					  : spawn_switch(sandbox, err, errlen);
+					  : spawn_switch(sandbox, uplink, err, errlen);
 			if (ctl < 0)
 				return ctl;
 		}

@@ -4,12 +4,17 @@
  *   bulkhead switch --listen PATH   control socket (SOCK_SEQPACKET) at PATH
  *   bulkhead switch --ctl-fd N      an already-connected control socket (its
  *                                   owner: the switch ends once it has hung
- *                                   up and no port is left); up to
+ *                                   up and no VM port is left); up to
  *                                   SW_CTL_FDS of them (bulkheadd: one for
  *                                   requests, one subscribed to events)
+ *   --uplink SEGMENT[=passt]        (repeatable) start passt (switch/passt.h)
+ *                                   as segment SEGMENT's uplink port
+ *                                   "up-SEGMENT"; watched, removed if it
+ *                                   exits, ended with the switch
  *   --no-sandbox / --seccomp-trap   as for `bulkhead run`
  * Ports arrive over the control socket (ctl/switch_ctl.h). The host's own
- * addresses are read before the jail (the egress policy denies them). */
+ * addresses are read and passt is started before the jail (the egress policy
+ * denies the former; the latter needs the host's network). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,21 +30,28 @@
 #include "common/log.h"
 #include "config/exit_codes.h"
 #include "sandbox/jail.h"
+#include "switch/passt.h"
 #include "switch/switch.h"
 
 #define SW_CTL_FDS 4
+#define MAX_UPLINKS 8
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bulkhead switch (--listen PATH | --ctl-fd N) [--no-sandbox] [--seccomp-trap]\n\n"
+		"usage: bulkhead switch (--listen PATH | --ctl-fd N) [--uplink SEGMENT[=passt]]...\n"
+		"                       [--no-sandbox] [--seccomp-trap]\n\n"
 		"Run the bulkhead switch in the foreground, jailed (namespaces, empty root, no\n"
 		"capabilities, Landlock, its own seccomp allow-list). Ports (SOCK_SEQPACKET\n"
 		"descriptors) are registered over the control socket; `bulkhead run --net\n"
 		"switch=SEGMENT` starts one of its own when given no --switch socket.\n\n"
 		"  --listen PATH    listen for control connections at PATH (mode 0600)\n"
 		"  --ctl-fd N       use the connected control socket N; stop once it has hung up\n"
-		"                   and no port is left (repeatable, up to 4: each is an owner)\n"
+		"                   and no VM port is left (repeatable, up to 4: each is an owner)\n"
+		"  --uplink SEGMENT[=passt]\n"
+		"                   give SEGMENT an uplink to the outside through passt (Debian\n"
+		"                   package passt; port up-SEGMENT; no inbound forwards, the\n"
+		"                   gateway never mapped to the host); repeatable\n"
 		"  --no-sandbox     run without the jail (loudly logged; development only)\n"
 		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n");
 }
@@ -79,9 +91,77 @@ static int listen_at(const char *path)
 	return fd;
 }
 
+/* --uplink SEGMENT[=passt]: the segment into seg; 0 or -EINVAL (printed). */
+static int parse_uplink(const char *arg, char *seg, size_t seglen)
+{
+	const char *eq = strchr(arg, '=');
+	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	if (eq && strcmp(eq + 1, "passt")) {
+		fprintf(stderr, "bulkhead switch: --uplink %s: unknown uplink kind '%s' (only passt)\n",
+			arg, eq + 1);
+		return -EINVAL;
+	}
+	/* the port is "up-SEGMENT": at most SWCTL_NAME_LEN - 1 characters */
+	if (n == 0 || n + 3 >= SWCTL_NAME_LEN || n >= seglen) {
+		fprintf(stderr, "bulkhead switch: --uplink %s: a segment name of 1-%u characters\n",
+			arg, SWCTL_NAME_LEN - 4);
+		return -EINVAL;
+	}
+	memcpy(seg, arg, n);
+	seg[n] = '\0';
+	if (!swctl_name_ok(seg, n + 1)) {
+		fprintf(stderr, "bulkhead switch: --uplink %s: segment names are [A-Za-z0-9_.-]\n",
+			arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Start passt for every uplink and hand it to the switch (before the jail).
+ * 0 or -errno (printed). */
+static int start_uplinks(struct sw *s, char segs[][SWCTL_NAME_LEN], unsigned n,
+	const char *passt)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct passt_proc pp;
+		struct swctl_port rec;
+		char err[300], name[SWCTL_NAME_LEN];
+		int ret;
+
+		snprintf(name, sizeof(name), "up-%.28s", segs[i]);
+		if ((ret = passt_port_record(&rec, name, segs[i]))) {
+			fprintf(stderr, "bulkhead switch: --uplink %s: bad port name\n", segs[i]);
+			return ret;
+		}
+		if ((ret = passt_start(passt, segs[i], false, &pp, err, sizeof(err)))) {
+			fprintf(stderr, "bulkhead switch: %s\n", err);
+			return ret;
+		}
+		int fd = pp.port_fd;
+		pp.port_fd = -1; /* the switch's (also when sw_port_add fails) */
+		if ((ret = sw_port_add(s, &rec, fd, sw_now_ns(), err, sizeof(err)))) {
+			fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], err);
+			passt_stop(&pp); /* its socket is closed: it ends, is reaped */
+			return ret;
+		}
+		int pidfd = pp.pidfd;
+		pp.pidfd = -1; /* the switch watches it from here on */
+		if ((ret = sw_watch_child(s, pidfd, pp.pid, name))) {
+			/* its port is registered: sw_destroy() closes it and passt ends */
+			fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], strerror(-ret));
+			return ret;
+		}
+		bh_info("switch: uplink of segment %s: passt pid %d (port %s)", segs[i], pp.pid, name);
+	}
+	return 0;
+}
+
 int cli_switch(int argc, char **argv, uint64_t start_ns)
 {
 	const char *listen_path = NULL;
+	char upsegs[MAX_UPLINKS][SWCTL_NAME_LEN], passt[256] = "";
+	unsigned nup = 0;
 	int ctl_fds[SW_CTL_FDS], nctl = 0, lfd = -1, sfd;
 	bool sandbox = true, trap = false;
 	struct sw *s;
@@ -117,6 +197,20 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 					return BH_EXIT_CONFIG;
 				}
 			ctl_fds[nctl++] = (int)v;
+		} else if (!strcmp(argv[i], "--uplink") && i + 1 < argc) {
+			if (nup == MAX_UPLINKS) {
+				fprintf(stderr, "bulkhead switch: at most %d --uplink\n", MAX_UPLINKS);
+				return BH_EXIT_CONFIG;
+			}
+			if (parse_uplink(argv[++i], upsegs[nup], sizeof(upsegs[nup])))
+				return BH_EXIT_CONFIG;
+			for (unsigned k = 0; k < nup; k++)
+				if (!strcmp(upsegs[k], upsegs[nup])) {
+					fprintf(stderr, "bulkhead switch: --uplink %s given twice\n",
+						upsegs[nup]);
+					return BH_EXIT_CONFIG;
+				}
+			nup++;
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = false;
 		} else if (!strcmp(argv[i], "--seccomp-trap")) {
@@ -131,6 +225,13 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 		fprintf(stderr, "bulkhead switch: give --listen PATH or --ctl-fd N\n\n");
 		usage(stderr);
 		return BH_EXIT_CONFIG;
+	}
+	if (nup) {
+		char err[256];
+		if (passt_find(passt, sizeof(passt), err, sizeof(err))) {
+			fprintf(stderr, "bulkhead switch: --uplink: %s\n", err);
+			return BH_EXIT_CONFIG;
+		}
 	}
 	if (listen_path && (lfd = listen_at(listen_path)) < 0)
 		return BH_EXIT_CONFIG;
@@ -160,6 +261,8 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 			fprintf(stderr, "bulkhead switch: control socket: %s\n", strerror(-ret));
 			goto out;
 		}
+	if (nup && (ret = start_uplinks(s, upsegs, nup, passt)))
+		goto out; /* reported; sw_destroy() ends the passt processes started */
 	sw_learn_host_addrs(s);
 	if (sandbox) {
 		char err[256], summary[256];

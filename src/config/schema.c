@@ -240,6 +240,10 @@ static const struct config_row rows[] = {
 	  .help = "the control socket of a running `bulkhead switch` (listening at PATH): "
 		  "--net switch=SEGMENT ports are registered there (default: this command "
 		  "starts a switch of its own, which ends with the VM)" },
+	{ .cli = "uplink", .metavar = "SEGMENT", .type = CONFIG_STR, RUN(uplink),
+	  .help = "give segment SEGMENT of the switch this command starts an uplink to the "
+		  "outside through passt (Debian package passt; `bulkhead switch --uplink`); "
+		  "not with --switch (give --uplink to that switch)" },
 	{ .cli = "control", .metavar = "SOCKET", .type = CONFIG_PATH, RUN(control_path),
 	  .help = "serve the control protocol on a new unix socket SOCKET (mode 0600) for "
 		  "this standalone VM: `bulkhead snapshot --control SOCKET DIR`" },

@@ -127,6 +127,7 @@ struct run_opts {
 	bool seccomp_trap;        /* --seccomp-trap */
 	unsigned control_fd;      /* --control-fd; 0: none */
 	const char *switch_path;  /* --switch PATH: a running switch's control socket */
+	const char *uplink;       /* --uplink SEGMENT: passt for the switch started here */
 	const char *control_path; /* --control SOCKET: the front end creates it */
 	struct run_fd fds[CONFIG_FDS_MAX]; /* --fd NAME=N, in order */
 	unsigned nfds;

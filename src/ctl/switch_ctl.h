@@ -5,7 +5,8 @@
  * switch was given, or a socketpair end it was started with). One message =
  * struct swctl_hdr + `len` payload bytes, at most SWCTL_MAX_MSG in all;
  * ADD_PORT carries exactly one descriptor (SCM_RIGHTS): the switch's end of
- * the port's own SOCK_SEQPACKET socketpair (frames: ctl/net_port.h).
+ * the port's own SOCK_SEQPACKET socketpair (frames: ctl/net_port.h), or for
+ * an uplink with SWCTL_F_STREAM a SOCK_STREAM socket to passt (net/stream.h).
  * Requests (client -> switch), each answered by the same type | SWCTL_REPLY
  * with status 0 or -errno and a text payload (an error message, or JSON):
  *   ADD_PORT    struct swctl_port + 1 fd   -> "" (or the error)
@@ -54,6 +55,9 @@ struct swctl_hdr {
 #define SWCTL_F_IP4 1u     /* ip4 is the port's IPv4 address */
 #define SWCTL_F_IP6 2u     /* ip6 is the port's IPv6 address */
 #define SWCTL_F_UPLINK 4u  /* an uplink (passt, a tap): no port security, egress policy applies toward it */
+#define SWCTL_F_STREAM 8u  /* with UPLINK only: the descriptor is a connected SOCK_STREAM socket
+			    * speaking passt's framing (net/stream.h: 4-byte big-endian length +
+			    * Ethernet frame, no net_port_hdr) instead of SOCK_SEQPACKET messages */
 
 struct swctl_rule {
 	uint8_t family;  /* 4 or 6 */

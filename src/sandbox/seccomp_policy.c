@@ -212,6 +212,7 @@ static const struct sc_rule switch_rules[] = {
 		 "check that a port descriptor is a SOCK_SEQPACKET socket (SO_TYPE only)"),
 	ALLOW(close, "close a removed port or a finished control connection"),
 	ALLOW(timerfd_settime, "arm the rate-limit timer for when the next token is due"),
+	ALLOW(waitid, "reap an uplink process (passt) it started, by pidfd, when it exits"),
 };
 
 /* ---- sanitizer builds only (ASan/UBSan runtime; docs/security.md) ----

@@ -109,8 +109,13 @@ int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_n
 		snprintf(err, errlen, "port and segment names: 1-31 characters of [A-Za-z0-9_.-]");
 		goto fail;
 	}
-	if (p->flags & ~(SWCTL_F_IP4 | SWCTL_F_IP6 | SWCTL_F_UPLINK)) {
+	if (p->flags & ~(SWCTL_F_IP4 | SWCTL_F_IP6 | SWCTL_F_UPLINK | SWCTL_F_STREAM)) {
 		snprintf(err, errlen, "unknown port flags 0x%x", p->flags);
+		goto fail;
+	}
+	if ((p->flags & SWCTL_F_STREAM) && !(p->flags & SWCTL_F_UPLINK)) {
+		snprintf(err, errlen, "port %s: a stream port (passt's framing) must be an uplink",
+			 p->name);
 		goto fail;
 	}
 	if (!(p->flags & SWCTL_F_UPLINK) &&
@@ -151,8 +156,19 @@ int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_n
 		ret = -ENOSPC;
 		goto fail;
 	}
+	uint8_t *srx = NULL, *stx = NULL;
+	if ((p->flags & SWCTL_F_STREAM) &&
+	    (!(srx = malloc(SW_STREAM_RX)) || !(stx = malloc(SW_STREAM_TX)))) {
+		free(srx);
+		snprintf(err, errlen, "port %s: out of memory for its stream buffers", p->name);
+		ret = -ENOMEM;
+		goto fail;
+	}
 	uint32_t gen = n->gen + 1;
 	memset(n, 0, sizeof(*n));
+	n->stream = srx != NULL;
+	n->srx = srx;
+	n->stx = stx;
 	n->gen = gen;
 	n->fd = fd;
 	n->seg = seg;
@@ -172,20 +188,24 @@ int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_n
 		snprintf(err, errlen, "port %s: rate x refill period too large (period at most 10 s)",
 			 p->name);
 		ret = -EINVAL;
-		goto fail;
+		goto fail_buffers;
 	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (EV_PORT << 32) | idx };
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "port %s: epoll: %s", p->name, strerror(-ret));
-		goto fail;
+		goto fail_buffers;
 	}
 	n->used = true;
 	char mac[18];
 	net_mac_format(n->id.mac, mac);
-	bh_info("switch: port %s (%s%s) joined segment %s", n->name, n->uplink ? "uplink " : "",
-		mac, n->segment);
+	bh_info("switch: port %s (%s%s) joined segment %s", n->name,
+		n->stream ? "stream uplink " : n->uplink ? "uplink " : "", mac, n->segment);
 	return 0;
+fail_buffers:
+	free(n->srx);
+	free(n->stx);
+	n->srx = n->stx = NULL;
 fail:
 	close(fd);
 	return ret;
@@ -196,7 +216,9 @@ static void port_free(struct sw *s, struct sw_port *p)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	close(p->fd);
 	free(p->held);
-	p->held = NULL;
+	free(p->srx);
+	free(p->stx);
+	p->held = p->srx = p->stx = NULL;
 	p->used = false;
 	p->dead = false;
 	bh_info("switch: port %s left segment %s", p->name, p->segment);
@@ -348,11 +370,16 @@ static void deliver(struct sw *s, struct sw_port *from, struct sw_port *to,
 			drop(s, from, r, now);
 			return;
 		}
-		if (msg[1] != NET_PORT_GSO_NONE) {
-			/* an uplink takes no GSO super-frames (net_port.h) */
+		if (msg[1] != NET_PORT_GSO_NONE && !to->stream) {
+			/* an uplink takes no GSO super-frames (net_port.h); a
+			 * stream (passt) uplink gets them cut (switch_stream.c) */
 			drop(s, to, NET_DROP_MALFORMED, now);
 			return;
 		}
+	}
+	if (to->stream) {
+		sw_stream_send(s, to, msg, len);
+		return;
 	}
 	ssize_t n = send(to->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == (ssize_t)len) {
@@ -431,8 +458,7 @@ static void hold(struct sw *s, struct sw_port *p, const uint8_t *msg, size_t len
 	memcpy(p->held, msg, len);
 	p->held_len = len;
 	p->due_ns = due;
-	struct epoll_event ev = { .events = 0, .data.u64 = (EV_PORT << 32) | (unsigned)(p - s->ports) };
-	epoll_ctl(s->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+	sw_port_watch(s, (unsigned)(p - s->ports));
 	sw_rearm_timer(s);
 }
 
@@ -488,8 +514,7 @@ bool sw_port_release(struct sw *s, unsigned i, uint64_t now)
 		mac_learn(s, p->seg, f.src, i, now);
 		forward(s, i, &f, p->held, len, now);
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (EV_PORT << 32) | i };
-	epoll_ctl(s->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+	sw_port_watch(s, i);
 	return true;
 }
 

@@ -1,7 +1,17 @@
 /* switch.h — the bulkhead switch: an isolating L2 switch in its own process.
  *
  * Ports are SOCK_SEQPACKET descriptors (frames: ctl/net_port.h) registered
- * over the control protocol (ctl/switch_ctl.h). For every message a port
+ * over the control protocol (ctl/switch_ctl.h), or, for an uplink to passt
+ * (SWCTL_F_STREAM), a SOCK_STREAM socket in passt's framing (net/stream.h):
+ * what arrives is reassembled in a bounded per-port buffer and handled as a
+ * message with an all-zero header; a length prefix out of range removes the
+ * port (a stream cannot be resynchronised). Toward passt every frame is
+ * queued WHOLE into a bounded per-port buffer (a NEEDS_CSUM checksum filled
+ * in, a TSO super-frame cut into segments: net/gso.h) or, if it does not fit, dropped and counted as
+ * peer_full — never half a frame; the queue drains as the socket takes it
+ * (EPOLLOUT). The processes the switch started for its uplinks
+ * (sw_watch_child) are watched through pidfds: one that exits is reported
+ * (log line and an "uplink_exit" event) and its port removed. For every message a port
  * sends — received into the switch's own buffer, so a sender cannot change
  * it after the check — the switch: checks the wire header and parses the
  * frame (net/frame.h: malformed / foreign ethertype -> drop); enforces port
@@ -31,6 +41,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "ctl/net_port.h"
 #include "ctl/switch_ctl.h"
 #include "net/frame.h"
 #include "net/policy.h"
@@ -41,6 +52,13 @@
 #define SW_MAC_SLOTS 4096u
 #define SW_MAC_AGE_NS (300ull * 1000000000ull)
 #define SW_BATCH 64u /* messages read from one port per wake-up (fairness) */
+/* a stream port's reassembly buffer: one largest frame with its prefix, and
+ * some room to read several small ones at once */
+#define SW_STREAM_RX (2u * (NET_PORT_MAX_FRAME + 4u))
+/* a stream port's queue toward its peer: a few largest frames */
+#define SW_STREAM_TX (4u * (NET_PORT_MAX_FRAME + 4u))
+#define SW_STREAM_READS 4u /* recv() calls on a stream port per wake-up */
+#define SW_MAX_CHILDREN 16u
 
 struct sw_port {
 	bool used;
@@ -60,6 +78,20 @@ struct sw_port {
 	struct net_drop_counters drops;
 	uint64_t last_event_ns[NET_DROP__COUNT];
 	bool dead;                /* hung up: removed after the current batch */
+	bool stream;              /* SOCK_STREAM in passt's framing (uplinks only) */
+	bool want_out;            /* EPOLLOUT is armed (stream queue not empty) */
+	uint8_t *srx, *stx;       /* stream: SW_STREAM_RX / SW_STREAM_TX bytes */
+	size_t srx_off, srx_len;  /* unread bytes srx[off..off+len) */
+	size_t stx_off, stx_len;  /* unsent bytes stx[off..off+len) */
+};
+
+/* A process the switch started for an uplink (passt), watched by pidfd. */
+struct sw_child {
+	int pidfd;                /* -1: free */
+	int pid;
+	char port[SWCTL_NAME_LEN];
+	unsigned port_idx;        /* its port: removed when it exits, if still */
+	uint32_t port_gen;        /*   the same port (index and generation) */
 };
 
 struct sw_mac_entry {
@@ -85,6 +117,7 @@ struct sw {
 	char segs[SW_MAX_PORTS][SWCTL_NAME_LEN];
 	struct sw_port ports[SW_MAX_PORTS];
 	struct sw_client clients[SW_MAX_CLIENTS];
+	struct sw_child children[SW_MAX_CHILDREN];
 	struct sw_mac_entry macs[SW_MAC_SLOTS];
 	struct net_host_addrs host;  /* the host's addresses: denied toward uplinks */
 	uint8_t *buf;             /* one message (NET_PORT_MAX_MSG + 1) */
@@ -98,7 +131,8 @@ int sw_init(struct sw *s, int listen_fd, int sig_fd) BH_WUR;
 
 /* Add a connected control client (e.g. the socketpair end `bulkhead run`
  * started the switch with); owner: once it has hung up, the switch stops
- * when its last port is gone (at once if it has none).
+ * when its last VM port is gone (at once if it has none; its uplinks do not
+ * keep it running).
  * Takes ownership of fd. 0 or -errno. */
 int sw_add_client(struct sw *s, int fd, bool owner) BH_WUR;
 
@@ -110,6 +144,12 @@ void sw_learn_host_addrs(struct sw *s);
  * address already owned in the segment, too many ports, bad rate). */
 int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_ns, char *err,
 	size_t errlen) BH_WUR;
+
+/* Watch a process started for the registered port `port` (takes ownership
+ * of pidfd, also on failure): when it exits it is reaped, reported and that
+ * port removed (if it is still there). 0, -ENOENT (no such port), -ENOSPC
+ * (SW_MAX_CHILDREN) or -errno of epoll. */
+int sw_watch_child(struct sw *s, int pidfd, int pid, const char *port) BH_WUR;
 
 /* Remove a port by name. 0 or -ENOENT. */
 int sw_port_del(struct sw *s, const char *name) BH_WUR;
@@ -125,10 +165,16 @@ size_t sw_stats_json(const struct sw *s, char *buf, size_t len);
  * (exposed for the fuzz target). */
 void sw_port_message(struct sw *s, unsigned i, uint8_t *msg, size_t len, uint64_t now_ns);
 
-/* Run until stopped (a signal on sig_fd; the owner gone and no port left).
+/* Run until stopped (a signal on sig_fd; the owner gone and no VM port left).
  * 0 or -errno (a host failure of epoll/timerfd). */
 int sw_run(struct sw *s) BH_WUR;
 
+/* Close everything; a watched child (passt) sees its socket close and
+ * exits: it is given up to 2 s and reaped (the jailed switch cannot signal
+ * it: one that does not end is reported and left to end on its own). */
 void sw_destroy(struct sw *s);
+
+/* CLOCK_MONOTONIC in ns (the clock of every now_ns above). */
+uint64_t sw_now_ns(void);
 
 #endif

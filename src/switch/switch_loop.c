@@ -4,6 +4,7 @@
 #include "switch/switch_priv.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,18 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "ctl/net_port.h"
 
-enum { EV_LISTEN = 0, EV_PORT = 1, EV_CLIENT = 2, EV_TIMER = 3, EV_SIGNAL = 4 };
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+enum { EV_LISTEN = 0, EV_PORT = 1, EV_CLIENT = 2, EV_TIMER = 3, EV_SIGNAL = 4, EV_CHILD = 5 };
 
 /* A reply or event the client does not take (its socket is full, it hung
  * up) is lost: the switch never blocks on a client. */
@@ -27,13 +33,7 @@ static void send_nb(int fd, uint16_t type, int32_t status, const void *p, size_t
 		return;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
+#define now_ns sw_now_ns
 
 static int watch(struct sw *s, int fd, uint32_t kind, uint32_t idx)
 {
@@ -52,6 +52,8 @@ int sw_init(struct sw *s, int listen_fd, int sig_fd)
 	s->epfd = s->timerfd = -1;
 	for (unsigned i = 0; i < SW_MAX_CLIENTS; i++)
 		s->clients[i].fd = -1;
+	for (unsigned i = 0; i < SW_MAX_CHILDREN; i++)
+		s->children[i].pidfd = -1;
 	s->buf = malloc(NET_PORT_MAX_MSG + 1);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -165,9 +167,12 @@ static void client_request(struct sw *s, struct sw_client *c)
 		}
 		int sotype = 0;
 		socklen_t sl = sizeof(sotype);
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &sotype, &sl) < 0 || sotype != SOCK_SEQPACKET) {
+		bool stream = (((const struct swctl_port *)(void *)buf)->flags & SWCTL_F_STREAM) != 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &sotype, &sl) < 0 ||
+		    sotype != (stream ? SOCK_STREAM : SOCK_SEQPACKET)) {
 			status = -EINVAL;
-			snprintf(reply, sizeof(reply), "ADD_PORT: the descriptor is not a SOCK_SEQPACKET socket");
+			snprintf(reply, sizeof(reply), "ADD_PORT: the descriptor is not a %s socket",
+				 stream ? "SOCK_STREAM (a stream port)" : "SOCK_SEQPACKET");
 			break;
 		}
 		status = sw_port_add(s, (const struct swctl_port *)(void *)buf, fd, now_ns(), reply,
@@ -219,6 +224,10 @@ static void port_readable(struct sw *s, unsigned i, uint32_t events)
 
 	if (!p->used)
 		return;
+	if (p->stream) {
+		sw_stream_io(s, i, events);
+		return;
+	}
 	for (unsigned n = 0; !(events & (EPOLLHUP | EPOLLERR)) &&
 			     n < SW_BATCH && !p->held_len && !p->dead; n++) {
 		ssize_t r = recv(p->fd, s->buf, NET_PORT_MAX_MSG + 1, MSG_DONTWAIT | MSG_TRUNC);
@@ -246,12 +255,14 @@ static void port_readable(struct sw *s, unsigned i, uint32_t events)
 	}
 }
 
+/* The ports that keep a switch whose owner hung up running: VM ports (its
+ * uplinks are the switch's own). */
 static unsigned sw_nports(const struct sw *s)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
-		n += s->ports[i].used;
+		n += s->ports[i].used && !s->ports[i].uplink;
 	return n;
 }
 
@@ -267,6 +278,74 @@ static void timer_fired(struct sw *s)
 			port_readable(s, i, 0);
 	sw_reap_dead(s);
 	sw_rearm_timer(s);
+}
+
+int sw_watch_child(struct sw *s, int pidfd, int pid, const char *port)
+{
+	int p = -1;
+
+	for (unsigned i = 0; i < SW_MAX_PORTS && p < 0; i++)
+		if (s->ports[i].used && !strcmp(s->ports[i].name, port))
+			p = (int)i;
+	for (unsigned i = 0; i < SW_MAX_CHILDREN && p >= 0; i++) {
+		struct sw_child *c = &s->children[i];
+		if (c->pidfd >= 0)
+			continue;
+		int ret = watch(s, pidfd, EV_CHILD, i);
+		if (ret) {
+			close(pidfd);
+			return ret;
+		}
+		c->pidfd = pidfd;
+		c->pid = pid;
+		c->port_idx = (unsigned)p;
+		c->port_gen = s->ports[p].gen;
+		snprintf(c->port, sizeof(c->port), "%s", port);
+		return 0;
+	}
+	close(pidfd);
+	return p < 0 ? -ENOENT : -ENOSPC;
+}
+
+/* Reap child c if it has exited (false: it has not). */
+static bool child_reap(struct sw *s, struct sw_child *c, char *how, size_t howlen)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0) {
+		if (errno != ECHILD)
+			return false;
+		snprintf(how, howlen, "is gone (reaped elsewhere)");
+	} else if (si.si_pid == 0) {
+		return false;
+	} else if (si.si_code == CLD_EXITED) {
+		snprintf(how, howlen, "exited with status %d", si.si_status);
+	} else {
+		snprintf(how, howlen, "was killed by signal %d", si.si_status);
+	}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+	close(c->pidfd);
+	c->pidfd = -1;
+	return true;
+}
+
+static void child_exited(struct sw *s, struct sw_child *c)
+{
+	char how[64], ev[192];
+
+	if (!child_reap(s, c, how, sizeof(how)))
+		return;
+	/* its port, unless that has gone already (and the name been reused) */
+	struct sw_port *p = &s->ports[c->port_idx];
+	bool had = p->used && p->gen == c->port_gen && !strcmp(p->name, c->port) &&
+		   sw_port_del(s, c->port) == 0;
+	bh_warn("switch: the uplink process of port %s (pid %d) %s%s", c->port, c->pid, how,
+		had ? ": port removed" : "");
+	int n = snprintf(ev, sizeof(ev), "{\"event\":\"uplink_exit\",\"port\":\"%s\",\"pid\":%d,"
+			 "\"how\":\"%s\"}", c->port, c->pid, how);
+	if (n > 0 && (size_t)n < sizeof(ev))
+		sw_client_event(s, ev, (size_t)n);
 }
 
 int sw_run(struct sw *s)
@@ -301,6 +380,10 @@ int sw_run(struct sw *s)
 			case EV_TIMER:
 				timer_fired(s);
 				break;
+			case EV_CHILD:
+				if (idx < SW_MAX_CHILDREN && s->children[idx].pidfd >= 0)
+					child_exited(s, &s->children[idx]);
+				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
 				if (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -314,7 +397,7 @@ int sw_run(struct sw *s)
 		sw_reap_dead(s);
 		sw_rearm_timer(s);
 		if (s->owner_gone && !sw_nports(s)) {
-			bh_info("switch: its owner hung up and no port is left: stopping");
+			bh_info("switch: its owner hung up and no VM port is left: stopping");
 			s->stop = true;
 		}
 	}
@@ -327,8 +410,41 @@ void sw_destroy(struct sw *s)
 		if (s->ports[i].used) {
 			close(s->ports[i].fd);
 			free(s->ports[i].held);
+			free(s->ports[i].srx);
+			free(s->ports[i].stx);
 			s->ports[i].used = false;
 		}
+	/* the children's sockets are closed now: passt exits at end of file */
+	for (int tries = 0; tries < 20; tries++) {
+		struct pollfd pfd[SW_MAX_CHILDREN];
+		nfds_t np = 0;
+		for (unsigned i = 0; i < SW_MAX_CHILDREN; i++)
+			if (s->children[i].pidfd >= 0)
+				pfd[np++] = (struct pollfd){ .fd = s->children[i].pidfd, .events = POLLIN };
+		if (!np)
+			break;
+		if (poll(pfd, np, 100) < 0 && errno != EINTR)
+			break;
+		for (unsigned i = 0; i < SW_MAX_CHILDREN; i++) {
+			char how[64];
+			if (s->children[i].pidfd >= 0)
+				(void)child_reap(s, &s->children[i], how, sizeof(how));
+		}
+	}
+	for (unsigned i = 0; i < SW_MAX_CHILDREN; i++) {
+		struct sw_child *c = &s->children[i];
+		char how[64];
+		if (c->pidfd < 0)
+			continue;
+		/* still running 2 s after its socket closed: left to end on its
+		 * own (the jailed switch may not signal anything) */
+		if (!child_reap(s, c, how, sizeof(how))) {
+			bh_warn("switch: the uplink process of port %s (pid %d) has not ended yet",
+				c->port, c->pid);
+			close(c->pidfd);
+			c->pidfd = -1;
+		}
+	}
 	for (unsigned i = 0; i < SW_MAX_CLIENTS; i++)
 		if (s->clients[i].fd >= 0) {
 			close(s->clients[i].fd);

@@ -15,7 +15,10 @@ errors; a flooding port held to its rate within 5% for refill periods of
 10 ms, 100 ms and 1 s (frames/s) and 10 ms, 100 ms (bytes/s); a switch
 outliving its owner while it has ports; `bulkhead run --net switch=SEG`
 (needs KVM for a freestanding guest: else skipped) registering its port with
---switch PATH or with a switch of its own that ends with the VM; SIGTERM.
+--switch PATH or with a switch of its own that ends with the VM; SIGTERM;
+the uplinks (switch_uplink.py): a stream port in passt's framing, and
+`--uplink` (of `bulkhead switch` and `bulkhead run`) with the real passt in
+network namespaces the test creates.
 Prints PASS/FAIL lines and "N passed, N failed, N skipped".
 """
 import json
@@ -27,6 +30,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import switch_uplink
 
 BH = sys.argv[1]
 res = {"pass": 0, "fail": 0, "skip": 0}
@@ -164,6 +169,8 @@ def main():
                 sw.kill()
                 check("sigterm-exits-0", False, "still running 10 s after SIGTERM")
         err = sw.stderr.read().decode(errors="replace")
+        check("no-sanitizer-report", "Sanitizer" not in err and "runtime error" not in err,
+              err[-2000:])
         if res["fail"]:
             print(err[-3000:])
     print("%d passed, %d failed, %d skipped" % (res["pass"], res["fail"], res["skip"]))
@@ -343,9 +350,11 @@ def run(ctl, sw):
     check("alive-after-death", any(b"after-death" in g for g in gd), gd)
     check("switch-alive", sw.poll() is None)
 
+    switch_uplink.stream_tests(sys.modules[__name__], ctl)
     rate_tests(ctl)
     owner_tests()
     run_tests()
+    switch_uplink.passt_tests(sys.modules[__name__])
 
 
 def owner_tests():

@@ -25,20 +25,6 @@
 static char dir[] = "/tmp/bh-snapshot.XXXXXX";
 static char kernel[512];
 
-static char *slurp(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	buf[0] = '\0';
-	if (fd < 0)
-		return buf;
-	n = read(fd, buf, len - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return buf;
-}
-
 static void path(char *out, size_t len, const char *name)
 {
 	snprintf(out, len, "%s/%s", dir, name);
@@ -67,7 +53,7 @@ static bool console_has(const char *con, const char *text)
 {
 	static char buf[1 << 16];
 
-	return strstr(slurp(con, buf, sizeof(buf)), text) != NULL;
+	return strstr(fx_read_text(con, buf, sizeof(buf)), text) != NULL;
 }
 
 static void wait_console(const char *con, const char *text)
@@ -235,7 +221,7 @@ static void restore_continues_computation(void **state)
 		struct fx_run *r = i ? &rc : &rb;
 
 		assert_int_equal(r->reason, VM_EXIT_TEST);
-		slurp(con, buf, sizeof(buf));
+		fx_read_text(con, buf, sizeof(buf));
 		if (!strstr(buf, want))
 			fail_msg("clone %d printed:\n%s\nexpected %s", i + 1, buf, want);
 		/* It went on from where it was frozen: no new start, no round 0. */

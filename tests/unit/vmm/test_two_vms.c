@@ -16,21 +16,6 @@
 static char dir[] = "/tmp/bh-two-vms.XXXXXX";
 static char con_a[128], con_b[128];
 
-static char *slurp(const char *path)
-{
-	static char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	buf[0] = '\0';
-	if (fd < 0)
-		return buf;
-	n = read(fd, buf, sizeof(buf) - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return buf;
-}
-
 static void two_vms_run_at_once(void **state)
 {
 	char k_ticker[512], k_exit[512];
@@ -77,8 +62,8 @@ static void two_vms_run_at_once(void **state)
 	assert_int_equal(rb.reason, VM_EXIT_TEST);
 	assert_int_equal(b->exit.status, 7);
 	assert_false(exit_ctl_requested(&a->exit));
-	assert_non_null(strstr(slurp(con_b), "exiting with status 7"));
-	assert_null(strstr(slurp(con_b), "tick"));
+	assert_non_null(strstr(fx_console(con_b), "exiting with status 7"));
+	assert_null(strstr(fx_console(con_b), "tick"));
 
 	/* A is still alive and producing output after B is gone. */
 	before = fx_size(con_a);
@@ -86,8 +71,8 @@ static void two_vms_run_at_once(void **state)
 		fx_sleep_ms(10);
 	after = fx_size(con_a);
 	assert_true(after > before);
-	assert_non_null(strstr(slurp(con_a), "tick"));
-	assert_null(strstr(slurp(con_a), "exiting with status"));
+	assert_non_null(strstr(fx_console(con_a), "tick"));
+	assert_null(strstr(fx_console(con_a), "exiting with status"));
 
 	/* Stopping A is A's business only. */
 	assert_true(exit_ctl_request(&a->exit, VM_EXIT_SIGNAL, 0, "test stop"));

@@ -29,21 +29,6 @@
 static char dir[] = "/tmp/bh-vsock-vm.XXXXXX";
 static char sock[160], con[160];
 
-static char *slurp(const char *path)
-{
-	static char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	buf[0] = '\0';
-	if (fd < 0)
-		return buf;
-	n = read(fd, buf, sizeof(buf) - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return buf;
-}
-
 static int unix_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -262,10 +247,10 @@ static void vsock_end_to_end(void **state)
 	test_join(run.thread, "the vsock guest's end");
 	if (run.reason != VM_EXIT_TEST || vm->exit.status != 0)
 		fail_msg("guest: reason %d status %d; console:\n%s", run.reason, vm->exit.status,
-			 slurp(con));
-	assert_non_null(strstr(slurp(con), "host port 5000: connected, echoed"));
-	assert_non_null(strstr(slurp(con), "host port 5001: refused"));
-	assert_non_null(strstr(slurp(con), "host port 6000: refused"));
+			 fx_console(con));
+	assert_non_null(strstr(fx_console(con), "host port 5000: connected, echoed"));
+	assert_non_null(strstr(fx_console(con), "host port 5001: refused"));
+	assert_non_null(strstr(fx_console(con), "host port 6000: refused"));
 	vm_destroy(vm); /* closes the device's broker end: the broker ends */
 	test_join(bt, "the broker thread");
 	test_join(st, "the host service");

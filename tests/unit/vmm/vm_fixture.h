@@ -119,6 +119,31 @@ static inline uint64_t fx_hash(const char *path)
 	return h;
 }
 
+/* The file at path (a console log) into buf[0..len), NUL-terminated: at
+ * most len - 1 bytes, empty when it cannot be read. Returns buf. */
+static inline char *fx_read_text(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	n = read(fd, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* fx_read_text() into one 64 KiB buffer of this test's, overwritten by the
+ * next call: for strstr() on a console log. The test's thread only. */
+static inline char *fx_console(const char *path)
+{
+	static char buf[65536];
+
+	return fx_read_text(path, buf, sizeof(buf));
+}
+
 static inline void fx_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
