@@ -201,6 +201,11 @@ int dvm_save(struct daemon *d, const struct dvm *v) BH_WUR;
 void dvm_path(const struct daemon *d, const struct dvm *v, const char *file, char *buf,
 	      size_t len);
 
+/* A name the daemon accepts for a VM, a network or a snapshot: 1..max of
+ * [A-Za-z0-9._-], starting with a letter or digit (one path component,
+ * never "." or ".."). */
+bool dmn_name_ok(const char *s, size_t max);
+
 /* ---- operations (d->lock NOT held; they take it) ----
  * Each returns 0 or -errno and writes a message naming the problem into err
  * on failure (api/status.c: the HTTP status of each -errno). dmn_kill returns

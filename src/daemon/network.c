@@ -73,21 +73,6 @@ static void net_dir(const struct daemon *d, char *buf, size_t len)
 	snprintf(buf, len, "%s/networks", d->state_dir);
 }
 
-static bool valid_net_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DNET_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (i > 0 && (c == '-' || c == '_' || c == '.'))))
-			return false;
-	}
-	return true;
-}
 
 static int net_save(struct daemon *d, const struct dnet *n)
 {
@@ -157,7 +142,7 @@ static int parse_body(const char *body, size_t len, struct dnet *n, char *err, s
 			goto out;
 		}
 		if (!strcmp(k, "name")) {
-			if (!valid_net_name(s)) {
+			if (!dmn_name_ok(s, DNET_NAME_MAX)) {
 				snprintf(err, errlen,
 					 "name '%.64s': 1-%d letters, digits, '-', '_' or '.', "
 					 "starting with a letter or digit", s, DNET_NAME_MAX);
@@ -322,7 +307,7 @@ static struct dnet *load_one(const char *path, const char *id)
 	egress = json_object_object_get_ex(o, "egress", &x) &&
 				 json_object_is_type(x, json_type_string)
 			 ? json_object_get_string(x) : "";
-	if (!rid || strcmp(rid, id) || !name || !valid_net_name(name) ||
+	if (!rid || strcmp(rid, id) || !name || !dmn_name_ok(name, DNET_NAME_MAX) ||
 	    strlen(egress) > DNET_EGRESS_MAX || !json_object_object_get_ex(o, "owner", &x) ||
 	    !json_object_is_type(x, json_type_int) || (owner = json_object_get_int64(x)) < 0 ||
 	    owner > 0xfffffffeLL)

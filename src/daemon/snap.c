@@ -55,24 +55,6 @@
 static const char *const snap_files[3] = { SNAP_FILE_MANIFEST, SNAP_FILE_STATE,
 					   SNAP_FILE_MEMORY };
 
-/* 1..DSNAP_NAME_MAX of [A-Za-z0-9._-], starting with a letter or digit: one
- * path component, never "." or "..". */
-static bool snap_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DSNAP_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (i > 0 && (c == '-' || c == '_' || c == '.'))))
-			return false;
-	}
-	return true;
-}
-
 void dvm_snap_path(const struct daemon *d, const struct dvm *v, const char *name, char *buf,
 		   size_t len)
 {
@@ -257,7 +239,7 @@ int dmn_snapshot(struct daemon *d, uid_t uid, const char *id, bool resume, const
 	struct dvm *v;
 	int ret, fr = 0;
 
-	if (name && !snap_name_ok(name)) {
+	if (name && !dmn_name_ok(name, DSNAP_NAME_MAX)) {
 		snprintf(err, errlen, "name '%.64s': 1-%d letters, digits, '-', '_' or '.', "
 			 "starting with a letter or digit", name, DSNAP_NAME_MAX);
 		return -EINVAL;
@@ -373,7 +355,7 @@ struct json_object *dvm_snapshots_json(struct daemon *d, const struct dvm *v)
 		ssize_t len;
 		int sd, fd;
 
-		if (de->d_name[0] == '.' || !snap_name_ok(de->d_name))
+		if (de->d_name[0] == '.' || !dmn_name_ok(de->d_name, DSNAP_NAME_MAX))
 			continue;
 		sd = openat(pfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (sd < 0)
@@ -619,7 +601,7 @@ static int open_source(struct daemon *d, uid_t uid, const char *source, int fds[
 		memcpy(vm, source, (size_t)(slash - source));
 		vm[slash - source] = '\0';
 		snprintf(name, sizeof(name), "%s", slash + 1);
-		if (!snap_name_ok(name) || strspn(vm, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+		if (!dmn_name_ok(name, DSNAP_NAME_MAX) || strspn(vm, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
 						      "TUVWXYZ0123456789-_.") != strlen(vm)) {
 			snprintf(err, errlen, "from_snapshot %.200s: '%s' is not a snapshot name "
 				 "(letters, digits, '-', '_', '.'; one path component)", source, name);

@@ -471,11 +471,11 @@ static int check_quota(struct daemon *d, uid_t uid, uint64_t mem, char *err, siz
 	return 0;
 }
 
-static bool valid_name(const char *s)
+bool dmn_name_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > DVM_NAME_MAX)
+	if (n == 0 || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -553,7 +553,7 @@ int dmn_insert(struct daemon *d, struct dvm *v, const char *name, const char *co
 	uid_t uid = v->owner;
 	int ret;
 
-	if (name && !valid_name(name)) {
+	if (name && !dmn_name_ok(name, DVM_NAME_MAX)) {
 		snprintf(err, errlen,
 			 "name '%.64s': 1-%d letters, digits, '-', '_' or '.', starting with a letter or digit",
 			 name, DVM_NAME_MAX);
