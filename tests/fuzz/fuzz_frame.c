@@ -5,7 +5,11 @@
  * lookup), exactly as the switch does on every message a port sends. Checks
  * the parser's invariants: offsets inside the frame, a known verdict; and
  * that the VMM's head-only check (net_port_check_head) never admits what
- * the full check refuses. */
+ * the full check refuses. Toward a passt uplink (src/net/stream.c, gso.c):
+ * the stream framing reports only whole frames inside the input, the
+ * NEEDS_CSUM completion stays inside the frame, and a TSO super-frame the
+ * cutter accepts becomes segments that fit their buffer (exact size: ASan)
+ * and parse as TCP of the same IP version. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +17,8 @@
 #include <string.h>
 
 #include "net/frame.h"
+#include "net/gso.h"
+#include "net/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,6 +81,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		free(view);
+	}
+	size_t fl;
+	int st = net_stream_frame(data, size, &fl);
+	if ((st == 1 && (fl < NET_STREAM_MIN_FRAME || fl > size - NET_STREAM_PREFIX)) ||
+	    (st != 1 && fl != 0))
+		abort();
+	if (h == NET_OK && (data[0] & 1u) && data[1] == 0 && len) {
+		uint8_t *c = malloc(len);
+		if (c) {
+			memcpy(c, frame, len);
+			if (net_csum_complete(c, len, (size_t)(data[6] | data[7] << 8),
+					      (size_t)(data[8] | data[9] << 8)))
+				abort(); /* the header check put the field inside */
+			free(c);
+		}
+	}
+	struct net_gso g;
+	if (h == NET_OK && net_gso_init(&g, data, frame, len) == 0) {
+		if (g.nseg == 0 || g.hdrs >= len || g.mss < NET_GSO_MIN_MSS ||
+		    g.nseg > len / NET_GSO_MIN_MSS + 1)
+			abort();
+		uint8_t *seg = malloc(g.hdrs + g.mss);
+		for (unsigned k = 0; seg && k < g.nseg; k++) {
+			size_t n = net_gso_segment(&g, frame, k, seg);
+			struct net_frame sf;
+			if (n > g.hdrs + g.mss || n <= g.hdrs ||
+			    net_frame_parse(seg, n, &sf) != NET_OK || sf.l4_proto != NET_IPPROTO_TCP ||
+			    sf.ip_ver != g.ip_ver)
+				abort();
+		}
+		free(seg);
 	}
 	free(frame);
 	return 0;
