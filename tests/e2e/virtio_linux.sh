@@ -23,6 +23,14 @@
 #                uploads 2 MiB over TCP (busybox nc); both checksums must
 #                match (the stock driver acks checksum/TSO offloads: the tap
 #                gets TUNSETOFFLOAD for them).
+#   net-switch   `bulkhead switch --listen` and three VMs with --switch:
+#                two on segment red (10.0.5.1 and .2) move 4 MiB of random
+#                bytes over TCP (busybox nc; the md5 and size must match);
+#                then a third on segment blue (10.0.5.3, same subnet) tries
+#                ARP, ping and TCP toward 10.0.5.1 (the last two to its MAC
+#                through a static ARP entry): no reply, and the receiver's
+#                eth0 counts not one packet more, no echo request, no
+#                neighbour entry for it.
 #   balloon      virtio-balloon with free page reporting (the stock driver):
 #                the guest fills 192 MiB of tmpfs, then frees it; the VM
 #                process's resident memory must fall by at least 96 MiB
@@ -83,6 +91,47 @@ net-tap)
 	dd if=/dev/urandom of=/up bs=65536 count=32 2>/dev/null
 	echo "UP-MD5: $(md5sum /up | cut -d' ' -f1)"
 	nc 10.0.3.1 5001 </up && echo "UP-SENT"
+	;;
+sw-recv)
+	# on segment red: receive one TCP stream, then report what eth0 got
+	# while the VM of another segment tried to reach us (the host says when)
+	ip link set lo up
+	ip link set eth0 up && ip addr add 10.0.5.1/24 dev eth0 && echo "ETH0-UP"
+	mkfifo /hold
+	nc -l -p 5001 </hold >/recv &
+	n=$!
+	exec 3>/hold # nc's stdin stays open: it ends when the sender closes
+	wait $n
+	exec 3>&-
+	echo "RECV-MD5: $(md5sum </recv | cut -d' ' -f1) $(wc -c </recv)"
+	read -r line
+	echo "RX-BEFORE: $(cat /sys/class/net/eth0/statistics/rx_packets)"
+	read -r line
+	echo "RX-AFTER: $(cat /sys/class/net/eth0/statistics/rx_packets)"
+	echo "ICMP-IN-ECHOS: $(awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "InEchos") c = i; h = 1 } else print $c }' /proc/net/snmp)"
+	echo "NEIGH-OTHER: $(ip neigh show 10.0.5.3 | grep -c lladdr)"
+	;;
+sw-send)
+	# on segment red: send 4 MiB of random bytes to 10.0.5.1 over TCP
+	ip link set lo up
+	ip link set eth0 up && ip addr add 10.0.5.2/24 dev eth0 && echo "ETH0-UP"
+	dd if=/dev/urandom of=/blob bs=65536 count=64 2>/dev/null
+	echo "SENT-MD5: $(md5sum </blob | cut -d' ' -f1) $(wc -c </blob)"
+	i=0 # until the receiver listens (refused / no ARP reply yet)
+	until nc 10.0.5.1 5001 </blob 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 90 ] || break; sleep 1
+	done
+	echo "SEND-DONE after $i retries"
+	;;
+sw-other)
+	# on segment blue, same subnet: ARP, ping and TCP toward the receiver,
+	# the last two to its MAC directly (a static neighbour entry)
+	ip link set eth0 up && ip addr add 10.0.5.3/24 dev eth0 && echo "ETH0-UP"
+	echo "ARPING: $(arping -c 3 -w 4 -I eth0 10.0.5.1 2>&1 | grep -o 'Received [0-9]* response')"
+	arp -i eth0 -s 10.0.5.1 02:00:00:00:05:01
+	echo "OTHER-PING: $(ping -c 5 -w 6 10.0.5.1 2>&1 | grep -o '[0-9]* packets received')"
+	echo "hello from blue" | nc -w 3 10.0.5.1 5001 2>/dev/null
+	echo "OTHER-TX: $(cat /sys/class/net/eth0/statistics/tx_packets)"
 	;;
 balloon)
 	echo "balloon driver: $(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -c virtio)"
@@ -243,6 +292,80 @@ TAPEOF
 	else bad "linux/virtio-net-tap" "$why"; show; fi
 else
 	echo "SKIP linux/virtio-net-tap: no 'unshare -n' or 'ip' here"
+fi
+fi
+
+# --- net-switch: two Linux VMs on one segment of the bulkhead switch, one
+# on another segment (no network namespace needed: the ports are socketpairs)
+if want net-switch; then
+swnet() { # swnet SEGMENT MAC IP: the --net argument of a port
+	echo "switch=$1,mac=$2,ip=$3"
+}
+val() { # val KEY FILE: the value of the guest's "KEY: value" line (no CR)
+	sed -n "s/^$1: //p" "$2" | tr -d '\r' | head -n 1
+}
+waitfor() { # waitfor FILE TEXT SECONDS PID: until TEXT is in FILE (or PID ends)
+	i=0
+	while [ $i -lt $(($3 * 5)) ] && ! grep -q "$2" "$1" && kill -0 "$4" 2>/dev/null; do
+		sleep 0.2; i=$((i + 1))
+	done
+	grep -q "$2" "$1"
+}
+"$BH" switch --listen "$T/sw.sock" </dev/null >"$T/sw.out" 2>"$T/sw.err" &
+sw=$!
+i=0
+while [ $i -lt 100 ] && [ ! -S "$T/sw.sock" ]; do sleep 0.1; i=$((i + 1)); done
+# the receiver reads the host's go-ahead lines from its console
+mkfifo "$T/a.in"
+: >"$T/a.out"
+"$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M --no-rng \
+	--switch "$T/sw.sock" --net "$(swnet red 02:00:00:00:05:01 10.0.5.1)" \
+	--cmdline "console=ttyS0 $base bh.test=sw-recv" <"$T/a.in" >"$T/a.out" 2>"$T/a.err" &
+a=$!
+exec 7>"$T/a.in"
+run sw-send 200 --no-rng --switch "$T/sw.sock" --net "$(swnet red 02:00:00:00:05:02 10.0.5.2)" \
+	--cmdline "console=ttyS0 $base bh.test=sw-send"
+cp "$T/out" "$T/b.out"
+cp "$T/err" "$T/b.err"
+why=""
+[ "$rc" = 0 ] || why="sender exit $rc"
+sent=$(val SENT-MD5 "$T/b.out")
+grep -q "SEND-DONE" "$T/b.out" || why="$why; the sender never finished"
+waitfor "$T/a.out" "RECV-MD5:" 60 "$a" || why="$why; the receiver got no complete stream"
+got=$(val RECV-MD5 "$T/a.out")
+[ -n "$sent" ] && [ "$sent" = "$got" ] || why="$why; sent '$sent', received '$got' (md5 bytes)"
+# the other segment: the receiver's packet count before and after
+printf 'before\n' >&7
+waitfor "$T/a.out" "RX-BEFORE:" 30 "$a" || why="$why; no RX-BEFORE"
+run sw-other 150 --no-rng --switch "$T/sw.sock" --net "$(swnet blue 02:00:00:00:05:03 10.0.5.3)" \
+	--cmdline "console=ttyS0 $base bh.test=sw-other"
+[ "$rc" = 0 ] || why="$why; other-segment VM exit $rc"
+printf 'after\n' >&7
+exec 7>&-
+waitfor "$T/a.out" "NEIGH-OTHER:" 30 "$a" || why="$why; no report from the receiver"
+i=0
+while [ $i -lt 150 ] && kill -0 "$a" 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+kill -9 "$a" 2>/dev/null
+wait "$a"
+arc=$?
+[ "$arc" = 0 ] || why="$why; receiver exit $arc"
+before=$(val RX-BEFORE "$T/a.out")
+after=$(val RX-AFTER "$T/a.out")
+tx=$(val OTHER-TX "$T/out")
+[ -n "$before" ] && [ "$before" = "$after" ] ||
+	why="$why; the receiver's eth0 got packets while only the other segment sent ($before -> $after)"
+[ "${tx:-0}" -ge 9 ] 2>/dev/null || why="$why; the other-segment VM sent only '${tx}' packets"
+grep -q "ARPING: Received 0 response" "$T/out" || why="$why; ARP answered across segments"
+grep -q "OTHER-PING: 0 packets received" "$T/out" || why="$why; ping answered across segments"
+[ "$(val ICMP-IN-ECHOS "$T/a.out")" = 0 ] || why="$why; an echo request reached the receiver"
+[ "$(val NEIGH-OTHER "$T/a.out")" = 0 ] || why="$why; the receiver learned the other segment's MAC"
+kill "$sw" 2>/dev/null
+wait "$sw"
+if [ -z "$why" ]; then
+	ok "linux/virtio-net-switch (4 MiB over TCP between two VMs on one segment intact; the other segment's ARP, ping and TCP never arrive: $before packets before, $after after)"
+else
+	bad "linux/virtio-net-switch" "${why#; }"
+	for f in a.out a.err b.out b.err out err sw.err; do sed "s/^/    $f: /" "$T/$f" | tail -n 15; done
 fi
 fi
 
