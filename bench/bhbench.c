@@ -15,11 +15,12 @@
  *                        and the host limit program; omit: group skipped
  *   --balloon-initrd PATH --balloon-vms N   the balloon group (balloon.c): the
  *                        guest's initrd with its fill-and-free /cmd, N guests (4)
+ *   --net-guest PATH     the network group (net.c): guest/net_guest.elf; omit: skipped
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
  *   --reps N --linux-reps N --churn N --exits N --density N   counts
  *   --label TEXT         what machine/mode this is (table header)
- *   --only G1,G2         only these groups: startup footprint exits linux blk density place
- *                        balloon churn
+ *   --only G1,G2         only these groups: startup footprint exits linux blk density
+ *                        balloon net place churn
  *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
  * Groups run in the order above; churn (many VMs created and destroyed fast)
@@ -179,7 +180,7 @@ static void vm_argv(struct argv *a, enum vmm v, const struct vmspec *s)
 	 * like blk_host unless the file system refuses it (tmpfs). */
 	arg(a, "%s", cfg.qemu);
 	arg(a, "-M");
-	arg(a, "%s", s->disk || s->balloon ? "pc" : "microvm,x-option-roms=off,rtc=on");
+	arg(a, "%s", s->disk || s->balloon || s->pci ? "pc" : "microvm,x-option-roms=off,rtc=on");
 	if (s->balloon) {
 		arg(a, "-device");
 		arg(a, "virtio-balloon-pci,disable-legacy=on,free-page-reporting=%s",
@@ -688,7 +689,7 @@ static int usage(void)
 	fprintf(stderr, "usage: bhbench --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH\n"
 			"               [--qemu PATH] [--linux DIR --qemu-kernel PATH] [--tmp DIR]\n"
 			"               [--blk-guest PATH --blk-host PATH]\n"
-			"               [--balloon-initrd PATH] [--balloon-vms N]\n"
+			"               [--balloon-initrd PATH] [--balloon-vms N] [--net-guest PATH]\n"
 			"               [--reps N] [--linux-reps N] [--churn N] [--exits N]\n"
 			"               [--label TEXT] [--only GROUPS] [--vmm bulkhead|qemu] [--smoke]\n");
 	return 2;
@@ -771,6 +772,8 @@ int main(int argc, char **argv)
 			cfg.density = num(val);
 		else if (!strcmp(o, "--balloon-initrd"))
 			cfg.balloon_initrd = val;
+		else if (!strcmp(o, "--net-guest"))
+			cfg.net_guest = val;
 		else if (!strcmp(o, "--balloon-vms"))
 			cfg.balloon_vms = num(val);
 		else
@@ -797,7 +800,7 @@ int main(int argc, char **argv)
 		{ "startup", bench_startup }, { "footprint", bench_footprint },
 		{ "exits", bench_exits },     { "linux", bench_linux },
 		{ "blk", bench_blk },         { "density", bench_density },
-		{ "balloon", bench_balloon },
+		{ "balloon", bench_balloon }, { "net", bench_net },
 		{ "place", bench_place },     { "churn", bench_churn },
 	};
 	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));

@@ -20,6 +20,7 @@ struct cfg {
 	const char *linux_dir, *qemu_kernel, *tmp, *label, *only;
 	const char *blk_guest, *blk_host; /* block-I/O group (blk.c); NULL: skipped */
 	const char *balloon_initrd; /* balloon group (balloon.c); NULL: skipped */
+	const char *net_guest;      /* network group (net.c); NULL: skipped */
 	int reps, linux_reps, churn, exits, density, balloon_vms;
 	bool smoke, no_bh, no_qemu;
 };
@@ -49,6 +50,7 @@ struct vmspec {
 	const char *qemu_extra[6]; /* more QEMU options (NULL-terminated) */
 	const char *taskset;       /* QEMU only: the whole process on these CPUs */
 	int balloon;      /* 0 none; 1 a virtio-balloon; 2 one with free page reporting */
+	bool pci;         /* QEMU: a PC (-M pc), for devices in qemu_extra that need PCI */
 };
 
 /* One VM run with captured output. pats/stop_at as proc_follow; with a
@@ -85,6 +87,8 @@ int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *err
 void bench_blk(void);
 /* The balloon group (balloon.c). */
 void bench_balloon(void);
+/* The network group (net.c). */
+void bench_net(void);
 /* The density group (density.c). */
 void bench_density(void);
 /* The CPU and memory placement group (place.c). */

@@ -12,6 +12,8 @@
  *                                   "up-SEGMENT"; watched, removed if it
  *                                   exits, ended with the switch
  *   --no-sandbox / --seccomp-trap   as for `bulkhead run`
+ *   --no-port-security              benchmarks only (bench/net.c): VM ports
+ *                                   skip the spoofing checks (struct sw)
  * Ports arrive over the control socket (ctl/switch_ctl.h). The host's own
  * addresses are read and passt is started before the jail (the egress policy
  * denies the former; the latter needs the host's network). */
@@ -40,7 +42,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bulkhead switch (--listen PATH | --ctl-fd N) [--uplink SEGMENT[=passt]]...\n"
-		"                       [--no-sandbox] [--seccomp-trap]\n\n"
+		"                       [--no-sandbox] [--seccomp-trap] [--no-port-security]\n\n"
 		"Run the bulkhead switch in the foreground, jailed (namespaces, empty root, no\n"
 		"capabilities, Landlock, its own seccomp allow-list). Ports (SOCK_SEQPACKET\n"
 		"descriptors) are registered over the control socket; `bulkhead run --net\n"
@@ -53,7 +55,10 @@ static void usage(FILE *out)
 		"                   package passt; port up-SEGMENT; no inbound forwards, the\n"
 		"                   gateway never mapped to the host); repeatable\n"
 		"  --no-sandbox     run without the jail (loudly logged; development only)\n"
-		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n");
+		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n"
+		"  --no-port-security\n"
+		"                   benchmarks only (make bench): VM ports are not checked for\n"
+		"                   spoofed MAC/IP/ARP/NDP (loudly logged); never use it otherwise\n");
 }
 
 static int listen_at(const char *path)
@@ -163,7 +168,7 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 	char upsegs[MAX_UPLINKS][SWCTL_NAME_LEN], passt[256] = "";
 	unsigned nup = 0;
 	int ctl_fds[SW_CTL_FDS], nctl = 0, lfd = -1, sfd;
-	bool sandbox = true, trap = false;
+	bool sandbox = true, trap = false, no_portsec = false;
 	struct sw *s;
 	sigset_t set;
 	int ret;
@@ -215,6 +220,8 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 			sandbox = false;
 		} else if (!strcmp(argv[i], "--seccomp-trap")) {
 			trap = true;
+		} else if (!strcmp(argv[i], "--no-port-security")) {
+			no_portsec = true;
 		} else {
 			fprintf(stderr, "bulkhead switch: unknown or incomplete option '%s'\n\n", argv[i]);
 			usage(stderr);
@@ -264,6 +271,11 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 	if (nup && (ret = start_uplinks(s, upsegs, nup, passt)))
 		goto out; /* reported; sw_destroy() ends the passt processes started */
 	sw_learn_host_addrs(s);
+	if (no_portsec) {
+		s->no_port_security = true;
+		bh_warn("PORT SECURITY DISABLED: VM ports may spoof MAC, IP, ARP and NDP "
+			"(--no-port-security; benchmarks only)");
+	}
 	if (sandbox) {
 		char err[256], summary[256];
 		if ((ret = jail_switch_enter(trap, summary, sizeof(summary), err, sizeof(err)))) {

@@ -122,6 +122,11 @@ struct sw {
 	struct net_host_addrs host;  /* the host's addresses: denied toward uplinks */
 	uint8_t *buf;             /* one message (NET_PORT_MAX_MSG + 1) */
 	uint64_t armed_ns;        /* the timerfd's current deadline, 0 = disarmed */
+	/* Benchmark only (`bulkhead switch --no-port-security`, bench/net.c):
+	 * VM ports skip net_port_check (spoofed MAC/IP, ARP/NDP claims, router
+	 * messages); the header check, the frame parse, rates and the egress
+	 * policy stay. Never set by bulkhead run or bulkheadd. */
+	bool no_port_security;
 };
 
 /* Set up an empty switch (epoll, timerfd). listen_fd: a listening

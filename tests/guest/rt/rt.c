@@ -332,9 +332,11 @@ void rt_delay_cycles(uint64_t cycles)
 }
 
 /* ---------------- exceptions ---------------- */
-struct rt_exc_frame {
-	uint64_t vector, error, rip, cs, rflags, rsp, ss;
-};
+__attribute__((weak)) int rt_exc_handled(struct rt_exc_frame *f)
+{
+	(void)f;
+	return 0;
+}
 
 void rt_exception(const struct rt_exc_frame *f);
 void rt_exception(const struct rt_exc_frame *f)

@@ -137,6 +137,18 @@ __attribute__((noreturn)) void rt_enter_user(void (*fn)(void), void *user_stack_
  * real -> protected -> long mode and calls guest_ap_main(). Returns once the
  * IPIs are sent (it does not wait for the APs). */
 void rt_start_aps(void);
+/* ---- exceptions ---- */
+/* What the exception stubs (start.S) pass on: the vector, the error code (0
+ * where the CPU pushes none) and the CPU's iretq frame. */
+struct rt_exc_frame {
+	uint64_t vector, error, rip, cs, rflags, rsp, ss;
+};
+/* Optional, weak (default: 0): a guest may handle an exception itself, e.g.
+ * a ring-3 request to ring 0. Runs in ring 0 on the exception's stack with
+ * interrupts off; return non-zero to resume at f->rip (the caller-saved
+ * registers are restored), 0 to let the runtime report it and fail. */
+int rt_exc_handled(struct rt_exc_frame *f);
+
 /* Busy-wait about `cycles` TSC cycles. */
 void rt_delay_cycles(uint64_t cycles);
 

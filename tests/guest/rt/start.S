@@ -151,8 +151,40 @@ rt_vec_base:
 	.set vec_i, vec_i + 1
 	.endr
 
+/* First the guest's rt_exc_handled() (weak, rt.c: "not handled"): if it
+ * returns non-zero the exception is resumed (registers restored, iretq to the
+ * frame's possibly advanced rip); otherwise rt_exception reports and exits. */
 exc_common:
-	movq %rsp, %rdi                  /* struct rt_exc_frame * */
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %rbx
+	leaq 80(%rsp), %rdi              /* struct rt_exc_frame * */
+	movq %rsp, %rbx
+	andq $-16, %rsp
+	call rt_exc_handled
+	movq %rbx, %rsp
+	testl %eax, %eax
+	jz 2f
+	popq %rbx
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	addq $16, %rsp                   /* vector and error code */
+	iretq
+2:	leaq 80(%rsp), %rdi
 	andq $-16, %rsp
 	call rt_exception                /* reports and exits; never returns */
 1:	cli

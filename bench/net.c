@@ -1,0 +1,335 @@
+/* net.c — bhbench's network group (issue 11): guest/net_guest.c over
+ * virtio-net, bulkhead next to QEMU in the same rounds.
+ *
+ *   VM↔VM    bulkhead: two VMs on one segment of a `bulkhead switch` (its own
+ *            jailed process, port security on, ip= set on both ports);
+ *            QEMU: two VMs on taps joined by a Linux bridge (-netdev tap,
+ *            vhost=off: this host has no /dev/vhost-net, and bulkhead has no
+ *            vhost either)
+ *   VM↔host  one VM on a tap whose host side (10.0.2.1) is the kernel of the
+ *            network namespace: it answers the guest's ICMP echo requests
+ * Each run gives two figures from the ping guest's markers: the round-trip
+ * time of 60-byte frames one at a time ("R[" → "R]") and the throughput of
+ * 1514-byte frames echoed with 8 in flight ("T[" → "T]"), each way; both VMs
+ * with 1, then 2 vCPUs. And the price of the switch's port security: each
+ * round runs bulkhead's 1-vCPU VM↔VM pair a second time through a switch
+ * started with --no-port-security, right after the first.
+ *
+ * Everything runs in a network namespace of its own (unshare by the calling
+ * thread, put back with setns at the end): the taps, the bridge and the
+ * switch's socket exist only there; processes are ended by PID. Needs root
+ * (taps) and `ip`; otherwise the group prints a skip line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bhbench.h"
+
+#define MAC_PING "02:00:00:00:09:01"
+#define MAC_ECHO "02:00:00:00:09:02"
+#define SEG "bench"
+#define WIN 8
+#define FRAME 1514
+
+static bool __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	if (rc != 0)
+		printf("# net: '%s' failed (status %d)\n", cmd, rc);
+	return rc == 0;
+}
+
+static bool wait_path(const char *path, double secs)
+{
+	struct stat st;
+	double end = proc_now() + secs;
+	while (proc_now() < end) {
+		if (stat(path, &st) == 0)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* SIGTERM (the switch stops cleanly on it), then SIGKILL after 3 s. */
+static void stop_proc(struct proc *p)
+{
+	if (p->pid > 0 && !p->reaped) {
+		kill(p->pid, SIGTERM);
+		proc_wait(p, proc_now() + 3);
+	}
+	proc_close(p);
+}
+
+static bool start_switch(struct proc *p, const char *sock, bool portsec)
+{
+	char err[512];
+	char a_sw[] = "switch", a_l[] = "--listen", a_np[] = "--no-port-security";
+	char *argv[] = { (char *)(uintptr_t)cfg.bulkhead, a_sw, a_l, (char *)(uintptr_t)sock,
+			 portsec ? NULL : a_np, NULL };
+	snprintf(err, sizeof(err), "%s/stderr-switch%s.log", cfg.tmp, portsec ? "" : "-noportsec");
+	unlink(sock);
+	if (proc_start(p, argv, false, err) < 0)
+		return false;
+	if (!wait_path(sock, 10)) {
+		printf("# net: the switch did not create %s\n", sock);
+		stop_proc(p);
+		return false;
+	}
+	return true;
+}
+
+struct netrun {
+	double rtt_us, mbit;
+};
+
+/* The VM's NIC options: `peer` selects VM↔VM (echo or ping side) or host. */
+enum side { PING_VM, ECHO_VM, PING_HOST };
+
+static void nic(struct vmspec *s, enum vmm v, enum side side, const char *sock, char *b1, char *b2,
+		size_t len)
+{
+	const char *mac = side == ECHO_VM ? MAC_ECHO : MAC_PING;
+	const char *tap = side == PING_HOST ? "bht0" : side == PING_VM ? "bhv0" : "bhv1";
+	if (v == VMM_BH) {
+		s->bh_extra[0] = "--net";
+		if (side == PING_HOST) {
+			snprintf(b1, len, "tap=%s,mac=%s", tap, mac);
+		} else {
+			snprintf(b1, len, "switch=%s,mac=%s,ip=%s", SEG, mac,
+				 side == ECHO_VM ? "10.0.9.2" : "10.0.9.1");
+			s->bh_extra[2] = "--switch";
+			s->bh_extra[3] = sock;
+		}
+		s->bh_extra[1] = b1;
+		return;
+	}
+	snprintf(b1, len, "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off", tap);
+	/* no option ROM (iPXE): bulkhead runs none either */
+	snprintf(b2, len, "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s,romfile=", mac);
+	s->qemu_extra[0] = "-netdev";
+	s->qemu_extra[1] = b1;
+	s->qemu_extra[2] = "-device";
+	s->qemu_extra[3] = b2;
+	/* qboot instead of SeaBIOS: on a PVM-backed host SeaBIOS's real-mode
+	 * start takes ~20 s, qboot ~1 s (the guest enters through PVH alike) */
+	s->qemu_extra[4] = "-bios";
+	s->qemu_extra[5] = "bios-microvm.bin";
+}
+
+/* One measured run: the echo VM first (VM↔VM), then the ping VM. */
+static bool net_run(enum vmm v, bool host, int cpus, const char *sock, int rtt, int n,
+		    struct netrun *out, const char *what, struct series *fail_to)
+{
+	char cl_ping[160], cl_echo[64], a1[160], a2[160], b1[160], b2[160];
+	struct vmspec ping = { .kernel = cfg.net_guest, .mem_mib = 64, .cpus = cpus,
+			       .test_device = true, .pci = true };
+	struct vmspec echo = ping;
+	struct proc ep = { .pid = -1 };
+	const char *smp = cpus > 1 ? " smp" : "";
+
+	snprintf(cl_ping, sizeof(cl_ping), "role=ping %s rtt=%d n=%d win=%d size=%d%s",
+		 host ? "host" : "peer=" MAC_ECHO, rtt, n, WIN, FRAME, smp);
+	ping.cmdline = cl_ping;
+	nic(&ping, v, host ? PING_HOST : PING_VM, sock, a1, a2, sizeof(a1));
+	if (!host) {
+		char err[512];
+		snprintf(cl_echo, sizeof(cl_echo), "role=echo%s", smp);
+		echo.cmdline = cl_echo;
+		nic(&echo, v, ECHO_VM, sock, b1, b2, sizeof(b1));
+		snprintf(err, sizeof(err), "%s/stderr-%s-echo.log", cfg.tmp, vmm_name[v]);
+		if (vm_start(v, &echo, &ep, err) < 0) {
+			verdict(fail_to, false, "echo VM start", NULL);
+			return false;
+		}
+	}
+	const char *pats[] = { "R[", "R]", "T[", "T]" };
+	struct run r;
+	bool ok = run_vm(v, &ping, pats, 4, -1, NULL, NULL, 120, &r, what, fail_to);
+	if (ep.pid > 0) {
+		/* the echo VM exits on the stop frame; if the ping failed, it is
+		 * ended here */
+		if (proc_wait(&ep, proc_now() + (ok ? 10 : 0.5)) < 0 && ok) {
+			verdict(fail_to, false, "echo VM did not stop", NULL);
+			ok = false;
+		}
+		ok = ok && proc_exit_code(&ep) == (v == VMM_QEMU ? 1 : 0);
+		proc_close(&ep);
+	}
+	if (!ok)
+		return false;
+	double dr = r.pat[1] - r.pat[0], dt = r.pat[3] - r.pat[2];
+	if (dr <= 0 || dt <= 0)
+		return false;
+	out->rtt_us = dr / rtt * 1e6;
+	out->mbit = (double)n * FRAME * 8 / dt / 1e6;
+	return true;
+}
+
+static bool setup_ns(void)
+{
+	int fd;
+	/* no IPv6 chatter (router solicitations, MLD) on the taps and bridge */
+	if ((fd = open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_WRONLY | O_CLOEXEC)) >= 0) {
+		(void)!write(fd, "1", 1);
+		close(fd);
+	}
+	return sh("ip link set lo up") &&
+	       sh("ip tuntap add bht0 mode tap && ip addr add 10.0.2.1/24 dev bht0 && "
+		  "ip link set bht0 up") &&
+	       sh("ip link add bhbr0 type bridge forward_delay 0 && ip link set bhbr0 up") &&
+	       sh("ip tuntap add bhv0 mode tap && ip tuntap add bhv1 mode tap && "
+		  "ip link set bhv0 master bhbr0 && ip link set bhv1 master bhbr0 && "
+		  "ip link set bhv0 up && ip link set bhv1 up");
+}
+
+static double median_of(const struct series *s)
+{
+	double v[MAX_SAMPLES];
+	int n = s->n;
+	for (int i = 0; i < n; i++)
+		v[i] = s->v[i];
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void bench_net(void)
+{
+	if (!cfg.net_guest) {
+		printf("# net: skipped (no --net-guest)\n");
+		return;
+	}
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+		printf("# net: skipped — needs root and /dev/net/tun (taps in a network namespace)\n");
+		return;
+	}
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0 || unshare(CLONE_NEWNET) < 0) {
+		printf("# net: skipped — cannot make a network namespace: %s\n", strerror(errno));
+		if (home >= 0)
+			close(home);
+		return;
+	}
+	struct proc sw = { .pid = -1 }, sw_open = { .pid = -1 };
+	char sock[512], sock_open[512];
+	snprintf(sock, sizeof(sock), "%s/bench-switch.sock", cfg.tmp);
+	snprintf(sock_open, sizeof(sock_open), "%s/bench-switch-noportsec.sock", cfg.tmp);
+	bool have_bh = !cfg.no_bh;
+	if (!setup_ns() ||
+	    (have_bh && (!start_switch(&sw, sock, true) || !start_switch(&sw_open, sock_open, false)))) {
+		verdict(NULL, false, "net: namespace, taps, bridge or switch setup", NULL);
+		goto out;
+	}
+
+	int rtt = cfg.smoke ? 20 : 200, n = cfg.smoke ? 50 : 1000;
+	printf("# net: %s over virtio-net in a network namespace of its own; per run %d round trips\n"
+	       "#   of 60-byte frames one at a time (RTT) and %d of %d-byte frames, %d in flight\n"
+	       "#   (throughput, each way). bulkhead VM↔VM: `bulkhead switch` (port security on,\n"
+	       "#   ip= on both ports); QEMU VM↔VM: taps on a Linux bridge; VM↔host: a tap whose\n"
+	       "#   host side (10.0.2.1) answers ICMP echo; QEMU -M pc with qboot, virtio-net-pci,\n"
+	       "#   vhost=off\n",
+	       cfg.net_guest, rtt, n, FRAME, WIN);
+	static const struct {
+		bool host;
+		int cpus;
+		const char *tp, *lat;
+	} kinds[] = {
+		{ false, 1, "VM↔VM throughput, 1 vCPU", "VM↔VM round trip, 1 vCPU" },
+		{ false, 2, "VM↔VM throughput, 2 vCPUs", NULL },
+		{ true, 1, "VM↔host (tap) throughput, 1 vCPU", "VM↔host (tap) round trip, 1 vCPU" },
+		{ true, 2, "VM↔host (tap) throughput, 2 vCPUs", NULL },
+	};
+	const int nk = (int)(sizeof(kinds) / sizeof(kinds[0]));
+	struct row *tp[4], *lat[4] = { NULL };
+	for (int k = 0; k < nk; k++) {
+		tp[k] = row_new("net", kinds[k].tp, "Mbit/s", true);
+		snprintf(tp[k]->note, sizeof(tp[k]->note), "%d-byte frames echoed, %d in flight, each way%s",
+			 FRAME, WIN, kinds[k].host ? "" : "; QEMU: tap + Linux bridge");
+		if (kinds[k].lat) {
+			lat[k] = row_new("net", kinds[k].lat, "µs", false);
+			snprintf(lat[k]->note, sizeof(lat[k]->note), "60-byte frames, one in flight%s",
+				 kinds[k].host ? "" : "; QEMU: tap + Linux bridge");
+		}
+	}
+	/* bulkhead only: rows without a bulkhead run would read as failures */
+	struct series ps_tp = { .n = 0 }, ps_rtt = { .n = 0 }, ref_tp = { .n = 0 }, ref_rtt = { .n = 0 };
+	struct series with_tp = { .n = 0 }, with_rtt = { .n = 0 };
+
+	for (int i = 0; i < rounds(cfg.reps > 3 ? 3 : cfg.reps); i++) {
+		for (int k = 0; k < nk; k++) {
+			if (cfg.smoke && kinds[k].cpus > 1)
+				continue;
+			for (int v = first_vmm(); v < VMM_N; v = next_vmm(v)) {
+				struct netrun r, r2;
+				char what[96];
+				snprintf(what, sizeof(what), "net %s %d vCPU", kinds[k].host ? "host" : "vm",
+					 kinds[k].cpus);
+				if (!net_run((enum vmm)v, kinds[k].host, kinds[k].cpus, sock, rtt, n, &r, what,
+					     warmup(i) ? NULL : &tp[k]->s[v]) ||
+				    warmup(i))
+					continue;
+				add(&tp[k]->s[v], r.mbit);
+				if (lat[k])
+					add(&lat[k]->s[v], r.rtt_us);
+				if (v != VMM_BH || kinds[k].host || kinds[k].cpus != 1)
+					continue;
+				/* the same pair right after, port security off */
+				if (!net_run(VMM_BH, false, 1, sock_open, rtt, n, &r2, "net vm --no-port-security",
+					     &ps_tp))
+					continue;
+				add(&ps_tp, r.mbit / r2.mbit);
+				add(&ps_rtt, r.rtt_us / r2.rtt_us);
+				add(&ref_tp, r2.mbit);
+				add(&ref_rtt, r2.rtt_us);
+				add(&with_tp, r.mbit);
+				add(&with_rtt, r.rtt_us);
+			}
+		}
+	}
+	if (have_bh && !cfg.smoke) {
+		struct row *ps = row_new("net", "port security: VM↔VM throughput, with / without", "×", true);
+		struct row *psl = row_new("net", "port security: VM↔VM round trip, with / without", "×", false);
+		ps->s[VMM_BH] = ps_tp;
+		psl->s[VMM_BH] = ps_rtt;
+		if (ps_tp.n)
+			snprintf(ps->note, sizeof(ps->note),
+				 "median of per-round ratios, 1 vCPU, back to back; with: %.1f Mbit/s, "
+				 "without (switch --no-port-security): %.1f (target ≥ 0.97×)",
+				 median_of(&with_tp), median_of(&ref_tp));
+		if (ps_rtt.n)
+			snprintf(psl->note, sizeof(psl->note),
+				 "median of per-round ratios, 1 vCPU, back to back; with: %.0f µs, without: %.0f",
+				 median_of(&with_rtt), median_of(&ref_rtt));
+	}
+out:
+	if (sw.pid > 0)
+		stop_proc(&sw);
+	if (sw_open.pid > 0)
+		stop_proc(&sw_open);
+	unlink(sock);
+	unlink(sock_open);
+	/* back to the original namespace; the bench's one (taps, bridge) goes
+	 * with its last process */
+	if (setns(home, CLONE_NEWNET) < 0)
+		printf("# net: warning: setns back failed: %s\n", strerror(errno));
+	close(home);
+}
