@@ -95,7 +95,23 @@ static bool start_switch(struct proc *p, const char *sock, bool portsec)
 
 struct netrun {
 	double rtt_us, mbit;
+	double sw_ns; /* the switch's CPU time per frame it forwarded, or -1 */
 };
+
+/* CPU time (ns) the process has run: /proc/PID/schedstat's first field (the
+ * switch is one thread). -1 if unreadable. */
+static double cpu_ns(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int ok = fscanf(f, "%llu", &ns) == 1;
+	fclose(f);
+	return ok ? (double)ns : -1;
+}
 
 /* The VM's NIC options: `peer` selects VM↔VM (echo or ping side) or host. */
 enum side { PING_VM, ECHO_VM, PING_HOST };
@@ -132,9 +148,10 @@ static void nic(struct vmspec *s, enum vmm v, enum side side, const char *sock, 
 }
 
 /* One measured run: the echo VM first (VM↔VM), then the ping VM. */
-static bool net_run(enum vmm v, bool host, int cpus, const char *sock, int rtt, int n,
+static bool net_run(enum vmm v, bool host, int cpus, const char *sock, pid_t sw, int rtt, int n,
 		    struct netrun *out, const char *what, struct series *fail_to)
 {
+	double cpu0 = v == VMM_BH && !host ? cpu_ns(sw) : -1;
 	char cl_ping[160], cl_echo[64], a1[160], a2[160], b1[160], b2[160];
 	struct vmspec ping = { .kernel = cfg.net_guest, .mem_mib = 64, .cpus = cpus,
 			       .test_device = true, .pci = true };
@@ -177,6 +194,11 @@ static bool net_run(enum vmm v, bool host, int cpus, const char *sock, int rtt, 
 		return false;
 	out->rtt_us = dr / rtt * 1e6;
 	out->mbit = (double)n * FRAME * 8 / dt / 1e6;
+	/* every timed frame crosses the switch twice (there and echoed back);
+	 * the few probe and stop frames and the two port registrations are
+	 * counted in the time but not in the frames, alike with and without */
+	double cpu1 = cpu0 >= 0 ? cpu_ns(sw) : -1;
+	out->sw_ns = cpu0 >= 0 && cpu1 > cpu0 ? (cpu1 - cpu0) / (2.0 * (rtt + n)) : -1;
 	return true;
 }
 
@@ -272,6 +294,7 @@ void bench_net(void)
 	}
 	/* bulkhead only: rows without a bulkhead run would read as failures */
 	struct series ps_tp = { .n = 0 }, ps_rtt = { .n = 0 }, ref_tp = { .n = 0 }, ref_rtt = { .n = 0 };
+	struct series cpu_on = { .n = 0 }, cpu_off = { .n = 0 };
 	struct series with_tp = { .n = 0 }, with_rtt = { .n = 0 };
 
 	for (int i = 0; i < rounds(cfg.reps > 3 ? 3 : cfg.reps); i++) {
@@ -283,7 +306,7 @@ void bench_net(void)
 				char what[96];
 				snprintf(what, sizeof(what), "net %s %d vCPU", kinds[k].host ? "host" : "vm",
 					 kinds[k].cpus);
-				if (!net_run((enum vmm)v, kinds[k].host, kinds[k].cpus, sock, rtt, n, &r, what,
+				if (!net_run((enum vmm)v, kinds[k].host, kinds[k].cpus, sock, sw.pid, rtt, n, &r, what,
 					     warmup(i) ? NULL : &tp[k]->s[v]) ||
 				    warmup(i))
 					continue;
@@ -293,9 +316,13 @@ void bench_net(void)
 				if (v != VMM_BH || kinds[k].host || kinds[k].cpus != 1)
 					continue;
 				/* the same pair right after, port security off */
-				if (!net_run(VMM_BH, false, 1, sock_open, rtt, n, &r2, "net vm --no-port-security",
-					     &ps_tp))
+				if (!net_run(VMM_BH, false, 1, sock_open, sw_open.pid, rtt, n, &r2,
+					     "net vm --no-port-security", &ps_tp))
 					continue;
+				if (r.sw_ns > 0 && r2.sw_ns > 0) {
+					add(&cpu_on, r.sw_ns);
+					add(&cpu_off, r2.sw_ns);
+				}
 				add(&ps_tp, r.mbit / r2.mbit);
 				add(&ps_rtt, r.rtt_us / r2.rtt_us);
 				add(&ref_tp, r2.mbit);
@@ -319,6 +346,15 @@ void bench_net(void)
 			snprintf(psl->note, sizeof(psl->note),
 				 "median of per-round ratios, 1 vCPU, back to back; with: %.0f µs, without: %.0f",
 				 median_of(&with_rtt), median_of(&ref_rtt));
+		struct row *pc = row_new("net", "port security: switch CPU time per forwarded frame", "ns", false);
+		pc->s[VMM_BH] = cpu_on;
+		pc->ref = cpu_off;
+		pc->ref_name = "without (--no-port-security)";
+		if (cpu_on.n && cpu_off.n)
+			snprintf(pc->note, sizeof(pc->note),
+				 "the switch process's own CPU time (/proc/PID/schedstat) over a run / frames; "
+				 "with / without = %.2f×",
+				 median_of(&cpu_on) / median_of(&cpu_off));
 	}
 out:
 	if (sw.pid > 0)
