@@ -30,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +69,69 @@ static bool wait_path(const char *path, double secs)
 	return false;
 }
 
+/* Wait (at most `secs`) until nobody holds the persistent tap: a bulkhead
+ * run reports its outcome before its jailed child has closed everything,
+ * and a tap takes one user at a time. */
+static bool tap_free(const char *name, double secs)
+{
+	double end = proc_now() + secs;
+	for (;;) {
+		struct ifreq ifr;
+		int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), e = 0;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0)
+			e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (!e)
+			return true;
+		if (e != EBUSY || proc_now() > end) {
+			printf("# net: tap %s: %s\n", name, strerror(e));
+			return false;
+		}
+		usleep(20000);
+	}
+}
+
+/* Count a string's occurrences in a file (the switch's log). */
+static int count_in(const char *path, const char *what)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Wait (at most `secs`) until every port that joined the switch has left
+ * (its log says so): the VMs of the last run may outlive their outcome by a
+ * moment, and their MACs and addresses are taken until then. */
+static bool switch_idle(const char *log, double secs)
+{
+	double end = proc_now() + secs;
+	for (;;) {
+		int j = count_in(log, " joined segment "), l = count_in(log, " left segment ");
+		if (j >= 0 && j == l)
+			return true;
+		if (proc_now() > end) {
+			printf("# net: the switch still has %d port(s) of an earlier run (%s)\n", j - l, log);
+			return false;
+		}
+		usleep(20000);
+	}
+}
+
+static void switch_log(char *buf, size_t len, bool portsec)
+{
+	snprintf(buf, len, "%s/stderr-switch%s.log", cfg.tmp, portsec ? "" : "-noportsec");
+}
+
 /* SIGTERM (the switch stops cleanly on it), then SIGKILL after 3 s. */
 static void stop_proc(struct proc *p)
 {
@@ -82,7 +148,7 @@ static bool start_switch(struct proc *p, const char *sock, bool portsec)
 	char a_sw[] = "switch", a_l[] = "--listen", a_np[] = "--no-port-security";
 	char *argv[] = { (char *)(uintptr_t)cfg.bulkhead, a_sw, a_l, (char *)(uintptr_t)sock,
 			 portsec ? NULL : a_np, NULL };
-	snprintf(err, sizeof(err), "%s/stderr-switch%s.log", cfg.tmp, portsec ? "" : "-noportsec");
+	switch_log(err, sizeof(err), portsec);
 	unlink(sock);
 	if (proc_start(p, argv, false, err) < 0)
 		return false;
@@ -160,6 +226,13 @@ static bool net_run(enum vmm v, bool host, int cpus, const char *sock, pid_t sw,
 	struct proc ep = { .pid = -1 };
 	const char *smp = cpus > 1 ? " smp" : "";
 
+	char swlog[512];
+	switch_log(swlog, sizeof(swlog), strstr(sock, "noportsec") == NULL); /* which switch */
+	if ((!host && v == VMM_BH && !switch_idle(swlog, 10)) || (host && !tap_free("bht0", 10)) ||
+	    (!host && v == VMM_QEMU && (!tap_free("bhv0", 10) || !tap_free("bhv1", 10)))) {
+		verdict(fail_to, false, "a tap stayed busy", NULL);
+		return false;
+	}
 	snprintf(cl_ping, sizeof(cl_ping), "role=ping %s rtt=%d n=%d win=%d size=%d%s",
 		 host ? "host" : "peer=" MAC_ECHO, rtt, n, WIN, FRAME, smp);
 	ping.cmdline = cl_ping;
@@ -170,8 +243,20 @@ static bool net_run(enum vmm v, bool host, int cpus, const char *sock, pid_t sw,
 		echo.cmdline = cl_echo;
 		nic(&echo, v, ECHO_VM, sock, b1, b2, sizeof(b1));
 		snprintf(err, sizeof(err), "%s/stderr-%s-echo.log", cfg.tmp, vmm_name[v]);
+		int joined = v == VMM_BH ? count_in(swlog, " joined segment ") : 0;
 		if (vm_start(v, &echo, &ep, err) < 0) {
 			verdict(fail_to, false, "echo VM start", NULL);
+			return false;
+		}
+		/* bulkhead: its port must be on the switch (else it failed to
+		 * start: say why now instead of letting the ping probe for 30 s) */
+		double end = proc_now() + 10;
+		while (v == VMM_BH && count_in(swlog, " joined segment ") <= joined && proc_now() < end)
+			usleep(20000);
+		if (v == VMM_BH && count_in(swlog, " joined segment ") <= joined) {
+			proc_kill(&ep);
+			proc_close(&ep);
+			verdict(fail_to, false, "bulkhead echo VM: its port never joined the switch", err);
 			return false;
 		}
 	}

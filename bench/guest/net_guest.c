@@ -361,10 +361,10 @@ static void phase(int host, uint32_t n, unsigned win, unsigned size)
 }
 
 /* Until the echo VM answers (it may still be booting: what is sent before
- * its driver is up is lost), at most ~60 s. */
+ * its driver is up is lost), at most ~30 s. */
 static void probe_peer(void)
 {
-	for (int tries = 0; tries < 300; tries++) {
+	for (int tries = 0; tries < 150; tries++) {
 		int slot = take_tx();
 		queue_tx(slot, build(slot, 0, PROBE, 60));
 		vt_kick(&txq);
