@@ -16,6 +16,7 @@
  *   --balloon-initrd PATH --balloon-vms N   the balloon group (balloon.c): the
  *                        guest's initrd with its fill-and-free /cmd, N guests (4)
  *   --net-guest PATH     the network group (net.c): guest/net_guest.elf; omit: skipped
+ *   --net-check PATH     its port-security check timer (net_check.c)
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
  *   --reps N --linux-reps N --churn N --exits N --density N   counts
  *   --label TEXT         what machine/mode this is (table header)
@@ -689,7 +690,8 @@ static int usage(void)
 	fprintf(stderr, "usage: bhbench --bulkhead PATH --guest-elf PATH --hello PATH --kvm-min PATH\n"
 			"               [--qemu PATH] [--linux DIR --qemu-kernel PATH] [--tmp DIR]\n"
 			"               [--blk-guest PATH --blk-host PATH]\n"
-			"               [--balloon-initrd PATH] [--balloon-vms N] [--net-guest PATH]\n"
+			"               [--balloon-initrd PATH] [--balloon-vms N]\n"
+			"               [--net-guest PATH [--net-check PATH]]\n"
 			"               [--reps N] [--linux-reps N] [--churn N] [--exits N]\n"
 			"               [--label TEXT] [--only GROUPS] [--vmm bulkhead|qemu] [--smoke]\n");
 	return 2;
@@ -774,6 +776,8 @@ int main(int argc, char **argv)
 			cfg.balloon_initrd = val;
 		else if (!strcmp(o, "--net-guest"))
 			cfg.net_guest = val;
+		else if (!strcmp(o, "--net-check"))
+			cfg.net_check = val;
 		else if (!strcmp(o, "--balloon-vms"))
 			cfg.balloon_vms = num(val);
 		else

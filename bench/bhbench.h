@@ -21,6 +21,7 @@ struct cfg {
 	const char *blk_guest, *blk_host; /* block-I/O group (blk.c); NULL: skipped */
 	const char *balloon_initrd; /* balloon group (balloon.c); NULL: skipped */
 	const char *net_guest;      /* network group (net.c); NULL: skipped */
+	const char *net_check;      /* its port-security check timer; NULL: that row skipped */
 	int reps, linux_reps, churn, exits, density, balloon_vms;
 	bool smoke, no_bh, no_qemu;
 };

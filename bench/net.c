@@ -380,7 +380,7 @@ void bench_net(void)
 	}
 	/* bulkhead only: rows without a bulkhead run would read as failures */
 	struct series ps_tp = { .n = 0 }, ps_rtt = { .n = 0 }, ref_tp = { .n = 0 }, ref_rtt = { .n = 0 };
-	struct series cpu_on = { .n = 0 }, cpu_off = { .n = 0 };
+	struct series cpu_on = { .n = 0 }, cpu_off = { .n = 0 }, chk = { .n = 0 };
 	struct series with_tp = { .n = 0 }, with_rtt = { .n = 0 };
 
 	for (int i = 0; i < rounds(cfg.reps > 3 ? 3 : cfg.reps); i++) {
@@ -400,6 +400,19 @@ void bench_net(void)
 				if (lat[k])
 					add(&lat[k]->s[v], r.rtt_us);
 			}
+		}
+		if (cfg.net_check && !warmup(i)) {
+			/* the check alone, per frame: net_check N (net_check.c) */
+			char nn[16], out[128], err[512];
+			double udp_ns, arp_ns;
+			snprintf(nn, sizeof(nn), "%d", cfg.smoke ? 10000 : 2000000);
+			snprintf(err, sizeof(err), "%s/stderr-net_check.log", cfg.tmp);
+			char *argv[] = { (char *)(uintptr_t)cfg.net_check, nn, NULL };
+			bool ok = proc_run_capture(argv, err, 60, out, sizeof(out)) &&
+				  sscanf(out, "net_check %lf %lf", &udp_ns, &arp_ns) == 2;
+			verdict(NULL, ok, "net_check", err);
+			if (ok)
+				add(&chk, udp_ns);
 		}
 		if (!have_bh || cfg.smoke)
 			continue;
@@ -447,6 +460,16 @@ void bench_net(void)
 		pc->s[VMM_BH] = cpu_on;
 		pc->ref = cpu_off;
 		pc->ref_name = "without (--no-port-security)";
+		if (chk.n) {
+			struct row *pk = row_new("net", "port security: the check alone (net_port_check), per frame",
+						 "ns", false);
+			pk->s[VMM_BH] = chk;
+			if (cpu_on.n)
+				snprintf(pk->note, sizeof(pk->note),
+					 "net_check: a 1514-byte UDP frame, 16 ports on the segment; "
+					 "%.2f%% of the switch's CPU time per frame above",
+					 100 * median_of(&chk) / median_of(&cpu_on));
+		}
 		if (cpu_on.n && cpu_off.n)
 			snprintf(pc->note, sizeof(pc->note),
 				 "the switch process's own CPU time (/proc/PID/schedstat) over a run / frames; "

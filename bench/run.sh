@@ -183,7 +183,7 @@ run_native() { # GROUPS LOG
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/bhbench.XXXXXX")
     local args=(--bulkhead "$build/bulkhead" --guest-elf "$bb/bench_guest.elf" --hello "$hello"
           --kvm-min "$bb/kvm_min" --blk-guest "$bb/blk_guest.elf" --blk-host "$bb/blk_host"
-          --net-guest "$bb/net_guest.elf" --tmp "$tmp" --exits 20000 --label "$label" --only "$1" "${counts[@]}")
+          --net-guest "$bb/net_guest.elf" --net-check "$bb/net_check" --tmp "$tmp" --exits 20000 --label "$label" --only "$1" "${counts[@]}")
     [ -n "$qemu" ] && args+=(--qemu "$qemu")
     [ -n "$guest" ] && args+=(--linux "$guest")
     [ -n "$vmlinux" ] && args+=(--qemu-kernel "$vmlinux")
@@ -202,10 +202,10 @@ run_nested() { # GROUPS LOG
           --add "$bb/bench_guest.elf:/bench/bench_guest.elf" --add "$hello:/bench/hello.elf"
           --add "$build/bulkhead:/bench/bulkhead"
           --add "$bb/blk_guest.elf:/bench/blk_guest.elf" --add "$bb/blk_host:/bench/blk_host"
-          --add "$bb/net_guest.elf:/bench/net_guest.elf")
+          --add "$bb/net_guest.elf:/bench/net_guest.elf" --add "$bb/net_check:/bench/net_check")
     local cmd="/bench/bhbench --bulkhead /bench/bulkhead --guest-elf /bench/bench_guest.elf --hello /bench/hello.elf"
     cmd="$cmd --kvm-min /bench/kvm_min --blk-guest /bench/blk_guest.elf --blk-host /bench/blk_host"
-    cmd="$cmd --net-guest /bench/net_guest.elf"
+    cmd="$cmd --net-guest /bench/net_guest.elf --net-check /bench/net_check"
     cmd="$cmd --tmp /tmp --exits 4000 --only $1 ${counts[*]}"
     if [ -n "$qemu" ]; then
         # QEMU finds its firmware as <exe>/../share/qemu: keep the same layout.
