@@ -14,12 +14,16 @@
  * with 1, then 2 vCPUs. And the price of the switch's port security: each
  * round then runs bulkhead's 1-vCPU VM↔VM pair four times, through the
  * switch as shipped, through one started with --no-port-security, that one
- * again and the first again (ABBA), and reads the switch's CPU time.
+ * again and the first again (ABBA), and reads the switch's CPU time; and
+ * --net-check's program (net_check.c) times the check alone per frame.
  *
  * Everything runs in a network namespace of its own (unshare by the calling
  * thread, put back with setns at the end): the taps, the bridge and the
  * switch's socket exist only there; processes are ended by PID. Needs root
- * (taps) and `ip`; otherwise the group prints a skip line.
+ * (taps) and `ip`; otherwise the group prints a skip line. A bulkhead run
+ * reports its outcome before its jailed child has closed everything, so a
+ * run first waits until the tap takes a new user and the switch's log shows
+ * every port of the last run gone.
  */
 #include <errno.h>
 #include <fcntl.h>
