@@ -357,7 +357,7 @@ if [ -z "$why" ]; then
 	fi
 fi
 if [ -z "$why" ]; then
-	ok "linux/snapshot-restore-answers (snapshot $(((s1 - s0) * 10)) ms, restore to answer $(((r1 - r0) * 10)) ms, guest clock $gnow, host $h0..$h1 after ${GAP} s stopped)"
+	ok "linux/snapshot-restore-answers (snapshot $(((s1 - s0) * 10)) ms, restore to answer $(((r1 - r0) * 10)) ms, guest clock $gnow, host $h0..$h1 after ${GAP} s stopped; $(sed -n 's/.*info: guest clock advanced by //p' "$T/err" | head -n 1))"
 else
 	bad "linux/snapshot-restore" "${why#; }"; show; sed 's/^/    snap: /' "$T/snap.log" | tail -n 10
 fi
