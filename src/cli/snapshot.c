@@ -104,6 +104,7 @@ static void snapshot_usage(FILE *out)
 {
 	fprintf(out, "usage: bulkhead snapshot ID [--resume] [--name N]   (a daemon's VM:\n"
 		     "         bulkhead --help lists the client's options)\n"
+		     "       bulkhead snapshot rm VM/NAME   (remove a daemon VM's snapshot)\n"
 		     "       bulkhead snapshot --control SOCKET [--resume] DIR\n"
 		     "  Pause the VM of `bulkhead run --control SOCKET` and write its snapshot\n"
 		     "  into DIR (created if missing; must not hold one already): files state,\n"

@@ -433,6 +433,83 @@ void dsnap_remove_all(const char *snapshots_dir)
 		bh_warn("%s: %s", snapshots_dir, strerror(errno));
 }
 
+int dmn_snapshot_remove(struct daemon *d, uid_t uid, const char *id, const char *name, char *err,
+			size_t errlen)
+{
+	char dir[PATH_MAX], src[DVM_ID_LEN + DSNAP_NAME_MAX + 2];
+	int pfd = -1, sd = -1, ret = 0;
+	struct dirent *fe;
+	struct dvm *v;
+	DIR *sp;
+
+	if (!dmn_name_ok(name, DSNAP_NAME_MAX)) {
+		snprintf(err, errlen, "'%.64s' is not a snapshot name (1-%d letters, digits, '-', "
+			 "'_' or '.', starting with a letter or digit)", name, DSNAP_NAME_MAX);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->lock);
+	if ((ret = dmn_lookup(d, uid, id, &v, err, errlen)))
+		goto out;
+	snprintf(src, sizeof(src), "%s/%s", v->id, name);
+	if (v->busy) {
+		/* a snapshot being written, or quarantine taking its evidence */
+		snprintf(err, errlen, "VM %s is busy with another operation: try again", v->id);
+		ret = -EBUSY;
+		goto out;
+	}
+	if (uid != 0 && !strncmp(name, FORENSIC_PREFIX, strlen(FORENSIC_PREFIX))) {
+		snprintf(err, errlen, "snapshot %s is quarantine's evidence: only root removes it",
+			 src);
+		ret = -EACCES;
+		goto out;
+	}
+	for (struct dvm *o = d->vms; o; o = o->next)
+		if (!strcmp(o->from_snap, src)) {
+			/* another user's VM is not named (its existence is theirs) */
+			snprintf(err, errlen, "VM %s was created from snapshot %s and restores it at "
+				 "every start: remove that VM first",
+				 uid == 0 || o->owner == uid ? o->id : "(another user's)", src);
+			ret = -EBUSY;
+			goto out;
+		}
+	dvm_snap_path(d, v, NULL, dir, sizeof(dir));
+	pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	sd = pfd < 0 ? -1 : openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sd < 0) {
+		snprintf(err, errlen, "no snapshot '%s'", src);
+		ret = -ENOENT;
+		goto out;
+	}
+	/* The daemon's own directory (root's 0700): only the files it put there,
+	 * never followed; an incomplete snapshot (a crash mid-write) goes too. */
+	if (!(sp = fdopendir(sd))) {
+		close(sd);
+		snprintf(err, errlen, "snapshot %s: %s", src, strerror(errno));
+		ret = -EIO;
+		goto out;
+	}
+	while ((fe = readdir(sp)))
+		if (strcmp(fe->d_name, ".") && strcmp(fe->d_name, ".."))
+			unlinkat(dirfd(sp), fe->d_name, 0);
+	closedir(sp);
+	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0) {
+		snprintf(err, errlen, "snapshot %s: cannot remove it: %s", src, strerror(errno));
+		ret = -EIO;
+		goto out;
+	}
+	if (!strcmp(v->forensic, name)) {
+		v->forensic[0] = '\0';
+		if (dvm_save(d, v))
+			bh_warn("VM %s: cannot record that its forensic snapshot is gone", v->id);
+	}
+	dmn_event(d, v, "snapshot-removed", "%s by uid %u", name, (unsigned)uid);
+out:
+	if (pfd >= 0)
+		close(pfd);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 /* ---- opening a snapshot for a caller ---- */
 
 struct open_reply {
