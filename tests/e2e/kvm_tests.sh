@@ -343,7 +343,8 @@ kill -TERM "$pid" 2>/dev/null
 wait "$pid"
 if [ -z "$why" ]; then
 	start=$(now_ms)
-	timeout -k 5 120 "$BH" restore "$T/snapb" </dev/null >"$T/out" 2>"$T/err"
+	# the disk named again: a restore opens no host path the snapshot names
+	timeout -k 5 120 "$BH" restore --disk "$T/stream.img" "$T/snapb" </dev/null >"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( $(now_ms) - start ))
 	line=$(grep 'RESTORED: ' "$T/out" | head -n 1 | tr -d '\r')
