@@ -20,8 +20,8 @@
  *   --tmp DIR            scratch (stderr logs, bulkhead's kernel cache, disk image)
  *   --reps N --linux-reps N --churn N --exits N --density N   counts
  *   --label TEXT         what machine/mode this is (table header)
- *   --only G1,G2         only these groups: startup footprint exits linux blk density
- *                        balloon net place churn
+ *   --only G1,G2         only these groups: startup footprint exits linux blk density balloon
+ *                        net place snapshot churn
  *   --vmm bulkhead|qemu  run only this VMM (default: both; debugging aid)
  *   --smoke              every benchmark once, tiny counts, "N passed, N failed"
  * Groups run in the order above; churn (many VMs created and destroyed fast)
@@ -805,7 +805,8 @@ int main(int argc, char **argv)
 		{ "exits", bench_exits },     { "linux", bench_linux },
 		{ "blk", bench_blk },         { "density", bench_density },
 		{ "balloon", bench_balloon }, { "net", bench_net },
-		{ "place", bench_place },     { "churn", bench_churn },
+		{ "place", bench_place },     { "snapshot", bench_snapshot },
+		{ "churn", bench_churn },
 	};
 	const int ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
 

@@ -96,5 +96,7 @@ void bench_density(void);
 void bench_place(void);
 /* The startup group, with the jail-cost rows (startup.c). */
 void bench_startup(void);
+/* The snapshot, restore and clone group (snapshot.c). */
+void bench_snapshot(void);
 
 #endif

@@ -163,7 +163,7 @@ log=$results/latest.log
 native_groups=""
 nested_groups=""
 skipped=""
-for g in ${only:-startup footprint exits linux blk density place balloon net churn}; do
+for g in ${only:-startup footprint exits linux blk density place balloon snapshot net churn}; do
     m=$(suite_mode "bench-$g")
     echo "bench: $g: $m" | tee -a "$log"
     case "$m" in
@@ -189,7 +189,7 @@ run_native() { # GROUPS LOG
     [ -n "$vmlinux" ] && args+=(--qemu-kernel "$vmlinux")
     [ -n "$balloon_initrd" ] && args+=(--balloon-initrd "$balloon_initrd")
     set +e
-    timeout -k 5 900 "$bb/bhbench" "${args[@]}" 2>&1 | tee "$2"
+    timeout -k 5 1500 "$bb/bhbench" "${args[@]}" 2>&1 | tee "$2"
     r=${PIPESTATUS[0]}
     set -e
     rm -rf "$tmp"

@@ -42,7 +42,8 @@ struct api_req {
 	uid_t uid;
 	const char *method;
 	const char *url;
-	char id[64];               /* the {id} path segment, if the route has one */
+	char id[136];              /* the {id} path segment, if the route has one
+	                            * (with {name}: "ID/NAME") */
 	const char *body;          /* NUL-terminated copy; body_len bytes */
 	size_t body_len;
 	/* reply: a handler sets status and either json or resp */
@@ -63,7 +64,9 @@ extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
 /* Does `url` (the path, without query) match route `pattern`? "{id}" matches
- * one segment of 1..idlen-1 characters from [A-Za-z0-9._-], copied into id.
+ * one segment of 1..idlen-1 characters from [A-Za-z0-9._-], copied into id;
+ * a "{name}" after it one more such segment, appended as "/NAME" (the
+ * whole "ID/NAME" shorter than idlen).
  * Pure; any thread. */
 bool api_path_match(const char *pattern, const char *url, char *id, size_t idlen);
 
@@ -86,6 +89,8 @@ size_t api_balloon_metrics(char *buf, size_t cap, const char *id, const char *na
  * held; `list`: its snapshots too). */
 struct dvm;
 void api_h_snapshot(struct api_req *r);
+/* DELETE /v1/vms/{id}/snapshots/{name} (daemon.h dmn_snapshot_remove). */
+void api_h_snapshot_remove(struct api_req *r);
 bool api_create_from_snapshot(struct api_req *r, const char *name, char *id_out, char *err,
 			      size_t errlen, int *ret_out);
 void api_snapshot_fields(struct daemon *d, const struct dvm *v, struct json_object *o,

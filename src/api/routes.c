@@ -785,6 +785,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/vms/{id}/console", q_console, false, h_console },
 	{ "PUT", "/v1/vms/{id}/balloon", q_none, true, api_h_balloon },
 	{ "POST", "/v1/vms/{id}/snapshot", q_none, true, api_h_snapshot },
+	{ "DELETE", "/v1/vms/{id}/snapshots/{name}", q_none, false, api_h_snapshot_remove },
 	{ "GET", "/v1/networks", q_none, false, api_h_networks },
 	{ "POST", "/v1/networks", q_none, true, api_h_network_create },
 	{ "GET", "/v1/networks/{id}", q_none, false, api_h_network_get },

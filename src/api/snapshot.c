@@ -1,4 +1,5 @@
-/* snapshot.c — snapshots in the API: POST /v1/vms/{id}/snapshot, the
+/* snapshot.c — snapshots in the API: POST /v1/vms/{id}/snapshot,
+ * DELETE /v1/vms/{id}/snapshots/{name}, the
  * from-snapshot body of POST /v1/vms, and the snapshot fields of a VM
  * (README "Snapshots through the daemon"; the rules: daemon/snap.c). */
 #include "api/api.h"
@@ -155,6 +156,31 @@ void api_h_snapshot(struct api_req *r)
 		api_error(r, 404, "%s", err); /* removed meanwhile */
 	}
 	pthread_mutex_unlock(&r->d->lock);
+}
+
+void api_h_snapshot_remove(struct api_req *r)
+{
+	char vm[sizeof(r->id)], err[512] = "";
+	char *slash;
+	int ret;
+
+	memcpy(vm, r->id, sizeof(vm));
+	slash = strchr(vm, '/');
+	if (!slash) { /* the route has {name}: cannot happen */
+		api_error(r, 404, "no snapshot named");
+		return;
+	}
+	*slash = '\0';
+	ret = dmn_snapshot_remove(r->d, r->uid, vm, slash + 1, err, sizeof(err));
+	if (ret) {
+		api_error(r, api_status_of(ret), "%s", err);
+		return;
+	}
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "id", json_object_new_string(vm));
+	json_object_object_add(r->json, "snapshot", json_object_new_string(slash + 1));
+	json_object_object_add(r->json, "result", json_object_new_string("removed"));
+	r->status = 200;
 }
 
 bool api_create_from_snapshot(struct api_req *r, const char *name, char *id_out, char *err,

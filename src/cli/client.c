@@ -352,6 +352,7 @@ static void usage(FILE *out)
 		"  quarantine ID --reason TEXT          capture a forensic snapshot, then pause\n"
 		"                                       and cut off all device I/O\n"
 		"  snapshot ID [--resume] [--name N]    snapshot a VM into the daemon's store\n"
+		"  snapshot rm VM/NAME                  remove one of a VM's snapshots\n"
 		"                                       (it stays paused unless --resume)\n"
 		"  balloon ID SIZE                      ask the guest for SIZE of memory back\n"
 		"                                       (its balloon's target; 0 gives it all back)\n"
@@ -614,6 +615,30 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 
 	if (needs_id && optind < argc)
 		id = argv[optind++];
+	/* bulkhead snapshot rm VM/NAME: the source form `snapshot` printed. */
+	bool snap_rm = !strcmp(cmd, "snapshot") && id && !strcmp(id, "rm");
+	char snap_vm[128] = "";
+	const char *snap_name = NULL;
+
+	if (snap_rm) {
+		const char *src = optind < argc ? argv[optind++] : NULL;
+		const char *slash = src ? strchr(src, '/') : NULL;
+
+		if (!slash || slash == src || !slash[1] || strchr(slash + 1, '/') ||
+		    (size_t)(slash - src) >= sizeof(snap_vm)) {
+			fprintf(stderr, "bulkhead snapshot rm: which snapshot? give VM/NAME (as "
+					"`bulkhead snapshot` and `inspect` show it)\n");
+			return BH_EXIT_CONFIG;
+		}
+		memcpy(snap_vm, src, (size_t)(slash - src));
+		snap_name = slash + 1;
+		id = snap_vm;
+		if (strspn(snap_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+		    strlen(snap_name)) {
+			fprintf(stderr, "bulkhead snapshot rm: '%s' is not a snapshot name\n", snap_name);
+			return BH_EXIT_CONFIG;
+		}
+	}
 	if (!strcmp(cmd, "balloon") && id && optind < argc)
 		size = argv[optind++];
 	if (optind < argc || (needs_id && !id)) {
@@ -643,8 +668,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 	bool is_create = !strcmp(cmd, "create"), is_snap = !strcmp(cmd, "snapshot");
 
 	if ((is_create && !!config == !!fromsnap) || (!is_create && (config || fromsnap)) ||
-	    (paused && !fromsnap) || (resume && !is_snap) ||
-	    (name && !is_create && !is_snap) ||
+	    (paused && !fromsnap) || (resume && (!is_snap || snap_rm)) ||
+	    (name && !is_create && (!is_snap || snap_rm)) ||
 	    (start && strcmp(cmd, "create")) || (timeout && strcmp(cmd, "stop")) ||
 	    ((tail || lines) && strcmp(cmd, "logs")) || (tail && lines) ||
 	    (follow && strcmp(cmd, "logs") && strcmp(cmd, "events")) ||
@@ -754,6 +779,9 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		if (!strcmp(cmd, "rm")) {
 			method = "DELETE";
 			snprintf(path, sizeof(path), "/v1/vms/%s", id);
+		} else if (snap_rm) {
+			method = "DELETE";
+			snprintf(path, sizeof(path), "/v1/vms/%s/snapshots/%s", id, snap_name);
 		} else if (is_snap) {
 			json_object *o = json_object_new_object();
 
@@ -803,6 +831,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			else if (o && size)
 				printf("%s: balloon target %lld bytes\n", sget(o, "id"),
 				       iget(o, "target_bytes"));
+			else if (o && snap_rm)
+				printf("%s: snapshot %s removed\n", sget(o, "id"), sget(o, "snapshot"));
 			else if (o && is_snap) /* what create --from-snapshot takes */
 				printf("%s: snapshot %s (%s), VM %s\n", sget(o, "id"),
 				       sget(o, "source"), sget(o, "path"), sget(o, "state"));

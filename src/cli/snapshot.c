@@ -32,6 +32,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "config/clone_id.h"
+#include "config/restore_paths.h"
 #include "config/config_json.h"
 #include "config/args.h"
 #include "config/cpu_place.h"
@@ -104,6 +105,7 @@ static void snapshot_usage(FILE *out)
 {
 	fprintf(out, "usage: bulkhead snapshot ID [--resume] [--name N]   (a daemon's VM:\n"
 		     "         bulkhead --help lists the client's options)\n"
+		     "       bulkhead snapshot rm VM/NAME   (remove a daemon VM's snapshot)\n"
 		     "       bulkhead snapshot --control SOCKET [--resume] DIR\n"
 		     "  Pause the VM of `bulkhead run --control SOCKET` and write its snapshot\n"
 		     "  into DIR (created if missing; must not hold one already): files state,\n"
@@ -228,7 +230,8 @@ static void restore_usage(FILE *out)
 		"usage: bulkhead restore [--paused] [--control SOCKET] [--console MODE]\n"
 		"                        [--verify-memory] [--name N] [--no-sandbox] [-v|-q]\n"
 		"                        [--mac MAC]... [--vsock-cid N] [--vsock-socket PATH]\n"
-		"                        [--clone-index I] DIR\n"
+		"                        [--clone-index I] [--disk PATH]... [--tap IFNAME]...\n"
+		"                        [--recorded-paths] DIR\n"
 		"  Run the VM a snapshot directory (bulkhead snapshot) holds, from where it\n"
 		"  was: guest memory is mapped from DIR/memory copy-on-write (nothing is read\n"
 		"  up front; restores of one snapshot share unchanged pages). The state file's\n"
@@ -239,6 +242,11 @@ static void restore_usage(FILE *out)
 		"  a new random MAC per NIC (--mac MAC, once per NIC in order, gives one),\n"
 		"  the recorded vsock CID and socket unless --vsock-cid/--vsock-socket;\n"
 		"  --clone-index I adds I to the CID and .I to the socket path (clone).\n"
+		"  A restore opens no host path the snapshot names (a snapshot is a file\n"
+		"  from anywhere): name each again — --disk PATH per recorded disk and\n"
+		"  --tap IFNAME per tap NIC (in order), --console for a file console,\n"
+		"  --vsock-socket for vsock — or take them as recorded with\n"
+		"  --recorded-paths (a snapshot only you could have written).\n"
 		"  How bulkheadd runs it (instead of DIR):\n"
 		"    --snapshot-fds M,S,MEM   inherited manifest, state and memory files\n"
 		"    --control-fd N           an inherited listening control socket\n"
@@ -277,7 +285,7 @@ static int open_in(int dfd, const char *name)
 
 int cli_restore(int argc, char **argv, uint64_t start_ns)
 {
-	enum { O_SNAPFDS = 256, O_CTLFD, O_CMAX, O_AFF };
+	enum { O_SNAPFDS = 256, O_CTLFD, O_CMAX, O_AFF, O_DISK, O_TAP, O_RECORDED };
 	static const struct option lo[] = {
 		{ "paused", no_argument, NULL, 'p' },     { "control", required_argument, NULL, 'c' },
 		{ "console", required_argument, NULL, 'C' }, { "verify-memory", no_argument, NULL, 'V' },
@@ -285,6 +293,9 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		{ "mac", required_argument, NULL, 'm' },  { "vsock-cid", required_argument, NULL, 'i' },
 		{ "vsock-socket", required_argument, NULL, 's' },
 		{ "clone-index", required_argument, NULL, 'x' },
+		{ "disk", required_argument, NULL, O_DISK },
+		{ "tap", required_argument, NULL, O_TAP },
+		{ "recorded-paths", no_argument, NULL, O_RECORDED },
 		{ "snapshot-fds", required_argument, NULL, O_SNAPFDS },
 		{ "control-fd", required_argument, NULL, O_CTLFD },
 		{ "console-max", required_argument, NULL, O_CMAX },
@@ -292,6 +303,7 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 }
 	};
 	struct config_clone_id cid = { .index = -1 };
+	struct config_restore_paths given = { 0 };
 	char vsock_path[256];
 	const char *control = NULL, *console = NULL, *name = NULL, *dir = NULL, *snapfds = NULL;
 	const char *ctlfd = NULL, *cmax = NULL, *affinity = NULL;
@@ -342,6 +354,24 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 			break;
 		}
 		case 's': cid.vsock_socket = optarg; break;
+		case O_DISK:
+			if (given.ndisks == VM_MAX_DISKS || !*optarg) {
+				bh_err("restore: --disk %s: a path, at most %d (one per disk)", optarg,
+				       VM_MAX_DISKS);
+				return BH_EXIT_CONFIG;
+			}
+			given.disks[given.ndisks++] = optarg;
+			break;
+		case O_TAP:
+			if (given.ntaps == VM_MAX_NETS || !*optarg ||
+			    strlen(optarg) > VM_NET_IFNAME_MAX || strpbrk(optarg, "/ \t\n:")) {
+				bh_err("restore: --tap %s: an interface name of 1-%d characters, at most "
+				       "%d (one per tap NIC)", optarg, VM_NET_IFNAME_MAX, VM_MAX_NETS);
+				return BH_EXIT_CONFIG;
+			}
+			given.taps[given.ntaps++] = optarg;
+			break;
+		case O_RECORDED: given.recorded = true; break;
 		case O_SNAPFDS: snapfds = optarg; break;
 		case O_CTLFD: ctlfd = optarg; break;
 		case O_CMAX: cmax = optarg; break;
@@ -401,6 +431,12 @@ int cli_restore(int argc, char **argv, uint64_t start_ns)
 	    (uint32_t)cfg.cpu_template != snap.st->h.cpu_template) {
 		bh_err("restore: %s: the recorded configuration disagrees with the state file "
 		       "(vCPUs, memory or CPU template)", dir);
+		goto out;
+	}
+	given.console = console != NULL;
+	given.vsock_socket = cid.vsock_socket != NULL;
+	if (config_restore_paths(&cfg, &given, err, sizeof(err))) {
+		bh_err("restore: %s: %s", dir, err);
 		goto out;
 	}
 	if (config_clone_identity(&cfg, &cid, vsock_path, sizeof(vsock_path), err, sizeof(err))) {
@@ -492,12 +528,15 @@ static void clone_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bulkhead clone [--count N] [--console-dir D] [--paused] [--no-sandbox]\n"
-		"                      [--vsock-cid N] DIR\n"
+		"                      [--vsock-cid N] [--vsock-socket PATH] [--disk PATH]...\n"
+		"                      [--tap IFNAME]... [--recorded-paths] DIR\n"
 		"  Run N (default 2, at most 64) VMs from one snapshot at the same time, each\n"
 		"  its own `bulkhead restore --clone-index i DIR` process: guest memory is\n"
 		"  shared copy-on-write, so N clones cost the pages they write. Each clone\n"
 		"  has its own VM generation ID, random MACs, vsock CID (the recorded one or\n"
-		"  --vsock-cid N, plus i) and vsock socket (the recorded path + \".i\").\n"
+		"  --vsock-cid N, plus i) and vsock socket (the --vsock-socket path + \".i\").\n"
+		"  --disk, --tap, --vsock-socket, --recorded-paths: as restore's (a restore\n"
+		"  opens no host path the snapshot names unless named again).\n"
 		"  --console-dir D: clone i's console goes to D/clone-i.log (default: none);\n"
 		"  with --paused, clone i listens on the control socket D/clone-i.sock.\n"
 		"  Waits for all; exits with the first non-zero exit code, or 0.\n");
@@ -510,8 +549,17 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 					    { "paused", no_argument, NULL, 'p' },
 					    { "no-sandbox", no_argument, NULL, 'S' },
 					    { "vsock-cid", required_argument, NULL, 'i' },
+					    { "disk", required_argument, NULL, 'D' },
+					    { "tap", required_argument, NULL, 'T' },
+					    { "vsock-socket", required_argument, NULL, 's' },
+					    { "recorded-paths", no_argument, NULL, 'R' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
+	/* Passed on to every restore, which checks them (restore_paths.h). */
+	char w_disk[] = "--disk", w_tap[] = "--tap", w_vs[] = "--vsock-socket",
+	     w_rec[] = "--recorded-paths";
+	char *pass[2 * (VM_MAX_DISKS + VM_MAX_NETS) + 3];
+	unsigned npass = 0;
 	const char *cdir = NULL;
 	char *vcid = NULL;
 	bool paused = false, no_sandbox = false;
@@ -537,6 +585,20 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 		case 'p': paused = true; break;
 		case 'S': no_sandbox = true; break;
 		case 'i': vcid = optarg; break; /* restore checks it */
+		case 'D':
+		case 'T':
+		case 's':
+			if (npass + 2 >= sizeof(pass) / sizeof(pass[0])) {
+				bh_err("clone: too many --disk/--tap options");
+				return BH_EXIT_CONFIG;
+			}
+			pass[npass++] = c == 'D' ? w_disk : c == 'T' ? w_tap : w_vs;
+			pass[npass++] = optarg;
+			break;
+		case 'R':
+			if (npass + 1 < sizeof(pass) / sizeof(pass[0]))
+				pass[npass++] = w_rec;
+			break;
 		case 'h': clone_usage(stdout); return BH_EXIT_OK;
 		default: clone_usage(stderr); return BH_EXIT_CONFIG;
 		}
@@ -551,7 +613,7 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 			w2[] = "--name", w3[] = "--console", w4[] = "none", w5[] = "--paused",
 			w6[] = "--control", w7[] = "--no-sandbox", w8[] = "--clone-index",
 			w9[] = "--vsock-cid";
-		char *args[20];
+		char *args[20 + sizeof(pass) / sizeof(pass[0])];
 		int a = 0;
 		pid_t pid;
 
@@ -578,6 +640,8 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 			args[a++] = w9;
 			args[a++] = vcid;
 		}
+		for (unsigned k = 0; k < npass; k++)
+			args[a++] = pass[k];
 		args[a++] = argv[optind];
 		args[a] = NULL;
 		pid = fork();

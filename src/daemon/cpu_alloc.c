@@ -18,9 +18,8 @@
 
 #define CFG_MAX (1u << 20)
 
-/* The VM's configuration, as the VMM will read it. */
-static int load_config(struct daemon *d, struct dvm *v, struct vm_config *cfg,
-		       struct json_object **root, char *err, size_t errlen)
+int dvm_load_config(struct daemon *d, const struct dvm *v, struct vm_config *cfg,
+		    struct json_object **root, char *err, size_t errlen)
 {
 	char path[PATH_MAX], msg[400], *buf;
 	ssize_t n;
@@ -89,7 +88,7 @@ int dcpu_claim(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	int ret;
 
 	memset(&v->cpu, 0, sizeof(v->cpu));
-	if ((ret = load_config(d, v, &cfg, &root, err, errlen)))
+	if ((ret = dvm_load_config(d, v, &cfg, &root, err, errlen)))
 		return ret;
 	v->cpu.weight = cfg.cpu_weight;
 	if (sched_getaffinity(0, sizeof(host), &host) < 0) {
@@ -266,7 +265,7 @@ void dcpu_reattach(struct daemon *d, struct dvm *v)
 	char err[256];
 
 	memset(&v->cpu, 0, sizeof(v->cpu));
-	if (v->pid <= 0 || load_config(d, v, &cfg, &root, err, sizeof(err)))
+	if (v->pid <= 0 || dvm_load_config(d, v, &cfg, &root, err, sizeof(err)))
 		return;
 	v->cpu.weight = cfg.cpu_weight;
 	if (cfg.cpu_dedicated && CPU_COUNT(&held)) {

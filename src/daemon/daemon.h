@@ -254,6 +254,19 @@ struct json_object *dvm_snapshots_json(struct daemon *d, const struct dvm *v);
 void dvm_snap_path(const struct daemon *d, const struct dvm *v, const char *name, char *buf,
 		   size_t len);
 
+/* v's configuration as the VMM will read it (STATE/vms/ID/config.json,
+ * parsed like the VMM parses it; strings borrowed from *root, which the
+ * caller frees with config_json_free). 0, -EIO, -EINVAL (cpu_alloc.c). */
+struct vm_config;
+int dvm_load_config(struct daemon *d, const struct dvm *v, struct vm_config *cfg,
+		    struct json_object **root, char *err, size_t errlen) BH_WUR;
+/* Remove v's snapshot `name` (DELETE /v1/vms/{id}/snapshots/{name}): -EINVAL
+ * a bad name, -ENOENT no such VM for uid or no such snapshot, -EBUSY the VM is
+ * busy (a snapshot being written) or a VM was created from this snapshot (it
+ * restores it at every start), -EACCES quarantine's evidence for a caller
+ * other than root, -EIO the host failed. Takes d->lock. */
+int dmn_snapshot_remove(struct daemon *d, uid_t uid, const char *id, const char *name, char *err,
+			size_t errlen) BH_WUR;
 /* Remove a VM's snapshots directory and everything in it (its files are
  * the daemon's own; nothing is followed). */
 void dsnap_remove_all(const char *snapshots_dir);

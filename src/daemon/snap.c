@@ -433,6 +433,83 @@ void dsnap_remove_all(const char *snapshots_dir)
 		bh_warn("%s: %s", snapshots_dir, strerror(errno));
 }
 
+int dmn_snapshot_remove(struct daemon *d, uid_t uid, const char *id, const char *name, char *err,
+			size_t errlen)
+{
+	char dir[PATH_MAX], src[DVM_ID_LEN + DSNAP_NAME_MAX + 2];
+	int pfd = -1, sd = -1, ret = 0;
+	struct dirent *fe;
+	struct dvm *v;
+	DIR *sp;
+
+	if (!dmn_name_ok(name, DSNAP_NAME_MAX)) {
+		snprintf(err, errlen, "'%.64s' is not a snapshot name (1-%d letters, digits, '-', "
+			 "'_' or '.', starting with a letter or digit)", name, DSNAP_NAME_MAX);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->lock);
+	if ((ret = dmn_lookup(d, uid, id, &v, err, errlen)))
+		goto out;
+	snprintf(src, sizeof(src), "%s/%s", v->id, name);
+	if (v->busy) {
+		/* a snapshot being written, or quarantine taking its evidence */
+		snprintf(err, errlen, "VM %s is busy with another operation: try again", v->id);
+		ret = -EBUSY;
+		goto out;
+	}
+	if (uid != 0 && !strncmp(name, FORENSIC_PREFIX, strlen(FORENSIC_PREFIX))) {
+		snprintf(err, errlen, "snapshot %s is quarantine's evidence: only root removes it",
+			 src);
+		ret = -EACCES;
+		goto out;
+	}
+	for (struct dvm *o = d->vms; o; o = o->next)
+		if (!strcmp(o->from_snap, src)) {
+			/* another user's VM is not named (its existence is theirs) */
+			snprintf(err, errlen, "VM %s was created from snapshot %s and restores it at "
+				 "every start: remove that VM first",
+				 uid == 0 || o->owner == uid ? o->id : "(another user's)", src);
+			ret = -EBUSY;
+			goto out;
+		}
+	dvm_snap_path(d, v, NULL, dir, sizeof(dir));
+	pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	sd = pfd < 0 ? -1 : openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sd < 0) {
+		snprintf(err, errlen, "no snapshot '%s'", src);
+		ret = -ENOENT;
+		goto out;
+	}
+	/* The daemon's own directory (root's 0700): only the files it put there,
+	 * never followed; an incomplete snapshot (a crash mid-write) goes too. */
+	if (!(sp = fdopendir(sd))) {
+		close(sd);
+		snprintf(err, errlen, "snapshot %s: %s", src, strerror(errno));
+		ret = -EIO;
+		goto out;
+	}
+	while ((fe = readdir(sp)))
+		if (strcmp(fe->d_name, ".") && strcmp(fe->d_name, ".."))
+			unlinkat(dirfd(sp), fe->d_name, 0);
+	closedir(sp);
+	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0) {
+		snprintf(err, errlen, "snapshot %s: cannot remove it: %s", src, strerror(errno));
+		ret = -EIO;
+		goto out;
+	}
+	if (!strcmp(v->forensic, name)) {
+		v->forensic[0] = '\0';
+		if (dvm_save(d, v))
+			bh_warn("VM %s: cannot record that its forensic snapshot is gone", v->id);
+	}
+	dmn_event(d, v, "snapshot-removed", "%s by uid %u", name, (unsigned)uid);
+out:
+	if (pfd >= 0)
+		close(pfd);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 /* ---- opening a snapshot for a caller ---- */
 
 struct open_reply {
@@ -670,6 +747,85 @@ static int load_source(struct daemon *d, uid_t uid, const char *source, int fds[
 	return 0;
 }
 
+static const char *first_tap(const struct vm_config *c)
+{
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (c->nets[i].tap)
+			return c->nets[i].tap;
+	return NULL;
+}
+
+/* A restore opens no host path the snapshot names unless it is named again
+ * (config/restore_paths.h); the VMM gets --recorded-paths only for what
+ * this checked: a snapshot file (a path source) may name none (disks, tap
+ * NICs, a vsock socket; the console is the daemon's own), and one of the
+ * daemon's store only those the saved VM's configuration — the daemon's
+ * copy, not what its VMM recorded — names: a VMM its guest took over writes
+ * the state file, and must not be able to make a later restore open the
+ * owner's files. canon: "ID/NAME" or an absolute path. */
+static int check_recorded_paths(struct daemon *d, uid_t uid, const char *canon,
+				const struct vm_config *rec, const char *source, char *err,
+				size_t errlen)
+{
+	char vm[DVM_ID_LEN + 1] = "", msg[400];
+	struct json_object *root = NULL;
+	struct vm_config own;
+	const char *what = NULL, *path = NULL;
+	struct dvm *v;
+	int ret;
+
+	if (canon[0] == '/') {
+		if (rec->ndisks)
+			what = "disk 0", path = rec->disks[0].path;
+		else if (first_tap(rec))
+			what = "tap NIC", path = first_tap(rec);
+		else if (rec->vsock.socket)
+			what = "vsock socket", path = rec->vsock.socket;
+		if (!what)
+			return 0;
+		snprintf(err, errlen, "from_snapshot %.200s: its recorded configuration names a host "
+			 "path (%s '%.200s'), and a VM made from a snapshot file opens none it names "
+			 "(restore it with `bulkhead restore --disk PATH ...`)", source, what, path);
+		return -EBADMSG;
+	}
+	snprintf(vm, sizeof(vm), "%.*s", (int)strcspn(canon, "/"), canon);
+	pthread_mutex_lock(&d->lock);
+	ret = dmn_find_for(d, uid, vm, &v);
+	if (!ret)
+		ret = dvm_load_config(d, v, &own, &root, msg, sizeof(msg));
+	pthread_mutex_unlock(&d->lock);
+	if (ret) {
+		snprintf(err, errlen, "from_snapshot %.200s: the configuration of VM %s: %s", source,
+			 vm, ret == -ENOENT ? "gone" : msg);
+		config_json_free(root);
+		return ret == -ENOENT ? -ENOENT : -EIO;
+	}
+	if (rec->ndisks > own.ndisks)
+		what = "a disk", path = rec->disks[own.ndisks].path;
+	else if (rec->ndisks < own.ndisks)
+		what = "the number of disks";
+	for (unsigned i = 0; !what && i < rec->ndisks; i++)
+		if (strcmp(own.disks[i].path, rec->disks[i].path))
+			what = "a disk", path = rec->disks[i].path;
+	if (!what && own.nnets != rec->nnets)
+		what = "the NICs";
+	for (unsigned i = 0; !what && i < rec->nnets; i++)
+		if (!own.nets[i].tap != !rec->nets[i].tap ||
+		    (rec->nets[i].tap && strcmp(own.nets[i].tap, rec->nets[i].tap)))
+			what = "a tap NIC", path = rec->nets[i].tap;
+	if (!what && (!own.vsock.socket != !rec->vsock.socket ||
+		      (rec->vsock.socket && strcmp(own.vsock.socket, rec->vsock.socket))))
+		what = "the vsock socket", path = rec->vsock.socket;
+	config_json_free(root);
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "from_snapshot %.200s: the recorded configuration differs from VM "
+		 "%s's in %s%s%.200s%s: refused (its VMM wrote the snapshot, and a restore opens "
+		 "only host paths the VM's own configuration names)", source, vm, what,
+		 path ? " ('" : "", path ? path : "", path ? "')" : "");
+	return -EBADMSG;
+}
+
 int dmn_create_from_snapshot(struct daemon *d, uid_t uid, const char *name, const char *source,
 			     bool paused, char *id_out, char *err, size_t errlen)
 {
@@ -698,6 +854,8 @@ int dmn_create_from_snapshot(struct daemon *d, uid_t uid, const char *name, cons
 		ret = -EBADMSG;
 		goto out;
 	}
+	if ((ret = check_recorded_paths(d, uid, canon, &cfg, source, err, errlen)))
+		goto out;
 	for (unsigned i = 0; i < cfg.nnets; i++)
 		if (cfg.nets[i].switch_seg) {
 			snprintf(err, errlen, "from_snapshot %.200s: its NIC %u is on a daemon network "

@@ -628,7 +628,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
 		char a_aff[] = "--cpu-affinity";
 		char a_restore[] = "restore", a_sfds[] = "--snapshot-fds", a_sfd[24],
-		     a_paused[] = "--paused";
+		     a_paused[] = "--paused", a_rec[] = "--recorded-paths";
 		char *rs_argv[16];
 		int a = 0;
 
@@ -644,6 +644,9 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		rs_argv[a++] = a_three;
 		if (v->restore_paused)
 			rs_argv[a++] = a_paused;
+		/* checked at create against the saved VM's own configuration
+		 * (snap.c check_recorded_paths) */
+		rs_argv[a++] = a_rec;
 		if (v->cpu.arg[0]) {
 			rs_argv[a++] = a_aff;
 			rs_argv[a++] = v->cpu.arg;

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <linux/kvm.h>
 
 #include "arch/x86/cpu_check.h"
+#include "common/log.h"
 #include "arch/x86/cpuid.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -343,6 +345,20 @@ fail:
 
 /* ---- the VM ---- */
 
+/* CLOCK_REALTIME in ns, or 0 if unreadable. */
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) || ts.tv_sec < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Longest stop the clock is advanced over without KVM's help (10 years):
+ * a saved host time further back is a hostile or broken file. */
+#define CLOCK_ADVANCE_MAX_NS (10ULL * 366 * 86400 * 1000000000ULL)
+
 int vm_state_save_vm(struct vm *vm, struct sbuf *out, char *err, size_t errlen)
 {
 	struct kvm_irqchip chip;
@@ -363,6 +379,11 @@ int vm_state_save_vm(struct vm *vm, struct sbuf *out, char *err, size_t errlen)
 	memset(&clk, 0, sizeof(clk));
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk) < 0)
 		return failf(err, errlen, -errno, "KVM_GET_CLOCK: %s", strerror(errno));
+	/* Without KVM_CLOCK_REALTIME (a host whose clocksource is not the
+	 * TSC, e.g. a nested one) KVM gives no host time with the clock: take
+	 * it here, right after, for the restore to advance the clock by. */
+	if (!(clk.flags & KVM_CLOCK_REALTIME))
+		clk.realtime = realtime_ns();
 	sbuf_u64(out, clk.clock);
 	sbuf_u32(out, clk.flags);
 	sbuf_u64(out, clk.realtime);
@@ -404,20 +425,35 @@ int vm_state_load_vm(struct vm *vm, const void *p, size_t len, uint32_t version,
 		return failf(err, errlen, -errno, "KVM_SET_PIT2 refused the saved state: %s",
 			     strerror(errno));
 	/* The clock: with KVM_CLOCK_REALTIME KVM advances it by the wall-clock
-	 * time since the save, so the guest resumes with the right time. */
+	 * time since the save, so the guest resumes with the right time. Where
+	 * either host lacks it, the clock is advanced here by the host time
+	 * elapsed since the one saved with it (a little less exact: the two
+	 * readings were not taken at one instant). */
 	caps = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ADJUST_CLOCK);
 	if (caps > 0 && (caps & KVM_CLOCK_REALTIME) && (clk.flags & KVM_CLOCK_REALTIME))
 		clk.flags = KVM_CLOCK_REALTIME;
 	else
 		clk.flags = 0;
-	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clk) < 0) {
-		if (!(clk.flags & KVM_CLOCK_REALTIME))
-			return failf(err, errlen, -errno, "KVM_SET_CLOCK: %s", strerror(errno));
-		/* A realtime far off (a hostile file, a host clock step): the
-		 * clock as saved rather than none. */
+	if (!clk.flags || ioctl(vm->vm_fd, KVM_SET_CLOCK, &clk) < 0) {
+		uint64_t now = realtime_ns(), gap;
+
+		/* No KVM help, or KVM refused the saved realtime (a hostile
+		 * file, a host clock step): advance it ourselves where the gap
+		 * is sane, else resume the clock as saved rather than none. */
 		clk.flags = 0;
+		gap = now > clk.realtime ? now - clk.realtime : 0;
+		if (clk.realtime && gap <= CLOCK_ADVANCE_MAX_NS && clk.clock + gap >= clk.clock)
+			clk.clock += gap;
+		else
+			gap = 0;
 		if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clk) < 0)
 			return failf(err, errlen, -errno, "KVM_SET_CLOCK: %s", strerror(errno));
+		bh_info("guest clock advanced by %llu.%03llu s (host time since the snapshot%s)",
+			(unsigned long long)(gap / 1000000000ULL),
+			(unsigned long long)(gap / 1000000ULL % 1000),
+			caps > 0 && (caps & KVM_CLOCK_REALTIME) ? "" : "; no KVM_CLOCK_REALTIME here");
+	} else {
+		bh_info("guest clock advanced by KVM (KVM_CLOCK_REALTIME)");
 	}
 	/* A guest whose kvmclock is set up learns it was stopped (no soft
 	 * lockup reports); EINVAL: it does not use kvmclock. */

@@ -43,9 +43,14 @@ int vm_state_load_vcpu(struct vm *vm, unsigned index, const void *p, size_t len,
 		       uint32_t version, char *err, size_t errlen) BH_WUR;
 
 int vm_state_save_vm(struct vm *vm, struct sbuf *out, char *err, size_t errlen) BH_WUR;
-/* Loads the irqchip and PIT, then sets the KVM clock last, advanced by the
- * wall-clock time since the save where the host supports KVM_CLOCK_REALTIME
- * (the guest's clock is then right on resume), and tells every vCPU's
+/* The clock is saved as KVM_GET_CLOCK gives it: clock, flags, realtime —
+ * where KVM gives no realtime (no KVM_CLOCK_REALTIME in flags) the host's
+ * CLOCK_REALTIME read right after it (0 in snapshots of older builds).
+ * Loads the irqchip and PIT, then sets the KVM clock last, advanced by the
+ * wall-clock time since the save — by KVM where both hosts support
+ * KVM_CLOCK_REALTIME, else by the host time elapsed since the saved
+ * realtime (a gap of at most 10 years; none if the host clock went back)
+ * — so the guest's clock is right on resume, and tells every vCPU's
  * kvmclock that it was stopped (KVM_KVMCLOCK_CTRL: no soft-lockup alarms). */
 int vm_state_load_vm(struct vm *vm, const void *p, size_t len, uint32_t version, char *err,
 		     size_t errlen) BH_WUR;

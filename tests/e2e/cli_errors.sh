@@ -130,7 +130,12 @@ mem = 64 << 20
 ncpus = 2 if variant == 'inconsistent' else 1
 def sec(t, i, body):
     return struct.pack('<IIIIQ', t, i, 1, 0, len(body)) + body
-secs = [sec(1, 0, b'{"mem":64,"cpus":1,"cpu_template":"host"}'), sec(2, 0, struct.pack('<I', 0))]
+# Variants whose recorded configuration names host paths (restore_paths.h).
+extra = {'disk': b',"disks":[{"path":"/etc/hostname"}]',
+         'console': b',"console":{"mode":"file","path":"/tmp/bh-hostile-console"}',
+         'vsock': b',"vsock":{"cid":5,"socket":"/tmp/bh-hostile.sock"}'}.get(variant, b'')
+secs = [sec(1, 0, b'{"mem":64,"cpus":1,"cpu_template":"host"' + extra + b'}'),
+        sec(2, 0, struct.pack('<I', 0))]
 secs += [sec(3, i, b'v' * 64) for i in range(ncpus)] + [sec(4, 0, b'vm'), sec(5, 0, b'')]
 major = 2 if variant == 'major' else 1
 state = b'BHSNAP\0\n' + struct.pack('<HHI', major, 0, 128) + b'0.1.0'.ljust(32, b'\0') + \
@@ -154,7 +159,7 @@ if variant == 'emptymanifest':
 PY
 }
 mkdir -p "$T/snap-empty"
-for v in bitflip truncated major manmajor shortmem inconsistent emptymanifest ok; do
+for v in bitflip truncated major manmajor shortmem inconsistent emptymanifest ok disk console vsock; do
 	mksnap "$T/snap-$v" "$v"
 done
 expect 2 "not a complete snapshot" -- restore "$T/snap-empty"
@@ -174,6 +179,19 @@ expect 2 "a guest CID, 3 to 4294967294" -- restore --vsock-cid 2 "$T/snap-ok"
 expect 2 "a number from 0 to 64" -- restore --clone-index 65 "$T/snap-ok"
 expect 2 "at most 4 (one per NIC)" -- restore --mac 02:00:00:00:00:01 --mac 02:00:00:00:00:02 \
 	--mac 02:00:00:00:00:03 --mac 02:00:00:00:00:04 --mac 02:00:00:00:00:05 "$T/snap-ok"
+# A restore opens no host path the snapshot names (config/restore_paths.h).
+expect 2 "disk 0 was recorded as '/etc/hostname'" -- restore "$T/snap-disk"
+expect 2 "disk 0 was recorded as '/etc/hostname'" -- clone --count 2 "$T/snap-disk"
+expect 2 "--disk: the snapshot's VM has 1 disk(s)" -- restore --disk "$T/a" --disk "$T/b" "$T/snap-disk"
+expect 2 "--recorded-paths and --disk: give one" -- restore --recorded-paths --disk "$T/a" "$T/snap-disk"
+expect 2 "recorded as the file '/tmp/bh-hostile-console'" -- restore "$T/snap-console"
+expect 2 "vsock socket was recorded as '/tmp/bh-hostile.sock'" -- restore "$T/snap-vsock"
+expect 2 "vsock socket was recorded as '/tmp/bh-hostile.sock'" -- clone --count 2 "$T/snap-vsock"
+expect 2 "--tap: the snapshot's VM has 0 tap NIC(s)" -- restore --tap tap0 "$T/snap-ok"
+expect 2 "an interface name of 1-15 characters" -- restore --tap a/b "$T/snap-ok"
+[ ! -e /tmp/bh-hostile-console ] && [ ! -e /tmp/bh-hostile.sock ] &&
+	echo "PASS [hostile snapshot paths: nothing created]" && pass=$((pass + 1)) ||
+	{ echo "FAIL [hostile snapshot paths: a recorded path was created]"; fail=$((fail + 1)); }
 expect 2 "cannot connect" -- snapshot --control "$T/nosock" "$T/snap-new"
 [ ! -e "$T/snap-new/state" ] && [ ! -e "$T/snap-new/.state.tmp" ] &&
 	echo "PASS [snapshot refused: no file left behind]" && pass=$((pass + 1)) ||

@@ -502,6 +502,57 @@ def main():
     rc, out, err = cli("kill", "good", uid=nobody)
     check("uid %d killing root's VM -> 404" % nobody, rc == 2 and "404" in err, err)
 
+    # --- removing one snapshot (DELETE /v1/vms/{id}/snapshots/{name}). The
+    # daemon's store is planted by hand (no VM runs here); removal does not
+    # parse the files, it removes what the daemon put there, and nothing else.
+    def plant(vm_id, name):
+        d = os.path.join(STATE, "vms", vm_id, "snapshots", name)
+        os.makedirs(d, mode=0o700)
+        for f in ("manifest", "state", "memory"):
+            with open(os.path.join(d, f), "w") as fh:
+                fh.write("x")
+        return d
+    mine_id = b["id"]
+    outside = os.path.join(T, "outside")
+    with open(outside, "w") as fh:
+        fh.write("keep")
+    d1 = plant(mine_id, "s1")
+    os.symlink(outside, os.path.join(d1, "link"))
+    dq = plant(mine_id, "quarantine-20261202T000000Z")
+    dg = plant(vid, "g1")
+    rc, out, err = cli("snapshot", "rm", "%s/g1" % vid, uid=nobody)
+    check("uid %d removing a snapshot of root's VM -> 404, the files kept" % nobody,
+          rc == 2 and "404" in err and "no VM" in err and os.path.isdir(dg), "rc %d %s" % (rc, err))
+    rc, out, err = cli("snapshot", "rm", "mine/quarantine-20261202T000000Z", uid=nobody)
+    check("the owner removing its VM's forensic snapshot -> 403, the evidence kept",
+          rc == 2 and "403" in err and "only root" in err and os.path.isdir(dq), "rc %d %s" % (rc, err))
+    rc, out, err = cli("snapshot", "rm", "mine/s1", uid=nobody)
+    check("the owner removes its VM's snapshot (a symlink in it is unlinked, not followed)",
+          rc == 0 and "snapshot s1 removed" in out and not os.path.exists(d1) and
+          open(outside).read() == "keep", "rc %d %s %s" % (rc, out, err))
+    rc, out, err = cli("snapshot", "rm", "mine/s1", uid=nobody)
+    check("removing it again -> 404 no snapshot", rc == 2 and "404" in err and
+          "no snapshot 'mine" not in err and "no snapshot '%s/s1'" % mine_id in err,
+          "rc %d %s" % (rc, err))
+    expect("remove a snapshot with a bad name", "DELETE", "/v1/vms/mine/snapshots/.hidden", None,
+           400, "not a snapshot name")
+    expect("remove a snapshot: '..' is not a name", "DELETE", "/v1/vms/mine/snapshots/..", None,
+           400, "not a snapshot name")
+    expect("remove a snapshot with a body", "DELETE", "/v1/vms/mine/snapshots/x", "{}", 400,
+           "takes no request body")
+    st, b = req("DELETE", "/v1/vms/mine/snapshots/quarantine-20261202T000000Z")
+    check("root removes a forensic snapshot", st == 200 and b.get("result") == "removed" and
+          not os.path.exists(dq), "%d %r" % (st, b))
+    rc, out, err = cli("snapshot", "rm", "%s" % vid)
+    check("CLI: snapshot rm without VM/NAME -> 2", rc == 2 and "VM/NAME" in err, err)
+    rc, out, err = cli("snapshot", "rm", "%s/g1" % vid, "--resume")
+    check("CLI: snapshot rm --resume -> 2 wrong options", rc == 2 and "wrong options" in err, err)
+    rc, out, err = cli("snapshot", "rm", "%s/g1" % vid)
+    check("root removes a snapshot of its own VM", rc == 0 and not os.path.exists(dg), err)
+    st, b = req("GET", "/v1/events")
+    types = [e["type"] for e in b.get("events", [])] if st == 200 else []
+    check("events: snapshot-removed recorded", types.count("snapshot-removed") == 3, "%r" % types)
+
     # --- start without KVM: a clear failure, recorded
     if not kvm_usable():
         rc, out, err = cli("start", "good")

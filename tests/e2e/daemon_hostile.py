@@ -182,6 +182,30 @@ def config(mode="honest", mem="64M", extra=None):
     return json.dumps(c)
 
 
+def with_disk(d, path):
+    """Rewrite snapshot directory d (a standin's) so its recorded
+    configuration names a disk at `path`: the state's configuration section
+    and the manifest's size and SHA-256 of the state."""
+    import hashlib
+    import struct
+    st = open(os.path.join(d, "state"), "rb").read()
+    out, off = st[:128], 128
+    while off < len(st):
+        t, i, v, r, n = struct.unpack("<IIIIQ", st[off:off + 24])
+        body = st[off + 24:off + 24 + n]
+        if t == 1:
+            c = json.loads(body)
+            c["disks"] = [{"path": path, "read_only": True}]
+            body = json.dumps(c).encode()
+        out += struct.pack("<IIIIQ", t, i, v, r, len(body)) + body
+        off += 24 + n
+    open(os.path.join(d, "state"), "wb").write(out)
+    man = open(os.path.join(d, "manifest")).read().splitlines()
+    man = [("state %d %s" % (len(out), hashlib.sha256(out).hexdigest())) if l.startswith("state ")
+           else l for l in man]
+    open(os.path.join(d, "manifest"), "w").write("\n".join(man) + "\n")
+
+
 def create_start(uid, mode="honest", mem="64M", name=None):
     q = "?name=" + name if name else ""
     st, b = ureq(uid, "POST", "/v1/vms" + q, config(mode, mem))
@@ -836,6 +860,14 @@ def test_snapshots():
     for f in os.listdir(link) + ["."]:
         os.lchown(os.path.join(link, f), NOBODY, NOBODY)
     cases.append((NOBODY, {"from_snapshot": link}, 400, "symbolic link"))
+    # a copy whose recorded configuration names a host path (a disk): a
+    # restore opens no host path a snapshot file names (restore_paths.h)
+    withdisk = os.path.join(T, "nobody-withdisk")
+    shutil.copytree(mine, withdisk)
+    with_disk(withdisk, "/etc/hostname")
+    for f in os.listdir(withdisk) + ["."]:
+        os.chown(os.path.join(withdisk, f), NOBODY, NOBODY)
+    cases.append((NOBODY, {"from_snapshot": withdisk}, 422, "names a host path (disk 0 '/etc/hostname')"))
     n_before = len(req("GET", "/v1/vms")[1]["vms"])
     wrong, made = [], []
     for uid, body, want, needle in cases:
@@ -853,6 +885,16 @@ def test_snapshots():
         ureq(NOBODY, "DELETE", "/v1/vms/" + m)
     if other_vid:
         kill_rm(other_vid, OTHER)
+    # a VMM that recorded a disk its VM's configuration does not name: the
+    # daemon checks its own store's snapshots against the VM's configuration
+    liar, why = create_start(NOBODY, "snapdisk", "64M", "snapliar")
+    st, b = ureq(NOBODY, "POST", "/v1/vms/%s/snapshot" % (liar or "x"), '{"name": "d1"}')
+    st2, b2 = ureq(NOBODY, "POST", "/v1/vms", json.dumps({"from_snapshot": "snapliar/d1"}))
+    check("9: a snapshot whose VMM recorded a disk the VM's configuration lacks -> 422, no VM",
+          not why and st == 201 and st2 == 422 and "differs from VM" in err_of(b2) and
+          "/etc/hostname" in err_of(b2), "%s %d %r %d %r" % (why, st, b, st2, b2))
+    if liar:
+        kill_rm(liar, NOBODY)
 
     # --- quarantine captures evidence
     st, b = req("POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "test: evidence"}))

@@ -24,6 +24,8 @@ broken VMM the daemon must survive, where no real VM is needed to be one.
            stderr) while answering honestly
   flood    write 4 MiB to stderr, then behave honestly
   nosnap   refuse snapshots (-ENOTSUP, as a VM with a device that cannot save)
+  snapdisk honest, but its snapshots record a disk (/etc/hostname) that the
+           VM's configuration does not have (a VMM its guest took over)
 A snapshot request (type 10, two descriptors) is answered by writing a state
 file the daemon's checks accept (header, the configuration, empty CPUID, VM,
 devices and vCPU sections: snap_format.h) and a sparse memory file of the
@@ -186,7 +188,12 @@ def main():
                     paused = False
             elif typ == SNAPSHOT and len(got) == 2 and mode != "nosnap":
                 flags = struct.unpack("<II", data[32:40])[0]
-                state, mem = snapshot_state(cfg_text, cfg)
+                rec = cfg_text
+                if mode == "snapdisk":  # a VMM that records a disk its VM lacks
+                    c2 = json.loads(cfg_text)
+                    c2["disks"] = [{"path": "/etc/hostname", "read_only": True}]
+                    rec = json.dumps(c2).encode()
+                state, mem = snapshot_state(rec, cfg)
                 os.pwrite(got[0], state, 0)
                 os.ftruncate(got[1], mem)
                 os.pwrite(got[1], b"standin memory", 4096)

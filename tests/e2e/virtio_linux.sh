@@ -36,6 +36,14 @@
 #                process's resident memory must fall by at least 96 MiB
 #                within 60 s (the guest reports the freed blocks, the host
 #                releases them).
+#   snap-restore a standalone `bulkhead run --control` boots to a shell that
+#                reads commands from the console, with a random token in
+#                tmpfs; `bulkhead snapshot` over the control socket, the VM
+#                stopped, 12 s later `bulkhead restore`: the restored guest
+#                must answer a typed command with that token, the square of
+#                a number drawn after the restore and a wall clock within
+#                2 s of the host's (advanced over the gap), then power off
+#                cleanly (exit 0).
 # Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BH=${1:?bulkhead} GUEST=${2:?guest dir} FSIMG=${3:?ext4 image} EXPECT=${4:?expected text}
@@ -140,6 +148,20 @@ balloon)
 	sleep 10
 	rm -f /fill/blob && umount /fill && echo "FREED"
 	sleep 600
+	;;
+snap-restore)
+	# State only this boot has: a random token in a fresh tmpfs. Then a
+	# shell reading commands from the console (the host types them after
+	# the restore; the tty echoes each line, so the host matches only
+	# what a command computes, never the literal line).
+	mkdir -p /run && mount -t tmpfs run /run &&
+		od -An -N8 -tx1 /dev/urandom | tr -d ' \n' >/run/tok
+	echo "SNAP-READY tok=$(cat /run/tok) boot-date=$(date +%s)"
+	while IFS= read -r line; do
+		[ "$line" = exit ] && break
+		eval "$line"
+	done
+	echo "SHELL-EXIT"
 	;;
 console)
 	echo "over hvc0: $(cat /sys/class/tty/console/active 2>/dev/null)"
@@ -252,6 +274,94 @@ grep -q "BULKHEAD-GUEST-DONE" "$T/out" || why="$why; init output missing"
 grep -q "over hvc0: .*hvc0" "$T/out" || why="$why; hvc0 is not a console"
 grep -q "GOT: ping-over-virtio" "$T/out" || why="$why; input did not reach the guest"
 if [ -z "$why" ]; then ok "linux/virtio-console (output and input)"; else bad "linux/virtio-console" "$why"; show; fi
+fi
+
+# --- snap-restore: a booted Linux, snapshotted through the control socket of
+# a standalone `bulkhead run`, stopped, restored: the restored guest answers a
+# command with what only that boot knows (its token in tmpfs), a computation
+# on a number chosen after the restore, and a wall clock advanced over the
+# gap (the VM stays stopped for GAP s; a clock resumed as saved would be that
+# far behind); then it powers off cleanly.
+if want snap-restore; then
+uptime_cs() { cut -d' ' -f1 /proc/uptime | tr -d .; } # centiseconds
+wait_out() { # wait_out FILE PATTERN SECS PID: 0 once FILE has PATTERN
+	_i=0
+	while [ $_i -lt $(($3 * 10)) ] && kill -0 "$4" 2>/dev/null; do
+		grep -q "$2" "$1" && return 0
+		sleep 0.1; _i=$((_i + 1))
+	done
+	grep -q "$2" "$1"
+}
+GAP=12
+why=""
+mkfifo "$T/in1" "$T/in2"
+: >"$T/out"
+"$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M --no-rng \
+	--control "$T/vm.sock" --cmdline "console=ttyS0 $base bh.test=snap-restore" \
+	<"$T/in1" >"$T/out" 2>"$T/err" &
+pid=$!
+exec 7>"$T/in1"
+if ! wait_out "$T/out" "SNAP-READY tok=[0-9a-f]\{16\} " 150 "$pid"; then
+	why="the guest never got ready"
+else
+	tok=$(sed -n 's/.*SNAP-READY tok=\([0-9a-f]*\) .*/\1/p' "$T/out" | head -n 1)
+	s0=$(uptime_cs)
+	"$BH" snapshot --control "$T/vm.sock" "$T/snap" >"$T/snap.log" 2>&1 ||
+		why="bulkhead snapshot failed: $(tail -n 3 "$T/snap.log" | tr '\n' ' ')"
+	s1=$(uptime_cs)
+	for f in state memory manifest; do
+		[ -f "$T/snap/$f" ] || why="$why; no $f in the snapshot directory"
+	done
+fi
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+exec 7>&-
+cat "$T/err" >>"$T/snap.log"
+if [ -z "$why" ]; then
+	sleep $GAP
+	: >"$T/out"
+	r0=$(uptime_cs)
+	"$BH" restore "$T/snap" <"$T/in2" >"$T/out" 2>"$T/err" &
+	pid=$!
+	exec 7>"$T/in2"
+	n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+	h0=$(date +%s)
+	printf 'echo "LIVE tok=$(cat /run/tok) sq=$((%s * %s)) now=$(date +%%s)"\n' "$n" "$n" >&7
+	if wait_out "$T/out" "LIVE tok=[0-9a-f]" 60 "$pid"; then
+		r1=$(uptime_cs)
+		h1=$(date +%s)
+		printf 'exit\n' >&7
+	else
+		why="the restored guest did not answer within 60 s"
+	fi
+	exec 7>&-
+	i=0
+	while [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	if [ -z "$why" ]; then
+		# the answer, not the tty's echo of the typed line
+		line=$(grep "LIVE tok=[0-9a-f]" "$T/out" | head -n 1 | tr -d '\r')
+		gnow=${line##*now=}
+		grep -q "LIVE tok=$tok sq=$((n * n)) now=" "$T/out" ||
+			why="wrong answer: '$line' (token $tok, $n squared $((n * n)))"
+		case "$gnow" in
+		'' | *[!0-9]*) why="$why; no guest time in '$line'" ;;
+		*) [ "$gnow" -ge $((h0 - 2)) ] && [ "$gnow" -le $((h1 + 2)) ] ||
+			why="$why; guest clock $gnow not advanced to the host's $h0..$h1 after ${GAP}+ s stopped" ;;
+		esac
+		grep -q "SHELL-EXIT" "$T/out" && grep -q "BULKHEAD-GUEST-DONE" "$T/out" ||
+			why="$why; the restored guest did not finish its init"
+		[ "$rc" = 0 ] || why="$why; restore exit $rc (not a clean power-off)"
+	fi
+fi
+if [ -z "$why" ]; then
+	ok "linux/snapshot-restore-answers (snapshot $(((s1 - s0) * 10)) ms, restore to answer $(((r1 - r0) * 10)) ms, guest clock $gnow, host $h0..$h1 after ${GAP} s stopped; $(sed -n 's/.*info: guest clock advanced by //p' "$T/err" | head -n 1))"
+else
+	bad "linux/snapshot-restore" "${why#; }"; show; sed 's/^/    snap: /' "$T/snap.log" | tail -n 10
+fi
+rm -rf "$T/snap"
 fi
 
 # --- net-tap: a real Linux TCP stack over virtio-net and a tap

@@ -11,6 +11,7 @@
  *                      & 7 descriptors (0-7: past CTL_MAX_FDS too)
  * Any crash, sanitizer report or leak is a bug; on success the parsed config
  * must satisfy the invariants the VMM relies on (checked below). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const patterns[] = {
 	"/v1/version", "/v1/vms", "/v1/vms/{id}", "/v1/vms/{id}/start",
 	"/v1/vms/{id}/quarantine", "/v1/vms/{id}/console", "/v1/events", "/metrics",
+	"/v1/vms/{id}/snapshots/{name}",
 };
 
 static void fuzz_config(const uint8_t *data, size_t size, unsigned flags)
@@ -117,17 +119,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1: {
 		char *url = malloc(size + 1);
-		char id[64];
+		char id[136];
 
 		if (!url)
 			return 0;
 		memcpy(url, data, size);
 		url[size] = '\0';
-		for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
-			if (api_path_match(patterns[i], url, id, sizeof(id)) &&
-			    strchr(patterns[i], '{') &&
-			    (strlen(id) == 0 || strlen(id) >= sizeof(id) || strchr(id, '/')))
+		/* {id}: one segment; {id}/{name}: "ID/NAME", both non-empty. */
+		for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+			bool two = strstr(patterns[i], "{name}") != NULL;
+			const char *slash;
+
+			if (!api_path_match(patterns[i], url, id, sizeof(id)) ||
+			    !strchr(patterns[i], '{'))
+				continue;
+			slash = strchr(id, '/');
+			if (strlen(id) == 0 || strlen(id) >= sizeof(id) || !!slash != two ||
+			    (slash && (slash == id || !slash[1] || strchr(slash + 1, '/'))))
 				abort();
+		}
 		free(url);
 		break;
 	}

@@ -86,7 +86,7 @@ suite_needs() {
     sandbox) echo "ring3-pio" ;;                # hostile guests (unmapped, virtio_hostile...)
     daemon) echo "stock-kernel" ;;              # the graceful stop boots the stock kernel
     exec) echo "" ;; # tests/e2e/exec_vm.sh: the exec guest has the lab kernel on a PVM host (prepare-guest.sh --exec)
-    bench-startup | bench-footprint | bench-churn | bench-density | bench-place) echo "" ;; # ring 0 only
+    bench-startup | bench-footprint | bench-churn | bench-density | bench-place | bench-snapshot) echo "" ;; # ring 0 only
     bench-net) echo "" ;; # port I/O in ring 0 only, the data path (memory, MMIO) in ring 3
     bench-exits | bench-blk) echo "ring3-pio" ;; # the measured loops run in ring 3
     bench-linux | bench-balloon) echo "stock-kernel" ;;

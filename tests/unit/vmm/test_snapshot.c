@@ -4,8 +4,9 @@
  * snapshot run at the same time and neither changes the file; a snapshot
  * with an impossible register value or a mismatched VM is refused with a
  * message naming the reason; clones get their own generation ID, MACs and
- * vsock CIDs. */
+ * vsock CIDs; the clock is advanced over the stop without KVM_CLOCK_REALTIME. */
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include "vmm/devices.h"
 #include "vmm/fd_table.h"
 #include "vmm/vm_snapshot.h"
+#include "vmm/vm_state.h"
 #include "../test_wait.h"
 
 static char dir[] = "/tmp/bh-snapshot.XXXXXX";
@@ -413,12 +415,82 @@ static void clones_own_identity(void **state)
 	free(s);
 }
 
+/* The VM section's clock tail: clock u64, flags u32, realtime u64 (host
+ * byte order, vm_state.h). */
+static void clock_tail(uint8_t *end, uint64_t clock, uint32_t flags, uint64_t realtime)
+{
+	memcpy(end - 20, &clock, 8);
+	memcpy(end - 12, &flags, 4);
+	memcpy(end - 8, &realtime, 8);
+}
+
+static uint64_t kvm_clock_now(struct vm *vm)
+{
+	struct kvm_clock_data clk;
+
+	memset(&clk, 0, sizeof(clk));
+	assert_int_equal(ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk), 0);
+	return clk.clock;
+}
+
+/* A VM section saved without KVM's realtime (flags 0: a host whose
+ * clocksource is not the TSC) but with the host time the save recorded:
+ * the load advances the clock by the host time since then (here 30 s);
+ * no recorded time, one in the future or one more than 10 years back
+ * leave the clock as saved. */
+static void clock_advanced_without_kvm_realtime(void **state)
+{
+	char con[256], err[512];
+	struct vm_config c;
+	struct vm *a = calloc(1, sizeof(*a));
+	struct sbuf sb;
+	struct timespec ts;
+	uint64_t now, saved, got;
+	const uint64_t s30 = 30000000000ULL;
+	const struct {
+		int64_t back_ns;  /* recorded realtime = now - back_ns; 0: none */
+		uint64_t min, max; /* the clock after the load - saved */
+	} cases[] = {
+		{ (int64_t)s30, s30, s30 + 5000000000ULL },
+		{ 0, 0, 5000000000ULL },
+		{ -(int64_t)s30, 0, 5000000000ULL },
+		{ (int64_t)(11ULL * 366 * 86400 * 1000000000ULL), 0, 5000000000ULL },
+	};
+
+	(void)state;
+	path(con, sizeof(con), "clock.log");
+	fx_config(&c, kernel, con);
+	if (vm_create(a, &c))
+		fail_msg("vm_create: %s", a->err);
+	sbuf_init(&sb);
+	assert_int_equal(vm_state_save_vm(a, &sb, err, sizeof(err)), 0);
+	assert_true(sb.len > 20);
+	memcpy(&saved, sb.data + sb.len - 20, 8);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		clock_tail(sb.data + sb.len, saved, 0,
+			   cases[i].back_ns ? now - (uint64_t)cases[i].back_ns : 0);
+		if (vm_state_load_vm(a, sb.data, sb.len, VM_STATE_VM_VERSION, err, sizeof(err)))
+			fail_msg("case %zu: vm_state_load_vm: %s", i, err);
+		got = kvm_clock_now(a) - saved;
+		if (got < cases[i].min || got > cases[i].max)
+			fail_msg("case %zu: clock advanced by %llu ns, want %llu..%llu", i,
+				 (unsigned long long)got, (unsigned long long)cases[i].min,
+				 (unsigned long long)cases[i].max);
+	}
+	sbuf_free(&sb);
+	vm_destroy(a);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(restore_continues_computation),
 		cmocka_unit_test(hostile_state_refused),
 		cmocka_unit_test(clones_own_identity),
+		cmocka_unit_test(clock_advanced_without_kvm_realtime),
 	};
 	char p[512];
 	int ret;
@@ -431,7 +503,7 @@ int main(void)
 	for (const char *const *n = (const char *const[]){ "state", "memory", "orig.log",
 							   "clone1.log", "clone2.log",
 							   "hostile.log", "id-state", "id-memory",
-							   "id.log", NULL };
+							   "id.log", "clock.log", NULL };
 	     *n; n++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, *n);
 		unlink(p);
