@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/prepare-exec.sh BUILD_DIR CACHE_DIR [--rootfs-only|--guest-only]
+# scripts/prepare-exec.sh BUILD_DIR CACHE_DIR [--rootfs-only|--guest-only|--stock-guest]
 #
 # Prepares what `bulkhead exec` boots (make exec-guest):
 #   1. the exec guest: scripts/prepare-guest.sh --exec with the agent of
@@ -11,11 +11,14 @@
 #      EROFS: CACHE_DIR/rootfs/debian12.erofs, copied to
 #      ~/.cache/bulkhead/rootfs/debian12.erofs. Built once (a few minutes,
 #      ~50 MB download); a second run is instant and offline.
+# --stock-guest: only the exec guest on the stock kernel whatever the host
+# (CACHE_DIR/guests/exec-stock: what the exec suite boots in the nested KVM
+# host; not installed in the user's cache); prints its directory.
 # Needs root (mmdebstrap's root mode), mmdebstrap and erofs-utils
 # (scripts/deps.sh check installs them).
 set -euo pipefail
-build=${1:?usage: prepare-exec.sh BUILD_DIR CACHE_DIR [--rootfs-only|--guest-only]}
-cache=${2:?usage: prepare-exec.sh BUILD_DIR CACHE_DIR [--rootfs-only|--guest-only]}
+build=${1:?usage: prepare-exec.sh BUILD_DIR CACHE_DIR [--rootfs-only|--guest-only|--stock-guest]}
+cache=${2:?usage: prepare-exec.sh BUILD_DIR CACHE_DIR [--rootfs-only|--guest-only|--stock-guest]}
 what=${3:-all}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$cache"
@@ -39,6 +42,9 @@ if [ "$what" != --rootfs-only ]; then
 	stripped=$cache/guests/.bulkhead-agent
 	if [ ! -f "$stripped" ] || [ "$agent" -nt "$stripped" ]; then
 		strip -o "$stripped.tmp" "$agent" && mv "$stripped.tmp" "$stripped"
+	fi
+	if [ "$what" = --stock-guest ]; then
+		exec "$here/prepare-guest.sh" --stock --exec "$stripped" "$cache"
 	fi
 	"$here/prepare-guest.sh" --exec "$stripped" "$cache" >/dev/null
 fi

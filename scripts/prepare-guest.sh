@@ -23,19 +23,23 @@
 # an initramfs whose init (guest/init/exec-init) mounts the root filesystem
 # image (/dev/vda, read-only) under a throwaway tmpfs overlay and starts the
 # guest agent AGENT (guest/agent, static) on vsock; on the stock kernel it
-# also ships and loads the vsock, EROFS and overlay modules.
+# also ships and loads the vsock, EROFS and overlay modules. With --stock
+# --exec AGENT: that guest on the stock kernel on every kind of host, in
+# CACHE_DIR/guests/exec-stock (the exec suite in the nested KVM host; never
+# installed as the user's).
 set -euo pipefail
 want_stock=0
 agent=""
 if [ "${1:-}" = --stock ]; then want_stock=1; shift; fi
 if [ "${1:-}" = --exec ]; then agent=${2:?usage: prepare-guest.sh --exec AGENT CACHE_DIR}; shift 2; fi
-cache=${1:?usage: prepare-guest.sh [--stock | --exec AGENT] CACHE_DIR}
+cache=${1:?usage: prepare-guest.sh [--stock] [--exec AGENT] CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 name=default
 [ "$want_stock" = 0 ] || name=stock
 [ -z "$agent" ] || name=exec
+[ -z "$agent" ] || [ "$want_stock" = 0 ] || name=exec-stock
 dir=$cache/guests/$name
 mkdir -p "$dir"
 
@@ -139,7 +143,7 @@ install_user_guest() {
 	ln -sfn "sha256-$sum" "$guests/.$name.$$"
 	mv -Tf -- "$guests/.$name.$$" "$guests/$name"
 }
-# --stock prepares the tests' guest: it never becomes the user's default.
+# --stock prepares the tests' guests: they never become the user's.
 if [ "$want_stock" = 0 ] && [ -z "${BULKHEAD_GUESTS_LINK+x}" ]; then
 	install_user_guest
 fi

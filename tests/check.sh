@@ -64,6 +64,7 @@ MIN_KVM_EXTRA=10 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=8
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=44
+MIN_EXEC=27
 MIN_ASAN_HOSTILE=38 # the virtio_hostile and virtio_balloon cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
@@ -271,7 +272,7 @@ FSIMG=$(mktemp -u /tmp/bulkhead-fs.XXXXXX.img)
 # The daemon's lifecycle tests boot the stock kernel once with an init that
 # waits forever (the graceful-stop test): build that initramfs here.
 WAITRD=$(mktemp -d)
-trap 'rm -f "$FSIMG"; rm -rf "$FSDIR" "$WAITRD" ${NETMODS:+"$NETMODS"}' EXIT
+trap 'rm -f "$FSIMG"; rm -rf "$FSDIR" "$WAITRD" ${NETMODS:+"$NETMODS"} ${EXECDIR:+"$EXECDIR"}' EXIT
 echo "$FSTEXT" > "$FSDIR/hello.txt"
 /sbin/mkfs.ext4 -q -F -d "$FSDIR" "$FSIMG" 16M || { count "mkfs.ext4 -d" 1; GUEST_OK=0; }
 # Must exist on every supported host: without it the Ctrl-Alt-Del test fails.
@@ -361,6 +362,26 @@ if [ "$GUEST_OK" = 1 ]; then
 		--add "tests/e2e/virtio_linux.sh:/t/virtio_linux.sh" --add "$NETMODS:/t/netmods")
 	RUN_NESTED=(/t/virtio_linux.sh /t/bulkhead /t/guest /t/fs.img "$FSTEXT" "" /t/netmods)
 	kvm_suite "virtio linux" virtio-linux "$MIN_VIRTIO_LINUX"
+
+	# `bulkhead exec` end to end (tests/e2e/exec_suite.sh): the exec guest on
+	# the stock kernel (agent, vsock/EROFS/overlay modules) and the busybox
+	# root filesystem, a real userland that boots in ~20 s nested (the
+	# default Debian one is what users and `make demo` get).
+	if want_suite "exec tests"; then
+		EXECDIR=$(mktemp -d)
+		if scripts/prepare-exec.sh build "$CACHE" --stock-guest >"$LOGDIR/exec-guest.log" 2>&1 &&
+			scripts/mk-exec-rootfs-busybox.sh "$EXECDIR/rootfs.erofs" >>"$LOGDIR/exec-guest.log" 2>&1; then
+			RUN=(tests/e2e/exec_suite.sh build/bulkhead build/tests/e2e/exec_driver
+				"$CACHE/guests/exec-stock" "$EXECDIR/rootfs.erofs")
+			ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/e2e/exec_driver:/t/exec_driver"
+				--add "$CACHE/guests/exec-stock:/t/exec-guest" --add "$EXECDIR/rootfs.erofs:/t/rootfs.erofs"
+				--add "tests/e2e/exec_suite.sh:/t/exec_suite.sh")
+			RUN_NESTED=(/t/exec_suite.sh /t/bulkhead /t/exec_driver /t/exec-guest /t/rootfs.erofs)
+			kvm_suite "exec tests" exec "$MIN_EXEC"
+		else
+			count "exec tests: cannot prepare the exec guest or its root filesystem (see $LOGDIR/exec-guest.log)" 1
+		fi
+	fi
 
 	# Nested: the sandbox under the L1's pure cgroup v2, its Debian kernel
 	# (other Landlock ABI), an initramfs root, and real VMs.

@@ -77,7 +77,7 @@ kvm_available() {
 # What a suite needs that a PVM-backed /dev/kvm cannot give:
 #   stock-kernel  boots Debian's unmodified kernel to userspace
 #   ring3-pio     guests that do port I/O from ring 3 (IOPL 3)
-# Suites: the KVM stage of tests/check.sh (kvm, virtio-linux, sandbox, daemon)
+# Suites: the KVM stage of tests/check.sh (kvm, virtio-linux, exec, sandbox, daemon)
 # and the groups of make bench (bench-<group>, bench/bhbench.c).
 suite_needs() {
     case "$1" in
@@ -85,7 +85,7 @@ suite_needs() {
     virtio-linux) echo "stock-kernel" ;;        # tests/e2e/virtio_linux.sh
     sandbox) echo "ring3-pio" ;;                # hostile guests (unmapped, virtio_hostile...)
     daemon) echo "stock-kernel" ;;              # the graceful stop boots the stock kernel
-    exec) echo "" ;; # tests/e2e/exec_vm.sh: the exec guest has the lab kernel on a PVM host (prepare-guest.sh --exec)
+    exec) echo "stock-kernel" ;;                # tests/e2e/exec_suite.sh: the exec guest on the stock kernel
     bench-startup | bench-footprint | bench-churn | bench-density | bench-place | bench-snapshot) echo "" ;; # ring 0 only
     bench-net) echo "" ;; # port I/O in ring 0 only, the data path (memory, MMIO) in ring 3
     bench-exits | bench-blk) echo "ring3-pio" ;; # the measured loops run in ring 3

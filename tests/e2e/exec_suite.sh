@@ -1,0 +1,209 @@
+#!/bin/sh
+# tests/e2e/exec_suite.sh BULKHEAD EXEC_DRIVER GUEST_DIR ROOTFS
+#
+# `bulkhead exec` end to end, as a user runs it, in real VMs (POSIX sh: runs
+# in the nested KVM host's busybox as well as on a host with /dev/kvm).
+# GUEST_DIR: the exec guest on the stock kernel (scripts/prepare-exec.sh
+# --stock-guest: kernel, busybox initramfs with the vsock/EROFS/overlay
+# modules, exec-init and the agent); ROOTFS: the busybox root filesystem
+# (scripts/mk-exec-rootfs-busybox.sh: a real userland, ~2 MiB, where the
+# Debian one is too slow to boot here). Every CLI case is a VM of its own
+# (~20-30 s nested); the containment cases share ONE VM through
+# EXEC_DRIVER (tests/e2e/exec_driver: the real exec VM, VMM, agent and host
+# session, many jobs in turn: each later job proves the guest and its agent
+# survived the earlier ones).
+#   CLI: stdout and stderr kept apart, the program's own exit status, -i
+#   (stdin forwarded), --env/--workdir/--user default 1000, --copy-in,
+#   --copy-out, --json-status, no network by default; 127 not found; 126
+#   cannot invoke; 128+N killed by signal N; 124 --timeout; signals sent to
+#   `bulkhead exec` reach the program; --copy-out refuses a symbolic link and
+#   a file over --copy-max (125); 125 for bulkhead's own errors; no VM
+#   directory and no VMM process left afterwards.
+#   Containment (one VM): host files not visible, fork bomb (pids cap),
+#   unbounded allocation (guest OOM, reported), stdout flood (capped,
+#   dropped bytes counted), a vCPU spinner, still alive after all that.
+# Prints PASS/FAIL lines and "N passed, N failed".
+set -u
+BH=${1:?usage: exec_suite.sh BULKHEAD EXEC_DRIVER GUEST_DIR ROOTFS}
+DRIVER=${2:?exec driver}
+GUEST=${3:?exec guest dir}
+ROOTFS=${4:?root filesystem image}
+W=$(mktemp -d "${TMPDIR:-/tmp}/exec-suite.XXXXXX")
+# The VMs' private directories land in TMPDIR: checked empty at the end.
+TMPDIR=$W/tmp
+export TMPDIR
+mkdir -p "$TMPDIR" "$W/out" "$W/in/sub"
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+# check NAME WHY-IF-FALSE: the last command's status decides
+check() { if [ "$rc_check" = 0 ]; then ok "$1"; else bad "$1" "$2"; fi; }
+show() { for f in "$@"; do [ -f "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" | tail -n 15; done; }
+bx() { # bx NAME ARGS...: bulkhead exec, out/err/json in $W/NAME.*, status in $rc
+	n=$1
+	shift
+	t0=$(date +%s)
+	timeout -k 5 300 "$BH" exec --guest "$GUEST" --rootfs "$ROOTFS" --boot-timeout 240s \
+		--json-status "$W/$n.json" "$@" </dev/null >"$W/$n.out" 2>"$W/$n.err"
+	rc=$?
+	echo "bulkhead exec ($n): exit $rc after $(($(date +%s) - t0)) s"
+}
+secret=bulkhead-host-secret-$$-$(date +%s)
+echo "$secret" >"$W/host-secret"
+echo "copied in" >"$W/in/sub/file"
+
+# ---- 1: options, stdio, stdin, copies, status, no network ----
+printf 'line-from-stdin\n' >"$W/stdin"
+t0=$(date +%s)
+timeout -k 5 300 "$BH" exec --guest "$GUEST" --rootfs "$ROOTFS" --boot-timeout 240s -i \
+	--env GREETING=hello --workdir /tmp --copy-in "$W/in:/tmp/data" \
+	--copy-out "/tmp/made:$W/made" --json-status "$W/main.json" -- \
+	sh -c 'read -r l; echo "in: $l"; echo "$GREETING from $(pwd) as $(id -u):$(id -g)"
+		cat /tmp/data/sub/file; echo to-err >&2
+		echo "net: $(sed -n "3,\$s/:.*//p" /proc/net/dev | tr -d " " | tr "\n" " ")"
+		if nc -w 5 10.0.2.2 80 </dev/null 2>/dev/null; then echo net-reached; else echo net-unreachable; fi
+		mkdir /tmp/made && echo result >/tmp/made/x; exit 7' \
+	<"$W/stdin" >"$W/main.out" 2>"$W/main.err"
+rc=$?
+echo "bulkhead exec (main): exit $rc after $(($(date +%s) - t0)) s"
+[ "$rc" = 7 ]; rc_check=$?
+check "exec: the program's own exit status (7) is bulkhead exec's" "exit $rc"
+[ "$(cat "$W/main.err")" = to-err ] && ! grep -q to-err "$W/main.out"; rc_check=$?
+check "exec: stdout and stderr kept apart" "$(show "$W/main.out" "$W/main.err")"
+grep -qx "in: line-from-stdin" "$W/main.out"; rc_check=$?
+check "exec -i: stdin reaches the program" "no 'in: line-from-stdin' line"
+grep -qx "hello from /tmp as 1000:1000" "$W/main.out"; rc_check=$?
+check "exec: --env and --workdir reach the program, run as the unprivileged 1000:1000" \
+	"$(grep from "$W/main.out")"
+grep -qx "copied in" "$W/main.out"; rc_check=$?
+check "exec --copy-in: the host tree arrived" "file not read in the guest"
+[ "$(cat "$W/made/x" 2>/dev/null)" = result ]; rc_check=$?
+check "exec --copy-out: the result came back" "$W/made/x missing or wrong"
+grep -qx "net: lo " "$W/main.out" && grep -qx net-unreachable "$W/main.out"; rc_check=$?
+check "exec: no network by default (only lo, a connect fails)" "$(grep net "$W/main.out")"
+grep -q '"exit_code": 7,' "$W/main.json" && grep -q '"timed_out": false' "$W/main.json" &&
+	grep -q '"oom_killed": false' "$W/main.json" && grep -Eq '"duration_ms": [1-9]' "$W/main.json"; rc_check=$?
+check "exec --json-status: exit_code 7, not timed out, not OOM, a duration" "$(cat "$W/main.json" 2>&1)"
+[ "$rc" = 7 ] || show "$W/main.out" "$W/main.err"
+
+# ---- 2: 127, and stdin closed without -i (the program does not wait for it) ----
+bx notfound -- /no/such/program
+[ "$rc" = 127 ] && grep -q '"outcome": "not-found"' "$W/notfound.json" &&
+	grep -q '"exit_code": 127' "$W/notfound.json"; rc_check=$?
+check "exec: a program that does not exist: 127, outcome not-found" "exit $rc; $(cat "$W/notfound.json" 2>&1)"
+
+# ---- 3: 126 ----
+bx noexec -- /etc/passwd
+[ "$rc" = 126 ] && grep -q '"outcome": "cannot-invoke"' "$W/noexec.json"; rc_check=$?
+check "exec: a program that cannot be run (not executable): 126" "exit $rc; $(cat "$W/noexec.json" 2>&1)"
+
+# ---- 4: 128+N; without -i stdin is empty ----
+bx killed -- sh -c 'cat; echo stdin-closed; kill -KILL $$'
+[ "$rc" = 137 ] && grep -q '"signal": 9' "$W/killed.json" && grep -qx stdin-closed "$W/killed.out"; rc_check=$?
+check "exec: killed by SIGKILL: 137 (128+9), signal 9 in --json-status; stdin empty without -i" \
+	"exit $rc; $(cat "$W/killed.json" "$W/killed.out" 2>&1)"
+
+# ---- 5: --timeout ----
+bx timeout --timeout 5s -- sh -c 'echo started; sleep 600'
+[ "$rc" = 124 ] && grep -q '"timed_out": true' "$W/timeout.json" && grep -q '"exit_code": 124' "$W/timeout.json" &&
+	grep -qx started "$W/timeout.out"; rc_check=$?
+check "exec --timeout 5s: the program stopped, 124, timed_out in --json-status" \
+	"exit $rc; $(cat "$W/timeout.json" "$W/timeout.out" "$W/timeout.err" 2>&1 | tail -n 5)"
+
+# ---- 6: a signal sent to bulkhead exec reaches the program ----
+t0=$(date +%s)
+: >"$W/sig.out"
+timeout -k 5 300 "$BH" exec --guest "$GUEST" --rootfs "$ROOTFS" --boot-timeout 240s -- \
+	sh -c 'trap "echo got-TERM; exit 42" TERM; echo ready; while :; do sleep 1; done' \
+	</dev/null >"$W/sig.out" 2>"$W/sig.err" &
+pid=$!
+i=0
+while [ $i -lt 2400 ] && ! grep -q ready "$W/sig.out" && kill -0 "$pid" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+echo "bulkhead exec (signal): exit $rc after $(($(date +%s) - t0)) s"
+[ "$rc" = 42 ] && grep -qx got-TERM "$W/sig.out"; rc_check=$?
+check "exec: SIGTERM sent to bulkhead exec reaches the program (its trap exits 42)" \
+	"exit $rc; $(cat "$W/sig.out" "$W/sig.err" 2>&1 | tail -n 5)"
+
+# ---- 7: --copy-out refusals ----
+bx copyout --copy-max 1M --copy-out "/tmp/etc-link:$W/etc-back" --copy-out "/tmp/big:$W/big-back" \
+	--copy-out "/tmp/res:$W/res-back" -- \
+	sh -c 'ln -s /etc /tmp/etc-link; head -c 2097152 /dev/zero >/tmp/big
+		mkdir /tmp/res; echo r >/tmp/res/r; ln -s /etc/passwd /tmp/res/pw'
+[ "$rc" = 125 ] && [ ! -e "$W/etc-back" ] && [ ! -L "$W/etc-back" ] && grep -q 'symbolic link' "$W/copyout.err"; rc_check=$?
+check "exec --copy-out of a symbolic link to /etc: refused, nothing written on the host, 125" \
+	"exit $rc; $(ls -la "$W" | grep back; cat "$W/copyout.err")"
+[ ! -e "$W/big-back" ] && grep -q '/tmp/big' "$W/copyout.err"; rc_check=$?
+check "exec --copy-out of a file over --copy-max: refused, nothing left on the host" \
+	"$(ls -la "$W/big-back" 2>&1; cat "$W/copyout.err")"
+[ "$(cat "$W/res-back/r" 2>/dev/null)" = r ] && [ ! -e "$W/res-back/pw" ] && [ ! -L "$W/res-back/pw" ] &&
+	grep -q '1 entries skipped' "$W/copyout.err"; rc_check=$?
+check "exec --copy-out of a tree with a symbolic link: the data copied, the link skipped and counted" \
+	"$(ls -la "$W/res-back" 2>&1; cat "$W/copyout.err")"
+
+# ---- 8: 125 for bulkhead's own errors (no VM) ----
+"$BH" exec --guest "$GUEST" --rootfs "$W/no-such-rootfs" --json-status "$W/norootfs.json" -- true \
+	>/dev/null 2>"$W/norootfs.err"
+rc=$?
+[ "$rc" = 125 ] && grep -q 'no-such-rootfs' "$W/norootfs.err" && grep -q '"exit_code": 125' "$W/norootfs.json"; rc_check=$?
+check "exec: a root filesystem that does not exist: 125 naming it, in --json-status too" \
+	"exit $rc; $(cat "$W/norootfs.err" "$W/norootfs.json" 2>&1)"
+"$BH" exec --timeout forever -- true >/dev/null 2>"$W/badopt.err"
+rc=$?
+[ "$rc" = 125 ] && grep -q -- "--timeout 'forever'" "$W/badopt.err"; rc_check=$?
+check "exec: a bad option: 125 naming it" "exit $rc; $(cat "$W/badopt.err")"
+
+# ---- containment: hostile programs, one after another in one VM ----
+T=$(printf '\t')
+{
+	echo "run${T}hostfiles${T}120000${T}1048576${T}test ! -e '$W/host-secret' && ! grep -rqs '$secret' /etc /tmp /home /root /proc/cmdline && echo no-host-files"
+	echo "run${T}forkbomb${T}120000${T}1048576${T}f() { f | f & }; f; i=0; while [ \$i -lt 100000 ]; do i=\$((i + 1)); done; echo survived"
+	echo "run${T}oom${T}120000${T}1048576${T}a=0123456789abcdef; while :; do a=\$a\$a; done"
+	echo "run${T}spin${T}120000${T}1048576${T}(while :; do :; done) & sleep 3; echo spun"
+	echo "run${T}flood${T}120000${T}100000${T}head -c 5000000 /dev/zero"
+	echo "run${T}alive${T}120000${T}1048576${T}echo still-alive"
+} >"$W/script"
+t0=$(date +%s)
+timeout -k 5 600 "$DRIVER" "$BH" "$GUEST" "$ROOTFS" "$W/out" 1 256 <"$W/script" >"$W/driver.log" 2>&1
+drc=$?
+echo "exec_driver: exit $drc after $(($(date +%s) - t0)) s"
+sed 's/^/  | /' "$W/driver.log"
+res() { grep -m1 "^$1 " "$W/driver.log"; }
+grep -q '^booted' "$W/driver.log"; rc_check=$?
+check "containment: the VM booted and its agent answered" "$(tail -n 5 "$W/driver.log")"
+[ "$(cat "$W/out/hostfiles.out" 2>/dev/null)" = no-host-files ]; rc_check=$?
+check "containment: nothing of the host is visible in the guest" "$(res hostfiles)"
+res forkbomb | grep -q "outcome=exited code=0 " && grep -qx survived "$W/out/forkbomb.out"; rc_check=$?
+check "containment: a fork bomb is contained (pids cap), its shell survives" "$(res forkbomb)"
+res oom | grep -Eq "outcome=signaled code=9 oom=[1-9]"; rc_check=$?
+check "containment: unbounded allocation: OOM-killed in the guest and reported (SIGKILL, oom>=1)" "$(res oom)"
+res spin | grep -q "outcome=exited code=0 " && grep -qx spun "$W/out/spin.out"; rc_check=$?
+check "containment: a program spinning the vCPU: the agent still relays it" "$(res spin)"
+res flood | grep -q "out=100000 err=0 dropped=4900000 " &&
+	[ "$(wc -c <"$W/out/flood.out" | tr -d ' ')" = 100000 ]; rc_check=$?
+check "containment: a stdout flood: 100000 bytes passed on, the rest dropped and counted" "$(res flood)"
+res alive | grep -q "outcome=exited code=0 " && grep -qx still-alive "$W/out/alive.out"; rc_check=$?
+check "containment: after all of that the guest and its agent still run programs" "$(res alive)"
+
+# ---- nothing left on the host ----
+left=$(ls -A "$TMPDIR")
+procs=""
+for c in /proc/[0-9]*/cmdline; do
+	p=${c#/proc/}
+	p=${p%/cmdline}
+	[ "$p" = $$ ] && continue
+	if tr '\0' ' ' 2>/dev/null <"$c" | grep -q -- "--console file:$TMPDIR"; then procs="$procs $p"; fi
+done
+[ -z "$left" ] && [ -z "$procs" ]; rc_check=$?
+check "exec: every host-side trace of the VMs is gone (no private directory, no VMM process)" \
+	"left in TMPDIR: '$left'; VMM processes:$procs"
+
+rm -rf "$W"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
