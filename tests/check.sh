@@ -64,7 +64,7 @@ MIN_KVM_EXTRA=10 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=8
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=44
-MIN_EXEC=27
+MIN_EXEC=26
 MIN_ASAN_HOSTILE=38 # the virtio_hostile and virtio_balloon cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
