@@ -51,7 +51,7 @@ STAGE_MODES=()
 # what the stage ran when this was written. Raise them when adding tests.
 MIN_UNIT=46
 MIN_CLI=149
-MIN_API=138
+MIN_API=151
 MIN_SANDBOX_HOST=27
 MIN_FUZZ=9 # the clang build + one per corpus (api blk boot frame snap state virtq vsock)
 MIN_SWITCH=89 # 95 with KVM (6 bulkhead-run cases); 15 passt uplink cases need root + passt
