@@ -360,8 +360,8 @@ static void usage(FILE *out)
 		"                                       (-f: keep following, by long polls)\n"
 		"  network create NAME [--egress RULES] a network (a segment of the daemon's\n"
 		"                                       switch); RULES: allow:CIDR,deny:CIDR,...\n"
-		"        [--uplink passt]               with an uplink to the outside through passt\n"
-		"                                       (one VM; egress default-deny as above)\n"
+		"        [--uplink passt|tap=IFNAME]    with an uplink to the outside: passt (one\n"
+		"                                       VM) or a host tap (root); egress default-deny\n"
 		"  network ls | inspect NAME | rm NAME  list, show, remove networks\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
 		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
@@ -456,8 +456,8 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-/* `bulkhead network create NAME [--egress RULES] [--uplink KIND] | ls | inspect NAME |
- * rm NAME`. */
+/* `bulkhead network create NAME [--egress RULES] [--uplink passt|tap=IFNAME] | ls |
+ * inspect NAME | rm NAME`. */
 static int network(struct client *c, const char *sub, const char *name, const char *egress,
 		   const char *uplink)
 {
@@ -601,7 +601,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		    timeout ||
 		    tail || lines || follow || reason) {
 			fprintf(stderr, "bulkhead network: usage: bulkhead network create NAME "
-					"[--egress RULES] [--uplink passt] | ls | inspect NAME | "
+					"[--egress RULES] [--uplink passt|tap=IFNAME] | ls | inspect NAME | "
 					"rm NAME\n");
 			return BH_EXIT_CONFIG;
 		}

@@ -245,7 +245,7 @@ int dnet_create(struct daemon *d, uid_t uid, const char *body, size_t len, char 
 	}
 	n->up_pidfd = -1;
 	if ((ret = parse_body(body, len, n, err, errlen)) ||
-	    (n->uplink[0] && (ret = dnet_uplink_check(n->uplink, err, errlen)))) {
+	    (n->uplink[0] && (ret = dnet_uplink_check(uid, n->uplink, err, errlen)))) {
 		free(n);
 		return ret;
 	}

@@ -39,6 +39,11 @@
  * 60 s). `network rm` removes its port and stops passt (SIGKILL after 2 s).
  * A missing passt refuses the create (-ENOTSUP, naming the Debian package);
  * one that exits at its first start fails the create (-EIO, its status).
+ * `uplink: "tap=IFNAME"` (root only: a host interface) attaches the existing
+ * tap IFNAME instead (switch/tap_uplink.h; the daemon opens it, the switch
+ * gets the descriptor, port SWCTL_F_TAP); the host routes it. It is
+ * attached again after a switch restart; a tap that cannot be attached fails
+ * the create like passt (-EIO). Any number of VMs may share a tap uplink.
  *
  * The daemon treats the switch like a VMM: its replies and events are
  * size-bounded (SWCTL_MAX_MSG), validated by the codec and parsed strictly;
@@ -71,7 +76,7 @@
 #define DSW_RESTARTS 3             /* switch restarts per minute at most */
 #define DSW_TIMEOUT_MS 2000        /* one request to the switch */
 #define DNET_FD_BASE 5             /* a VMM's NIC port descriptors: 5, 6, ... */
-#define DNET_UPLINK_MAX 23         /* "passt" */
+#define DNET_UPLINK_MAX 23         /* "passt" | "tap=IFNAME" */
 #define DNET_UPLINK_BACKOFF_MAX_S 60
 
 struct daemon;
@@ -86,10 +91,10 @@ struct dnet {
 	int64_t created_at;
 	char egress[DNET_EGRESS_MAX + 1]; /* as given ("" none), validated */
 	struct net_policy policy;         /* parsed from egress */
-	char uplink[DNET_UPLINK_MAX + 1]; /* "" none, "passt" */
+	char uplink[DNET_UPLINK_MAX + 1]; /* "" none, "passt", "tap=IFNAME" */
 	/* the uplink's process (d->lock; changed only by the holder of
 	 * sw.up_busy): */
-	pid_t up_pid;                     /* 0: none */
+	pid_t up_pid;                     /* 0: none (a tap has no process) */
 	int up_pidfd;                     /* -1: none */
 	unsigned up_gen;                  /* the switch generation it is a port of (0: none) */
 	unsigned up_starts;               /* successful starts */
@@ -159,12 +164,14 @@ int dsw_call(struct daemon *d, uint16_t type, const void *payload, size_t len, i
 int dnet_events_start(struct daemon *d) BH_WUR;
 
 /* ---- uplinks (uplink.c) ---- */
-/* Validate an uplink kind from a client or a record: "passt"; into out.
+/* Validate an uplink kind from a client or a record: "passt" or
+ * "tap=IFNAME"; into out.
  * 0 or -EINVAL with a message. */
 int dnet_uplink_parse(const char *s, char *out, size_t len, char *err, size_t errlen) BH_WUR;
-/* Is the uplink's program there? (no lock needed) 0, or -ENOTSUP (passt
- * not installed) with a message naming the Debian package. */
-int dnet_uplink_check(const char *uplink, char *err, size_t errlen) BH_WUR;
+/* May uid have this uplink, is its program there? (no lock needed) 0,
+ * -ENOTSUP (passt not installed: the message names the Debian package) or
+ * -EACCES (a tap, not root). */
+int dnet_uplink_check(uid_t uid, const char *uplink, char *err, size_t errlen) BH_WUR;
 /* Start (or restart) the uplink of every network that has one and is not a
  * port of the running switch, reap uplinks that exited (d->lock NOT held;
  * serialised by sw.up_busy). Called by the event thread and by create. */

@@ -19,23 +19,31 @@
 #include "ctl/switch_ctl.h"
 #include "daemon/daemon.h"
 #include "switch/passt.h"
+#include "switch/tap_uplink.h"
 
 int dnet_uplink_parse(const char *s, char *out, size_t len, char *err, size_t errlen)
 {
-	if (!strcmp(s, "passt")) {
+	if (!strcmp(s, "passt") || (!strncmp(s, "tap=", 4) && tap_uplink_name_ok(s + 4) &&
+				    strlen(s) < len)) {
 		snprintf(out, len, "%s", s);
 		return 0;
 	}
-	snprintf(err, errlen, "uplink '%.40s': unknown kind (\"passt\")", s);
+	snprintf(err, errlen, "uplink '%.40s': unknown kind (\"passt\" or \"tap=IFNAME\", "
+		 "IFNAME 1-15 of [A-Za-z0-9_.-])", s);
 	return -EINVAL;
 }
 
-int dnet_uplink_check(const char *uplink, char *err, size_t errlen)
+int dnet_uplink_check(uid_t uid, const char *uplink, char *err, size_t errlen)
 {
 	char path[256];
 
 	if (!strcmp(uplink, "passt") && passt_find(path, sizeof(path), err, errlen))
 		return -ENOTSUP;
+	if (!strncmp(uplink, "tap=", 4) && uid != 0) {
+		/* a host interface: the operator's to hand out */
+		snprintf(err, errlen, "uplink %s: only root may give a network a host tap", uplink);
+		return -EACCES;
+	}
 	return 0;
 }
 
@@ -93,6 +101,7 @@ static void del_port(struct daemon *d, const char *name)
 void dnet_uplink_stop(struct daemon *d, struct dnet *n)
 {
 	char name[SWCTL_NAME_LEN], how[64];
+	bool attached = n->up_gen != 0;
 	int pidfd = n->up_pidfd;
 	pid_t pid = n->up_pid;
 
@@ -111,6 +120,9 @@ void dnet_uplink_stop(struct daemon *d, struct dnet *n)
 	if (pidfd >= 0)
 		dmn_event(d, NULL, "uplink-stopped", "network %s (%s): passt pid %d %s", n->name,
 			  n->id, (int)pid, how);
+	else if (attached)
+		dmn_event(d, NULL, "uplink-stopped", "network %s (%s): %s detached", n->name, n->id,
+			  n->uplink);
 }
 
 static uint64_t backoff_ns(unsigned fails)
@@ -150,14 +162,29 @@ static void reap_exited(struct daemon *d, uint64_t now)
 
 /* Start passt for segment seg and register it as port name with the switch
  * (no lock held). 0 with *pp filled (port_fd handed over), or -errno. */
-static int start_one(struct daemon *d, const char *seg, const char *name, struct passt_proc *pp,
-		     char *err, size_t errlen)
+static int start_one(struct daemon *d, const char *kind, const char *seg, const char *name,
+		     struct passt_proc *pp, char *err, size_t errlen)
 {
 	struct swctl_port rec;
 	char path[256], reply[256];
 	int32_t st = 0;
 	int ret;
 
+	if (!strncmp(kind, "tap=", 4)) {
+		int fd = tap_uplink_open(kind + 4, err, errlen);
+
+		if (fd < 0)
+			return fd;
+		if ((ret = tap_uplink_port_record(&rec, name, seg))) {
+			snprintf(err, errlen, "uplink port %s: bad name", name);
+			close(fd);
+			return ret;
+		}
+		del_port(d, name);
+		ret = dsw_call(d, SWCTL_ADD_PORT, &rec, sizeof(rec), fd, &st, reply, sizeof(reply));
+		close(fd); /* the switch has its own copy now (or none) */
+		goto added;
+	}
 	if ((ret = passt_find(path, sizeof(path), err, errlen)))
 		return ret;
 	if ((ret = passt_port_record(&rec, name, seg))) {
@@ -171,6 +198,7 @@ static int start_one(struct daemon *d, const char *seg, const char *name, struct
 		       sizeof(reply));
 	close(pp->port_fd); /* the switch has its own copy now (or none) */
 	pp->port_fd = -1;
+added:
 	if (ret || st) {
 		if (ret)
 			snprintf(err, errlen, "the switch did not answer: %s", strerror(-ret));
@@ -189,6 +217,7 @@ void dnet_uplinks_sync(struct daemon *d)
 	for (unsigned round = 0; round < DMN_MAX_NETS; round++) {
 		uint64_t now = dmn_now_ns();
 		char id[DNET_ID_LEN + 1], seg[SWCTL_NAME_LEN], name[SWCTL_NAME_LEN], err[300] = "";
+		char kind[DNET_UPLINK_MAX + 1];
 		struct passt_proc pp = { -1, -1, -1 };
 		struct dnet *n;
 		unsigned gen;
@@ -203,6 +232,7 @@ void dnet_uplinks_sync(struct daemon *d)
 		if (!n)
 			break;
 		memcpy(id, n->id, sizeof(id));
+		memcpy(kind, n->uplink, sizeof(kind));
 		dnet_segment(n, seg, sizeof(seg));
 		port_name(n, name, sizeof(name));
 		gen = d->sw.gen;
@@ -216,7 +246,7 @@ void dnet_uplinks_sync(struct daemon *d)
 
 			reap(old, 1000, how, sizeof(how));
 		}
-		ret = start_one(d, seg, name, &pp, err, sizeof(err));
+		ret = start_one(d, kind, seg, name, &pp, err, sizeof(err));
 		pthread_mutex_lock(&d->lock);
 		for (n = d->nets; n && strcmp(n->id, id); n = n->next)
 			;
@@ -240,8 +270,12 @@ void dnet_uplinks_sync(struct daemon *d)
 		n->up_gen = gen;
 		n->up_starts++;
 		n->up_started_ns = now;
-		dmn_event(d, NULL, "uplink-started", "network %s (%s): passt pid %d, port %s", n->name,
-			  n->id, pp.pid, name);
+		if (pp.pid > 0)
+			dmn_event(d, NULL, "uplink-started", "network %s (%s): passt pid %d, port %s",
+				  n->name, n->id, pp.pid, name);
+		else
+			dmn_event(d, NULL, "uplink-started", "network %s (%s): %s, port %s", n->name,
+				  n->id, n->uplink, name);
 	}
 	dnet_uplinks_release(d);
 	pthread_mutex_unlock(&d->lock);
@@ -250,7 +284,7 @@ void dnet_uplinks_sync(struct daemon *d)
 struct json_object *dnet_uplink_json(const struct daemon *d, const struct dnet *n)
 {
 	struct json_object *o;
-	bool up = n->up_pid > 0 && n->up_gen == d->sw.gen && d->sw.pid > 0;
+	bool up = n->up_gen && n->up_gen == d->sw.gen && d->sw.pid > 0;
 
 	if (!n->uplink[0])
 		return NULL;

@@ -17,7 +17,11 @@ veth to B (198.51.100.1/24, default route via B), B has no default route.
     hidden): the create refused with 503 naming the Debian package, and no
     network made;
   - passt that exits at its first start (a daemon in B: no default route):
-    the create fails (500, "did not start") and leaves no network.
+    the create fails (500, "did not start") and leaves no network;
+  - `--uplink tap=IFNAME` (a tap the test makes in A): refused to a
+    non-root user (403); a tap that does not exist fails the create (500,
+    no network left); attached (the tap gets its carrier), attached again
+    after the switch is killed, detached by `network rm` (carrier gone).
 """
 import json
 import os
@@ -43,7 +47,8 @@ class Daemon:
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
         self.p = subprocess.Popen(self.prefix + [self.t.BHD, "--socket", self.sock, "--state-dir",
                                                  self.state, "--vmm", self.t.BH,
-                                                 "--stop-timeout", "1"],
+                                                 "--stop-timeout", "1", "--socket-mode",
+                                                 "0666"],
                                   stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
         for _ in range(200):
             if os.path.exists(self.sock) and self.req("GET", "/v1/version")[0] == 200:
@@ -86,9 +91,11 @@ class Daemon:
         except ValueError:
             return st, rest.decode(errors="replace")
 
-    def cli(self, *args):
-        p = subprocess.run([self.t.BH] + list(args), capture_output=True, text=True, timeout=60,
-                           env=dict(os.environ, BULKHEAD_SOCKET=self.sock))
+    def cli(self, *args, uid=None):
+        pre = [] if uid is None else ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+                                      "--clear-groups"]
+        p = subprocess.run(pre + [self.t.BH] + list(args), capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, BULKHEAD_SOCKET=self.sock))
         return p.returncode, p.stdout, p.stderr
 
     def events(self):
@@ -134,7 +141,9 @@ def sh(*cmd):
 
 NAMES = ("uplink-create", "uplink-is-passt-child", "uplink-passt-args", "uplink-ls-kind",
          "uplink-follows-switch", "uplink-passt-killed-restarted", "uplink-kept-across-restart",
-         "uplink-rm-stops-passt", "uplink-passt-missing-refused", "uplink-passt-exit-at-start")
+         "uplink-rm-stops-passt", "uplink-passt-missing-refused", "uplink-passt-exit-at-start",
+         "tap-uplink-root-only", "tap-uplink-missing-fails", "tap-uplink-attached",
+         "tap-uplink-follows-switch", "tap-uplink-rm-detaches")
 
 
 def run(t):
@@ -166,6 +175,7 @@ def run(t):
         sh("ip", "-n", na, "route", "add", "default", "via", "198.51.100.2")
         in_a(t, na, daemons)
         errors(t, nb, passt, daemons)
+        tap(t, na, daemons)
     finally:
         for d in daemons:
             d.stop(signal.SIGKILL)
@@ -272,4 +282,50 @@ def errors(t, nb, passt, daemons):
                 b2["networks"] == [], "%d %r / %r" % (st, b, b2))
     else:
         t.check("uplink-passt-exit-at-start", False, open(d.log).read()[-800:])
+    d.stop()
+
+
+def carrier(ns, dev):
+    r = subprocess.run(["ip", "netns", "exec", ns, "cat", "/sys/class/net/%s/carrier" % dev],
+                       capture_output=True, text=True, timeout=20)
+    return r.stdout.strip()
+
+
+def tap(t, na, daemons):
+    sh("ip", "-n", na, "tuntap", "add", "bhdtap0", "mode", "tap")
+    sh("ip", "-n", na, "link", "set", "bhdtap0", "up")
+    d = Daemon(t, "tap", ["ip", "netns", "exec", na])
+    daemons.append(d)
+    if not d.start():
+        t.check("tap-uplink-root-only", False, open(d.log).read()[-800:])
+        return
+    rc, out, err = d.cli("network", "create", "t", "--uplink", "tap=bhdtap0", uid=65534)
+    t.check("tap-uplink-root-only: 403 for uid 65534", rc == 2 and "403" in err and
+            "only root" in err, "rc %d %s %s" % (rc, out, err))
+    st, b = d.req("POST", "/v1/networks", '{"name": "t", "uplink": "tap=nosuch0"}')
+    err = (b or {}).get("error", "") if isinstance(b, dict) else str(b)
+    st2, b2 = d.req("GET", "/v1/networks")
+    t.check("tap-uplink-missing-fails: 500, no network left", st == 500 and
+            "no such interface" in err and st2 == 200 and b2["networks"] == [],
+            "%d %r / %r" % (st, b, b2))
+    c0 = carrier(na, "bhdtap0")
+    rc, out, err = d.cli("network", "create", "t", "--uplink", "tap=bhdtap0")
+    up = uplink_of(d, "t") or {}
+    t.check("tap-uplink-attached (carrier %s -> %s)" % (c0, carrier(na, "bhdtap0")),
+            rc == 0 and up.get("kind") == "tap=bhdtap0" and up.get("running") is True and
+            c0 == "0" and wait_for(lambda: carrier(na, "bhdtap0") == "1", 3),
+            "rc %d %s %s %r" % (rc, out, err, up))
+    st, b = d.req("GET", "/v1/networks")
+    swpid = b["switch"]["pid"] if st == 200 else 0
+    if swpid:
+        os.kill(swpid, signal.SIGKILL)
+    up2 = wait_for(lambda: (lambda u: u if u and u.get("running") and u.get("starts") == 2
+                            else None)(uplink_of(d, "t")), 10) or {}
+    t.check("tap-uplink-follows-switch", swpid and up2.get("running") and
+            carrier(na, "bhdtap0") == "1", "%r carrier %s" % (up2, carrier(na, "bhdtap0")))
+    rc, out, err = d.cli("network", "rm", "t")
+    types = [e["type"] for e in d.events()]
+    t.check("tap-uplink-rm-detaches", rc == 0 and "uplink-stopped" in types and
+            wait_for(lambda: carrier(na, "bhdtap0") == "0", 3),
+            "rc %d %s carrier %s %r" % (rc, err, carrier(na, "bhdtap0"), types[-4:]))
     d.stop()
