@@ -33,7 +33,8 @@ ALLOWED = {
     'sandbox':  ['common', 'core', 'config'],
     'vmm':      ['common', 'core', 'arch', 'bus', 'devices', 'backends', 'virtio',
                  'config', 'ctl', 'sandbox', 'net', 'snapshot'],
-    'daemon':   ['common', 'config', 'ctl', 'net', 'snapshot'],
+    # (switch: passt.c only, to start a network's uplink)
+    'daemon':   ['common', 'config', 'ctl', 'net', 'snapshot', 'switch'],
     'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
     'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot', 'switch', 'agentproto'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter

@@ -27,6 +27,7 @@ static struct json_object *net_json(const struct daemon *d, const struct dnet *n
 	json_object_object_add(o, "created_at", json_object_new_int64(n->created_at));
 	json_object_object_add(o, "egress", json_object_new_string(n->egress));
 	json_object_object_add(o, "segment", json_object_new_string(seg));
+	json_object_object_add(o, "uplink", dnet_uplink_json(d, n));
 	for (const struct dvm *v = d->vms; v; v = v->next) {
 		if (v->owner != n->owner)
 			continue;

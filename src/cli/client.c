@@ -360,6 +360,8 @@ static void usage(FILE *out)
 		"                                       (-f: keep following, by long polls)\n"
 		"  network create NAME [--egress RULES] a network (a segment of the daemon's\n"
 		"                                       switch); RULES: allow:CIDR,deny:CIDR,...\n"
+		"        [--uplink passt|tap=IFNAME]    with an uplink to the outside: passt (one\n"
+		"                                       VM) or a host tap (root); egress default-deny\n"
 		"  network ls | inspect NAME | rm NAME  list, show, remove networks\n"
 		"Socket: --socket, else $BULKHEAD_SOCKET, else " DEFAULT_SOCKET ".\n"
 		"Exit: 0 done; 1 daemon unreachable or failed; 2 bad usage or request refused.\n");
@@ -454,8 +456,10 @@ static int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-/* `bulkhead network create NAME [--egress RULES] | ls | inspect NAME | rm NAME`. */
-static int network(struct client *c, const char *sub, const char *name, const char *egress)
+/* `bulkhead network create NAME [--egress RULES] [--uplink passt|tap=IFNAME] | ls |
+ * inspect NAME | rm NAME`. */
+static int network(struct client *c, const char *sub, const char *name, const char *egress,
+		   const char *uplink)
 {
 	char path[256];
 	json_object *o, *arr;
@@ -468,15 +472,20 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 		if (c->json || !o) {
 			fputs(c->buf ? c->buf : "", stdout);
 		} else if (json_object_object_get_ex(o, "networks", &arr)) {
-			printf("%-8s  %-20s  %5s  %4s  %s\n", "ID", "NAME", "OWNER", "VMS", "EGRESS");
+			printf("%-8s  %-20s  %5s  %4s  %-8s  %s\n", "ID", "NAME", "OWNER", "VMS",
+			       "UPLINK", "EGRESS");
 			for (size_t i = 0; i < json_object_array_length(arr); i++) {
-				json_object *n = json_object_array_get_idx(arr, i), *vms;
+				json_object *n = json_object_array_get_idx(arr, i), *vms, *up;
+				const char *kind = "-";
 
-				printf("%-8s  %-20s  %5lld  %4zu  %s\n", sget(n, "id"), sget(n, "name"),
-				       iget(n, "owner"),
+				if (json_object_object_get_ex(n, "uplink", &up) &&
+				    json_object_is_type(up, json_type_object))
+					kind = sget(up, "kind");
+				printf("%-8s  %-20s  %5lld  %4zu  %-8s  %s\n", sget(n, "id"),
+				       sget(n, "name"), iget(n, "owner"),
 				       json_object_object_get_ex(n, "vms", &vms)
 					       ? json_object_array_length(vms) : (size_t)0,
-				       sget(n, "egress")[0] ? sget(n, "egress") : "-");
+				       kind, sget(n, "egress")[0] ? sget(n, "egress") : "-");
 			}
 		}
 		json_object_put(o);
@@ -490,6 +499,8 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 		json_object_object_add(b, "name", json_object_new_string(name));
 		if (egress)
 			json_object_object_add(b, "egress", json_object_new_string(egress));
+		if (uplink)
+			json_object_object_add(b, "uplink", json_object_new_string(uplink));
 		body = strdup(json_object_to_json_string(b));
 		json_object_put(b);
 		if (!body)
@@ -515,7 +526,7 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 }
 
 enum { O_SOCKET = 256, O_JSON, O_CONFIG, O_NAME, O_START, O_TIMEOUT, O_TAIL, O_REASON, O_LINES,
-       O_EGRESS, O_FROMSNAP, O_PAUSED, O_RESUME };
+       O_EGRESS, O_FROMSNAP, O_PAUSED, O_RESUME, O_UPLINK };
 
 int cli_client(int argc, char **argv, uint64_t start_ns)
 {
@@ -534,12 +545,13 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		{ "paused", no_argument, NULL, O_PAUSED },
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "egress", required_argument, NULL, O_EGRESS },
+		{ "uplink", required_argument, NULL, O_UPLINK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = argv[0], *config = NULL, *name = NULL, *timeout = NULL, *tail = NULL,
 		   *lines = NULL, *reason = NULL, *id = NULL, *env = getenv("BULKHEAD_SOCKET"),
-		   *fromsnap = NULL, *egress = NULL;
+		   *fromsnap = NULL, *egress = NULL, *uplink = NULL;
 	struct client c = { .socket = env && *env ? env : DEFAULT_SOCKET };
 	bool start = false, follow = false, paused = false, resume = false;
 	char path[512], *body = NULL;
@@ -566,6 +578,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		case O_PAUSED: paused = true; break;
 		case O_RESUME: resume = true; break;
 		case O_EGRESS: egress = optarg; break;
+		case O_UPLINK: uplink = optarg; break;
 		case 'h': usage(stdout); return BH_EXIT_OK;
 		case ':':
 			fprintf(stderr, "bulkhead %s: option %s needs a value\n", cmd, argv[optind - 1]);
@@ -584,10 +597,12 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		if (named && optind < argc)
 			nname = argv[optind++];
 		if (!sub || (!named && strcmp(sub, "ls")) || (named && !nname) || optind < argc ||
-		    (egress && strcmp(sub, "create")) || config || name || start || timeout ||
+		    ((egress || uplink) && strcmp(sub, "create")) || config || name || start ||
+		    timeout ||
 		    tail || lines || follow || reason) {
 			fprintf(stderr, "bulkhead network: usage: bulkhead network create NAME "
-					"[--egress RULES] | ls | inspect NAME | rm NAME\n");
+					"[--egress RULES] [--uplink passt|tap=IFNAME] | ls | inspect NAME | "
+					"rm NAME\n");
 			return BH_EXIT_CONFIG;
 		}
 		if (nname && strspn(nname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -599,14 +614,15 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		if (load_curl())
 			return BH_EXIT_HOST;
 		cu.global_init(CURL_GLOBAL_NOTHING);
-		ret = network(&c, sub, nname, egress);
+		ret = network(&c, sub, nname, egress, uplink);
 		free(c.buf);
 		cu.global_cleanup();
 		dlclose(cu.lib);
 		return ret;
 	}
-	if (egress) {
-		fprintf(stderr, "bulkhead %s: --egress goes with `network create`\n", cmd);
+	if (egress || uplink) {
+		fprintf(stderr, "bulkhead %s: --%s goes with `network create`\n", cmd,
+			egress ? "egress" : "uplink");
 		return BH_EXIT_CONFIG;
 	}
 	bool needs_id = strcmp(cmd, "ps") && strcmp(cmd, "create") && strcmp(cmd, "events");

@@ -11,6 +11,9 @@
  *                                   as segment SEGMENT's uplink port
  *                                   "up-SEGMENT"; watched, removed if it
  *                                   exits, ended with the switch
+ *   --uplink SEGMENT=tap=NAME       the existing host tap NAME as that port
+ *                                   (switch/tap_uplink.h), opened before
+ *                                   the jail
  *   --no-sandbox / --seccomp-trap   as for `bulkhead run`
  *   --no-port-security              benchmarks only (bench/net.c): VM ports
  *                                   skip the spoofing checks (struct sw)
@@ -33,6 +36,7 @@
 #include "config/exit_codes.h"
 #include "sandbox/jail.h"
 #include "switch/passt.h"
+#include "switch/tap_uplink.h"
 #include "switch/switch.h"
 
 #define SW_CTL_FDS 4
@@ -41,7 +45,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bulkhead switch (--listen PATH | --ctl-fd N) [--uplink SEGMENT[=passt]]...\n"
+		"usage: bulkhead switch (--listen PATH | --ctl-fd N)\n"
+		"                       [--uplink SEGMENT[=passt|=tap=NAME]]...\n"
 		"                       [--no-sandbox] [--seccomp-trap] [--no-port-security]\n\n"
 		"Run the bulkhead switch in the foreground, jailed (namespaces, empty root, no\n"
 		"capabilities, Landlock, its own seccomp allow-list). Ports (SOCK_SEQPACKET\n"
@@ -54,6 +59,9 @@ static void usage(FILE *out)
 		"                   give SEGMENT an uplink to the outside through passt (Debian\n"
 		"                   package passt; port up-SEGMENT; no inbound forwards, the\n"
 		"                   gateway never mapped to the host); repeatable\n"
+		"  --uplink SEGMENT=tap=NAME\n"
+		"                   the existing host tap NAME as SEGMENT's uplink (the host\n"
+		"                   routes it; the egress policy applies toward it)\n"
 		"  --no-sandbox     run without the jail (loudly logged; development only)\n"
 		"  --seccomp-trap   a forbidden system call raises SIGSYS instead of a kill\n"
 		"  --no-port-security\n"
@@ -96,15 +104,24 @@ static int listen_at(const char *path)
 	return fd;
 }
 
-/* --uplink SEGMENT[=passt]: the segment into seg; 0 or -EINVAL (printed). */
-static int parse_uplink(const char *arg, char *seg, size_t seglen)
+/* --uplink SEGMENT[=passt|=tap=NAME]: the segment into seg, the tap's name
+ * into tap ("" for passt); 0 or -EINVAL (printed). */
+static int parse_uplink(const char *arg, char *seg, size_t seglen, char *tap, size_t taplen)
 {
 	const char *eq = strchr(arg, '=');
 	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
 
-	if (eq && strcmp(eq + 1, "passt")) {
-		fprintf(stderr, "bulkhead switch: --uplink %s: unknown uplink kind '%s' (only passt)\n",
-			arg, eq + 1);
+	tap[0] = '\0';
+	if (eq && !strncmp(eq + 1, "tap=", 4)) {
+		if (!tap_uplink_name_ok(eq + 5) || strlen(eq + 5) >= taplen) {
+			fprintf(stderr, "bulkhead switch: --uplink %s: a tap name is 1-15 of "
+					"[A-Za-z0-9_.-]\n", arg);
+			return -EINVAL;
+		}
+		snprintf(tap, taplen, "%s", eq + 5);
+	} else if (eq && strcmp(eq + 1, "passt")) {
+		fprintf(stderr, "bulkhead switch: --uplink %s: unknown uplink kind '%s' (passt or "
+				"tap=NAME)\n", arg, eq + 1);
 		return -EINVAL;
 	}
 	/* the port is "up-SEGMENT": at most SWCTL_NAME_LEN - 1 characters */
@@ -125,8 +142,8 @@ static int parse_uplink(const char *arg, char *seg, size_t seglen)
 
 /* Start passt for every uplink and hand it to the switch (before the jail).
  * 0 or -errno (printed). */
-static int start_uplinks(struct sw *s, char segs[][SWCTL_NAME_LEN], unsigned n,
-	const char *passt)
+static int start_uplinks(struct sw *s, char segs[][SWCTL_NAME_LEN], char taps[][SWCTL_NAME_LEN],
+	unsigned n, const char *passt)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct passt_proc pp;
@@ -135,6 +152,26 @@ static int start_uplinks(struct sw *s, char segs[][SWCTL_NAME_LEN], unsigned n,
 		int ret;
 
 		snprintf(name, sizeof(name), "up-%.28s", segs[i]);
+		if (taps[i][0]) {
+			int fd = tap_uplink_open(taps[i], err, sizeof(err));
+			if (fd < 0) {
+				fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], err);
+				return fd;
+			}
+			if ((ret = tap_uplink_port_record(&rec, name, segs[i]))) {
+				close(fd);
+				fprintf(stderr, "bulkhead switch: --uplink %s: bad port name\n", segs[i]);
+				return ret;
+			}
+			/* sw_port_add owns fd from here, also when it fails */
+			if ((ret = sw_port_add(s, &rec, fd, sw_now_ns(), err, sizeof(err)))) {
+				fprintf(stderr, "bulkhead switch: --uplink %s: %s\n", segs[i], err);
+				return ret;
+			}
+			bh_info("switch: uplink of segment %s: tap %s (port %s)", segs[i], taps[i],
+				name);
+			continue;
+		}
 		if ((ret = passt_port_record(&rec, name, segs[i]))) {
 			fprintf(stderr, "bulkhead switch: --uplink %s: bad port name\n", segs[i]);
 			return ret;
@@ -165,7 +202,9 @@ static int start_uplinks(struct sw *s, char segs[][SWCTL_NAME_LEN], unsigned n,
 int cli_switch(int argc, char **argv, uint64_t start_ns)
 {
 	const char *listen_path = NULL;
-	char upsegs[MAX_UPLINKS][SWCTL_NAME_LEN], passt[256] = "";
+	char upsegs[MAX_UPLINKS][SWCTL_NAME_LEN], uptaps[MAX_UPLINKS][SWCTL_NAME_LEN];
+	char passt[256] = "";
+	bool need_passt = false;
 	unsigned nup = 0;
 	int ctl_fds[SW_CTL_FDS], nctl = 0, lfd = -1, sfd;
 	bool sandbox = true, trap = false, no_portsec = false;
@@ -207,8 +246,10 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 				fprintf(stderr, "bulkhead switch: at most %d --uplink\n", MAX_UPLINKS);
 				return BH_EXIT_CONFIG;
 			}
-			if (parse_uplink(argv[++i], upsegs[nup], sizeof(upsegs[nup])))
+			if (parse_uplink(argv[++i], upsegs[nup], sizeof(upsegs[nup]), uptaps[nup],
+					 sizeof(uptaps[nup])))
 				return BH_EXIT_CONFIG;
+			need_passt |= !uptaps[nup][0];
 			for (unsigned k = 0; k < nup; k++)
 				if (!strcmp(upsegs[k], upsegs[nup])) {
 					fprintf(stderr, "bulkhead switch: --uplink %s given twice\n",
@@ -233,7 +274,7 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 		usage(stderr);
 		return BH_EXIT_CONFIG;
 	}
-	if (nup) {
+	if (need_passt) {
 		char err[256];
 		if (passt_find(passt, sizeof(passt), err, sizeof(err))) {
 			fprintf(stderr, "bulkhead switch: --uplink: %s\n", err);
@@ -268,7 +309,7 @@ int cli_switch(int argc, char **argv, uint64_t start_ns)
 			fprintf(stderr, "bulkhead switch: control socket: %s\n", strerror(-ret));
 			goto out;
 		}
-	if (nup && (ret = start_uplinks(s, upsegs, nup, passt)))
+	if (nup && (ret = start_uplinks(s, upsegs, uptaps, nup, passt)))
 		goto out; /* reported; sw_destroy() ends the passt processes started */
 	sw_learn_host_addrs(s);
 	if (no_portsec) {

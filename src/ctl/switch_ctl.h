@@ -58,6 +58,10 @@ struct swctl_hdr {
 #define SWCTL_F_STREAM 8u  /* with UPLINK only: the descriptor is a connected SOCK_STREAM socket
 			    * speaking passt's framing (net/stream.h: 4-byte big-endian length +
 			    * Ethernet frame, no net_port_hdr) instead of SOCK_SEQPACKET messages */
+#define SWCTL_F_TAP 16u    /* with UPLINK only (not STREAM): the descriptor is a host tap
+			    * (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, a 12-byte header, no offloads,
+			    * O_NONBLOCK: switch/tap_uplink.h) — one net_port message per
+			    * read()/write() */
 
 struct swctl_rule {
 	uint8_t family;  /* 4 or 6 */

@@ -89,6 +89,8 @@ static int net_save(struct daemon *d, const struct dnet *n)
 	json_object_object_add(o, "owner", json_object_new_int64(n->owner));
 	json_object_object_add(o, "created_at", json_object_new_int64(n->created_at));
 	json_object_object_add(o, "egress", json_object_new_string(n->egress));
+	if (n->uplink[0])
+		json_object_object_add(o, "uplink", json_object_new_string(n->uplink));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	net_dir(d, dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s.json", n->id);
@@ -97,8 +99,8 @@ static int net_save(struct daemon *d, const struct dnet *n)
 	return ret;
 }
 
-/* Parse the create body strictly: an object with "name" (required) and
- * "egress" (optional string), nothing else. */
+/* Parse the create body strictly: an object with "name" (required),
+ * "egress" and "uplink" (optional strings), nothing else. */
 static int parse_body(const char *body, size_t len, struct dnet *n, char *err, size_t errlen)
 {
 	struct json_tokener *tok = json_tokener_new_ex(4);
@@ -119,7 +121,8 @@ static int parse_body(const char *body, size_t len, struct dnet *n, char *err, s
 		enum json_tokener_error e = json_tokener_get_error(tok);
 
 		snprintf(err, errlen, "a network needs a JSON object body: {\"name\": \"NAME\", "
-			 "\"egress\": \"allow:CIDR,deny:CIDR,...\"} (%s at byte %zu)",
+			 "\"egress\": \"allow:CIDR,deny:CIDR,...\", \"uplink\": \"passt\"} "
+			 "(%s at byte %zu)",
 			 e == json_tokener_success ? "not an object, or trailing data"
 			 : e == json_tokener_continue ? "unexpected end of input"
 			 : json_tokener_error_desc(e), json_tokener_get_parse_end(tok));
@@ -128,8 +131,9 @@ static int parse_body(const char *body, size_t len, struct dnet *n, char *err, s
 	json_object_object_foreach(o, k, val) {
 		const char *s;
 
-		if (strcmp(k, "name") && strcmp(k, "egress")) {
-			snprintf(err, errlen, "%.60s: unknown key (only \"name\" and \"egress\")", k);
+		if (strcmp(k, "name") && strcmp(k, "egress") && strcmp(k, "uplink")) {
+			snprintf(err, errlen, "%.60s: unknown key (only \"name\", \"egress\" and "
+				 "\"uplink\")", k);
 			goto out;
 		}
 		if (!json_object_is_type(val, json_type_string)) {
@@ -149,6 +153,9 @@ static int parse_body(const char *body, size_t len, struct dnet *n, char *err, s
 				goto out;
 			}
 			snprintf(n->name, sizeof(n->name), "%s", s);
+		} else if (!strcmp(k, "uplink")) {
+			if (dnet_uplink_parse(s, n->uplink, sizeof(n->uplink), err, errlen))
+				goto out;
 		} else {
 			char why[200];
 
@@ -175,6 +182,54 @@ out:
 	return ret;
 }
 
+/* Remove n (d->lock held, up_busy ours): its record, its uplink. */
+static int unlist(struct daemon *d, struct dnet *n, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	struct dnet **pp;
+
+	net_dir(d, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s.json", dir, n->id);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	for (pp = &d->nets; *pp != n; pp = &(*pp)->next)
+		;
+	*pp = n->next;
+	dnet_uplink_stop(d, n);
+	return 0;
+}
+
+/* A new network's uplink: its first start decides the create (a passt
+ * that cannot work fails it, and the network goes again). */
+static int first_uplink(struct daemon *d, const char *id, char *err, size_t errlen)
+{
+	struct dnet *n;
+	int ret = 0;
+
+	dnet_uplinks_sync(d);
+	pthread_mutex_lock(&d->lock);
+	dnet_uplinks_acquire(d);
+	for (n = d->nets; n && strcmp(n->id, id); n = n->next)
+		;
+	if (n && (n->up_gen == 0 || n->up_gen != d->sw.gen)) {
+		snprintf(err, errlen, "network %s: its uplink did not start: %s", n->name,
+			 n->up_state[0] ? n->up_state : "the switch is not running");
+		ret = -EIO;
+		char why[200];
+
+		if (!unlist(d, n, why, sizeof(why))) {
+			dmn_event(d, NULL, "network-removed", "%s (%s): its uplink did not start",
+				  n->name, n->id);
+			free(n);
+		}
+	}
+	dnet_uplinks_release(d);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 int dnet_create(struct daemon *d, uid_t uid, const char *body, size_t len, char *err,
 		size_t errlen)
 {
@@ -188,7 +243,9 @@ int dnet_create(struct daemon *d, uid_t uid, const char *body, size_t len, char 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if ((ret = parse_body(body, len, n, err, errlen))) {
+	n->up_pidfd = -1;
+	if ((ret = parse_body(body, len, n, err, errlen)) ||
+	    (n->uplink[0] && (ret = dnet_uplink_check(uid, n->uplink, err, errlen)))) {
 		free(n);
 		return ret;
 	}
@@ -242,7 +299,16 @@ int dnet_create(struct daemon *d, uid_t uid, const char *body, size_t len, char 
 	 * reported, the network stays (the next operation tries again). */
 	if ((ret = dsw_ensure(d, err, errlen)))
 		bh_warn("network %s: %s", n->name, err);
-	pthread_mutex_unlock(&d->lock);
+	{
+		char id[DNET_ID_LEN + 1];
+		bool up = n->uplink[0] != '\0';
+
+		memcpy(id, n->id, sizeof(id));
+		pthread_mutex_unlock(&d->lock);
+		/* (no switch: the event thread starts the uplink with it) */
+		if (up && !ret)
+			return first_uplink(d, id, err, errlen);
+	}
 	return 0;
 fail:
 	pthread_mutex_unlock(&d->lock);
@@ -252,11 +318,11 @@ fail:
 
 int dnet_remove(struct daemon *d, uid_t uid, const char *name, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	struct dnet *n, **pp;
+	struct dnet *n;
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
+	dnet_uplinks_acquire(d);
 	if ((ret = dnet_lookup(d, uid, name, &n, err, errlen)))
 		goto out;
 	for (struct dvm *v = d->vms; v; v = v->next) {
@@ -271,20 +337,13 @@ int dnet_remove(struct daemon *d, uid_t uid, const char *name, char *err, size_t
 				goto out;
 			}
 	}
-	net_dir(d, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s.json", dir, n->id);
-	if (unlink(path) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		ret = -EIO;
+	if ((ret = unlist(d, n, err, errlen)))
 		goto out;
-	}
-	for (pp = &d->nets; *pp != n; pp = &(*pp)->next)
-		;
-	*pp = n->next;
 	dmn_event(d, NULL, "network-removed", "%s (%s) by uid %u", n->name, n->id,
 		  (unsigned)uid);
 	free(n);
 out:
+	dnet_uplinks_release(d);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }
@@ -294,7 +353,7 @@ static struct dnet *load_one(const char *path, const char *id)
 {
 	struct json_object *o = json_object_from_file(path), *x;
 	struct dnet *n = NULL;
-	const char *name, *egress, *rid;
+	const char *name, *egress, *rid, *uplink;
 	char why[200];
 	int64_t owner, cat;
 
@@ -313,10 +372,14 @@ static struct dnet *load_one(const char *path, const char *id)
 	    owner > 0xfffffffeLL)
 		goto out;
 	cat = json_object_object_get_ex(o, "created_at", &x) ? json_object_get_int64(x) : 0;
+	uplink = json_object_object_get_ex(o, "uplink", &x) && json_object_is_type(x, json_type_string)
+			 ? json_object_get_string(x) : "";
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		goto out;
-	if (net_policy_parse(egress, &n->policy, why, sizeof(why))) {
+	n->up_pidfd = -1;
+	if (net_policy_parse(egress, &n->policy, why, sizeof(why)) ||
+	    (uplink[0] && dnet_uplink_parse(uplink, n->uplink, sizeof(n->uplink), why, sizeof(why)))) {
 		free(n);
 		n = NULL;
 		goto out;

@@ -23,6 +23,28 @@
  * running keep their NICs but these are cut off (their ports died with the
  * switch) until they are restarted; inspect says so.
  *
+ * Uplinks (uplink.c). A network created with `uplink: "passt"` has an uplink
+ * to the outside like `bulkhead switch --uplink`: the daemon starts passt
+ * (switch/passt.h: --no-map-gw, no inbound forwards; passt runs in the
+ * daemon's network namespace, drops to nobody as root) and registers its
+ * socket with the switch as the stream uplink port "up-" + the segment.
+ * Every VM port of the network carries the network's egress rules before
+ * the default-deny of the dangerous ranges and of the host's own addresses,
+ * as on the standalone switch. passt is one guest's NAT: it hands every DHCP
+ * client the same address and sends to the last MAC it heard, so ONE VM per
+ * passt-uplinked network works (the daemon refuses to start a second). The
+ * uplink follows the switch: when the switch is (re)started, the event
+ * thread (re)starts the uplink and registers it again (dnet_uplinks_sync);
+ * one that exits on its own is restarted with a backoff (1 s doubling to
+ * 60 s). `network rm` removes its port and stops passt (SIGKILL after 2 s).
+ * A missing passt refuses the create (-ENOTSUP, naming the Debian package);
+ * one that exits at its first start fails the create (-EIO, its status).
+ * `uplink: "tap=IFNAME"` (root only: a host interface) attaches the existing
+ * tap IFNAME instead (switch/tap_uplink.h; the daemon opens it, the switch
+ * gets the descriptor, port SWCTL_F_TAP); the host routes it. It is
+ * attached again after a switch restart; a tap that cannot be attached fails
+ * the create like passt (-EIO). Any number of VMs may share a tap uplink.
+ *
  * The daemon treats the switch like a VMM: its replies and events are
  * size-bounded (SWCTL_MAX_MSG), validated by the codec and parsed strictly;
  * every request ends by DSW_TIMEOUT_MS. Violation events (SUBSCRIBE) are
@@ -54,6 +76,8 @@
 #define DSW_RESTARTS 3             /* switch restarts per minute at most */
 #define DSW_TIMEOUT_MS 2000        /* one request to the switch */
 #define DNET_FD_BASE 5             /* a VMM's NIC port descriptors: 5, 6, ... */
+#define DNET_UPLINK_MAX 23         /* "passt" | "tap=IFNAME" */
+#define DNET_UPLINK_BACKOFF_MAX_S 60
 
 struct daemon;
 struct dvm;
@@ -67,6 +91,16 @@ struct dnet {
 	int64_t created_at;
 	char egress[DNET_EGRESS_MAX + 1]; /* as given ("" none), validated */
 	struct net_policy policy;         /* parsed from egress */
+	char uplink[DNET_UPLINK_MAX + 1]; /* "" none, "passt", "tap=IFNAME" */
+	/* the uplink's process (d->lock; changed only by the holder of
+	 * sw.up_busy): */
+	pid_t up_pid;                     /* 0: none (a tap has no process) */
+	int up_pidfd;                     /* -1: none */
+	unsigned up_gen;                  /* the switch generation it is a port of (0: none) */
+	unsigned up_starts;               /* successful starts */
+	unsigned up_fails;                /* failures in a row (backoff) */
+	uint64_t up_started_ns, up_retry_ns;
+	char up_state[200];               /* the last failure or exit ("" none) */
 };
 
 /* The switch process (fields under d->lock unless said otherwise). */
@@ -85,6 +119,7 @@ struct dsw {
 	bool ev_started, ev_stop;
 	int watch_kind;            /* the supervisor's epoll tag (struct dvm_watch) */
 	uint64_t violations;       /* events received */
+	bool up_busy;              /* someone starts/stops uplinks (d->lock, d->cond) */
 };
 
 /* ---- networks (d->lock NOT held; they take it). 0 or -errno + message ---- */
@@ -127,6 +162,34 @@ int dsw_call(struct daemon *d, uint16_t type, const void *payload, size_t len, i
 	     int32_t *status, char *reply, size_t replylen) BH_WUR;
 /* Start the violation-event thread (after the supervisor). 0 or -errno. */
 int dnet_events_start(struct daemon *d) BH_WUR;
+
+/* ---- uplinks (uplink.c) ---- */
+/* Validate an uplink kind from a client or a record: "passt" or
+ * "tap=IFNAME"; into out.
+ * 0 or -EINVAL with a message. */
+int dnet_uplink_parse(const char *s, char *out, size_t len, char *err, size_t errlen) BH_WUR;
+/* May uid have this uplink, is its program there? (no lock needed) 0,
+ * -ENOTSUP (passt not installed: the message names the Debian package) or
+ * -EACCES (a tap, not root). */
+int dnet_uplink_check(uid_t uid, const char *uplink, char *err, size_t errlen) BH_WUR;
+/* Start (or restart) the uplink of every network that has one and is not a
+ * port of the running switch, reap uplinks that exited (d->lock NOT held;
+ * serialised by sw.up_busy). Called by the event thread and by create. */
+void dnet_uplinks_sync(struct daemon *d);
+/* Stop n's uplink (d->lock held, the caller holds sw.up_busy; n already out
+ * of the list or about to be). Takes the lock down while it waits. */
+void dnet_uplink_stop(struct daemon *d, struct dnet *n);
+/* Wait for and take / give back sw.up_busy (d->lock held). */
+void dnet_uplinks_acquire(struct daemon *d);
+void dnet_uplinks_release(struct daemon *d);
+/* n's uplink for the API (d->lock held): a JSON object, or NULL when it
+ * has none. */
+struct json_object;
+struct json_object *dnet_uplink_json(const struct daemon *d, const struct dnet *n);
+/* Is v's NIC i on a passt-uplinked network on which another running VM has
+ * a NIC already? (d->lock held) That VM's ID into other. */
+bool dnet_uplink_taken(struct daemon *d, const struct dvm *v, unsigned i, char *other,
+		       size_t len);
 
 /* ---- VM NICs ---- */
 /* Check cfg's `switch=` NICs against uid's networks at create (d->lock

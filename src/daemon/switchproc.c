@@ -302,6 +302,16 @@ static int add_port(struct daemon *d, struct dvm *v, unsigned i, const struct vm
 		}
 	}
 	ret = n ? dsw_ensure(d, err, errlen) : 0;
+	if (n && !ret) {
+		char other[DVM_ID_LEN + 1];
+
+		if (dnet_uplink_taken(d, v, i, other, sizeof(other))) {
+			snprintf(err, errlen, "nets[%u]: network '%s' has a passt uplink, which serves "
+				 "one VM (passt gives every guest the same address and answers the "
+				 "last MAC it heard), and VM %s runs on it", i, v->nets[i], other);
+			ret = -EBUSY;
+		}
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (!n) {
 		snprintf(err, errlen, "nets[%u]: network '%s' no longer exists", i, v->nets[i]);
@@ -540,6 +550,7 @@ static void *events_thread(void *arg)
 		fd = d->sw.ev_fd >= 0 ? fcntl(d->sw.ev_fd, F_DUPFD_CLOEXEC, 3) : -1;
 		pthread_mutex_unlock(&d->lock);
 		quarantine_pending(d);
+		dnet_uplinks_sync(d); /* the uplinks follow the switch (uplink.c) */
 		if (fd < 0) {
 			usleep(200 * 1000);
 			continue;
@@ -594,5 +605,13 @@ void dsw_shutdown(struct daemon *d)
 		close(d->sw.pidfd);
 	}
 	d->sw.pidfd = -1;
+	/* uplinks (passt) end with the switch, which ends with its last VM port */
+	dnet_uplinks_acquire(d);
+	for (struct dnet *n = d->nets; n; n = n->next) {
+		if (n->up_pidfd >= 0)
+			close(n->up_pidfd);
+		n->up_pidfd = -1;
+	}
+	dnet_uplinks_release(d);
 	pthread_mutex_unlock(&d->lock);
 }

@@ -277,7 +277,8 @@ static bool other_owns(net_owned_fn owned, void *ctx, int fam, const uint8_t *ad
 	return owned != NULL && owned(ctx, fam, addr);
 }
 
-/* An IPv6 address the port may use as a source or NDP target. */
+/* An IPv6 address the port may use as a source or NDP target (the caller
+ * also asks whether another port owns it). */
 static bool ip6_is_ports(const struct net_port_id *p, const uint8_t *a)
 {
 	uint8_t ll[16];
@@ -285,11 +286,16 @@ static bool ip6_is_ports(const struct net_port_id *p, const uint8_t *a)
 	net_ip6_linklocal(p->mac, ll);
 	if (memcmp(a, ll, 16) == 0)
 		return true;
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		/* another link-local: one in EUI-64 form (ff:fe in the middle of
+		 * its interface ID) is derived from a MAC, so it is another
+		 * MAC's; any other (RFC 7217 stable-privacy, the default of
+		 * NetworkManager and systemd-networkd; RFC 8981 random) may be
+		 * the port's, unless another port owns it */
+		return !(a[11] == 0xff && a[12] == 0xfe);
 	if (p->has_ip6)
 		return memcmp(a, p->ip6, 16) == 0;
-	/* no IPv6 configured: any address that is not link-local (a link-local
-	 * one must be the port's own, checked above) */
-	return !(a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+	return true; /* no IPv6 configured: any global address not another's */
 }
 
 static enum net_drop check_arp(const struct net_port_id *p, const struct net_frame *f,

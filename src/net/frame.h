@@ -16,7 +16,9 @@
  *
  * Port security (net_port_check): the frame's source MAC must be the
  * port's; its source IP must be the port's when the port has one of that
- * family; a port sends untagged frames (a VLAN tag is refused); ARP and
+ * family — for IPv6 also its MAC's EUI-64 link-local, or a link-local NOT
+ * in EUI-64 form (a stable-privacy or random one, RFC 7217/8981) that no
+ * other port owns (the switch learns those per port); a port sends untagged frames (a VLAN tag is refused); ARP and
  * NDP may only announce the port's own MAC and addresses
  * (and never an address another port owns); router advertisements and
  * redirects from a port are refused (a VM is never a router of its

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -49,6 +50,16 @@ int jail_switch_enter(bool trap, char *summary, size_t sumlen, char *err, size_t
 		return ret;
 	if ((ret = jail_drop_privileges(&j, err, errlen)))
 		return ret;
+	/* Unlike a VM, the switch outlives its starter: it ends when its owner
+	 * has hung up and its last VM port is gone (bulkheadd's switch carries
+	 * running VMs across a daemon restart). And the parent-death signal
+	 * follows the parent THREAD: bulkheadd starts it from the thread of an
+	 * API connection, which ends with the connection. */
+	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "sandbox: PR_SET_PDEATHSIG 0: %s", strerror(errno));
+		return ret;
+	}
 	if ((ret = jail_landlock_apply(&j.landlock_abi, err, errlen)))
 		return ret;
 	if ((ret = sc_bpf_load(&prog))) {

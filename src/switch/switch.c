@@ -109,13 +109,18 @@ int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_n
 		snprintf(err, errlen, "port and segment names: 1-31 characters of [A-Za-z0-9_.-]");
 		goto fail;
 	}
-	if (p->flags & ~(SWCTL_F_IP4 | SWCTL_F_IP6 | SWCTL_F_UPLINK | SWCTL_F_STREAM)) {
+	if (p->flags & ~(SWCTL_F_IP4 | SWCTL_F_IP6 | SWCTL_F_UPLINK | SWCTL_F_STREAM | SWCTL_F_TAP)) {
 		snprintf(err, errlen, "unknown port flags 0x%x", p->flags);
 		goto fail;
 	}
 	if ((p->flags & SWCTL_F_STREAM) && !(p->flags & SWCTL_F_UPLINK)) {
 		snprintf(err, errlen, "port %s: a stream port (passt's framing) must be an uplink",
 			 p->name);
+		goto fail;
+	}
+	if ((p->flags & SWCTL_F_TAP) &&
+	    (!(p->flags & SWCTL_F_UPLINK) || (p->flags & SWCTL_F_STREAM))) {
+		snprintf(err, errlen, "port %s: a tap port must be an uplink, not a stream", p->name);
 		goto fail;
 	}
 	if (!(p->flags & SWCTL_F_UPLINK) &&
@@ -167,6 +172,7 @@ int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_n
 	uint32_t gen = n->gen + 1;
 	memset(n, 0, sizeof(*n));
 	n->stream = srx != NULL;
+	n->tap = (p->flags & SWCTL_F_TAP) != 0;
 	n->srx = srx;
 	n->stx = stx;
 	n->gen = gen;
@@ -200,7 +206,8 @@ int sw_port_add(struct sw *s, const struct swctl_port *p, int fd, uint64_t now_n
 	char mac[18];
 	net_mac_format(n->id.mac, mac);
 	bh_info("switch: port %s (%s%s) joined segment %s", n->name,
-		n->stream ? "stream uplink " : n->uplink ? "uplink " : "", mac, n->segment);
+		n->stream ? "stream uplink " : n->tap ? "tap uplink " : n->uplink ? "uplink " : "",
+		mac, n->segment);
 	return 0;
 fail_buffers:
 	free(n->srx);
@@ -324,8 +331,35 @@ static bool owned_by_other(void *opaque, int family, const uint8_t *addr)
 			return true;
 		if (family == 6 && o->id.has_ip6 && !memcmp(o->id.ip6, addr, 16))
 			return true;
+		for (unsigned k = 0; family == 6 && k < o->nll6 && k < SW_LL6_MAX; k++)
+			if (!memcmp(o->ll6[k], addr, 16))
+				return true;
 	}
 	return false;
+}
+
+/* A VM port's frame passed port security: remember a link-local source that
+ * is not its MAC's (net_port_check let it through as no one else's). */
+static void learn_ll6(struct sw_port *p, const struct net_frame *f)
+{
+	uint8_t eui[16];
+
+	if (f->ethertype != NET_ETHERTYPE_IPV6 || f->ip_src[0] != 0xfe ||
+	    (f->ip_src[1] & 0xc0) != 0x80)
+		return;
+	net_ip6_linklocal(p->id.mac, eui);
+	if (!memcmp(f->ip_src, eui, 16))
+		return;
+	for (unsigned k = 0; k < p->nll6 && k < SW_LL6_MAX; k++)
+		if (!memcmp(p->ll6[k], f->ip_src, 16))
+			return;
+	if (p->nll6 < SW_LL6_MAX) {
+		memcpy(p->ll6[p->nll6++], f->ip_src, 16);
+		return;
+	}
+	/* full: the oldest goes */
+	memmove(p->ll6[0], p->ll6[1], (SW_LL6_MAX - 1) * 16);
+	memcpy(p->ll6[SW_LL6_MAX - 1], f->ip_src, 16);
 }
 
 static bool mac_of_vm_port(const struct sw *s, unsigned seg, const uint8_t *mac)
@@ -370,9 +404,10 @@ static void deliver(struct sw *s, struct sw_port *from, struct sw_port *to,
 			drop(s, from, r, now);
 			return;
 		}
-		if (msg[1] != NET_PORT_GSO_NONE && !to->stream) {
+		if (msg[1] != NET_PORT_GSO_NONE && !to->stream && !to->tap) {
 			/* an uplink takes no GSO super-frames (net_port.h); a
-			 * stream (passt) uplink gets them cut (switch_stream.c) */
+			 * stream (passt) uplink gets them cut (switch_stream.c),
+			 * a tap's kernel segments them (the virtio-net header) */
 			drop(s, to, NET_DROP_MALFORMED, now);
 			return;
 		}
@@ -381,13 +416,17 @@ static void deliver(struct sw *s, struct sw_port *from, struct sw_port *to,
 		sw_stream_send(s, to, msg, len);
 		return;
 	}
-	ssize_t n = send(to->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* a tap (O_NONBLOCK) takes one message per write() */
+	ssize_t n = to->tap ? write(to->fd, msg, len)
+			    : send(to->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == (ssize_t)len) {
 		to->tx_frames++;
 		to->tx_bytes += len;
-	} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+	} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
+			     (to->tap && errno == EIO))) {
+		/* (a tap whose interface is down: EIO) */
 		net_drop_count(&to->drops, NET_DROP_PEER_FULL);
-	} else if (n < 0 && (errno == EMSGSIZE)) {
+	} else if (n < 0 && (errno == EMSGSIZE || (to->tap && errno == EINVAL))) {
 		net_drop_count(&to->drops, NET_DROP_MALFORMED);
 	} else {
 		to->dead = true; /* EPIPE, ECONNRESET, ...: removed after this batch */
@@ -494,6 +533,8 @@ void sw_port_message(struct sw *s, unsigned i, uint8_t *msg, size_t len, uint64_
 		return;
 	}
 	mac_learn(s, p->seg, f.src, i, now);
+	if (!p->uplink)
+		learn_ll6(p, &f);
 	forward(s, i, &f, msg, len, now);
 }
 
@@ -514,6 +555,8 @@ bool sw_port_release(struct sw *s, unsigned i, uint64_t now)
 	p->held_len = 0;
 	if (admit(s, i, p->held, len, &f) == NET_OK) {
 		mac_learn(s, p->seg, f.src, i, now);
+		if (!p->uplink)
+			learn_ll6(p, &f);
 		forward(s, i, &f, p->held, len, now);
 	}
 	sw_port_watch(s, i);

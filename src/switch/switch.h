@@ -59,6 +59,10 @@
 #define SW_STREAM_TX (4u * (NET_PORT_MAX_FRAME + 4u))
 #define SW_STREAM_READS 4u /* recv() calls on a stream port per wake-up */
 #define SW_MAX_CHILDREN 16u
+/* IPv6 link-locals a VM port may use beyond its MAC's EUI-64 one (a
+ * stable-privacy or random one; learned on first use, then another port
+ * that sends from it or advertises it is a spoofer) */
+#define SW_LL6_MAX 2u
 
 struct sw_port {
 	bool used;
@@ -79,6 +83,9 @@ struct sw_port {
 	uint64_t last_event_ns[NET_DROP__COUNT];
 	bool dead;                /* hung up: removed after the current batch */
 	bool stream;              /* SOCK_STREAM in passt's framing (uplinks only) */
+	bool tap;                 /* a host tap: read()/write() of messages (uplinks only) */
+	uint8_t ll6[SW_LL6_MAX][16]; /* link-locals not from its MAC it used (learned) */
+	unsigned nll6;            /* how many (<= SW_LL6_MAX; when full the oldest goes) */
 	bool want_out;            /* EPOLLOUT is armed (stream queue not empty) */
 	uint8_t *srx, *stx;       /* stream: SW_STREAM_RX / SW_STREAM_TX bytes */
 	size_t srx_off, srx_len;  /* unread bytes srx[off..off+len) */

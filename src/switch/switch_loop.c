@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -168,7 +169,17 @@ static void client_request(struct sw *s, struct sw_client *c)
 		int sotype = 0;
 		socklen_t sl = sizeof(sotype);
 		bool stream = (((const struct swctl_port *)(void *)buf)->flags & SWCTL_F_STREAM) != 0;
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &sotype, &sl) < 0 ||
+		struct stat sb;
+		if (((const struct swctl_port *)(void *)buf)->flags & SWCTL_F_TAP) {
+			/* a tap: a character device (what it is attached to was
+			 * the sender's business: it opened it, before our jail) */
+			if (fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode)) {
+				status = -EINVAL;
+				snprintf(reply, sizeof(reply), "ADD_PORT: a tap port's descriptor "
+					 "is not a character device (/dev/net/tun)");
+				break;
+			}
+		} else if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &sotype, &sl) < 0 ||
 		    sotype != (stream ? SOCK_STREAM : SOCK_SEQPACKET)) {
 			status = -EINVAL;
 			snprintf(reply, sizeof(reply), "ADD_PORT: the descriptor is not a %s socket",
@@ -230,7 +241,10 @@ static void port_readable(struct sw *s, unsigned i, uint32_t events)
 	}
 	for (unsigned n = 0; !(events & (EPOLLHUP | EPOLLERR)) &&
 			     n < SW_BATCH && !p->held_len && !p->dead; n++) {
-		ssize_t r = recv(p->fd, s->buf, NET_PORT_MAX_MSG + 1, MSG_DONTWAIT | MSG_TRUNC);
+		/* a tap (O_NONBLOCK) gives one message per read(), never more
+		 * than its MTU */
+		ssize_t r = p->tap ? read(p->fd, s->buf, NET_PORT_MAX_MSG + 1)
+				   : recv(p->fd, s->buf, NET_PORT_MAX_MSG + 1, MSG_DONTWAIT | MSG_TRUNC);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				p->dead = true;

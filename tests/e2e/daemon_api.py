@@ -49,6 +49,11 @@ def check(name, cond, why=""):
     (ok if cond else lambda n: bad(n, why))(name)
 
 
+def skip(name, why):
+    results["skip"] = results.get("skip", 0) + 1
+    print("SKIP %s: %s" % (name, why), flush=True)
+
+
 def start_daemon():
     global daemon
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
@@ -193,7 +198,9 @@ def networks():
     hostile = [
         ("malformed JSON", '{"name": ', 400, "JSON object body"),
         ("not an object", '["lan"]', 400, "JSON object body"),
-        ("unknown key", '{"name": "x", "uplink": "eth0"}', 400, "uplink: unknown key"),
+        ("unknown key", '{"name": "x", "uplinks": "eth0"}', 400, "uplinks: unknown key"),
+        ("unknown uplink kind", '{"name": "x", "uplink": "eth0"}', 400, "uplink 'eth0': unknown kind"),
+        ("uplink not a string", '{"name": "x", "uplink": 1}', 400, "uplink: expected a string"),
         ("no name", '{"egress": ""}', 400, "name: required"),
         ("name not a string", '{"name": 7}', 400, "name: expected a string"),
         ("path in name", '{"name": "../etc"}', 400, "name '../etc'"),
@@ -309,6 +316,12 @@ def networks():
     check("CLI: network create with a bad name -> 2", rc == 2 and "not a network name" in err, err)
     rc, out, err = cli("network", "frob")
     check("CLI: unknown network subcommand -> 2 with usage", rc == 2 and "usage" in err, err)
+    rc, out, err = cli("network", "ls", "--uplink", "passt")
+    check("CLI: --uplink only with network create -> 2", rc == 2 and "usage" in err, err)
+    # uplinks: daemons of their own in network namespaces (daemon_uplink.py)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import daemon_uplink
+    daemon_uplink.run(sys.modules[__name__])
 
 
 def main():

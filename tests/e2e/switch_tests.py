@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 
+import switch_tap
 import switch_uplink
 
 BH = sys.argv[1]
@@ -352,10 +353,12 @@ def run(ctl, sw):
     check("switch-alive", sw.poll() is None)
 
     switch_uplink.stream_tests(sys.modules[__name__], ctl)
+    switch_tap.ll6_tests(sys.modules[__name__], ctl)
     rate_tests(ctl)
     owner_tests()
     run_tests()
     switch_uplink.passt_tests(sys.modules[__name__])
+    switch_tap.tap_tests(sys.modules[__name__])
 
 
 def owner_tests():

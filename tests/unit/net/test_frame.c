@@ -189,6 +189,13 @@ static bool b_owns(void *ctx, int fam, const uint8_t *addr)
 	return fam == 4 ? memcmp(addr, IP_B, 4) == 0 : memcmp(addr, IP6_B, 16) == 0;
 }
 
+/* Someone else owns every link-local (as a neighbour's learned one). */
+static bool sp_owned(void *ctx, int fam, const uint8_t *addr)
+{
+	(void)ctx;
+	return fam == 6 && addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
+}
+
 static void test_spoofed_ip4(void **s)
 {
 	(void)s;
@@ -382,6 +389,15 @@ static void test_ipv6(void **s)
 	ip6(&f, ll_a, IP6_A, 17, 8);
 	put16(&f, 1); put16(&f, 2); put16(&f, 8); put16(&f, 0);
 	assert_int_equal(verdict(&f, &p, NULL, NULL), NET_OK);
+	/* a stable-privacy link-local (not EUI-64): the port's unless another
+	 * port owns it */
+	static const uint8_t ll_sp[16] = { 0xfe, 0x80, [8] = 0x3c, 0x91, 0x5e, 0x02, 0x77,
+					   0xa1, 0x0b, 0x42 };
+	eth(&f, MAC_B, MAC_A, NET_ETHERTYPE_IPV6);
+	ip6(&f, ll_sp, IP6_A, 17, 8);
+	put16(&f, 1); put16(&f, 2); put16(&f, 8); put16(&f, 0);
+	assert_int_equal(verdict(&f, &p, NULL, NULL), NET_OK);
+	assert_int_equal(verdict(&f, &p, sp_owned, NULL), NET_DROP_SPOOF_IP);
 	p = port_a(true, false);
 	eth(&f, MAC_B, MAC_A, NET_ETHERTYPE_IPV6);
 	ip6(&f, IP6_B, IP6_A, 17, 8);
@@ -570,7 +586,8 @@ static void test_check_head(void **s)
 	/* a neighbour advertisement straddling the end of the copy (its type
 	 * inside, its target past it): the target, someone else's link-local,
 	 * would read as :: */
-	static const uint8_t ll_other[16] = { 0xfe, 0x80, [15] = 0x99 };
+	/* (in EUI-64 form: another MAC's, never this port's) */
+	static const uint8_t ll_other[16] = { 0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 0x99 };
 	size_t dlen = (HEAD - 1) - opts; /* options end where the copy's last byte is */
 	assert_int_equal(dlen % 8, 1);
 	dlen -= 1; /* a multiple of 8: the NA starts at HEAD - 2 */
