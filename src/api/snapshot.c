@@ -215,6 +215,9 @@ void api_snapshot_fields(struct daemon *d, const struct dvm *v, struct json_obje
 	if (v->from_snap[0]) {
 		json_object_object_add(o, "from_snapshot", json_object_new_string(v->from_snap));
 		json_object_object_add(o, "restore_paused", json_object_new_boolean(v->restore_paused));
+		if (v->clone_index)
+			json_object_object_add(o, "clone_index",
+					       json_object_new_int((int32_t)v->clone_index));
 	}
 	if (v->forensic[0]) {
 		char path[PATH_MAX];

@@ -98,6 +98,9 @@ struct dvm {
 	/* snapshots (snap.c) */
 	char from_snap[1024];       /* created from this snapshot: "ID/NAME" or a path; "" none */
 	bool restore_paused;        /* ... and starts paused */
+	unsigned clone_index;       /* ... as clone N of it (1-64; 0: none): its own
+	                             * vsock CID (recorded + N) and socket (".N"),
+	                             * `restore --clone-index N` (config/clone_id.h) */
 	char forensic[64];          /* quarantine's snapshot: its NAME; "" none */
 	char forensic_error[256];   /* why the last quarantine has none */
 	/* control channel: ctl_lock, not d->lock */

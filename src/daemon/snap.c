@@ -875,6 +875,28 @@ int dmn_create_from_snapshot(struct daemon *d, uid_t uid, const char *name, cons
 	v->console_max = cfg.console_max_bytes < d->lim.console_max ? cfg.console_max_bytes : 0;
 	v->restore_paused = paused;
 	snprintf(v->from_snap, sizeof(v->from_snap), "%s", canon);
+	/* Each VM made from one snapshot is a clone with its own vsock CID and
+	 * socket (the saved VM keeps the recorded ones): the lowest index no
+	 * other VM from this snapshot holds. */
+	if (cfg.vsock.socket) {
+		bool used[65] = { false };
+
+		pthread_mutex_lock(&d->lock);
+		for (struct dvm *o = d->vms; o; o = o->next)
+			if (!strcmp(o->from_snap, canon) && o->clone_index <= 64)
+				used[o->clone_index] = true;
+		pthread_mutex_unlock(&d->lock);
+		for (unsigned i = 1; i <= 64 && !v->clone_index; i++)
+			if (!used[i])
+				v->clone_index = i;
+		if (!v->clone_index) {
+			snprintf(err, errlen, "from_snapshot %.200s: 64 VMs were made from it already "
+				 "(each needs a vsock CID and socket of its own)", source);
+			dvm_free(v);
+			ret = -EDQUOT;
+			goto out;
+		}
+	}
 	ret = dmn_insert(d, v, name, (const char *)l.st->config.p, l.st->config.len, id_out, err,
 			 errlen);
 out:

@@ -628,8 +628,9 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		     a_cmax[] = "--console-max", a_ctl[] = "--control-fd", a_three[] = "3";
 		char a_aff[] = "--cpu-affinity";
 		char a_restore[] = "restore", a_sfds[] = "--snapshot-fds", a_sfd[24],
-		     a_paused[] = "--paused", a_rec[] = "--recorded-paths";
-		char *rs_argv[16];
+		     a_paused[] = "--paused", a_rec[] = "--recorded-paths",
+		     a_cidx[] = "--clone-index", a_cidxv[16];
+		char *rs_argv[18];
 		int a = 0;
 
 		rs_argv[a++] = d->vmm_path;
@@ -647,6 +648,11 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		/* checked at create against the saved VM's own configuration
 		 * (snap.c check_recorded_paths) */
 		rs_argv[a++] = a_rec;
+		if (v->clone_index) { /* its own vsock CID and socket */
+			snprintf(a_cidxv, sizeof(a_cidxv), "%u", v->clone_index);
+			rs_argv[a++] = a_cidx;
+			rs_argv[a++] = a_cidxv;
+		}
 		if (v->cpu.arg[0]) {
 			rs_argv[a++] = a_aff;
 			rs_argv[a++] = v->cpu.arg;

@@ -293,6 +293,9 @@ int dvm_save(struct daemon *d, const struct dvm *v)
 	if (v->from_snap[0]) {
 		json_object_object_add(o, "from_snapshot", json_object_new_string(v->from_snap));
 		json_object_object_add(o, "restore_paused", json_object_new_boolean(v->restore_paused));
+		if (v->clone_index)
+			json_object_object_add(o, "clone_index", json_object_new_int(
+						       (int32_t)v->clone_index));
 	}
 	if (v->forensic[0])
 		json_object_object_add(o, "forensic", json_object_new_string(v->forensic));
@@ -765,6 +768,10 @@ static struct dvm *load_one(const char *dir, const char *id, char *why, size_t w
 		v->restore_paused = json_object_object_get_ex(o, "restore_paused", &rp) &&
 				    json_object_is_type(rp, json_type_boolean) &&
 				    json_object_get_boolean(rp);
+		if (json_object_object_get_ex(o, "clone_index", &rp) &&
+		    json_object_is_type(rp, json_type_int) && json_object_get_int(rp) > 0 &&
+		    json_object_get_int(rp) <= 64)
+			v->clone_index = (unsigned)json_object_get_int(rp);
 	}
 	/* Dedicated cores it held (re-claimed by dcpu_reattach if it still runs). */
 	if ((s = jstr(o, "cpu_dedicated")) && cpu_place_parse_list(s, &v->cpu.dedicated))

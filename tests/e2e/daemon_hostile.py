@@ -895,6 +895,46 @@ def test_snapshots():
           "/etc/hostname" in err_of(b2), "%s %d %r %d %r" % (why, st, b, st2, b2))
     if liar:
         kill_rm(liar, NOBODY)
+    # VMs made from one snapshot of a VM with vsock: each a clone with its own
+    # vsock CID and socket (restore --clone-index N, config/clone_id.h)
+    vsdir = os.path.join(T, "vsock-other")
+    os.mkdir(vsdir, 0o700)
+    os.chown(vsdir, OTHER, OTHER)
+    st, b = ureq(OTHER, "POST", "/v1/vms?name=vsrc", config("honest", "64M", {
+        "vsock": {"cid": 7, "socket": os.path.join(vsdir, "v.sock")}}))
+    vsrc = b.get("id") if st == 201 else None
+    if vsrc:
+        ureq(OTHER, "POST", "/v1/vms/%s/start" % vsrc)
+    st, b = ureq(OTHER, "POST", "/v1/vms/%s/snapshot" % (vsrc or "x"), '{"name": "v1", "resume": true}')
+    kids, idx, argvs = [], [], []
+    for _ in range(2):
+        st2, b2 = ureq(OTHER, "POST", "/v1/vms", json.dumps({"from_snapshot": "vsrc/v1"}))
+        if st2 == 201:
+            kids.append(b2["id"])
+            idx.append(b2.get("clone_index"))
+            ureq(OTHER, "POST", "/v1/vms/%s/start" % b2["id"])
+        else:
+            idx.append((st2, err_of(b2)))
+    for k in kids:
+        wait_for(lambda k=k: "argv restore" in open(os.path.join(STATE, "vms", k, "vmm.log")).read(), 5)
+        argvs.append([l for l in open(os.path.join(STATE, "vms", k, "vmm.log")).read().splitlines()
+                      if "argv restore" in l][:1])
+    check("9: two VMs from one snapshot of a vsock VM are clones 1 and 2 (own CID and socket)",
+          st == 201 and idx == [1, 2] and len(argvs) == 2 and
+          "--clone-index 1" in str(argvs[0]) and "--clone-index 2" in str(argvs[1]),
+          "%d %r %r %r" % (st, b, idx, argvs))
+    if kids:
+        kill_rm(kids[0], OTHER)
+        st2, b2 = ureq(OTHER, "POST", "/v1/vms", json.dumps({"from_snapshot": "vsrc/v1"}))
+        check("9: ... a freed clone index is given again", st2 == 201 and
+              b2.get("clone_index") == 1, "%d %r" % (st2, b2))
+        if st2 == 201:
+            kids[0] = b2["id"]
+            ureq(OTHER, "DELETE", "/v1/vms/" + b2["id"])
+        for k in kids[1:]:
+            kill_rm(k, OTHER)
+    if vsrc:
+        kill_rm(vsrc, OTHER)
 
     # --- quarantine captures evidence
     st, b = req("POST", "/v1/vms/%s/quarantine" % vid, json.dumps({"reason": "test: evidence"}))
