@@ -1,6 +1,7 @@
 /* spawn.c — VMM processes: spawn (into the VM's cgroup, as its owner),
  * supervise (pidfd + stderr pipe), re-attach after a daemon restart.
- * See daemon.h for the locking rules. */
+ * The descriptors a VMM starts with, and the forked child that lays them
+ * out, are spawn_fds.c's. See daemon.h for the locking rules. */
 #include "daemon/daemon.h"
 
 #include <errno.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config/config_json.h"
 #include "common/log.h"
 #include "config/exit_codes.h"
 #include "ctl/ctl_proto.h"
 #include "daemon/procfs.h"
+#include "daemon/spawn_fds.h"
 #include "daemon/usock.h"
 
 /* ---- waiting (d->lock held) ---- */
@@ -363,188 +363,6 @@ static int hand_over(const char *path, const struct dmn_creds *c)
 	return 0;
 }
 
-/* The VMM reads its configuration from a sealed memfd copy of the daemon's
- * root-owned config.json (fd 4, `--config /proc/self/fd/4`): the owner's
- * process can neither change the daemon's copy nor make the daemon parse a
- * file it wrote. */
-static bool has_switch_nics(const struct dvm *v)
-{
-	for (unsigned i = 0; i < v->nnics && i < VM_MAX_NETS; i++)
-		if (v->nets[i][0])
-			return true;
-	return false;
-}
-
-/* With switch NICs (network.h), the VMM's copy names their ports instead
- * (dnet_vm_ports makes them: ports[] in NIC order, -1 for other NICs). */
-static int config_memfd(struct daemon *d, struct dvm *v, const char *path, int ports[],
-			unsigned *nports, char *err, size_t errlen)
-{
-	char *buf = malloc(CONFIG_JSON_MAX + 1);
-	ssize_t n = -1;
-	int in, fd = -1;
-
-	*nports = 0;
-	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in >= 0 && buf)
-		n = read(in, buf, CONFIG_JSON_MAX + 1);
-	if (in >= 0)
-		close(in);
-	if (n < 0 || n > CONFIG_JSON_MAX) {
-		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "too large");
-		free(buf);
-		return -EIO;
-	}
-	buf[n] = '\0';
-	if (has_switch_nics(v)) {
-		char *text;
-		int ret = dnet_vm_ports(d, v, buf, (size_t)n, ports, nports, &text, err, errlen);
-
-		free(buf);
-		if (ret)
-			return ret;
-		buf = text;
-		n = (ssize_t)strlen(text);
-	}
-	fd = memfd_create("bulkhead-vm-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0 || write(fd, buf, (size_t)n) != n || lseek(fd, 0, SEEK_SET) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
-		snprintf(err, errlen, "config memfd: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		for (unsigned i = 0; i < *nports; i++)
-			if (ports[i] >= 0)
-				close(ports[i]);
-		*nports = 0;
-		return -EIO;
-	}
-	free(buf);
-	return fd;
-}
-
-/* Between fork() and execv() the child may only make async-signal-safe calls,
- * and when a step fails it must end without running the daemon's atexit
- * handlers or flushing the stdio buffers it inherited: _exit() is the only
- * correct way out there (exit() would do both). So that the daemon still
- * observes *why* a start failed, the child first writes the failed step and
- * errno to a close-on-exec pipe; a successful exec closes the pipe with
- * nothing written. */
-struct spawn_failure {
-	int step;
-	int err;
-};
-
-enum { SPAWN_STDIO = 1, SPAWN_FDS, SPAWN_CGROUP, SPAWN_CPUS, SPAWN_CREDS, SPAWN_EXEC, SPAWN_NSTEPS };
-
-static const char *const spawn_step_name[SPAWN_NSTEPS] = {
-	[SPAWN_STDIO] = "redirecting its stdio",
-	[SPAWN_FDS] = "passing the control socket, config (and snapshot) as fds 3 and up",
-	[SPAWN_CGROUP] = "joining the VM's cgroup",
-	[SPAWN_CPUS] = "confining it to its CPUs",
-	[SPAWN_CREDS] = "switching to the owner's uid/gid",
-	[SPAWN_EXEC] = "executing the VMM",
-};
-
-struct spawn_fds {
-	int ls, cfg, logw, null, report;
-	int ports[VM_MAX_NETS];     /* switch NIC ports -> fds 5, 6, ... (-1: none) */
-	unsigned nports;
-	int snap[3];              /* a restore: manifest, state, memory (after the ports); else -1 */
-	int cg[DCG_NCTRL];
-	int ncg;
-	const cpu_set_t *confine; /* the process tree's CPUs, or NULL */
-};
-
-static __attribute__((noreturn)) void child_fail(int report_fd, int step)
-{
-	struct spawn_failure f = { step, errno };
-
-	if (write(report_fd, &f, sizeof(f)) < 0) {
-		/* nothing more a child can do: the exit status still says 127 */
-	}
-	_exit(127);
-}
-
-/* The child's side of dvm_spawn(): never returns. */
-static __attribute__((noreturn)) void spawn_child(char *const argv[], const struct dmn_creds *cr,
-						  const struct spawn_fds *f)
-{
-	sigset_t empty;
-	int ls, cfg, report = f->report;
-	unsigned first_free = DNET_FD_BASE + f->nports;
-
-	/* Own session, so the VMM outlives the daemon and its terminal. */
-	setsid();
-	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
-	/* A restarted daemon no longer reads the stderr pipe: a write then
-	 * fails (EPIPE) instead of killing the VMM. */
-	signal(SIGPIPE, SIG_IGN);
-	if (dup2(f->null, 0) < 0 || dup2(f->logw, 1) < 0 || dup2(f->logw, 2) < 0)
-		child_fail(f->report, SPAWN_STDIO);
-	/* Move both out of the way first: either may already be 3 or 4. */
-	if ((ls = fcntl(f->ls, F_DUPFD, 64)) < 0 || (cfg = fcntl(f->cfg, F_DUPFD, 64)) < 0 ||
-	    dup2(ls, 3) < 0 || dup2(cfg, 4) < 0)
-		child_fail(f->report, SPAWN_FDS);
-	/* Into the VM's cgroup, while still root (its files are root's). */
-	for (int i = 0; i < f->ncg; i++)
-		if (write(f->cg[i], "0", 1) != 1)
-			child_fail(f->report, SPAWN_CGROUP);
-	/* Its CPUs: off every other VM's dedicated cores, for the whole
-	 * process tree (cpu_alloc.h); the VMM pins its threads inside. */
-	if (f->confine && sched_setaffinity(0, sizeof(*f->confine), f->confine) < 0)
-		child_fail(f->report, SPAWN_CPUS);
-	/* The NICs' switch ports become fds 5 + i (network.h), a restore's
-	 * snapshot files the three after them: everything is moved out of
-	 * that range first, the report pipe included (the cgroup files are
-	 * written already). */
-	if (f->nports || f->snap[0] >= 0) {
-		int tmp[VM_MAX_NETS], st[3];
-
-		if ((report = fcntl(f->report, F_DUPFD_CLOEXEC, 64)) < 0)
-			child_fail(f->report, SPAWN_FDS);
-		for (unsigned i = 0; i < f->nports; i++)
-			if (f->ports[i] >= 0 && (tmp[i] = fcntl(f->ports[i], F_DUPFD, 64)) < 0)
-				child_fail(report, SPAWN_FDS);
-		for (int i = 0; i < 3 && f->snap[0] >= 0; i++)
-			if ((st[i] = fcntl(f->snap[i], F_DUPFD, 64)) < 0)
-				child_fail(report, SPAWN_FDS);
-		for (unsigned i = 0; i < f->nports; i++)
-			if (f->ports[i] >= 0 && dup2(tmp[i], DNET_FD_BASE + (int)i) < 0)
-				child_fail(report, SPAWN_FDS);
-		for (int i = 0; i < 3 && f->snap[0] >= 0; i++, first_free++)
-			if (dup2(st[i], (int)first_free) < 0)
-				child_fail(report, SPAWN_FDS);
-	}
-	/* Everything else closes at exec (the report pipe must live until then). */
-	close_range(first_free, ~0u, CLOSE_RANGE_CLOEXEC);
-	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
-			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
-			 setresuid(cr->uid, cr->uid, cr->uid) < 0))
-		child_fail(report, SPAWN_CREDS);
-	execv(argv[0], argv);
-	child_fail(report, SPAWN_EXEC);
-}
-
-static void close_fds(struct spawn_fds *f)
-{
-	int *all[] = { &f->ls, &f->cfg, &f->logw, &f->null, &f->report,
-		       &f->snap[0], &f->snap[1], &f->snap[2] };
-
-	for (size_t i = 0; i < BH_ARRAY_SIZE(all); i++) {
-		if (*all[i] >= 0)
-			close(*all[i]);
-		*all[i] = -1;
-	}
-	while (f->ncg > 0)
-		close(f->cg[--f->ncg]);
-	for (unsigned i = 0; i < f->nports; i++)
-		if (f->ports[i] >= 0)
-			close(f->ports[i]);
-	f->nports = 0;
-}
-
 int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 {
 	struct spawn_fds f = { .ls = -1, .cfg = -1, .logw = -1, .null = -1, .report = -1,
@@ -587,11 +405,11 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		return ret;
 	/* Limits first: no VM process ever runs outside them. */
 	if ((ret = dcg_vm_create(&d->cg, v->id, &lim, f.cg, &f.ncg, err, errlen))) {
-		close_fds(&f);
+		dspawn_close_fds(&f);
 		return ret;
 	}
 	v->cgroup = true;
-	if ((f.cfg = config_memfd(d, v, cfg, f.ports, &f.nports, err, errlen)) < 0) {
+	if ((f.cfg = dspawn_config_memfd(d, v, cfg, f.ports, &f.nports, err, errlen)) < 0) {
 		ret = f.cfg;
 		goto fail;
 	}
@@ -683,14 +501,14 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 
 		pid = fork();
 		if (pid == 0)
-			spawn_child(f.snap[0] >= 0 ? rs_argv : argv, &cr, &f);
+			dspawn_child(f.snap[0] >= 0 ? rs_argv : argv, &cr, &f);
 	}
 	if (pid < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	close_fds(&f);
+	dspawn_close_fds(&f);
 	do
 		n = read(report[0], &failed, sizeof(failed));
 	while (n < 0 && errno == EINTR);
@@ -698,8 +516,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	report[0] = -1;
 	if (n == (ssize_t)sizeof(failed)) {
 		snprintf(err, errlen, "cannot start the VMM %s: %s: %s", d->vmm_path,
-			 failed.step > 0 && failed.step < SPAWN_NSTEPS ? spawn_step_name[failed.step]
-								       : "?",
+			 dspawn_step_name(failed.step),
 			 strerror(failed.err));
 		waitpid(pid, NULL, 0);
 		ret = failed.err > 0 ? -failed.err : -EIO;
@@ -715,7 +532,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	}
 	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	pthread_mutex_lock(&d->lock);
-	v->sw_gen = nics && has_switch_nics(v) ? d->sw.gen : 0;
+	v->sw_gen = nics && dspawn_has_switch_nics(v) ? d->sw.gen : 0;
 	v->log_pipe = logp[0];
 	v->pid = pid;
 	v->pid_start = proc_start_time(pid);
@@ -739,7 +556,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 fail:
-	close_fds(&f);
+	dspawn_close_fds(&f);
 	if (nics)
 		dnet_vm_unplug(d, v->id, nics);
 	for (int i = 0; i < 2; i++) {
