@@ -370,7 +370,7 @@ struct dvm_usage {
 };
 int dvm_read_usage(pid_t pid, struct dvm_usage *u) BH_WUR;
 
-/* Load STATE_DIR/vms (vmtab.c); re-attach each VM (spawn.c): adopt its
+/* Load STATE_DIR/vms (vm_record.c); re-attach each VM (spawn.c): adopt its
  * pidfd only — no control round-trip under d->lock (dmn_recover does those
  * afterwards, without it). Main thread, before the supervisor runs. */
 int dmn_load(struct daemon *d) BH_WUR;
