@@ -1,14 +1,9 @@
 /* client.c — the CLI's daemon commands: ps, create, start, pause, resume,
- * stop, kill, rm, inspect, logs, quarantine. HTTP over the daemon's unix
- * socket with libcurl; replies are JSON (json-c). Human tables by default,
- * the daemon's JSON with --json.
+ * stop, kill, rm, inspect, logs, quarantine, snapshot, balloon, events,
+ * network. HTTP over the daemon's unix socket (client_http.c); replies are
+ * JSON (json-c). Human tables by default, the daemon's JSON with --json.
  * Exit codes: 0 done; 1 daemon unreachable or failed (5xx); 2 bad usage or the
- * daemon refused the request (4xx: the message says why).
- *
- * libcurl is loaded with dlopen() by these commands only: linked into the
- * binary it would pull ~27 more shared libraries (TLS, HTTP/2, LDAP, SSH...)
- * into every `bulkhead run`, the VMM, tripling its exec time. */
-#include <dlfcn.h>
+ * daemon refused the request (4xx: the message says why). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -16,231 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-#include <time.h>
 
-#include <stddef.h>
-
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "cli/cli.h"
+#include "cli/client_http.h"
 #include "config/args.h"
 #include "config/config_json.h"
 #include "config/exit_codes.h"
 
 #define DEFAULT_SOCKET "/run/bulkhead/bulkheadd.sock"
-#define LIBCURL "libcurl.so.4"
-
-/* The libcurl functions used, resolved from LIBCURL at run time. */
-static struct {
-	void *lib;
-	CURLcode (*global_init)(long);
-	void (*global_cleanup)(void);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-} cu;
-
-static int load_curl(void)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} syms[] = {
-#define SYM(f, n) { n, offsetof(__typeof__(cu), f) }
-		SYM(global_init, "curl_global_init"),
-		SYM(global_cleanup, "curl_global_cleanup"),
-		SYM(easy_init, "curl_easy_init"),
-		SYM(easy_setopt, "curl_easy_setopt"),
-		SYM(easy_perform, "curl_easy_perform"),
-		SYM(easy_getinfo, "curl_easy_getinfo"),
-		SYM(easy_cleanup, "curl_easy_cleanup"),
-		SYM(easy_strerror, "curl_easy_strerror"),
-		SYM(slist_append, "curl_slist_append"),
-		SYM(slist_free_all, "curl_slist_free_all"),
-#undef SYM
-	};
-
-	cu.lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
-	if (!cu.lib) {
-		fprintf(stderr, "bulkhead: the daemon commands need %s (apt-get install libcurl4): %s\n",
-			LIBCURL, dlerror());
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *f = dlsym(cu.lib, syms[i].name);
-
-		if (!f) {
-			fprintf(stderr, "bulkhead: %s lacks %s\n", LIBCURL, syms[i].name);
-			dlclose(cu.lib);
-			return -1;
-		}
-		memcpy((char *)&cu + syms[i].off, &f, sizeof(f));
-	}
-	return 0;
-}
-#define MAX_REPLY (16u << 20)
-
-struct client {
-	const char *socket;
-	bool json;
-	bool stream;     /* write the body to stdout as it arrives (logs -f) */
-	char *buf;
-	size_t len;
-	bool overflow;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *cls)
-{
-	struct client *c = cls;
-	size_t len = size * n;
-
-	if (c->stream) {
-		size_t w = fwrite(p, 1, len, stdout);
-
-		fflush(stdout);
-		return w;
-	}
-	if (c->len + len > MAX_REPLY) {
-		c->overflow = true;
-		return 0;
-	}
-	char *nb = realloc(c->buf, c->len + len + 1);
-
-	if (!nb)
-		return 0;
-	c->buf = nb;
-	memcpy(c->buf + c->len, p, len);
-	c->len += len;
-	c->buf[c->len] = '\0';
-	return len;
-}
-
-/* One request. Returns the HTTP status, or -1 (message printed) when the
- * daemon could not be reached. */
-/* Why connecting failed, in operator terms: libcurl only says "Couldn't
- * connect to server". One plain connect() tells the errno apart. */
-static const char *connect_hint(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, e = 0;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return "socket path too long";
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return strerror(errno);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		e = errno;
-	close(fd);
-	switch (e) {
-	case EACCES:
-	case EPERM:
-		return "permission denied (the socket admits root and members of its group, "
-		       "normally 'bulkhead': ask to be added, then log in again)";
-	case ENOENT:
-		return "no such socket (is bulkheadd running? systemctl start bulkheadd.socket)";
-	case ECONNREFUSED:
-		return "connection refused (no daemon is listening there)";
-	case 0:
-		return "the connection failed, then worked: try again";
-	default:
-		return strerror(e);
-	}
-}
-
-static long call(struct client *c, const char *method, const char *path, const char *body,
-		 size_t len)
-{
-	char url[1024];
-	struct curl_slist *hdr = NULL;
-	long status = -1;
-	CURL *h = cu.easy_init();
-	CURLcode rc;
-
-	if (!h) {
-		fprintf(stderr, "bulkhead: cannot initialise libcurl\n");
-		return -1;
-	}
-	free(c->buf);
-	c->buf = NULL;
-	c->len = 0;
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	cu.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	cu.easy_setopt(h, CURLOPT_URL, url);
-	cu.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	cu.easy_setopt(h, CURLOPT_WRITEDATA, c);
-	cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-	cu.easy_setopt(h, CURLOPT_TIMEOUT, c->stream ? 0L : 300L);
-	if (body) {
-		hdr = cu.slist_append(hdr, "Content-Type: application/json");
-		cu.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		cu.easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		cu.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
-	}
-	rc = cu.easy_perform(h);
-	if (rc == CURLE_OK)
-		cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	else if (c->overflow)
-		fprintf(stderr, "bulkhead: reply larger than %u bytes\n", MAX_REPLY);
-	else if (rc == CURLE_COULDNT_CONNECT)
-		fprintf(stderr, "bulkhead: cannot talk to the daemon at %s: %s\n", c->socket,
-			connect_hint(c->socket));
-	else
-		fprintf(stderr, "bulkhead: cannot talk to the daemon at %s: %s\n", c->socket,
-			cu.easy_strerror(rc));
-	cu.slist_free_all(hdr);
-	cu.easy_cleanup(h);
-	return status;
-}
-
-static json_object *parse_reply(struct client *c)
-{
-	return c->buf ? json_tokener_parse(c->buf) : NULL;
-}
-
-/* Map a status to an exit code, printing the daemon's error message. */
-static int outcome(struct client *c, long status)
-{
-	json_object *o, *e;
-
-	if (status < 0)
-		return BH_EXIT_HOST;
-	if (status < 300)
-		return BH_EXIT_OK;
-	o = parse_reply(c);
-	if (o && json_object_object_get_ex(o, "error", &e))
-		fprintf(stderr, "bulkhead: %ld: %s\n", status, json_object_get_string(e));
-	else
-		fprintf(stderr, "bulkhead: the daemon answered %ld\n", status);
-	json_object_put(o);
-	return status < 500 ? BH_EXIT_CONFIG : BH_EXIT_HOST;
-}
-
-static const char *sget(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-static long long iget(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : 0;
-}
 
 static void fmt_duration(long long s, char *buf, size_t len)
 {
@@ -262,12 +42,12 @@ static void print_table(json_object *arr)
 		json_object *v = json_object_array_get_idx(arr, i), *e;
 		char up[32], exit_s[300] = "";
 
-		fmt_duration(iget(v, "uptime_s"), up, sizeof(up));
+		fmt_duration(client_iget(v, "uptime_s"), up, sizeof(up));
 		if (json_object_object_get_ex(v, "exit", &e))
-			snprintf(exit_s, sizeof(exit_s), "%s", sget(e, "reason"));
-		printf("%-8s  %-16s  %-11s  %7lld  %5lld  %6lldM  %7s  %5lld  %s\n", sget(v, "id"),
-		       sget(v, "name")[0] ? sget(v, "name") : "-", sget(v, "state"), iget(v, "pid"),
-		       iget(v, "vcpus"), iget(v, "mem_bytes") >> 20, up, iget(v, "owner"), exit_s);
+			snprintf(exit_s, sizeof(exit_s), "%s", client_sget(e, "reason"));
+		printf("%-8s  %-16s  %-11s  %7lld  %5lld  %6lldM  %7s  %5lld  %s\n", client_sget(v, "id"),
+		       client_sget(v, "name")[0] ? client_sget(v, "name") : "-", client_sget(v, "state"), client_iget(v, "pid"),
+		       client_iget(v, "vcpus"), client_iget(v, "mem_bytes") >> 20, up, client_iget(v, "owner"), exit_s);
 	}
 }
 
@@ -291,7 +71,7 @@ static void print_kv(const char *prefix, json_object *o)
 /* Print the events of one GET /v1/events reply; *last = its "last". */
 static void print_events(struct client *c, long long *last)
 {
-	json_object *o = parse_reply(c), *arr;
+	json_object *o = client_reply(c), *arr;
 
 	if (!o)
 		return;
@@ -300,18 +80,18 @@ static void print_events(struct client *c, long long *last)
 	} else if (json_object_object_get_ex(o, "events", &arr)) {
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			json_object *e = json_object_array_get_idx(arr, i);
-			time_t t = (time_t)iget(e, "time");
+			time_t t = (time_t)client_iget(e, "time");
 			struct tm tm;
 			char when[32] = "?";
 
 			if (gmtime_r(&t, &tm))
 				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			printf("%lld %s %-8s %-12s %s\n", iget(e, "seq"), when,
-			       sget(e, "vm")[0] ? sget(e, "vm") : "-", sget(e, "type"), sget(e, "detail"));
+			printf("%lld %s %-8s %-12s %s\n", client_iget(e, "seq"), when,
+			       client_sget(e, "vm")[0] ? client_sget(e, "vm") : "-", client_sget(e, "type"), client_sget(e, "detail"));
 		}
 	}
 	fflush(stdout);
-	*last = iget(o, "last");
+	*last = client_iget(o, "last");
 	json_object_put(o);
 }
 
@@ -323,12 +103,12 @@ static int events(struct client *c, bool follow)
 	char path[128];
 	int ret;
 
-	if ((ret = outcome(c, call(c, "GET", "/v1/events", NULL, 0))))
+	if ((ret = client_outcome(c, client_call(c, "GET", "/v1/events", NULL, 0))))
 		return ret;
 	print_events(c, &last);
 	while (follow) {
 		snprintf(path, sizeof(path), "/v1/events?since=%lld&wait=30", last);
-		if ((ret = outcome(c, call(c, "GET", path, NULL, 0))))
+		if ((ret = client_outcome(c, client_call(c, "GET", path, NULL, 0))))
 			return ret;
 		print_events(c, &last);
 	}
@@ -378,7 +158,7 @@ static int tail_lines(struct client *c, const char *id, unsigned long long n, bo
 	int ret;
 
 	snprintf(path, sizeof(path), "/v1/vms/%s/console?follow=false&tail=%u", id, 1u << 20);
-	if ((ret = outcome(c, call(c, "GET", path, NULL, 0))))
+	if ((ret = client_outcome(c, client_call(c, "GET", path, NULL, 0))))
 		return ret;
 	start = c->len;
 	/* A last line without its newline counts as a line. */
@@ -403,8 +183,8 @@ static int tail_lines(struct client *c, const char *id, unsigned long long n, bo
  * (message printed) if it failed. */
 static int check_started(struct client *c, const char *vid)
 {
-	json_object *o = parse_reply(c), *e;
-	long long ms = o ? iget(o, "start_ms") : 0;
+	json_object *o = client_reply(c), *e;
+	long long ms = o ? client_iget(o, "start_ms") : 0;
 	struct timespec ts;
 	char path[128];
 	int ret = BH_EXIT_OK;
@@ -415,15 +195,15 @@ static int check_started(struct client *c, const char *vid)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
 	snprintf(path, sizeof(path), "/v1/vms/%s", vid);
-	if (outcome(c, call(c, "GET", path, NULL, 0)))
+	if (client_outcome(c, client_call(c, "GET", path, NULL, 0)))
 		return BH_EXIT_OK; /* the start itself succeeded; nothing more to say */
-	o = parse_reply(c);
-	if (o && !strcmp(sget(o, "state"), "exited") && json_object_object_get_ex(o, "exit", &e)) {
-		long long code = iget(e, "code");
+	o = client_reply(c);
+	if (o && !strcmp(client_sget(o, "state"), "exited") && json_object_object_get_ex(o, "exit", &e)) {
+		long long code = client_iget(e, "code");
 
 		fprintf(stderr, "bulkhead: VM %s %s at once: %s (exit code %lld)%s%s\n", vid,
-			code ? "failed" : "ended", sget(e, "reason"), code,
-			sget(e, "detail")[0] ? ": " : "", sget(e, "detail"));
+			code ? "failed" : "ended", client_sget(e, "reason"), code,
+			client_sget(e, "detail")[0] ? ": " : "", client_sget(e, "detail"));
 		if (code)
 			ret = BH_EXIT_HOST;
 	}
@@ -466,9 +246,9 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 	int ret;
 
 	if (!strcmp(sub, "ls")) {
-		if ((ret = outcome(c, call(c, "GET", "/v1/networks", NULL, 0))))
+		if ((ret = client_outcome(c, client_call(c, "GET", "/v1/networks", NULL, 0))))
 			return ret;
-		o = parse_reply(c);
+		o = client_reply(c);
 		if (c->json || !o) {
 			fputs(c->buf ? c->buf : "", stdout);
 		} else if (json_object_object_get_ex(o, "networks", &arr)) {
@@ -480,12 +260,12 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 
 				if (json_object_object_get_ex(n, "uplink", &up) &&
 				    json_object_is_type(up, json_type_object))
-					kind = sget(up, "kind");
-				printf("%-8s  %-20s  %5lld  %4zu  %-8s  %s\n", sget(n, "id"),
-				       sget(n, "name"), iget(n, "owner"),
+					kind = client_sget(up, "kind");
+				printf("%-8s  %-20s  %5lld  %4zu  %-8s  %s\n", client_sget(n, "id"),
+				       client_sget(n, "name"), client_iget(n, "owner"),
 				       json_object_object_get_ex(n, "vms", &vms)
 					       ? json_object_array_length(vms) : (size_t)0,
-				       kind, sget(n, "egress")[0] ? sget(n, "egress") : "-");
+				       kind, client_sget(n, "egress")[0] ? client_sget(n, "egress") : "-");
 			}
 		}
 		json_object_put(o);
@@ -505,22 +285,22 @@ static int network(struct client *c, const char *sub, const char *name, const ch
 		json_object_put(b);
 		if (!body)
 			return BH_EXIT_HOST;
-		ret = outcome(c, call(c, "POST", "/v1/networks", body, strlen(body)));
+		ret = client_outcome(c, client_call(c, "POST", "/v1/networks", body, strlen(body)));
 		free(body);
 	} else if (!strcmp(sub, "rm")) {
-		ret = outcome(c, call(c, "DELETE", path, NULL, 0));
+		ret = client_outcome(c, client_call(c, "DELETE", path, NULL, 0));
 	} else {
-		ret = outcome(c, call(c, "GET", path, NULL, 0));
+		ret = client_outcome(c, client_call(c, "GET", path, NULL, 0));
 	}
 	if (ret)
 		return ret;
-	o = parse_reply(c);
+	o = client_reply(c);
 	if (c->json || !o)
 		fputs(c->buf ? c->buf : "", stdout);
 	else if (!strcmp(sub, "inspect"))
 		print_kv("", o);
 	else
-		printf("%s: %s\n", name, !strcmp(sub, "rm") ? "removed" : sget(o, "id"));
+		printf("%s: %s\n", name, !strcmp(sub, "rm") ? "removed" : client_sget(o, "id"));
 	json_object_put(o);
 	return BH_EXIT_OK;
 }
@@ -611,13 +391,10 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 					"digits, '-', '_', '.')\n", nname);
 			return BH_EXIT_CONFIG;
 		}
-		if (load_curl())
+		if (client_open())
 			return BH_EXIT_HOST;
-		cu.global_init(CURL_GLOBAL_NOTHING);
 		ret = network(&c, sub, nname, egress, uplink);
-		free(c.buf);
-		cu.global_cleanup();
-		dlclose(cu.lib);
+		client_close(&c);
 		return ret;
 	}
 	if (egress || uplink) {
@@ -694,14 +471,13 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		usage(stderr);
 		return BH_EXIT_CONFIG;
 	}
-	if (load_curl())
+	if (client_open())
 		return BH_EXIT_HOST;
-	cu.global_init(CURL_GLOBAL_NOTHING);
 
 	if (!strcmp(cmd, "ps")) {
-		st = call(&c, "GET", "/v1/vms", NULL, 0);
-		if (!(ret = outcome(&c, st))) {
-			json_object *o = parse_reply(&c), *arr;
+		st = client_call(&c, "GET", "/v1/vms", NULL, 0);
+		if (!(ret = client_outcome(&c, st))) {
+			json_object *o = client_reply(&c), *arr;
 
 			if (c.json)
 				fputs(c.buf, stdout);
@@ -729,18 +505,18 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 				fprintf(stderr, "bulkhead create: --name %s: letters, digits, '-', '_', '.' only\n", name);
 				ret = BH_EXIT_CONFIG;
 			} else {
-				st = call(&c, "POST", path, body, len);
-				ret = outcome(&c, st);
+				st = client_call(&c, "POST", path, body, len);
+				ret = client_outcome(&c, st);
 			}
 			if (!ret) {
-				json_object *o = parse_reply(&c);
+				json_object *o = client_reply(&c);
 				char vid[64];
 
-				snprintf(vid, sizeof(vid), "%s", o ? sget(o, "id") : "");
+				snprintf(vid, sizeof(vid), "%s", o ? client_sget(o, "id") : "");
 				json_object_put(o);
 				if (start) {
 					snprintf(path, sizeof(path), "/v1/vms/%s/start", vid);
-					ret = outcome(&c, call(&c, "POST", path, NULL, 0));
+					ret = client_outcome(&c, client_call(&c, "POST", path, NULL, 0));
 					if (!ret)
 						ret = check_started(&c, vid);
 				}
@@ -754,8 +530,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 		ret = events(&c, follow);
 	} else if (!strcmp(cmd, "inspect")) {
 		snprintf(path, sizeof(path), "/v1/vms/%s", id);
-		if (!(ret = outcome(&c, call(&c, "GET", path, NULL, 0)))) {
-			json_object *o = parse_reply(&c);
+		if (!(ret = client_outcome(&c, client_call(&c, "GET", path, NULL, 0)))) {
+			json_object *o = client_reply(&c);
 
 			if (c.json || !o)
 				printf("%s\n", o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY)
@@ -785,8 +561,8 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			/* done: an error, or the lines are printed */
 		} else {
 			c.stream = follow;
-			st = call(&c, "GET", path, NULL, 0);
-			if (!(ret = outcome(&c, st)) && !follow && c.buf)
+			st = client_call(&c, "GET", path, NULL, 0);
+			if (!(ret = client_outcome(&c, st)) && !follow && c.buf)
 				fwrite(c.buf, 1, c.len, stdout);
 		}
 	} else {
@@ -822,8 +598,7 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			if (strspn(timeout, "0123456789") != strlen(timeout) || !*timeout) {
 				fprintf(stderr, "bulkhead stop: --timeout %s: not a whole number\n",
 					timeout);
-				cu.global_cleanup();
-				dlclose(cu.lib);
+				client_close(&c);
 				return BH_EXIT_CONFIG;
 			}
 			snprintf(path, sizeof(path), "/v1/vms/%s/stop?timeout=%s", id, timeout);
@@ -838,40 +613,38 @@ int cli_client(int argc, char **argv, uint64_t start_ns)
 			len = body ? strlen(body) : 0;
 			json_object_put(o);
 		}
-		st = call(&c, method, path, body, len);
-		if (!(ret = outcome(&c, st))) {
-			json_object *o = parse_reply(&c);
+		st = client_call(&c, method, path, body, len);
+		if (!(ret = client_outcome(&c, st))) {
+			json_object *o = client_reply(&c);
 
 			if (c.json)
 				fputs(c.buf ? c.buf : "", stdout);
 			else if (o && size)
-				printf("%s: balloon target %lld bytes\n", sget(o, "id"),
-				       iget(o, "target_bytes"));
+				printf("%s: balloon target %lld bytes\n", client_sget(o, "id"),
+				       client_iget(o, "target_bytes"));
 			else if (o && snap_rm)
-				printf("%s: snapshot %s removed\n", sget(o, "id"), sget(o, "snapshot"));
+				printf("%s: snapshot %s removed\n", client_sget(o, "id"), client_sget(o, "snapshot"));
 			else if (o && is_snap) /* what create --from-snapshot takes */
-				printf("%s: snapshot %s (%s), VM %s\n", sget(o, "id"),
-				       sget(o, "source"), sget(o, "path"), sget(o, "state"));
+				printf("%s: snapshot %s (%s), VM %s\n", client_sget(o, "id"),
+				       client_sget(o, "source"), client_sget(o, "path"), client_sget(o, "state"));
 			else if (o && !strcmp(cmd, "quarantine") &&
-				 sget(o, "forensic_snapshot")[0])
-				printf("%s: %s; forensic snapshot %s\n", sget(o, "id"),
-				       sget(o, "state"), sget(o, "forensic_snapshot"));
+				 client_sget(o, "forensic_snapshot")[0])
+				printf("%s: %s; forensic snapshot %s\n", client_sget(o, "id"),
+				       client_sget(o, "state"), client_sget(o, "forensic_snapshot"));
 			else if (o && !strcmp(cmd, "quarantine") &&
-				 sget(o, "forensic_snapshot_error")[0])
-				printf("%s: %s; no forensic snapshot: %s\n", sget(o, "id"),
-				       sget(o, "state"), sget(o, "forensic_snapshot_error"));
+				 client_sget(o, "forensic_snapshot_error")[0])
+				printf("%s: %s; no forensic snapshot: %s\n", client_sget(o, "id"),
+				       client_sget(o, "state"), client_sget(o, "forensic_snapshot_error"));
 			else if (o && !strcmp(cmd, "stop")) /* how it ended */
-				printf("%s: %s (%s)\n", sget(o, "id"), sget(o, "state"),
-				       sget(o, "result"));
+				printf("%s: %s (%s)\n", client_sget(o, "id"), client_sget(o, "state"),
+				       client_sget(o, "result"));
 			else if (o)
-				printf("%s: %s\n", sget(o, "id"),
-				       sget(o, "state")[0] ? sget(o, "state") : sget(o, "result"));
+				printf("%s: %s\n", client_sget(o, "id"),
+				       client_sget(o, "state")[0] ? client_sget(o, "state") : client_sget(o, "result"));
 			json_object_put(o);
 		}
 	}
 	free(body);
-	free(c.buf);
-	cu.global_cleanup();
-	dlclose(cu.lib);
+	client_close(&c);
 	return ret;
 }
