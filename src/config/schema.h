@@ -183,7 +183,8 @@ void run_opts_free(struct run_opts *run);
  * the --config document)? */
 bool config_given(const struct run_opts *run, const char *key);
 
-/* `bulkhead run --help`, generated from the rows and the exit-code table. */
+/* `bulkhead run --help`, generated from the rows and the exit-code table
+ * (schema_doc.c, like config_schema_json). */
 void config_usage(FILE *out);
 
 /* The JSON Schema of the configuration document (api/openapi.yaml's Config)
