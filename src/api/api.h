@@ -110,6 +110,11 @@ struct json_object *api_vm_nics(const struct dvm *v, unsigned sw_gen, struct jso
 size_t api_net_metrics(char *buf, size_t cap, const struct dvm *v, unsigned sw_gen,
 		       struct json_object *stats);
 
+/* Append printf-style text at buf + *len, of cap bytes in all (the
+ * /metrics text): text that does not fit whole leaves *len unchanged, so
+ * the next append overwrites the cut piece. */
+void api_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) BH_PRINTF(4, 5);
+
 /* Set r's reply to {"code": status, "error": message}. */
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRINTF(3, 4);
 

@@ -59,12 +59,7 @@ size_t api_balloon_metrics(char *buf, size_t cap, const char *id, const char *na
 {
 	size_t len = 0;
 
-#define OUT(...)                                                                     \
-	do {                                                                         \
-		int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                \
-		if (n_ > 0 && (size_t)n_ < cap - len)                                \
-			len += (size_t)n_;                                           \
-	} while (0)
+#define OUT(...) api_appendf(buf, cap, &len, __VA_ARGS__)
 #define L "{vm=\"%s\",name=\"%s\"}"
 	OUT("bulkhead_vm_balloon_target_bytes" L " %" PRIu64 "\n", id, name, b->target_pages * 4096);
 	OUT("bulkhead_vm_balloon_held_bytes" L " %" PRIu64 "\n", id, name, b->held_pages * 4096);

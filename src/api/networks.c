@@ -99,8 +99,9 @@ void api_h_network_create(struct api_req *r)
 		api_error(r, api_status_of(ret), "%s", err);
 		return;
 	}
-	/* the name it was created with (the body was valid) */
-	o = json_tokener_parse(r->body);
+	/* the name it was created with (dnet_create took the body: the same
+	 * strict parse succeeds) */
+	o = api_body_object(r);
 	{
 		struct json_object *x;
 
@@ -246,12 +247,7 @@ size_t api_net_metrics(char *buf, size_t cap, const struct dvm *v, unsigned sw_g
 {
 	size_t len = 0;
 
-#define OUT(...)                                                             \
-	do {                                                                 \
-		int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);        \
-		if (n_ > 0 && (size_t)n_ < cap - len)                        \
-			len += (size_t)n_;                                   \
-	} while (0)
+#define OUT(...) api_appendf(buf, cap, &len, __VA_ARGS__)
 	for (unsigned i = 0; i < v->nnics && i < VM_MAX_NETS; i++) {
 		char name[SWCTL_NAME_LEN];
 		struct json_object *p, *dj;

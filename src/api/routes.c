@@ -650,12 +650,7 @@ static void h_metrics(struct api_req *r)
 	struct metrics_balloons *mb = metrics_balloons_get(d, r->uid);
 	struct json_object *stats = api_switch_stats(d);
 
-#define OUT(...)                                                                     \
-	do {                                                                         \
-		int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                \
-		if (n_ > 0 && (size_t)n_ < cap - len)                                \
-			len += (size_t)n_;                                           \
-	} while (0)
+#define OUT(...) api_appendf(buf, cap, &len, __VA_ARGS__)
 
 	if (!buf || !mb) {
 		free(buf);

@@ -105,6 +105,20 @@ bool api_reply_done(struct api_req *r, int ret, const char *err, const char *res
 	return true;
 }
 
+void api_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+}
+
 struct json_object *api_body_object(const struct api_req *r)
 {
 	struct json_tokener *tok = json_tokener_new_ex(4);

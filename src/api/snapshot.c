@@ -14,26 +14,6 @@
 
 #include "daemon/daemon.h"
 
-/* The body as a JSON object (strict, the whole body, depth <= 4), or NULL. */
-static struct json_object *body_object(const struct api_req *r)
-{
-	struct json_tokener *tok = json_tokener_new_ex(4);
-	struct json_object *o = NULL;
-
-	if (!tok)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-	if (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != r->body_len || !o ||
-	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 /* Only the keys of `allowed` (NULL-terminated); false after a 400 reply. */
 static bool only_keys(struct api_req *r, struct json_object *o, const char *const *allowed)
 {
@@ -109,7 +89,7 @@ void api_h_snapshot(struct api_req *r)
 	int ret;
 
 	if (r->body_len) {
-		o = body_object(r);
+		o = api_body_object(r);
 		if (!o) {
 			api_error(r, 400, "snapshot takes no body or a JSON object: "
 				  "{\"resume\": true, \"name\": \"...\"}");
@@ -187,7 +167,7 @@ bool api_create_from_snapshot(struct api_req *r, const char *name, char *id_out,
 			      size_t errlen, int *ret_out)
 {
 	static const char *const keys[] = { "from_snapshot", "paused", NULL };
-	struct json_object *o = body_object(r), *src;
+	struct json_object *o = api_body_object(r), *src;
 	const char *source = NULL;
 	bool paused = false;
 
