@@ -7,7 +7,10 @@
  * waits: the caller's flags (MSG_DONTWAIT, MSG_NOSIGNAL) and its loop decide.
  * Descriptors sent are borrowed (the caller still owns and closes them);
  * descriptors received are the caller's, opened with MSG_CMSG_CLOEXEC.
- * Any thread; no state. */
+ * Any thread; no state. The send side is async-signal-safe (a stack buffer,
+ * memset, memcpy and sendmsg only; no allocation), so a child between fork()
+ * and exec/_exit may use it (daemon/snap.c's open-as-the-caller child): keep
+ * it so. */
 #ifndef BH_FDPASS_H
 #define BH_FDPASS_H
 

@@ -40,6 +40,7 @@
 
 #include <json-c/json.h>
 
+#include "common/fdpass.h"
 #include "common/log.h"
 #include "config/config_json.h"
 #include "config/schema.h"
@@ -523,9 +524,8 @@ static __attribute__((noreturn)) void open_child(int sock, const struct dmn_cred
 {
 	struct open_reply r = { 0, 0 };
 	int fds[3] = { -1, -1, -1 }, dfd;
-	char cbuf[CMSG_SPACE(sizeof(fds))];
+	unsigned nfds = 0; /* the files go along only when all three opened */
 	struct iovec iov = { &r, sizeof(r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (cr->drop && (setgroups((size_t)cr->ngroups, cr->groups) < 0 ||
 			 setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
@@ -546,19 +546,10 @@ static __attribute__((noreturn)) void open_child(int sock, const struct dmn_cred
 			goto send;
 		}
 	}
-	{
-		struct cmsghdr *c;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(fds));
-		memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	}
+	nfds = 3;
 send:
-	_exit(sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 : 1);
+	/* fdpass_send* is async-signal-safe (fdpass.h): usable in this child */
+	_exit(fdpass_sendv(sock, &iov, 1, fds, nfds, MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 : 1);
 }
 
 /* Open dir's three snapshot files with uid's permissions (see top). */
