@@ -83,6 +83,23 @@ static char *read_all(const char *p, size_t *len)
 	return b;
 }
 
+/* Pause a running VM and save its snapshot into the files state and mem
+ * (created, or truncated); it stays paused. */
+static void pause_and_save(struct vm *a, const char *state, const char *mem)
+{
+	char err[512];
+	int sfd, mfd;
+
+	assert_int_equal(vm_pause(a), 0);
+	sfd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	mfd = open(mem, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(sfd >= 0 && mfd >= 0);
+	if (vm_snapshot_save(a, sfd, mfd, err, sizeof(err)))
+		fail_msg("vm_snapshot_save: %s", err);
+	close(sfd);
+	close(mfd);
+}
+
 /* Take a snapshot of a compute guest after round 2 (state, mem in dir);
  * the original then runs to its end. */
 static void take_snapshot(const char *state, const char *mem, uint64_t rounds)
@@ -91,8 +108,6 @@ static void take_snapshot(const char *state, const char *mem, uint64_t rounds)
 	struct vm_config c;
 	struct vm *a = calloc(1, sizeof(*a));
 	struct fx_run ra;
-	char err[512];
-	int sfd, mfd;
 
 	path(con, sizeof(con), "orig.log");
 	unlink(con);
@@ -103,14 +118,7 @@ static void take_snapshot(const char *state, const char *mem, uint64_t rounds)
 		fail_msg("vm_create: %s", a->err);
 	assert_int_equal(fx_start(&ra, a), 0);
 	wait_console(con, "compute: round 2\r");
-	assert_int_equal(vm_pause(a), 0);
-	sfd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	mfd = open(mem, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(sfd >= 0 && mfd >= 0);
-	if (vm_snapshot_save(a, sfd, mfd, err, sizeof(err)))
-		fail_msg("vm_snapshot_save: %s", err);
-	close(sfd);
-	close(mfd);
+	pause_and_save(a, state, mem);
 	assert_int_equal(fx_size(mem), (long long)c.mem_bytes);
 	assert_int_equal(vm_resume(a), 0);
 	snprintf(want, sizeof(want), "compute: result 0x%llx\r",
@@ -324,7 +332,7 @@ static void clones_own_identity(void **state)
 	struct snap_state *s = malloc(sizeof(*s));
 	struct vm_config c;
 	struct fx_run ra;
-	int peer[3], sfd, mfd;
+	int peer[3];
 	uint8_t genid_mem[X86_VMGENID_LEN];
 	size_t len;
 	char *file;
@@ -347,14 +355,7 @@ static void clones_own_identity(void **state)
 		fail_msg("vm_create: %s", a->err);
 	assert_int_equal(fx_start(&ra, a), 0);
 	wait_console(con, "compute: start");
-	assert_int_equal(vm_pause(a), 0);
-	sfd = open(st, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	mfd = open(mem, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(sfd >= 0 && mfd >= 0);
-	if (vm_snapshot_save(a, sfd, mfd, err, sizeof(err)))
-		fail_msg("vm_snapshot_save: %s", err);
-	close(sfd);
-	close(mfd);
+	pause_and_save(a, st, mem);
 	vm_devices_identity(a, &ia);
 	assert_true(exit_ctl_request(&a->exit, VM_EXIT_SIGNAL, 0, "test stop"));
 	test_join(ra.thread, "the original VM");
