@@ -25,28 +25,15 @@ import tempfile
 import threading
 import time
 
+from e2e_report import bad, check, ok, results
+
 BH, BHD, ELF, OPENAPI = (os.path.abspath(a) for a in sys.argv[1:5])
 T = tempfile.mkdtemp(prefix="bhd-api.")
 os.chmod(T, 0o755)
 SOCK = os.path.join(T, "api.sock")
 STATE = os.path.join(T, "state")
 LOG = os.path.join(T, "daemon.log")
-results = {"pass": 0, "fail": 0}
 daemon = None
-
-
-def ok(name):
-    results["pass"] += 1
-    print("PASS " + name, flush=True)
-
-
-def bad(name, why):
-    results["fail"] += 1
-    print("FAIL %s: %s" % (name, why), flush=True)
-
-
-def check(name, cond, why=""):
-    (ok if cond else lambda n: bad(n, why))(name)
 
 
 def skip(name, why):

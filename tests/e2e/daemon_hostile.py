@@ -46,6 +46,8 @@ import tempfile
 import threading
 import time
 
+from e2e_report import bad, check, ok, results
+
 BHD, STANDIN, BH = (os.path.abspath(a) for a in sys.argv[1:4])
 T = tempfile.mkdtemp(prefix="bhd-hostile.")
 os.chmod(T, 0o755)
@@ -55,28 +57,10 @@ LOG = os.path.join(T, "daemon.log")
 NOBODY, OTHER = 65534, 65533
 CTL_MS = 1000          # --control-timeout
 DEADLINE = 2 * CTL_MS / 1000 + 3.0  # inspect/pause answer bound (freeze included), seconds
-results = {"pass": 0, "fail": 0}
 daemon = None
 STANDIN_COPY = os.path.join(T, "standin_vmm.py")  # readable by every uid
 shutil.copy(STANDIN, STANDIN_COPY)
 os.chmod(STANDIN_COPY, 0o755)
-
-
-def ok(name):
-    results["pass"] += 1
-    print("PASS " + name, flush=True)
-
-
-def bad(name, why):
-    results["fail"] += 1
-    print("FAIL %s: %s" % (name, why), flush=True)
-
-
-def check(name, cond, why=""):
-    if cond:
-        ok(name)
-    else:
-        bad(name, why)
 
 
 def start_daemon(extra=()):
