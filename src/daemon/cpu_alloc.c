@@ -261,7 +261,7 @@ void dcpu_reattach(struct daemon *d, struct dvm *v)
 {
 	struct json_object *root = NULL;
 	struct vm_config cfg;
-	cpu_set_t held = v->cpu.dedicated; /* from state.json (vmtab.c) */
+	cpu_set_t held = v->cpu.dedicated; /* from state.json (vm_record.c) */
 	char err[256];
 
 	memset(&v->cpu, 0, sizeof(v->cpu));

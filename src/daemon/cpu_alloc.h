@@ -42,7 +42,7 @@ struct dcpu {
 int dcpu_claim(struct daemon *d, struct dvm *v, char *err, size_t errlen) BH_WUR;
 
 /* A restarted daemon re-attached v's running VMM: claim again what it holds
- * (dedicated: the cores state.json recorded, vmtab.c; a shared VM's
+ * (dedicated: the cores state.json recorded, vm_record.c; a shared VM's
  * cpu_affinity: that list). Best effort, never fails. d->lock held or
  * single-threaded start-up. */
 void dcpu_reattach(struct daemon *d, struct dvm *v);

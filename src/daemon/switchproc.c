@@ -74,7 +74,7 @@ static int spawn(struct daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	if (pid == 0) {
-		/* async-signal-safe only until exec (see spawn.c) */
+		/* async-signal-safe only until exec (see spawn_fds.h) */
 		char a1[] = "switch", a2[] = "--ctl-fd", a3[] = "3", a4[] = "4";
 		char *argv[] = { d->switch_path, a1, a2, a3, a2, a4, NULL };
 		sigset_t empty;
