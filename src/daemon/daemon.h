@@ -227,7 +227,7 @@ int dmn_quarantine(struct daemon *d, uid_t uid, const char *id, const char *reas
 		   size_t errlen);
 int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t errlen);
 
-/* ---- snapshots (snap.c) ----
+/* ---- snapshots (snap.c; created from one: snap_open.c) ----
  * A VM's snapshots live in STATE_DIR/vms/ID/snapshots/NAME/ (snap_dir.h's
  * three files), written by the daemon (root) through descriptors it hands
  * the VMM (CTL_SNAPSHOT), and made readable — never writable — by the VM's

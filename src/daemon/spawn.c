@@ -464,7 +464,7 @@ int dvm_spawn(struct daemon *d, struct dvm *v, char *err, size_t errlen)
 		if (v->restore_paused)
 			rs_argv[a++] = a_paused;
 		/* checked at create against the saved VM's own configuration
-		 * (snap.c check_recorded_paths) */
+		 * (snap_open.c check_recorded_paths) */
 		rs_argv[a++] = a_rec;
 		if (v->clone_index) { /* its own vsock CID and socket */
 			snprintf(a_cidxv, sizeof(a_cidxv), "%u", v->clone_index);
