@@ -128,7 +128,12 @@ def as_user(uid, fn, *a):
     pid = os.fork()
     if pid == 0:
         try:
-            os.close(r)
+            # Threads fork concurrently: a sibling's pipe may have been open
+            # at this fork. Holding its write end would keep that sibling's
+            # reader from seeing EOF until this child exits (a long poll of
+            # another user made a 0.1 s reply look like 9.5 s).
+            os.closerange(3, w)
+            os.closerange(w + 1, 4096)
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
