@@ -12,9 +12,10 @@
 #                A second, read-only disk: the guest's write fails and the
 #                image stays byte-identical. /dev/hwrng gives bytes.
 #   blk-intx     the same mount/read with pci=nomsi: interrupts over INTx.
-#   kill9        the guest writes a pattern to a raw disk with O_SYNC, says
-#                so, and idles; bulkhead is killed with SIGKILL; the pattern
-#                must be in the image.
+#   kill9        (a restore of snap-restore's snapshot, whose VM has the
+#                raw disk: no boot of its own) the guest writes a pattern to
+#                a raw disk with O_SYNC and says so; bulkhead is killed with
+#                SIGKILL; the pattern must be in the image.
 #   console      --console virtio and console=hvc0: init's output arrives
 #                over virtio-console.
 #   net-tap      virtio-net on a tap in a network namespace made here (never
@@ -81,12 +82,6 @@ blk-ext4|blk-intx)
 		echo "RNG: $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')"
 	fi
 	grep -E 'virtio|PCI-MSI|IO-APIC.*virtio' /proc/interrupts | head -n 6
-	;;
-kill9)
-	i=0
-	while [ $i -lt 64 ]; do echo "PATTERN-KILL9-$i-0123456789abcdef"; i=$((i + 1)); done > /p
-	dd if=/p of=/dev/vda bs=4096 conv=fsync 2>/dev/null && echo "FLUSHED"
-	sleep 600
 	;;
 net-tap)
 	ip link set lo up
@@ -229,26 +224,6 @@ grep -q "serial: bulkhead-vda" "$T/out" || why="$why; default serial wrong"
 if [ -z "$why" ]; then ok "linux/virtio-blk-intx"; else bad "linux/virtio-blk-intx" "$why"; show; fi
 fi
 
-# --- kill9: flushed data survives SIGKILL of the VMM
-if want kill9; then
-dd if=/dev/zero of="$T/raw.img" bs=1024 count=4096 2>/dev/null
-: >"$T/out" # the wait below reads it before the background run truncates it
-"$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M --no-rng \
-	--cmdline "console=ttyS0 $base bh.test=kill9" --disk "path=$T/raw.img" \
-	</dev/null >"$T/out" 2>"$T/err" &
-pid=$!
-i=0
-while [ $i -lt 120 ] && ! grep -q FLUSHED "$T/out"; do sleep 1; i=$((i + 1)); done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-rc=$?
-why=""
-grep -q FLUSHED "$T/out" || why="guest never reported FLUSHED (waited ${i}s)"
-[ "$rc" = 137 ] || why="$why; exit $rc, not SIGKILL"
-grep -q "PATTERN-KILL9-63-0123456789abcdef" "$T/raw.img" || why="$why; flushed data missing"
-if [ -z "$why" ]; then ok "linux/kill9-flushed-data-persists"; else bad "linux/kill9" "$why"; show; fi
-fi
-
 # --- console: init's output over virtio-console (hvc0), and input to it
 if want console; then
 # Type the line once the guest is reading hvc0, as a user would. As the
@@ -282,7 +257,11 @@ fi
 # on a number chosen after the restore, and a wall clock advanced over the
 # gap (the VM stays stopped for GAP s; a clock resumed as saved would be that
 # far behind); then it powers off cleanly.
-if want snap-restore; then
+# --- kill9 (a second restore of the same snapshot: no boot of its own, the
+# disk path is the same): the guest writes a pattern to its raw disk with
+# O_SYNC and says so; the restoring bulkhead is killed with SIGKILL; the
+# pattern must be in the image.
+if want snap-restore || want kill9; then
 uptime_cs() { cut -d' ' -f1 /proc/uptime | tr -d .; } # centiseconds
 wait_out() { # wait_out FILE PATTERN SECS PID: 0 once FILE has PATTERN
 	_i=0
@@ -294,9 +273,11 @@ wait_out() { # wait_out FILE PATTERN SECS PID: 0 once FILE has PATTERN
 }
 GAP=12
 why=""
-mkfifo "$T/in1" "$T/in2"
+mkfifo "$T/in1" "$T/in2" "$T/in3"
+dd if=/dev/zero of="$T/raw.img" bs=1024 count=4096 2>/dev/null
 : >"$T/out"
 "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M --no-rng \
+	--disk "path=$T/raw.img" \
 	--control "$T/vm.sock" --cmdline "console=ttyS0 $base bh.test=snap-restore" \
 	<"$T/in1" >"$T/out" 2>"$T/err" &
 pid=$!
@@ -317,7 +298,8 @@ kill -TERM "$pid" 2>/dev/null
 wait "$pid"
 exec 7>&-
 cat "$T/err" >>"$T/snap.log"
-if [ -z "$why" ]; then
+snapwhy=$why
+if [ -z "$why" ] && want snap-restore; then
 	sleep $GAP
 	: >"$T/out"
 	r0=$(uptime_cs)
@@ -356,10 +338,34 @@ if [ -z "$why" ]; then
 		[ "$rc" = 0 ] || why="$why; restore exit $rc (not a clean power-off)"
 	fi
 fi
-if [ -z "$why" ]; then
+if ! want snap-restore; then
+	:
+elif [ -z "$why" ]; then
 	ok "linux/snapshot-restore-answers (snapshot $(((s1 - s0) * 10)) ms, restore to answer $(((r1 - r0) * 10)) ms, guest clock $gnow, host $h0..$h1 after ${GAP} s stopped; $(sed -n 's/.*info: guest clock advanced by //p' "$T/err" | head -n 1))"
 else
 	bad "linux/snapshot-restore" "${why#; }"; show; sed 's/^/    snap: /' "$T/snap.log" | tail -n 10
+fi
+if want kill9; then
+	why=""
+	if [ -n "$snapwhy" ]; then
+		why="no snapshot to restore: ${snapwhy#; }"
+	else
+		: >"$T/out"
+		"$BH" restore "$T/snap" <"$T/in3" >"$T/out" 2>"$T/err" &
+		pid=$!
+		exec 7>"$T/in3"
+		# FLUSHED-42 is computed: the tty's echo of the line cannot match
+		printf '%s\n' 'i=0; while [ $i -lt 64 ]; do echo "PATTERN-KILL9-$i-0123456789abcdef"; i=$((i + 1)); done >/p; dd if=/p of=/dev/vda bs=4096 conv=fsync 2>/dev/null && echo "FLUSHED-$((6 * 7))"' >&7
+		wait_out "$T/out" "FLUSHED-42" 120 "$pid" || why="guest never reported FLUSHED"
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rc=$?
+		exec 7>&-
+		[ "$rc" = 137 ] || why="$why; exit $rc, not SIGKILL"
+		grep -q "PATTERN-KILL9-63-0123456789abcdef" "$T/raw.img" || why="$why; flushed data missing"
+	fi
+	if [ -z "$why" ]; then ok "linux/kill9-flushed-data-persists (a restored VM)"
+	else bad "linux/kill9" "${why#; }"; show; fi
 fi
 rm -rf "$T/snap"
 fi
