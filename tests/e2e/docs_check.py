@@ -9,6 +9,10 @@
 3. Every client command of README.md's command table exists, with the options
    it shows; likewise the man page's DAEMON COMMANDS.
 4. `bulkhead --version` and `bulkheadd --version` print a version.
+5. Every link in README.md and docs/*.md to a file or a heading resolves
+   (GitHub's heading anchors), README's table of contents lists every
+   ## and ### heading in order, and every repository path README.md names
+   in backticks (src/..., tests/..., docs/..., scripts/...) exists.
 Prints PASS/FAIL lines and "N passed, N failed". Needs no KVM.
 """
 import os
@@ -130,6 +134,72 @@ rc, out = run([BH, "--version"])
 check("bulkhead --version", rc == 0 and re.match(r"bulkhead \d+\.\d+", out) is not None, out)
 rc, out = run([BHD, "--version"])
 check("bulkheadd --version", rc == 0 and re.match(r"bulkheadd \d+\.\d+", out) is not None, out)
+
+# 5. links, anchors, the table of contents, paths
+
+
+def headings(text):
+    """[(level, title, anchor)] of a Markdown text, outside code fences, with
+    GitHub's anchors: lower case, punctuation dropped, blanks as '-', a
+    repeated anchor numbered -1, -2, ..."""
+    out, seen, fence = [], {}, False
+    for ln in text.splitlines():
+        if ln.startswith("```"):
+            fence = not fence
+            continue
+        m = None if fence else re.match(r"^(#{1,6}) +(.*?) *$", ln)
+        if not m:
+            continue
+        a = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(2).lower())
+        a = re.sub(r"[^\w\- ]", "", a).replace(" ", "-")
+        n = seen.get(a, 0)
+        seen[a] = n + 1
+        out.append((len(m.group(1)), m.group(2), a if n == 0 else "%s-%d" % (a, n)))
+    return out
+
+
+def prose(text):
+    """text without code blocks and inline code: links in those are examples"""
+    return re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", text, flags=re.S))
+
+
+docs = ["README.md"] + sorted("docs/" + f for f in os.listdir(os.path.join(REPO, "docs"))
+                              if f.endswith(".md"))
+bad, nlinks = [], 0
+for doc in docs:
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose(open(os.path.join(REPO, doc)).read())):
+        if re.match(r"^[a-z]+:", target):
+            continue
+        nlinks += 1
+        path, _, anchor = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(doc), path)) if path else doc
+        if not os.path.exists(os.path.join(REPO, dest)):
+            bad.append("%s: %s (no such file)" % (doc, target))
+        elif anchor and dest.endswith(".md") and \
+                anchor not in [h[2] for h in headings(open(os.path.join(REPO, dest)).read())]:
+            bad.append("%s: %s (no such heading in %s)" % (doc, target, dest))
+check("links in README.md and docs/*.md resolve (%d links)" % nlinks, nlinks >= 20 and not bad,
+      "; ".join(bad) or "only %d links found" % nlinks)
+
+hs = [h for h in headings(readme) if h[0] in (2, 3)]
+toc = readme.split("\n## Contents\n", 1)[1].split("\n## ", 1)[0] if "\n## Contents\n" in readme else ""
+listed = re.findall(r"^ *- \[.*?\]\(#([^)]+)\)", toc, re.M)
+want = [h[2] for h in hs if h[1] != "Contents"]
+check("README's table of contents lists every ## and ### heading in order", listed == want,
+      "missing: %s; not a heading: %s" % ([a for a in want if a not in listed],
+                                          [a for a in listed if a not in want]) if set(listed) != set(want)
+      else "out of order")
+
+bad = []
+for p in sorted(set(re.findall(r"`[^`\n]*`", readme))):
+    for m in re.finditer(r"(?<![\w./-])((?:src|tests|scripts|docs|api|bench|guest|dist|debian)/[\w./-]*\w)", p):
+        path = m.group(1)
+        if re.search(r"[A-Z]{3,}", path) or p[m.end():m.end() + 1] in ("*", "…"):
+            continue  # a placeholder (tests/unit/LAYER) or a pattern (virtio_*.c)
+        # a built program is named after its source (tests/e2e/exec_driver)
+        if not os.path.exists(os.path.join(REPO, path)) and not os.path.exists(os.path.join(REPO, path + ".c")):
+            bad.append(path)
+check("every repository path README.md names exists", not bad, "missing: %s" % sorted(set(bad)))
 
 print("%d passed, %d failed" % (res["pass"], res["fail"]))
 sys.exit(1 if res["fail"] else 0)
