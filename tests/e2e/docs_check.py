@@ -12,7 +12,8 @@
 5. Every link in README.md and docs/*.md to a file or a heading resolves
    (GitHub's heading anchors), README's table of contents lists every
    ## and ### heading in order, and every repository path README.md names
-   in backticks (src/..., tests/..., docs/..., scripts/...) exists.
+   in backticks (src/..., tests/..., docs/..., scripts/...) exists, and
+   every file the Layout block names exists and every src/ folder is in it.
 Prints PASS/FAIL lines and "N passed, N failed". Needs no KVM.
 """
 import os
@@ -200,6 +201,24 @@ for p in sorted(set(re.findall(r"`[^`\n]*`", readme))):
         if not os.path.exists(os.path.join(REPO, path)) and not os.path.exists(os.path.join(REPO, path + ".c")):
             bad.append(path)
 check("every repository path README.md names exists", not bad, "missing: %s" % sorted(set(bad)))
+
+# The Layout block: every file it names is in the folder of its line, and
+# every folder of src/ is listed.
+lay = readme.split("\n## Layout\n", 1)[1].split("```", 2)[1] if "\n## Layout\n" in readme else ""
+bad, folder, folders = [], None, set()
+for ln in lay.splitlines():
+    m = re.match(r"^(\S+/)\s", ln)
+    if m:
+        folder = m.group(1)
+        folders.add(folder.rstrip("/"))
+    for f in re.findall(r"(?<![\w./-])([\w-]+\.(?:c|h|sh|py|md|yaml))\b", ln):
+        hits = [d for d, _, fs in os.walk(os.path.join(REPO, folder or ".")) if f in fs]
+        if not hits:
+            bad.append(folder + f)
+src_dirs = {"src/" + d for d in os.listdir(os.path.join(REPO, "src")) if os.path.isdir(os.path.join(REPO, "src", d))}
+missing = sorted(d for d in src_dirs if d not in folders and d + "/x86" not in folders)
+check("README's Layout: the files it names exist, every src/ folder is listed",
+      lay and not bad and not missing, "no such file: %s; folders not listed: %s" % (bad, missing))
 
 print("%d passed, %d failed" % (res["pass"], res["fail"]))
 sys.exit(1 if res["fail"] else 0)
