@@ -340,6 +340,9 @@ int dmn_stop(struct daemon *d, uid_t uid, const char *id, unsigned timeout_s, ch
 		dvm_wait_exited(d, v, EXIT_WAIT_S);
 	}
 	if (v->state == DVM_EXITED) {
+		/* Stopped means gone: a `rm` or `start` right after the reply
+		 * must not find its cgroup still emptying (409). */
+		dvm_wait_cgroup_gone(d, v, EXIT_WAIT_S);
 		snprintf(err, errlen, "%s", how);
 		ret = 0;
 	} else {

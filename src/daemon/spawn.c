@@ -51,6 +51,17 @@ void dvm_wait_exited(struct daemon *d, struct dvm *v, unsigned secs)
 			break;
 }
 
+void dvm_wait_cgroup_gone(struct daemon *d, struct dvm *v, unsigned secs)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += secs;
+	while (v->cgroup_pending)
+		if (pthread_cond_timedwait(&d->cond, &d->lock, &dl) == ETIMEDOUT)
+			break;
+}
+
 /* ---- the VMM's stderr: pipe -> vmm.log, at most lim.vmm_log_max bytes ---- */
 
 static void close_log(struct daemon *d, struct dvm *v)
@@ -177,12 +188,11 @@ static bool reap_cgroup(struct daemon *d, struct dvm *v)
 		return true;
 	dcg_vm_kill(&d->cg, v->id); /* what is left of the VM: its VM process */
 	r = dcg_vm_remove(&d->cg, v->id);
-	if (r == 0) {
-		v->cgroup = v->cgroup_pending = false;
-		return true;
-	}
-	if (r != -EBUSY) {
+	if (r != 0 && r != -EBUSY)
 		bh_warn("VM %s: cannot remove its cgroup: %s", v->id, strerror(-r));
+	if (r != -EBUSY) {
+		if (v->cgroup_pending)
+			pthread_cond_broadcast(&d->cond); /* dvm_wait_cgroup_gone() */
 		v->cgroup = v->cgroup_pending = false;
 		return true;
 	}

@@ -524,9 +524,15 @@ int dmn_remove(struct daemon *d, uid_t uid, const char *id, char *err, size_t er
 	ret = dmn_lookup(d, uid, id, &v, err, errlen);
 	if (ret)
 		goto out;
-	if (v->busy || v->refs || v->cgroup_pending) {
+	if (v->busy || v->refs) {
 		ret = -EBUSY;
 		snprintf(err, errlen, "VM %s: another operation is in progress", v->id);
+		goto out;
+	}
+	if (v->cgroup_pending) {
+		ret = -EBUSY;
+		snprintf(err, errlen, "VM %s: what is left of its last run is still being removed; "
+			 "try again in a moment", v->id);
 		goto out;
 	}
 	if (v->state != DVM_CREATED && v->state != DVM_EXITED) {

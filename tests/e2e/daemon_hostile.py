@@ -979,6 +979,25 @@ def rss_kb(pid):
     return 0
 
 
+def test_stop_then_rm():
+    # A stop's reply means the VM is gone, cgroup included: `bulkhead stop`
+    # then `bulkhead rm` at once (the README's session) must not get 409
+    # while the VM process its VMM's exit left behind is still ending.
+    for i in range(5):
+        vid, why = create_start(NOBODY, mode="linger", mem="256M")
+        if why:
+            bad("6: stop then rm at once (cycle %d)" % i, why)
+            continue
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/stop" % vid)
+        gone = vm_cgroup_dir(vid) is None
+        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+        check("6: stop then rm at once (cycle %d): stop %d %s, its cgroup gone, rm %d" %
+              (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
+              and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
+        if st2 != 200:
+            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
+
+
 def test_leaks():
     ver, bases = cg_base()
     # warm up once (first-use allocations), then measure
@@ -1260,7 +1279,7 @@ def main():
     start_daemon()
     for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
               test_fair_shares, test_events, test_cpu_alloc, test_snapshots, test_network,
-              test_leaks):
+              test_stop_then_rm, test_leaks):
         try:
             t()
         except Exception as e:  # a crashed case is a failure, the rest still run
