@@ -390,10 +390,10 @@ void dvm_free(struct dvm *v);
 void dvm_wait_state_change(struct daemon *d, struct dvm *v, enum dvm_state state,
 			   unsigned secs);
 void dvm_wait_exited(struct daemon *d, struct dvm *v, unsigned secs);
-/* Wait (d->lock held, v claimed busy so nobody removes it meanwhile) until
- * an exited v's cgroup is removed — what its VMM left behind, e.g. the VM
- * process still tearing the VM down, is killed and reaped by the supervisor
- * — at most secs. */
+/* Wait (d->lock held; v claimed busy or referenced by refs, so nobody
+ * removes it meanwhile) until an exited v's cgroup is removed — what its
+ * VMM left behind, e.g. the VM process still tearing the VM down, is killed
+ * and reaped by the supervisor — at most secs. */
 void dvm_wait_cgroup_gone(struct daemon *d, struct dvm *v, unsigned secs);
 
 uint64_t dmn_now_ns(void);

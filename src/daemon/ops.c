@@ -374,6 +374,13 @@ int dmn_kill(struct daemon *d, uid_t uid, const char *id, char *err, size_t errl
 		if (v->state != DVM_EXITED) {
 			snprintf(err, errlen, "VM %s: no exit seen yet after SIGKILL", v->id);
 			ret = -EINPROGRESS;
+		} else {
+			/* As for stop: gone means its cgroup too. The reference
+			 * keeps a racing rm from freeing v while we wait. */
+			v->refs++;
+			dvm_wait_cgroup_gone(d, v, EXIT_WAIT_S);
+			v->refs--;
+			pthread_cond_broadcast(&d->cond);
 		}
 	}
 	pthread_mutex_unlock(&d->lock);

@@ -980,8 +980,8 @@ def rss_kb(pid):
 
 
 def test_stop_then_rm():
-    # A stop's reply means the VM is gone, cgroup included: `bulkhead stop`
-    # then `bulkhead rm` at once (the README's session) must not get 409
+    # A stop's (or kill's) reply means the VM is gone, cgroup included:
+    # `bulkhead stop` then `bulkhead rm` at once (the README's session) must not get 409
     # while the VM process its VMM's exit left behind is still ending.
     for i in range(5):
         vid, why = create_start(NOBODY, mode="linger", mem="256M")
@@ -992,6 +992,19 @@ def test_stop_then_rm():
         gone = vm_cgroup_dir(vid) is None
         st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
         check("6: stop then rm at once (cycle %d): stop %d %s, its cgroup gone, rm %d" %
+              (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
+              and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
+        if st2 != 200:
+            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
+    for i in range(3):  # likewise a kill
+        vid, why = create_start(NOBODY, mode="linger", mem="256M")
+        if why:
+            bad("6: kill then rm at once (cycle %d)" % i, why)
+            continue
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/kill" % vid)
+        gone = vm_cgroup_dir(vid) is None
+        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+        check("6: kill then rm at once (cycle %d): kill %d %s, its cgroup gone, rm %d" %
               (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
               and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
         if st2 != 200:
