@@ -68,7 +68,7 @@ MIN_EXEC=26
 MIN_ASAN_HOSTILE=38 # the virtio_hostile and virtio_balloon cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
-# run (unit,cli,api,sandbox,fuzz,qemu,pkg,kvm), where kvm:SUITE runs one KVM
+# run (unit,cli,api,sandbox,net,fuzz,qemu,pkg,kvm), where kvm:SUITE runs one KVM
 # suite (its name in lower case, blanks as '-', e.g. kvm:kvm-tests); the
 # build always runs. `make check` never sets it, and a partial run says so
 # above its summary line.
