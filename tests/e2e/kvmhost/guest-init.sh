@@ -1,7 +1,7 @@
 #!/bin/sh
 # /init of the nested KVM test host (L1 VM) built by tests/e2e/kvmhost/run.sh.
-# Loads the KVM modules of the L1 kernel, mounts proc/sys/devtmpfs and a tmpfs
-# on /tmp, runs /kvmhost/cmd with a guest-side timeout, and prints
+# Loads the KVM modules of the L1 kernel, mounts proc/sys/devtmpfs/devpts and
+# a tmpfs on /tmp, runs /kvmhost/cmd with a guest-side timeout, and prints
 # "KVMHOST-EXIT <rc>" (rc 123 after "KVMHOST-TIMEOUT": the command outlived
 # its budget while the L1 was alive) for run.sh to parse, then powers the VM
 # off. While the command runs, "KVMHOST-HEARTBEAT <uptime>" every
@@ -13,6 +13,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+# pseudo-terminals (/dev/ptmx finds its devpts here): the exec suite runs
+# `bulkhead exec -t` on one (tests/e2e/ptyrun)
+mkdir -p /dev/pts
+mount -t devpts -o ptmxmode=0666,mode=0620 devpts /dev/pts 2>/dev/null || echo "KVMHOST-WARNING: no devpts"
 # cgroup v2 for the VM sandbox's per-VM CPU/memory/pids limits (a Debian
 # system has it mounted by systemd; this busybox init mounts it itself).
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || echo "KVMHOST-WARNING: no cgroup2"
