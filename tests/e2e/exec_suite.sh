@@ -17,17 +17,28 @@
 #   --copy-out, --json-status, no network by default; 127 not found; 126
 #   cannot invoke; 128+N killed by signal N; 124 --timeout; signals sent to
 #   `bulkhead exec` reach the program; --copy-out refuses a symbolic link and
-#   a file over --copy-max (125); 125 for bulkhead's own errors; no VM
-#   directory and no VMM process left afterwards.
+#   a file over --copy-max (125), skips a link and a FIFO inside a tree; 125
+#   for bulkhead's own errors; -t (a pty: the program's stdio are terminals,
+#   the window size and TERM reach it, a resize is forwarded; run under
+#   tests/e2e/ptyrun, next to EXEC_DRIVER); --copy-in over --copy-max refused
+#   with 125 before the program runs; no VM directory and no VMM process left
+#   afterwards.
 #   Containment (one VM): host files not visible, fork bomb (pids cap),
 #   unbounded allocation (guest OOM, reported), stdout flood (capped,
-#   dropped bytes counted), a vCPU spinner, still alive after all that.
+#   dropped bytes counted), a vCPU spinner; no capabilities, the guest clock
+#   stepped to the host's; vsock (tests/e2e/vsock_probe, next to EXEC_DRIVER,
+#   copied in): connections to host ports not allowed refused, also 200 in a
+#   row; the agent's channel out of reach (no vsock descriptor inherited, no
+#   root process's descriptor table readable, its port neither reachable nor
+#   answering for it when taken); still alive after all that.
 # Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BH=${1:?usage: exec_suite.sh BULKHEAD EXEC_DRIVER GUEST_DIR ROOTFS}
 DRIVER=${2:?exec driver}
 GUEST=${3:?exec guest dir}
 ROOTFS=${4:?root filesystem image}
+PTYRUN=$(dirname "$DRIVER")/ptyrun
+PROBE=$(dirname "$DRIVER")/vsock_probe
 W=$(mktemp -d "${TMPDIR:-/tmp}/exec-suite.XXXXXX")
 # The VMs' private directories land in TMPDIR: checked empty at the end.
 TMPDIR=$W/tmp
@@ -135,7 +146,7 @@ check "exec: SIGTERM sent to bulkhead exec reaches the program (its trap exits 4
 bx copyout --copy-max 1M --copy-out "/tmp/etc-link:$W/etc-back" --copy-out "/tmp/big:$W/big-back" \
 	--copy-out "/tmp/res:$W/res-back" -- \
 	sh -c 'ln -s /etc /tmp/etc-link; head -c 2097152 /dev/zero >/tmp/big
-		mkdir /tmp/res; echo r >/tmp/res/r; ln -s /etc/passwd /tmp/res/pw'
+		mkdir /tmp/res; echo r >/tmp/res/r; ln -s /etc/passwd /tmp/res/pw; mkfifo /tmp/res/fifo'
 [ "$rc" = 125 ] && [ ! -e "$W/etc-back" ] && [ ! -L "$W/etc-back" ] && grep -q 'symbolic link' "$W/copyout.err"; rc_check=$?
 check "exec --copy-out of a symbolic link to /etc: refused, nothing written on the host, 125" \
 	"exit $rc; $(ls -la "$W" | grep back; cat "$W/copyout.err")"
@@ -143,8 +154,8 @@ check "exec --copy-out of a symbolic link to /etc: refused, nothing written on t
 check "exec --copy-out of a file over --copy-max: refused, nothing left on the host" \
 	"$(ls -la "$W/big-back" 2>&1; cat "$W/copyout.err")"
 [ "$(cat "$W/res-back/r" 2>/dev/null)" = r ] && [ ! -e "$W/res-back/pw" ] && [ ! -L "$W/res-back/pw" ] &&
-	grep -q '1 entries skipped' "$W/copyout.err"; rc_check=$?
-check "exec --copy-out of a tree with a symbolic link: the data copied, the link skipped and counted" \
+	[ ! -e "$W/res-back/fifo" ] && grep -q '2 entries skipped' "$W/copyout.err"; rc_check=$?
+check "exec --copy-out of a tree with a symbolic link and a FIFO: the data copied, both skipped and counted" \
 	"$(ls -la "$W/res-back" 2>&1; cat "$W/copyout.err")"
 
 # ---- 8: 125 for bulkhead's own errors (no VM) ----
@@ -159,6 +170,39 @@ rc=$?
 [ "$rc" = 125 ] && grep -q -- "--timeout 'forever'" "$W/badopt.err"; rc_check=$?
 check "exec: a bad option: 125 naming it" "exit $rc; $(cat "$W/badopt.err")"
 
+# ---- 9: -t: a pseudo-terminal of the user's window size, resized ----
+# bulkhead exec runs on a pty of 33x101 (tests/e2e/ptyrun); once the program
+# has printed resize-me, the pty becomes 40x120 (SIGWINCH to bulkhead exec,
+# which forwards the new size). Output through a pty ends lines with \r\n.
+t0=$(date +%s)
+TERM=bulkhead-term timeout -k 5 300 "$PTYRUN" -t 290 33 101 -r resize-me 40 120 -- \
+	"$BH" exec --guest "$GUEST" --rootfs "$ROOTFS" --boot-timeout 240s -t --json-status "$W/tty.json" -- \
+	sh -c 'test -t 0 && test -t 1 && test -t 2 && echo tty-ok; echo "tty=$(tty)"; echo "size=$(stty size)"
+		echo "term=$TERM"; echo resize-me; i=0
+		while [ "$(stty size)" != "40 120" ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
+		echo "resized=$(stty size)"; exit 3' </dev/null >"$W/tty.raw" 2>"$W/tty.err"
+rc=$?
+echo "bulkhead exec -t (under ptyrun): exit $rc after $(($(date +%s) - t0)) s"
+tr -d '\r' <"$W/tty.raw" >"$W/tty.out"
+[ "$rc" = 3 ] && grep -qx tty-ok "$W/tty.out" && grep -Eqx 'tty=/dev/pts/[0-9]+' "$W/tty.out" &&
+	grep -q '"exit_code": 3,' "$W/tty.json"; rc_check=$?
+check "exec -t: the program's stdin, stdout and stderr are a pty (/dev/pts/N); its status (3) stands" \
+	"exit $rc; $(show "$W/tty.out" "$W/tty.err")"
+grep -qx 'size=33 101' "$W/tty.out" && grep -qx 'term=bulkhead-term' "$W/tty.out"; rc_check=$?
+check "exec -t: the user's window size (33x101) and TERM reach the program" "$(grep -E 'size|term' "$W/tty.out")"
+grep -qx 'resized=40 120' "$W/tty.out"; rc_check=$?
+check "exec -t: a window-size change (40x120, SIGWINCH) is forwarded to the program" \
+	"$(grep resized "$W/tty.out")"
+
+# ---- 10: --copy-in over --copy-max: refused with 125, the program not run ----
+head -c 2097152 /dev/zero >"$W/big-in"
+bx copyinbig --copy-max 1M --copy-in "$W/in:/tmp/small" --copy-in "$W/big-in:/tmp/big" -- \
+	sh -c 'echo program-ran'
+[ "$rc" = 125 ] && grep -q "copy-in.*big-in.*more than 1048576 bytes" "$W/copyinbig.err" &&
+	! grep -q program-ran "$W/copyinbig.out" && grep -q '"exit_code": 125' "$W/copyinbig.json"; rc_check=$?
+check "exec --copy-in of a file over --copy-max: 125 naming it and the cap, the program not run" \
+	"exit $rc; $(cat "$W/copyinbig.out" "$W/copyinbig.err" "$W/copyinbig.json" 2>&1 | tail -n 8)"
+
 # ---- containment: hostile programs, one after another in one VM ----
 T=$(printf '\t')
 {
@@ -167,6 +211,10 @@ T=$(printf '\t')
 	echo "run${T}oom${T}120000${T}1048576${T}a=0123456789abcdef; while :; do a=\$a\$a; done"
 	echo "run${T}spin${T}120000${T}1048576${T}(while :; do :; done) & sleep 3; echo spun"
 	echo "run${T}flood${T}120000${T}100000${T}head -c 5000000 /dev/zero"
+	echo "run${T}privs${T}120000${T}1048576${T}id -u; id -g; grep CapEff /proc/self/status; date +%s"
+	echo "copyin${T}$PROBE${T}/tmp/vsock_probe"
+	echo "run${T}vsockhost${T}120000${T}1048576${T}P=/tmp/vsock_probe; \$P connect 2 1234; \$P connect 2 1024; \$P flood 2 1234 200"
+	echo "run${T}agentchan${T}120000${T}1048576${T}P=/tmp/vsock_probe; \$P fds; \$P procfd; \$P connect 1 1024; \$P connect 3 1024; \$P listen 1024 3"
 	echo "run${T}alive${T}120000${T}1048576${T}echo still-alive"
 } >"$W/script"
 t0=$(date +%s)
@@ -188,6 +236,30 @@ check "containment: a program spinning the vCPU: the agent still relays it" "$(r
 res flood | grep -q "out=100000 err=0 dropped=4900000 " &&
 	[ "$(wc -c <"$W/out/flood.out" | tr -d ' ')" = 100000 ]; rc_check=$?
 check "containment: a stdout flood: 100000 bytes passed on, the rest dropped and counted" "$(res flood)"
+p=$(tr '\n' ' ' <"$W/out/privs.out" 2>/dev/null)
+case "$p" in "1000 1000 CapEff:${T}0000000000000000 "*) rc_check=0 ;; *) rc_check=1 ;; esac
+check "containment: the program runs as 1000:1000 with no capabilities" "$(res privs): $p"
+g=$(sed -n 4p "$W/out/privs.out" 2>/dev/null)
+h=$(date +%s)
+case "$g" in '' | *[!0-9]*) rc_check=1 ;; *) [ $((h - g)) -lt 600 ] && [ $((g - h)) -lt 600 ]; rc_check=$? ;; esac
+check "containment: the guest clock was stepped to the host's (within 600 s)" "guest '$g', host $h"
+grep -q '^copy /tmp/vsock_probe rc=0 ' "$W/driver.log" &&
+	grep -Eqx 'connect 2:1234: failed: .+' "$W/out/vsockhost.out" &&
+	grep -Eqx 'connect 2:1024: failed: .+' "$W/out/vsockhost.out"; rc_check=$?
+check "containment: vsock connections to host ports not allowed (1234, the agent's 1024) are refused" \
+	"$(res vsockhost); $(show "$W/out/vsockhost.out" "$W/out/vsockhost.err")"
+grep -qx 'flood 2:1234: 200 attempts, 200 refused, 0 connected, 0 timed out' "$W/out/vsockhost.out"; rc_check=$?
+check "containment: 200 vsock connections to a host port not allowed: each refused at once" \
+	"$(grep flood "$W/out/vsockhost.out")"
+grep -qx 'fds: 0 vsock descriptors inherited' "$W/out/agentchan.out" &&
+	grep -Eqx 'procfd: [1-9][0-9]* root processes, 0 descriptor tables reachable' "$W/out/agentchan.out"; rc_check=$?
+check "containment: the agent's channel is out of reach (none inherited, no root process's descriptors readable)" \
+	"$(res agentchan); $(show "$W/out/agentchan.out" "$W/out/agentchan.err")"
+grep -Eqx 'connect 1:1024: (failed: .+|timed out)' "$W/out/agentchan.out" &&
+	grep -Eqx 'connect 3:1024: (failed: .+|timed out)' "$W/out/agentchan.out" &&
+	grep -Eqx 'listen 1024: (bind failed: .+|bound, no connection in 3 s)' "$W/out/agentchan.out"; rc_check=$?
+check "containment: the agent's vsock port cannot be reached from inside; a program taking it gets no host connection" \
+	"$(grep -E 'connect|listen' "$W/out/agentchan.out")"
 res alive | grep -q "outcome=exited code=0 " && grep -qx still-alive "$W/out/alive.out"; rc_check=$?
 check "containment: after all of that the guest and its agent still run programs" "$(res alive)"
 
