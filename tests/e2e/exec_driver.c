@@ -1,5 +1,5 @@
 /* exec_driver.c — boot ONE `bulkhead exec` VM and run many jobs in it, so
- * the containment suite (tests/e2e/exec_vm.sh) pays for one Linux boot
+ * the containment cases of tests/e2e/exec_suite.sh pay for one Linux boot
  * instead of one per case while staying as strict: the VM, its VMM, the
  * agent and the host session are the real ones of `bulkhead exec`
  * (src/cli/exec_vm.c + exec_session.c, linked in); only the command line is

@@ -8,7 +8,7 @@
  * an existing host path), and a HOSTILE agent (a peer of the test's own that
  * lies: exit before start, output before start, a giant frame, garbage,
  * silence) — hostile-guests.md case 35. The VM suite
- * (tests/e2e/exec_vm.sh) runs the same agent in a guest. */
+ * (tests/e2e/exec_suite.sh) runs the same agent in a guest. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
