@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <pty.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -157,6 +159,9 @@ static _Noreturn void child(struct agent *a, const struct ap_job *job, const cha
 			child_fail(errfd, 0, errno);
 	}
 	if (job->has_user) {
+		/* the user's terminal is the user's (opened by name too) */
+		if (pty_slave >= 0 && fchown(pty_slave, job->uid, (gid_t)-1) < 0)
+			child_fail(errfd, 0, errno);
 		if (setgroups(0, NULL) < 0 || setresgid(job->gid, job->gid, job->gid) < 0 ||
 		    setresuid(job->uid, job->uid, job->uid) < 0)
 			child_fail(errfd, 0, errno);
@@ -346,6 +351,39 @@ static int send_exit(struct agent *a, uint32_t kind, int32_t value, uint32_t oom
 	return agent_send(a, AP_S_CONTROL, AP_T_EXIT, b, AP_EXIT_LEN);
 }
 
+/* The program's pty. From the devpts of the program's own root (exec-init
+ * mounts an instance of its own at <root>/dev/pts), so that the name the
+ * program sees (ttyname(), `tty`) is a /dev/pts/N of its root; the slave is
+ * opened through the master (TIOCGPTPEER), not by a path. Without such a
+ * devpts (--root /, the host-side tests) openpty() and the agent's own
+ * /dev/pts. Both ends close-on-exec. 0 or -errno. */
+static int open_pty(struct agent *a, const struct ap_job *job, int *master, int *slave)
+{
+	struct winsize ws = { .ws_row = job->rows, .ws_col = job->cols };
+	struct open_how how = { .flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS };
+	int m = a->root_is_slash ? -1 : (int)syscall(SYS_openat2, a->root_fd, "dev/pts/ptmx",
+						      &how, sizeof(how));
+
+	if (m >= 0) {
+		int s = unlockpt(m) ? -1 : ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+		if (s >= 0 && !ioctl(s, TIOCSWINSZ, &ws)) {
+			*master = m;
+			*slave = s;
+			return 0;
+		}
+		if (s >= 0)
+			close(s);
+		close(m);
+	}
+	if (openpty(master, slave, NULL, NULL, &ws) < 0)
+		return -errno;
+	fcntl(*master, F_SETFD, FD_CLOEXEC);
+	fcntl(*slave, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
 int agent_run_job(struct agent *a, const struct ap_job *job)
 {
 	static uint8_t inbuf[STDIN_BUF_MAX];
@@ -360,12 +398,11 @@ int agent_run_job(struct agent *a, const struct ap_job *job)
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		return send_exit(a, AP_EXIT_SETUP, errno, 0);
 	if (job->terminal) {
-		struct winsize ws = { .ws_row = job->rows, .ws_col = job->cols };
-
-		if (openpty(&master, &slave, NULL, NULL, &ws) < 0)
+		ret = open_pty(a, job, &master, &slave);
+		if (ret) {
+			errno = -ret;
 			goto setup_err;
-		fcntl(master, F_SETFD, FD_CLOEXEC);
-		fcntl(slave, F_SETFD, FD_CLOEXEC);
+		}
 	} else {
 		if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0)
 			goto setup_err;
