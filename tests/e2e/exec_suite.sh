@@ -223,6 +223,7 @@ drc=$?
 echo "exec_driver: exit $drc after $(($(date +%s) - t0)) s"
 sed 's/^/  | /' "$W/driver.log"
 res() { grep -m1 "^$1 " "$W/driver.log"; }
+cat "$W/out/vsockhost.out" "$W/out/agentchan.out" 2>/dev/null | sed 's/^/  | vsock_probe: /'
 grep -q '^booted' "$W/driver.log"; rc_check=$?
 check "containment: the VM booted and its agent answered" "$(tail -n 5 "$W/driver.log")"
 [ "$(cat "$W/out/hostfiles.out" 2>/dev/null)" = no-host-files ]; rc_check=$?
