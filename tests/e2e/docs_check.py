@@ -187,9 +187,9 @@ toc = readme.split("\n## Contents\n", 1)[1].split("\n## ", 1)[0] if "\n## Conten
 listed = re.findall(r"^ *- \[.*?\]\(#([^)]+)\)", toc, re.M)
 want = [h[2] for h in hs if h[1] != "Contents"]
 check("README's table of contents lists every ## and ### heading in order", listed == want,
-      "missing: %s; not a heading: %s" % ([a for a in want if a not in listed],
-                                          [a for a in listed if a not in want]) if set(listed) != set(want)
-      else "out of order")
+      ("missing: %s; not a heading: %s" % ([a for a in want if a not in listed],
+                                           [a for a in listed if a not in want]) if set(listed) != set(want)
+       else "out of order") + " (edit the list under README's '## Contents')")
 
 bad = []
 for p in sorted(set(re.findall(r"`[^`\n]*`", readme))):
