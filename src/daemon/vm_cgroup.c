@@ -146,6 +146,14 @@ void dcg_init(struct dcg *c, const char *state_dir)
 		bh_info("cgroup v%d: VMs under %s", c->version, c->base[DCG_MEMORY]);
 }
 
+void dcg_fini(const struct dcg *c)
+{
+	for (int k = 0; k < DCG_NCTRL; k++)
+		if (c->have[k] && (c->version != 2 || k == DCG_MEMORY) && rmdir(c->base[k]) < 0 &&
+		    errno != EBUSY && errno != ENOTEMPTY && errno != ENOENT)
+			bh_warn("cgroup: rmdir %s: %s", c->base[k], strerror(errno));
+}
+
 /* The VM's directory in hierarchy k; false if k is unusable. */
 static bool vm_dir(const struct dcg *c, int k, const char *id, char *buf, size_t len)
 {

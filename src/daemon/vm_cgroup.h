@@ -79,6 +79,13 @@ int dcg_vm_remove(const struct dcg *c, const char *id) BH_WUR;
 /* Does the VM's memory cgroup directory exist? (tests, sweep) */
 bool dcg_vm_exists(const struct dcg *c, const char *id);
 
+/* At daemon exit: remove BASE where it holds no VM's cgroup any more (an
+ * rmdir, which the kernel refuses while a VM's cgroup is inside, so a VM
+ * still running keeps it for the next daemon, which finds it by its name).
+ * A daemon started with a fresh state directory each time (tests) thus
+ * leaves no empty bulkheadd-N behind. */
+void dcg_fini(const struct dcg *c);
+
 /* At daemon start: every BASE/bulkhead-vm-* whose VM `keep` does not claim
  * (no VM of that id with a live process) is emptied (SIGKILL) and removed.
  * Returns how many were removed. */

@@ -295,6 +295,7 @@ void dmn_destroy(struct daemon *d)
 		dvm_free(v); /* VMMs keep running: a restarted daemon re-attaches */
 	}
 	d->vms = NULL;
+	dcg_fini(&d->cg); /* its base, unless a VM's cgroup is still inside */
 	while (d->nets) {
 		struct dnet *nn = d->nets->next;
 

@@ -1305,6 +1305,9 @@ def main():
     check("daemon exits cleanly on SIGTERM without sanitizer reports",
           daemon.returncode == 0 and "Sanitizer" not in log and "runtime error" not in log,
           "rc %s\n%s" % (daemon.returncode, log[-3000:]))
+    left = [b for b in cg_base()[1].values() if os.path.isdir(b)]
+    check("... and, with no VM left, removes its own cgroup base (no empty bulkheadd-N stays)",
+          not left, "%r" % left)
     print("%d passed, %d failed" % (results["pass"], results["fail"]))
     if not results["fail"]:
         shutil.rmtree(T, ignore_errors=True)
