@@ -35,7 +35,7 @@ ALLOWED = {
                  'config', 'ctl', 'sandbox', 'net', 'snapshot'],
     # (switch: passt.c only, to start a network's uplink)
     'daemon':   ['common', 'config', 'ctl', 'net', 'snapshot', 'switch'],
-    'api':      ['common', 'config', 'ctl', 'daemon', 'net'],
+    'api':      ['common', 'config', 'ctl', 'daemon', 'net', 'agentproto'],  # exec: the agent's port
     'cli':      ['common', 'config', 'ctl', 'sandbox', 'vmm', 'net', 'snapshot', 'switch', 'agentproto'],
     # bulkheadd's main(): the composition root that wires the HTTP adapter
     # onto the daemon (a folder of its own, so nothing runs back up).

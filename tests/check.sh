@@ -64,7 +64,7 @@ MIN_KVM_EXTRA=10 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=8
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=44
-MIN_EXEC=36
+MIN_EXEC=42 # 36 + 6 with bulkheadd (exec --vm)
 MIN_ASAN_HOSTILE=38 # the virtio_hostile and virtio_balloon cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to
@@ -371,13 +371,17 @@ if [ "$GUEST_OK" = 1 ]; then
 		EXECDIR=$(mktemp -d)
 		if scripts/prepare-exec.sh build "$CACHE" --stock-guest >"$LOGDIR/exec-guest.log" 2>&1 &&
 			scripts/mk-exec-rootfs-busybox.sh "$EXECDIR/rootfs.erofs" >>"$LOGDIR/exec-guest.log" 2>&1; then
+			# bulkheadd too (exec --vm); the CLI's daemon commands dlopen() libcurl
+			CURL=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
 			RUN=(tests/e2e/exec_suite.sh build/bulkhead build/tests/e2e/exec_driver
-				"$CACHE/guests/exec-stock" "$EXECDIR/rootfs.erofs")
-			ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/e2e/exec_driver:/t/exec_driver"
+				"$CACHE/guests/exec-stock" "$EXECDIR/rootfs.erofs" build/bulkheadd)
+			ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build/bulkhead:/t/bulkhead"
+				--add "build/bulkheadd:/t/bulkheadd" --add "build/tests/e2e/exec_driver:/t/exec_driver"
 				--add "build/tests/e2e/ptyrun:/t/ptyrun" --add "build/tests/e2e/vsock_probe:/t/vsock_probe"
 				--add "$CACHE/guests/exec-stock:/t/exec-guest" --add "$EXECDIR/rootfs.erofs:/t/rootfs.erofs"
 				--add "tests/e2e/exec_suite.sh:/t/exec_suite.sh")
-			RUN_NESTED=(/t/exec_suite.sh /t/bulkhead /t/exec_driver /t/exec-guest /t/rootfs.erofs)
+			RUN_NESTED=(/t/exec_suite.sh /t/bulkhead /t/exec_driver /t/exec-guest /t/rootfs.erofs
+				/t/bulkheadd)
 			kvm_suite "exec tests" exec "$MIN_EXEC"
 		else
 			count "exec tests: cannot prepare the exec guest or its root filesystem (see $LOGDIR/exec-guest.log)" 1

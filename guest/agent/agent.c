@@ -351,32 +351,49 @@ static void setup_cgroups(struct agent *a)
 	}
 }
 
-static int listen_vsock(unsigned port)
+static int listen_vsock(unsigned port, int backlog)
 {
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
 				  .svm_port = port };
-	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), c;
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (s < 0) {
 		fprintf(stderr, "agent: vsock socket: %s\n", strerror(errno));
 		return -1;
 	}
-	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 1) < 0) {
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, backlog) < 0) {
 		fprintf(stderr, "agent: vsock port %u: %s\n", port, strerror(errno));
 		close(s);
 		return -1;
 	}
 	printf("bulkhead-agent: listening on vsock port %u\n", port);
 	fflush(stdout);
-	do
-		c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-	while (c < 0 && errno == EINTR);
-	/* One host connection: nobody else (the program included) can connect
-	 * to the agent afterwards. */
-	close(s);
-	if (c < 0)
-		fprintf(stderr, "agent: accept: %s\n", strerror(errno));
-	return c;
+	return s;
+}
+
+/* The next connection from the host (CID 2), or -1. Connections from
+ * anywhere else (a guest process over a loopback transport) are closed
+ * unanswered: only the host may speak for the host. */
+static int accept_host(int s)
+{
+	for (;;) {
+		struct sockaddr_vm peer;
+		socklen_t len = sizeof(peer);
+		int c = accept4(s, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+
+		if (c < 0 && errno == EINTR)
+			continue;
+		if (c < 0) {
+			fprintf(stderr, "agent: accept: %s\n", strerror(errno));
+			return -1;
+		}
+		if (len >= sizeof(peer) && peer.svm_family == AF_VSOCK &&
+		    peer.svm_cid == VMADDR_CID_HOST)
+			return c;
+		fprintf(stderr, "agent: refused a connection from vsock CID %u (not the host)\n",
+			len >= sizeof(peer) ? peer.svm_cid : 0u);
+		close(c);
+	}
 }
 
 int main(int argc, char **argv)
@@ -385,7 +402,8 @@ int main(int argc, char **argv)
 	struct agent a = { .conn = -1 };
 	const char *root = "/", *cg = "";
 	unsigned port = AP_PORT;
-	int fd = -1;
+	bool keep_serving = false;
+	int fd = -1, ls, r;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc)
@@ -396,15 +414,16 @@ int main(int argc, char **argv)
 			root = argv[++i];
 		else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc)
 			cg = argv[++i];
+		else if (!strcmp(argv[i], "--serve"))
+			keep_serving = true;
 		else {
-			fprintf(stderr, "usage: bulkhead-agent [--port N | --fd N] [--root DIR] "
-					"[--cgroup CGROUP2_DIR]\n");
+			fprintf(stderr, "usage: bulkhead-agent [--port N [--serve] | --fd N] "
+					"[--root DIR] [--cgroup CGROUP2_DIR]\n");
 			return 2;
 		}
 	}
 	prctl(PR_SET_DUMPABLE, 0);
 	a.dec = &dec;
-	ap_dec_init(&dec);
 	a.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (a.root_fd < 0) {
 		fprintf(stderr, "agent: root %s: %s\n", root, strerror(errno));
@@ -415,15 +434,40 @@ int main(int argc, char **argv)
 	if (a.cgroup[0])
 		setup_cgroups(&a);
 	if (fd >= 0) {
-		a.conn = fd;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
-	} else {
-		a.conn = listen_vsock(port);
+		ap_dec_init(&dec);
+		a.conn = fd;
+		r = serve(&a);
+		goto out;
 	}
-	if (a.conn < 0)
+	ls = listen_vsock(port, keep_serving ? 4 : 1);
+	if (ls < 0)
 		return 1;
-	int r = serve(&a);
-
+	/* One host connection at a time. Without --serve, one only: the
+	 * listener is closed once the host is connected, so nobody else (the
+	 * program included) can connect to the agent afterwards. With --serve
+	 * (a VM that runs many sessions: bulkheadd's exec), the listener stays
+	 * open but only the host's connections are accepted, and each job's
+	 * cgroup is killed whole when it ends, so nothing of a program outlives
+	 * its session's job. */
+	for (;;) {
+		a.conn = accept_host(ls);
+		if (a.conn < 0) {
+			close(ls);
+			return 1;
+		}
+		if (!keep_serving)
+			close(ls);
+		ap_dec_init(&dec);
+		r = serve(&a);
+		if (!keep_serving)
+			break;
+		if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+			fprintf(stderr, "agent: connection ended: %s\n", strerror(-r));
+		close(a.conn);
+		a.conn = -1;
+	}
+out:
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		fprintf(stderr, "agent: connection ended: %s\n", strerror(-r));
 	return r < 0 && r != -EPIPE && r != -ECONNRESET ? 1 : 0;

@@ -27,6 +27,10 @@
 /* A request must arrive whole within this many idle timeouts, however
  * steadily it trickles in (a slow loris cannot hold a slot forever). */
 #define API_REQUEST_DEADLINE_FACTOR 3
+/* Exec sessions relayed at once (exec.c): daemon-wide, and per VM (its
+ * guest agent serves one host connection at a time). */
+#define API_EXEC_MAX 32
+#define API_EXEC_PER_VM 1
 
 struct daemon;
 struct MHD_Connection;
@@ -46,6 +50,7 @@ struct api_req {
 	                            * (with {name}: "ID/NAME") */
 	const char *body;          /* NUL-terminated copy; body_len bytes */
 	size_t body_len;
+	void *rstate;              /* server.c's state of the request */
 	/* reply: a handler sets status and either json or resp */
 	unsigned status;
 	struct json_object *json;
@@ -134,6 +139,26 @@ struct json_object *api_body_object(const struct api_req *r);
  * else false with a 429 reply set. Release once the stream ends. */
 bool api_follow_acquire(struct api_req *r);
 void api_follow_release(struct api_server *s, uid_t uid);
+
+/* Exec (exec.c): POST /v1/vms/{id}/exec — the daemon connects to the VM's
+ * guest agent over its vsock socket and, answering 101, relays the bytes
+ * between the client and the agent until either side closes. */
+void api_h_exec(struct api_req *r);
+/* An exec session on VM vm_id: true if within the caps (API_EXEC_MAX,
+ * API_EXEC_PER_VM; counted), else false with a 429 (that VM) or 503 (the
+ * daemon) reply set. Release once the session ends. */
+bool api_exec_acquire(struct api_req *r, const char *vm_id);
+void api_exec_release(struct api_server *s, const char *vm_id);
+/* An upgrade's state, held by r's request until the upgrade handler takes
+ * it (api_upgrade_take with its con_cls: the state, or NULL); freed with
+ * free_fn when the request ends without the upgrade (the client left). */
+void api_upgrade_hold(struct api_req *r, void *state, void (*free_fn)(void *));
+void *api_upgrade_take(void *con_cls);
+/* The connection c now carries an exec session: the request deadline no
+ * longer applies (the session ends when either side closes). */
+void api_conn_upgraded(struct api_server *s, struct MHD_Connection *c);
+/* Readable once the server stops (an eventfd): exec relays end then. */
+int api_server_stop_fd(const struct api_server *s);
 
 /* Serve on `listen_fd` (bound, listening AF_UNIX stream socket; ownership
  * passes to the server). NULL with a message in err on failure. */

@@ -777,6 +777,7 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/vms/{id}/stop", q_stop, false, h_stop },
 	{ "POST", "/v1/vms/{id}/kill", q_none, false, h_kill },
 	{ "POST", "/v1/vms/{id}/quarantine", q_none, true, h_quarantine },
+	{ "POST", "/v1/vms/{id}/exec", q_none, true, api_h_exec },
 	{ "GET", "/v1/vms/{id}/console", q_console, false, h_console },
 	{ "PUT", "/v1/vms/{id}/balloon", q_none, true, api_h_balloon },
 	{ "POST", "/v1/vms/{id}/snapshot", q_none, true, api_h_snapshot },

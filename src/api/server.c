@@ -36,11 +36,16 @@ struct conn {
 	uint64_t since_ns;      /* waiting for a request since */
 	bool in_request;        /* a request is (or may be) arriving */
 	bool refused;           /* over a cap or past the deadline: never served */
+	bool upgraded;          /* an exec session: no request deadline any more */
 };
 
 struct follow_use {
 	uid_t uid;
 	unsigned n;
+};
+
+struct exec_use {
+	char vm[DVM_ID_LEN + 1]; /* "" : a free slot */
 };
 
 struct api_server {
@@ -49,6 +54,8 @@ struct api_server {
 	pthread_mutex_t lock;   /* conns, follows */
 	struct conn *conns;
 	struct follow_use follows[API_MAX_CONNECTIONS];
+	struct exec_use execs[API_EXEC_MAX];
+	bool stopping;          /* no new exec session */
 	unsigned idle_s;
 	int stop_fd;            /* eventfd: stop the watchdog */
 	pthread_t watchdog;
@@ -70,6 +77,8 @@ struct req_state {
 	bool too_big;
 	bool have_uid;
 	uid_t uid;
+	void *upgrade;          /* an upgrade's state until its handler takes it */
+	void (*upgrade_free)(void *);
 };
 
 void api_error(struct api_req *r, unsigned status, const char *fmt, ...)
@@ -209,7 +218,8 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
 				const char *method, struct req_state *st)
 {
 	struct api_req r = { .d = s->d, .srv = s, .conn = c, .uid = st->uid, .method = method,
-			     .url = url, .body = st->body ? st->body : "", .body_len = st->len };
+			     .url = url, .body = st->body ? st->body : "", .body_len = st->len,
+			     .rstate = st };
 	const struct api_route *path_match = NULL;
 	char allow[128] = "";
 	enum MHD_Result ret;
@@ -396,12 +406,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	(void)toe;
 	if (st) {
+		if (st->upgrade) /* the upgrade never happened */
+			st->upgrade_free(st->upgrade);
 		free(st->body);
 		free(st);
 	}
 	*con_cls = NULL;
 	pthread_mutex_lock(&s->lock);
-	if (k) { /* keep-alive: the next request has its own deadline */
+	if (k && !k->upgraded) { /* keep-alive: the next request has its own deadline */
 		k->in_request = true;
 		k->since_ns = mono_ns();
 	}
@@ -512,7 +524,8 @@ static void *watchdog(void *arg)
 		now = mono_ns();
 		pthread_mutex_lock(&s->lock);
 		for (struct conn *k = s->conns; k; k = k->next)
-			if (k->in_request && !k->refused && now - k->since_ns > limit) {
+			if (k->in_request && !k->refused && !k->upgraded &&
+			    now - k->since_ns > limit) {
 				k->refused = true;
 				shutdown(k->fd, SHUT_RDWR);
 				bh_dbg("api: a request of uid %u took longer than %llu s: closed",
@@ -561,6 +574,82 @@ void api_follow_release(struct api_server *s, uid_t uid)
 	pthread_mutex_unlock(&s->lock);
 }
 
+bool api_exec_acquire(struct api_req *r, const char *vm_id)
+{
+	struct api_server *s = r->srv;
+	struct exec_use *slot = NULL;
+	unsigned on_vm = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(s->execs); i++) {
+		if (!s->execs[i].vm[0])
+			slot = slot ? slot : &s->execs[i];
+		else if (!strcmp(s->execs[i].vm, vm_id))
+			on_vm++;
+	}
+	if (!s->stopping && slot && on_vm < API_EXEC_PER_VM)
+		snprintf(slot->vm, sizeof(slot->vm), "%.*s", DVM_ID_LEN, vm_id);
+	pthread_mutex_unlock(&s->lock);
+	if (s->stopping)
+		api_error(r, 503, "the daemon is shutting down");
+	else if (on_vm >= API_EXEC_PER_VM)
+		api_error(r, 429, "VM %s already has %u exec session%s open, the most one VM may "
+			  "have (its agent runs one at a time): wait for it to end", vm_id, on_vm,
+			  on_vm == 1 ? "" : "s");
+	else if (!slot)
+		api_error(r, 503, "the daemon already relays %d exec sessions, the most it may",
+			  API_EXEC_MAX);
+	else
+		return true;
+	return false;
+}
+
+void api_exec_release(struct api_server *s, const char *vm_id)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(s->execs); i++)
+		if (!strcmp(s->execs[i].vm, vm_id)) {
+			s->execs[i].vm[0] = '\0';
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void api_upgrade_hold(struct api_req *r, void *state, void (*free_fn)(void *))
+{
+	struct req_state *st = r->rstate;
+
+	st->upgrade = state;
+	st->upgrade_free = free_fn;
+}
+
+void *api_upgrade_take(void *con_cls)
+{
+	struct req_state *st = con_cls;
+	void *state = st ? st->upgrade : NULL;
+
+	if (st)
+		st->upgrade = NULL;
+	return state;
+}
+
+void api_conn_upgraded(struct api_server *s, struct MHD_Connection *c)
+{
+	struct conn *k = conn_of(c);
+
+	pthread_mutex_lock(&s->lock);
+	if (k) {
+		k->upgraded = true;
+		k->in_request = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int api_server_stop_fd(const struct api_server *s)
+{
+	return s->stop_fd;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) BH_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -598,7 +687,7 @@ struct api_server *api_server_start(struct daemon *d, int listen_fd, unsigned id
 	s->watchdog_started = true;
 	s->mhd = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			MHD_USE_ERROR_LOG,
+			MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
 		0, NULL, NULL, on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_LISTEN_SOCKET, listen_fd,
@@ -625,13 +714,17 @@ void api_server_stop(struct api_server *s)
 
 	if (!s)
 		return;
+	/* stop_fd first: the watchdog and every exec relay (which blocks its
+	 * connection's thread) end, so MHD can join the connection threads */
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_mutex_unlock(&s->lock);
+	if (s->stop_fd >= 0 && write(s->stop_fd, &one, sizeof(one)) < 0) {
+	}
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
-	if (s->watchdog_started) {
-		if (write(s->stop_fd, &one, sizeof(one)) < 0) {
-		}
+	if (s->watchdog_started)
 		pthread_join(s->watchdog, NULL);
-	}
 	close(s->stop_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -46,7 +46,15 @@ static void exec_usage(FILE *out)
 		"                       rest is dropped and counted\n"
 		"  --pids-max N         processes the program may have (default 256)\n"
 		"  --json-status FILE   write {exit_code|signal, oom_killed, timed_out, duration_ms, ...}\n"
-		"  -v, --verbose / -q, --quiet\n\n"
+		"  -v, --verbose / -q, --quiet\n"
+		"  --vm ID              run in bulkheadd's running VM ID instead of a throwaway\n"
+		"                       one (its guest runs the agent: README); many commands\n"
+		"                       may run there one after another, its state stays.\n"
+		"                       --boot-timeout is then how long the daemon waits for\n"
+		"                       the agent (default 5s, at most 300s); --mem, --cpus,\n"
+		"                       --rootfs, --guest and --net are the VM's, not exec's\n"
+		"  --socket PATH        the daemon's socket (default $BULKHEAD_SOCKET, else\n"
+		"                       /run/bulkhead/bulkheadd.sock)\n\n"
 		"exit status: the program's own; 124 timed out; 125 bulkhead failed (bad option,\n"
 		"VM or agent failure); 126 program cannot be run; 127 program not found;\n"
 		"128+N killed by signal N.\n");
@@ -194,6 +202,11 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o, char *err, siz
 		unsigned u;
 		int r = 0;
 
+		for (const char *const *vo = (const char *const[]){ "--mem", "--cpus", "--rootfs",
+								    "--guest", "--net", NULL };
+		     *vo && !o->vm_only_bad; vo++)
+			if (!strcmp(name, *vo))
+				o->vm_only_bad = *vo;
 		if (!strcmp(name, "--mem")) {
 			r = args_parse_size("--mem", v, 1ull << 20, &o->mem, err, errlen);
 			if (!r && (o->mem < (64ull << 20) || o->mem > (1ull << 40))) {
@@ -206,6 +219,7 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o, char *err, siz
 			r = parse_duration("--timeout", v, &o->timeout_ms, err, errlen);
 		} else if (!strcmp(name, "--boot-timeout")) {
 			r = parse_duration("--boot-timeout", v, &o->boot_timeout_ms, err, errlen);
+			o->boot_timeout_set = true;
 		} else if (!strcmp(name, "--net")) {
 			if (strcmp(v, "none")) {
 				snprintf(err, errlen, "--net '%s': only 'none' is available to exec "
@@ -249,6 +263,10 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o, char *err, siz
 		} else if (!strcmp(name, "--pids-max")) {
 			r = args_parse_uint("--pids-max", v, 8, 1u << 22, &u, err, errlen);
 			o->pids_max = u;
+		} else if (!strcmp(name, "--vm")) {
+			o->vm = v;
+		} else if (!strcmp(name, "--socket")) {
+			o->socket = v;
 		} else if (!strcmp(name, "--json-status")) {
 			o->json_status = v;
 		} else {
@@ -257,6 +275,21 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o, char *err, siz
 		}
 		if (r)
 			return -EINVAL;
+	}
+	if (o->vm && o->vm_only_bad) {
+		snprintf(err, errlen, "%s does not go with --vm: the VM's memory, CPUs, root "
+			 "filesystem, guest and network are its own (bulkhead create)",
+			 o->vm_only_bad);
+		return -EINVAL;
+	}
+	if (o->socket && !o->vm) {
+		snprintf(err, errlen, "--socket goes with --vm (a throwaway VM needs no daemon)");
+		return -EINVAL;
+	}
+	if (o->vm && o->boot_timeout_set && o->boot_timeout_ms > 300000) {
+		snprintf(err, errlen, "--boot-timeout with --vm: at most 300s (how long the "
+			 "daemon waits for the VM's agent)");
+		return -EINVAL;
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
@@ -524,7 +557,21 @@ int cli_exec(int argc, char **argv, uint64_t start_ns)
 		fprintf(stderr, "bulkhead exec: signalfd: %s\n", strerror(errno));
 		return EXEC_EXIT_BULKHEAD;
 	}
-	int sig = 0, e = exec_vm_start(&vm, &o, "/proc/self/exe", sigfd, &sig, err, sizeof(err));
+	int sig = 0, e;
+
+	if (o.vm) { /* bulkheadd's VM: only the session is ours, never the VM */
+		const char *env = getenv("BULKHEAD_SOCKET");
+
+		memset(&vm, 0, sizeof(vm));
+		vm.pid = vm.pidfd = -1;
+		vm.conn = exec_daemon_connect(o.socket ? o.socket : env && *env ? env :
+					      "/run/bulkhead/bulkheadd.sock", o.vm,
+					      o.boot_timeout_set ? o.boot_timeout_ms : -1, err,
+					      sizeof(err));
+		e = vm.conn < 0 ? vm.conn : 0;
+	} else {
+		e = exec_vm_start(&vm, &o, "/proc/self/exe", sigfd, &sig, err, sizeof(err));
+	}
 
 	if (e == -EINTR) {
 		r.outcome = EXEC_INTERRUPTED;
@@ -537,6 +584,9 @@ int cli_exec(int argc, char **argv, uint64_t start_ns)
 		code = EXEC_EXIT_BULKHEAD;
 	} else {
 		code = run_session(&o, &vm, sigfd, &r);
+		if (o.vm && r.outcome == EXEC_INTERRUPTED) /* closing the session killed it */
+			snprintf(r.msg, sizeof(r.msg), "interrupted by signal %d twice: the program "
+				 "was killed (VM %s runs on)", r.code, o.vm);
 	}
 	exec_vm_destroy(&vm);
 	close(sigfd);

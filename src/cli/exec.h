@@ -40,6 +40,10 @@ struct exec_opts {
 	uint64_t copy_max;
 	unsigned pids_max;
 	bool verbose, quiet;
+	const char *vm;        /* --vm: a VM of bulkheadd instead of a throwaway one */
+	const char *socket;    /* --socket: the daemon's (NULL: $BULKHEAD_SOCKET, default) */
+	const char *vm_only_bad; /* an option that does not go with --vm, or NULL */
+	bool boot_timeout_set;
 	char **argv; /* the program and its arguments */
 	int argc;
 };
@@ -66,6 +70,14 @@ int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *sel
 /* Stop the VM (if running) and remove every host-side trace of it. Safe to
  * call on a partly started VM and twice. */
 void exec_vm_destroy(struct exec_vm *vm);
+
+/* Open an exec session on bulkheadd's VM `vm` (exec_daemon.c): the daemon's
+ * socket connected, POST /v1/vms/{vm}/exec sent, its 101 read; the fd then
+ * carries the agent protocol. connect_ms: how long the daemon may wait for
+ * the agent (a guest still booting), -1 for its default. The fd, or -errno
+ * with err (the daemon's own message for a refusal). */
+int exec_daemon_connect(const char *socket_path, const char *vm, int connect_ms, char *err,
+			size_t errlen) __attribute__((warn_unused_result));
 
 int cli_exec(int argc, char **argv, uint64_t start_ns);
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/e2e/exec_suite.sh BULKHEAD EXEC_DRIVER GUEST_DIR ROOTFS
+# tests/e2e/exec_suite.sh BULKHEAD EXEC_DRIVER GUEST_DIR ROOTFS [BULKHEADD]
 #
 # `bulkhead exec` end to end, as a user runs it, in real VMs (POSIX sh: runs
 # in the nested KVM host's busybox as well as on a host with /dev/kvm).
@@ -31,6 +31,11 @@
 #   row; the agent's channel out of reach (no vsock descriptor inherited, no
 #   root process's descriptor table readable, its port neither reachable nor
 #   answering for it when taken); still alive after all that.
+#   With BULKHEADD (one more VM): bulkheadd runs an agent VM (the same guest
+#   with bulkhead.agent=serve) and `bulkhead exec --vm` runs several commands
+#   in it: status and stdio kept apart, state kept between commands, the
+#   warm command's latency, --timeout kills the program and not the VM,
+#   options that are the VM's refused; then the VM is removed.
 # Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BH=${1:?usage: exec_suite.sh BULKHEAD EXEC_DRIVER GUEST_DIR ROOTFS}
@@ -39,6 +44,7 @@ GUEST=${3:?exec guest dir}
 ROOTFS=${4:?root filesystem image}
 PTYRUN=$(dirname "$DRIVER")/ptyrun
 PROBE=$(dirname "$DRIVER")/vsock_probe
+BHD=${5:-}
 W=$(mktemp -d "${TMPDIR:-/tmp}/exec-suite.XXXXXX")
 # The VMs' private directories land in TMPDIR: checked empty at the end.
 TMPDIR=$W/tmp
@@ -263,6 +269,70 @@ check "containment: the agent's vsock port cannot be reached from inside; a prog
 	"$(grep -E 'connect|listen' "$W/out/agentchan.out")"
 res alive | grep -q "outcome=exited code=0 " && grep -qx still-alive "$W/out/alive.out"; rc_check=$?
 check "containment: after all of that the guest and its agent still run programs" "$(res alive)"
+
+# ---- bulkheadd: one VM, many commands (POST /v1/vms/{id}/exec) ----
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+if [ -n "$BHD" ]; then
+	D=$W/daemon
+	mkdir -p "$D"
+	BULKHEAD_SOCKET=$D/api.sock
+	export BULKHEAD_SOCKET
+	"$BHD" --socket "$BULKHEAD_SOCKET" --state-dir "$D/state" --vmm "$BH" --stop-timeout 2 \
+		>"$D/daemon.log" 2>&1 &
+	DPID=$!
+	i=0
+	while [ ! -S "$BULKHEAD_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	cat >"$D/vm.json" <<EOF
+{ "kernel": "$GUEST/kernel", "initrd": "$GUEST/initrd", "mem": "256M",
+  "cmdline": "$(cat "$GUEST/cmdline") bulkhead.agent=serve",
+  "disks": [ { "path": "$ROOTFS", "read_only": true, "id": "bulkhead-rootfs" } ],
+  "vsock": { "cid": 3, "socket": "$D/agent.vsock" } }
+EOF
+	timeout -k 5 60 "$BH" create --config "$D/vm.json" --name sandbox --start >"$D/create.out" 2>&1
+	rc_check=$?
+	check "daemon: create --start a VM whose guest runs the agent (bulkhead.agent=serve)" \
+		"$(cat "$D/create.out"; tail -n 5 "$D/daemon.log")"
+	dx() { # dx NAME EXEC-ARGS...: bulkhead exec --vm sandbox, status in $rc, time in $ms
+		n=$1
+		shift
+		t0=$(now_ms)
+		timeout -k 5 300 "$BH" exec --vm sandbox "$@" </dev/null >"$W/$n.out" 2>"$W/$n.err"
+		rc=$?
+		ms=$(($(now_ms) - t0))
+		echo "bulkhead exec --vm ($n): exit $rc after $ms ms"
+	}
+	# the first one waits for the guest to boot: the daemon retries the agent
+	dx vm1 --boot-timeout 240s -- sh -c 'echo out-1; echo err-1 >&2; echo kept >/tmp/state; exit 3'
+	[ "$rc" = 3 ] && [ "$(cat "$W/vm1.out")" = out-1 ] && [ "$(cat "$W/vm1.err")" = err-1 ]
+	rc_check=$?
+	check "exec --vm: the program's status (3), stdout and stderr apart" \
+		"exit $rc; $(show "$W/vm1.out" "$W/vm1.err"; tail -n 5 "$D/daemon.log")"
+	dx vm2 -- sh -c 'cat /tmp/state; id -u'
+	warm=$ms
+	[ "$rc" = 0 ] && [ "$(cat "$W/vm2.out")" = "kept
+1000" ]; rc_check=$?
+	check "exec --vm: a second command sees the first one's file (state kept; warm: $warm ms)" \
+		"exit $rc; $(show "$W/vm2.out" "$W/vm2.err")"
+	echo "exec --vm: first command on a warm VM: $warm ms end to end (CLI start to exit)"
+	dx vm3 --timeout 2s -- sh -c 'sleep 60'
+	r3=$rc
+	dx vm4 -- sh -c 'echo after-timeout'
+	[ "$r3" = 124 ] && [ "$rc" = 0 ] && [ "$(cat "$W/vm4.out")" = after-timeout ]; rc_check=$?
+	check "exec --vm --timeout: 124, the program killed and not the VM (the next command runs)" \
+		"exits $r3, $rc; $(show "$W/vm3.err" "$W/vm4.out" "$W/vm4.err")"
+	dx vm5 --mem 1G -- true
+	[ "$rc" = 125 ] && grep -q -- "--mem does not go with --vm" "$W/vm5.err"; rc_check=$?
+	check "exec --vm: an option that is the VM's (--mem): 125 naming it" "exit $rc; $(show "$W/vm5.err")"
+	timeout -k 5 60 "$BH" kill sandbox >/dev/null 2>&1
+	timeout -k 5 60 "$BH" rm sandbox >"$D/rm.out" 2>&1
+	rc_check=$?
+	check "daemon: the agent VM removed afterwards" "$(cat "$D/rm.out")"
+	kill "$DPID" 2>/dev/null
+	i=0
+	while kill -0 "$DPID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 "$DPID" 2>/dev/null
+	wait "$DPID" 2>/dev/null
+fi
 
 # ---- nothing left on the host ----
 left=$(ls -A "$TMPDIR")

@@ -30,6 +30,11 @@ broken VMM the daemon must survive, where no real VM is needed to be one.
            touched, and ends 0.5 s after this process, as the real VMM's
            jailed VM process outlives the exit its supervisor reported (the
            kernel still tearing the VM down)
+vsock: a config with "vsock" gets its hybrid-vsock socket (bound and
+listening, like the real VMM's); "CONNECT 1024" is answered "OK 1024" and the
+connection handed to the real guest agent (`bulkhead-agent --fd`, whose path
+is the cmdline's agent=PATH: the host stands in for the guest) when there is
+one, else closed (nothing listens in the "guest").
 A snapshot request (type 10, two descriptors) is answered by writing a state
 file the daemon's checks accept (header, the configuration, empty CPUID, VM,
 devices and vCPU sections: snap_format.h) and a sparse memory file of the
@@ -94,6 +99,38 @@ def log(msg):
     sys.stderr.flush()
 
 
+def vsock_accept(vs, agent):
+    """One host connection on the vsock socket: the hybrid-vsock handshake,
+    then the agent (a child process) on it, or a close."""
+    c, _ = vs.accept()
+    c.settimeout(2)
+    line = b""
+    try:
+        while not line.endswith(b"\n") and len(line) < 64:
+            b = c.recv(1)
+            if not b:
+                break
+            line += b
+    except OSError:
+        pass
+    if line != b"CONNECT 1024\n" or not agent:
+        log("vsock: %r refused (agent %s)" % (line, agent or "none"))
+        c.close()
+        return
+    c.settimeout(None)
+    c.sendall(b"OK 1024\n")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fd = c.fileno()
+            os.set_inheritable(fd, True)
+            os.execv(agent, [agent, "--fd", str(fd)])
+        finally:
+            os._exit(127)
+    c.close()
+    log("vsock: agent %d on a host connection" % pid)
+
+
 def main():
     args = sys.argv[1:]
     console = args[args.index("--console") + 1]
@@ -155,6 +192,19 @@ def main():
         for _ in range(4096):
             sys.stderr.write(chunk)
         sys.stderr.flush()
+    agent = ""
+    for word in cfg.get("cmdline", "").split():
+        if word.startswith("agent="):
+            agent = word[6:]
+    vs = None
+    if cfg.get("vsock", {}).get("socket"):
+        path = cfg["vsock"]["socket"]
+        if os.path.exists(path):
+            os.unlink(path)
+        vs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        vs.bind(path)
+        vs.listen(8)
+        log("vsock socket %s" % path)
     ls = socket.socket(fileno=3)
     conn = None
     paused = restored and "--paused" in args
@@ -164,8 +214,15 @@ def main():
     out = open(console, "a")
     next_tick = next_net = time.monotonic()
     while True:
-        fds = [ls] + ([conn] if conn else []) + [p[1] for p in ports]
+        fds = [ls] + ([conn] if conn else []) + [p[1] for p in ports] + ([vs] if vs else [])
         r, _, _ = select.select(fds, [], [], 0.02)
+        if vs and vs in r:
+            vsock_accept(vs, agent)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
         for i, ps, mac in ports:
             if ps in r:
                 try:
