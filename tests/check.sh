@@ -58,6 +58,7 @@ MIN_SWITCH=100 # 106 with KVM (6 bulkhead-run cases); 15 passt and 9 tap uplink 
 MIN_PKG=38
 MIN_SCHEMA=10
 MIN_DAEMON_HOSTILE=124
+MIN_DAEMON_EXEC=24
 MIN_GUEST_CACHE=3
 MIN_QEMU=38
 MIN_KVM_EXTRA=10 # kvm_tests.sh: one per cases.txt line plus this many
@@ -213,6 +214,14 @@ if want api; then
 	# fair shares, no leaks: tests/e2e/daemon_hostile.py (root: cgroups, uids).
 	run_suite "daemon_hostile" "$MIN_DAEMON_HOSTILE" 900 python3 tests/e2e/daemon_hostile.py \
 		build-san/bulkheadd tests/e2e/standin_vmm.py build-san/bulkhead
+
+	stage "exec sessions through the daemon (ASan build, stand-in VMM, the real guest agent)"
+	# POST /v1/vms/{id}/exec and `bulkhead exec --vm`: the daemon's checks
+	# and relay, the agent on the host in the guest's place (root: jobs run
+	# as uid 1000): tests/e2e/daemon_exec.py.
+	run_suite "daemon_exec" "$MIN_DAEMON_EXEC" 600 python3 tests/e2e/daemon_exec.py \
+		build-san/bulkheadd tests/e2e/standin_vmm.py build-san/bulkhead \
+		build-san/guest/agent/bulkhead-agent
 fi
 
 if want sandbox; then

@@ -151,7 +151,7 @@ static int find_target(struct api_req *r, struct exec_target *t)
 		ret = -EBUSY;
 	} else if (v->state != DVM_RUNNING || v->frozen || v->pid <= 0) {
 		api_error(r, 409, "VM %s is %s: exec needs a running VM", v->id,
-			  v->frozen ? "frozen" : dvm_state_name(v->state));
+			  v->state != DVM_RUNNING ? dvm_state_name(v->state) : "frozen");
 		ret = -EBUSY;
 	}
 	if (ret) {

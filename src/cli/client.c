@@ -137,6 +137,8 @@ static void usage(FILE *out)
 		"  balloon ID SIZE                      ask the guest for SIZE of memory back\n"
 		"                                       (its balloon's target; 0 gives it all back)\n"
 		"  events [-f]                          the daemon's events about your VMs\n"
+		"  exec --vm ID [OPTIONS] -- PROGRAM    run PROGRAM in the running VM ID (its guest\n"
+		"                                       runs the agent; bulkhead exec --help)\n"
 		"                                       (-f: keep following, by long polls)\n"
 		"  network create NAME [--egress RULES] a network (a segment of the daemon's\n"
 		"                                       switch); RULES: allow:CIDR,deny:CIDR,...\n"
