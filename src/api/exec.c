@@ -407,13 +407,15 @@ void api_h_exec(struct api_req *r)
 	e->srv = r->srv;
 	e->agent = -1;
 	snprintf(e->vm, sizeof(e->vm), "%.*s", DVM_ID_LEN, r->id);
-	/* The guest may still be booting: retried until the deadline (at
-	 * least one attempt, which itself waits up to 2 s for the OK). */
+	/* The guest may still be booting: retried until the deadline. Each
+	 * attempt waits 1-12 s for the OK (a guest whose vsock driver is not
+	 * up yet may never answer that attempt). */
 	deadline = now_ms() + connect_ms;
 	for (;;) {
 		int64_t left = deadline - now_ms();
 
-		fd = agent_connect(&t, now_ms() + (left > 2000 ? left : 2000), why, sizeof(why));
+		left = left < 1000 ? 1000 : left > 12000 ? 12000 : left;
+		fd = agent_connect(&t, now_ms() + left, why, sizeof(why));
 		if (fd >= 0 || fd == -EPERM || now_ms() >= deadline)
 			break;
 		struct pollfd p = { api_server_stop_fd(r->srv), POLLIN, 0 };
