@@ -226,6 +226,13 @@ expect 125 "unknown option '--frobnicate'" -- exec --frobnicate 1 -- true
 expect 125 "--rootfs $T/nonexistent" -- exec --rootfs "$T/nonexistent" -- true
 expect 125 "$T/noguest" -- exec --rootfs "$T/empty" --guest "$T/noguest" -- true
 expect 0 "exit status" -- exec --help
+# exec --vm: the VM's own options refused, the daemon's socket named
+expect 125 "--rootfs does not go with --vm" -- exec --vm sandbox --rootfs /x -- true
+expect 125 "--guest does not go with --vm" -- exec --guest exec --vm sandbox -- true
+expect 125 "--socket goes with --vm" -- exec --socket /x.sock -- true
+expect 125 "--boot-timeout with --vm: at most 300s" -- exec --vm sandbox --boot-timeout 10m -- true
+expect 125 "--vm 'a/b'" -- exec --vm a/b -- true
+expect 125 "$T/no-daemon.sock" -- exec --vm sandbox --socket "$T/no-daemon.sock" -- true
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
