@@ -303,7 +303,7 @@ if [ -z "$why" ] && want snap-restore; then
 	sleep $GAP
 	: >"$T/out"
 	r0=$(uptime_cs)
-	"$BH" restore "$T/snap" <"$T/in2" >"$T/out" 2>"$T/err" &
+	"$BH" restore --disk "$T/raw.img" "$T/snap" <"$T/in2" >"$T/out" 2>"$T/err" &
 	pid=$!
 	exec 7>"$T/in2"
 	n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
@@ -351,7 +351,7 @@ if want kill9; then
 		why="no snapshot to restore: ${snapwhy#; }"
 	else
 		: >"$T/out"
-		"$BH" restore "$T/snap" <"$T/in3" >"$T/out" 2>"$T/err" &
+		"$BH" restore --disk "$T/raw.img" "$T/snap" <"$T/in3" >"$T/out" 2>"$T/err" &
 		pid=$!
 		exec 7>"$T/in3"
 		# FLUSHED-42 is computed: the tty's echo of the line cannot match
