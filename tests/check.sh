@@ -62,7 +62,7 @@ MIN_DAEMON_EXEC=24
 MIN_GUEST_CACHE=3
 MIN_QEMU=38
 MIN_KVM_EXTRA=10 # kvm_tests.sh: one per cases.txt line plus this many
-MIN_VIRTIO_LINUX=8
+MIN_VIRTIO_LINUX=9 # net-uplink needs passt (scripts/deps.sh installs it)
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=44
 MIN_EXEC=42 # 36 + 6 with bulkheadd (exec --vm)
@@ -369,6 +369,16 @@ if [ "$GUEST_OK" = 1 ]; then
 	RUN=(tests/e2e/virtio_linux.sh build/bulkhead "$STOCK" "$FSIMG" "$FSTEXT" "" "$NETMODS")
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "$STOCK:/t/guest" --add "$FSIMG:/t/fs.img"
 		--add "tests/e2e/virtio_linux.sh:/t/virtio_linux.sh" --add "$NETMODS:/t/netmods")
+	# the uplink test's passt (as root it changes to the user nobody: the
+	# L1 gets a passwd naming it)
+	PASST=$(command -v passt || { [ -x /usr/bin/passt ] && echo /usr/bin/passt; })
+	if [ -n "$PASST" ]; then
+		printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+			>"$WAITRD/passwd"
+		printf 'root:x:0:\nnogroup:x:65534:\n' >"$WAITRD/group"
+		ADDS+=(--add "$PASST:/usr/bin/passt" --add "$WAITRD/passwd:/etc/passwd"
+			--add "$WAITRD/group:/etc/group")
+	fi
 	RUN_NESTED=(/t/virtio_linux.sh /t/bulkhead /t/guest /t/fs.img "$FSTEXT" "" /t/netmods)
 	kvm_suite "virtio linux" virtio-linux "$MIN_VIRTIO_LINUX"
 

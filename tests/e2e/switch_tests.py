@@ -653,7 +653,7 @@ def neighbour_once(ctl, name, base):
              flooded[0], flooded[1] * 1e6, flooded[2] * 1e6, flooded[3]))
     ok = (abs(held - 2000) <= 100 and
           # the neighbour keeps at least half its throughput and, whatever
-          # the host's load, far more than the flooder's share ...
+          # the host's load, more than twice the flooder's share ...
           flooded[0] >= 0.5 * alone[0] and flooded[0] >= 2 * held and
           # ... and its round trip stays close to what it was alone
           flooded[1] <= 2 * alone[1] + 0.001 and flooded[3] <= 3 and alone[3] <= 3)

@@ -32,6 +32,13 @@
 #                through a static ARP entry): no reply, and the receiver's
 #                eth0 counts not one packet more, no echo request, no
 #                neighbour entry for it.
+#   net-uplink   `bulkhead run --net switch=lab --uplink lab` (its own switch
+#                and passt) in a namespace A made here, whose default route
+#                is a veth to namespace B: the guest fetches a page from B's
+#                198.51.100.2; the gateway's port where only A listens, A's
+#                own 203.0.113.7 and B's RFC 1918 10.9.0.2 stay out of reach
+#                (the switch's egress policy), though A reaches both.
+#                Needs passt (skipped with the reason otherwise).
 #   balloon      virtio-balloon with free page reporting (the stock driver):
 #                the guest fills 192 MiB of tmpfs, then frees it; the VM
 #                process's resident memory must fall by at least 96 MiB
@@ -135,6 +142,22 @@ sw-other)
 	echo "OTHER-PING: $(ping -c 5 -w 6 10.0.5.1 2>&1 | grep -o '[0-9]* packets received')"
 	echo "hello from blue" | nc -w 3 10.0.5.1 5001 2>/dev/null
 	echo "OTHER-TX: $(cat /sys/class/net/eth0/statistics/tx_packets)"
+	;;
+net-uplink)
+	# behind the switch's passt uplink (passt's DHCP would give these)
+	ip link set lo up
+	ip link set eth0 up && ip addr add 198.51.100.1/24 dev eth0 &&
+		ip route add default via 198.51.100.2 && echo "ETH0-UP"
+	i=0
+	until out=$(timeout 8 wget -q -O - http://198.51.100.2:8080/t.txt 2>&1) && [ -n "$out" ]; do
+		i=$((i + 1)); [ $i -lt 10 ] || break; sleep 1
+	done
+	echo "OUTSIDE: $out"
+	# (busybox 1.35's wget -T crashes: timeout(1) bounds each fetch)
+	echo "GATEWAY-8081: $(timeout 8 wget -q -O - http://198.51.100.2:8081/t.txt 2>&1)"
+	echo "HOST-ADDR: $(timeout 8 wget -q -O - http://203.0.113.7:8081/t.txt 2>&1)"
+	echo "RFC1918: $(timeout 8 wget -q -O - http://10.9.0.2:8080/t.txt 2>&1)"
+	echo "UPLINK-DONE"
 	;;
 balloon)
 	echo "balloon driver: $(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -c virtio)"
@@ -482,6 +505,76 @@ if [ -z "$why" ]; then
 else
 	bad "linux/virtio-net-switch" "${why#; }"
 	for f in a.out a.err b.out b.err out err sw.err; do sed "s/^/    $f: /" "$T/$f" | tail -n 15; done
+fi
+fi
+
+# --- net-uplink: the passt uplink reaches the outside, not the host nor RFC 1918
+if want net-uplink; then
+passt=$(command -v passt 2>/dev/null || { [ -x /usr/bin/passt ] && echo /usr/bin/passt; })
+if [ -z "$passt" ]; then
+	echo "SKIP linux/virtio-net-uplink: passt is not installed (Debian package passt)"
+elif ! unshare -n true 2>/dev/null || ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
+	echo "SKIP linux/virtio-net-uplink: no 'unshare -n', 'nsenter' or 'ip' here"
+else
+	mkdir -p "$T/out-www" "$T/host-www"
+	echo "OUTSIDE-REACHED" >"$T/out-www/t.txt"
+	echo "HOST-REACHED" >"$T/host-www/t.txt"
+	# namespace A (the host: bulkhead, its switch and passt; 198.51.100.1 and
+	# 203.0.113.7 on lo; default route via B) and namespace B (the outside:
+	# 198.51.100.2 and the RFC 1918 10.9.0.2, both serving OUTSIDE-REACHED /
+	# a page on 8080), joined by a veth pair; A serves HOST-REACHED on 8081
+	cat >"$T/uplink.sh" <<'UPEOF'
+BH=$1 T=$2 K=$3 base=$4
+# passt pivots into an empty root of its own: impossible from an
+# initramfs's rootfs (the nested KVM host's /), possible from a bind mount
+# of it (this script runs in a mount namespace of its own)
+if [ "$(awk '$2 == "/" { print $3; exit }' /proc/mounts)" = rootfs ] && [ -z "${BH_REROOTED:-}" ]; then
+	mkdir -p "$T/root" && mount --rbind / "$T/root" &&
+		exec env BH_REROOTED=1 chroot "$T/root" sh "$0" "$@"
+	echo "NS-SETUP-FAILED reroot"
+fi
+ip link set lo up
+unshare -n sleep 400 &
+b=$!
+sleep 0.3
+ip link add vA type veth && ip link set dev veth0 netns $b || echo "NS-SETUP-FAILED veth"
+ip addr add 198.51.100.1/24 dev vA && ip link set vA up && ip route add default via 198.51.100.2 &&
+	ip addr add 203.0.113.7/32 dev lo || echo "NS-SETUP-FAILED A"
+nsenter -t $b -n sh -c 'ip link set lo up && ip addr add 198.51.100.2/24 dev veth0 &&
+	ip addr add 10.9.0.2/24 dev veth0 && ip link set veth0 up' || echo "NS-SETUP-FAILED B"
+nsenter -t $b -n busybox httpd -f -p 8080 -h "$T/out-www" &
+h1=$!
+busybox httpd -f -p 8081 -h "$T/host-www" &
+h2=$!
+sleep 0.5
+get() { printf 'GET /t.txt HTTP/1.0\r\n\r\n' | timeout 10 busybox nc "$1" "$2" 2>/dev/null | tail -n 1; }
+# controls: from the host, both forbidden servers answer
+echo "CONTROL-RFC1918: $(get 10.9.0.2 8080)"
+echo "CONTROL-HOST: $(get 203.0.113.7 8081)"
+timeout -k 5 150 "$BH" run --kernel "$K" --initrd "$T/initrd" --mem 256M --no-rng \
+	--net switch=lab --uplink lab --cmdline "console=ttyS0 $base bh.test=net-uplink" \
+	</dev/null >"$T/out" 2>"$T/err"
+rc=$?
+kill $h1 $h2 $b 2>/dev/null
+wait $h1 $h2 $b 2>/dev/null
+exit $rc
+UPEOF
+	timeout -k 5 180 unshare -n -m sh "$T/uplink.sh" "$BH" "$T" "$GUEST/kernel" "$base" >"$T/ns.out" 2>&1
+	rc=$?
+	why=""
+	[ "$rc" = 0 ] || why="exit $rc"
+	grep -q "NS-SETUP-FAILED" "$T/ns.out" && why="$why; $(grep NS-SETUP-FAILED "$T/ns.out" | tr '\n' ' ')"
+	grep -q "CONTROL-RFC1918: OUTSIDE-REACHED" "$T/ns.out" || why="$why; the host cannot reach 10.9.0.2 itself"
+	grep -q "CONTROL-HOST: HOST-REACHED" "$T/ns.out" || why="$why; the host's own server does not answer"
+	grep -q "OUTSIDE: OUTSIDE-REACHED" "$T/out" || why="$why; the outside server not reached through passt"
+	grep -q "UPLINK-DONE" "$T/out" || why="$why; the guest did not finish"
+	grep -q "HOST-REACHED" "$T/out" && why="$why; the guest reached the host's server"
+	grep -q "RFC1918:.*REACHED" "$T/out" && why="$why; the guest reached 10.9.0.2"
+	if [ -z "$why" ]; then
+		ok "linux/virtio-net-uplink (passt: the outside server reached; the gateway's port 8081, the host's 203.0.113.7 and RFC 1918 10.9.0.2 not, though the host reaches both)"
+	else
+		bad "linux/virtio-net-uplink" "${why#; }"; show; sed 's/^/    ns: /' "$T/ns.out" | tail -n 10
+	fi
 fi
 fi
 

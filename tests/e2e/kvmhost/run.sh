@@ -132,6 +132,7 @@ add_module() {  # depth-first on depends= so dependencies load first
 }
 add_module kvm-amd   # TCG emulates SVM, not VMX: always the AMD module
 add_module tun       # /dev/net/tun: kvm_tests.sh's virtio-net tap test
+add_module veth      # virtio_linux.sh net-uplink: the "outside" namespace behind a veth pair
 
 mkdir -p "$tmp/kvmhost/modules"
 : > "$tmp/kvmhost/modules.list"
