@@ -527,10 +527,11 @@ else
 BH=$1 T=$2 K=$3 base=$4
 # passt pivots into an empty root of its own: impossible from an
 # initramfs's rootfs (the nested KVM host's /), possible from a bind mount
-# of it (this script runs in a mount namespace of its own)
+# of it moved over / (switch_root's way; a plain chroot would forbid passt's
+# user namespace). This script runs in a mount namespace of its own.
 if [ "$(awk '$2 == "/" { print $3; exit }' /proc/mounts)" = rootfs ] && [ -z "${BH_REROOTED:-}" ]; then
-	mkdir -p "$T/root" && mount --rbind / "$T/root" &&
-		exec env BH_REROOTED=1 chroot "$T/root" sh "$0" "$@"
+	mkdir -p "$T/root" && mount --rbind / "$T/root" && cd "$T/root" && mount --move . / &&
+		exec env BH_REROOTED=1 chroot . sh "$0" "$@"
 	echo "NS-SETUP-FAILED reroot"
 fi
 ip link set lo up
