@@ -204,8 +204,9 @@ done
 cat "$GUEST/initrd" "$T/extra.cpio" > "$T/initrd"
 base="panic=-1 loglevel=4"
 
-run() { # run NAME SECONDS ARGS... (output in $T/out, $T/err, status in $rc)
-	name=$1 secs=$2
+run() { # run NAME SECONDS ARGS... (output in $T/out, $T/err, status in $rc;
+	# NAME only labels the call for the reader)
+	secs=$2
 	shift 2
 	timeout -k 5 "$secs" "$BH" run --kernel "$GUEST/kernel" --initrd "$T/initrd" --mem 256M \
 		"$@" </dev/null >"$T/out" 2>"$T/err"
