@@ -9,8 +9,9 @@
 
 #include "proc.h"
 
-#define MAX_SAMPLES 64
-#define MAX_ROWS 32
+/* Samples per series: the exec group keeps every 64-byte echo round trip. */
+#define MAX_SAMPLES 1024
+#define MAX_ROWS 64
 
 enum vmm { VMM_BH, VMM_QEMU, VMM_N };
 extern const char *const vmm_name[VMM_N];
@@ -22,6 +23,8 @@ struct cfg {
 	const char *balloon_initrd; /* balloon group (balloon.c); NULL: skipped */
 	const char *net_guest;      /* network group (net.c); NULL: skipped */
 	const char *net_check;      /* its port-security check timer; NULL: that row skipped */
+	const char *exec_guest, *exec_rootfs; /* exec group (exec.c); NULL: skipped */
+	int exec_runs;              /* its runs per row (bench/run.sh: BENCH_EXEC_RUNS) */
 	int reps, linux_reps, churn, exits, density, balloon_vms;
 	bool smoke, no_bh, no_qemu;
 };
@@ -34,6 +37,7 @@ struct series {
 struct row {
 	const char *group, *name, *unit;
 	bool higher_better;
+	bool optional; /* no samples is not a failure: the note says why (n/a) */
 	struct series s[VMM_N];
 	struct series ref; /* a reference next to both VMMs (kvm_min, blk_host) */
 	const char *ref_name;
@@ -98,5 +102,7 @@ void bench_place(void);
 void bench_startup(void);
 /* The snapshot, restore and clone group (snapshot.c). */
 void bench_snapshot(void);
+/* The exec group: bulkhead exec, a warm VM's command, vsock (exec.c). */
+void bench_exec(void);
 
 #endif

@@ -21,6 +21,9 @@
 #             About a minute (each place the groups run: natively, nested).
 # BHBENCH_ARGS in the environment adds driver options (bhbench.c's header),
 # e.g. BHBENCH_ARGS="--only churn --reps 1" while working on one benchmark.
+# BENCH_EXEC_RUNS (default 30): runs per row of the exec group (cold exec,
+# exec from the snapshot, a warm VM's command); lower for quick trials.
+# The exec group is left out of --smoke unless BHBENCH_ARGS names it.
 # BENCH_IDLE_TIMEOUT (default 120): in nested mode, this many seconds without
 # any console output count as a frozen L1 (the driver prints a heartbeat
 # every 30 s). The driver prints each group's rows as the group finishes, so
@@ -163,7 +166,11 @@ log=$results/latest.log
 native_groups=""
 nested_groups=""
 skipped=""
-for g in ${only:-startup footprint exits linux blk density place balloon snapshot net churn}; do
+# exec boots Linux guests (~20-60 s each nested) dozens of times: not in the
+# smoke run unless asked for with --only.
+all_groups="startup footprint exits linux blk density place balloon snapshot net exec churn"
+[ "$smoke" -eq 1 ] && all_groups=${all_groups/ exec/}
+for g in ${only:-$all_groups}; do
     m=$(suite_mode "bench-$g")
     echo "bench: $g: $m" | tee -a "$log"
     case "$m" in
@@ -175,6 +182,39 @@ done
 native_groups=${native_groups#,}
 nested_groups=${nested_groups#,}
 rc=0
+
+# The exec group's guest (the exec guest on the stock kernel, as the exec
+# suite boots it) and root filesystem: the busybox one plus the group's
+# vsock peer as /bin/bh-vsock-echo. Made only when the group runs.
+exec_guest=""
+exec_rootfs=""
+case ",$native_groups,$nested_groups," in
+*,exec,*)
+    if exec_guest=$("$repo/scripts/prepare-exec.sh" "$build" "$cache" --stock-guest 2>"$results/exec-guest.log" | tail -n 1) &&
+        [ -f "$exec_guest/initrd" ] &&
+        "$repo/scripts/mk-exec-rootfs-busybox.sh" "$bb/exec-rootfs.erofs" "$bb/vsock_echo:/bin/bh-vsock-echo" \
+            >>"$results/exec-guest.log" 2>&1; then
+        exec_rootfs=$bb/exec-rootfs.erofs
+    else
+        echo "bench: cannot prepare the exec guest or its root filesystem (see $results/exec-guest.log): exec group skipped" >&2
+        exec_guest=""
+    fi
+    ;;
+esac
+# exec runs (rows 1-3 of the exec group; bench/README.md), default 30.
+exec_runs=${BENCH_EXEC_RUNS:-30}
+case "$exec_runs" in
+'' | *[!0-9]* | 0) die "BENCH_EXEC_RUNS='$exec_runs': expected a count of runs (1-1000)" ;;
+esac
+
+# The time budget of one driver run: 1500 s, plus for the exec group 80 s
+# per run (a cold and a snapshot exec of up to ~40 s each nested) and 300 s
+# for its warm VM and vsock transfers.
+budget_for() { # GROUPS
+    local b=1500
+    case ",$1," in *,exec,*) b=$((b + 80 * exec_runs + 300)) ;; esac
+    echo "$b"
+}
 
 run_native() { # GROUPS LOG
     local label tmp r
@@ -188,8 +228,9 @@ run_native() { # GROUPS LOG
     [ -n "$guest" ] && args+=(--linux "$guest")
     [ -n "$vmlinux" ] && args+=(--qemu-kernel "$vmlinux")
     [ -n "$balloon_initrd" ] && args+=(--balloon-initrd "$balloon_initrd")
+    [ -n "$exec_rootfs" ] && args+=(--exec-guest "$exec_guest" --exec-rootfs "$exec_rootfs" --exec-runs "$exec_runs")
     set +e
-    timeout -k 5 1500 "$bb/bhbench" "${args[@]}" 2>&1 | tee "$2"
+    timeout -k 5 "$(budget_for "$1")" "$bb/bhbench" "${args[@]}" 2>&1 | tee "$2"
     r=${PIPESTATUS[0]}
     set -e
     rm -rf "$tmp"
@@ -235,7 +276,12 @@ run_nested() { # GROUPS LOG
             cmd="$cmd --qemu-kernel /bench/vmlinux"
         fi
     fi
-    local budget=1500 idle=(--idle-timeout "${BENCH_IDLE_TIMEOUT:-120}")
+    if [ -n "$exec_rootfs" ]; then
+        adds+=(--add "$exec_guest:/bench/exec-guest" --add "$exec_rootfs:/bench/exec-rootfs.erofs")
+        cmd="$cmd --exec-guest /bench/exec-guest --exec-rootfs /bench/exec-rootfs.erofs --exec-runs $exec_runs"
+    fi
+    local budget idle=(--idle-timeout "${BENCH_IDLE_TIMEOUT:-120}")
+    budget=$(budget_for "$1")
     # Smoke: the L1 boot took up to 17 s on this 2-core machine under load.
     [ "$smoke" -eq 1 ] && { budget=90; idle=(); }
     set +e

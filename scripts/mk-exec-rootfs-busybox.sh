@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/mk-exec-rootfs-busybox.sh OUT.erofs
+# scripts/mk-exec-rootfs-busybox.sh OUT.erofs [HOST:GUEST...]
 #
 # The smallest real userland `bulkhead exec` can run programs in: busybox-
 # static (sh, coreutils-like applets, nc, wget, ...) with an applet link per
@@ -9,10 +9,13 @@
 # The exec end-to-end suite (tests/e2e/exec_suite.sh) boots it: the Debian
 # rootfs (scripts/prepare-exec.sh) is ~60 MiB and its programs' starts are
 # slow in the nested KVM host; this one is ~2 MiB and offline to build.
+# HOST:GUEST adds a host file at the absolute GUEST path, mode 0755 (the
+# benchmark's vsock peer: bench/run.sh).
 # Needs root (the files of user 1000 are chowned), busybox-static and
 # erofs-utils (scripts/deps.sh check).
 set -euo pipefail
-out=${1:?usage: mk-exec-rootfs-busybox.sh OUT.erofs}
+out=${1:?usage: mk-exec-rootfs-busybox.sh OUT.erofs [HOST:GUEST...]}
+shift
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "mk-exec-rootfs-busybox.sh: $bb missing (busybox-static)" >&2; exit 1; }
 if ldd "$bb" >/dev/null 2>&1; then
@@ -42,6 +45,17 @@ nogroup:x:65534:
 EOF
 echo bulkhead >"$stage/etc/hostname"
 chown 1000:1000 "$stage/home/user"
+for extra in "$@"; do
+	host=${extra%%:*}
+	dest=${extra#*:}
+	case "$dest" in
+	/*) ;;
+	*) echo "mk-exec-rootfs-busybox.sh: '$extra': expected HOST:/ABSOLUTE/GUEST/PATH" >&2; exit 1 ;;
+	esac
+	[ -f "$host" ] || { echo "mk-exec-rootfs-busybox.sh: '$extra': $host is not a file" >&2; exit 1; }
+	mkdir -p "$stage$(dirname "$dest")"
+	install -m 0755 "$host" "$stage$dest"
+done
 mkdir -p "$(dirname "$out")"
 mkfs.erofs -T0 "$out.tmp" "$stage" >/dev/null
 mv "$out.tmp" "$out"

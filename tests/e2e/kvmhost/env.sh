@@ -90,6 +90,7 @@ suite_needs() {
     bench-net) echo "" ;; # port I/O in ring 0 only, the data path (memory, MMIO) in ring 3
     bench-exits | bench-blk) echo "ring3-pio" ;; # the measured loops run in ring 3
     bench-linux | bench-balloon) echo "stock-kernel" ;;
+    bench-exec) echo "stock-kernel" ;; # the exec guest on the stock kernel (bench/exec.c)
     *) echo "env.sh: unknown suite '$1'" >&2; return 2 ;;
     esac
 }
