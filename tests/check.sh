@@ -65,7 +65,7 @@ MIN_KVM_EXTRA=10 # kvm_tests.sh: one per cases.txt line plus this many
 MIN_VIRTIO_LINUX=9 # net-uplink needs passt (scripts/deps.sh installs it)
 MIN_SANDBOX_KVM=57
 MIN_DAEMON_KVM=44
-MIN_EXEC=42 # 36 + 6 with bulkheadd (exec --vm)
+MIN_EXEC=50 # 44 + 6 with bulkheadd (exec --vm)
 MIN_ASAN_HOSTILE=38 # the virtio_hostile and virtio_balloon cases + 2 console-input tests
 
 # BULKHEAD_CHECK_STAGES (development only): a comma list of the stages to

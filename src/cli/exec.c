@@ -34,6 +34,9 @@ static void exec_usage(FILE *out)
 		"  --rootfs DIR|IMAGE   root filesystem (default: the cached Debian 12 image,\n"
 		"                       `make exec-guest`); read-only, with a throwaway overlay\n"
 		"  --guest NAME|DIR     the prepared exec guest: kernel, initrd, cmdline (default exec)\n"
+		"  --no-snapshot        always boot the VM: do not restore it from (or save it to)\n"
+		"                       the snapshot cache ~/.cache/bulkhead/exec-snap (the fast\n"
+		"                       path; `rm -r` that directory to clear it)\n"
 		"  --copy-in HOST:GUEST copy a host file or directory in before the program runs\n"
 		"  --copy-out GUEST:HOST copy a guest file or directory out afterwards (HOST must not exist)\n"
 		"  --copy-max SIZE      cap on each copy (default 256M; 100000 entries)\n"
@@ -181,6 +184,12 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o, char *err, siz
 		}
 		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			o->quiet = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-snapshot")) {
+			o->no_snapshot = true;
+			if (!o->vm_only_bad)
+				o->vm_only_bad = a;
 			continue;
 		}
 		/* --opt VALUE or --opt=VALUE */
@@ -395,7 +404,7 @@ static void json_str(FILE *f, const char *s)
 /* --json-status: written by the host from what it saw (also when the VM
  * died or never booted), atomically (temp file + rename). */
 static int write_json_status(const char *path, const struct exec_result *r, int code,
-			     uint64_t duration_ms)
+			     uint64_t duration_ms, int from)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -418,6 +427,8 @@ static int write_json_status(const char *path, const struct exec_result *r, int 
 					     "cannot-invoke", "setup-failed", "timed-out",
 					     "interrupted", "vm-lost" };
 	json_str(f, r->outcome <= EXEC_LOST ? names[r->outcome] : "error");
+	if (from == EXEC_FROM_BOOT || from == EXEC_FROM_SNAPSHOT)
+		fprintf(f, ", \"started_from\": \"%s\"", from == EXEC_FROM_BOOT ? "boot" : "snapshot");
 	if (r->msg[0]) {
 		fprintf(f, ", \"message\": ");
 		json_str(f, r->msg);
@@ -588,6 +599,8 @@ int cli_exec(int argc, char **argv, uint64_t start_ns)
 			snprintf(r.msg, sizeof(r.msg), "interrupted by signal %d twice: the program "
 				 "was killed (VM %s runs on)", r.code, o.vm);
 	}
+	int from = vm.from;
+
 	exec_vm_destroy(&vm);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -600,7 +613,7 @@ int cli_exec(int argc, char **argv, uint64_t start_ns)
 	if (r.outcome != EXEC_EXITED && r.outcome != EXEC_SIGNALED && r.msg[0])
 		fprintf(stderr, "bulkhead exec: %s\n", r.msg);
 	if (o.json_status) {
-		int je = write_json_status(o.json_status, &r, code, mono_ms() - t0);
+		int je = write_json_status(o.json_status, &r, code, mono_ms() - t0, from);
 
 		if (je) {
 			fprintf(stderr, "bulkhead exec: --json-status %s: %s\n", o.json_status,

@@ -44,6 +44,7 @@ struct exec_opts {
 	const char *socket;    /* --socket: the daemon's (NULL: $BULKHEAD_SOCKET, default) */
 	const char *vm_only_bad; /* an option that does not go with --vm, or NULL */
 	bool boot_timeout_set;
+	bool no_snapshot;      /* --no-snapshot: always boot (no snapshot cache) */
 	char **argv; /* the program and its arguments */
 	int argc;
 };
@@ -58,7 +59,42 @@ struct exec_vm {
 	int pid;                   /* the `bulkhead run` process, or -1 */
 	int pidfd;
 	int conn;                  /* the connection to the agent, or -1 */
+	char control[PATH_MAX + 16]; /* the VMM's control socket (a build), or "" */
+	enum { EXEC_FROM_NONE, EXEC_FROM_BOOT, EXEC_FROM_SNAPSHOT } from;
 };
+
+/* The snapshot cache entry of an exec's VM (exec_snap.c: the layout, the
+ * key and its inputs are described there; README "The fast path"). */
+struct exec_snap {
+	char root[PATH_MAX];        /* CACHE/exec-snap */
+	char entry[PATH_MAX + 80];  /* root/<hex key> */
+	char tmp[PATH_MAX + 100];   /* root/<hex key>.tmp.<pid>: being built */
+	char lock[PATH_MAX + 100];  /* root/<hex key>.lock */
+	char inputs[4 * PATH_MAX];  /* the key's inputs, as text (entry/key) */
+	int lock_fd;                /* the entry's flock, or -1 */
+};
+
+/* The key of the VM o asks for with root filesystem image img: fills s
+ * (nothing is created). 0, or -errno with err. */
+int exec_snap_init(struct exec_snap *s, const struct exec_opts *o, const char *img, char *err,
+		   size_t errlen) __attribute__((warn_unused_result));
+/* Whether the entry is there (complete: it appears by rename). */
+bool exec_snap_ready(const struct exec_snap *s);
+/* Take the entry's lock without waiting (the cache root made 0700 first):
+ * 0, or -EWOULDBLOCK (another exec builds it) or another -errno. */
+int exec_snap_lock(struct exec_snap *s) __attribute__((warn_unused_result));
+void exec_snap_unlock(struct exec_snap *s);
+/* Write the key file into s->tmp (a complete snapshot) and rename it into
+ * place. 0, or -errno with err (s->tmp removed). */
+int exec_snap_install(struct exec_snap *s, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Remove the entry (a restore refused it). */
+void exec_snap_remove(struct exec_snap *s);
+/* The user's cache path CACHE/sub ($XDG_CACHE_HOME/bulkhead or
+ * ~/.cache/bulkhead). 0 or -errno. */
+int exec_cache_path(char *buf, size_t len, const char *sub);
+/* Remove a flat directory (files only) and the directory. */
+void exec_rmdir_flat(const char *dir);
 
 /* Boot the VM and connect to its agent (exec_vm.c). 0, or -errno with a
  * message in err (the console log's tail included when the guest failed);

@@ -1,12 +1,23 @@
 /* exec_vm.c — the throwaway VM of `bulkhead exec` (exec.h): a private
- * directory, the root filesystem image, `bulkhead run` as a child process
- * (the same jailed VMM and supervisor as every VM), the hybrid-vsock
- * connection to the agent, and the removal of all of it. */
+ * directory, the root filesystem image, `bulkhead run` or `bulkhead restore`
+ * as a child process (the same jailed VMM and supervisor as every VM), the
+ * hybrid-vsock connection to the agent, and the removal of all of it.
+ *
+ * The fast path (README "The fast path"): the VM is restored from the
+ * snapshot cache entry of its key (exec_snap.c) instead of booted; the
+ * host's session then reseeds its RNG and steps its clock before anything
+ * else (exec_session_sync). Without an entry the VM boots with its agent in
+ * serve mode and a control socket; once the agent answers, the probe
+ * connection is closed, `bulkhead snapshot --resume` writes the entry and
+ * the job runs on that same VM. Nothing about the cache ever fails the
+ * user's command: a refused entry is removed and the VM boots; a failed
+ * build is warned about and the VM boots afresh without one. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,21 +52,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The user's cache (as `bulkhead run --guest` finds guests). */
-static int cache_path(char *buf, size_t len, const char *sub)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (xdg && *xdg)
-		n = snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
-	else if (home && *home)
-		n = snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
-	else
-		return -ENOENT;
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
-}
-
 /* Run a helper program to completion, its output into log. 0 or -errno. */
 static int run_helper(char *const argv[], const char *log)
 {
@@ -87,7 +83,7 @@ static int rootfs_image(struct exec_vm *vm, const struct exec_opts *o, char *img
 	struct stat st;
 
 	if (!o->rootfs) {
-		if (cache_path(img, len, "rootfs/debian12.erofs") || stat(img, &st) < 0) {
+		if (exec_cache_path(img, len, "rootfs/debian12.erofs") || stat(img, &st) < 0) {
 			snprintf(err, errlen, "no default root filesystem (%s): build it with "
 				 "`make exec-guest` (scripts/prepare-exec.sh), or give --rootfs",
 				 img[0] ? img : "~/.cache/bulkhead/rootfs/debian12.erofs");
@@ -157,32 +153,16 @@ static void tail_of(const char *path, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(len - 1), start);
 }
 
-static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *self,
-		     const char *img, char *err, size_t errlen)
+/* Start the VMM child (argv: `bulkhead run` or `bulkhead restore`), its
+ * output into DIR/vmm.log. */
+static int spawn_child(struct exec_vm *vm, const char *self, char *const argv[], char *err,
+		       size_t errlen)
 {
-	char mem[32], cpus[16], disk[PATH_MAX + 64], console[PATH_MAX + 32],
-		vsock[PATH_MAX + 64], log[PATH_MAX + 16];
+	char log[PATH_MAX + 16];
 	sigset_t none;
-
-	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(o->mem >> 20));
-	snprintf(cpus, sizeof(cpus), "%u", o->cpus);
-	snprintf(disk, sizeof(disk), "path=%s,ro=on,id=bulkhead-rootfs", img);
-	snprintf(console, sizeof(console), "file:%s", vm->console);
-	/* hybrid vsock: host clients connect to this socket; no guest->host
-	 * port is allowed (the default): a program cannot reach the host */
-	snprintf(vsock, sizeof(vsock), "cid=3,socket=%s", vm->sock);
-	snprintf(log, sizeof(log), "%s/vmm.log", vm->dir);
-	if (strchr(img, ',')) {
-		snprintf(err, errlen, "--rootfs %s: a path with ',' cannot be handed to the VM", img);
-		return -EINVAL;
-	}
-	char *argv[] = { ARG(self), ARG("run"), ARG("--guest"), ARG(o->guest),
-			 ARG("--mem"), mem, ARG("--cpus"), cpus, ARG("--disk"), disk,
-			 ARG("--console"), console, ARG("--vsock"), vsock, ARG("-q"),
-			 NULL };
-
 	pid_t parent = getpid();
 
+	snprintf(log, sizeof(log), "%s/vmm.log", vm->dir);
 	vm->pid = fork();
 	if (vm->pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -193,7 +173,7 @@ static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *
 		 * anyway — the run supervisor forwards this SIGTERM to it */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 			_exit(125);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		/* its own process group: the terminal's ^C is ours to forward */
@@ -211,6 +191,52 @@ static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *
 		return -errno;
 	}
 	return 0;
+}
+
+/* Boot: `bulkhead run`; serve (building a snapshot): the agent in serve
+ * mode and a control socket DIR/ctl.sock. */
+static int spawn_vmm(struct exec_vm *vm, const struct exec_opts *o, const char *self,
+		     const char *img, bool serve, char *err, size_t errlen)
+{
+	char mem[32], cpus[16], disk[PATH_MAX + 64], console[PATH_MAX + 32],
+		vsock[PATH_MAX + 64];
+
+	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(o->mem >> 20));
+	snprintf(cpus, sizeof(cpus), "%u", o->cpus);
+	snprintf(disk, sizeof(disk), "path=%s,ro=on,id=bulkhead-rootfs", img);
+	snprintf(console, sizeof(console), "file:%s", vm->console);
+	/* hybrid vsock: host clients connect to this socket; no guest->host
+	 * port is allowed (the default): a program cannot reach the host */
+	snprintf(vsock, sizeof(vsock), "cid=3,socket=%s", vm->sock);
+	if (strchr(img, ',')) {
+		snprintf(err, errlen, "--rootfs %s: a path with ',' cannot be handed to the VM", img);
+		return -EINVAL;
+	}
+	vm->control[0] = 0;
+	if (serve)
+		snprintf(vm->control, sizeof(vm->control), "%s/ctl.sock", vm->dir);
+	char *argv[] = { ARG(self), ARG("run"), ARG("--guest"), ARG(o->guest),
+			 ARG("--mem"), mem, ARG("--cpus"), cpus, ARG("--disk"), disk,
+			 ARG("--console"), console, ARG("--vsock"), vsock, ARG("-q"),
+			 serve ? ARG("--cmdline-append") : NULL, ARG("bulkhead.agent=serve"),
+			 ARG("--control"), vm->control, NULL };
+
+	return spawn_child(vm, self, argv, err, errlen);
+}
+
+/* The fast path: `bulkhead restore` of the cache entry, its disk, vsock
+ * socket and console named again (a restore opens no recorded path). */
+static int spawn_restore(struct exec_vm *vm, const char *self, const char *img,
+			 const char *entry, char *err, size_t errlen)
+{
+	char console[PATH_MAX + 32];
+
+	snprintf(console, sizeof(console), "file:%s", vm->console);
+	char *argv[] = { ARG(self), ARG("restore"), ARG("-q"), ARG("--disk"), ARG(img),
+			 ARG("--vsock-socket"), vm->sock, ARG("--console"), console,
+			 ARG(entry), NULL };
+
+	return spawn_child(vm, self, argv, err, errlen);
 }
 
 /* One attempt at the hybrid-vsock handshake: connect to the VM's socket,
@@ -255,40 +281,15 @@ static int try_connect(const struct exec_vm *vm)
 	return fd;
 }
 
-int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, int sig_fd,
-		  int *sig, char *err, size_t errlen)
+/* Wait for the agent of the VM just spawned until deadline (CLOCK_MONOTONIC
+ * ms): 0 with vm->conn; -EIO (the VMM ended: err has the logs' tails),
+ * -ETIMEDOUT, or -EINTR with *sig. */
+static int wait_agent(struct exec_vm *vm, int64_t deadline, int timeout_s, int sig_fd, int *sig,
+		      char *err, size_t errlen)
 {
-	const char *tmp = getenv("TMPDIR");
-	char img[PATH_MAX] = "";
-	int r;
-
-	memset(vm, 0, sizeof(*vm));
-	vm->pid = -1;
-	vm->pidfd = -1;
-	vm->conn = -1;
-	if (snprintf(vm->dir, sizeof(vm->dir), "%s/bulkhead-exec.XXXXXX",
-		     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(vm->dir) || !mkdtemp(vm->dir)) {
-		snprintf(err, errlen, "cannot create a private directory in %s: %s",
-			 tmp && *tmp ? tmp : "/tmp", strerror(errno));
-		vm->dir[0] = 0;
-		return -EIO;
-	}
-	snprintf(vm->sock, sizeof(vm->sock), "%s/vsock.sock", vm->dir);
-	snprintf(vm->console, sizeof(vm->console), "%s/console.log", vm->dir);
-	if (strlen(vm->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path) - 8) {
-		snprintf(err, errlen, "TMPDIR %s is too long for a unix socket path", tmp);
-		return -ENAMETOOLONG;
-	}
-	r = rootfs_image(vm, o, img, sizeof(img), err, errlen);
-	if (r)
-		return r;
-	r = spawn_vmm(vm, o, self, img, err, errlen);
-	if (r)
-		return r;
-	int64_t deadline = mono_ms() + o->boot_timeout_ms;
-
 	for (;;) {
 		struct pollfd p = { vm->pidfd, POLLIN, 0 };
+		int r;
 
 		if (poll(&p, 1, 0) > 0) {
 			char log[PATH_MAX + 16], t1[800], t2[800];
@@ -299,7 +300,7 @@ int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *sel
 			snprintf(log, sizeof(log), "%s/vmm.log", vm->dir);
 			tail_of(log, t1, sizeof(t1));
 			tail_of(vm->console, t2, sizeof(t2));
-			snprintf(err, errlen, "the VM stopped before its agent answered (bulkhead run "
+			snprintf(err, errlen, "the VM stopped before its agent answered (bulkhead "
 				 "exit %d)%s%s%s%s", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
 				 t1[0] ? "\n--- VMM ---\n" : "", t1,
 				 t2[0] ? "\n--- guest console ---\n" : "", t2);
@@ -314,48 +315,32 @@ int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *sel
 			char t2[800];
 
 			tail_of(vm->console, t2, sizeof(t2));
-			snprintf(err, errlen, "the VM's agent did not answer within --boot-timeout "
-				 "(%d s)%s%s", o->boot_timeout_ms / 1000,
-				 t2[0] ? "\n--- guest console ---\n" : "", t2);
+			snprintf(err, errlen, "the VM's agent did not answer within %d s%s%s",
+				 timeout_s, t2[0] ? "\n--- guest console ---\n" : "", t2);
 			return -ETIMEDOUT;
 		}
 		/* wait a little, but wake for the user's ^C or SIGTERM */
 		struct pollfd ps = { sig_fd, POLLIN, 0 };
 
-		if (sig_fd >= 0 && poll(&ps, 1, 200) > 0) {
+		if (sig_fd >= 0 && poll(&ps, 1, 100) > 0) {
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
 			    si.ssi_signo != SIGWINCH) {
 				*sig = (int)si.ssi_signo;
-				snprintf(err, errlen, "interrupted by signal %u while the VM booted",
+				snprintf(err, errlen, "interrupted by signal %u while the VM started",
 					 si.ssi_signo);
 				return -EINTR;
 			}
 		} else if (sig_fd < 0) {
-			sleep_ms(200);
+			sleep_ms(100);
 		}
 	}
 }
 
-/* Remove the private directory and everything in it (flat: the VMM's
- * socket(s), logs, the image). */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (d) {
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-	}
-	if (rmdir(dir) < 0 && errno != ENOENT)
-		fprintf(stderr, "bulkhead exec: cannot remove %s: %s\n", dir, strerror(errno));
-}
-
-void exec_vm_destroy(struct exec_vm *vm)
+/* Stop the VMM (if running); clear: empty the private directory but for a
+ * packed root filesystem image (a cold boot follows in it). */
+static void vm_stop(struct exec_vm *vm, bool clear)
 {
 	if (vm->conn >= 0) {
 		close(vm->conn);
@@ -377,8 +362,171 @@ void exec_vm_destroy(struct exec_vm *vm)
 		close(vm->pidfd);
 		vm->pidfd = -1;
 	}
+	DIR *d = clear && vm->dir[0] ? opendir(vm->dir) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "rootfs.erofs"))
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+}
+
+__attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bulkhead exec: warning: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* How long a restore or a VM just snapshotted may take to answer before
+ * the exec boots instead. */
+#define FAST_ANSWER_MS 60000
+
+/* Snapshot the VM just booted (serve mode, agent answering on vm->conn)
+ * into the entry, then connect to its agent again for the job: 0, or
+ * -errno with a warning printed (-EINTR: *sig). */
+static int build_entry(struct exec_vm *vm, struct exec_snap *snap, const char *self, int sig_fd,
+		       int *sig, char *err, size_t errlen)
+{
+	char log[PATH_MAX + 16], t[800];
+	int r;
+
+	/* the probe connection: the agent goes back to accept() */
+	close(vm->conn);
+	vm->conn = -1;
+	snprintf(log, sizeof(log), "%s/snapshot.log", vm->dir);
+	char *argv[] = { ARG(self), ARG("snapshot"), ARG("--control"), vm->control,
+			 ARG("--resume"), snap->tmp, NULL };
+
+	r = run_helper(argv, log);
+	if (r) {
+		exec_rmdir_flat(snap->tmp);
+		tail_of(log, t, sizeof(t));
+		warn("could not save the snapshot for the fast path (bulkhead snapshot: %s); "
+		     "booting without it", t);
+		return r;
+	}
+	r = exec_snap_install(snap, err, errlen);
+	if (r) {
+		warn("%s; booting without it", err);
+		return r;
+	}
+	r = wait_agent(vm, mono_ms() + FAST_ANSWER_MS, FAST_ANSWER_MS / 1000, sig_fd, sig, err,
+		       errlen);
+	if (r && r != -EINTR)
+		warn("the VM did not answer after its snapshot (%s); booting again", err);
+	return r;
+}
+
+static int vm_start(struct exec_vm *vm, struct exec_snap *snap, const struct exec_opts *o,
+		    const char *self, int sig_fd, int *sig, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	char img[PATH_MAX] = "", why[600];
+	bool fast, build = false;
+	int r;
+
+	if (snprintf(vm->dir, sizeof(vm->dir), "%s/bulkhead-exec.XXXXXX",
+		     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(vm->dir) || !mkdtemp(vm->dir)) {
+		snprintf(err, errlen, "cannot create a private directory in %s: %s",
+			 tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		vm->dir[0] = 0;
+		return -EIO;
+	}
+	snprintf(vm->sock, sizeof(vm->sock), "%s/vsock.sock", vm->dir);
+	snprintf(vm->console, sizeof(vm->console), "%s/console.log", vm->dir);
+	if (strlen(vm->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path) - 8) {
+		snprintf(err, errlen, "TMPDIR %s is too long for a unix socket path", tmp);
+		return -ENAMETOOLONG;
+	}
+	r = rootfs_image(vm, o, img, sizeof(img), err, errlen);
+	if (r)
+		return r;
+	/* A --rootfs directory is packed afresh each time: no fast path. */
+	fast = !o->no_snapshot && !vm->image[0] && !strchr(img, ',');
+	if (fast && exec_snap_init(snap, o, img, why, sizeof(why))) {
+		warn("no fast path: %s", why);
+		fast = false;
+	}
+	if (fast && exec_snap_ready(snap)) {
+		int limit = o->boot_timeout_ms < FAST_ANSWER_MS ? o->boot_timeout_ms : FAST_ANSWER_MS;
+
+		r = spawn_restore(vm, self, img, snap->entry, err, errlen);
+		if (!r)
+			r = wait_agent(vm, mono_ms() + limit, limit / 1000, sig_fd, sig, err, errlen);
+		if (!r) {
+			vm->from = EXEC_FROM_SNAPSHOT;
+			return 0;
+		}
+		if (r == -EINTR)
+			return r;
+		/* corrupt, from another version or CPU, or not answering: gone */
+		warn("the cached snapshot %s was refused (%s); removed, booting instead",
+		     snap->entry, err);
+		vm_stop(vm, true);
+		if (!exec_snap_lock(snap)) {
+			exec_snap_remove(snap);
+			exec_snap_unlock(snap);
+		}
+	}
+	/* Build the entry only if nobody else is building it (never wait). */
+	if (fast && !exec_snap_lock(snap))
+		build = !exec_snap_ready(snap);
+	if (!build)
+		exec_snap_unlock(snap);
+	int64_t deadline = mono_ms() + o->boot_timeout_ms;
+
+	for (;;) {
+		r = spawn_vmm(vm, o, self, img, build, err, errlen);
+		if (!r)
+			r = wait_agent(vm, deadline, o->boot_timeout_ms / 1000, sig_fd, sig, err,
+				       errlen);
+		if (!r && build)
+			r = build_entry(vm, snap, self, sig_fd, sig, err, errlen);
+		exec_snap_unlock(snap);
+		if (r && r != -EINTR && build) { /* boot afresh, without the cache */
+			vm_stop(vm, true);
+			build = false;
+			continue;
+		}
+		if (!r)
+			vm->from = EXEC_FROM_BOOT;
+		return r;
+	}
+}
+
+int exec_vm_start(struct exec_vm *vm, const struct exec_opts *o, const char *self, int sig_fd,
+		  int *sig, char *err, size_t errlen)
+{
+	struct exec_snap *snap = calloc(1, sizeof(*snap));
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->pid = -1;
+	vm->pidfd = -1;
+	vm->conn = -1;
+	if (!snap) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snap->lock_fd = -1;
+	r = vm_start(vm, snap, o, self, sig_fd, sig, err, errlen);
+	exec_snap_unlock(snap);
+	free(snap);
+	return r;
+}
+
+void exec_vm_destroy(struct exec_vm *vm)
+{
+	vm_stop(vm, false);
 	if (vm->dir[0]) {
-		remove_dir(vm->dir);
+		exec_rmdir_flat(vm->dir);
 		vm->dir[0] = 0;
 	}
 }

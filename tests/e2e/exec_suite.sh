@@ -49,6 +49,10 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/exec-suite.XXXXXX")
 # The VMs' private directories land in TMPDIR: checked empty at the end.
 TMPDIR=$W/tmp
 export TMPDIR
+# The snapshot cache of the fast path (the first exec makes it): the suite's own.
+XDG_CACHE_HOME=$W/cache
+export XDG_CACHE_HOME
+SNAPS=$W/cache/bulkhead/exec-snap
 mkdir -p "$TMPDIR" "$W/out" "$W/in/sub"
 pass=0
 fail=0
@@ -61,14 +65,72 @@ bx() { # bx NAME ARGS...: bulkhead exec, out/err/json in $W/NAME.*, status in $r
 	n=$1
 	shift
 	t0=$(date +%s)
+	ms=$(now_ms)
 	timeout -k 5 300 "$BH" exec --guest "$GUEST" --rootfs "$ROOTFS" --boot-timeout 240s \
 		--json-status "$W/$n.json" "$@" </dev/null >"$W/$n.out" 2>"$W/$n.err"
 	rc=$?
-	echo "bulkhead exec ($n): exit $rc after $(($(date +%s) - t0)) s"
+	ms=$(($(now_ms) - ms))
+	echo "bulkhead exec ($n): exit $rc after $ms ms ($(grep -o '"started_from": "[a-z]*"' "$W/$n.json" 2>/dev/null))"
 }
+from() { grep -q "\"started_from\": \"$2\"" "$W/$1.json"; } # from NAME boot|snapshot
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 secret=bulkhead-host-secret-$$-$(date +%s)
 echo "$secret" >"$W/host-secret"
 echo "copied in" >"$W/in/sub/file"
+
+# ---- 0: the fast path: a snapshot of the booted guest, made on first use ----
+# Each exec prints 16 random bytes and the guest's clock; the snapshot is at
+# least 8 s old when the next exec restores it.
+rnd='head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; date +%s'
+bx snap1 -- sh -c "test -e /tmp/mark && echo mark-seen; echo mark >/tmp/mark; $rnd; echo out-1; echo err-1 >&2; exit 5"
+cold=$ms
+entry=$(ls -d "$SNAPS"/*/ 2>/dev/null | head -n 1)
+[ "$rc" = 5 ] && from snap1 boot && [ "$(sed -n 3p "$W/snap1.out")" = out-1 ] && [ "$(cat "$W/snap1.err")" = err-1 ] &&
+	[ -f "$entry/manifest" ] && [ -f "$entry/state" ] && grep -q '^rootfs ' "$entry/key"; rc_check=$?
+check "exec fast path: the first exec boots (started_from boot, status 5, stdio apart) and saves the snapshot with its key" \
+	"exit $rc; $(show "$W/snap1.out" "$W/snap1.err" "$W/snap1.json"; ls -la "$SNAPS" "$entry" 2>&1)"
+sleep 8
+bx snap2 -- sh -c "test -e /tmp/mark && echo mark-seen; echo mark >/tmp/mark; $rnd; echo out-2; echo err-2 >&2; exit 6"
+fast2=$ms
+h=$(date +%s)
+[ "$rc" = 6 ] && from snap2 snapshot && [ "$(sed -n 3p "$W/snap2.out")" = out-2 ] && [ "$(cat "$W/snap2.err")" = err-2 ]; rc_check=$?
+check "exec fast path: the next exec starts from the snapshot (started_from snapshot, status 6, stdio apart; $fast2 ms vs $cold ms booting)" \
+	"exit $rc; $(show "$W/snap2.out" "$W/snap2.err" "$W/snap2.json")"
+! grep -q mark-seen "$W/snap2.out"; rc_check=$?
+check "exec fast path: a file written by one exec is not seen by the next (a throwaway overlay each)" "$(show "$W/snap2.out")"
+g=$(sed -n 2p "$W/snap2.out")
+case "$g" in '' | *[!0-9]*) rc_check=1 ;; *) [ $((h - g)) -le 4 ] && [ $((g - h)) -le 4 ]; rc_check=$? ;; esac
+check "exec fast path: the restored guest's clock was stepped to the host's (within 4 s; the snapshot is 8 s old)" \
+	"guest '$g', host $h"
+bx snap3 -- sh -c "test -e /tmp/mark && echo mark-seen; $rnd"
+r1=$(sed -n 1p "$W/snap1.out"); r2=$(sed -n 1p "$W/snap2.out"); r3=$(sed -n 1p "$W/snap3.out")
+echo "random bytes: boot $r1, restores $r2 $r3; exec from the snapshot: $fast2 ms, $ms ms; booting (and saving it): $cold ms"
+[ "$rc" = 0 ] && from snap3 snapshot && [ ${#r2} = 32 ] && [ ${#r3} = 32 ] && [ "$r2" != "$r3" ] &&
+	[ "$r1" != "$r2" ] && [ "$r1" != "$r3" ] && ! grep -q mark-seen "$W/snap3.out"; rc_check=$?
+check "exec fast path: two execs from one snapshot read different random bytes (the RNG reseeded)" \
+	"exit $rc; '$r1' '$r2' '$r3'; $(show "$W/snap3.err" "$W/snap3.json")"
+# a byte of the state file flipped: the restore refuses it (manifest SHA-256)
+st=$entry/state
+b=$(od -An -tu1 -j 300 -N 1 "$st" | tr -d ' ')
+chmod u+w "$st" 2>/dev/null
+printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$st" bs=1 seek=300 count=1 conv=notrunc 2>/dev/null
+cp "$st" "$W/state.corrupt"
+bx snapbad -- sh -c 'echo after-corruption; exit 9'
+[ "$rc" = 9 ] && from snapbad boot && [ "$(cat "$W/snapbad.out")" = after-corruption ] &&
+	grep -q 'warning: the cached snapshot .* was refused' "$W/snapbad.err" &&
+	[ "$(grep -c 'bulkhead exec: warning' "$W/snapbad.err")" = 1 ]; rc_check=$?
+check "exec fast path: a corrupted snapshot: one warning, the VM boots, the right result (9)" \
+	"exit $rc; $(show "$W/snapbad.out" "$W/snapbad.err" "$W/snapbad.json")"
+bx snap4 -- sh -c 'echo from-rebuilt'
+[ "$rc" = 0 ] && from snap4 snapshot && [ "$(cat "$W/snap4.out")" = from-rebuilt ] && [ -f "$entry/manifest" ] &&
+	! cmp -s "$entry/state" "$W/state.corrupt" && [ ! -s "$W/snap4.err" ]; rc_check=$?
+check "exec fast path: the refused snapshot was rebuilt; the next exec starts from it" \
+	"exit $rc; $(show "$W/snap4.out" "$W/snap4.err" "$W/snap4.json")"
+bx nosnap --no-snapshot -- sh -c 'echo booted'
+[ "$rc" = 0 ] && from nosnap boot && [ "$(cat "$W/nosnap.out")" = booted ] && [ ! -s "$W/nosnap.err" ] &&
+	[ "$(ls "$SNAPS" | grep -vc '\.lock$')" = 1 ]; rc_check=$?
+check "exec --no-snapshot: boots (started_from boot); the cache holds one entry and no leftovers" \
+	"exit $rc; $(show "$W/nosnap.out" "$W/nosnap.err" "$W/nosnap.json"; ls -la "$SNAPS")"
 
 # ---- 1: options, stdio, stdin, copies, status, no network ----
 printf 'line-from-stdin\n' >"$W/stdin"
@@ -271,7 +333,6 @@ res alive | grep -q "outcome=exited code=0 " && grep -qx still-alive "$W/out/ali
 check "containment: after all of that the guest and its agent still run programs" "$(res alive)"
 
 # ---- bulkheadd: one VM, many commands (POST /v1/vms/{id}/exec) ----
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 if [ -n "$BHD" ]; then
 	D=$W/daemon
 	mkdir -p "$D"
