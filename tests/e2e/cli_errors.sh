@@ -231,6 +231,7 @@ expect 125 "--rootfs does not go with --vm" -- exec --vm sandbox --rootfs /x -- 
 expect 125 "--guest does not go with --vm" -- exec --guest exec --vm sandbox -- true
 expect 125 "--socket goes with --vm" -- exec --socket /x.sock -- true
 expect 125 "--boot-timeout with --vm: at most 300s" -- exec --vm sandbox --boot-timeout 10m -- true
+expect 125 "--no-snapshot does not go with --vm" -- exec --vm sandbox --no-snapshot -- true
 expect 125 "--vm 'a/b'" -- exec --vm a/b -- true
 expect 125 "$T/no-daemon.sock" -- exec --vm sandbox --socket "$T/no-daemon.sock" -- true
 

@@ -90,7 +90,7 @@ entry=$(ls -d "$SNAPS"/*/ 2>/dev/null | head -n 1)
 check "exec fast path: the first exec boots (started_from boot, status 5, stdio apart) and saves the snapshot with its key" \
 	"exit $rc; $(show "$W/snap1.out" "$W/snap1.err" "$W/snap1.json"; ls -la "$SNAPS" "$entry" 2>&1)"
 sleep 8
-bx snap2 -- sh -c "test -e /tmp/mark && echo mark-seen; echo mark >/tmp/mark; $rnd; echo out-2; echo err-2 >&2; exit 6"
+bx snap2 -- sh -c "test -e /tmp/mark && echo mark-seen; echo mark >/tmp/mark; $rnd; echo out-2; echo err-2 >&2; cat /proc/sys/kernel/random/boot_id; exit 6"
 fast2=$ms
 h=$(date +%s)
 [ "$rc" = 6 ] && from snap2 snapshot && [ "$(sed -n 3p "$W/snap2.out")" = out-2 ] && [ "$(cat "$W/snap2.err")" = err-2 ]; rc_check=$?
@@ -102,9 +102,10 @@ g=$(sed -n 2p "$W/snap2.out")
 case "$g" in '' | *[!0-9]*) rc_check=1 ;; *) [ $((h - g)) -le 4 ] && [ $((g - h)) -le 4 ]; rc_check=$? ;; esac
 check "exec fast path: the restored guest's clock was stepped to the host's (within 4 s; the snapshot is 8 s old)" \
 	"guest '$g', host $h"
-bx snap3 -- sh -c "test -e /tmp/mark && echo mark-seen; $rnd"
+bx snap3 -- sh -c "test -e /tmp/mark && echo mark-seen; $rnd; cat /proc/sys/kernel/random/boot_id"
 r1=$(sed -n 1p "$W/snap1.out"); r2=$(sed -n 1p "$W/snap2.out"); r3=$(sed -n 1p "$W/snap3.out")
 echo "random bytes: boot $r1, restores $r2 $r3; exec from the snapshot: $fast2 ms, $ms ms; booting (and saving it): $cold ms"
+echo "boot_id of the restores: $(sed -n 4p "$W/snap2.out") $(sed -n 3p "$W/snap3.out")"
 [ "$rc" = 0 ] && from snap3 snapshot && [ ${#r2} = 32 ] && [ ${#r3} = 32 ] && [ "$r2" != "$r3" ] &&
 	[ "$r1" != "$r2" ] && [ "$r1" != "$r3" ] && ! grep -q mark-seen "$W/snap3.out"; rc_check=$?
 check "exec fast path: two execs from one snapshot read different random bytes (the RNG reseeded)" \
@@ -116,6 +117,7 @@ chmod u+w "$st" 2>/dev/null
 printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$st" bs=1 seek=300 count=1 conv=notrunc 2>/dev/null
 cp "$st" "$W/state.corrupt"
 bx snapbad -- sh -c 'echo after-corruption; exit 9'
+sed 's/^/  | /' "$W/snapbad.err"
 [ "$rc" = 9 ] && from snapbad boot && [ "$(cat "$W/snapbad.out")" = after-corruption ] &&
 	grep -q 'warning: the cached snapshot .* was refused' "$W/snapbad.err" &&
 	[ "$(grep -c 'bulkhead exec: warning' "$W/snapbad.err")" = 1 ]; rc_check=$?
