@@ -389,13 +389,14 @@ __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
 #define FAST_ANSWER_MS 60000
 
 /* Snapshot the VM just booted (serve mode, agent answering on vm->conn)
- * into the entry, then connect to its agent again for the job: 0, or
- * -errno with a warning printed (-EINTR: *sig). */
+ * into the entry, then connect to its agent again for the job: 0 (also
+ * when the snapshot failed but the VM answers: a warning says so), or
+ * -errno when the VM does not answer (-EINTR: *sig). */
 static int build_entry(struct exec_vm *vm, struct exec_snap *snap, const char *self, int sig_fd,
 		       int *sig, char *err, size_t errlen)
 {
 	char log[PATH_MAX + 16], t[800];
-	int r;
+	int r, limit = FAST_ANSWER_MS;
 
 	/* the probe connection: the agent goes back to accept() */
 	close(vm->conn);
@@ -408,17 +409,13 @@ static int build_entry(struct exec_vm *vm, struct exec_snap *snap, const char *s
 	if (r) {
 		exec_rmdir_flat(snap->tmp);
 		tail_of(log, t, sizeof(t));
-		warn("could not save the snapshot for the fast path (bulkhead snapshot: %s); "
-		     "booting without it", t);
-		return r;
+		warn("could not save the snapshot for the fast path (bulkhead snapshot: %s)", t);
+	} else if ((r = exec_snap_install(snap, err, errlen))) {
+		warn("%s", err);
 	}
-	r = exec_snap_install(snap, err, errlen);
-	if (r) {
-		warn("%s; booting without it", err);
-		return r;
-	}
-	r = wait_agent(vm, mono_ms() + FAST_ANSWER_MS, FAST_ANSWER_MS / 1000, sig_fd, sig, err,
-		       errlen);
+	if (r) /* a VM that runs on answers at once; a paused one never */
+		limit = 15000;
+	r = wait_agent(vm, mono_ms() + limit, limit / 1000, sig_fd, sig, err, errlen);
 	if (r && r != -EINTR)
 		warn("the VM did not answer after its snapshot (%s); booting again", err);
 	return r;
