@@ -484,10 +484,12 @@ static int vm_start(struct exec_vm *vm, struct exec_snap *snap, const struct exe
 		if (!r)
 			r = wait_agent(vm, deadline, o->boot_timeout_ms / 1000, sig_fd, sig, err,
 				       errlen);
-		if (!r && build)
+		bool built = !r && build;
+
+		if (built)
 			r = build_entry(vm, snap, self, sig_fd, sig, err, errlen);
 		exec_snap_unlock(snap);
-		if (r && r != -EINTR && build) { /* boot afresh, without the cache */
+		if (r && r != -EINTR && built) { /* boot afresh, without the cache */
 			vm_stop(vm, true);
 			build = false;
 			continue;
