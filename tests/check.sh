@@ -79,7 +79,8 @@ want_suite() { # want_suite NAME: a KVM suite
 	[ "$STAGES" = all ] || case ",$STAGES," in *",kvm,"* | *",kvm:$(slug "$1"),"*) true ;; *) false ;; esac
 }
 
-stage() { printf '\n=== %s ===\n' "$*"; }
+# each stage's header says when it began (since check.sh started)
+stage() { printf '\n=== %s === (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 count() { # count NAME RC
 	if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); fi
 }
@@ -348,7 +349,10 @@ kvm_suite() {
 	esac
 }
 
-if [ "$GUEST_OK" = 1 ]; then
+# One function per KVM suite: the command in RUN (host paths), the nested
+# host's --add list in ADDS (the guest side sees each file at its /t/...
+# path; RUN_NESTED is the command there), then kvm_suite.
+suite_kvm_tests() {
 	RUN=(tests/e2e/kvm_tests.sh build/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK")
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
 		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/e2e/kvm_tests.sh"
@@ -356,16 +360,9 @@ if [ "$GUEST_OK" = 1 ]; then
 		--add "build/tests/e2e/netpair:/t/e2e/netpair" --add "$STOCK:/t/guest")
 	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/guest)
 	kvm_suite "kvm tests" kvm "$MIN_KVM"
+}
 
-	# The stock kernel's virtio_net (and what it depends on) and virtio_balloon,
-	# for the net and balloon tests
-	# (the default guest's initramfs ships the disk/console/rng drivers only).
-	NETMODS=$(mktemp -d)
-	MODDIR=$(scripts/guest-kernel.sh --stock --modules "$CACHE") &&
-		cp "$MODDIR/kernel/net/core/failover.ko" "$MODDIR/kernel/drivers/net/net_failover.ko" \
-			"$MODDIR/kernel/drivers/net/virtio_net.ko" \
-			"$MODDIR/kernel/drivers/virtio/virtio_balloon.ko" "$NETMODS/" ||
-		echo "check.sh: the stock kernel's virtio_net or virtio_balloon module is missing: linux/virtio-net-tap or linux/virtio-balloon will fail"
+suite_virtio_linux() {
 	RUN=(tests/e2e/virtio_linux.sh build/bulkhead "$STOCK" "$FSIMG" "$FSTEXT" "" "$NETMODS")
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "$STOCK:/t/guest" --add "$FSIMG:/t/fs.img"
 		--add "tests/e2e/virtio_linux.sh:/t/virtio_linux.sh" --add "$NETMODS:/t/netmods")
@@ -381,34 +378,34 @@ if [ "$GUEST_OK" = 1 ]; then
 	fi
 	RUN_NESTED=(/t/virtio_linux.sh /t/bulkhead /t/guest /t/fs.img "$FSTEXT" "" /t/netmods)
 	kvm_suite "virtio linux" virtio-linux "$MIN_VIRTIO_LINUX"
+}
 
-	# `bulkhead exec` end to end (tests/e2e/exec_suite.sh): the exec guest on
-	# the stock kernel (agent, vsock/EROFS/overlay modules) and the busybox
-	# root filesystem, a real userland that boots in ~20 s nested (the
-	# default Debian one is what users and `make demo` get).
-	if want_suite "exec tests"; then
-		EXECDIR=$(mktemp -d)
-		if scripts/prepare-exec.sh build "$CACHE" --stock-guest >"$LOGDIR/exec-guest.log" 2>&1 &&
-			scripts/mk-exec-rootfs-busybox.sh "$EXECDIR/rootfs.erofs" >>"$LOGDIR/exec-guest.log" 2>&1; then
-			# bulkheadd too (exec --vm); the CLI's daemon commands dlopen() libcurl
-			CURL=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
-			RUN=(tests/e2e/exec_suite.sh build/bulkhead build/tests/e2e/exec_driver
-				"$CACHE/guests/exec-stock" "$EXECDIR/rootfs.erofs" build/bulkheadd)
-			ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build/bulkhead:/t/bulkhead"
-				--add "build/bulkheadd:/t/bulkheadd" --add "build/tests/e2e/exec_driver:/t/exec_driver"
-				--add "build/tests/e2e/ptyrun:/t/ptyrun" --add "build/tests/e2e/vsock_probe:/t/vsock_probe"
-				--add "$CACHE/guests/exec-stock:/t/exec-guest" --add "$EXECDIR/rootfs.erofs:/t/rootfs.erofs"
-				--add "tests/e2e/exec_suite.sh:/t/exec_suite.sh")
-			RUN_NESTED=(/t/exec_suite.sh /t/bulkhead /t/exec_driver /t/exec-guest /t/rootfs.erofs
-				/t/bulkheadd)
-			kvm_suite "exec tests" exec "$MIN_EXEC"
-		else
-			count "exec tests: cannot prepare the exec guest or its root filesystem (see $LOGDIR/exec-guest.log)" 1
-		fi
+# `bulkhead exec` end to end (tests/e2e/exec_suite.sh): the exec guest on
+# the stock kernel (agent, vsock/EROFS/overlay modules) and the busybox
+# root filesystem, a real userland that boots in ~20 s nested (the
+# default Debian one is what users and `make demo` get).
+suite_exec() {
+	want_suite "exec tests" || return 0
+	if scripts/prepare-exec.sh build "$CACHE" --stock-guest >"$LOGDIR/exec-guest.log" 2>&1 &&
+		scripts/mk-exec-rootfs-busybox.sh "$EXECDIR/rootfs.erofs" >>"$LOGDIR/exec-guest.log" 2>&1; then
+		RUN=(tests/e2e/exec_suite.sh build/bulkhead build/tests/e2e/exec_driver
+			"$CACHE/guests/exec-stock" "$EXECDIR/rootfs.erofs" build/bulkheadd)
+		ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build/bulkhead:/t/bulkhead"
+			--add "build/bulkheadd:/t/bulkheadd" --add "build/tests/e2e/exec_driver:/t/exec_driver"
+			--add "build/tests/e2e/ptyrun:/t/ptyrun" --add "build/tests/e2e/vsock_probe:/t/vsock_probe"
+			--add "$CACHE/guests/exec-stock:/t/exec-guest" --add "$EXECDIR/rootfs.erofs:/t/rootfs.erofs"
+			--add "tests/e2e/exec_suite.sh:/t/exec_suite.sh")
+		RUN_NESTED=(/t/exec_suite.sh /t/bulkhead /t/exec_driver /t/exec-guest /t/rootfs.erofs
+			/t/bulkheadd)
+		kvm_suite "exec tests" exec "$MIN_EXEC"
+	else
+		count "exec tests: cannot prepare the exec guest or its root filesystem (see $LOGDIR/exec-guest.log)" 1
 	fi
+}
 
-	# Nested: the sandbox under the L1's pure cgroup v2, its Debian kernel
-	# (other Landlock ABI), an initramfs root, and real VMs.
+# Nested: the sandbox under the L1's pure cgroup v2, its Debian kernel
+# (other Landlock ABI), an initramfs root, and real VMs.
+suite_sandbox() {
 	RUN=(tests/sandbox/sandbox_tests.sh build/tests/sandbox/sb_probe build/bulkhead build/tests/guest)
 	ADDS=(--add "build/bulkhead:/t/bulkhead" --add "build/tests/sandbox/sb_probe:/t/sb_probe"
 		--add "build/tests/sandbox/ctl_probe:/t/ctl_probe"
@@ -416,30 +413,14 @@ if [ "$GUEST_OK" = 1 ]; then
 		--add "tests/lib/common.sh:/t/lib/common.sh")
 	RUN_NESTED=(/t/sandbox/sandbox_tests.sh /t/sb_probe /t/bulkhead /t/guests)
 	kvm_suite "sandbox tests (KVM)" sandbox "$MIN_SANDBOX_KVM"
+}
 
-	# The daemon with real VMs. The CLI's daemon commands dlopen() libcurl
-	# (so `bulkhead run` does not load it): ship it, with its libraries.
-	CURL=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
-	RUN=(tests/e2e/daemon_kvm.sh build/bulkhead build/bulkheadd build/tests/guest
-		"$STOCK/kernel" "$WAITRD/wait.cpio")
-	ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build/bulkhead:/t/bulkhead"
-		--add "build/bulkheadd:/t/bulkheadd" --add "build/tests/guest:/t/guests"
-		--add "tests/e2e/daemon_kvm.sh:/t/e2e/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
-		--add "$WAITRD/wait.cpio:/t/lx/initrd" --add "tests/lib/common.sh:/t/lib/common.sh")
-	RUN_NESTED=(/t/e2e/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
-	kvm_suite "daemon kvm tests" daemon "$MIN_DAEMON_KVM"
-
-	# End to end under ASan+UBSan (its seccomp policy admits what the
-	# sanitizer runtime needs; docs/security.md): the hostile guests, console
-	# input and the daemon with real VMs; sanitizer reports fail.
-	RUN=(tests/e2e/kvm_tests.sh build-san/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK"
-		virtio_hostile,virtio_balloon)
-	ADDS=(--add "build-san/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
-		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/e2e/kvm_tests.sh"
-		--add "tests/lib/common.sh:/t/lib/common.sh")
-	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/none virtio_hostile,virtio_balloon)
-	kvm_suite "ASan: hostile virtio + console" kvm "$MIN_ASAN_HOSTILE"
-
+# The daemon with real VMs, once, under ASan+UBSan (bulkheadd, the CLI and
+# the VMMs it starts; their seccomp policy is the release one plus what the
+# sanitizer runtime needs, docs/security.md): sanitizer reports fail. The
+# release bulkheadd meets real VMs in the exec suite (exec --vm) and its
+# socket activation in the packaging stage.
+suite_daemon() {
 	RUN=(tests/e2e/daemon_kvm.sh build-san/bulkhead build-san/bulkheadd build/tests/guest
 		"$STOCK/kernel" "$WAITRD/wait.cpio")
 	ADDS=(${CURL:+--add "$CURL:$CURL"} --add "build-san/bulkhead:/t/bulkhead"
@@ -447,7 +428,92 @@ if [ "$GUEST_OK" = 1 ]; then
 		--add "tests/e2e/daemon_kvm.sh:/t/e2e/daemon_kvm.sh" --add "$STOCK/kernel:/t/lx/kernel"
 		--add "$WAITRD/wait.cpio:/t/lx/initrd" --add "tests/lib/common.sh:/t/lib/common.sh")
 	RUN_NESTED=(/t/e2e/daemon_kvm.sh /t/bulkhead /t/bulkheadd /t/guests /t/lx/kernel /t/lx/initrd)
-	kvm_suite "ASan: daemon kvm tests" daemon "$MIN_DAEMON_KVM"
+	kvm_suite "daemon kvm tests" daemon "$MIN_DAEMON_KVM"
+}
+
+# The VMM under ASan+UBSan against the hostile guests and console input.
+suite_asan_hostile() {
+	RUN=(tests/e2e/kvm_tests.sh build-san/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK"
+		virtio_hostile,virtio_balloon)
+	ADDS=(--add "build-san/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
+		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/e2e/kvm_tests.sh"
+		--add "tests/lib/common.sh:/t/lib/common.sh")
+	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/none virtio_hostile,virtio_balloon)
+	kvm_suite "ASan: hostile virtio + console" kvm "$MIN_ASAN_HOSTILE"
+}
+
+# Two lanes. Each nested suite keeps one host core busy with its L1 (QEMU
+# TCG, one vCPU), so where every suite runs nested and the machine has two
+# cores and the memory for two L1s, lane B runs beside lane A in the
+# background: its output goes to $LOGDIR/lane-b.out and is shown after lane
+# A's, its counts are added then. Anywhere else, or with
+# BULKHEAD_CHECK_LANES=1, the suites run one after another (a native suite
+# may want every core and timing of its own). BULKHEAD_CHECK_LANES=2
+# forces two lanes.
+lane_a() { suite_kvm_tests; suite_exec; suite_sandbox; suite_asan_hostile; }
+lane_b() { suite_virtio_linux; suite_daemon; }
+lanes() {
+	local s mem
+	case "${BULKHEAD_CHECK_LANES:-}" in 1) echo 1; return ;; 2) echo 2; return ;; esac
+	for s in kvm virtio-linux exec sandbox daemon; do
+		case "$(suite_mode "$s")" in nested:*) ;; *) echo 1; return ;; esac
+	done
+	mem=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+	[ "$(nproc)" -ge 2 ] && [ "${mem:-0}" -ge 8192 ] && echo 2 || echo 1
+}
+# lane_save FILE / lane_add FILE: a lane's counts across the subshell border.
+lane_save() {
+	echo "$PASSED $FAILED $SKIPPED $RETRIED" >"$1.counts"
+	{ [ ${#FAILED_NAMES[@]} -eq 0 ] || printf '%s\n' "${FAILED_NAMES[@]}"; } >"$1.failed"
+	{ [ ${#SKIP_REASONS[@]} -eq 0 ] || printf '%s\n' "${SKIP_REASONS[@]}"; } >"$1.skipped"
+	{ [ ${#STAGE_MODES[@]} -eq 0 ] || printf '%s\n' "${STAGE_MODES[@]}"; } >"$1.modes"
+}
+lane_add() {
+	local p f s r line
+	if ! read -r p f s r <"$1.counts" 2>/dev/null; then
+		count "KVM lane B: it ended without its counts (see $1)" 1
+		return
+	fi
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s)); RETRIED=$((RETRIED + r))
+	while IFS= read -r line; do FAILED_NAMES+=("$line"); done <"$1.failed"
+	while IFS= read -r line; do SKIP_REASONS+=("$line"); done <"$1.skipped"
+	while IFS= read -r line; do STAGE_MODES+=("$line"); done <"$1.modes"
+}
+
+if [ "$GUEST_OK" = 1 ]; then
+	# The stock kernel's virtio_net (and what it depends on) and virtio_balloon,
+	# for the net and balloon tests
+	# (the default guest's initramfs ships the disk/console/rng drivers only).
+	NETMODS=$(mktemp -d)
+	MODDIR=$(scripts/guest-kernel.sh --stock --modules "$CACHE") &&
+		cp "$MODDIR/kernel/net/core/failover.ko" "$MODDIR/kernel/drivers/net/net_failover.ko" \
+			"$MODDIR/kernel/drivers/net/virtio_net.ko" \
+			"$MODDIR/kernel/drivers/virtio/virtio_balloon.ko" "$NETMODS/" ||
+		echo "check.sh: the stock kernel's virtio_net or virtio_balloon module is missing: linux/virtio-net-tap or linux/virtio-balloon will fail"
+	EXECDIR=$(mktemp -d)
+	# The CLI's daemon commands dlopen() libcurl (so `bulkhead run` does not
+	# load it): the nested host gets it, with its libraries.
+	CURL=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 (libc6,x86-64) => //p' | head -n 1)
+	if [ "$(lanes)" = 2 ]; then
+		LANE_B=$LOGDIR/lane-b
+		echo "--- two lanes: lane B (virtio linux, daemon kvm tests) runs beside lane A in the background; its output follows lane A's"
+		(
+			PASSED=0 FAILED=0 SKIPPED=0 RETRIED=0
+			FAILED_NAMES=() SKIP_REASONS=() STAGE_MODES=()
+			lane_b
+			lane_save "$LANE_B"
+		) >"$LANE_B.out" 2>&1 &
+		LANE_B_PID=$!
+		lane_a
+		echo
+		echo "--- lane B (ran beside the above; $LANE_B.out)"
+		tail -n +1 -f --pid="$LANE_B_PID" "$LANE_B.out"
+		wait "$LANE_B_PID"
+		lane_add "$LANE_B"
+	else
+		lane_a
+		lane_b
+	fi
 else
 	echo "KVM tests: cannot run: the stock-kernel guest or the disk image could not be made (above)"
 	count "KVM tests: no stock-kernel guest or disk image" 1
@@ -463,6 +529,7 @@ if [ ${#FAILED_NAMES[@]} -gt 0 ]; then
 fi
 [ "$STAGES" = all ] || echo "PARTIAL RUN: only the stages BULKHEAD_CHECK_STAGES=$STAGES (not a full make check)"
 echo "KVM mode per suite: ${STAGE_MODES[*]:-(no KVM stage ran)}"
+echo "took $((SECONDS / 60))m$((SECONDS % 60))s"
 echo "retried $RETRIED (nested suites restarted after a proven L1 freeze; every attempt's log is in $LOGDIR)"
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]
