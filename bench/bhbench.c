@@ -635,27 +635,36 @@ static void row_line(const struct row *r)
 static const char table_head[] = "| benchmark | unit | bulkhead | QEMU microvm | bulkhead/QEMU | notes |\n"
 				 "|---|---|---|---|---|---|\n";
 
-/* A group has finished: its rows and plot data now, so that a later freeze
- * of the machine cannot take them along. */
-static void report_group(const char *group)
+void report_rows(const char *group)
 {
+	if (cfg.smoke)
+		return;
 	flockfile(stdout); /* the heartbeat thread must not split a line */
 	for (int i = 0; i < nrows; i++) {
-		if (strcmp(rows[i].group, group))
+		if (strcmp(rows[i].group, group) || rows[i].reported)
 			continue;
 		printf("BHBENCH-ROW\t");
 		row_line(&rows[i]);
 	}
 	for (int i = 0; i < nrows; i++) {
-		if (strcmp(rows[i].group, group))
+		if (strcmp(rows[i].group, group) || rows[i].reported)
 			continue;
 		struct stat3 sb = stats(&rows[i].s[VMM_BH]), sq = stats(&rows[i].s[VMM_QEMU]);
 		printf("BHBENCH-DATA\t%s\t\"%s (%s)\"\t%g\t%g\t%g\t%g\t%g\t%g\n", rows[i].group,
 		       rows[i].name, rows[i].unit, sb.med, sb.min, sb.max, sq.med, sq.min, sq.max);
+		rows[i].reported = true;
 	}
-	printf("BHBENCH-GROUP-DONE %s\n", group);
 	fflush(stdout);
 	funlockfile(stdout);
+}
+
+/* A group has finished: its rows and plot data now, so that a later freeze
+ * of the machine cannot take them along. */
+static void report_group(const char *group)
+{
+	report_rows(group);
+	printf("BHBENCH-GROUP-DONE %s\n", group);
+	fflush(stdout);
 }
 
 static void report(void)

@@ -38,6 +38,7 @@ struct row {
 	const char *group, *name, *unit;
 	bool higher_better;
 	bool optional; /* no samples is not a failure: the note says why (n/a) */
+	bool reported; /* its BHBENCH-ROW/DATA lines are out (report_rows) */
 	struct series s[VMM_N];
 	struct series ref; /* a reference next to both VMMs (kvm_min, blk_host) */
 	const char *ref_name;
@@ -85,6 +86,10 @@ int next_vmm(int v);
 int rounds(int reps);
 bool warmup(int round);
 
+/* Print the finished rows of `group` not printed yet (BHBENCH-ROW and
+ * -DATA lines, flushed): a long group's first rows survive a later freeze
+ * of the nested host. The group's end prints the rest. */
+void report_rows(const char *group);
 /* Start one VM (argv as the groups use it) with stdout captured and stderr
  * to errpath. 0 or -errno. */
 int vm_start(enum vmm v, const struct vmspec *s, struct proc *p, const char *errpath);
