@@ -84,6 +84,9 @@ bool exec_snap_ready(const struct exec_snap *s);
  * 0, or -EWOULDBLOCK (another exec builds it) or another -errno. */
 int exec_snap_lock(struct exec_snap *s) __attribute__((warn_unused_result));
 void exec_snap_unlock(struct exec_snap *s);
+/* Remove what an exec killed while it built or removed this entry left
+ * (root/<hex key>.tmp.* and .gone.*): only with the entry's lock held. */
+void exec_snap_sweep(const struct exec_snap *s);
 /* Write the key file into s->tmp (a complete snapshot) and rename it into
  * place. 0, or -errno with err (s->tmp removed). */
 int exec_snap_install(struct exec_snap *s, char *err, size_t errlen)

@@ -210,6 +210,25 @@ int exec_snap_lock(struct exec_snap *s)
 	return 0;
 }
 
+void exec_snap_sweep(const struct exec_snap *s)
+{
+	const char *base = strrchr(s->entry, '/') + 1;
+	size_t blen = strlen(base);
+	DIR *d = opendir(s->root);
+	struct dirent *de;
+	char p[sizeof(s->root) + 300];
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, base, blen) || (strncmp(de->d_name + blen, ".tmp.", 5) &&
+							strncmp(de->d_name + blen, ".gone.", 6)))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", s->root, de->d_name) < (int)sizeof(p))
+			exec_rmdir_flat(p);
+	}
+	if (d)
+		closedir(d);
+}
+
 void exec_snap_unlock(struct exec_snap *s)
 {
 	if (s->lock_fd >= 0) {

@@ -464,7 +464,7 @@ static int vm_start(struct exec_vm *vm, struct exec_snap *snap, const struct exe
 		if (r == -EINTR)
 			return r;
 		/* corrupt, from another version or CPU, or not answering: gone */
-		warn("the cached snapshot %s was refused (%s); removed, booting instead",
+		warn("the cached snapshot %s was refused; removed, booting instead: %s",
 		     snap->entry, err);
 		vm_stop(vm, true);
 		if (!exec_snap_lock(snap)) {
@@ -473,8 +473,11 @@ static int vm_start(struct exec_vm *vm, struct exec_snap *snap, const struct exe
 		}
 	}
 	/* Build the entry only if nobody else is building it (never wait). */
-	if (fast && !exec_snap_lock(snap))
+	if (fast && !exec_snap_lock(snap)) {
 		build = !exec_snap_ready(snap);
+		if (build)
+			exec_snap_sweep(snap);
+	}
 	if (!build)
 		exec_snap_unlock(snap);
 	int64_t deadline = mono_ms() + o->boot_timeout_ms;

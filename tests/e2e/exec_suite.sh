@@ -116,6 +116,8 @@ b=$(od -An -tu1 -j 300 -N 1 "$st" | tr -d ' ')
 chmod u+w "$st" 2>/dev/null
 printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$st" bs=1 seek=300 count=1 conv=notrunc 2>/dev/null
 cp "$st" "$W/state.corrupt"
+# and what a build killed midway leaves: swept by the next build
+mkdir "${entry%/}.tmp.99999" && : >"${entry%/}.tmp.99999/state"
 bx snapbad -- sh -c 'echo after-corruption; exit 9'
 sed 's/^/  | /' "$W/snapbad.err"
 [ "$rc" = 9 ] && from snapbad boot && [ "$(cat "$W/snapbad.out")" = after-corruption ] &&
@@ -131,7 +133,7 @@ check "exec fast path: the refused snapshot was rebuilt; the next exec starts fr
 bx nosnap --no-snapshot -- sh -c 'echo booted'
 [ "$rc" = 0 ] && from nosnap boot && [ "$(cat "$W/nosnap.out")" = booted ] && [ ! -s "$W/nosnap.err" ] &&
 	[ "$(ls "$SNAPS" | grep -vc '\.lock$')" = 1 ]; rc_check=$?
-check "exec --no-snapshot: boots (started_from boot); the cache holds one entry and no leftovers" \
+check "exec --no-snapshot: boots (started_from boot); the cache holds one entry, no leftovers (a stale build swept)" \
 	"exit $rc; $(show "$W/nosnap.out" "$W/nosnap.err" "$W/nosnap.json"; ls -la "$SNAPS")"
 
 # ---- 1: options, stdio, stdin, copies, status, no network ----
