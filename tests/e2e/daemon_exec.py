@@ -32,17 +32,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
+import e2e_daemon
 from e2e_report import bad, check, ok, results
 
 BHD, STANDIN, BH, AGENT = (os.path.abspath(a) for a in sys.argv[1:5])
-T = tempfile.mkdtemp(prefix="bhd-exec.")
-os.chmod(T, 0o755)
-SOCK = os.path.join(T, "api.sock")
-STATE = os.path.join(T, "state")
-LOG = os.path.join(T, "daemon.log")
+T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-exec.")
 SHARED = os.path.join(T, "shared")  # the "guest's" writable place (uid 1000)
 NOBODY = 65534
 daemon = None
@@ -55,21 +51,9 @@ os.chmod(SHARED, 0o1777)
 
 def start_daemon():
     global daemon
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", STANDIN_COPY,
-                               "--socket-mode", "0666", "--stop-timeout", "1",
-                               "--client-timeout", "2", "--switch-binary", BH],
-                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
-    for _ in range(200):
-        if os.path.exists(SOCK):
-            try:
-                if req("GET", "/v1/version")[0] == 200:
-                    return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+    daemon = e2e_daemon.start(BHD, SOCK, STATE, LOG, STANDIN_COPY,
+                              lambda: req("GET", "/v1/version")[0] == 200,
+                              extra=("--switch-binary", BH))
 
 
 def req(method, path, body=None, headers=None, timeout=30):

@@ -42,18 +42,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
+import e2e_daemon
 from e2e_report import bad, check, ok, results
 
 BHD, STANDIN, BH = (os.path.abspath(a) for a in sys.argv[1:4])
-T = tempfile.mkdtemp(prefix="bhd-hostile.")
-os.chmod(T, 0o755)
-SOCK = os.path.join(T, "api.sock")
-STATE = os.path.join(T, "state")
-LOG = os.path.join(T, "daemon.log")
+T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-hostile.")
 NOBODY, OTHER = 65534, 65533
 CTL_MS = 1000          # --control-timeout
 DEADLINE = 2 * CTL_MS / 1000 + 3.0  # inspect/pause answer bound (freeze included), seconds
@@ -66,25 +62,14 @@ os.chmod(STANDIN_COPY, 0o755)
 def start_daemon(extra=()):
     global daemon
     # A small ASan quarantine, so the RSS check sees leaks, not freed memory.
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:quarantine_size_mb=4",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", STANDIN_COPY,
-                               "--socket-mode", "0666", "--stop-timeout", "1",
-                               "--client-timeout", "2", "--control-timeout", str(CTL_MS),
-                               "--max-vms-per-user", "3", "--max-mem-per-user", "512M",
-                               "--max-conns-per-user", "4", "--max-follows-per-user", "1",
-                               "--console-max", "1M", "--vmm-log-max", "64K",
-                               "--switch-binary", BH] + list(extra),
-                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
-    for _ in range(200):
-        if os.path.exists(SOCK):
-            try:
-                if req("GET", "/v1/version")[0] == 200:
-                    return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+    daemon = e2e_daemon.start(BHD, SOCK, STATE, LOG, STANDIN_COPY,
+                              lambda: req("GET", "/v1/version")[0] == 200,
+                              extra=["--control-timeout", str(CTL_MS),
+                                     "--max-vms-per-user", "3", "--max-mem-per-user", "512M",
+                                     "--max-conns-per-user", "4", "--max-follows-per-user", "1",
+                                     "--console-max", "1M", "--vmm-log-max", "64K",
+                                     "--switch-binary", BH] + list(extra),
+                              asan_extra="quarantine_size_mb=4")
 
 
 def raw(data, timeout=30, path=None):

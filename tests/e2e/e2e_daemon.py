@@ -1,0 +1,61 @@
+"""e2e_daemon.py — the bulkheadd harness shared by the daemon's e2e scripts
+(daemon_api.py, daemon_exec.py, daemon_hostile.py): their scratch directory,
+the daemon started in it under the sanitizers and the cleanup on the way out.
+Imported from the scripts' own directory (sys.path[0]), like e2e_report.py.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+# Sanitizer reports end the daemon at once (and fail the case that saw it).
+SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+
+def scratch(prefix):
+    """A new scratch directory (mode 0755: the uids a script switches to
+    reach the daemon's socket and files) and the daemon's paths in it:
+    (dir, api socket, state dir, daemon log)."""
+    t = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(t, 0o755)
+    return (t, os.path.join(t, "api.sock"), os.path.join(t, "state"),
+            os.path.join(t, "daemon.log"))
+
+
+def start(bhd, sock, state, log, vmm, ready, extra=(), asan_extra=""):
+    """Start bulkheadd `bhd` on `sock` with `state` and VMM `vmm`, socket
+    mode 0666, a 1 s stop timeout, a 2 s client timeout and `extra`
+    arguments, its output appended to `log`; ASAN_OPTIONS gets ":asan_extra"
+    when given. Waits (10 s at most) for the socket to exist and `ready()`
+    to be true (an OSError counts as not yet); returns the Popen, or raises
+    SystemExit with the daemon's log."""
+    env = dict(os.environ, **SAN_ENV)
+    if asan_extra:
+        env["ASAN_OPTIONS"] += ":" + asan_extra
+    daemon = subprocess.Popen([bhd, "--socket", sock, "--state-dir", state, "--vmm", vmm,
+                               "--socket-mode", "0666", "--stop-timeout", "1",
+                               "--client-timeout", "2"] + list(extra),
+                              stdout=open(log, "a"), stderr=subprocess.STDOUT, env=env)
+    for _ in range(200):
+        if os.path.exists(sock):
+            try:
+                if ready():
+                    return daemon
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise SystemExit("daemon did not come up:\n" + open(log).read())
+
+
+def run_main(main, daemon_of):
+    """sys.exit(main()), killing the daemon (daemon_of(): the current Popen
+    or None) if it still runs however main ended."""
+    try:
+        sys.exit(main())
+    finally:
+        daemon = daemon_of()
+        if daemon and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
