@@ -35,7 +35,7 @@ import sys
 import time
 
 import e2e_daemon
-from e2e_report import bad, check, ok, results
+from e2e_report import check
 
 BHD, STANDIN, BH, AGENT = (os.path.abspath(a) for a in sys.argv[1:5])
 T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-exec.")
@@ -305,13 +305,7 @@ def main():
         print("0 passed, 0 failed")
         return 0
     start_daemon()
-    for t in (test_errors, test_sessions):
-        try:
-            t()
-        except Exception as e:  # a crashed case is a failure, the rest still run
-            import traceback
-            traceback.print_exc()
-            bad(t.__name__, repr(e))
+    e2e_daemon.run_cases((test_errors, test_sessions))
     test_stop_with_session()
     # the stand-in VMMs keep running after the daemon stops (as VMMs do)
     for d in os.listdir(os.path.join(STATE, "vms")):
@@ -321,18 +315,8 @@ def main():
                 os.kill(st["pid"], signal.SIGKILL)
         except (OSError, ValueError):
             pass
-    print("%d passed, %d failed" % (results["pass"], results["fail"]))
-    if not results["fail"]:
-        shutil.rmtree(T, ignore_errors=True)
-    else:
-        print("logs kept in " + T)
-    return 1 if results["fail"] else 0
+    return e2e_daemon.finish(T)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        if daemon and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+    e2e_daemon.run_main(main, lambda: daemon)

@@ -46,7 +46,7 @@ import threading
 import time
 
 import e2e_daemon
-from e2e_report import bad, check, ok, results
+from e2e_report import bad, check
 
 BHD, STANDIN, BH = (os.path.abspath(a) for a in sys.argv[1:4])
 T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-hostile.")
@@ -1275,15 +1275,9 @@ def main():
         print("0 passed, 0 failed")
         return 0
     start_daemon()
-    for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
-              test_fair_shares, test_events, test_cpu_alloc, test_snapshots, test_network,
-              test_stop_then_rm, test_leaks):
-        try:
-            t()
-        except Exception as e:  # a crashed case is a failure, the rest still run
-            import traceback
-            traceback.print_exc()
-            bad(t.__name__, repr(e))
+    e2e_daemon.run_cases((test_limits, test_deadlines, test_quarantine, test_untrusted_files,
+                          test_fair_shares, test_events, test_cpu_alloc, test_snapshots,
+                          test_network, test_stop_then_rm, test_leaks))
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=30)
     log = open(LOG).read()
@@ -1293,18 +1287,8 @@ def main():
     left = [b for b in cg_base()[1].values() if os.path.isdir(b)]
     check("... and, with no VM left, removes its own cgroup base (no empty bulkheadd-N stays)",
           not left, "%r" % left)
-    print("%d passed, %d failed" % (results["pass"], results["fail"]))
-    if not results["fail"]:
-        shutil.rmtree(T, ignore_errors=True)
-    else:
-        print("logs kept in " + T)
-    return 1 if results["fail"] else 0
+    return e2e_daemon.finish(T)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        if daemon and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+    e2e_daemon.run_main(main, lambda: daemon)

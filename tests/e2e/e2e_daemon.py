@@ -1,13 +1,18 @@
 """e2e_daemon.py — the bulkheadd harness shared by the daemon's e2e scripts
 (daemon_api.py, daemon_exec.py, daemon_hostile.py): their scratch directory,
-the daemon started in it under the sanitizers and the cleanup on the way out.
+the daemon started in it under the sanitizers, the cases run so that one
+crashing does not stop the rest, the summary and the cleanup on the way out.
 Imported from the scripts' own directory (sys.path[0]), like e2e_report.py.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
+
+from e2e_report import bad, results
 
 # Sanitizer reports end the daemon at once (and fail the case that saw it).
 SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
@@ -47,6 +52,28 @@ def start(bhd, sock, state, log, vmm, ready, extra=(), asan_extra=""):
                 pass
         time.sleep(0.05)
     raise SystemExit("daemon did not come up:\n" + open(log).read())
+
+
+def run_cases(cases):
+    """Run each case function; one that raises is a failure under its name
+    (with its traceback printed) and the rest still run."""
+    for t in cases:
+        try:
+            t()
+        except Exception as e:  # a crashed case is a failure, the rest still run
+            traceback.print_exc()
+            bad(t.__name__, repr(e))
+
+
+def finish(t):
+    """Print the summary line; remove the scratch directory `t` when all
+    passed, else keep it (and say where) for the logs. The exit status."""
+    print("%d passed, %d failed" % (results["pass"], results["fail"]))
+    if not results["fail"]:
+        shutil.rmtree(t, ignore_errors=True)
+    else:
+        print("logs kept in " + t)
+    return 1 if results["fail"] else 0
 
 
 def run_main(main, daemon_of):
