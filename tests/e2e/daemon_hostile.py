@@ -964,36 +964,29 @@ def rss_kb(pid):
     return 0
 
 
+def end_then_rm(verb, cycles):
+    """`verb` (stop or kill) then DELETE at once, `cycles` times: the reply
+    means the VM is gone, cgroup included, so the DELETE is a 200 (not a
+    409 while the VM process its VMM's exit left behind is still ending)."""
+    for i in range(cycles):
+        vid, why = create_start(NOBODY, mode="linger", mem="256M")
+        if why:
+            bad("6: %s then rm at once (cycle %d)" % (verb, i), why)
+            continue
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/%s" % (vid, verb))
+        gone = vm_cgroup_dir(vid) is None
+        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+        check("6: %s then rm at once (cycle %d): %s %d %s, its cgroup gone, rm %d" %
+              (verb, i, verb, st, b.get("state"), st2), st == 200 and b.get("state") == "exited"
+              and gone and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
+        if st2 != 200:
+            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
+
+
 def test_stop_then_rm():
-    # A stop's (or kill's) reply means the VM is gone, cgroup included:
-    # `bulkhead stop` then `bulkhead rm` at once (the README's session) must not get 409
-    # while the VM process its VMM's exit left behind is still ending.
-    for i in range(5):
-        vid, why = create_start(NOBODY, mode="linger", mem="256M")
-        if why:
-            bad("6: stop then rm at once (cycle %d)" % i, why)
-            continue
-        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/stop" % vid)
-        gone = vm_cgroup_dir(vid) is None
-        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
-        check("6: stop then rm at once (cycle %d): stop %d %s, its cgroup gone, rm %d" %
-              (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
-              and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
-        if st2 != 200:
-            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
-    for i in range(3):  # likewise a kill
-        vid, why = create_start(NOBODY, mode="linger", mem="256M")
-        if why:
-            bad("6: kill then rm at once (cycle %d)" % i, why)
-            continue
-        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/kill" % vid)
-        gone = vm_cgroup_dir(vid) is None
-        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
-        check("6: kill then rm at once (cycle %d): kill %d %s, its cgroup gone, rm %d" %
-              (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
-              and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
-        if st2 != 200:
-            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
+    # `bulkhead stop` then `bulkhead rm` at once (the README's session)
+    end_then_rm("stop", 5)
+    end_then_rm("kill", 3)  # likewise a kill
 
 
 def test_leaks():
