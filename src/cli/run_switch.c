@@ -25,6 +25,7 @@
 
 #include "cli/run_switch.h"
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "config/args.h"
 #include "ctl/switch_ctl.h"
 
@@ -59,10 +60,9 @@ static int spawn_switch(bool sandbox, const char *uplink, char *err, size_t errl
 			*a++ = a4;
 		*a = NULL;
 		if (c < 0 || dup2(c, 3) != 3)
-			_exit(127);
+			proc_child_exit(127);
 		syscall(SYS_close_range, 4u, ~0u, 0u);
-		execv("/proc/self/exe", argv);
-		_exit(127);
+		proc_child_execv("/proc/self/exe", argv, 127);
 	}
 	close(sv[1]);
 	return sv[0];

@@ -31,6 +31,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "config/clone_id.h"
 #include "config/restore_paths.h"
 #include "config/config_json.h"
@@ -646,8 +647,7 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 		args[a] = NULL;
 		pid = fork();
 		if (pid == 0) {
-			execv("/proc/self/exe", args);
-			_exit(BH_EXIT_HOST);
+			proc_child_execv("/proc/self/exe", args, BH_EXIT_HOST);
 		}
 		if (pid < 0) {
 			bh_err("clone: fork: %s", strerror(errno));
