@@ -26,7 +26,6 @@ Prints PASS/FAIL per case and "N passed, N failed".
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -64,30 +63,11 @@ def req(method, path, body=None, headers=None, timeout=30):
         h += "%s: %s\r\n" % (k, v)
     if body is not None:
         h += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(SOCK)
-    s.sendall(h.encode() + b"\r\n" + data)
-    buf = b""
+    st, b = e2e_daemon.exchange(SOCK, h.encode() + b"\r\n" + data, timeout)
     try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            head, sep, rest = buf.partition(b"\r\n\r\n")
-            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-            if sep and (head.startswith(b"HTTP/1.1 101") or (m and len(rest) >= int(m.group(1)))):
-                break
-    except socket.timeout:
-        pass
-    s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
-    b = buf.partition(b"\r\n\r\n")[2]
-    try:
-        return (int(m.group(1)) if m else 0), json.loads(b.decode() or "null")
+        return st, json.loads(b.decode() or "null")
     except ValueError:
-        return (int(m.group(1)) if m else 0), b.decode(errors="replace")
+        return st, b.decode(errors="replace")
 
 
 UP = {"Connection": "Upgrade", "Upgrade": "bulkhead-agent"}
@@ -96,29 +76,9 @@ UP = {"Connection": "Upgrade", "Upgrade": "bulkhead-agent"}
 def exec_req(vm, body=None, headers=UP, uid=None, timeout=30):
     if uid is None:
         return req("POST", "/v1/vms/%s/exec" % vm, body, headers, timeout)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            out = json.dumps(list(req("POST", "/v1/vms/%s/exec" % vm, body, headers, timeout)))
-        except BaseException as e:
-            out = json.dumps([0, repr(e)])
-        os.write(w, out.encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return tuple(json.loads(data.decode()))
+    st, b = e2e_daemon.as_user(uid, lambda: list(req("POST", "/v1/vms/%s/exec" % vm, body,
+                                                     headers, timeout)))
+    return (0 if st == "exception" else st), b
 
 
 def err(b):

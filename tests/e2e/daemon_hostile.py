@@ -73,26 +73,7 @@ def start_daemon(extra=()):
 
 
 def raw(data, timeout=30, path=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path or SOCK)
-    s.sendall(data)
-    buf = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            head, sep, rest = buf.partition(b"\r\n\r\n")
-            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-            if sep and m and len(rest) >= int(m.group(1)):
-                break
-    except socket.timeout:
-        pass
-    s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
-    return (int(m.group(1)) if m else 0), buf.partition(b"\r\n\r\n")[2]
+    return e2e_daemon.exchange(path or SOCK, data, timeout)
 
 
 def req(method, path, body=None, timeout=30, sock=None):
@@ -107,40 +88,8 @@ def req(method, path, body=None, timeout=30, sock=None):
         return st, b.decode(errors="replace")
 
 
-def as_user(uid, fn, *a):
-    """Run fn(*a) in a child process with uid/gid `uid`; return its result."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            # Threads fork concurrently: a sibling's pipe may have been open
-            # at this fork. Holding its write end would keep that sibling's
-            # reader from seeing EOF until this child exits (a long poll of
-            # another user made a 0.1 s reply look like 9.5 s).
-            os.closerange(3, w)
-            os.closerange(w + 1, 4096)
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            out = json.dumps(fn(*a))
-        except BaseException as e:  # report, never fall through into the parent's code
-            out = json.dumps(["exception", repr(e)])
-        os.write(w, out.encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(data.decode())
-
-
 def ureq(uid, method, path, body=None, timeout=30):
-    return as_user(uid, lambda: list(req(method, path, body, timeout)))
+    return e2e_daemon.as_user(uid, lambda: list(req(method, path, body, timeout)))
 
 
 def timed(fn, *a):
@@ -323,7 +272,7 @@ def test_limits():
             st, b = req("POST", "/v1/vms", config(), sock=sock2)
             st2, b2 = req("POST", "/v1/vms/%s/start" % b["id"], sock=sock2)
             return [st2, b2]
-        st, b = as_user(NOBODY, unpriv)
+        st, b = e2e_daemon.as_user(NOBODY, unpriv)
         check("2: no limit can be applied (daemon not root): start refused, 503 naming why",
               st == 503 and "no memory limit" in str(b), "%r %r" % (st, b))
     finally:
@@ -539,7 +488,7 @@ def test_fair_shares():
     res = {}
 
     def run_hold():
-        res["v"] = as_user(NOBODY, hold_and_try)
+        res["v"] = e2e_daemon.as_user(NOBODY, hold_and_try)
 
     t = threading.Thread(target=run_hold)
     t.start()
@@ -560,7 +509,7 @@ def test_fair_shares():
                 held.append(s)
             time.sleep(1.5)
             return len(held)
-        out.append(as_user(uid, hold))
+        out.append(e2e_daemon.as_user(uid, hold))
 
     outs = []
     crowds = [threading.Thread(target=crowd, args=(60000 + i, 4, outs)) for i in range(15)]
@@ -592,7 +541,7 @@ def test_fair_shares():
             if time.monotonic() - t0 > 30:
                 break
         return -1
-    dt = as_user(NOBODY, loris)
+    dt = e2e_daemon.as_user(NOBODY, loris)
     check("5: a slow loris (1 byte/s) is cut by the request deadline (after %.1f s)" % dt,
           0 < dt < 12, "%r" % dt)
 
@@ -679,7 +628,7 @@ def user_reads(uid, path):
             return True
         except OSError as e:
             return e.strerror
-    return as_user(uid, rd)
+    return e2e_daemon.as_user(uid, rd)
 
 
 def user_writes(uid, path):
@@ -689,7 +638,7 @@ def user_writes(uid, path):
                 return True
         except OSError as e:
             return e.strerror
-    return as_user(uid, wr)
+    return e2e_daemon.as_user(uid, wr)
 
 
 def test_snapshots():

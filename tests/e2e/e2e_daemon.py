@@ -1,11 +1,16 @@
 """e2e_daemon.py — the bulkheadd harness shared by the daemon's e2e scripts
 (daemon_api.py, daemon_exec.py, daemon_hostile.py): their scratch directory,
-the daemon started in it under the sanitizers, the cases run so that one
-crashing does not stop the rest, the summary and the cleanup on the way out.
+the daemon started in it under the sanitizers, one request and its reply,
+requests as another uid, the
+cases run so that one crashing does not stop the rest, the summary and the
+cleanup on the way out.
 Imported from the scripts' own directory (sys.path[0]), like e2e_report.py.
 """
+import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +57,69 @@ def start(bhd, sock, state, log, vmm, ready, extra=(), asan_extra=""):
                 pass
         time.sleep(0.05)
     raise SystemExit("daemon did not come up:\n" + open(log).read())
+
+
+def exchange(path, data, timeout=30):
+    """Send `data` (a whole request) on a new connection to the unix socket
+    `path` and read the reply: its head and a body of its Content-Length,
+    or only the head of a 101 (what follows is another protocol's), or up
+    to EOF or `timeout` seconds. (status, body bytes); status 0 when no
+    status line came."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(data)
+    buf = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            head, sep, rest = buf.partition(b"\r\n\r\n")
+            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
+            if sep and (head.startswith(b"HTTP/1.1 101") or (m and len(rest) >= int(m.group(1)))):
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
+    return (int(m.group(1)) if m else 0), buf.partition(b"\r\n\r\n")[2]
+
+
+def as_user(uid, fn, *a):
+    """Run fn(*a) in a forked child with uid and gid `uid` (no groups) and
+    return its result, passed back as JSON (so a JSON value); a child that
+    raised returns ["exception", repr]. The child never returns into the
+    caller's code."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            # Threads fork concurrently: a sibling's pipe may have been open
+            # at this fork. Holding its write end would keep that sibling's
+            # reader from seeing EOF until this child exits (a long poll of
+            # another user made a 0.1 s reply look like 9.5 s).
+            os.closerange(3, w)
+            os.closerange(w + 1, 4096)
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            out = json.dumps(fn(*a))
+        except BaseException as e:  # report, never fall through into the parent's code
+            out = json.dumps(["exception", repr(e)])
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data.decode())
 
 
 def run_cases(cases):
