@@ -6,6 +6,11 @@ the table below allows (docs/architecture.md, rule 1: lower layers never
 include higher ones). The build runs this on every source change and fails
 on a violation, naming the file, the line and the rule; the per-layer static
 libraries (meson.build) catch calls that run upward at link time.
+
+It also holds rule 3's "no exit() below main": outside comments and strings,
+no call of exit, _exit, _Exit, quick_exit or abort in a file of src/ that
+does not define main(), but in the one audited place, common/proc_child.c
+(the end of a forked child; its header says why that is _exit).
 """
 import os
 import re
@@ -45,6 +50,25 @@ EXCEPTIONS = set()
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z0-9_]+)/')
 
+# Rule 3: a process ends in main (a status returned up to it) or, for a
+# forked child, in common/proc_child.c; nowhere else.
+EXIT_CALL = re.compile(r'(?<![A-Za-z0-9_.>])(exit|_exit|_Exit|quick_exit|abort)\s*\(')
+DEFINES_MAIN = re.compile(r'^\s*int\s+main\s*\(', re.M)
+EXIT_ALLOWED = {'common/proc_child.c'}
+# comments, string and character literals (blanked, newlines kept)
+NOT_CODE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+def exit_calls(rel, text):
+    """Rule 3's violations in one file: (line, call) pairs."""
+    if rel in EXIT_ALLOWED:
+        return []
+    code = NOT_CODE.sub(lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text)
+    if DEFINES_MAIN.search(code):
+        return []
+    return [(lineno, m.group(1)) for lineno, line in enumerate(code.split('\n'), 1)
+            for m in EXIT_CALL.finditer(line)]
+
 
 def main():
     src = sys.argv[1]
@@ -64,18 +88,23 @@ def main():
                 path = os.path.join(dirpath, name)
                 rel = os.path.relpath(path, src)
                 with open(path, encoding='utf-8') as f:
-                    for lineno, line in enumerate(f, 1):
-                        m = INCLUDE.match(line)
-                        if not m:
-                            continue
-                        target = m.group(1)
-                        if target == folder or target in ALLOWED[folder]:
-                            continue
-                        if (rel, target) in EXCEPTIONS:
-                            continue
-                        errors.append(f'src/{rel}:{lineno}: includes {target}/, a layer '
-                                      f'src/{folder}/ may not depend on (allowed: '
-                                      f'{", ".join(ALLOWED[folder]) or "none"})')
+                    text = f.read()
+                for lineno, call in exit_calls(rel, text):
+                    errors.append(f'src/{rel}:{lineno}: {call}() below main (rule 3): return '
+                                  'a status up to main, or end a forked child with '
+                                  'common/proc_child.h')
+                for lineno, line in enumerate(text.split('\n'), 1):
+                    m = INCLUDE.match(line)
+                    if not m:
+                        continue
+                    target = m.group(1)
+                    if target == folder or target in ALLOWED[folder]:
+                        continue
+                    if (rel, target) in EXCEPTIONS:
+                        continue
+                    errors.append(f'src/{rel}:{lineno}: includes {target}/, a layer '
+                                  f'src/{folder}/ may not depend on (allowed: '
+                                  f'{", ".join(ALLOWED[folder]) or "none"})')
     for e in errors:
         print(e, file=sys.stderr)
     if errors:

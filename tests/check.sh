@@ -34,7 +34,7 @@
 #     freeze still count, every attempt's log is kept under $LOGDIR, and the
 #     summary says how many retries there were.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 CACHE=${BULKHEAD_CACHE:-$ROOT/.cache}
 # Every stage's (and every nested attempt's) log is kept here.
@@ -434,11 +434,11 @@ suite_daemon() {
 # The VMM under ASan+UBSan against the hostile guests and console input.
 suite_asan_hostile() {
 	RUN=(tests/e2e/kvm_tests.sh build-san/bulkhead build/tests/guest tests/guest/cases.txt "$STOCK"
-		virtio_hostile,virtio_balloon)
+		"virtio_hostile,virtio_balloon")
 	ADDS=(--add "build-san/bulkhead:/t/bulkhead" --add "build/tests/guest:/t/guests"
 		--add "tests/guest/cases.txt:/t/cases.txt" --add "tests/e2e/kvm_tests.sh:/t/e2e/kvm_tests.sh"
 		--add "tests/lib/common.sh:/t/lib/common.sh")
-	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/none virtio_hostile,virtio_balloon)
+	RUN_NESTED=(/t/e2e/kvm_tests.sh /t/bulkhead /t/guests /t/cases.txt /t/none "virtio_hostile,virtio_balloon")
 	kvm_suite "ASan: hostile virtio + console" kvm "$MIN_ASAN_HOSTILE"
 }
 

@@ -314,6 +314,11 @@ int ap_job_decode(const uint8_t *p, size_t len, struct ap_job *j, char *err, siz
 		case AP_TAG_PIDS_MAX:
 			if (rlen != 4)
 				JOB_FAIL("job: tag %u wants 4 bytes, has %u", tag, rlen);
+			/* (uid_t)-1 is setresuid's "leave unchanged": the job
+			 * would run as the agent (root), not as a user */
+			if (tag != AP_TAG_PIDS_MAX && ap_get_u32(v) == UINT32_MAX)
+				JOB_FAIL("job: %s 4294967295 is not a user (it means 'unchanged')",
+					 tag == AP_TAG_UID ? "uid" : "gid");
 			if (tag == AP_TAG_UID) {
 				j->uid = ap_get_u32(v);
 				j->has_user = true;

@@ -143,8 +143,8 @@ enum ap_tag {
 	AP_TAG_ARG = 1,      /* string; repeated, argv in order (≥ 1) */
 	AP_TAG_ENV = 2,      /* "K=V"; repeated */
 	AP_TAG_CWD = 3,      /* absolute path */
-	AP_TAG_UID = 4,      /* u32 */
-	AP_TAG_GID = 5,      /* u32 */
+	AP_TAG_UID = 4,      /* u32, not 0xffffffff ((uid_t)-1: refused) */
+	AP_TAG_GID = 5,      /* u32, not 0xffffffff ((gid_t)-1: refused) */
 	AP_TAG_RLIMIT = 6,   /* u32 resource, u32 0, u64 soft, u64 hard */
 	AP_TAG_HOSTNAME = 7, /* string */
 	AP_TAG_TERMINAL = 8, /* u16 rows, u16 cols: run on a pty */

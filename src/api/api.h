@@ -129,6 +129,15 @@ void api_error(struct api_req *r, unsigned status, const char *fmt, ...) BH_PRIN
  * add keys to r->json). */
 bool api_reply_done(struct api_req *r, int ret, const char *err, const char *result);
 
+/* The VM r->id names, for r's caller (daemon.h dmn_lookup: by ID or name;
+ * another user's VM is the same 404 as a missing one, so no endpoint tells
+ * whether it exists). 0 with *out set and r->d->lock HELD: the caller reads
+ * what it needs of *out (or takes a ref) and unlocks. Else -errno with the
+ * lock released and r's error reply set (api_status_of: 404, or 409 for a
+ * name several users' VMs share): the caller just returns. */
+struct dvm;
+int api_lookup_locked(struct api_req *r, struct dvm **out);
+
 /* r's body as one JSON object, parsed strictly (JSON_TOKENER_STRICT, at most
  * 4 levels deep, nothing after it): a new reference the caller puts, or NULL
  * when the body is anything else (the caller answers 400 saying what body it

@@ -138,13 +138,9 @@ static int find_target(struct api_req *r, struct exec_target *t)
 	unsigned clone;
 	int ret;
 
-	pthread_mutex_lock(&r->d->lock);
-	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
-	if (ret) {
-		pthread_mutex_unlock(&r->d->lock);
-		api_error(r, api_status_of(ret), "%s", err);
+	ret = api_lookup_locked(r, &v);
+	if (ret)
 		return ret;
-	}
 	if (v->state == DVM_QUARANTINED) {
 		api_error(r, 409, "VM %s is quarantined: exec is refused (inspect it, or remove it)",
 			  v->id);

@@ -218,15 +218,9 @@ static void h_inspect(struct api_req *r)
 	bool busy, frozen;
 	pid_t pid;
 	struct dvm *v;
-	int ret;
 
-	pthread_mutex_lock(&r->d->lock);
-	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
-	if (ret) {
-		pthread_mutex_unlock(&r->d->lock);
-		api_error(r, api_status_of(ret), "%s", err);
+	if (api_lookup_locked(r, &v))
 		return;
-	}
 	v->refs++; /* v stays alive while we talk to its VMM */
 	state = v->state;
 	busy = v->busy;
@@ -451,25 +445,19 @@ static void h_console(struct api_req *r)
 {
 	unsigned long long tail = CONSOLE_TAIL_DEFAULT;
 	bool follow = false;
-	char path[PATH_MAX], err[300], vid[DVM_ID_LEN + 1] = "";
+	char path[PATH_MAX], vid[DVM_ID_LEN + 1] = "";
 	struct dvm *v;
 	struct stat st;
 	off_t start;
-	int fd, ret;
+	int fd;
 
 	if (!qnum(r, "tail", 0, CONSOLE_TAIL_MAX, &tail) || !qbool(r, "follow", &follow))
 		return;
-	pthread_mutex_lock(&r->d->lock);
-	ret = dmn_lookup(r->d, r->uid, r->id, &v, err, sizeof(err));
-	if (ret == 0) {
-		dvm_path(r->d, v, "console.log", path, sizeof(path));
-		memcpy(vid, v->id, sizeof(vid));
-	}
-	pthread_mutex_unlock(&r->d->lock);
-	if (ret) {
-		api_error(r, api_status_of(ret), "%s", err);
+	if (api_lookup_locked(r, &v))
 		return;
-	}
+	dvm_path(r->d, v, "console.log", path, sizeof(path));
+	memcpy(vid, v->id, sizeof(vid));
+	pthread_mutex_unlock(&r->d->lock);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT) {
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* never started: empty */

@@ -114,6 +114,20 @@ bool api_reply_done(struct api_req *r, int ret, const char *err, const char *res
 	return true;
 }
 
+int api_lookup_locked(struct api_req *r, struct dvm **out)
+{
+	char err[300];
+	int ret;
+
+	pthread_mutex_lock(&r->d->lock);
+	ret = dmn_lookup(r->d, r->uid, r->id, out, err, sizeof(err));
+	if (ret) {
+		pthread_mutex_unlock(&r->d->lock);
+		api_error(r, api_status_of(ret), "%s", err);
+	}
+	return ret;
+}
+
 void api_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
 	va_list ap;

@@ -20,5 +20,11 @@ int cli_restore(int argc, char **argv, uint64_t start_ns);
 int cli_clone(int argc, char **argv, uint64_t start_ns);
 int cli_control_listen(const char *path, char *err, size_t errlen);
 int cli_control_connect(const char *path, char *err, size_t errlen);
+/* unix_connect.c: a new close-on-exec socket of `type` (SOCK_STREAM,
+ * SOCK_SEQPACKET) connected to the unix socket at `path` (a blocking
+ * connect): the fd, -ENAMETOOLONG when path does not fit sun_path (nothing
+ * was tried), or socket()'s or connect()'s -errno. Prints nothing: the
+ * caller says what it was connecting to. */
+int cli_unix_connect(const char *path, int type);
 
 #endif

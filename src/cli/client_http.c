@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "cli/cli.h"
 #include "config/exit_codes.h"
 
 #define LIBCURL "libcurl.so.4"
@@ -105,19 +106,13 @@ static size_t on_data(char *p, size_t size, size_t n, void *cls)
  * connect to server". One plain connect() tells the errno apart. */
 static const char *connect_hint(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, e = 0;
+	int fd = cli_unix_connect(path, SOCK_STREAM), e = fd < 0 ? -fd : 0;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return "socket path too long";
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return strerror(errno);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		e = errno;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	switch (e) {
+	case ENAMETOOLONG:
+		return "socket path too long";
 	case EACCES:
 	case EPERM:
 		return "permission denied (the socket admits root and members of its group, "

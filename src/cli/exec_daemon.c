@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "cli/cli.h"
 #include "cli/exec.h"
 
 #define HEAD_MAX (16 * 1024)
@@ -84,7 +85,6 @@ static void reply_error(int fd, long status, const char *head, int64_t deadline,
 int exec_daemon_connect(const char *socket_path, const char *vm, int connect_ms, char *err,
 			size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char body[64] = "", req[512], *head = NULL;
 	int64_t deadline;
 	size_t have = 0;
@@ -102,20 +102,15 @@ int exec_daemon_connect(const char *socket_path, const char *vm, int connect_ms,
 		snprintf(err, errlen, "--vm: a VM ID or name of 1 to 63 characters");
 		return -EINVAL;
 	}
-	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+	fd = cli_unix_connect(socket_path, SOCK_STREAM);
+	if (fd == -ENAMETOOLONG) {
 		snprintf(err, errlen, "daemon socket %.200s: path too long", socket_path);
-		return -ENAMETOOLONG;
+		return fd;
 	}
-	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot reach the daemon at %s: %s (is bulkheadd running? "
-			 "--socket or $BULKHEAD_SOCKET)", socket_path, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
+			 "--socket or $BULKHEAD_SOCKET)", socket_path, strerror(-fd));
+		return fd;
 	}
 	if (connect_ms >= 0)
 		snprintf(body, sizeof(body), "{\"connect_timeout_ms\": %d}", connect_ms);

@@ -33,6 +33,7 @@
 
 #include "agentproto/agent_proto.h"
 #include "cli/exec.h"
+#include "common/proc_child.h"
 
 /* argv strings for exec*(): they are not written to */
 #define ARG(s) ((char *)(uintptr_t)(s))
@@ -68,7 +69,7 @@ static int run_helper(char *const argv[], const char *log)
 			dup2(fd, 2);
 		}
 		execvp(argv[0], argv);
-		_exit(127);
+		proc_child_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -172,18 +173,17 @@ static int spawn_child(struct exec_vm *vm, const char *self, char *const argv[],
 		/* exec itself killed (SIGKILL: no cleanup runs): the VM stops
 		 * anyway — the run supervisor forwards this SIGTERM to it */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-			_exit(125);
+			proc_child_exit(125);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		/* its own process group: the terminal's ^C is ours to forward */
 		setpgid(0, 0);
 		if (fd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(125);
+			proc_child_exit(125);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(self, argv);
-		_exit(125);
+		proc_child_execv(self, argv, 125);
 	}
 	vm->pidfd = pidfd_open(vm->pid, 0);
 	if (vm->pidfd < 0) {

@@ -23,8 +23,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/run_switch.h"
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "config/args.h"
 #include "ctl/switch_ctl.h"
 
@@ -59,10 +61,9 @@ static int spawn_switch(bool sandbox, const char *uplink, char *err, size_t errl
 			*a++ = a4;
 		*a = NULL;
 		if (c < 0 || dup2(c, 3) != 3)
-			_exit(127);
+			proc_child_exit(127);
 		syscall(SYS_close_range, 4u, ~0u, 0u);
-		execv("/proc/self/exe", argv);
-		_exit(127);
+		proc_child_execv("/proc/self/exe", argv, 127);
 	}
 	close(sv[1]);
 	return sv[0];
@@ -70,23 +71,13 @@ static int spawn_switch(bool sandbox, const char *uplink, char *err, size_t errl
 
 static int connect_switch(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = cli_unix_connect(path, SOCK_SEQPACKET);
 
-	if (strlen(path) >= sizeof(a.sun_path)) {
+	if (fd == -ENAMETOOLONG)
 		snprintf(err, errlen, "--switch %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
+	else if (fd < 0)
 		snprintf(err, errlen, "--switch %s: %s (is `bulkhead switch --listen %s` running?)",
-			 path, strerror(e), path);
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
+			 path, strerror(-fd), path);
 	return fd;
 }
 

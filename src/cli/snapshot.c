@@ -31,6 +31,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "config/clone_id.h"
 #include "config/restore_paths.h"
 #include "config/config_json.h"
@@ -66,19 +67,12 @@ static int control_socket(const char *path, struct sockaddr_un *a, char *err, si
 
 int cli_control_connect(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un a;
-	int fd = control_socket(path, &a, err, errlen);
+	int fd = cli_unix_connect(path, SOCK_SEQPACKET);
 
 	if (fd == -ENAMETOOLONG)
-		return fd;
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = fd < 0 ? -fd : errno;
-
-		if (fd >= 0)
-			close(fd);
-		snprintf(err, errlen, "--control %s: cannot connect: %s", path, strerror(e));
-		return -e;
-	}
+		snprintf(err, errlen, "--control %s: path too long", path);
+	else if (fd < 0)
+		snprintf(err, errlen, "--control %s: cannot connect: %s", path, strerror(-fd));
 	return fd;
 }
 
@@ -646,8 +640,7 @@ int cli_clone(int argc, char **argv, uint64_t start_ns)
 		args[a] = NULL;
 		pid = fork();
 		if (pid == 0) {
-			execv("/proc/self/exe", args);
-			_exit(BH_EXIT_HOST);
+			proc_child_execv("/proc/self/exe", args, BH_EXIT_HOST);
 		}
 		if (pid < 0) {
 			bh_err("clone: fork: %s", strerror(errno));

@@ -24,6 +24,7 @@
 
 #include "common/fdpass.h"
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "config/config_json.h"
 #include "config/schema.h"
 #include "snapshot/snap_dir.h"
@@ -71,7 +72,7 @@ static __attribute__((noreturn)) void open_child(int sock, const struct dmn_cred
 	nfds = 3;
 send:
 	/* fdpass_send* is async-signal-safe (fdpass.h): usable in this child */
-	_exit(fdpass_sendv(sock, &iov, 1, fds, nfds, MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 : 1);
+	proc_child_exit(fdpass_sendv(sock, &iov, 1, fds, nfds, MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 : 1);
 }
 
 /* Open dir's three snapshot files with uid's permissions (see top). */

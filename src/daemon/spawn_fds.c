@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/proc_child.h"
 #include "config/config_json.h"
 
 bool dspawn_has_switch_nics(const struct dvm *v)
@@ -91,7 +92,7 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int step)
 	if (write(report_fd, &f, sizeof(f)) < 0) {
 		/* nothing more a child can do: the exit status still says 127 */
 	}
-	_exit(127);
+	proc_child_exit(127);
 }
 
 __attribute__((noreturn)) void dspawn_child(char *const argv[], const struct dmn_creds *cr,

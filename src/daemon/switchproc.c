@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "config/args.h"
 #include "config/config_json.h"
 #include "config/schema.h"
@@ -85,13 +86,12 @@ static int spawn(struct daemon *d, char *err, size_t errlen)
 		sigprocmask(SIG_SETMASK, &empty, NULL);
 		if ((r = fcntl(req[1], F_DUPFD, 64)) < 0 || (e = fcntl(ev[1], F_DUPFD, 64)) < 0 ||
 		    (l = fcntl(logfd, F_DUPFD, 64)) < 0 || dup2(r, 3) < 0 || dup2(e, 4) < 0)
-			_exit(127);
+			proc_child_exit(127);
 		if ((r = open("/dev/null", O_RDONLY)) < 0 || dup2(r, 0) < 0 || dup2(l, 1) < 0 ||
 		    dup2(l, 2) < 0)
-			_exit(127);
+			proc_child_exit(127);
 		syscall(SYS_close_range, 5u, ~0u, 0u);
-		execv(argv[0], argv);
-		_exit(127);
+		proc_child_execv(argv[0], argv, 127);
 	}
 	close(req[1]);
 	close(ev[1]);

@@ -28,6 +28,7 @@
 #include "config/exit_codes.h"
 #include "common/fdpass.h"
 #include "common/log.h"
+#include "common/proc_child.h"
 #include "common/startup.h"
 #include "sandbox/seccomp_bpf.h"
 #include "sandbox/vsock_broker.h"
@@ -133,7 +134,9 @@ static int pidfd_of(pid_t pid)
  * waits for the VM process to end (it is being torn down, and dies by its
  * parent-death signal once we exit), then removes the cgroup. It holds none
  * of the caller's stdio, so nobody waits for it; init (or the caller's
- * subreaper) reaps it. Returns in the supervisor only. */
+ * subreaper) reaps it. Returns in the supervisor only (which returns its
+ * status up to main); the cleaner ends by proc_child_exit(): returning
+ * would run the supervisor's code a second time in it. */
 static void leave_cleaner(struct jail *j, pid_t pid, int pidfd)
 {
 	pid_t c = fork();
@@ -164,7 +167,7 @@ static void leave_cleaner(struct jail *j, pid_t pid, int pidfd)
 			kill(pid, SIGKILL);
 	}
 	jail_cgroup_remove(j);
-	_exit(0);
+	proc_child_exit(0);
 }
 
 /* The supervisor's "go": the message, and a new network namespace for the

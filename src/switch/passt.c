@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/proc_child.h"
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -102,10 +104,9 @@ int passt_start(const char *path, const char *segment, bool ipv4_only, struct pa
 		(void)sigprocmask(SIG_SETMASK, &all, NULL);
 		int c = fcntl(sv[1], F_DUPFD_CLOEXEC, 64);
 		if (c < 0 || dup2(c, 3) != 3)
-			_exit(127);
+			proc_child_exit(127);
 		syscall(SYS_close_range, 4u, ~0u, 0u);
-		execv(path, argv);
-		_exit(127);
+		proc_child_execv(path, argv, 127);
 	}
 	close(sv[1]);
 	out->pid = pid;

@@ -21,18 +21,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
+import e2e_daemon
 from e2e_report import bad, check, ok, results
 
 BH, BHD, ELF, OPENAPI = (os.path.abspath(a) for a in sys.argv[1:5])
-T = tempfile.mkdtemp(prefix="bhd-api.")
-os.chmod(T, 0o755)
-SOCK = os.path.join(T, "api.sock")
-STATE = os.path.join(T, "state")
-LOG = os.path.join(T, "daemon.log")
+T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-api.")
 daemon = None
 
 
@@ -43,21 +39,9 @@ def skip(name, why):
 
 def start_daemon():
     global daemon
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", BH,
-                               "--socket-mode", "0666", "--stop-timeout", "1",
-                               "--client-timeout", "2"],
-                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
-    for _ in range(200):
-        if os.path.exists(SOCK):
-            try:
-                raw(b"GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
-                return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+    # up once it answers at all
+    daemon = e2e_daemon.start(BHD, SOCK, STATE, LOG, BH, lambda: raw(
+        b"GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n") is not None)
 
 
 def raw(data, timeout=10, shut=True):
@@ -654,8 +638,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        if daemon and daemon.poll() is None:
-            daemon.kill()
+    e2e_daemon.run_main(main, lambda: daemon)

@@ -26,23 +26,18 @@ Prints PASS/FAIL per case and "N passed, N failed".
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-from e2e_report import bad, check, ok, results
+import e2e_daemon
+from e2e_report import check
 
 BHD, STANDIN, BH, AGENT = (os.path.abspath(a) for a in sys.argv[1:5])
-T = tempfile.mkdtemp(prefix="bhd-exec.")
-os.chmod(T, 0o755)
-SOCK = os.path.join(T, "api.sock")
-STATE = os.path.join(T, "state")
-LOG = os.path.join(T, "daemon.log")
+T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-exec.")
 SHARED = os.path.join(T, "shared")  # the "guest's" writable place (uid 1000)
 NOBODY = 65534
 daemon = None
@@ -55,21 +50,9 @@ os.chmod(SHARED, 0o1777)
 
 def start_daemon():
     global daemon
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", STANDIN_COPY,
-                               "--socket-mode", "0666", "--stop-timeout", "1",
-                               "--client-timeout", "2", "--switch-binary", BH],
-                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
-    for _ in range(200):
-        if os.path.exists(SOCK):
-            try:
-                if req("GET", "/v1/version")[0] == 200:
-                    return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+    daemon = e2e_daemon.start(BHD, SOCK, STATE, LOG, STANDIN_COPY,
+                              lambda: req("GET", "/v1/version")[0] == 200,
+                              extra=("--switch-binary", BH))
 
 
 def req(method, path, body=None, headers=None, timeout=30):
@@ -80,30 +63,11 @@ def req(method, path, body=None, headers=None, timeout=30):
         h += "%s: %s\r\n" % (k, v)
     if body is not None:
         h += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(SOCK)
-    s.sendall(h.encode() + b"\r\n" + data)
-    buf = b""
+    st, b = e2e_daemon.exchange(SOCK, h.encode() + b"\r\n" + data, timeout)
     try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            head, sep, rest = buf.partition(b"\r\n\r\n")
-            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-            if sep and (head.startswith(b"HTTP/1.1 101") or (m and len(rest) >= int(m.group(1)))):
-                break
-    except socket.timeout:
-        pass
-    s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
-    b = buf.partition(b"\r\n\r\n")[2]
-    try:
-        return (int(m.group(1)) if m else 0), json.loads(b.decode() or "null")
+        return st, json.loads(b.decode() or "null")
     except ValueError:
-        return (int(m.group(1)) if m else 0), b.decode(errors="replace")
+        return st, b.decode(errors="replace")
 
 
 UP = {"Connection": "Upgrade", "Upgrade": "bulkhead-agent"}
@@ -112,29 +76,9 @@ UP = {"Connection": "Upgrade", "Upgrade": "bulkhead-agent"}
 def exec_req(vm, body=None, headers=UP, uid=None, timeout=30):
     if uid is None:
         return req("POST", "/v1/vms/%s/exec" % vm, body, headers, timeout)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            out = json.dumps(list(req("POST", "/v1/vms/%s/exec" % vm, body, headers, timeout)))
-        except BaseException as e:
-            out = json.dumps([0, repr(e)])
-        os.write(w, out.encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return tuple(json.loads(data.decode()))
+    st, b = e2e_daemon.as_user(uid, lambda: list(req("POST", "/v1/vms/%s/exec" % vm, body,
+                                                     headers, timeout)))
+    return (0 if st == "exception" else st), b
 
 
 def err(b):
@@ -321,13 +265,7 @@ def main():
         print("0 passed, 0 failed")
         return 0
     start_daemon()
-    for t in (test_errors, test_sessions):
-        try:
-            t()
-        except Exception as e:  # a crashed case is a failure, the rest still run
-            import traceback
-            traceback.print_exc()
-            bad(t.__name__, repr(e))
+    e2e_daemon.run_cases((test_errors, test_sessions))
     test_stop_with_session()
     # the stand-in VMMs keep running after the daemon stops (as VMMs do)
     for d in os.listdir(os.path.join(STATE, "vms")):
@@ -337,18 +275,8 @@ def main():
                 os.kill(st["pid"], signal.SIGKILL)
         except (OSError, ValueError):
             pass
-    print("%d passed, %d failed" % (results["pass"], results["fail"]))
-    if not results["fail"]:
-        shutil.rmtree(T, ignore_errors=True)
-    else:
-        print("logs kept in " + T)
-    return 1 if results["fail"] else 0
+    return e2e_daemon.finish(T)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        if daemon and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+    e2e_daemon.run_main(main, lambda: daemon)

@@ -42,18 +42,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from e2e_report import bad, check, ok, results
+import e2e_daemon
+from e2e_report import bad, check
 
 BHD, STANDIN, BH = (os.path.abspath(a) for a in sys.argv[1:4])
-T = tempfile.mkdtemp(prefix="bhd-hostile.")
-os.chmod(T, 0o755)
-SOCK = os.path.join(T, "api.sock")
-STATE = os.path.join(T, "state")
-LOG = os.path.join(T, "daemon.log")
+T, SOCK, STATE, LOG = e2e_daemon.scratch("bhd-hostile.")
 NOBODY, OTHER = 65534, 65533
 CTL_MS = 1000          # --control-timeout
 DEADLINE = 2 * CTL_MS / 1000 + 3.0  # inspect/pause answer bound (freeze included), seconds
@@ -66,48 +62,18 @@ os.chmod(STANDIN_COPY, 0o755)
 def start_daemon(extra=()):
     global daemon
     # A small ASan quarantine, so the RSS check sees leaks, not freed memory.
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:quarantine_size_mb=4",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    daemon = subprocess.Popen([BHD, "--socket", SOCK, "--state-dir", STATE, "--vmm", STANDIN_COPY,
-                               "--socket-mode", "0666", "--stop-timeout", "1",
-                               "--client-timeout", "2", "--control-timeout", str(CTL_MS),
-                               "--max-vms-per-user", "3", "--max-mem-per-user", "512M",
-                               "--max-conns-per-user", "4", "--max-follows-per-user", "1",
-                               "--console-max", "1M", "--vmm-log-max", "64K",
-                               "--switch-binary", BH] + list(extra),
-                              stdout=open(LOG, "a"), stderr=subprocess.STDOUT, env=env)
-    for _ in range(200):
-        if os.path.exists(SOCK):
-            try:
-                if req("GET", "/v1/version")[0] == 200:
-                    return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    raise SystemExit("daemon did not come up:\n" + open(LOG).read())
+    daemon = e2e_daemon.start(BHD, SOCK, STATE, LOG, STANDIN_COPY,
+                              lambda: req("GET", "/v1/version")[0] == 200,
+                              extra=["--control-timeout", str(CTL_MS),
+                                     "--max-vms-per-user", "3", "--max-mem-per-user", "512M",
+                                     "--max-conns-per-user", "4", "--max-follows-per-user", "1",
+                                     "--console-max", "1M", "--vmm-log-max", "64K",
+                                     "--switch-binary", BH] + list(extra),
+                              asan_extra="quarantine_size_mb=4")
 
 
 def raw(data, timeout=30, path=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path or SOCK)
-    s.sendall(data)
-    buf = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            head, sep, rest = buf.partition(b"\r\n\r\n")
-            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-            if sep and m and len(rest) >= int(m.group(1)):
-                break
-    except socket.timeout:
-        pass
-    s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
-    return (int(m.group(1)) if m else 0), buf.partition(b"\r\n\r\n")[2]
+    return e2e_daemon.exchange(path or SOCK, data, timeout)
 
 
 def req(method, path, body=None, timeout=30, sock=None):
@@ -122,40 +88,8 @@ def req(method, path, body=None, timeout=30, sock=None):
         return st, b.decode(errors="replace")
 
 
-def as_user(uid, fn, *a):
-    """Run fn(*a) in a child process with uid/gid `uid`; return its result."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            # Threads fork concurrently: a sibling's pipe may have been open
-            # at this fork. Holding its write end would keep that sibling's
-            # reader from seeing EOF until this child exits (a long poll of
-            # another user made a 0.1 s reply look like 9.5 s).
-            os.closerange(3, w)
-            os.closerange(w + 1, 4096)
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            out = json.dumps(fn(*a))
-        except BaseException as e:  # report, never fall through into the parent's code
-            out = json.dumps(["exception", repr(e)])
-        os.write(w, out.encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(data.decode())
-
-
 def ureq(uid, method, path, body=None, timeout=30):
-    return as_user(uid, lambda: list(req(method, path, body, timeout)))
+    return e2e_daemon.as_user(uid, lambda: list(req(method, path, body, timeout)))
 
 
 def timed(fn, *a):
@@ -338,7 +272,7 @@ def test_limits():
             st, b = req("POST", "/v1/vms", config(), sock=sock2)
             st2, b2 = req("POST", "/v1/vms/%s/start" % b["id"], sock=sock2)
             return [st2, b2]
-        st, b = as_user(NOBODY, unpriv)
+        st, b = e2e_daemon.as_user(NOBODY, unpriv)
         check("2: no limit can be applied (daemon not root): start refused, 503 naming why",
               st == 503 and "no memory limit" in str(b), "%r %r" % (st, b))
     finally:
@@ -554,7 +488,7 @@ def test_fair_shares():
     res = {}
 
     def run_hold():
-        res["v"] = as_user(NOBODY, hold_and_try)
+        res["v"] = e2e_daemon.as_user(NOBODY, hold_and_try)
 
     t = threading.Thread(target=run_hold)
     t.start()
@@ -575,7 +509,7 @@ def test_fair_shares():
                 held.append(s)
             time.sleep(1.5)
             return len(held)
-        out.append(as_user(uid, hold))
+        out.append(e2e_daemon.as_user(uid, hold))
 
     outs = []
     crowds = [threading.Thread(target=crowd, args=(60000 + i, 4, outs)) for i in range(15)]
@@ -607,7 +541,7 @@ def test_fair_shares():
             if time.monotonic() - t0 > 30:
                 break
         return -1
-    dt = as_user(NOBODY, loris)
+    dt = e2e_daemon.as_user(NOBODY, loris)
     check("5: a slow loris (1 byte/s) is cut by the request deadline (after %.1f s)" % dt,
           0 < dt < 12, "%r" % dt)
 
@@ -694,7 +628,7 @@ def user_reads(uid, path):
             return True
         except OSError as e:
             return e.strerror
-    return as_user(uid, rd)
+    return e2e_daemon.as_user(uid, rd)
 
 
 def user_writes(uid, path):
@@ -704,7 +638,7 @@ def user_writes(uid, path):
                 return True
         except OSError as e:
             return e.strerror
-    return as_user(uid, wr)
+    return e2e_daemon.as_user(uid, wr)
 
 
 def test_snapshots():
@@ -979,36 +913,29 @@ def rss_kb(pid):
     return 0
 
 
+def end_then_rm(verb, cycles):
+    """`verb` (stop or kill) then DELETE at once, `cycles` times: the reply
+    means the VM is gone, cgroup included, so the DELETE is a 200 (not a
+    409 while the VM process its VMM's exit left behind is still ending)."""
+    for i in range(cycles):
+        vid, why = create_start(NOBODY, mode="linger", mem="256M")
+        if why:
+            bad("6: %s then rm at once (cycle %d)" % (verb, i), why)
+            continue
+        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/%s" % (vid, verb))
+        gone = vm_cgroup_dir(vid) is None
+        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
+        check("6: %s then rm at once (cycle %d): %s %d %s, its cgroup gone, rm %d" %
+              (verb, i, verb, st, b.get("state"), st2), st == 200 and b.get("state") == "exited"
+              and gone and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
+        if st2 != 200:
+            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
+
+
 def test_stop_then_rm():
-    # A stop's (or kill's) reply means the VM is gone, cgroup included:
-    # `bulkhead stop` then `bulkhead rm` at once (the README's session) must not get 409
-    # while the VM process its VMM's exit left behind is still ending.
-    for i in range(5):
-        vid, why = create_start(NOBODY, mode="linger", mem="256M")
-        if why:
-            bad("6: stop then rm at once (cycle %d)" % i, why)
-            continue
-        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/stop" % vid)
-        gone = vm_cgroup_dir(vid) is None
-        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
-        check("6: stop then rm at once (cycle %d): stop %d %s, its cgroup gone, rm %d" %
-              (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
-              and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
-        if st2 != 200:
-            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
-    for i in range(3):  # likewise a kill
-        vid, why = create_start(NOBODY, mode="linger", mem="256M")
-        if why:
-            bad("6: kill then rm at once (cycle %d)" % i, why)
-            continue
-        st, b = ureq(NOBODY, "POST", "/v1/vms/%s/kill" % vid)
-        gone = vm_cgroup_dir(vid) is None
-        st2, b2 = ureq(NOBODY, "DELETE", "/v1/vms/" + vid)
-        check("6: kill then rm at once (cycle %d): kill %d %s, its cgroup gone, rm %d" %
-              (i, st, b.get("state"), st2), st == 200 and b.get("state") == "exited" and gone
-              and st2 == 200, "%r %r cgroup %s" % (b, b2, vm_cgroup_dir(vid)))
-        if st2 != 200:
-            wait_for(lambda: ureq(NOBODY, "DELETE", "/v1/vms/" + vid)[0] == 200, 10)
+    # `bulkhead stop` then `bulkhead rm` at once (the README's session)
+    end_then_rm("stop", 5)
+    end_then_rm("kill", 3)  # likewise a kill
 
 
 def test_leaks():
@@ -1290,15 +1217,9 @@ def main():
         print("0 passed, 0 failed")
         return 0
     start_daemon()
-    for t in (test_limits, test_deadlines, test_quarantine, test_untrusted_files,
-              test_fair_shares, test_events, test_cpu_alloc, test_snapshots, test_network,
-              test_stop_then_rm, test_leaks):
-        try:
-            t()
-        except Exception as e:  # a crashed case is a failure, the rest still run
-            import traceback
-            traceback.print_exc()
-            bad(t.__name__, repr(e))
+    e2e_daemon.run_cases((test_limits, test_deadlines, test_quarantine, test_untrusted_files,
+                          test_fair_shares, test_events, test_cpu_alloc, test_snapshots,
+                          test_network, test_stop_then_rm, test_leaks))
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=30)
     log = open(LOG).read()
@@ -1308,18 +1229,8 @@ def main():
     left = [b for b in cg_base()[1].values() if os.path.isdir(b)]
     check("... and, with no VM left, removes its own cgroup base (no empty bulkheadd-N stays)",
           not left, "%r" % left)
-    print("%d passed, %d failed" % (results["pass"], results["fail"]))
-    if not results["fail"]:
-        shutil.rmtree(T, ignore_errors=True)
-    else:
-        print("logs kept in " + T)
-    return 1 if results["fail"] else 0
+    return e2e_daemon.finish(T)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        if daemon and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+    e2e_daemon.run_main(main, lambda: daemon)

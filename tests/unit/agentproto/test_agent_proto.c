@@ -161,6 +161,7 @@ static void test_job_refusals(void **state)
 	(void)state;
 	uint8_t buf[1024];
 	struct ap_jobbuf b = { buf, 0, sizeof(buf) };
+	char err[200];
 
 	assert_int_equal(ap_job_put_str(&b, AP_TAG_ENV, "A=b"), 0);
 	expect_job_refused(buf, b.len, "no program");
@@ -180,6 +181,21 @@ static void test_job_refusals(void **state)
 	assert_int_equal(ap_job_put_str(&b, AP_TAG_ARG, "x"), 0);
 	assert_int_equal(ap_job_put_rlimit(&b, 1, 10, 5), 0);
 	expect_job_refused(buf, b.len, "soft above hard");
+	/* (uid_t)-1 and (gid_t)-1 are setresuid's "unchanged": the agent's root */
+	b.len = 0;
+	assert_int_equal(ap_job_put_str(&b, AP_TAG_ARG, "x"), 0);
+	assert_int_equal(ap_job_put_u32(&b, AP_TAG_UID, 0xffffffffu), 0);
+	expect_job_refused(buf, b.len, "uid 4294967295 is not a user");
+	b.len = 0;
+	assert_int_equal(ap_job_put_str(&b, AP_TAG_ARG, "x"), 0);
+	assert_int_equal(ap_job_put_u32(&b, AP_TAG_UID, 1000), 0);
+	assert_int_equal(ap_job_put_u32(&b, AP_TAG_GID, 0xffffffffu), 0);
+	expect_job_refused(buf, b.len, "gid 4294967295 is not a user");
+	b.len = 0;
+	assert_int_equal(ap_job_put_str(&b, AP_TAG_ARG, "x"), 0);
+	assert_int_equal(ap_job_put_u32(&b, AP_TAG_UID, 0xfffffffeu), 0);
+	assert_int_equal(ap_job_decode(buf, b.len, &job, err, sizeof(err)), 0);
+	assert_true(job.has_user && job.uid == 0xfffffffeu);
 	/* a record whose length runs past the end */
 	b.len = 0;
 	assert_int_equal(ap_job_put_str(&b, AP_TAG_ARG, "abc"), 0);
