@@ -160,16 +160,13 @@ static int do_copy_in(struct agent *a, const struct ap_frame *f)
 	static struct ap_untar u; /* 1 KiB of state; one copy at a time */
 	const struct ap_tar_caps caps = { COPY_MAX_BYTES, COPY_MAX_ENTRIES };
 	char path[AP_JOB_MAX_STR + 1];
-	uint32_t uid = ap_get_u32(f->payload), gid = ap_get_u32(f->payload + 4);
-	size_t plen = f->len - 8;
+	uint32_t uid, gid;
 	int err, r;
 
-	memcpy(path, f->payload + 8, plen);
-	path[plen] = 0;
-	if (memchr(path, 0, plen) || path[0] != '/') {
-		err = -EINVAL;
+	err = ap_copy_in_decode(f->payload, f->len, &uid, &gid, path, sizeof(path), u.err,
+				sizeof(u.err));
+	if (err) {
 		u.parent_fd = u.root_fd = u.file_fd = -1;
-		snprintf(u.err, sizeof(u.err), "'%.200s' is not an absolute path", path);
 	} else {
 		err = ap_untar_init_at(&u, a->root_fd, path, &caps);
 		u.uid = uid;

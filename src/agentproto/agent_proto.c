@@ -364,3 +364,29 @@ int ap_job_decode(const uint8_t *p, size_t len, struct ap_job *j, char *err, siz
 	j->envp[j->nenv] = NULL;
 	return 0;
 }
+
+int ap_copy_in_decode(const uint8_t *p, size_t len, uint32_t *uid, uint32_t *gid, char *path,
+		      size_t pathlen, char *err, size_t errlen)
+{
+	size_t plen;
+
+	if (len < 9 || len - 8 >= pathlen) {
+		snprintf(err, errlen, "copy-in: a payload of %zu bytes", len);
+		return -EINVAL;
+	}
+	plen = len - 8;
+	*uid = ap_get_u32(p);
+	*gid = ap_get_u32(p + 4);
+	memcpy(path, p + 8, plen);
+	path[plen] = 0;
+	if (memchr(path, 0, plen) || path[0] != '/') {
+		snprintf(err, errlen, "'%.200s' is not an absolute path", path);
+		return -EINVAL;
+	}
+	if (*uid == UINT32_MAX || *gid == UINT32_MAX) {
+		snprintf(err, errlen, "%s 4294967295 is not an owner (it means 'unchanged')",
+			 *uid == UINT32_MAX ? "uid" : "gid");
+		return -EINVAL;
+	}
+	return 0;
+}

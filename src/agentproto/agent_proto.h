@@ -202,6 +202,15 @@ int ap_job_put_flag(struct ap_jobbuf *b, uint16_t tag) __attribute__((warn_unuse
 int ap_job_decode(const uint8_t *p, size_t len, struct ap_job *j, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* Decode a COPY_IN payload (u32 uid, u32 gid, guest path; the frame's
+ * length already passed ap_frame_check) into *uid, *gid and path (NUL-
+ * terminated; pathlen > AP_JOB_MAX_STR). 0, or -EINVAL with a reason in
+ * err: a NUL inside the path, a relative path, or a uid/gid of 0xffffffff
+ * — fchown's "leave unchanged", which would leave what is copied in owned
+ * by the agent (root) instead of the job's user. */
+int ap_copy_in_decode(const uint8_t *p, size_t len, uint32_t *uid, uint32_t *gid, char *path,
+		      size_t pathlen, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Little-endian helpers both ends use for small payloads. */
 static inline void ap_put_u32(uint8_t *p, uint32_t v)
 {

@@ -215,6 +215,47 @@ static void test_job_refusals(void **state)
 	expect_job_refused(big, bb.len, "more than");
 }
 
+/* COPY_IN's payload: the owner must be a real one, the path absolute. */
+static void test_copy_in_decode(void **state)
+{
+	(void)state;
+	uint8_t p[64];
+	char path[AP_JOB_MAX_STR + 1], err[200];
+	uint32_t uid, gid;
+
+	ap_put_u32(p, 1000);
+	ap_put_u32(p + 4, 100);
+	memcpy(p + 8, "/work/in", 8);
+	assert_int_equal(ap_copy_in_decode(p, 16, &uid, &gid, path, sizeof(path), err,
+					   sizeof(err)), 0);
+	assert_int_equal(uid, 1000);
+	assert_int_equal(gid, 100);
+	assert_string_equal(path, "/work/in");
+	/* (uid_t)-1 / (gid_t)-1: fchown's "unchanged", i.e. owned by root */
+	ap_put_u32(p, 0xffffffffu);
+	assert_int_equal(ap_copy_in_decode(p, 16, &uid, &gid, path, sizeof(path), err,
+					   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "uid 4294967295 is not an owner"));
+	ap_put_u32(p, 1000);
+	ap_put_u32(p + 4, 0xffffffffu);
+	assert_int_equal(ap_copy_in_decode(p, 16, &uid, &gid, path, sizeof(path), err,
+					   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "gid 4294967295 is not an owner"));
+	/* a relative path, a NUL inside it, no path, one too long for the buffer */
+	ap_put_u32(p + 4, 100);
+	memcpy(p + 8, "work/in", 7);
+	assert_int_equal(ap_copy_in_decode(p, 15, &uid, &gid, path, sizeof(path), err,
+					   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not an absolute path"));
+	memcpy(p + 8, "/a\0b", 4);
+	assert_int_equal(ap_copy_in_decode(p, 12, &uid, &gid, path, sizeof(path), err,
+					   sizeof(err)), -EINVAL);
+	assert_int_equal(ap_copy_in_decode(p, 8, &uid, &gid, path, sizeof(path), err,
+					   sizeof(err)), -EINVAL);
+	assert_int_equal(ap_copy_in_decode(p, 16, &uid, &gid, path, 8, err, sizeof(err)),
+			 -EINVAL);
+}
+
 static void test_tar_names(void **state)
 {
 	(void)state;
@@ -440,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_exit_decode),
 		cmocka_unit_test(test_job_roundtrip),
 		cmocka_unit_test(test_job_refusals),
+		cmocka_unit_test(test_copy_in_decode),
 		cmocka_unit_test(test_tar_names),
 		cmocka_unit_test_setup_teardown(test_tar_roundtrip, setup_scratch, teardown_scratch),
 		cmocka_unit_test_setup_teardown(test_tar_hostile, setup_scratch, teardown_scratch),
