@@ -189,6 +189,14 @@ def wait_for(cond, secs=10.0):
     return cond()
 
 
+def alive(pid):
+    """pid exists and is not a zombie."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def kill_rm(vid, uid=0):
     ureq(uid, "POST", "/v1/vms/%s/kill" % vid) if uid else req("POST", "/v1/vms/%s/kill" % vid)
     wait_for(lambda: inspect(vid, uid)[1].get("state") == "exited", 10)
@@ -956,14 +964,13 @@ def test_leaks():
     time.sleep(0.3)
     left = [d for b in bases.values() if os.path.isdir(b) for d in os.listdir(b)
             if d.startswith("bulkhead-vm-")]
-    alive = [p for p in seen_pids if os.path.exists("/proc/%d" % p) and
-             open("/proc/%d/stat" % p).read().split(") ")[1][0] != "Z"]
+    living = [p for p in seen_pids if alive(p)]
     fd1, rss1 = fds(daemon.pid), rss_kb(daemon.pid)
     check("6: %d create/start/kill/rm cycles: no errors" % n, not errors, "%r" % errors[:3])
     check("6: ... no per-VM cgroup left in any hierarchy", not left, "%r" % left[:5])
     check("6: ... no state directory left", os.listdir(os.path.join(STATE, "vms")) == [],
           "%r" % os.listdir(os.path.join(STATE, "vms")))
-    check("6: ... no VMM process left (%d seen)" % len(seen_pids), seen_pids and not alive, "%r" % alive)
+    check("6: ... no VMM process left (%d seen)" % len(seen_pids), seen_pids and not living, "%r" % living)
     check("6: ... the daemon's fds stay flat (%d -> %d)" % (fd0, fd1), fd1 <= fd0, "")
     check("6: ... the daemon's RSS stays flat (%d -> %d KiB)" % (rss0, rss1), rss1 - rss0 < 4 * 1024, "")
 
@@ -973,9 +980,12 @@ def test_leaks():
     os.mkdir(fake)
     daemon.send_signal(signal.SIGKILL)
     daemon.wait()
-    for p in vm_pids(vid):
+    killed = vm_pids(vid)
+    for p in killed:
         os.kill(p, signal.SIGKILL)
-    time.sleep(0.3)
+    # "died while the daemon was down": wait until they have (a process
+    # with a large mapping can take a while to exit on a loaded host)
+    wait_for(lambda: not any(alive(p) for p in killed), 10)
     start_daemon()
     st, b = inspect(vid, NOBODY)
     check("6: restart: a VM that died while the daemon was down is exited, its cgroup swept, "
