@@ -3,11 +3,17 @@
 #ifndef BH_CLI_H
 #define BH_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 int cli_run(int argc, char **argv, uint64_t start_ns);
 void cli_run_usage(FILE *out);
+/* The user's cache path CACHE/sub, where `run --guest NAME` finds guests
+ * and `exec` its root filesystem and snapshots: $XDG_CACHE_HOME/bulkhead,
+ * else ~/.cache/bulkhead (cache_path.c). 0, -ENOENT (neither variable is set) or
+ * -ENAMETOOLONG. */
+int cli_cache_path(char *buf, size_t len, const char *sub);
 /* `bulkhead switch` (switch_cmd.c). */
 int cli_switch(int argc, char **argv, uint64_t start_ns);
 /* The daemon client commands (client.c); argv[0] is the command name. */

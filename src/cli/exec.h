@@ -93,9 +93,6 @@ int exec_snap_install(struct exec_snap *s, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* Remove the entry (a restore refused it). */
 void exec_snap_remove(struct exec_snap *s);
-/* The user's cache path CACHE/sub ($XDG_CACHE_HOME/bulkhead or
- * ~/.cache/bulkhead). 0 or -errno. */
-int exec_cache_path(char *buf, size_t len, const char *sub);
 /* Remove a flat directory (files only) and the directory. */
 void exec_rmdir_flat(const char *dir);
 

@@ -24,26 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/exec.h"
 #include "common/sha256.h"
 
 #ifndef BULKHEAD_VERSION
 #define BULKHEAD_VERSION "unknown"
 #endif
-
-int exec_cache_path(char *buf, size_t len, const char *sub)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (xdg && *xdg)
-		n = snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
-	else if (home && *home)
-		n = snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
-	else
-		return -ENOENT;
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
-}
 
 void exec_rmdir_flat(const char *dir)
 {
@@ -91,7 +78,7 @@ static int guest_dir(const char *name, char *dir, size_t len)
 		n = snprintf(dir, len, "%s", name);
 	else if (env && *env)
 		n = snprintf(dir, len, "%s/%s", env, name);
-	else if (!exec_cache_path(root, sizeof(root), "guests"))
+	else if (!cli_cache_path(root, sizeof(root), "guests"))
 		n = snprintf(dir, len, "%s/%s", root, name);
 	else
 		return -ENOENT;
@@ -109,7 +96,7 @@ int exec_snap_init(struct exec_snap *s, const struct exec_opts *o, const char *i
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
-	r = exec_cache_path(s->root, sizeof(s->root), "exec-snap");
+	r = cli_cache_path(s->root, sizeof(s->root), "exec-snap");
 	if (r) {
 		snprintf(err, errlen, "no cache directory ($XDG_CACHE_HOME or $HOME)");
 		return r;

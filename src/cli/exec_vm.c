@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "agentproto/agent_proto.h"
+#include "cli/cli.h"
 #include "cli/exec.h"
 #include "common/proc_child.h"
 
@@ -84,7 +85,7 @@ static int rootfs_image(struct exec_vm *vm, const struct exec_opts *o, char *img
 	struct stat st;
 
 	if (!o->rootfs) {
-		if (exec_cache_path(img, len, "rootfs/debian12.erofs") || stat(img, &st) < 0) {
+		if (cli_cache_path(img, len, "rootfs/debian12.erofs") || stat(img, &st) < 0) {
 			snprintf(err, errlen, "no default root filesystem (%s): build it with "
 				 "`make exec-guest` (scripts/prepare-exec.sh), or give --rootfs",
 				 img[0] ? img : "~/.cache/bulkhead/rootfs/debian12.erofs");

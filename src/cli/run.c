@@ -38,20 +38,6 @@ struct run_paths {
 	char cmdline_full[8192];   /* the command line + --cmdline-append */
 };
 
-static const char *cache_root(char *buf, size_t len, const char *sub)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (xdg && *xdg)
-		n = snprintf(buf, len, "%s/bulkhead/%s", xdg, sub);
-	else if (home && *home)
-		n = snprintf(buf, len, "%s/.cache/bulkhead/%s", home, sub);
-	else
-		return NULL;
-	return n > 0 && (size_t)n < len ? buf : NULL;
-}
-
 /* dst = dir + "/" + file; false if it does not fit. */
 static bool join(char *dst, size_t len, const char *dir, const char *file)
 {
@@ -79,7 +65,7 @@ static int resolve_guest(const char *name, struct vm_config *cfg, struct run_pat
 	else if (env && *env)
 		ok = join(dir, sizeof(dir), env, name);
 	else
-		ok = cache_root(root, sizeof(root), "guests") && join(dir, sizeof(dir), root, name);
+		ok = !cli_cache_path(root, sizeof(root), "guests") && join(dir, sizeof(dir), root, name);
 	if (!ok) {
 		snprintf(err, errlen, "--guest %.200s: cannot locate the guest directory", name);
 		return -EINVAL;
@@ -208,7 +194,8 @@ int cli_run(int argc, char **argv, uint64_t start_ns)
 	}
 	/* kernel_cache's default depends on the environment (CONFIG_HOST_DEFAULT) */
 	if (!config_given(run, "kernel_cache"))
-		cfg.boot.cache_dir = cache_root(paths.kcache, sizeof(paths.kcache), "kernels");
+		cfg.boot.cache_dir = cli_cache_path(paths.kcache, sizeof(paths.kcache), "kernels") ? NULL
+											: paths.kcache;
 
 	jcfg.enabled = !run->no_sandbox;
 	jcfg.seccomp_trap = run->seccomp_trap;
